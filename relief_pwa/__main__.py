@@ -1,0 +1,3 @@
+from relief_pwa.cli import main
+
+main()

@@ -1,0 +1,155 @@
+"""The ``relief-pwa`` command line: serve, migrate, seed-demo, create-user, audit verify."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
+
+from relief_pwa.settings import SettingsError, get_settings
+
+T = TypeVar("T")
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one command's coroutine, then close the database connections.
+
+    SQLite connections are threads: left open, they keep the process alive.
+    """
+
+    async def wrapper() -> T:
+        from relief_pwa.piccolo_conf import DB
+
+        if DB.engine_type == "postgres":
+            await DB.start_connection_pool(min_size=1, max_size=4)
+        try:
+            return await coro
+        finally:
+            if DB.engine_type == "postgres":
+                await DB.close_connection_pool()
+            else:
+                await DB.close_pool()  # type: ignore[attr-defined]
+
+    return asyncio.run(wrapper())
+
+
+async def _migrate() -> None:
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    result = await run_forwards("relief")
+    if not result.success:
+        raise SystemExit(f"migration failed: {result.message}")
+
+
+def cmd_migrate(_: argparse.Namespace) -> None:
+    run_async(_migrate())
+    print("migrations applied")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = get_settings()
+    if args.migrate:
+        run_async(_migrate())
+    print(f"Sunshine Relief on http://{args.host}:{args.port} ({settings.mode} mode, {settings.database_url})")
+    uvicorn.run(
+        "relief_pwa.asgi:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+        proxy_headers=True,
+    )
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> None:
+    from relief_pwa.demo import seed_demo
+
+    settings = get_settings()
+    if not settings.is_demo:
+        raise SystemExit("refusing to load demo data outside demo mode (RELIEF_MODE=production)")
+    run_async(_migrate())
+    created = run_async(seed_demo(households=args.households, force=args.force))
+    print(created)
+
+
+def cmd_create_user(args: argparse.Namespace) -> None:
+    from relief_pwa.services.actors import SYSTEM_ACTOR
+    from relief_pwa.services.auth import do_create_staff
+
+    password = args.password or getpass.getpass("Password: ")
+
+    async def run() -> int:
+        from datetime import UTC, datetime
+
+        return await do_create_staff(
+            SYSTEM_ACTOR,
+            username=args.username,
+            display_name=args.name or args.username,
+            password=password,
+            role=args.role,
+            org_code=args.org,
+            now=datetime.now(UTC),
+        )
+
+    staff_id = run_async(run())
+    print(f"created staff {args.username} (id {staff_id})")
+
+
+def cmd_audit_verify(_: argparse.Namespace) -> None:
+    from relief_pwa.services.audit import verify_chain
+
+    report = run_async(verify_chain())
+    if report.ok:
+        print(f"audit chain OK: {report.events_checked} events verified")
+        return
+    assert report.first_break is not None
+    print(
+        f"audit chain BROKEN at event {report.first_break.seq}: {report.first_break.reason} "
+        f"({report.events_checked} events before it verified)"
+    )
+    raise SystemExit(1)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="relief-pwa", description="Sunshine Relief (阳光救助)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the web app")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--no-migrate", dest="migrate", action="store_false")
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    seed = sub.add_parser("seed-demo", help="load the demo city (demo mode only)")
+    seed.add_argument("--households", type=int, default=360)
+    seed.add_argument("--force", action="store_true", help="seed even if data exists")
+    seed.set_defaults(func=cmd_seed_demo)
+    user = sub.add_parser("create-user", help="create a staff account")
+    user.add_argument("username")
+    user.add_argument("--role", required=True)
+    user.add_argument("--org", required=True, help="org unit code, e.g. 370102001")
+    user.add_argument("--name", default="")
+    user.add_argument("--password", default="")
+    user.set_defaults(func=cmd_create_user)
+    audit = sub.add_parser("audit", help="audit trail tools")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="verify the hash chain").set_defaults(func=cmd_audit_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Static reference data (Jinan org network for the demo)."""

@@ -1,0 +1,204 @@
+"""Database engines and the one write-transaction helper.
+
+SQLite (the embedded default): the stock Piccolo engine opens a new
+connection, and so a new OS thread, for every query; under load that falls
+to ~80 queries/s. ``BoundedSQLiteEngine`` keeps a small pool of connections
+instead. Write transactions on SQLite must be ``BEGIN IMMEDIATE``: a deferred
+transaction that reads and then writes fails with "database is locked" under
+contention, and the busy timeout cannot help a lock upgrade.
+
+PostgreSQL: Piccolo's asyncpg pool, started in the app lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import aiosqlite
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
+from piccolo.querystring import QueryString
+
+_PRAGMAS = (
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 15000",
+    "PRAGMA synchronous = NORMAL",
+)
+
+
+class _PooledConnection:
+    """An aiosqlite connection whose ``close()`` returns it to the pool."""
+
+    def __init__(self, raw: aiosqlite.Connection, pool: _ConnectionPool) -> None:
+        self._raw = raw
+        self._pool = pool
+
+    def execute(self, sql: str, parameters: Any = None) -> Any:
+        return self._raw.execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any) -> Any:
+        return self._raw.executemany(sql, parameters)
+
+    async def commit(self) -> None:
+        await self._raw.commit()
+
+    @property
+    def row_factory(self) -> Any:
+        return self._raw.row_factory
+
+    @row_factory.setter
+    def row_factory(self, value: Any) -> None:
+        self._raw.row_factory = value
+
+    async def close(self) -> None:
+        await self._pool.release(self._raw)
+
+
+class _ConnectionPool:
+    """At most ``size`` open connections, created lazily, bound to one event loop."""
+
+    def __init__(self, connection_kwargs: dict[str, Any], size: int) -> None:
+        self._kwargs = connection_kwargs
+        self._size = size
+        self._idle: list[aiosqlite.Connection] = []
+        self._all: list[aiosqlite.Connection] = []
+        self._available = asyncio.Semaphore(size)
+        self.loop = asyncio.get_running_loop()
+
+    async def acquire(self) -> aiosqlite.Connection:
+        await self._available.acquire()
+        try:
+            if self._idle:
+                return self._idle.pop()
+            raw = await aiosqlite.connect(**self._kwargs)
+            raw.row_factory = dict_factory  # type: ignore[assignment]
+            for pragma in _PRAGMAS:
+                await raw.execute(pragma)
+            self._all.append(raw)
+            return raw
+        except BaseException:
+            self._available.release()
+            raise
+
+    async def release(self, raw: aiosqlite.Connection) -> None:
+        if raw.in_transaction:
+            # A failed statement can leave a transaction open; never hand that on.
+            await raw.execute("ROLLBACK")
+        raw.row_factory = dict_factory  # type: ignore[assignment]
+        self._idle.append(raw)
+        self._available.release()
+
+    async def close(self) -> None:
+        for raw in self._all:
+            await raw.close()
+        self._all.clear()
+        self._idle.clear()
+
+
+class BoundedSQLiteEngine(SQLiteEngine):
+    """SQLiteEngine with a bounded, reused set of connections."""
+
+    def __init__(self, path: str, max_connections: int = 4) -> None:
+        super().__init__(path=path, timeout=15)
+        self.max_connections = max_connections
+        self._pool: _ConnectionPool | None = None
+
+    def _current_pool(self) -> _ConnectionPool:
+        loop = asyncio.get_running_loop()
+        if self._pool is None or self._pool.loop is not loop:
+            # Test clients and CLI commands may run several event loops in turn.
+            self._pool = _ConnectionPool(self.connection_kwargs, self.max_connections)
+        return self._pool
+
+    async def get_connection(self) -> Any:  # used by transactions
+        pool = self._current_pool()
+        return _PooledConnection(await pool.acquire(), pool)
+
+    async def _run_in_new_connection(
+        self,
+        query: str,
+        args: list[Any] | None = None,
+        query_type: str = "generic",
+        table: Any = None,
+    ) -> Any:
+        pool = self._current_pool()
+        raw = await pool.acquire()
+        try:
+            async with raw.execute(query, args or []) as cursor:
+                rows = await cursor.fetchall()
+            if raw.in_transaction:
+                await raw.commit()
+            return rows
+        finally:
+            await pool.release(raw)
+
+    async def close_pool(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+def make_engine(database_url: str, sqlite_max_connections: int = 4) -> Engine[Any]:
+    """Build the Piccolo engine named by a database URL."""
+    if database_url.startswith("sqlite:///"):
+        path = Path(database_url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _enable_wal(path)
+        return BoundedSQLiteEngine(path=str(path), max_connections=sqlite_max_connections)
+    parsed = urlparse(database_url)
+    return PostgresEngine(
+        config={
+            "host": parsed.hostname or "127.0.0.1",
+            "port": parsed.port or 5432,
+            "user": unquote(parsed.username or ""),
+            "password": unquote(parsed.password or ""),
+            "database": parsed.path.lstrip("/"),
+        }
+    )
+
+
+def _enable_wal(path: Path) -> None:
+    """WAL is persistent in the database file: set it once, synchronously."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+
+
+def is_sqlite(engine: Engine[Any]) -> bool:
+    return engine.engine_type == "sqlite"
+
+
+@asynccontextmanager
+async def write_transaction(engine: Engine[Any]) -> AsyncIterator[None]:
+    """The only way services open a transaction that writes.
+
+    SQLite: ``BEGIN IMMEDIATE`` takes the write lock up front. Nested calls join
+    the outer transaction.
+    """
+    if is_sqlite(engine):
+        async with engine.transaction(transaction_type=TransactionType.immediate):  # type: ignore[call-arg]
+            yield
+        return
+    async with engine.transaction():
+        yield
+
+
+async def advisory_xact_lock(engine: Engine[Any], key: str) -> None:
+    """Serialise writers of ``key`` until the current transaction ends.
+
+    SQLite needs nothing (``BEGIN IMMEDIATE`` already serialises writers);
+    PostgreSQL's READ COMMITTED would otherwise let two writers read the same
+    head (e.g. of the audit chain) and both append after it.
+    """
+    if is_sqlite(engine):
+        return
+    await engine.run_querystring(
+        QueryString("SELECT pg_advisory_xact_lock({})", zlib.crc32(key.encode()) - 2**31)
+    )

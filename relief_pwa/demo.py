@@ -1,0 +1,242 @@
+"""The demo city: Jinan's real districts and streets, generated communities,
+one demo account per role and a few hundred households in several states.
+
+Everything is created through the same services the pages use, so the demo
+has a real audit trail. Deterministic (seeded); never run in production mode.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta
+
+from relief_pwa.clock import CHINA_TZ
+from relief_pwa.core.enums import (
+    AreaType,
+    AssetKind,
+    Category,
+    Channel,
+    ExpenseKind,
+    Housing,
+    Illness,
+    IncomeKind,
+    OrgLevel,
+    Relation,
+    Role,
+    Schooling,
+    Sex,
+    WorkCapacity,
+)
+from relief_pwa.core.errors import DomainError
+from relief_pwa.core.idnumber import make_id_number
+from relief_pwa.core.intake import IntakeDraft, ItemDraft, MemberDraft
+from relief_pwa.data.jinan import CITY_CODE, CITY_NAME, DISTRICTS, communities_for
+from relief_pwa.services.actors import SYSTEM_ACTOR, Actor
+from relief_pwa.services.applications import do_transition
+from relief_pwa.services.auth import hash_password, load_actor
+from relief_pwa.services.intake import check_and_create_intake
+from relief_pwa.services.org_admin import NewOrgUnit, do_create_org_units
+from relief_pwa.tables import Household, OrgUnit, Staff
+
+DEMO_PASSWORD = "sunshine"
+COMMUNITIES_PER_STREET = 3
+DEMO_STREET = "370102001"  # 历下区 解放路街道: home of the demo accounts
+DEMO_TODAY = datetime(2026, 11, 20, 10, 0, tzinfo=CHINA_TZ)
+
+# username, display name, role, org code (None: the first community of the demo street)
+DEMO_ACCOUNTS: tuple[tuple[str, str, Role, str | None], ...] = (
+    ("liaison", "王秀兰（联络员）", Role.LIAISON, None),
+    ("investigator", "李建国（调查员）", Role.INVESTIGATOR, DEMO_STREET),
+    ("station", "张红（服务站）", Role.STATION, DEMO_STREET),
+    ("center", "刘洋（服务中心）", Role.CENTER, "370102"),
+    ("city", "陈明（市民政局）", Role.CITY, CITY_CODE),
+    ("supervisor", "赵平（纪检监察）", Role.SUPERVISOR, CITY_CODE),
+)
+
+_SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
+_GIVEN = "秀英桂兰玉梅凤华建国志强永军海燕丽娟明辉文静红霞淑珍春生德胜金凤家乐子涵浩然欣怡雨轩"
+
+
+def org_units() -> list[NewOrgUnit]:
+    units = [NewOrgUnit(CITY_CODE, CITY_NAME, OrgLevel.CITY, None, AreaType.URBAN,
+                        "济南市民政局阳光救助办公室", "济南市市中区龙奥北路1号", "0531-12345", "0531-12345")]
+    for district in DISTRICTS:
+        units.append(NewOrgUnit(
+            district.code, district.name, OrgLevel.DISTRICT, CITY_CODE, district.area_type_default,
+            f"{district.name}阳光救助服务中心", district.centre_address, district.hotline, district.hotline,
+        ))
+        for street in district.streets:
+            area = AreaType.RURAL if street.kind == "town" else district.area_type_default
+            units.append(NewOrgUnit(
+                street.code, street.name, OrgLevel.STREET, district.code, area,
+                f"{street.name}阳光救助服务站", f"{district.name}{street.name}便民服务中心一楼",
+                district.hotline, district.hotline,
+            ))
+            for community in communities_for(street, COMMUNITIES_PER_STREET):
+                units.append(NewOrgUnit(
+                    community.code, community.name, OrgLevel.COMMUNITY, street.code, community.area_type,
+                    f"{community.name}救助服务点", f"{street.name}{community.name}党群服务中心",
+                ))
+    return units
+
+
+async def _create_staff(rows: list[tuple[str, str, str, str]], password_hash: str, now: datetime) -> None:
+    from relief_pwa.db import write_transaction
+    from relief_pwa.services.audit import record_event
+
+    orgs = {r["code"]: r for r in await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.path)}
+    async with write_transaction(Staff._meta.db):
+        for username, name, role, org_code in rows:
+            if await Staff.exists().where(Staff.username == username):
+                continue
+            org = orgs[org_code]
+            staff = Staff(username=username, display_name=name, password_hash=password_hash, role=role,
+                          org_unit=org["id"], org_path=org["path"], created_at=now)
+            await staff.save()
+            await record_event(SYSTEM_ACTOR, "staff.create", "staff", staff.id, org_path=org["path"], now=now,
+                               after={"username": username, "role": role, "org": org_code})
+
+
+async def _actor(username: str) -> Actor:
+    staff = await Staff.select(Staff.id).where(Staff.username == username).first()
+    assert staff is not None
+    actor = await load_actor(staff["id"])
+    assert actor is not None
+    return actor
+
+
+def _household(rng: random.Random, community_id: int, area_type: str, as_of: date) -> IntakeDraft:
+    surname = rng.choice(_SURNAMES)
+    size = rng.choices([1, 2, 3, 4, 5], weights=[30, 30, 22, 12, 6])[0]
+    members: list[MemberDraft] = []
+    head_age = rng.randint(28, 86)
+    area = rng.choice(["370102", "370103", "370104", "370105", "370112", "370181", "371202", "370125"])
+
+    def person(age: int, sex: Sex, relation: Relation, name_surname: str) -> MemberDraft:
+        born = as_of - timedelta(days=age * 365 + rng.randint(0, 360))
+        seq = rng.randint(0, 499) * 2 + (1 if sex == Sex.MALE else 0)
+        name = name_surname + "".join(rng.sample(_GIVEN, rng.choice([1, 2])))
+        grade = rng.choices(["", "1", "2", "3", "4"], weights=[80, 4, 6, 5, 5])[0]
+        illness = rng.choices([Illness.NONE, Illness.CHRONIC, Illness.SERIOUS], weights=[65, 25, 10])[0]
+        if age >= 60 or age < 16 or grade in {"1", "2"}:
+            work = WorkCapacity.NONE
+        else:
+            work = rng.choices([WorkCapacity.FULL, WorkCapacity.PARTIAL, WorkCapacity.NONE], weights=[55, 30, 15])[0]
+        schooling = (
+            Schooling.PRESCHOOL if age < 6 else Schooling.PRIMARY if age < 12 else Schooling.JUNIOR if age < 15
+            else Schooling.SENIOR if age < 18 else Schooling.NOT_IN_SCHOOL
+        )
+        return MemberDraft(
+            name=name, id_number=make_id_number(area, born, seq), relation=relation.value,
+            disability_grade=grade, illness=illness.value, work_capacity=work.value, schooling=schooling.value,
+        )
+
+    head_sex = rng.choice([Sex.MALE, Sex.FEMALE])
+    members.append(person(head_age, head_sex, Relation.HEAD, surname))
+    if size >= 2:
+        other = Sex.FEMALE if head_sex == Sex.MALE else Sex.MALE
+        members.append(person(max(20, head_age + rng.randint(-5, 5)), other, Relation.SPOUSE, rng.choice(_SURNAMES)))
+    for _ in range(size - 2):
+        child_age = max(1, head_age - rng.randint(22, 34))
+        members.append(person(child_age, rng.choice([Sex.MALE, Sex.FEMALE]), Relation.CHILD, surname))
+    items: list[ItemDraft] = []
+    for index, member in enumerate(members):
+        if member.work_capacity != WorkCapacity.NONE and rng.random() < 0.7:
+            items.append(ItemDraft("income", IncomeKind.WAGES.value, str(index), "", str(rng.randint(3, 22) * 100)))
+        elif rng.random() < 0.4:
+            items.append(ItemDraft("income", IncomeKind.PENSION.value, str(index), "", str(rng.randint(2, 15) * 100)))
+    if not items:
+        items.append(ItemDraft("income", IncomeKind.TRANSFER.value, "", "亲友接济", str(rng.randint(0, 3) * 100)))
+    if rng.random() < 0.6:
+        items.append(ItemDraft("asset", AssetKind.DEPOSITS.value, "", "", str(rng.randint(0, 40) * 500)))
+    if rng.random() < 0.35:
+        items.append(ItemDraft("expense", ExpenseKind.MEDICAL.value, "", "住院自付", str(rng.randint(5, 80) * 500)))
+    category = rng.choices(
+        [Category.DIBAO, Category.TEKUN, Category.MEDICAL, Category.TEMPORARY, Category.EDUCATION,
+         Category.DIBAO_EDGE, Category.RIGID_EXPENSE, Category.HOUSING, Category.DISASTER, Category.EMPLOYMENT],
+        weights=[45, 6, 10, 10, 5, 10, 6, 3, 2, 3],
+    )[0]
+    housing = rng.choices(list(Housing), weights=[55, 15, 15, 10, 5])[0]
+    return IntakeDraft(
+        community_id=str(community_id),
+        address=f"{rng.randint(1, 200)}号{rng.randint(1, 12)}单元{rng.randint(101, 1802)}室",
+        area_type=area_type,
+        housing=housing.value,
+        phone=f"1{rng.choice('3578')}{rng.randint(100000000, 999999999)}",
+        onecard_account="6217" + "".join(str(rng.randint(0, 9)) for _ in range(15)),
+        category=category.value,
+        channel=rng.choice([Channel.WINDOW, Channel.LIAISON]).value,
+        description="",
+        members=members,
+        items=items,
+        materials=["id_cards", "hukou", "authorization"] + (["income_proof"] if rng.random() < 0.7 else []),
+    )
+
+
+# How far along the lifecycle a demo application gets, and its weight.
+_PATHS: tuple[tuple[tuple[str, ...], int], ...] = (
+    ((), 15),
+    (("start_investigation",), 20),
+    (("start_investigation", "find_eligible"), 10),
+    (("start_investigation", "find_ineligible"), 6),
+    (("start_investigation", "find_eligible", "start_publicity"), 8),
+    (("start_investigation", "find_eligible", "start_publicity", "end_publicity"), 8),
+    (("start_investigation", "find_eligible", "start_publicity", "end_publicity", "approve"), 8),
+    (("start_investigation", "find_eligible", "start_publicity", "end_publicity", "approve", "activate"), 22),
+    (("start_investigation", "find_eligible", "start_publicity", "end_publicity", "reject"), 3),
+)
+_REASONS = {
+    "find_eligible": "人均收入低于当地低保标准，财产符合规定",
+    "find_ineligible": "家庭人均收入高于当地低保标准",
+    "approve": "经审核符合救助条件，同意救助",
+    "reject": "公示期内核实家庭存款超过规定标准",
+}
+
+
+async def seed_demo(households: int = 360, *, force: bool = False) -> str:
+    """Load the demo city. Refuses to run twice unless ``force``."""
+    if await Household.count() and not force:
+        return "demo data already present (use --force to add more)"
+    now = DEMO_TODAY - timedelta(days=200)
+    created_units = await do_create_org_units(SYSTEM_ACTOR, org_units(), now=now)
+    password_hash = hash_password(DEMO_PASSWORD)
+    first_community = f"{DEMO_STREET}001"
+    staff_rows = [(u, n, r.value, code or first_community) for u, n, r, code in DEMO_ACCOUNTS]
+    for district in DISTRICTS:
+        staff_rows.append((f"center_{district.code}", f"{district.name}服务中心", Role.CENTER.value, district.code))
+        for street in district.streets:
+            staff_rows.append((f"station_{street.code}", f"{street.name}服务站", Role.STATION.value, street.code))
+    await _create_staff(staff_rows, password_hash, now)
+
+    rng = random.Random(2011)
+    communities = await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.area_type).where(
+        OrgUnit.level == OrgLevel.COMMUNITY
+    ).order_by(OrgUnit.code)
+    demo_street_communities = [c for c in communities if c["code"].startswith(DEMO_STREET)]
+    actors: dict[str, Actor] = {}
+    made = 0
+    for number in range(households):
+        # A third of the demo sits in the demo accounts' own street, so every role sees a living caseload.
+        community = rng.choice(demo_street_communities if number % 3 == 0 else communities)
+        district_code, street_code = community["code"][:6], community["code"][:9]
+        center = actors.get(district_code) or await _actor(f"center_{district_code}")
+        station = actors.get(street_code) or await _actor(f"station_{street_code}")
+        actors[district_code], actors[street_code] = center, station
+        when = DEMO_TODAY - timedelta(days=rng.randint(2, 180), hours=rng.randint(0, 6))
+        draft = _household(rng, community["id"], community["area_type"], when.date())
+        try:
+            result = await check_and_create_intake(center, draft, now=when)
+        except DomainError:
+            continue  # a generated ID collided with an earlier one: skip it
+        made += 1
+        path = rng.choices([p for p, _ in _PATHS], weights=[w for _, w in _PATHS])[0]
+        step_time = when
+        for action in path:
+            step_time += timedelta(days=rng.randint(1, 8))
+            actor = center if action in {"approve", "reject", "activate"} else station
+            system = action == "end_publicity"
+            await do_transition(
+                SYSTEM_ACTOR if system else actor, result.application_id, action,
+                reason=_REASONS.get(action, ""), now=min(step_time, DEMO_TODAY),
+            )
+    return f"demo city: {created_units} org units, {len(staff_rows)} staff, {made} households"

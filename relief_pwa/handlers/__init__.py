@@ -1,0 +1,21 @@
+"""Thin Litestar route handlers, one module per area."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relief_pwa.handlers import auth, cases, intake, system
+
+ROUTES: list[Any] = [
+    system.healthz,
+    system.set_language,
+    system.home,
+    auth.login_page,
+    auth.login_submit,
+    auth.logout,
+    cases.case_list,
+    cases.household_file,
+    intake.intake_form,
+    intake.intake_submit,
+    intake.receipt,
+]

@@ -1,0 +1,55 @@
+"""The case list (search, filters, paging) and the household file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.params import Dependency, Parameter
+
+from relief_pwa.core.enums import AppState, Category
+from relief_pwa.core.errors import DomainError
+from relief_pwa.handlers.common import form_errors, is_htmx, render
+from relief_pwa.services.actors import Actor
+from relief_pwa.services.households import CaseQuery, get_household_file, list_cases
+from relief_pwa.services.org import list_units_in_scope
+
+
+def _int(raw: str, default: int = 1) -> int:
+    return int(raw) if raw.isdigit() and len(raw) < 7 else default
+
+
+@get("/cases", name="cases")
+async def case_list(
+    request: Request[Any, Any, Any],
+    actor: Actor = Dependency(skip_validation=True),
+    q: str = "",
+    state_filter: str = Parameter(query="state", default=""),
+    category: str = "",
+    org: str = "",
+    page: str = "1",
+) -> Response[str]:
+    query = CaseQuery(q=q, state=state_filter, category=category, org=org, page=_int(page))
+    errors: dict[str, str] = {}
+    try:
+        result = await list_cases(actor, query)
+    except DomainError as exc:
+        errors = form_errors(exc)
+        result = await list_cases(actor, CaseQuery(q=q, state=state_filter, category=category, page=1))
+    context = {
+        "result": result,
+        "errors": errors,
+        "states": list(AppState),
+        "categories": list(Category),
+        "streets": await list_units_in_scope(actor, "street") if actor.org_path.count("/") <= 2 else [],
+    }
+    block = "results" if is_htmx(request) and request.headers.get("hx-target") == "case-results" else None
+    return render(request, "cases/list.html", context, block=block)
+
+
+@get("/households/{household_id:int}", name="household")
+async def household_file(
+    request: Request[Any, Any, Any], household_id: int, actor: Actor = Dependency(skip_validation=True)
+) -> Response[str]:
+    file = await get_household_file(actor, household_id)
+    return render(request, "households/file.html", {"file": file})

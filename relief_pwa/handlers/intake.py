@@ -1,0 +1,137 @@
+"""Intake (采集录入) on a phone or a desktop, and the printable receipt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import FormMultiDict
+from litestar.params import Dependency
+from litestar.response import Redirect
+
+from relief_pwa.core.enums import (
+    AreaType,
+    AssetKind,
+    Category,
+    Channel,
+    ExpenseKind,
+    Housing,
+    Illness,
+    IncomeKind,
+    Relation,
+    Role,
+    Schooling,
+    Sex,
+    WorkCapacity,
+)
+from relief_pwa.core.errors import DomainError
+from relief_pwa.core.intake import MAX_ITEMS, MAX_MEMBERS, IntakeDraft, ItemDraft, MemberDraft
+from relief_pwa.core.materials import MATERIALS
+from relief_pwa.handlers.common import first, flash, form_errors, is_htmx, now_of, render
+from relief_pwa.i18n import translate
+from relief_pwa.services.actors import Actor
+from relief_pwa.services.intake import check_and_create_intake
+from relief_pwa.services.org import list_communities_for
+from relief_pwa.services.receipts import get_receipt
+
+MEMBER_FIELDS = tuple(MemberDraft.__dataclass_fields__)
+ITEM_FIELDS = tuple(ItemDraft.__dataclass_fields__)
+
+
+def _rows(form: FormMultiDict, key: str, default: int, maximum: int) -> int:
+    raw = first(form, key, 4)
+    count = int(raw) if raw.isdigit() else default
+    return max(1, min(count, maximum))
+
+
+def parse_intake_form(form: FormMultiDict) -> tuple[IntakeDraft, int, int]:
+    member_rows = _rows(form, "member_rows", 3, MAX_MEMBERS)
+    item_rows = _rows(form, "item_rows", 3, MAX_ITEMS)
+    members = [
+        MemberDraft(**{f: first(form, f"members-{i}-{f}", 100) for f in MEMBER_FIELDS}) for i in range(member_rows)
+    ]
+    for member in members:
+        member.illness = member.illness or Illness.NONE.value
+    items = [ItemDraft(**{f: first(form, f"items-{i}-{f}", 120) for f in ITEM_FIELDS}) for i in range(item_rows)]
+    draft = IntakeDraft(
+        community_id=first(form, "community_id", 12),
+        address=first(form, "address", 300),
+        area_type=first(form, "area_type", 10),
+        housing=first(form, "housing", 20),
+        phone=first(form, "phone", 30),
+        onecard_account=first(form, "onecard_account", 40),
+        category=first(form, "category", 20),
+        channel=first(form, "channel", 10),
+        description=first(form, "description", 2000),
+        members=members,
+        items=items,
+        materials=[m for m in form.getall("materials", []) if isinstance(m, str)][:20],
+    )
+    return draft, member_rows, item_rows
+
+
+async def _form_context(actor: Actor, draft: IntakeDraft, errors: dict[str, str], rows: tuple[int, int]) -> dict[str, Any]:
+    member_rows, item_rows = rows
+    while len(draft.members) < member_rows:
+        draft.members.append(MemberDraft())
+    while len(draft.items) < item_rows:
+        draft.items.append(ItemDraft())
+    return {
+        "draft": draft,
+        "errors": errors,
+        "member_rows": member_rows,
+        "item_rows": item_rows,
+        "communities": await list_communities_for(actor),
+        "enums": {
+            "AreaType": list(AreaType), "Housing": list(Housing), "Category": list(Category),
+            "Channel": list(Channel), "Relation": list(Relation), "Sex": list(Sex),
+            "Illness": list(Illness), "WorkCapacity": list(WorkCapacity), "Schooling": list(Schooling),
+        },
+        "item_kinds": {"income": list(IncomeKind), "asset": list(AssetKind), "expense": list(ExpenseKind)},
+        "materials": list(MATERIALS.values()),
+        "max_members": MAX_MEMBERS,
+        "max_items": MAX_ITEMS,
+    }
+
+
+@get("/intake", name="intake")
+async def intake_form(request: Request[Any, Any, Any], actor: Actor = Dependency(skip_validation=True)) -> Response[str]:
+    default_channel = Channel.LIAISON if actor.role == Role.LIAISON else Channel.WINDOW
+    communities = await list_communities_for(actor)
+    draft = IntakeDraft(
+        channel=default_channel.value,
+        community_id=str(communities[0].id) if len(communities) == 1 else "",
+        area_type=communities[0].area_type if len(communities) == 1 else "",
+    )
+    return render(request, "intake/form.html", await _form_context(actor, draft, {}, (3, 3)))
+
+
+@post("/intake")
+async def intake_submit(request: Request[Any, Any, Any], actor: Actor = Dependency(skip_validation=True)) -> Response[Any]:
+    form = await request.form()
+    draft, member_rows, item_rows = parse_intake_form(form)
+    action = first(form, "action", 20)
+    if action in {"add_member", "add_item"}:
+        # Growing the form is a round trip that keeps every value typed so far (works without JS).
+        if action == "add_member":
+            member_rows = min(member_rows + 1, MAX_MEMBERS)
+        else:
+            item_rows = min(item_rows + 1, MAX_ITEMS)
+        context = await _form_context(actor, draft, {}, (member_rows, item_rows))
+        block = ("members" if action == "add_member" else "items") if is_htmx(request) else None
+        return render(request, "intake/form.html", context, block=block)
+    try:
+        result = await check_and_create_intake(actor, draft, now=now_of(request))
+    except DomainError as exc:
+        context = await _form_context(actor, draft, form_errors(exc), (member_rows, item_rows))
+        return render(request, "intake/form.html", context, status_code=422)
+    flash(request, translate("Application {number} received.", number=result.application_number))
+    return Redirect(f"/applications/{result.application_id}/receipt", status_code=303)
+
+
+@get("/applications/{application_id:int}/receipt", name="receipt")
+async def receipt(
+    request: Request[Any, Any, Any], application_id: int, actor: Actor = Dependency(skip_validation=True)
+) -> Response[str]:
+    data = await get_receipt(actor, application_id)
+    return render(request, "intake/receipt.html", {"receipt": data})

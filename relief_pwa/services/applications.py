@@ -1,0 +1,98 @@
+"""Moving an application along its lifecycle (DESIGN §3), audited, with version checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from relief_pwa.core.enums import AppState
+from relief_pwa.core.errors import Conflict
+from relief_pwa.core.i18n import N_
+from relief_pwa.core.workflow import SYSTEM, check_transition
+from relief_pwa.db import write_transaction
+from relief_pwa.services import hooks
+from relief_pwa.services.access import access_application
+from relief_pwa.services.actors import Actor
+from relief_pwa.services.audit import record_event
+from relief_pwa.tables import Application, Household
+
+# States in which the household file stays open (a new application may not duplicate it).
+_CLOSING_STATES = {AppState.REJECTED, AppState.EXITED, AppState.WITHDRAWN, AppState.VERIFIED_INELIGIBLE}
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    application_id: int
+    old_state: AppState
+    new_state: AppState
+    version: int
+
+
+async def do_transition(
+    actor: Actor,
+    application_id: int,
+    action: str,
+    *,
+    reason: str = "",
+    now: datetime,
+    expected_version: int | None = None,
+) -> TransitionResult:
+    """Apply one workflow action. A stale ``expected_version`` is a conflict, never an overwrite."""
+    role = SYSTEM if actor.role == "system" else actor.role
+    engine = Application._meta.db
+    async with write_transaction(engine):
+        application = await access_application(actor, application_id) if actor.role != "system" else (
+            await Application.objects().where(Application.id == application_id).first()
+        )
+        if application is None:
+            from relief_pwa.core.errors import NotFoundOrForbidden
+
+            raise NotFoundOrForbidden()
+        if expected_version is not None and application.version != expected_version:
+            raise Conflict(N_("Someone else changed this application meanwhile. Reload it and try again."))
+        old_state = AppState(application.state)
+        new_state = check_transition(old_state, action, role, reason)
+        updated = await Application.update(
+            {
+                Application.state: new_state,
+                Application.state_changed_at: now,
+                Application.reason: reason.strip()[:2000],
+                Application.version: Application.version + 1,
+                Application.decided_on: now.date()
+                if new_state in {AppState.APPROVED, AppState.REJECTED}
+                else application.decided_on,
+            }
+        ).where((Application.id == application.id) & (Application.version == application.version)).returning(
+            Application.version
+        )
+        if not updated:
+            raise Conflict(N_("Someone else changed this application meanwhile. Reload it and try again."))
+        await record_event(
+            actor, f"application.{action}", "application", application.id,
+            org_path=application.org_path, now=now, household_id=application.household,
+            before={"state": old_state}, after={"state": new_state, "reason": reason.strip()},
+        )
+        if new_state in _CLOSING_STATES:
+            await _close_household_if_done(actor, application.household, now)
+        await hooks.household_changed(application.household, trigger=f"application.{action}", now=now)
+        await hooks.application_changed(application.id, action=action, now=now)
+    return TransitionResult(application.id, old_state, new_state, int(updated[0]["version"]))
+
+
+async def _close_household_if_done(actor: Actor, household_id: int, now: datetime) -> None:
+    """Close the file when no application of the household is open any more."""
+    states = await Application.select(Application.state).where(Application.household == household_id)
+    if any(AppState(r["state"]) not in _CLOSING_STATES for r in states):
+        return
+    household = await Household.select(Household.org_path, Household.is_open).where(
+        Household.id == household_id
+    ).first()
+    if household and household["is_open"]:
+        await Household.update({Household.is_open: False, Household.updated_at: now}).where(
+            Household.id == household_id
+        )
+        await record_event(
+            actor, "household.close", "household", household_id,
+            org_path=household["org_path"], now=now, household_id=household_id,
+            before={"is_open": True}, after={"is_open": False},
+        )

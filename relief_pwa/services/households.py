@@ -1,0 +1,196 @@
+"""Reading households: the case list with search and filters, and the household file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from relief_pwa.core.enums import AppState, Category
+from relief_pwa.core.errors import DomainError
+from relief_pwa.core.i18n import N_
+from relief_pwa.services.access import access_household, in_scope
+from relief_pwa.services.actors import Actor
+from relief_pwa.tables import Application, AuditEvent, Household, Member, MoneyItem, OrgUnit
+
+PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    q: str = ""
+    state: str = ""
+    category: str = ""
+    org: str = ""  # org unit code to narrow to, inside the actor's scope
+    page: int = 1
+
+    def cleaned(self) -> CaseQuery:
+        state = self.state if self.state in {s.value for s in AppState} else ""
+        category = self.category if self.category in {c.value for c in Category} else ""
+        org = self.org if self.org.isdigit() and len(self.org) <= 12 else ""
+        return CaseQuery(" ".join(self.q.split())[:40], state, category, org, max(1, min(self.page, 10_000)))
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    application_id: int
+    number: str
+    state: str
+    category: str
+    received_on: Any
+    household_id: int
+    file_no: str
+    head_name: str
+    community: str
+    current_index: Any
+
+
+@dataclass(frozen=True)
+class CasePage:
+    rows: list[CaseRow]
+    total: int
+    page: int
+    pages: int
+    query: CaseQuery
+
+
+async def list_cases(actor: Actor, query: CaseQuery) -> CasePage:
+    """Applications in the actor's jurisdiction, newest first, searchable by
+    name, ID number, file number, application number or phone."""
+    query = query.cleaned()
+    where = in_scope(actor, Application.org_path)
+    if query.org:
+        unit = await OrgUnit.select(OrgUnit.path).where(OrgUnit.code == query.org).first()
+        if unit is None or not unit["path"].startswith(actor.org_path):
+            raise DomainError(N_("Unknown org unit code."), field="org")
+        where = where & Application.org_path.like(f"{unit['path']}%")
+    if query.state:
+        where = where & (Application.state == query.state)
+    if query.category:
+        where = where & (Application.category == query.category)
+    if query.q:
+        term = query.q
+        household_ids = await _matching_households(actor, term)
+        where = where & (Application.household.is_in(household_ids or [-1]) | (Application.number == term.upper()))
+    total = await Application.count().where(where)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(query.page, pages)
+    rows = await (
+        Application.select(
+            Application.id,
+            Application.number,
+            Application.state,
+            Application.category,
+            Application.received_on,
+            Application.household.id,
+            Application.household.file_no,
+            Application.household.head_name,
+            Application.household.current_index,
+            Application.household.org_unit.name,
+        )
+        .where(where)
+        .order_by(Application.received_on, ascending=False)
+        .order_by(Application.id, ascending=False)
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+    )
+    return CasePage(
+        rows=[
+            CaseRow(
+                application_id=r["id"],
+                number=r["number"],
+                state=r["state"],
+                category=r["category"],
+                received_on=r["received_on"],
+                household_id=r["household.id"],
+                file_no=r["household.file_no"],
+                head_name=r["household.head_name"],
+                community=r["household.org_unit.name"],
+                current_index=r["household.current_index"],
+            )
+            for r in rows
+        ],
+        total=total,
+        page=page,
+        pages=pages,
+        query=query,
+    )
+
+
+async def _matching_households(actor: Actor, term: str) -> list[int]:
+    scope = in_scope(actor, Household.org_path)
+    digits = term.replace(" ", "").upper()
+    ids: set[int] = set()
+    if len(digits) >= 4 and (digits.rstrip("X").isdigit() or "-H" in digits):
+        by_number = await Household.select(Household.id).where(
+            scope
+            & (
+                (Household.file_no == digits)
+                | (Household.phone == digits)
+                | (Household.head_id_number == digits)
+            )
+        )
+        ids.update(r["id"] for r in by_number)
+        members = await Member.select(Member.household).where(
+            in_scope(actor, Member.org_path) & ((Member.id_number == digits) | (Member.phone == digits))
+        )
+        ids.update(r["household"] for r in members)
+    else:
+        like = f"%{term}%"
+        by_name = await Household.select(Household.id).where(scope & Household.head_name.like(like)).limit(500)
+        ids.update(r["id"] for r in by_name)
+        members = await Member.select(Member.household).where(
+            in_scope(actor, Member.org_path) & Member.name.like(like)
+        ).limit(500)
+        ids.update(r["household"] for r in members)
+    return sorted(ids)
+
+
+@dataclass
+class HouseholdFile:
+    household: dict[str, Any]
+    community: dict[str, Any]
+    members: list[dict[str, Any]]
+    items: dict[str, list[dict[str, Any]]]
+    applications: list[dict[str, Any]]
+    timeline: list[dict[str, Any]]
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+async def get_household_file(actor: Actor, household_id: int) -> HouseholdFile:
+    household = await access_household(actor, household_id)
+    community = await OrgUnit.select().where(OrgUnit.id == household.org_unit).first()
+    members = await Member.select().where(Member.household == household.id).order_by(Member.id)
+    items = await MoneyItem.select().where(
+        (MoneyItem.household == household.id) & MoneyItem.active.eq(True)
+    ).order_by(MoneyItem.id)
+    applications = await Application.select().where(Application.household == household.id).order_by(
+        Application.id, ascending=False
+    )
+    events = await (
+        AuditEvent.select(
+            AuditEvent.seq, AuditEvent.at, AuditEvent.actor_label, AuditEvent.action, AuditEvent.after
+        )
+        .where(AuditEvent.household_id == household.id)
+        .order_by(AuditEvent.seq, ascending=False)
+        .limit(100)
+    )
+    grouped: dict[str, list[dict[str, Any]]] = {"income": [], "asset": [], "expense": []}
+    totals = {"income": 0, "asset": 0, "expense": 0}
+    names = {m["id"]: m["name"] for m in members}
+    for item in items:
+        item["member_name"] = names.get(item["member"], "")
+        grouped.setdefault(item["section"], []).append(item)
+        value = item["verified_fen"] if item["verified_fen"] is not None else item["declared_fen"]
+        totals[item["section"]] = totals.get(item["section"], 0) + value
+    for event in events:
+        event["after_data"] = json.loads(event["after"]) if event["after"] else {}
+    return HouseholdFile(
+        household=household.to_dict(),
+        community=community or {},
+        members=members,
+        items=grouped,
+        applications=applications,
+        timeline=events,
+        totals=totals,
+    )

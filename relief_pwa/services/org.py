@@ -1,0 +1,87 @@
+"""The org network (city → district → street → community) as read by pages and the bot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from relief_pwa.core.enums import OrgLevel
+from relief_pwa.core.errors import NotFoundOrForbidden
+from relief_pwa.services.actors import Actor
+from relief_pwa.tables import OrgUnit
+
+
+@dataclass(frozen=True)
+class OrgNode:
+    id: int
+    code: str
+    name: str
+    level: str
+    path: str
+    area_type: str
+    parent_id: int | None
+
+
+def _node(row: dict[str, object]) -> OrgNode:
+    return OrgNode(
+        id=int(row["id"]),  # type: ignore[call-overload]
+        code=str(row["code"]),
+        name=str(row["name"]),
+        level=str(row["level"]),
+        path=str(row["path"]),
+        area_type=str(row["area_type"]),
+        parent_id=row["parent"],  # type: ignore[arg-type]
+    )
+
+
+def org_path_for(parent_path: str, code: str) -> str:
+    return f"{parent_path}{code}/"
+
+
+async def list_children(parent_id: int | None) -> list[OrgNode]:
+    query = OrgUnit.select().where(OrgUnit.active.eq(True)).order_by(OrgUnit.code)
+    query = query.where(OrgUnit.parent.is_null() if parent_id is None else OrgUnit.parent == parent_id)
+    return [_node(r) for r in await query]
+
+
+async def list_communities_for(actor: Actor) -> list[OrgNode]:
+    """Communities within the actor's jurisdiction, for the intake form's picker."""
+    rows = await (
+        OrgUnit.select()
+        .where((OrgUnit.level == OrgLevel.COMMUNITY) & OrgUnit.path.like(f"{actor.org_path}%"))
+        .order_by(OrgUnit.code)
+    )
+    return [_node(r) for r in rows]
+
+
+async def list_units_in_scope(actor: Actor, level: str) -> list[OrgNode]:
+    rows = await (
+        OrgUnit.select()
+        .where((OrgUnit.level == level) & OrgUnit.path.like(f"{actor.org_path}%"))
+        .order_by(OrgUnit.code)
+    )
+    return [_node(r) for r in rows]
+
+
+async def get_unit(unit_id: int) -> OrgNode | None:
+    row = await OrgUnit.select().where(OrgUnit.id == unit_id).first()
+    return _node(row) if row else None
+
+
+async def get_unit_by_code(code: str) -> OrgNode | None:
+    row = await OrgUnit.select().where(OrgUnit.code == code).first()
+    return _node(row) if row else None
+
+
+async def ancestors(path: str) -> list[OrgNode]:
+    """The units on a path, from the city down (for breadcrumbs and numbering)."""
+    codes = [part for part in path.split("/") if part]
+    rows = await OrgUnit.select().where(OrgUnit.code.is_in(codes)) if codes else []
+    by_code = {r["code"]: _node(r) for r in rows}
+    return [by_code[c] for c in codes if c in by_code]
+
+
+async def access_community(actor: Actor, community_id: int) -> OrgNode:
+    node = await get_unit(community_id)
+    if node is None or node.level != OrgLevel.COMMUNITY or not node.path.startswith(actor.org_path):
+        raise NotFoundOrForbidden()
+    return node

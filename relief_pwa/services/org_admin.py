@@ -1,0 +1,77 @@
+"""Changing the org network (city administrators): units and their service offices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from relief_pwa.core.enums import AreaType, OrgLevel, Role
+from relief_pwa.core.errors import DomainError
+from relief_pwa.core.i18n import N_
+from relief_pwa.db import write_transaction
+from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.audit import record_event
+from relief_pwa.services.org import org_path_for
+from relief_pwa.tables import OrgUnit
+
+_CHILD_LEVEL = {
+    OrgLevel.CITY: OrgLevel.DISTRICT,
+    OrgLevel.DISTRICT: OrgLevel.STREET,
+    OrgLevel.STREET: OrgLevel.COMMUNITY,
+}
+_CODE_LENGTH = {OrgLevel.CITY: 6, OrgLevel.DISTRICT: 6, OrgLevel.STREET: 9, OrgLevel.COMMUNITY: 12}
+
+
+@dataclass(frozen=True)
+class NewOrgUnit:
+    code: str
+    name: str
+    level: OrgLevel
+    parent_code: str | None
+    area_type: AreaType
+    office_name: str = ""
+    office_address: str = ""
+    hotline: str = ""
+    supervision_hotline: str = ""
+
+
+async def do_create_org_units(actor: Actor, units: list[NewOrgUnit], *, now: datetime) -> int:
+    """Create units (parents before children) in one transaction, each audited."""
+    require_role(actor, Role.CITY, "system")
+    async with write_transaction(OrgUnit._meta.db):
+        known = {r["code"]: r for r in await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.path, OrgUnit.level)}
+        created = 0
+        for unit in units:
+            if unit.code in known:
+                continue
+            if len(unit.code) != _CODE_LENGTH[unit.level] or not unit.code.isdigit():
+                raise DomainError(N_("The code does not fit the level of the unit."), field="code")
+            parent = known.get(unit.parent_code or "")
+            if unit.level == OrgLevel.CITY:
+                if parent is not None:
+                    raise DomainError(N_("A city has no parent unit."), field="parent_code")
+                path = org_path_for("", unit.code)
+            else:
+                if parent is None or _CHILD_LEVEL.get(OrgLevel(parent["level"])) != unit.level:
+                    raise DomainError(N_("The parent unit is missing or at the wrong level."), field="parent_code")
+                path = org_path_for(parent["path"], unit.code)
+            row = OrgUnit(
+                code=unit.code,
+                name=unit.name,
+                level=unit.level,
+                parent=parent["id"] if parent else None,
+                path=path,
+                area_type=unit.area_type,
+                office_name=unit.office_name,
+                office_address=unit.office_address,
+                hotline=unit.hotline,
+                supervision_hotline=unit.supervision_hotline,
+            )
+            await row.save()
+            known[unit.code] = {"id": row.id, "code": unit.code, "path": path, "level": unit.level}
+            await record_event(
+                actor, "org.create", "org_unit", row.id, org_path=path, now=now,
+                after={"code": unit.code, "name": unit.name, "level": unit.level},
+            )
+            created += 1
+    return created

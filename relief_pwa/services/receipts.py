@@ -1,0 +1,52 @@
+"""The intake receipt: what the applicant takes home."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from relief_pwa.core.calendar import INVESTIGATION_WORKING_DAYS, add_working_days
+from relief_pwa.core.materials import MATERIALS, Material
+from relief_pwa.services.access import access_application
+from relief_pwa.services.actors import Actor
+from relief_pwa.services.org import ancestors
+from relief_pwa.tables import Household
+
+
+@dataclass(frozen=True)
+class Receipt:
+    application: dict[str, Any]
+    household: dict[str, Any]
+    units: list[Any]  # city → community
+    missing: list[Material]
+    investigate_by: date
+    extras: dict[str, Any]
+
+
+async def get_receipt(actor: Actor, application_id: int) -> Receipt:
+    application = await access_application(actor, application_id)
+    household = await Household.select().where(Household.id == application.household).first()
+    units = await ancestors(application.org_path)
+    missing = [MATERIALS[code] for code in application.missing_materials or [] if code in MATERIALS]
+    office_rows = await _offices(application.org_path)
+    return Receipt(
+        application=application.to_dict(),
+        household=household or {},
+        units=units,
+        missing=missing,
+        investigate_by=add_working_days(application.received_on, INVESTIGATION_WORKING_DAYS),
+        extras={"offices": office_rows},
+    )
+
+
+async def _offices(path: str) -> list[dict[str, Any]]:
+    from relief_pwa.tables import OrgUnit
+
+    codes = [c for c in path.split("/") if c]
+    rows = await OrgUnit.select(
+        OrgUnit.code, OrgUnit.name, OrgUnit.level, OrgUnit.office_name, OrgUnit.office_address, OrgUnit.hotline,
+        OrgUnit.supervision_hotline,
+    ).where(OrgUnit.code.is_in(codes))
+    order = {code: i for i, code in enumerate(codes)}
+    return sorted(rows, key=lambda r: order[r["code"]])

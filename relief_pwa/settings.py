@@ -1,0 +1,138 @@
+"""One settings object, read from the environment once.
+
+Every knob of the running system is here; nothing else reads ``os.environ``.
+Demo mode (the default) works on a fresh machine with no configuration:
+SQLite and photos under ``./var/`` and a generated development secret key.
+Production mode refuses to start without a real secret key and refuses demo data.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(RuntimeError):
+    """The environment describes a configuration that must not start."""
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(f"RELIEF_{name}", default).strip()
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _env(name, "1" if default else "0").lower()
+    return raw in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"RELIEF_{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration. Build with :func:`load_settings`, not by hand."""
+
+    mode: str  # "demo" or "production"
+    var_dir: Path
+    database_url: str  # "sqlite:///abs/path.db" or "postgresql://..."
+    secret_key: str
+    media_dir: Path
+    default_language: str = "zh_Hans"
+    sqlite_max_connections: int = 4
+    session_max_age_seconds: int = 8 * 3600
+    cookie_secure: bool = False
+    login_max_failures: int = 5
+    login_window_seconds: int = 15 * 60
+    public_base_url: str = "http://127.0.0.1:8000"
+    bot_token: str = ""
+    bot_webhook_secret: str = ""
+    bot_api_base_url: str = "https://api.telegram.org/bot"
+    bot_username: str = "SunshineReliefBot"
+    bot_mode: str = "webhook"  # "webhook" or "polling" (local development)
+    bot_rate_global_per_second: float = 30.0
+    bot_rate_per_chat_seconds: float = 1.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path:
+        if not self.is_sqlite:
+            raise SettingsError("not an SQLite database URL")
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+    @property
+    def is_demo(self) -> bool:
+        return self.mode == "demo"
+
+
+def _demo_secret(var_dir: Path) -> str:
+    """A development key generated once and kept under var/ so sessions survive restarts."""
+    key_file = var_dir / "dev-secret-key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def load_settings() -> Settings:
+    """Read the environment (``RELIEF_*`` variables) into a validated Settings."""
+    mode = _env("MODE", "demo").lower()
+    if mode not in {"demo", "production"}:
+        raise SettingsError(f"RELIEF_MODE must be 'demo' or 'production', got {mode!r}")
+    var_dir = Path(_env("VAR_DIR", str(REPO_ROOT / "var"))).resolve()
+    database_url = _env("DATABASE_URL") or f"sqlite:///{var_dir / 'relief.sqlite3'}"
+    if database_url.startswith("sqlite:///"):
+        # Absolute paths only: a relative path silently follows the working directory.
+        database_url = f"sqlite:///{Path(database_url.removeprefix('sqlite:///')).resolve()}"
+    elif not database_url.startswith(("postgresql://", "postgres://")):
+        raise SettingsError("RELIEF_DATABASE_URL must start with sqlite:/// or postgresql://")
+    secret_key = _env("SECRET_KEY")
+    if mode == "production":
+        if len(secret_key) < 32:
+            raise SettingsError("production mode needs RELIEF_SECRET_KEY of at least 32 characters")
+    elif not secret_key:
+        secret_key = _demo_secret(var_dir)
+    language = _env("LANGUAGE", "zh_Hans")
+    if language not in {"zh_Hans", "en"}:
+        raise SettingsError("RELIEF_LANGUAGE must be zh_Hans or en")
+    return Settings(
+        mode=mode,
+        var_dir=var_dir,
+        database_url=database_url,
+        secret_key=secret_key,
+        media_dir=Path(_env("MEDIA_DIR", str(var_dir / "media"))).resolve(),
+        default_language=language,
+        sqlite_max_connections=_env_int("SQLITE_MAX_CONNECTIONS", 4),
+        session_max_age_seconds=_env_int("SESSION_MAX_AGE", 8 * 3600),
+        cookie_secure=_env_bool("COOKIE_SECURE", mode == "production"),
+        login_max_failures=_env_int("LOGIN_MAX_FAILURES", 5),
+        login_window_seconds=_env_int("LOGIN_WINDOW_SECONDS", 15 * 60),
+        public_base_url=_env("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        bot_token=_env("BOT_TOKEN"),
+        bot_webhook_secret=_env("BOT_WEBHOOK_SECRET"),
+        bot_api_base_url=_env("BOT_API_BASE_URL", "https://api.telegram.org/bot"),
+        bot_username=_env("BOT_USERNAME", "SunshineReliefBot"),
+        bot_mode=_env("BOT_MODE", "webhook"),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()
