@@ -186,3 +186,476 @@ class AuditEvent(Table, tablename="audit_event"):
     after = Text(default="")
     prev_hash = Varchar(length=64)
     hash = Varchar(length=64, unique=True)
+
+
+class SystemSetting(Table, tablename="system_setting"):
+    """Tunable values that staff may change at run time (e.g. discrepancy threshold)."""
+
+    key = Varchar(length=60, unique=True)
+    value = Text()
+    updated_at = Timestamptz()
+
+
+# --- relief index (scoring and ranking) -----------------------------------
+
+
+class ReliefStandard(Table, tablename="relief_standard"):
+    """Local monthly standards per district and urban/rural, with effective dates."""
+
+    district_code = Varchar(length=6, index=True)
+    area_type = Varchar(length=8, choices=AreaType)
+    effective_from = Date()
+    dibao_monthly_fen = BigInt()
+    tekun_monthly_fen = BigInt()
+    asset_limit_months = Integer(default=24)
+
+
+class ScoringModel(Table, tablename="scoring_model"):
+    """A versioned scoring model: draft → active → retired; never edited once active."""
+
+    version = Varchar(length=40, unique=True)
+    effective_from = Date()
+    definition = Text()  # JSON of core.scoring.model_to_dict
+    description = Text(default="")
+    status = Varchar(length=12, index=True)  # draft | active | retired
+    created_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+    activated_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    activated_at = Timestamptz(null=True, default=None)
+
+
+class IndexRecord(Table, tablename="index_record"):
+    """Every computed index with the inputs it was computed from (reproducible)."""
+
+    household = ForeignKey(Household, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    computed_at = Timestamptz(index=True)
+    as_of = Date(index=True)
+    model_version = Varchar(length=40)
+    total = Numeric(digits=(5, 2))
+    provisional = Boolean(default=False)
+    trigger = Varchar(length=60)
+    snapshot = Text()  # JSON: facts + standard
+    breakdown = Text()  # JSON: core.scoring.IndexBreakdown.to_dict
+
+
+class Shock(Table, tablename="shock"):
+    """A sudden shock to a household (disaster, accident, sudden illness)."""
+
+    household = ForeignKey(Household, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    kind = Varchar(length=20)
+    occurred_on = Date()
+    note = Varchar(length=300, default="")
+    recorded_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    recorded_at = Timestamptz()
+
+
+class AidRecord(Table, tablename="aid_record"):
+    """Aid a household received: from payments, hand-overs, or recorded from outside."""
+
+    household = ForeignKey(Household, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    value_fen = BigInt()
+    received_on = Date(index=True)
+    source = Varchar(length=40)  # payment | handover | external
+    reference = Varchar(length=60, null=True, default=None, unique=True)  # e.g. "payment:<line_id>"
+    note = Varchar(length=300, default="")
+    recorded_at = Timestamptz()
+
+
+class Job(Table, tablename="job"):
+    """A background job with visible progress (e.g. rescoring every household)."""
+
+    kind = Varchar(length=40, index=True)
+    status = Varchar(length=12, index=True)  # queued | running | done | failed
+    params = Text(default="")
+    progress_done = Integer(default=0)
+    progress_total = Integer(default=0)
+    error = Text(default="")
+    created_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+    started_at = Timestamptz(null=True, default=None)
+    finished_at = Timestamptz(null=True, default=None)
+
+
+# --- field work: visits, ledger, photos, household cards -------------------
+
+
+class Visit(Table, tablename="visit"):
+    household = ForeignKey(Household, on_delete=OnDelete.restrict)
+    application = ForeignKey(Application, null=True, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    kind = Varchar(length=20, index=True)  # home | neighbour | letter | data_check | follow_up | review | reverify
+    scheduled_for = Date(index=True)
+    time_window = Varchar(length=40, default="")
+    assigned_to = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    second_investigator = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    status = Varchar(length=12, index=True)  # scheduled | done | cancelled
+    findings = Text(default="")
+    outcome = Varchar(length=20, default="")  # follow-ups: full | partial | none | problem
+    signature_key = Varchar(length=64, default="")
+    gps_lat = Numeric(digits=(9, 6), null=True, default=None)
+    gps_lon = Numeric(digits=(9, 6), null=True, default=None)
+    plan_line_id = BigInt(null=True, default=None, index=True)
+    client_uuid = Varchar(length=40, null=True, default=None, unique=True)
+    version = Integer(default=1)
+    done_at = Timestamptz(null=True, default=None)
+    created_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+
+
+class Photo(Table, tablename="photo"):
+    """Photo evidence: stored once by content hash; rows link it to a household/visit."""
+
+    household = ForeignKey(Household, on_delete=OnDelete.restrict)
+    visit = ForeignKey(Visit, null=True, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    sha256 = Varchar(length=64, index=True)
+    purpose = Varchar(length=20, default="evidence")  # evidence | signature | handover
+    width = Integer()
+    height = Integer()
+    gps_lat = Numeric(digits=(9, 6), null=True, default=None)
+    gps_lon = Numeric(digits=(9, 6), null=True, default=None)
+    taken_at = Varchar(length=30, default="")
+    caption = Varchar(length=200, default="")
+    uploaded_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    uploaded_at = Timestamptz()
+
+
+class Verification(Table, tablename="verification"):
+    """One verified value of a declared item (the ledger's history)."""
+
+    money_item = ForeignKey(MoneyItem, on_delete=OnDelete.restrict)
+    household = ForeignKey(Household, on_delete=OnDelete.restrict)
+    visit = ForeignKey(Visit, null=True, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    verified_fen = BigInt()
+    source = Varchar(length=20)  # home_visit | neighbour | letter | data_check
+    note = Varchar(length=300, default="")
+    recorded_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    recorded_at = Timestamptz()
+
+
+class EligibilityOpinion(Table, tablename="eligibility_opinion"):
+    application = ForeignKey(Application, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    means_test = Text()  # JSON of core.eligibility result
+    decision = Varchar(length=12)  # eligible | ineligible
+    reasons = Text()
+    decided_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    decided_at = Timestamptz()
+
+
+class HouseholdCard(Table, tablename="household_card"):
+    """A QR card: an opaque random token, revocable and re-issuable."""
+
+    household = ForeignKey(Household, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    token = Varchar(length=64, unique=True)
+    issued_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    issued_at = Timestamptz()
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+# --- one pool of resources: providers, funds, plans, payments ---------------
+
+
+class Provider(Table, tablename="provider"):
+    name = Varchar(length=120)
+    kind = Varchar(length=20)  # government | enterprise | social_org | individual
+    contact = Varchar(length=120, default="")
+    org_path = Varchar(length=80, index=True)
+    active = Boolean(default=True)
+    created_at = Timestamptz()
+
+
+class Fund(Table, tablename="fund"):
+    """A ring-fenced ledger (special account). ``available_fen`` never goes below zero."""
+
+    code = Varchar(length=30, unique=True)
+    name = Varchar(length=120)
+    provider = ForeignKey(Provider, null=True, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    available_fen = BigInt(default=0)
+    reserved_fen = BigInt(default=0)
+    paid_fen = BigInt(default=0)
+    created_at = Timestamptz()
+
+
+class FundEntry(Table, tablename="fund_entry"):
+    fund = ForeignKey(Fund, on_delete=OnDelete.restrict)
+    kind = Varchar(length=20)  # income | reserve | release | pay | refund
+    amount_fen = BigInt()
+    reference = Varchar(length=80, default="")
+    note = Varchar(length=300, default="")
+    recorded_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    recorded_at = Timestamptz()
+
+
+class Resource(Table, tablename="resource"):
+    provider = ForeignKey(Provider, on_delete=OnDelete.restrict)
+    fund = ForeignKey(Fund, null=True, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    name = Varchar(length=120)
+    kind = Varchar(length=12)  # cash | in_kind | service
+    need = Varchar(length=30)
+    unit = Varchar(length=16)  # per_person | per_household
+    unit_amount_fen = BigInt(default=0)
+    unit_quantity = Integer(default=0)
+    periodicity = Varchar(length=12)  # one_off | monthly
+    months = Integer(default=1)
+    budget_total_fen = BigInt(null=True, default=None)
+    budget_reserved_fen = BigInt(default=0)
+    quantity_total = Integer(null=True, default=None)
+    quantity_reserved = Integer(default=0)
+    rule = Text(default="{}")  # JSON: categories, min_index, area_prefixes
+    statutory = Varchar(length=20, default="")
+    priority = Integer(default=100)
+    period_start = Date(null=True, default=None)
+    period_end = Date(null=True, default=None)
+    active = Boolean(default=True)
+    created_at = Timestamptz()
+
+
+class Donation(Table, tablename="donation"):
+    provider = ForeignKey(Provider, on_delete=OnDelete.restrict)
+    fund = ForeignKey(Fund, null=True, on_delete=OnDelete.restrict)
+    resource = ForeignKey(Resource, null=True, on_delete=OnDelete.restrict)
+    amount_fen = BigInt(default=0)
+    quantity = Integer(default=0)
+    received_on = Date()
+    note = Varchar(length=300, default="")
+    recorded_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    recorded_at = Timestamptz()
+
+
+class Plan(Table, tablename="plan"):
+    household = ForeignKey(Household, on_delete=OnDelete.restrict)
+    application = ForeignKey(Application, null=True, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    status = Varchar(length=12, index=True)  # draft | approved | cancelled
+    note = Text(default="")
+    created_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+    approved_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    approved_at = Timestamptz(null=True, default=None)
+    version = Integer(default=1)
+
+
+class PlanLine(Table, tablename="plan_line"):
+    plan = ForeignKey(Plan, on_delete=OnDelete.restrict)
+    household = ForeignKey(Household, on_delete=OnDelete.restrict)
+    resource = ForeignKey(Resource, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    amount_fen = BigInt(default=0)  # per month for monthly items
+    quantity = Integer(default=0)
+    months = Integer(default=1)
+    start_month = Varchar(length=7, default="")  # YYYY-MM
+    reason = Text(default="")
+    status = Varchar(length=12, index=True)  # draft | approved | implemented | cancelled
+    implemented_at = Timestamptz(null=True, default=None)
+
+
+class DisbursementBatch(Table, tablename="disbursement_batch"):
+    batch_no = Varchar(length=30, unique=True)
+    fund = ForeignKey(Fund, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    month = Varchar(length=7, default="")
+    status = Varchar(length=12, index=True)  # draft | exported | reconciled
+    line_count = Integer(default=0)
+    total_fen = BigInt(default=0)
+    created_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+    exported_at = Timestamptz(null=True, default=None)
+    reconciled_at = Timestamptz(null=True, default=None)
+
+
+class PaymentLine(Table, tablename="payment_line"):
+    line_id = Varchar(length=40, unique=True)
+    plan_line = ForeignKey(PlanLine, on_delete=OnDelete.restrict)
+    household = ForeignKey(Household, on_delete=OnDelete.restrict)
+    fund = ForeignKey(Fund, on_delete=OnDelete.restrict)
+    batch = ForeignKey(DisbursementBatch, null=True, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    month = Varchar(length=7, index=True)
+    amount_fen = BigInt()
+    status = Varchar(length=12, index=True)  # queued | batched | paid | failed
+    failure_reason = Varchar(length=200, default="")
+    attempt = Integer(default=1)
+    paid_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+
+
+class Payment(Table, tablename="payment"):
+    """One row per (plan line, month) actually paid: the unique key makes a double
+    payment impossible in the database, whatever the code does."""
+
+    pay_key = Varchar(length=60, unique=True)  # "<plan_line_id>:<YYYY-MM>"
+    payment_line = ForeignKey(PaymentLine, on_delete=OnDelete.restrict)
+    amount_fen = BigInt()
+    paid_at = Timestamptz()
+
+
+class Handover(Table, tablename="handover"):
+    plan_line = ForeignKey(PlanLine, on_delete=OnDelete.restrict)
+    household = ForeignKey(Household, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    quantity = Integer(default=1)
+    method = Varchar(length=12)  # qr | file_no
+    photo = ForeignKey(Photo, null=True, on_delete=OnDelete.restrict)
+    confirmed_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    confirmed_at = Timestamptz()
+
+
+# --- sunshine: disclosure, objections, supervision ------------------------
+
+
+class PolicyPage(Table, tablename="policy_page"):
+    """Published policies and procedures; every edit is a new version."""
+
+    slug = Varchar(length=60, index=True)
+    version = Integer()
+    title = Varchar(length=200)
+    body = Text()
+    published_at = Timestamptz()
+    published_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+
+
+class PublicNotice(Table, tablename="public_notice"):
+    """One 公示 of one application: the masked facts as published, and its window."""
+
+    application = ForeignKey(Application, on_delete=OnDelete.restrict)
+    household = ForeignKey(Household, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    notice_round = Integer(default=1)  # 1 = first 公示, 2+ = re-公示 after objection
+    starts_on = Date(index=True)
+    ends_on = Date(index=True)
+    status = Varchar(length=12, index=True)  # running | ended | interrupted
+    masked_name = Varchar(length=60)
+    category = Varchar(length=16)
+    household_size = Integer()
+    proposed_amount_fen = BigInt(default=0)
+    started_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+
+
+class Objection(Table, tablename="objection"):
+    """An objection (异议) or complaint (举报) from anyone, anonymous allowed."""
+
+    tracking_code = Varchar(length=20, unique=True)
+    kind = Varchar(length=12)  # objection | complaint
+    notice = ForeignKey(PublicNotice, null=True, on_delete=OnDelete.restrict)
+    application = ForeignKey(Application, null=True, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    about = Varchar(length=200, default="")
+    body = Text()
+    contact_name = Varchar(length=60, default="")
+    contact_phone = Varchar(length=20, default="")
+    channel = Varchar(length=12, default="web")  # web | board | bot
+    status = Varchar(length=16, index=True)  # received | investigating | answered | closed
+    deadline = Date()
+    investigation = Text(default="")
+    answer = Text(default="")
+    handled_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    received_at = Timestamptz()
+    answered_at = Timestamptz(null=True, default=None)
+
+
+class PublishedList(Table, tablename="published_list"):
+    """A digest of a list as published on a board, so a printout can be checked."""
+
+    org_path = Varchar(length=80, index=True)
+    kind = Varchar(length=16)  # notice | recipients
+    digest = Varchar(length=64, index=True)
+    item_count = Integer()
+    content = Text()
+    published_at = Timestamptz()
+
+
+class NearRelativeFiling(Table, tablename="near_relative_filing"):
+    """近亲属备案: an applicant household related to relief staff or cadres."""
+
+    household = ForeignKey(Household, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    staff = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    relative_name = Varchar(length=60)
+    relation = Varchar(length=40)
+    note = Varchar(length=300, default="")
+    recorded_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    recorded_at = Timestamptz()
+
+
+# --- the bot front door ----------------------------------------------------
+
+
+class BotChat(Table, tablename="bot_chat"):
+    chat_id = BigInt(unique=True)
+    language = Varchar(length=8, default="zh_Hans")
+    blocked = Boolean(default=False)
+    created_at = Timestamptz()
+
+
+class BindToken(Table, tablename="bind_token"):
+    token = Varchar(length=64, unique=True)
+    application = ForeignKey(Application, on_delete=OnDelete.restrict)
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+    used_by_chat = BigInt(null=True, default=None)
+
+
+class BotBinding(Table, tablename="bot_binding"):
+    chat_id = BigInt(index=True)
+    application = ForeignKey(Application, on_delete=OnDelete.restrict)
+    active = Boolean(default=True)
+    bound_at = Timestamptz()
+    unbound_at = Timestamptz(null=True, default=None)
+
+
+class PreApplication(Table, tablename="pre_application"):
+    chat_id = BigInt(index=True)
+    community = ForeignKey(OrgUnit, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    name = Varchar(length=60)
+    phone = Varchar(length=20)
+    category = Varchar(length=16)
+    description = Text(default="")
+    status = Varchar(length=12, index=True)  # new | taken | closed
+    application = ForeignKey(Application, null=True, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+
+
+class OutboxMessage(Table, tablename="outbox_message"):
+    """Transactional outbox: written with the event, sent by a worker, never twice."""
+
+    chat_id = BigInt(index=True)
+    kind = Varchar(length=30)
+    text = Text()
+    dedupe_key = Varchar(length=120, unique=True)
+    status = Varchar(length=12, index=True)  # pending | sending | sent | failed | blocked
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz(index=True)
+    last_error = Varchar(length=300, default="")
+    created_at = Timestamptz()
+    sent_at = Timestamptz(null=True, default=None)
+
+
+# --- analytics: targeting monitor -----------------------------------------
+
+
+class ReverificationSample(Table, tablename="reverification_sample"):
+    org_path = Varchar(length=80, index=True)
+    seed = BigInt()
+    size_active = Integer()
+    size_rejected = Integer()
+    drawn_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    drawn_at = Timestamptz()
+
+
+class SampleItem(Table, tablename="sample_item"):
+    sample = ForeignKey(ReverificationSample, on_delete=OnDelete.restrict)
+    household = ForeignKey(Household, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    sample_group = Varchar(length=12)  # active | rejected
+    visit = ForeignKey(Visit, null=True, on_delete=OnDelete.restrict)
+    finding = Varchar(length=12, default="")  # eligible | ineligible

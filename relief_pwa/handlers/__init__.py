@@ -1,10 +1,22 @@
-"""Thin Litestar route handlers, one module per area."""
+"""Thin Litestar route handlers, one module per area; each module exports ROUTES."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from relief_pwa.handlers import auth, cases, intake, system
+from relief_pwa.handlers import (
+    analytics,
+    auth,
+    botweb,
+    cases,
+    intake,
+    plans,
+    public,
+    scoring,
+    supervision,
+    system,
+    visits,
+)
 
 ROUTES: list[Any] = [
     system.healthz,
@@ -18,4 +30,11 @@ ROUTES: list[Any] = [
     intake.intake_form,
     intake.intake_submit,
     intake.receipt,
+    *scoring.ROUTES,
+    *visits.ROUTES,
+    *public.ROUTES,
+    *supervision.ROUTES,
+    *plans.ROUTES,
+    *analytics.ROUTES,
+    *botweb.ROUTES,
 ]

@@ -64,7 +64,9 @@ def build_environment() -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(label=_label, label_of=_label_of, languages=LANGUAGES, t=translate)
+    from relief_pwa.handlers.nav import nav_for
+
+    env.globals.update(label=_label, label_of=_label_of, languages=LANGUAGES, t=translate, nav_for=nav_for)
     env.filters.update(yuan=_yuan)
     return env
 
