@@ -23,6 +23,7 @@ from relief_pwa.handlers import ROUTES
 from relief_pwa.handlers.common import current_actor, form_errors, login_redirect, render
 from relief_pwa.handlers.session_store import DatabaseSessionStore
 from relief_pwa.i18n import current_language, normalise_language
+from relief_pwa.services.wiring import register_listeners
 from relief_pwa.settings import REPO_ROOT, Settings, get_settings
 
 log = logging.getLogger("relief_pwa")
@@ -109,6 +110,7 @@ async def _after_request(response: Response[Any]) -> Response[Any]:
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Litestar:
     settings = settings or get_settings()
     clock = clock or SystemClock()
+    register_listeners()
 
     @asynccontextmanager
     async def database_lifespan(app: Litestar) -> AsyncIterator[None]:

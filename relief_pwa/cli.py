@@ -22,6 +22,9 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
     async def wrapper() -> T:
         from relief_pwa.piccolo_conf import DB
+        from relief_pwa.services.wiring import register_listeners
+
+        register_listeners()
 
         if DB.engine_type == "postgres":
             await DB.start_connection_pool(min_size=1, max_size=4)

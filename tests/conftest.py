@@ -44,7 +44,9 @@ async def database() -> AsyncIterator[Any]:
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
     from relief_pwa.piccolo_conf import DB
+    from relief_pwa.services.wiring import register_listeners
 
+    register_listeners()
     if DB.engine_type == "postgres":
         await DB.start_connection_pool(min_size=1, max_size=8)
         await DB.run_ddl("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")

@@ -76,6 +76,15 @@ async def do_transition(
             await _close_household_if_done(actor, application.household, now)
         await hooks.household_changed(application.household, trigger=f"application.{action}", now=now)
         await hooks.application_changed(application.id, action=action, now=now)
+        await hooks.emit(
+            f"application.{action}",
+            application_id=application.id,
+            household_id=application.household,
+            old_state=old_state,
+            new_state=new_state,
+            reason=reason.strip(),
+            now=now,
+        )
     return TransitionResult(application.id, old_state, new_state, int(updated[0]["version"]))
 
 
