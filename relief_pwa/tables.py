@@ -237,6 +237,9 @@ class IndexRecord(Table, tablename="index_record"):
     trigger = Varchar(length=60)
     snapshot = Text()  # JSON: facts + standard
     breakdown = Text()  # JSON: core.scoring.IndexBreakdown.to_dict
+    # ",dibao,medical," — categories of the open applications at computation time
+    # (empty: no open application), so "the ranking as of date D" can filter by category.
+    categories = Varchar(length=200, default="")
 
 
 class Shock(Table, tablename="shock"):

@@ -133,7 +133,10 @@ class Client(httpx.AsyncClient):
     async def post_form(self, url: str, data: dict[str, Any] | list[tuple[str, Any]], **kwargs: Any) -> httpx.Response:
         token = await self.ensure_csrf()
         items = list(data.items()) if isinstance(data, dict) else list(data)
-        return await self.post(url, data=[*items, ("_csrf_token", token)], **kwargs)  # type: ignore[arg-type]
+        form: dict[str, list[Any]] = {}
+        for key, value in [*items, ("_csrf_token", token)]:
+            form.setdefault(key, []).extend(value if isinstance(value, list) else [value])
+        return await self.post(url, data=form, **kwargs)
 
     async def login(self, username: str, password: str = "sunshine-test") -> httpx.Response:
         self.csrf = ""

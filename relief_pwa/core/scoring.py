@@ -39,10 +39,12 @@ __all__ = [
     "POSITIVE_FACTORS",
     "FactorLine",
     "FactorParams",
+    "FactorPoints",
     "IndexBreakdown",
     "ScoringModel",
     "add_months",
     "compute_index",
+    "compute_points",
     "compute_total",
     "explain_for_applicant",
     "member_cannot_work",
@@ -736,6 +738,40 @@ def compute_total(facts: HouseholdFacts, standard: Standard, model: ScoringModel
         DomainError: as ``compute_index``.
     """
     return _points(_measure(facts, standard, model, as_of).total_centi)
+
+
+class FactorPoints(NamedTuple):
+    """The numbers of ``compute_index`` without the texts: what bulk re-scoring stores.
+
+    ``centis`` holds one integer (hundredths of a point) per ``FACTOR_CODES``
+    entry; ``total_centi`` is their sum clipped to 0–100 points.
+    """
+
+    total_centi: int
+    centis: tuple[int, ...]
+    missing: tuple[str, ...]
+
+    @property
+    def total(self) -> Decimal:
+        return _points(self.total_centi)
+
+    @property
+    def provisional(self) -> bool:
+        return bool(self.missing)
+
+    def points_by_factor(self) -> dict[str, str]:
+        """factor code → points as a decimal string (JSON-safe, exact)."""
+        return {code: str(_points(centi)) for code, centi in zip(FACTOR_CODES, self.centis, strict=True)}
+
+
+def compute_points(facts: HouseholdFacts, standard: Standard, model: ScoringModel, as_of: date) -> FactorPoints:
+    """Total and per-factor points of ``compute_index`` (same arithmetic, no texts).
+
+    Raises:
+        DomainError: as ``compute_index``.
+    """
+    m = _measure(facts, standard, model, as_of)
+    return FactorPoints(m.total_centi, m.centis, tuple(missing_facts(facts)))
 
 
 def compute_index(

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.params import FromQuery
 from litestar.response import Redirect
 
 from relief_pwa.core.errors import DomainError
@@ -21,7 +22,7 @@ def _safe_next(raw: str) -> str:
 
 
 @get("/login", name="login")
-async def login_page(request: Request[Any, Any, Any], next: str = "/cases") -> Response[str]:  # noqa: A002
+async def login_page(request: Request[Any, Any, Any], next: FromQuery[str] = "/cases") -> Response[str]:  # noqa: A002
     return render(request, "auth/login.html", {"next": _safe_next(next), "errors": {}, "username": ""})
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get
-from litestar.params import Dependency, Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from relief_pwa.core.enums import AppState, Category
 from relief_pwa.core.errors import DomainError
@@ -22,12 +23,12 @@ def _int(raw: str, default: int = 1) -> int:
 @get("/cases", name="cases")
 async def case_list(
     request: Request[Any, Any, Any],
-    actor: Actor = Dependency(skip_validation=True),
-    q: str = "",
-    state_filter: str = Parameter(query="state", default=""),
-    category: str = "",
-    org: str = "",
-    page: str = "1",
+    actor: NamedDependency[Actor],
+    q: FromQuery[str] = "",
+    state_filter: Annotated[str, QueryParameter(name="state")] = "",
+    category: FromQuery[str] = "",
+    org: FromQuery[str] = "",
+    page: FromQuery[str] = "1",
 ) -> Response[str]:
     query = CaseQuery(q=q, state=state_filter, category=category, org=org, page=_int(page))
     errors: dict[str, str] = {}
@@ -49,7 +50,7 @@ async def case_list(
 
 @get("/households/{household_id:int}", name="household")
 async def household_file(
-    request: Request[Any, Any, Any], household_id: int, actor: Actor = Dependency(skip_validation=True)
+    request: Request[Any, Any, Any], household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
     file = await get_household_file(actor, household_id)
     return render(request, "households/file.html", {"file": file})

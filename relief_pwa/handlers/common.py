@@ -17,7 +17,7 @@ from litestar.response import Redirect
 from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup
 
-from relief_pwa.core.errors import DomainError, ValidationFailed
+from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, PermissionDenied, ValidationFailed
 from relief_pwa.core.money import format_yuan
 from relief_pwa.i18n import LANGUAGES, current_language, gettext, ngettext, translate
 from relief_pwa.services.actors import Actor
@@ -68,7 +68,18 @@ def build_environment() -> Environment:
 
     env.globals.update(label=_label, label_of=_label_of, languages=LANGUAGES, t=translate, nav_for=nav_for)
     env.filters.update(yuan=_yuan)
+    # Macros as globals: a block rendered alone (an htmx fragment) does not run
+    # the template's top-level {% from ... import %} statements.
+    macros = env.get_template("_macros.html").module
+    env.globals.update({name: getattr(macros, name) for name in MACROS})
     return env
+
+
+MACROS = ("input", "select", "field_error", "badge", "pager")
+
+
+# Errors that are not about the form's values: they become 403/404 pages, never a re-rendered form.
+ACCESS_ERRORS = (PermissionDenied, NotFoundOrForbidden)
 
 
 ENV = build_environment()

@@ -6,7 +6,8 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import FormMultiDict
-from litestar.params import Dependency
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Redirect
 
 from relief_pwa.core.enums import (
@@ -24,13 +25,13 @@ from relief_pwa.core.enums import (
     Sex,
     WorkCapacity,
 )
-from relief_pwa.core.errors import DomainError
+from relief_pwa.core.errors import DomainError, ValidationFailed
 from relief_pwa.core.intake import MAX_ITEMS, MAX_MEMBERS, IntakeDraft, ItemDraft, MemberDraft
 from relief_pwa.core.materials import MATERIALS
-from relief_pwa.handlers.common import first, flash, form_errors, is_htmx, now_of, render
+from relief_pwa.handlers.common import ACCESS_ERRORS, first, flash, form_errors, is_htmx, now_of, render
 from relief_pwa.i18n import translate
 from relief_pwa.services.actors import Actor
-from relief_pwa.services.intake import check_and_create_intake
+from relief_pwa.services.intake import DuplicateIdNumber, check_and_create_intake
 from relief_pwa.services.org import list_communities_for
 from relief_pwa.services.receipts import get_receipt
 
@@ -94,8 +95,19 @@ async def _form_context(actor: Actor, draft: IntakeDraft, errors: dict[str, str]
     }
 
 
+def _visible_duplicates(exc: DomainError) -> dict[str, int]:
+    """Form field → household id, for duplicates the actor may open."""
+    if not isinstance(exc, ValidationFailed):
+        return {}
+    return {
+        field: error.household_id
+        for field, error in exc.errors.items()
+        if isinstance(error, DuplicateIdNumber) and error.household_id is not None
+    }
+
+
 @get("/intake", name="intake")
-async def intake_form(request: Request[Any, Any, Any], actor: Actor = Dependency(skip_validation=True)) -> Response[str]:
+async def intake_form(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[str]:
     default_channel = Channel.LIAISON if actor.role == Role.LIAISON else Channel.WINDOW
     communities = await list_communities_for(actor)
     draft = IntakeDraft(
@@ -107,7 +119,7 @@ async def intake_form(request: Request[Any, Any, Any], actor: Actor = Dependency
 
 
 @post("/intake")
-async def intake_submit(request: Request[Any, Any, Any], actor: Actor = Dependency(skip_validation=True)) -> Response[Any]:
+async def intake_submit(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     draft, member_rows, item_rows = parse_intake_form(form)
     action = first(form, "action", 20)
@@ -123,7 +135,10 @@ async def intake_submit(request: Request[Any, Any, Any], actor: Actor = Dependen
     try:
         result = await check_and_create_intake(actor, draft, now=now_of(request))
     except DomainError as exc:
+        if isinstance(exc, ACCESS_ERRORS):
+            raise
         context = await _form_context(actor, draft, form_errors(exc), (member_rows, item_rows))
+        context["duplicates"] = _visible_duplicates(exc)
         return render(request, "intake/form.html", context, status_code=422)
     flash(request, translate("Application {number} received.", number=result.application_number))
     return Redirect(f"/applications/{result.application_id}/receipt", status_code=303)
@@ -131,7 +146,7 @@ async def intake_submit(request: Request[Any, Any, Any], actor: Actor = Dependen
 
 @get("/applications/{application_id:int}/receipt", name="receipt")
 async def receipt(
-    request: Request[Any, Any, Any], application_id: int, actor: Actor = Dependency(skip_validation=True)
+    request: Request[Any, Any, Any], application_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
     data = await get_receipt(actor, application_id)
     return render(request, "intake/receipt.html", {"receipt": data})

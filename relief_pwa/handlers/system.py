@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request, get
 from litestar.datastructures import Cookie
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from relief_pwa.i18n import normalise_language
@@ -19,7 +20,7 @@ async def healthz(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 @get("/lang/{code:str}", name="set_language")
-async def set_language(request: Request[Any, Any, Any], code: str, next: str = "/") -> Redirect:  # noqa: A002
+async def set_language(request: Request[Any, Any, Any], code: FromPath[str], next: FromQuery[str] = "/") -> Redirect:  # noqa: A002
     language = normalise_language(code)
     target = next if next.startswith("/") and not next.startswith("//") else "/"
     return Redirect(

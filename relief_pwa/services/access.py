@@ -22,6 +22,16 @@ def in_scope(actor: Actor, org_path_column: Column) -> Any:
     return org_path_column.like(f"{actor.org_path}%")
 
 
+MAX_ID = 2**63 - 1
+
+
+def valid_id(row_id: int) -> int:
+    """Ids outside the database's integer range cannot exist: refuse them before querying."""
+    if not 0 < row_id <= MAX_ID:
+        raise NotFoundOrForbidden()
+    return row_id
+
+
 def _check(actor: Actor, row: Any) -> Any:
     if row is None or not actor.org_path or not row.org_path.startswith(actor.org_path):
         raise NotFoundOrForbidden()
@@ -29,22 +39,22 @@ def _check(actor: Actor, row: Any) -> Any:
 
 
 async def access_household(actor: Actor, household_id: int) -> Household:
-    row = await Household.objects().where(Household.id == household_id).first()
+    row = await Household.objects().where(Household.id == valid_id(household_id)).first()
     return _check(actor, row)  # type: ignore[no-any-return]
 
 
 async def access_member(actor: Actor, member_id: int) -> Member:
-    row = await Member.objects().where(Member.id == member_id).first()
+    row = await Member.objects().where(Member.id == valid_id(member_id)).first()
     return _check(actor, row)  # type: ignore[no-any-return]
 
 
 async def access_application(actor: Actor, application_id: int) -> Application:
-    row = await Application.objects().where(Application.id == application_id).first()
+    row = await Application.objects().where(Application.id == valid_id(application_id)).first()
     return _check(actor, row)  # type: ignore[no-any-return]
 
 
 async def access_org_unit(actor: Actor, org_unit_id: int) -> OrgUnit:
-    row = await OrgUnit.objects().where(OrgUnit.id == org_unit_id).first()
+    row = await OrgUnit.objects().where(OrgUnit.id == valid_id(org_unit_id)).first()
     if row is None or not row.path.startswith(actor.org_path):
         raise NotFoundOrForbidden()
     return row

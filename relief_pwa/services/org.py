@@ -63,6 +63,8 @@ async def list_units_in_scope(actor: Actor, level: str) -> list[OrgNode]:
 
 
 async def get_unit(unit_id: int) -> OrgNode | None:
+    if not 0 < unit_id < 2**63:
+        return None
     row = await OrgUnit.select().where(OrgUnit.id == unit_id).first()
     return _node(row) if row else None
 

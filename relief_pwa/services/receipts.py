@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -28,7 +29,10 @@ async def get_receipt(actor: Actor, application_id: int) -> Receipt:
     application = await access_application(actor, application_id)
     household = await Household.select().where(Household.id == application.household).first()
     units = await ancestors(application.org_path)
-    missing = [MATERIALS[code] for code in application.missing_materials or [] if code in MATERIALS]
+    codes = application.missing_materials or []
+    if isinstance(codes, str):  # the JSON column comes back as text on some engines
+        codes = json.loads(codes)
+    missing = [MATERIALS[code] for code in codes if code in MATERIALS]
     office_rows = await _offices(application.org_path)
     return Receipt(
         application=application.to_dict(),

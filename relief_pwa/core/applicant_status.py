@@ -1,0 +1,92 @@
+"""What an applicant is told about an application: the state in plain words,
+what happens next and by when.
+
+Pure: the caller passes the dates it knows; deadlines follow core.calendar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from relief_pwa.core.calendar import (
+    APPROVAL_WORKING_DAYS,
+    INVESTIGATION_WORKING_DAYS,
+    PUBLICITY_DAYS,
+    REPUBLICITY_DAYS,
+    add_working_days,
+)
+from relief_pwa.core.enums import AppState
+from relief_pwa.core.i18n import N_
+
+
+@dataclass(frozen=True)
+class NextStep:
+    explanation: str  # English message id: the state in plain words
+    next_step: str  # English message id: what happens next
+    due: date | None  # by when (None when nothing is pending on the office's side)
+
+
+_EXPLANATIONS: dict[AppState, str] = {
+    AppState.RECEIVED: N_("Your application was received."),
+    AppState.INVESTIGATING: N_("Staff are checking your household's situation."),
+    AppState.REINVESTIGATING: N_("After an objection, staff are checking your situation again."),
+    AppState.VERIFIED_ELIGIBLE: N_("The service station found that you meet the conditions."),
+    AppState.VERIFIED_INELIGIBLE: N_("The service station found that you do not meet the conditions."),
+    AppState.PUBLICIZED: N_("Your application is on the public notice board (公示)."),
+    AppState.REPUBLICIZED: N_("Your application is on the public notice board again (公示)."),
+    AppState.READY_FOR_APPROVAL: N_("The public notice ended; the service centre is deciding."),
+    AppState.APPROVED: N_("Your application was approved."),
+    AppState.REJECTED: N_("Your application was not approved."),
+    AppState.ACTIVE: N_("You receive assistance."),
+    AppState.UNDER_REVIEW: N_("Your assistance is being reviewed, as happens regularly."),
+    AppState.EXITED: N_("Your assistance has ended."),
+    AppState.WITHDRAWN: N_("The application was withdrawn."),
+}
+
+
+def next_step(
+    state: AppState,
+    *,
+    received_on: date,
+    state_changed_on: date,
+    notice_ends_on: date | None = None,
+    holidays: tuple[date, ...] = (),
+) -> NextStep:
+    """The plain-words state, the next step and its deadline."""
+    explanation = _EXPLANATIONS[state]
+    if state in {AppState.RECEIVED, AppState.INVESTIGATING}:
+        due = add_working_days(received_on, INVESTIGATION_WORKING_DAYS, holidays)
+        return NextStep(explanation, N_("A home visit and a check of your situation, finished by {due}."), due)
+    if state == AppState.REINVESTIGATING:
+        due = add_working_days(state_changed_on, INVESTIGATION_WORKING_DAYS, holidays)
+        return NextStep(explanation, N_("The new check is finished by {due}."), due)
+    if state == AppState.VERIFIED_ELIGIBLE:
+        return NextStep(explanation, N_("A 7-day public notice in your community starts soon."), None)
+    if state == AppState.VERIFIED_INELIGIBLE:
+        due = add_working_days(state_changed_on, APPROVAL_WORKING_DAYS, holidays)
+        return NextStep(
+            explanation,
+            N_("The service centre takes the final decision by {due}. If you disagree, you may object (/objection)."),
+            due,
+        )
+    if state in {AppState.PUBLICIZED, AppState.REPUBLICIZED}:
+        days = PUBLICITY_DAYS if state == AppState.PUBLICIZED else REPUBLICITY_DAYS
+        due = notice_ends_on or state_changed_on + timedelta(days=days)
+        return NextStep(explanation, N_("The notice ends on {due}; then the service centre decides."), due)
+    if state == AppState.READY_FOR_APPROVAL:
+        due = add_working_days(state_changed_on, APPROVAL_WORKING_DAYS, holidays)
+        return NextStep(explanation, N_("The decision is taken by {due}."), due)
+    if state == AppState.APPROVED:
+        return NextStep(explanation, N_("Assistance starts with the next monthly payment."), None)
+    if state == AppState.ACTIVE:
+        return NextStep(explanation, N_("Staff will visit you from time to time to check how you are doing."), None)
+    if state == AppState.UNDER_REVIEW:
+        return NextStep(explanation, N_("Staff will contact you for the review."), None)
+    if state == AppState.REJECTED:
+        return NextStep(
+            explanation,
+            N_("You may ask the service centre to review the decision, or apply again if your situation changes."),
+            None,
+        )
+    return NextStep(explanation, N_("Nothing more happens on this application."), None)

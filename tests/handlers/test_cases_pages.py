@@ -1,0 +1,87 @@
+"""The case list and the household file over HTTP, including jurisdiction by every role."""
+
+from __future__ import annotations
+
+import pytest
+
+from relief_pwa.services.applications import do_transition
+from relief_pwa.tables import Member
+from tests.factories import make_intake, member
+
+
+@pytest.fixture()
+async def cases(world, now):
+    a = await make_intake(world, members=[member("欧阳春华")], phone="13711112222")
+    b = await make_intake(world, members=[member("王小丽", sex="")], category="medical")
+    c = await make_intake(world, username="center_b", community="370103002001", members=[member("赵大勇")])
+    await do_transition(world.actor("station"), b.application_id, "start_investigation", now=now)
+    return {"a": a, "b": b, "c": c}
+
+
+async def test_search_by_name_id_file_number_and_phone(client, cases):
+    await client.login("station")
+    head = await Member.select(Member.id_number).where(Member.household == cases["a"].household_id).first()
+    for term in ("欧阳", head["id_number"], cases["a"].file_no, "13711112222", cases["a"].application_number):
+        page = await client.get("/cases", params={"q": term})
+        assert "欧阳春华" in page.text, term
+        assert "王小丽" not in page.text, term
+
+
+async def test_filters_by_state_and_category(client, cases):
+    await client.login("station")
+    page = await client.get("/cases", params={"state": "investigating"})
+    assert "王小丽" in page.text and "欧阳春华" not in page.text
+    page = await client.get("/cases", params={"category": "dibao"})
+    assert "欧阳春华" in page.text and "王小丽" not in page.text
+
+
+async def test_htmx_search_returns_only_the_results_fragment(client, cases):
+    await client.login("station")
+    fragment = await client.get("/cases", params={"q": "王"},
+                                headers={"HX-Request": "true", "HX-Target": "case-results"})
+    assert fragment.text.lstrip().startswith('<div id="case-results">')
+    assert "<html" not in fragment.text and "王小丽" in fragment.text
+
+
+async def test_paging(client, world):
+    for i in range(27):
+        await make_intake(world, members=[member(f"李{i:02d}号")])
+    await client.login("station")
+    first = await client.get("/cases")
+    second = await client.get("/cases", params={"page": "2"})
+    assert first.text.count('class="card case-card"') == 25
+    assert second.text.count('class="card case-card"') == 2
+    assert 'rel="next"' in first.text and 'rel="prev"' in second.text
+
+
+async def test_city_user_filters_by_street_and_cannot_reach_outside(client, cases):
+    await client.login("center")
+    page = await client.get("/cases", params={"org": "370103002"})  # another district's street
+    assert page.status_code == 200 and "赵大勇" not in page.text
+
+
+async def test_household_file_shows_members_items_and_timeline(client, cases):
+    await client.login("station")
+    page = await client.get(f"/households/{cases['b'].household_id}")
+    assert page.status_code == 200
+    assert "王小丽" in page.text and cases["b"].application_number in page.text
+    assert "application.start_investigation" in page.text or "开始调查" in page.text or "Start investigation" in page.text
+
+
+EVERYONE = ["liaison", "liaison_b", "investigator", "station", "station_b", "center", "center_b", "city",
+            "supervisor", "supervisor_b"]
+SEES_A = {"liaison", "investigator", "station", "center", "city", "supervisor"}
+
+
+@pytest.mark.parametrize("username", EVERYONE)
+async def test_household_and_receipt_pages_enforce_jurisdiction(client, cases, username):
+    await client.login(username)
+    result = cases["a"]
+    for url in (f"/households/{result.household_id}", f"/applications/{result.application_id}/receipt"):
+        response = await client.get(url)
+        expected = 200 if username in SEES_A else 404
+        assert response.status_code == expected, (username, url)
+        if expected == 404:
+            assert "欧阳春华" not in response.text
+    listing = await client.get("/cases")
+    assert ("欧阳春华" in listing.text) == (username in SEES_A)

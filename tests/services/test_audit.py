@@ -1,0 +1,80 @@
+"""The audit trail: every change leaves a hash-chained event; tampering is located."""
+
+from __future__ import annotations
+
+import pytest
+
+from relief_pwa.core.errors import Conflict, InvalidTransition, PermissionDenied
+from relief_pwa.services.applications import do_transition
+from relief_pwa.services.audit import verify_chain
+from relief_pwa.tables import Application, AuditEvent
+from tests.factories import make_intake
+
+
+async def test_chain_verifies_and_names_the_first_tampered_event(world, now):
+    result = await make_intake(world)
+    await do_transition(world.actor("station"), result.application_id, "start_investigation", now=now)
+    report = await verify_chain()
+    assert report.ok and report.events_checked == await AuditEvent.count()
+
+    target = await AuditEvent.select(AuditEvent.seq).where(AuditEvent.action == "household.create").first()
+    await AuditEvent.raw(
+        "UPDATE audit_event SET after = {} WHERE seq = {}", '{"file_no":"forged"}', target["seq"]
+    )
+    report = await verify_chain()
+    assert not report.ok
+    assert report.first_break is not None and report.first_break.seq == target["seq"]
+    assert "changed" in report.first_break.reason
+
+
+async def test_a_deleted_event_is_found(world, now):
+    result = await make_intake(world)
+    await do_transition(world.actor("station"), result.application_id, "start_investigation", now=now)
+    last = await AuditEvent.select(AuditEvent.seq).order_by(AuditEvent.seq, ascending=False).first()
+    middle = last["seq"] - 1
+    await AuditEvent.raw("DELETE FROM audit_event WHERE seq = {}", middle)
+    report = await verify_chain()
+    assert report.first_break is not None and report.first_break.seq == middle
+
+
+async def test_transition_is_audited_with_before_and_after(world, now):
+    result = await make_intake(world)
+    outcome = await do_transition(world.actor("station"), result.application_id, "start_investigation", now=now)
+    assert (outcome.old_state, outcome.new_state) == ("received", "investigating")
+    event = await AuditEvent.select().where(AuditEvent.action == "application.start_investigation").first()
+    assert event["entity_id"] == result.application_id
+    assert '"received"' in event["before"] and '"investigating"' in event["after"]
+    assert event["actor"] == world.actor("station").staff_id
+
+
+async def test_transition_rules_roles_reasons_and_versions(world, now):
+    result = await make_intake(world)
+    station, center = world.actor("station"), world.actor("center")
+    with pytest.raises(PermissionDenied):
+        await do_transition(world.actor("supervisor"), result.application_id, "start_investigation", now=now)
+    with pytest.raises(InvalidTransition):
+        await do_transition(center, result.application_id, "approve", reason="looks fine", now=now)
+    await do_transition(station, result.application_id, "start_investigation", now=now, expected_version=1)
+    with pytest.raises(Conflict):
+        await do_transition(station, result.application_id, "find_eligible", reason="收入低于标准", now=now,
+                            expected_version=1)
+    events_before = await AuditEvent.count()
+    with pytest.raises(Exception, match="reason"):
+        await do_transition(station, result.application_id, "find_eligible", reason="", now=now)
+    assert await AuditEvent.count() == events_before
+    application = await Application.objects().get(Application.id == result.application_id)
+    assert application.state == "investigating" and application.version == 2
+
+
+async def test_withdrawn_application_closes_the_file_and_frees_the_id(world, now):
+    from relief_pwa.tables import Household, Member
+
+    result = await make_intake(world)
+    await do_transition(world.actor("station"), result.application_id, "withdraw", reason="申请人撤回申请", now=now)
+    household = await Household.objects().get(Household.id == result.household_id)
+    assert household.is_open is False
+    head = await Member.select(Member.id_number).where(Member.household == result.household_id).first()
+    from tests.factories import member
+
+    again = await make_intake(world, members=[member(id_number=head["id_number"])])
+    assert again.household_id != result.household_id

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from relief_pwa.settings import SettingsError, load_settings
+
+
+def test_demo_mode_generates_and_keeps_a_secret_key(monkeypatch, tmp_path):
+    monkeypatch.setenv("RELIEF_VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("RELIEF_SECRET_KEY", raising=False)
+    monkeypatch.delenv("RELIEF_DATABASE_URL", raising=False)
+    monkeypatch.delenv("RELIEF_MEDIA_DIR", raising=False)
+    first = load_settings()
+    second = load_settings()
+    assert len(first.secret_key) >= 32
+    assert first.secret_key == second.secret_key  # sessions survive a restart
+    assert (tmp_path / "dev-secret-key").read_text() == first.secret_key
+    assert first.database_url == f"sqlite:///{tmp_path / 'relief.sqlite3'}"
+    assert first.media_dir == tmp_path / "media"
+
+
+def test_production_refuses_to_start_without_a_secret_key(monkeypatch, tmp_path):
+    monkeypatch.setenv("RELIEF_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("RELIEF_MODE", "production")
+    monkeypatch.delenv("RELIEF_SECRET_KEY", raising=False)
+    with pytest.raises(SettingsError, match="RELIEF_SECRET_KEY"):
+        load_settings()
+    monkeypatch.setenv("RELIEF_SECRET_KEY", "short")
+    with pytest.raises(SettingsError):
+        load_settings()
+    monkeypatch.setenv("RELIEF_SECRET_KEY", "k" * 40)
+    settings = load_settings()
+    assert settings.cookie_secure is True
+    assert not (tmp_path / "dev-secret-key").exists()
+
+
+def test_postgresql_url_is_taken_and_nonsense_refused(monkeypatch, tmp_path):
+    monkeypatch.setenv("RELIEF_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("RELIEF_DATABASE_URL", "postgresql://u:p@127.0.0.1:5432/relief")
+    assert load_settings().database_url.startswith("postgresql://")
+    assert not load_settings().is_sqlite
+    monkeypatch.setenv("RELIEF_DATABASE_URL", "mysql://x")
+    with pytest.raises(SettingsError):
+        load_settings()
+
+
+def test_production_refuses_demo_data(tmp_path):
+    env = {"RELIEF_MODE": "production", "RELIEF_SECRET_KEY": "k" * 40, "RELIEF_VAR_DIR": str(tmp_path),
+           "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-m", "relief_pwa", "seed-demo"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "refusing to load demo data" in (result.stderr + result.stdout)
