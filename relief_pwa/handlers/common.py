@@ -18,6 +18,7 @@ from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup
 
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, PermissionDenied, ValidationFailed
+from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import format_yuan
 from relief_pwa.i18n import LANGUAGES, current_language, gettext, ngettext, translate
 from relief_pwa.services.actors import Actor
@@ -51,6 +52,27 @@ def _label_of(enum_name: str, value: Any) -> str:
         return str(value)
 
 
+_ACTION_LABELS = {
+    "household.create": N_("Household file opened"),
+    "household.close": N_("Household file closed"),
+    "application.receive": N_("Application received"),
+    "staff.create": N_("Staff account created"),
+    "org.create": N_("Org unit created"),
+}
+
+
+def action_label(action: str) -> str:
+    """A readable name for an audit action code (falls back to the code itself)."""
+    from relief_pwa.core.workflow import TRANSITIONS
+
+    if action in _ACTION_LABELS:
+        return gettext(_ACTION_LABELS[action])
+    prefix, _, suffix = action.partition(".")
+    if prefix == "application" and suffix in TRANSITIONS:
+        return gettext(TRANSITIONS[suffix].label)
+    return action
+
+
 def _yuan(fen: Any) -> str:
     return "" if fen is None else format_yuan(int(fen))
 
@@ -66,7 +88,8 @@ def build_environment() -> Environment:
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     from relief_pwa.handlers.nav import nav_for
 
-    env.globals.update(label=_label, label_of=_label_of, languages=LANGUAGES, t=translate, nav_for=nav_for)
+    env.globals.update(label=_label, label_of=_label_of, languages=LANGUAGES, t=translate, nav_for=nav_for,
+                       action_label=action_label)
     env.filters.update(yuan=_yuan)
     # Macros as globals: a block rendered alone (an htmx fragment) does not run
     # the template's top-level {% from ... import %} statements.
