@@ -52,7 +52,7 @@ async def test_login_is_throttled_after_repeated_failures(client, world):
     # Even the right password is refused while throttled.
     response = await client.post_form("/login", {"username": "center", "password": "sunshine-test", "next": "/"})
     assert response.status_code == 400
-    assert "15" in response.text
+    assert "15" in response.text  # the wait in minutes
     # Another account from another address is unaffected.
     other = await client.post_form("/login", {"username": "station", "password": "sunshine-test", "next": "/"})
     assert other.status_code == 303
