@@ -95,7 +95,8 @@ def _on_server_error(request: Request[Any, Any, Any], exc: Exception) -> Respons
 
 
 async def _before_request(request: Request[Any, Any, Any]) -> None:
-    session = request.scope.get("session") or {}
+    session = request.scope.get("session")
+    session = session if isinstance(session, dict) else {}
     chosen = request.query_params.get("lang") or request.cookies.get("lang") or session.get("lang")
     language = normalise_language(chosen or request.app.state.settings.default_language)
     current_language.set(language)
@@ -117,12 +118,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         from relief_pwa.piccolo_conf import DB
 
         if DB.engine_type == "postgres":
-            await DB.start_connection_pool(min_size=1, max_size=10)
+            await DB.start_connection_pool(min_size=1, max_size=10)  # type: ignore[call-arg, no-untyped-call]
         try:
             yield
         finally:
             if DB.engine_type == "postgres":
-                await DB.close_connection_pool()
+                await DB.close_connection_pool()  # type: ignore[no-untyped-call]
             elif isinstance(DB, BoundedSQLiteEngine):
                 await DB.close_pool()
 

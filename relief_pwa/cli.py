@@ -27,12 +27,12 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
         register_listeners()
 
         if DB.engine_type == "postgres":
-            await DB.start_connection_pool(min_size=1, max_size=4)
+            await DB.start_connection_pool(min_size=1, max_size=4)  # type: ignore[call-arg, no-untyped-call]
         try:
             return await coro
         finally:
             if DB.engine_type == "postgres":
-                await DB.close_connection_pool()
+                await DB.close_connection_pool()  # type: ignore[no-untyped-call]
             else:
                 await DB.close_pool()  # type: ignore[attr-defined]
 
@@ -58,7 +58,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = get_settings()
     if args.migrate:
         run_async(_migrate())
-    print(f"Sunshine Relief on http://{args.host}:{args.port} ({settings.mode} mode, {settings.database_url})")
+    print(
+        f"Sunshine Relief on http://{args.host}:{args.port} ({settings.mode} mode, {settings.database_url})"
+    )
     uvicorn.run(
         "relief_pwa.asgi:app",
         host=args.host,

@@ -183,7 +183,7 @@ async def write_transaction(engine: Engine[Any]) -> AsyncIterator[None]:
     the outer transaction.
     """
     if is_sqlite(engine):
-        async with engine.transaction(transaction_type=TransactionType.immediate):  # type: ignore[call-arg]
+        async with engine.transaction(transaction_type=TransactionType.immediate):
             yield
         return
     async with engine.transaction():

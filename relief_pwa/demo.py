@@ -38,7 +38,7 @@ from relief_pwa.services.intake import check_and_create_intake
 from relief_pwa.services.org_admin import NewOrgUnit, do_create_org_units
 from relief_pwa.tables import Household, OrgUnit, Staff
 
-DEMO_PASSWORD = "sunshine"
+DEMO_PASSWORD = "sunshine"  # noqa: S105 - the documented demo password, demo mode only
 COMMUNITIES_PER_STREET = 3
 DEMO_STREET = "370102001"  # 历下区 解放路街道: home of the demo accounts
 DEMO_TODAY = datetime(2026, 11, 20, 10, 0, tzinfo=CHINA_TZ)
@@ -53,30 +53,67 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, Role, str | None], ...] = (
     ("supervisor", "赵平（纪检监察）", Role.SUPERVISOR, CITY_CODE),
 )
 
-_SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
+_SURNAMES = (
+    "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
+)
 _GIVEN = "秀英桂兰玉梅凤华建国志强永军海燕丽娟明辉文静红霞淑珍春生德胜金凤家乐子涵浩然欣怡雨轩"
 
 
 def org_units() -> list[NewOrgUnit]:
-    units = [NewOrgUnit(CITY_CODE, CITY_NAME, OrgLevel.CITY, None, AreaType.URBAN,
-                        "济南市民政局阳光救助办公室", "济南市市中区龙奥北路1号", "0531-12345", "0531-12345")]
+    units = [
+        NewOrgUnit(
+            CITY_CODE,
+            CITY_NAME,
+            OrgLevel.CITY,
+            None,
+            AreaType.URBAN,
+            "济南市民政局阳光救助办公室",
+            "济南市市中区龙奥北路1号",
+            "0531-12345",
+            "0531-12345",
+        )
+    ]
     for district in DISTRICTS:
-        units.append(NewOrgUnit(
-            district.code, district.name, OrgLevel.DISTRICT, CITY_CODE, district.area_type_default,
-            f"{district.name}阳光救助服务中心", district.centre_address, district.hotline, district.hotline,
-        ))
+        units.append(
+            NewOrgUnit(
+                district.code,
+                district.name,
+                OrgLevel.DISTRICT,
+                CITY_CODE,
+                district.area_type_default,
+                f"{district.name}阳光救助服务中心",
+                district.centre_address,
+                district.hotline,
+                district.hotline,
+            )
+        )
         for street in district.streets:
             area = AreaType.RURAL if street.kind == "town" else district.area_type_default
-            units.append(NewOrgUnit(
-                street.code, street.name, OrgLevel.STREET, district.code, area,
-                f"{street.name}阳光救助服务站", f"{district.name}{street.name}便民服务中心一楼",
-                district.hotline, district.hotline,
-            ))
+            units.append(
+                NewOrgUnit(
+                    street.code,
+                    street.name,
+                    OrgLevel.STREET,
+                    district.code,
+                    area,
+                    f"{street.name}阳光救助服务站",
+                    f"{district.name}{street.name}便民服务中心一楼",
+                    district.hotline,
+                    district.hotline,
+                )
+            )
             for community in communities_for(street, COMMUNITIES_PER_STREET):
-                units.append(NewOrgUnit(
-                    community.code, community.name, OrgLevel.COMMUNITY, street.code, community.area_type,
-                    f"{community.name}救助服务点", f"{street.name}{community.name}党群服务中心",
-                ))
+                units.append(
+                    NewOrgUnit(
+                        community.code,
+                        community.name,
+                        OrgLevel.COMMUNITY,
+                        street.code,
+                        community.area_type,
+                        f"{community.name}救助服务点",
+                        f"{street.name}{community.name}党群服务中心",
+                    )
+                )
     return units
 
 
@@ -90,11 +127,25 @@ async def _create_staff(rows: list[tuple[str, str, str, str]], password_hash: st
             if await Staff.exists().where(Staff.username == username):
                 continue
             org = orgs[org_code]
-            staff = Staff(username=username, display_name=name, password_hash=password_hash, role=role,
-                          org_unit=org["id"], org_path=org["path"], created_at=now)
+            staff = Staff(
+                username=username,
+                display_name=name,
+                password_hash=password_hash,
+                role=role,
+                org_unit=org["id"],
+                org_path=org["path"],
+                created_at=now,
+            )
             await staff.save()
-            await record_event(SYSTEM_ACTOR, "staff.create", "staff", staff.id, org_path=org["path"], now=now,
-                               after={"username": username, "role": role, "org": org_code})
+            await record_event(
+                SYSTEM_ACTOR,
+                "staff.create",
+                "staff",
+                staff.id,
+                org_path=org["path"],
+                now=now,
+                after={"username": username, "role": role, "org": org_code},
+            )
 
 
 async def _actor(username: str) -> Actor:
@@ -121,39 +172,73 @@ def _household(rng: random.Random, community_id: int, area_type: str, as_of: dat
         if age >= 60 or age < 16 or grade in {"1", "2"}:
             work = WorkCapacity.NONE
         else:
-            work = rng.choices([WorkCapacity.FULL, WorkCapacity.PARTIAL, WorkCapacity.NONE], weights=[55, 30, 15])[0]
+            work = rng.choices(
+                [WorkCapacity.FULL, WorkCapacity.PARTIAL, WorkCapacity.NONE], weights=[55, 30, 15]
+            )[0]
         schooling = (
-            Schooling.PRESCHOOL if age < 6 else Schooling.PRIMARY if age < 12 else Schooling.JUNIOR if age < 15
-            else Schooling.SENIOR if age < 18 else Schooling.NOT_IN_SCHOOL
+            Schooling.PRESCHOOL
+            if age < 6
+            else Schooling.PRIMARY
+            if age < 12
+            else Schooling.JUNIOR
+            if age < 15
+            else Schooling.SENIOR
+            if age < 18
+            else Schooling.NOT_IN_SCHOOL
         )
         return MemberDraft(
-            name=name, id_number=make_id_number(area, born, seq), relation=relation.value,
-            disability_grade=grade, illness=illness.value, work_capacity=work.value, schooling=schooling.value,
+            name=name,
+            id_number=make_id_number(area, born, seq),
+            relation=relation.value,
+            disability_grade=grade,
+            illness=illness.value,
+            work_capacity=work.value,
+            schooling=schooling.value,
         )
 
     head_sex = rng.choice([Sex.MALE, Sex.FEMALE])
     members.append(person(head_age, head_sex, Relation.HEAD, surname))
     if size >= 2:
         other = Sex.FEMALE if head_sex == Sex.MALE else Sex.MALE
-        members.append(person(max(20, head_age + rng.randint(-5, 5)), other, Relation.SPOUSE, rng.choice(_SURNAMES)))
+        members.append(
+            person(max(20, head_age + rng.randint(-5, 5)), other, Relation.SPOUSE, rng.choice(_SURNAMES))
+        )
     for _ in range(size - 2):
         child_age = max(1, head_age - rng.randint(22, 34))
         members.append(person(child_age, rng.choice([Sex.MALE, Sex.FEMALE]), Relation.CHILD, surname))
     items: list[ItemDraft] = []
     for index, member in enumerate(members):
         if member.work_capacity != WorkCapacity.NONE and rng.random() < 0.7:
-            items.append(ItemDraft("income", IncomeKind.WAGES.value, str(index), "", str(rng.randint(3, 22) * 100)))
+            items.append(
+                ItemDraft("income", IncomeKind.WAGES.value, str(index), "", str(rng.randint(3, 22) * 100))
+            )
         elif rng.random() < 0.4:
-            items.append(ItemDraft("income", IncomeKind.PENSION.value, str(index), "", str(rng.randint(2, 15) * 100)))
+            items.append(
+                ItemDraft("income", IncomeKind.PENSION.value, str(index), "", str(rng.randint(2, 15) * 100))
+            )
     if not items:
-        items.append(ItemDraft("income", IncomeKind.TRANSFER.value, "", "亲友接济", str(rng.randint(0, 3) * 100)))
+        items.append(
+            ItemDraft("income", IncomeKind.TRANSFER.value, "", "亲友接济", str(rng.randint(0, 3) * 100))
+        )
     if rng.random() < 0.6:
         items.append(ItemDraft("asset", AssetKind.DEPOSITS.value, "", "", str(rng.randint(0, 40) * 500)))
     if rng.random() < 0.35:
-        items.append(ItemDraft("expense", ExpenseKind.MEDICAL.value, "", "住院自付", str(rng.randint(5, 80) * 500)))
+        items.append(
+            ItemDraft("expense", ExpenseKind.MEDICAL.value, "", "住院自付", str(rng.randint(5, 80) * 500))
+        )
     category = rng.choices(
-        [Category.DIBAO, Category.TEKUN, Category.MEDICAL, Category.TEMPORARY, Category.EDUCATION,
-         Category.DIBAO_EDGE, Category.RIGID_EXPENSE, Category.HOUSING, Category.DISASTER, Category.EMPLOYMENT],
+        [
+            Category.DIBAO,
+            Category.TEKUN,
+            Category.MEDICAL,
+            Category.TEMPORARY,
+            Category.EDUCATION,
+            Category.DIBAO_EDGE,
+            Category.RIGID_EXPENSE,
+            Category.HOUSING,
+            Category.DISASTER,
+            Category.EMPLOYMENT,
+        ],
         weights=[45, 6, 10, 10, 5, 10, 6, 3, 2, 3],
     )[0]
     housing = rng.choices(list(Housing), weights=[55, 15, 15, 10, 5])[0]
@@ -203,15 +288,21 @@ async def seed_demo(households: int = 360, *, force: bool = False) -> str:
     first_community = f"{DEMO_STREET}001"
     staff_rows = [(u, n, r.value, code or first_community) for u, n, r, code in DEMO_ACCOUNTS]
     for district in DISTRICTS:
-        staff_rows.append((f"center_{district.code}", f"{district.name}服务中心", Role.CENTER.value, district.code))
+        staff_rows.append(
+            (f"center_{district.code}", f"{district.name}服务中心", Role.CENTER.value, district.code)
+        )
         for street in district.streets:
-            staff_rows.append((f"station_{street.code}", f"{street.name}服务站", Role.STATION.value, street.code))
+            staff_rows.append(
+                (f"station_{street.code}", f"{street.name}服务站", Role.STATION.value, street.code)
+            )
     await _create_staff(staff_rows, password_hash, now)
 
     rng = random.Random(2011)
-    communities = await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.area_type).where(
-        OrgUnit.level == OrgLevel.COMMUNITY
-    ).order_by(OrgUnit.code)
+    communities = (
+        await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.area_type)
+        .where(OrgUnit.level == OrgLevel.COMMUNITY)
+        .order_by(OrgUnit.code)
+    )
     demo_street_communities = [c for c in communities if c["code"].startswith(DEMO_STREET)]
     actors: dict[str, Actor] = {}
     made = 0
@@ -236,7 +327,10 @@ async def seed_demo(households: int = 360, *, force: bool = False) -> str:
             actor = center if action in {"approve", "reject", "activate"} else station
             system = action == "end_publicity"
             await do_transition(
-                SYSTEM_ACTOR if system else actor, result.application_id, action,
-                reason=_REASONS.get(action, ""), now=min(step_time, DEMO_TODAY),
+                SYSTEM_ACTOR if system else actor,
+                result.application_id,
+                action,
+                reason=_REASONS.get(action, ""),
+                now=min(step_time, DEMO_TODAY),
             )
     return f"demo city: {created_units} org units, {len(staff_rows)} staff, {made} households"

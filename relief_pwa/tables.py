@@ -18,6 +18,7 @@ from piccolo.columns import (
     Integer,
     Numeric,
     OnDelete,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -43,10 +44,12 @@ from relief_pwa.core.enums import (
 class OrgUnit(Table, tablename="org_unit"):
     """City, district/county, street/town or community/village, with its service office."""
 
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
     code = Varchar(length=12, unique=True)
     name = Varchar(length=100)
     level = Varchar(length=12, choices=OrgLevel, index=True)
-    parent = ForeignKey("self", null=True, on_delete=OnDelete.restrict)
+    parent: ForeignKey[OrgUnit] = ForeignKey("self", null=True, on_delete=OnDelete.restrict)
     path = Varchar(length=80, unique=True)
     area_type = Varchar(length=8, choices=AreaType, default=AreaType.URBAN)
     office_name = Varchar(length=120, default="")
@@ -57,6 +60,7 @@ class OrgUnit(Table, tablename="org_unit"):
 
 
 class Staff(Table, tablename="staff"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     username = Varchar(length=40, unique=True)
     display_name = Varchar(length=60)
     password_hash = Varchar(length=200)
@@ -72,6 +76,8 @@ class Staff(Table, tablename="staff"):
 class WebSession(Table, tablename="web_session"):
     """Server-side session store: sessions survive a restart and can be revoked."""
 
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
     key = Varchar(length=100, unique=True)
     data = Text()
     expires_at = Timestamptz(index=True)
@@ -79,6 +85,8 @@ class WebSession(Table, tablename="web_session"):
 
 class LoginAttempt(Table, tablename="login_attempt"):
     """Failed logins, for throttling by username and by client address."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
 
     username = Varchar(length=40, index=True)
     client = Varchar(length=64, index=True)
@@ -88,12 +96,16 @@ class LoginAttempt(Table, tablename="login_attempt"):
 class Counter(Table, tablename="counter"):
     """Named counters for file and application numbers (atomic increment)."""
 
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
     name = Varchar(length=60, unique=True)
     value = BigInt(default=0)
 
 
 class Household(Table, tablename="household"):
     """The electronic household file (电子档案)."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
 
     file_no = Varchar(length=24, unique=True)
     org_unit = ForeignKey(OrgUnit, on_delete=OnDelete.restrict)
@@ -116,6 +128,7 @@ class Household(Table, tablename="household"):
 
 
 class Member(Table, tablename="member"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
     name = Varchar(length=60, index=True)
@@ -138,6 +151,8 @@ class MoneyItem(Table, tablename="money_item"):
     declared-vs-verified ledger is these rows side by side.
     """
 
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
     section = Varchar(length=8, index=True)  # income | asset | expense
@@ -153,6 +168,7 @@ class MoneyItem(Table, tablename="money_item"):
 
 
 class Application(Table, tablename="application"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     number = Varchar(length=32, unique=True)
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
@@ -173,6 +189,8 @@ class Application(Table, tablename="application"):
 class AuditEvent(Table, tablename="audit_event"):
     """Append-only, hash-chained record of every state change."""
 
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
     seq = BigInt(unique=True)
     at = Timestamptz(index=True)
     actor = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
@@ -191,6 +209,8 @@ class AuditEvent(Table, tablename="audit_event"):
 class SystemSetting(Table, tablename="system_setting"):
     """Tunable values that staff may change at run time (e.g. discrepancy threshold)."""
 
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
     key = Varchar(length=60, unique=True)
     value = Text()
     updated_at = Timestamptz()
@@ -202,6 +222,8 @@ class SystemSetting(Table, tablename="system_setting"):
 class ReliefStandard(Table, tablename="relief_standard"):
     """Local monthly standards per district and urban/rural, with effective dates."""
 
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
     district_code = Varchar(length=6, index=True)
     area_type = Varchar(length=8, choices=AreaType)
     effective_from = Date()
@@ -212,6 +234,8 @@ class ReliefStandard(Table, tablename="relief_standard"):
 
 class ScoringModel(Table, tablename="scoring_model"):
     """A versioned scoring model: draft → active → retired; never edited once active."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
 
     version = Varchar(length=40, unique=True)
     effective_from = Date()
@@ -226,6 +250,8 @@ class ScoringModel(Table, tablename="scoring_model"):
 
 class IndexRecord(Table, tablename="index_record"):
     """Every computed index with the inputs it was computed from (reproducible)."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
 
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
@@ -245,6 +271,8 @@ class IndexRecord(Table, tablename="index_record"):
 class Shock(Table, tablename="shock"):
     """A sudden shock to a household (disaster, accident, sudden illness)."""
 
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
     kind = Varchar(length=20)
@@ -256,6 +284,8 @@ class Shock(Table, tablename="shock"):
 
 class AidRecord(Table, tablename="aid_record"):
     """Aid a household received: from payments, hand-overs, or recorded from outside."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
 
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
@@ -269,6 +299,8 @@ class AidRecord(Table, tablename="aid_record"):
 
 class Job(Table, tablename="job"):
     """A background job with visible progress (e.g. rescoring every household)."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
 
     kind = Varchar(length=40, index=True)
     status = Varchar(length=12, index=True)  # queued | running | done | failed
@@ -286,10 +318,12 @@ class Job(Table, tablename="job"):
 
 
 class Visit(Table, tablename="visit"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
     application = ForeignKey(Application, null=True, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
-    kind = Varchar(length=20, index=True)  # home | neighbour | letter | data_check | follow_up | review | reverify
+    # home | neighbour | letter | data_check | follow_up | review | reverify
+    kind = Varchar(length=20, index=True)
     scheduled_for = Date(index=True)
     time_window = Varchar(length=40, default="")
     assigned_to = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
@@ -311,6 +345,8 @@ class Visit(Table, tablename="visit"):
 class Photo(Table, tablename="photo"):
     """Photo evidence: stored once by content hash; rows link it to a household/visit."""
 
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
     visit = ForeignKey(Visit, null=True, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
@@ -329,6 +365,8 @@ class Photo(Table, tablename="photo"):
 class Verification(Table, tablename="verification"):
     """One verified value of a declared item (the ledger's history)."""
 
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
     money_item = ForeignKey(MoneyItem, on_delete=OnDelete.restrict)
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
     visit = ForeignKey(Visit, null=True, on_delete=OnDelete.restrict)
@@ -341,6 +379,7 @@ class Verification(Table, tablename="verification"):
 
 
 class EligibilityOpinion(Table, tablename="eligibility_opinion"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     application = ForeignKey(Application, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
     means_test = Text()  # JSON of core.eligibility result
@@ -352,6 +391,8 @@ class EligibilityOpinion(Table, tablename="eligibility_opinion"):
 
 class HouseholdCard(Table, tablename="household_card"):
     """A QR card: an opaque random token, revocable and re-issuable."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
 
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
@@ -365,6 +406,7 @@ class HouseholdCard(Table, tablename="household_card"):
 
 
 class Provider(Table, tablename="provider"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     name = Varchar(length=120)
     kind = Varchar(length=20)  # government | enterprise | social_org | individual
     contact = Varchar(length=120, default="")
@@ -375,6 +417,8 @@ class Provider(Table, tablename="provider"):
 
 class Fund(Table, tablename="fund"):
     """A ring-fenced ledger (special account). ``available_fen`` never goes below zero."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
 
     code = Varchar(length=30, unique=True)
     name = Varchar(length=120)
@@ -387,6 +431,7 @@ class Fund(Table, tablename="fund"):
 
 
 class FundEntry(Table, tablename="fund_entry"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     fund = ForeignKey(Fund, on_delete=OnDelete.restrict)
     kind = Varchar(length=20)  # income | reserve | release | pay | refund
     amount_fen = BigInt()
@@ -397,6 +442,7 @@ class FundEntry(Table, tablename="fund_entry"):
 
 
 class Resource(Table, tablename="resource"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     provider = ForeignKey(Provider, on_delete=OnDelete.restrict)
     fund = ForeignKey(Fund, null=True, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
@@ -422,6 +468,7 @@ class Resource(Table, tablename="resource"):
 
 
 class Donation(Table, tablename="donation"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     provider = ForeignKey(Provider, on_delete=OnDelete.restrict)
     fund = ForeignKey(Fund, null=True, on_delete=OnDelete.restrict)
     resource = ForeignKey(Resource, null=True, on_delete=OnDelete.restrict)
@@ -434,6 +481,7 @@ class Donation(Table, tablename="donation"):
 
 
 class Plan(Table, tablename="plan"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
     application = ForeignKey(Application, null=True, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
@@ -447,6 +495,7 @@ class Plan(Table, tablename="plan"):
 
 
 class PlanLine(Table, tablename="plan_line"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     plan = ForeignKey(Plan, on_delete=OnDelete.restrict)
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
     resource = ForeignKey(Resource, on_delete=OnDelete.restrict)
@@ -461,6 +510,7 @@ class PlanLine(Table, tablename="plan_line"):
 
 
 class DisbursementBatch(Table, tablename="disbursement_batch"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     batch_no = Varchar(length=30, unique=True)
     fund = ForeignKey(Fund, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
@@ -475,6 +525,7 @@ class DisbursementBatch(Table, tablename="disbursement_batch"):
 
 
 class PaymentLine(Table, tablename="payment_line"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     line_id = Varchar(length=40, unique=True)
     plan_line = ForeignKey(PlanLine, on_delete=OnDelete.restrict)
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
@@ -494,6 +545,8 @@ class Payment(Table, tablename="payment"):
     """One row per (plan line, month) actually paid: the unique key makes a double
     payment impossible in the database, whatever the code does."""
 
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
     pay_key = Varchar(length=60, unique=True)  # "<plan_line_id>:<YYYY-MM>"
     payment_line = ForeignKey(PaymentLine, on_delete=OnDelete.restrict)
     amount_fen = BigInt()
@@ -501,6 +554,7 @@ class Payment(Table, tablename="payment"):
 
 
 class Handover(Table, tablename="handover"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     plan_line = ForeignKey(PlanLine, on_delete=OnDelete.restrict)
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
@@ -517,6 +571,8 @@ class Handover(Table, tablename="handover"):
 class PolicyPage(Table, tablename="policy_page"):
     """Published policies and procedures; every edit is a new version."""
 
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
     slug = Varchar(length=60, index=True)
     version = Integer()
     title = Varchar(length=200)
@@ -527,6 +583,8 @@ class PolicyPage(Table, tablename="policy_page"):
 
 class PublicNotice(Table, tablename="public_notice"):
     """One 公示 of one application: the masked facts as published, and its window."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
 
     application = ForeignKey(Application, on_delete=OnDelete.restrict)
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
@@ -545,6 +603,8 @@ class PublicNotice(Table, tablename="public_notice"):
 
 class Objection(Table, tablename="objection"):
     """An objection (异议) or complaint (举报) from anyone, anonymous allowed."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
 
     tracking_code = Varchar(length=20, unique=True)
     kind = Varchar(length=12)  # objection | complaint
@@ -568,6 +628,8 @@ class Objection(Table, tablename="objection"):
 class PublishedList(Table, tablename="published_list"):
     """A digest of a list as published on a board, so a printout can be checked."""
 
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
     org_path = Varchar(length=80, index=True)
     kind = Varchar(length=16)  # notice | recipients
     digest = Varchar(length=64, index=True)
@@ -578,6 +640,8 @@ class PublishedList(Table, tablename="published_list"):
 
 class NearRelativeFiling(Table, tablename="near_relative_filing"):
     """近亲属备案: an applicant household related to relief staff or cadres."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
 
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
@@ -593,6 +657,7 @@ class NearRelativeFiling(Table, tablename="near_relative_filing"):
 
 
 class BotChat(Table, tablename="bot_chat"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     chat_id = BigInt(unique=True)
     language = Varchar(length=8, default="zh_Hans")
     blocked = Boolean(default=False)
@@ -600,6 +665,7 @@ class BotChat(Table, tablename="bot_chat"):
 
 
 class BindToken(Table, tablename="bind_token"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     token = Varchar(length=64, unique=True)
     application = ForeignKey(Application, on_delete=OnDelete.restrict)
     expires_at = Timestamptz()
@@ -608,6 +674,7 @@ class BindToken(Table, tablename="bind_token"):
 
 
 class BotBinding(Table, tablename="bot_binding"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     chat_id = BigInt(index=True)
     application = ForeignKey(Application, on_delete=OnDelete.restrict)
     active = Boolean(default=True)
@@ -616,6 +683,7 @@ class BotBinding(Table, tablename="bot_binding"):
 
 
 class PreApplication(Table, tablename="pre_application"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     chat_id = BigInt(index=True)
     community = ForeignKey(OrgUnit, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
@@ -630,6 +698,8 @@ class PreApplication(Table, tablename="pre_application"):
 
 class OutboxMessage(Table, tablename="outbox_message"):
     """Transactional outbox: written with the event, sent by a worker, never twice."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
 
     chat_id = BigInt(index=True)
     kind = Varchar(length=30)
@@ -647,6 +717,7 @@ class OutboxMessage(Table, tablename="outbox_message"):
 
 
 class ReverificationSample(Table, tablename="reverification_sample"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     org_path = Varchar(length=80, index=True)
     seed = BigInt()
     size_active = Integer()
@@ -656,6 +727,7 @@ class ReverificationSample(Table, tablename="reverification_sample"):
 
 
 class SampleItem(Table, tablename="sample_item"):
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
     sample = ForeignKey(ReverificationSample, on_delete=OnDelete.restrict)
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)

@@ -22,7 +22,9 @@ os.environ["RELIEF_VAR_DIR"] = str(_TMP)
 os.environ["RELIEF_MEDIA_DIR"] = str(_TMP / "media")
 os.environ["RELIEF_MODE"] = "demo"
 os.environ["RELIEF_SECRET_KEY"] = "test-secret-key-" + "x" * 40
-os.environ["RELIEF_DATABASE_URL"] = os.environ.get("RELIEF_TEST_DATABASE_URL") or f"sqlite:///{_TMP / 'test.sqlite3'}"
+os.environ["RELIEF_DATABASE_URL"] = (
+    os.environ.get("RELIEF_TEST_DATABASE_URL") or f"sqlite:///{_TMP / 'test.sqlite3'}"
+)
 os.environ["RELIEF_BOT_TOKEN"] = ""
 os.environ["PICCOLO_CONF"] = "relief_pwa.piccolo_conf"
 
@@ -120,7 +122,10 @@ class Client(httpx.AsyncClient):
 
     async def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
         response = await super().request(method, url, *args, **kwargs)
-        match = re.search(r'name="_csrf_token" value="([^"]+)"', response.text if "html" in response.headers.get("content-type", "") else "")
+        match = re.search(
+            r'name="_csrf_token" value="([^"]+)"',
+            response.text if "html" in response.headers.get("content-type", "") else "",
+        )
         if match:
             self.csrf = match.group(1)
         return response
@@ -130,7 +135,9 @@ class Client(httpx.AsyncClient):
             await self.get("/login")
         return self.csrf
 
-    async def post_form(self, url: str, data: dict[str, Any] | list[tuple[str, Any]], **kwargs: Any) -> httpx.Response:
+    async def post_form(
+        self, url: str, data: dict[str, Any] | list[tuple[str, Any]], **kwargs: Any
+    ) -> httpx.Response:
         token = await self.ensure_csrf()
         items = list(data.items()) if isinstance(data, dict) else list(data)
         form: dict[str, list[Any]] = {}
@@ -140,7 +147,9 @@ class Client(httpx.AsyncClient):
 
     async def login(self, username: str, password: str = "sunshine-test") -> httpx.Response:
         self.csrf = ""
-        response = await self.post_form("/login", {"username": username, "password": password, "next": "/cases"})
+        response = await self.post_form(
+            "/login", {"username": username, "password": password, "next": "/cases"}
+        )
         assert response.status_code == 303, response.text[:500]
         self.csrf = ""
         return response

@@ -21,10 +21,28 @@ TEST_PASSWORD = "sunshine-test"
 # Real Jinan codes: 历下区 (解放路街道, 千佛山街道) and 市中区 (大观园街道).
 UNITS = [
     NewOrgUnit("370100", "济南市", OrgLevel.CITY, None, AreaType.URBAN),
-    NewOrgUnit("370102", "历下区", OrgLevel.DISTRICT, "370100", AreaType.URBAN, "历下区阳光救助服务中心",
-               "历下区惠民路101号", "0531-86970102", "0531-86970102"),
-    NewOrgUnit("370102001", "解放路街道", OrgLevel.STREET, "370102", AreaType.URBAN, "解放路街道服务站",
-               "解放路1号", "0531-86970111", "0531-86970102"),
+    NewOrgUnit(
+        "370102",
+        "历下区",
+        OrgLevel.DISTRICT,
+        "370100",
+        AreaType.URBAN,
+        "历下区阳光救助服务中心",
+        "历下区惠民路101号",
+        "0531-86970102",
+        "0531-86970102",
+    ),
+    NewOrgUnit(
+        "370102001",
+        "解放路街道",
+        OrgLevel.STREET,
+        "370102",
+        AreaType.URBAN,
+        "解放路街道服务站",
+        "解放路1号",
+        "0531-86970111",
+        "0531-86970102",
+    ),
     NewOrgUnit("370102001001", "解放路社区", OrgLevel.COMMUNITY, "370102001", AreaType.URBAN),
     NewOrgUnit("370102001002", "和平社区", OrgLevel.COMMUNITY, "370102001", AreaType.URBAN),
     NewOrgUnit("370102002", "千佛山街道", OrgLevel.STREET, "370102", AreaType.URBAN),
@@ -72,8 +90,13 @@ async def build_world(now: datetime) -> World:
     paths = {r["code"]: r["path"] for r in await OrgUnit.select(OrgUnit.code, OrgUnit.path)}
     for username, (role, code) in STAFF.items():
         staff = Staff(
-            username=username, display_name=username, password_hash=_password_hash(), role=role,
-            org_unit=world.units[code], org_path=paths[code], created_at=now,
+            username=username,
+            display_name=username,
+            password_hash=_password_hash(),
+            role=role,
+            org_unit=world.units[code],
+            org_path=paths[code],
+            created_at=now,
         )
         await staff.save()
         actor = await load_actor(staff.id)
@@ -124,7 +147,8 @@ def intake_draft(community_id: int, **kwargs: Any) -> IntakeDraft:
     return IntakeDraft(**values)
 
 
-async def make_intake(world: World, username: str = "station", community: str = "370102001001",
-                      **kwargs: Any) -> IntakeResult:
+async def make_intake(
+    world: World, username: str = "station", community: str = "370102001001", **kwargs: Any
+) -> IntakeResult:
     draft = intake_draft(world.units[community], **kwargs)
     return await check_and_create_intake(world.actor(username), draft, now=world.now)

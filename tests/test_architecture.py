@@ -8,11 +8,36 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "relief_pwa"
-FORBIDDEN_IN_CORE = ("litestar", "piccolo", "telegram", "jinja2", "httpx", "aiosqlite", "asyncpg", "PIL", "qrcode")
-OUR_OUTER_LAYERS = ("relief_pwa.tables", "relief_pwa.services", "relief_pwa.handlers", "relief_pwa.bot",
-                    "relief_pwa.adapters", "relief_pwa.db", "relief_pwa.settings", "relief_pwa.clock")
-CLOCK_CALLS = {("date", "today"), ("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"),
-               ("time", "time"), ("time", "monotonic"), ("time", "perf_counter")}
+FORBIDDEN_IN_CORE = (
+    "litestar",
+    "piccolo",
+    "telegram",
+    "jinja2",
+    "httpx",
+    "aiosqlite",
+    "asyncpg",
+    "PIL",
+    "qrcode",
+)
+OUR_OUTER_LAYERS = (
+    "relief_pwa.tables",
+    "relief_pwa.services",
+    "relief_pwa.handlers",
+    "relief_pwa.bot",
+    "relief_pwa.adapters",
+    "relief_pwa.db",
+    "relief_pwa.settings",
+    "relief_pwa.clock",
+)
+CLOCK_CALLS = {
+    ("date", "today"),
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("datetime", "today"),
+    ("time", "time"),
+    ("time", "monotonic"),
+    ("time", "perf_counter"),
+}
 
 
 def _modules(folder: str) -> list[Path]:
@@ -51,8 +76,10 @@ def test_core_is_pure(path: Path) -> None:
 
 def test_the_purity_check_catches_violations(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("from datetime import date\nimport piccolo\nfrom relief_pwa.tables import Household\n"
-                   "def f():\n    return date.today()\n")
+    bad.write_text(
+        "from datetime import date\nimport piccolo\nfrom relief_pwa.tables import Household\n"
+        "def f():\n    return date.today()\n"
+    )
     assert core_violations(bad) == [
         "imports piccolo",
         "imports relief_pwa.tables",
@@ -60,7 +87,9 @@ def test_the_purity_check_catches_violations(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("path", _modules("handlers") + _modules("bot"), ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize(
+    "path", _modules("handlers") + _modules("bot"), ids=lambda p: f"{p.parent.name}/{p.name}"
+)
 def test_handlers_and_bot_go_through_services(path: Path) -> None:
     """Handlers and the bot call services; they never import the tables."""
     tree = ast.parse(path.read_text(encoding="utf-8"))

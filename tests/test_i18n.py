@@ -21,9 +21,27 @@ def _catalog(language: str):
 def _extract(tmp_path: Path):
     pot = tmp_path / "messages.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "N_",
-         "-k", "translate", "-k", "t", "--no-location", "-o", str(pot), "."],
-        cwd=REPO, check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "N_",
+            "-k",
+            "translate",
+            "-k",
+            "t",
+            "--no-location",
+            "-o",
+            str(pot),
+            ".",
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
     )
     with pot.open("rb") as handle:
         return read_po(handle)
@@ -35,8 +53,14 @@ def test_every_message_in_the_code_is_translated_to_chinese(tmp_path):
     missing = sorted(
         (mid if isinstance(mid, str) else mid[0])
         for mid in in_code
-        if not (chinese.get(mid) and (chinese.get(mid).string if isinstance(chinese.get(mid).string, str)
-                                       else all(chinese.get(mid).string)))
+        if not (
+            chinese.get(mid)
+            and (
+                chinese.get(mid).string
+                if isinstance(chinese.get(mid).string, str)
+                else all(chinese.get(mid).string)
+            )
+        )
     )
     assert missing == [], f"{len(missing)} untranslated; run scripts/i18n and translate: {missing[:20]}"
 

@@ -48,9 +48,14 @@ def test_postgresql_url_is_taken_and_nonsense_refused(monkeypatch, tmp_path):
 
 
 def test_production_refuses_demo_data(tmp_path):
-    env = {"RELIEF_MODE": "production", "RELIEF_SECRET_KEY": "k" * 40, "RELIEF_VAR_DIR": str(tmp_path),
-           "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "-m", "relief_pwa", "seed-demo"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    env = {
+        "RELIEF_MODE": "production",
+        "RELIEF_SECRET_KEY": "k" * 40,
+        "RELIEF_VAR_DIR": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "relief_pwa", "seed-demo"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0
     assert "refusing to load demo data" in (result.stderr + result.stdout)

@@ -53,9 +53,7 @@ class MemberDraft:
     phone: str = ""
 
     def is_blank(self) -> bool:
-        return not any(
-            getattr(self, f).strip() for f in ("name", "id_number", "birth_date", "phone")
-        )
+        return not any(getattr(self, f).strip() for f in ("name", "id_number", "birth_date", "phone"))
 
 
 @dataclass
@@ -142,9 +140,7 @@ def _text(raw: str, field_name: str, errors: dict[str, DomainError], *, required
     if required and not value:
         errors[field_name] = DomainError(N_("This field is required."), field=field_name)
     elif len(value) > max_len:
-        errors[field_name] = DomainError(
-            N_("At most {max} characters."), field=field_name, max=max_len
-        )
+        errors[field_name] = DomainError(N_("At most {max} characters."), field=field_name, max=max_len)
     elif any(ch in value for ch in "<>"):
         errors[field_name] = DomainError(N_("The characters < and > are not allowed."), field=field_name)
     return value
@@ -277,9 +273,13 @@ def validate_intake(draft: IntakeDraft, as_of: date) -> CleanIntake:
         section = item.section.strip()
         kinds = SECTIONS.get(section)
         if kinds is None:
-            errors[prefix + "section"] = DomainError(N_("Please choose a value from the list."), field=prefix + "section")
+            errors[prefix + "section"] = DomainError(
+                N_("Please choose a value from the list."), field=prefix + "section"
+            )
         elif item.kind.strip() not in {k.value for k in kinds}:
-            errors[prefix + "kind"] = DomainError(N_("Please choose a value from the list."), field=prefix + "kind")
+            errors[prefix + "kind"] = DomainError(
+                N_("Please choose a value from the list."), field=prefix + "kind"
+            )
         amount = 0
         try:
             amount = parse_yuan(item.amount, field=prefix + "amount")
@@ -291,7 +291,9 @@ def validate_intake(draft: IntakeDraft, as_of: date) -> CleanIntake:
             if raw_index.isdigit() and int(raw_index) in index_map:
                 member_index = index_map[int(raw_index)]
             else:
-                errors[prefix + "member"] = DomainError(N_("Please choose a member."), field=prefix + "member")
+                errors[prefix + "member"] = DomainError(
+                    N_("Please choose a member."), field=prefix + "member"
+                )
         text = _text(item.description, prefix + "description", errors, required=False, max_len=100)
         if len(errors) == before:
             items.append(CleanItem(section, item.kind.strip(), member_index, text, amount))

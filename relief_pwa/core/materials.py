@@ -31,7 +31,13 @@ MATERIALS: dict[str, Material] = {
     )
 }
 
-_IN_SCHOOL = {Schooling.PRIMARY, Schooling.JUNIOR, Schooling.SENIOR, Schooling.VOCATIONAL, Schooling.UNIVERSITY}
+_IN_SCHOOL = {
+    Schooling.PRIMARY,
+    Schooling.JUNIOR,
+    Schooling.SENIOR,
+    Schooling.VOCATIONAL,
+    Schooling.UNIVERSITY,
+}
 
 
 @dataclass(frozen=True)

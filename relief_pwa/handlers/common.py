@@ -88,8 +88,14 @@ def build_environment() -> Environment:
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     from relief_pwa.handlers.nav import nav_for
 
-    env.globals.update(label=_label, label_of=_label_of, languages=LANGUAGES, t=translate, nav_for=nav_for,
-                       action_label=action_label)
+    env.globals.update(
+        label=_label,
+        label_of=_label_of,
+        languages=LANGUAGES,
+        t=translate,
+        nav_for=nav_for,
+        action_label=action_label,
+    )
     env.filters.update(yuan=_yuan)
     # Macros as globals: a block rendered alone (an htmx fragment) does not run
     # the template's top-level {% from ... import %} statements.

@@ -49,11 +49,14 @@ def parse_intake_form(form: FormMultiDict) -> tuple[IntakeDraft, int, int]:
     member_rows = _rows(form, "member_rows", 3, MAX_MEMBERS)
     item_rows = _rows(form, "item_rows", 3, MAX_ITEMS)
     members = [
-        MemberDraft(**{f: first(form, f"members-{i}-{f}", 100) for f in MEMBER_FIELDS}) for i in range(member_rows)
+        MemberDraft(**{f: first(form, f"members-{i}-{f}", 100) for f in MEMBER_FIELDS})
+        for i in range(member_rows)
     ]
     for member in members:
         member.illness = member.illness or Illness.NONE.value
-    items = [ItemDraft(**{f: first(form, f"items-{i}-{f}", 120) for f in ITEM_FIELDS}) for i in range(item_rows)]
+    items = [
+        ItemDraft(**{f: first(form, f"items-{i}-{f}", 120) for f in ITEM_FIELDS}) for i in range(item_rows)
+    ]
     draft = IntakeDraft(
         community_id=first(form, "community_id", 12),
         address=first(form, "address", 300),
@@ -71,7 +74,9 @@ def parse_intake_form(form: FormMultiDict) -> tuple[IntakeDraft, int, int]:
     return draft, member_rows, item_rows
 
 
-async def _form_context(actor: Actor, draft: IntakeDraft, errors: dict[str, str], rows: tuple[int, int]) -> dict[str, Any]:
+async def _form_context(
+    actor: Actor, draft: IntakeDraft, errors: dict[str, str], rows: tuple[int, int]
+) -> dict[str, Any]:
     member_rows, item_rows = rows
     while len(draft.members) < member_rows:
         draft.members.append(MemberDraft())
@@ -84,9 +89,15 @@ async def _form_context(actor: Actor, draft: IntakeDraft, errors: dict[str, str]
         "item_rows": item_rows,
         "communities": await list_communities_for(actor),
         "enums": {
-            "AreaType": list(AreaType), "Housing": list(Housing), "Category": list(Category),
-            "Channel": list(Channel), "Relation": list(Relation), "Sex": list(Sex),
-            "Illness": list(Illness), "WorkCapacity": list(WorkCapacity), "Schooling": list(Schooling),
+            "AreaType": list(AreaType),
+            "Housing": list(Housing),
+            "Category": list(Category),
+            "Channel": list(Channel),
+            "Relation": list(Relation),
+            "Sex": list(Sex),
+            "Illness": list(Illness),
+            "WorkCapacity": list(WorkCapacity),
+            "Schooling": list(Schooling),
         },
         "item_kinds": {"income": list(IncomeKind), "asset": list(AssetKind), "expense": list(ExpenseKind)},
         "materials": list(MATERIALS.values()),

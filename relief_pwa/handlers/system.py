@@ -20,7 +20,9 @@ async def healthz(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 @get("/lang/{code:str}", name="set_language")
-async def set_language(request: Request[Any, Any, Any], code: FromPath[str], next: FromQuery[str] = "/") -> Redirect:  # noqa: A002
+async def set_language(
+    request: Request[Any, Any, Any], code: FromPath[str], next: FromQuery[str] = "/"
+) -> Redirect:
     language = normalise_language(code)
     target = next if next.startswith("/") and not next.startswith("//") else "/"
     return Redirect(

@@ -41,8 +41,10 @@ async def do_transition(
     role = SYSTEM if actor.role == "system" else actor.role
     engine = Application._meta.db
     async with write_transaction(engine):
-        application = await access_application(actor, application_id) if actor.role != "system" else (
-            await Application.objects().where(Application.id == application_id).first()
+        application = (
+            await access_application(actor, application_id)
+            if actor.role != "system"
+            else (await Application.objects().where(Application.id == application_id).first())
         )
         if application is None:
             from relief_pwa.core.errors import NotFoundOrForbidden
@@ -52,25 +54,33 @@ async def do_transition(
             raise Conflict(N_("Someone else changed this application meanwhile. Reload it and try again."))
         old_state = AppState(application.state)
         new_state = check_transition(old_state, action, role, reason)
-        updated = await Application.update(
-            {
-                Application.state: new_state,
-                Application.state_changed_at: now,
-                Application.reason: reason.strip()[:2000],
-                Application.version: Application.version + 1,
-                Application.decided_on: now.date()
-                if new_state in {AppState.APPROVED, AppState.REJECTED}
-                else application.decided_on,
-            }
-        ).where((Application.id == application.id) & (Application.version == application.version)).returning(
-            Application.version
+        updated = (
+            await Application.update(
+                {
+                    Application.state: new_state,
+                    Application.state_changed_at: now,
+                    Application.reason: reason.strip()[:2000],
+                    Application.version: Application.version + 1,
+                    Application.decided_on: now.date()
+                    if new_state in {AppState.APPROVED, AppState.REJECTED}
+                    else application.decided_on,
+                }
+            )
+            .where((Application.id == application.id) & (Application.version == application.version))
+            .returning(Application.version)
         )
         if not updated:
             raise Conflict(N_("Someone else changed this application meanwhile. Reload it and try again."))
         await record_event(
-            actor, f"application.{action}", "application", application.id,
-            org_path=application.org_path, now=now, household_id=application.household,
-            before={"state": old_state}, after={"state": new_state, "reason": reason.strip()},
+            actor,
+            f"application.{action}",
+            "application",
+            application.id,
+            org_path=application.org_path,
+            now=now,
+            household_id=application.household,
+            before={"state": old_state},
+            after={"state": new_state, "reason": reason.strip()},
         )
         if new_state in _CLOSING_STATES:
             await _close_household_if_done(actor, application.household, now)
@@ -93,15 +103,23 @@ async def _close_household_if_done(actor: Actor, household_id: int, now: datetim
     states = await Application.select(Application.state).where(Application.household == household_id)
     if any(AppState(r["state"]) not in _CLOSING_STATES for r in states):
         return
-    household = await Household.select(Household.org_path, Household.is_open).where(
-        Household.id == household_id
-    ).first()
+    household = (
+        await Household.select(Household.org_path, Household.is_open)
+        .where(Household.id == household_id)
+        .first()
+    )
     if household and household["is_open"]:
         await Household.update({Household.is_open: False, Household.updated_at: now}).where(
             Household.id == household_id
         )
         await record_event(
-            actor, "household.close", "household", household_id,
-            org_path=household["org_path"], now=now, household_id=household_id,
-            before={"is_open": True}, after={"is_open": False},
+            actor,
+            "household.close",
+            "household",
+            household_id,
+            org_path=household["org_path"],
+            now=now,
+            household_id=household_id,
+            before={"is_open": True},
+            after={"is_open": False},
         )

@@ -93,10 +93,7 @@ async def verify_chain(batch_size: int = 5000) -> ChainReport:
     expected_seq = 1
     while True:
         rows = await (
-            AuditEvent.select()
-            .where(AuditEvent.seq > last_seq)
-            .order_by(AuditEvent.seq)
-            .limit(batch_size)
+            AuditEvent.select().where(AuditEvent.seq > last_seq).order_by(AuditEvent.seq).limit(batch_size)
         )
         if not rows:
             return ChainReport(checked, None)

@@ -133,7 +133,12 @@ async def do_create_staff(
         )
         await staff.save()
         await record_event(
-            actor, "staff.create", "staff", staff.id, org_path=org["path"], now=now,
+            actor,
+            "staff.create",
+            "staff",
+            staff.id,
+            org_path=org["path"],
+            now=now,
             after={"username": username, "role": role, "org": org_code},
         )
     return int(staff.id)

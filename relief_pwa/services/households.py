@@ -71,7 +71,9 @@ async def list_cases(actor: Actor, query: CaseQuery) -> CasePage:
     if query.q:
         term = query.q
         household_ids = await _matching_households(actor, term)
-        where = where & (Application.household.is_in(household_ids or [-1]) | (Application.number == term.upper()))
+        where = where & (
+            Application.household.is_in(household_ids or [-1]) | (Application.number == term.upper())
+        )
     total = await Application.count().where(where)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(query.page, pages)
@@ -86,7 +88,7 @@ async def list_cases(actor: Actor, query: CaseQuery) -> CasePage:
             Application.household.file_no,
             Application.household.head_name,
             Application.household.current_index,
-            Application.household.org_unit.name,
+            Application.household.org_unit.name,  # type: ignore[union-attr]
         )
         .where(where)
         .order_by(Application.received_on, ascending=False)
@@ -137,11 +139,15 @@ async def _matching_households(actor: Actor, term: str) -> list[int]:
         ids.update(r["household"] for r in members)
     else:
         like = f"%{term}%"
-        by_name = await Household.select(Household.id).where(scope & Household.head_name.like(like)).limit(500)
+        by_name = (
+            await Household.select(Household.id).where(scope & Household.head_name.like(like)).limit(500)
+        )
         ids.update(r["id"] for r in by_name)
-        members = await Member.select(Member.household).where(
-            in_scope(actor, Member.org_path) & Member.name.like(like)
-        ).limit(500)
+        members = (
+            await Member.select(Member.household)
+            .where(in_scope(actor, Member.org_path) & Member.name.like(like))
+            .limit(500)
+        )
         ids.update(r["household"] for r in members)
     return sorted(ids)
 
@@ -161,11 +167,15 @@ async def get_household_file(actor: Actor, household_id: int) -> HouseholdFile:
     household = await access_household(actor, household_id)
     community = await OrgUnit.select().where(OrgUnit.id == household.org_unit).first()
     members = await Member.select().where(Member.household == household.id).order_by(Member.id)
-    items = await MoneyItem.select().where(
-        (MoneyItem.household == household.id) & MoneyItem.active.eq(True)
-    ).order_by(MoneyItem.id)
-    applications = await Application.select().where(Application.household == household.id).order_by(
-        Application.id, ascending=False
+    items = (
+        await MoneyItem.select()
+        .where((MoneyItem.household == household.id) & MoneyItem.active.eq(True))
+        .order_by(MoneyItem.id)
+    )
+    applications = (
+        await Application.select()
+        .where(Application.household == household.id)
+        .order_by(Application.id, ascending=False)
     )
     events = await (
         AuditEvent.select(

@@ -33,8 +33,10 @@ class DuplicateIdNumber(DomainError):
             )
         else:
             super().__init__(
-                N_("This ID number already belongs to an open household in another area; "
-                   "please contact the city bureau."),
+                N_(
+                    "This ID number already belongs to an open household in another area; "
+                    "please contact the city bureau."
+                ),
                 field=field,
             )
         self.household_id = household_id
@@ -63,9 +65,7 @@ async def _find_duplicates(actor: Actor, clean: CleanIntake) -> None:
     numbers = [m.id_number for m in clean.members]
     rows = await Member.select(
         Member.id_number, Member.household.id, Member.household.file_no, Member.household.org_path
-    ).where(
-        Member.id_number.is_in(numbers) & Member.active.eq(True) & Member.household.is_open.eq(True)
-    )
+    ).where(Member.id_number.is_in(numbers) & Member.active.eq(True) & (Member.household.is_open == True))  # noqa: E712
     if not rows:
         return
     errors: dict[str, DomainError] = {}
@@ -170,21 +170,38 @@ async def check_and_create_intake(actor: Actor, draft: IntakeDraft, *, now: date
         )
         await application.save()
         await record_event(
-            actor, "household.create", "household", household.id,
-            org_path=community.path, now=now, household_id=household.id,
+            actor,
+            "household.create",
+            "household",
+            household.id,
+            org_path=community.path,
+            now=now,
+            household_id=household.id,
             after={
                 "file_no": file_no,
-                "members": [{"name": m.name, "id_number": m.id_number, "relation": m.relation} for m in clean.members],
+                "members": [
+                    {"name": m.name, "id_number": m.id_number, "relation": m.relation} for m in clean.members
+                ],
                 "items": [
                     {"section": i.section, "kind": i.kind, "declared_fen": i.amount_fen} for i in clean.items
                 ],
             },
         )
         await record_event(
-            actor, "application.receive", "application", application.id,
-            org_path=community.path, now=now, household_id=household.id,
-            after={"number": number, "category": clean.category, "channel": clean.channel,
-                   "state": AppState.RECEIVED, "missing_materials": [m.code for m in missing]},
+            actor,
+            "application.receive",
+            "application",
+            application.id,
+            org_path=community.path,
+            now=now,
+            household_id=household.id,
+            after={
+                "number": number,
+                "category": clean.category,
+                "channel": clean.channel,
+                "state": AppState.RECEIVED,
+                "missing_materials": [m.code for m in missing],
+            },
         )
         await hooks.household_changed(household.id, trigger="intake", now=now)
     return IntakeResult(household.id, file_no, application.id, number, tuple(missing))

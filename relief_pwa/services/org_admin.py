@@ -39,7 +39,9 @@ async def do_create_org_units(actor: Actor, units: list[NewOrgUnit], *, now: dat
     """Create units (parents before children) in one transaction, each audited."""
     require_role(actor, Role.CITY, "system")
     async with write_transaction(OrgUnit._meta.db):
-        known = {r["code"]: r for r in await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.path, OrgUnit.level)}
+        known = {
+            r["code"]: r for r in await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.path, OrgUnit.level)
+        }
         created = 0
         for unit in units:
             if unit.code in known:
@@ -53,7 +55,9 @@ async def do_create_org_units(actor: Actor, units: list[NewOrgUnit], *, now: dat
                 path = org_path_for("", unit.code)
             else:
                 if parent is None or _CHILD_LEVEL.get(OrgLevel(parent["level"])) != unit.level:
-                    raise DomainError(N_("The parent unit is missing or at the wrong level."), field="parent_code")
+                    raise DomainError(
+                        N_("The parent unit is missing or at the wrong level."), field="parent_code"
+                    )
                 path = org_path_for(parent["path"], unit.code)
             row = OrgUnit(
                 code=unit.code,
@@ -70,7 +74,12 @@ async def do_create_org_units(actor: Actor, units: list[NewOrgUnit], *, now: dat
             await row.save()
             known[unit.code] = {"id": row.id, "code": unit.code, "path": path, "level": unit.level}
             await record_event(
-                actor, "org.create", "org_unit", row.id, org_path=path, now=now,
+                actor,
+                "org.create",
+                "org_unit",
+                row.id,
+                org_path=path,
+                now=now,
                 after={"code": unit.code, "name": unit.name, "level": unit.level},
             )
             created += 1

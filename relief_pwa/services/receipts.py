@@ -29,7 +29,7 @@ async def get_receipt(actor: Actor, application_id: int) -> Receipt:
     application = await access_application(actor, application_id)
     household = await Household.select().where(Household.id == application.household).first()
     units = await ancestors(application.org_path)
-    codes = application.missing_materials or []
+    codes: list[str] | str = application.missing_materials or []
     if isinstance(codes, str):  # the JSON column comes back as text on some engines
         codes = json.loads(codes)
     missing = [MATERIALS[code] for code in codes if code in MATERIALS]
@@ -49,7 +49,12 @@ async def _offices(path: str) -> list[dict[str, Any]]:
 
     codes = [c for c in path.split("/") if c]
     rows = await OrgUnit.select(
-        OrgUnit.code, OrgUnit.name, OrgUnit.level, OrgUnit.office_name, OrgUnit.office_address, OrgUnit.hotline,
+        OrgUnit.code,
+        OrgUnit.name,
+        OrgUnit.level,
+        OrgUnit.office_name,
+        OrgUnit.office_address,
+        OrgUnit.hotline,
         OrgUnit.supervision_hotline,
     ).where(OrgUnit.code.is_in(codes))
     order = {code: i for i, code in enumerate(codes)}

@@ -50,18 +50,23 @@ async def test_login_is_throttled_after_repeated_failures(client, world):
         response = await client.post_form("/login", {"username": "center", "password": "bad", "next": "/"})
         assert response.status_code == 400
     # Even the right password is refused while throttled.
-    response = await client.post_form("/login", {"username": "center", "password": "sunshine-test", "next": "/"})
+    response = await client.post_form(
+        "/login", {"username": "center", "password": "sunshine-test", "next": "/"}
+    )
     assert response.status_code == 400
     assert "15" in response.text  # the wait in minutes
     # Another account from another address is unaffected.
-    other = await client.post_form("/login", {"username": "station", "password": "sunshine-test", "next": "/"})
+    other = await client.post_form(
+        "/login", {"username": "station", "password": "sunshine-test", "next": "/"}
+    )
     assert other.status_code == 303
 
 
 async def test_open_redirects_after_login_are_refused(client, world):
     await client.ensure_csrf()
-    response = await client.post_form("/login", {"username": "station", "password": "sunshine-test",
-                                                 "next": "//evil.example/x"})
+    response = await client.post_form(
+        "/login", {"username": "station", "password": "sunshine-test", "next": "//evil.example/x"}
+    )
     assert response.headers["location"] == "/cases"
 
 
@@ -69,8 +74,9 @@ async def test_session_survives_an_app_restart(client, world, clock):
     await client.login("station")
     cookies = client.cookies
     restarted = create_app(load_settings(), clock)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=restarted), base_url="http://testserver",
-                                 cookies=cookies) as second:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=restarted), base_url="http://testserver", cookies=cookies
+    ) as second:
         response = await second.get("/cases")
     assert response.status_code == 200
 

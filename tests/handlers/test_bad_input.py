@@ -39,10 +39,18 @@ async def test_case_list_parameters(client, world, value):
         _assert_clean(await client.get("/cases", params={name: value[:8000]}))
 
 
-@pytest.mark.parametrize("path", [
-    "/households/abc", "/households/-1", "/households/99999999999999999999", "/applications/x/receipt",
-    "/households/1%3Cscript%3E", "/lang/<script>?next=//evil", "/login?next=" + SCRIPT,
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/households/abc",
+        "/households/-1",
+        "/households/99999999999999999999",
+        "/applications/x/receipt",
+        "/households/1%3Cscript%3E",
+        "/lang/<script>?next=//evil",
+        "/login?next=" + SCRIPT,
+    ],
+)
 async def test_malformed_paths(client, world, path):
     await client.login("center")
     response = await client.get(path)
@@ -77,13 +85,20 @@ async def test_every_intake_field_refuses_hostile_values(client, world, value):
 
 async def test_wrong_types_and_a_huge_body(client, world):
     await client.login("station")
-    response = await client.post("/intake", content=b"\xff\xfe" * 10, headers={
-        "content-type": "application/x-www-form-urlencoded", "x-csrftoken": await client.ensure_csrf()})
+    response = await client.post(
+        "/intake",
+        content=b"\xff\xfe" * 10,
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "x-csrftoken": await client.ensure_csrf(),
+        },
+    )
     _assert_clean(response)
     huge = await client.post_form("/intake", {"address": "x" * (3 * 1024 * 1024)})
     assert huge.status_code in (400, 403, 413)
-    json_body = await client.post("/intake", json={"community_id": [1, 2]},
-                                  headers={"x-csrftoken": client.csrf})
+    json_body = await client.post(
+        "/intake", json={"community_id": [1, 2]}, headers={"x-csrftoken": client.csrf}
+    )
     _assert_clean(json_body)
     assert await _row_counts() == (0, 0, 0, 0)
 

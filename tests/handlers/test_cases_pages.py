@@ -37,8 +37,9 @@ async def test_filters_by_state_and_category(client, cases):
 
 async def test_htmx_search_returns_only_the_results_fragment(client, cases):
     await client.login("station")
-    fragment = await client.get("/cases", params={"q": "王"},
-                                headers={"HX-Request": "true", "HX-Target": "case-results"})
+    fragment = await client.get(
+        "/cases", params={"q": "王"}, headers={"HX-Request": "true", "HX-Target": "case-results"}
+    )
     assert fragment.text.lstrip().startswith('<div id="case-results">')
     assert "<html" not in fragment.text and "王小丽" in fragment.text
 
@@ -68,8 +69,18 @@ async def test_household_file_shows_members_items_and_timeline(client, cases):
     assert "开始调查" in page.text or "Start investigation" in page.text
 
 
-EVERYONE = ["liaison", "liaison_b", "investigator", "station", "station_b", "center", "center_b", "city",
-            "supervisor", "supervisor_b"]
+EVERYONE = [
+    "liaison",
+    "liaison_b",
+    "investigator",
+    "station",
+    "station_b",
+    "center",
+    "center_b",
+    "city",
+    "supervisor",
+    "supervisor_b",
+]
 SEES_A = {"liaison", "investigator", "station", "center", "city", "supervisor"}
 
 

@@ -59,14 +59,21 @@ async def test_successful_intake_redirects_to_a_printable_receipt(client, world)
     application = await Application.objects().first()
     assert application.number in receipt.text
     # Missing materials are listed once, together: authorisation, income proof and diagnosis here.
-    assert receipt.text.count('<li>') >= 3
+    assert receipt.text.count("<li>") >= 3
     assert "print-a6" in receipt.text
 
 
 async def test_invalid_intake_rerenders_with_field_messages_and_values_kept(client, world):
     await client.login("station")
-    form = intake_form(world, **{"members-0-id_number": "370102197005171234", "phone": "123",
-                                 "address": "解放路<b>12</b>号", "items-0-amount": "12.345"})
+    form = intake_form(
+        world,
+        **{
+            "members-0-id_number": "370102197005171234",
+            "phone": "123",
+            "address": "解放路<b>12</b>号",
+            "items-0-amount": "12.345",
+        },
+    )
     response = await client.post_form("/intake", form)
     assert response.status_code == 422
     html = response.text

@@ -12,8 +12,18 @@ from tests.factories import make_intake
 # Household A lives in 解放路社区 (历下区 / 解放路街道), household B in 大观园社区 (市中区).
 SEES_A = {"liaison", "investigator", "station", "center", "city", "supervisor"}
 SEES_B = {"center_b", "city", "supervisor", "supervisor_b"}
-EVERYONE = ["liaison", "liaison_b", "investigator", "station", "station_b", "center", "center_b", "city",
-            "supervisor", "supervisor_b"]
+EVERYONE = [
+    "liaison",
+    "liaison_b",
+    "investigator",
+    "station",
+    "station_b",
+    "center",
+    "center_b",
+    "city",
+    "supervisor",
+    "supervisor_b",
+]
 
 
 @pytest.fixture()

@@ -39,7 +39,9 @@ async def test_a_deleted_event_is_found(world, now):
 
 async def test_transition_is_audited_with_before_and_after(world, now):
     result = await make_intake(world)
-    outcome = await do_transition(world.actor("station"), result.application_id, "start_investigation", now=now)
+    outcome = await do_transition(
+        world.actor("station"), result.application_id, "start_investigation", now=now
+    )
     assert (outcome.old_state, outcome.new_state) == ("received", "investigating")
     event = await AuditEvent.select().where(AuditEvent.action == "application.start_investigation").first()
     assert event["entity_id"] == result.application_id
@@ -56,8 +58,14 @@ async def test_transition_rules_roles_reasons_and_versions(world, now):
         await do_transition(center, result.application_id, "approve", reason="looks fine", now=now)
     await do_transition(station, result.application_id, "start_investigation", now=now, expected_version=1)
     with pytest.raises(Conflict):
-        await do_transition(station, result.application_id, "find_eligible", reason="收入低于标准", now=now,
-                            expected_version=1)
+        await do_transition(
+            station,
+            result.application_id,
+            "find_eligible",
+            reason="收入低于标准",
+            now=now,
+            expected_version=1,
+        )
     events_before = await AuditEvent.count()
     with pytest.raises(Exception, match="reason"):
         await do_transition(station, result.application_id, "find_eligible", reason="", now=now)
@@ -70,7 +78,9 @@ async def test_withdrawn_application_closes_the_file_and_frees_the_id(world, now
     from relief_pwa.tables import Household, Member
 
     result = await make_intake(world)
-    await do_transition(world.actor("station"), result.application_id, "withdraw", reason="申请人撤回申请", now=now)
+    await do_transition(
+        world.actor("station"), result.application_id, "withdraw", reason="申请人撤回申请", now=now
+    )
     household = await Household.objects().get(Household.id == result.household_id)
     assert household.is_open is False
     head = await Member.select(Member.id_number).where(Member.household == result.household_id).first()
