@@ -51,7 +51,8 @@ async def database() -> AsyncIterator[Any]:
     register_listeners()
     if DB.engine_type == "postgres":
         await DB.start_connection_pool(min_size=1, max_size=8)
-        await DB.run_ddl("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        await DB.run_ddl("DROP SCHEMA public CASCADE")
+        await DB.run_ddl("CREATE SCHEMA public")
     result = await run_forwards("relief")
     assert result.success, result.message
     yield DB

@@ -22,9 +22,11 @@ class ChainedEvent:
     seq: int
     at: str  # ISO 8601 with offset
     actor_id: int | None
+    actor_label: str
     action: str
     entity_type: str
     entity_id: int
+    household_id: int | None
     org_path: str
     before: str  # canonical JSON
     after: str  # canonical JSON
@@ -45,16 +47,31 @@ def event_hash(
     seq: int,
     at: str,
     actor_id: int | None,
+    actor_label: str,
     action: str,
     entity_type: str,
     entity_id: int,
+    household_id: int | None,
     org_path: str,
     before: str,
     after: str,
 ) -> str:
     """SHA-256 over the previous hash and every stored field, unambiguously framed."""
     payload = json.dumps(
-        [prev_hash, seq, at, actor_id, action, entity_type, entity_id, org_path, before, after],
+        [
+            prev_hash,
+            seq,
+            at,
+            actor_id,
+            actor_label,
+            action,
+            entity_type,
+            entity_id,
+            household_id,
+            org_path,
+            before,
+            after,
+        ],
         ensure_ascii=False,
         separators=(",", ":"),
     )
@@ -86,9 +103,11 @@ def find_first_break(
             seq=event.seq,
             at=event.at,
             actor_id=event.actor_id,
+            actor_label=event.actor_label,
             action=event.action,
             entity_type=event.entity_type,
             entity_id=event.entity_id,
+            household_id=event.household_id,
             org_path=event.org_path,
             before=event.before,
             after=event.after,

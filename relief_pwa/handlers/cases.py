@@ -10,7 +10,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from relief_pwa.core.enums import AppState, Category
 from relief_pwa.core.errors import DomainError
-from relief_pwa.handlers.common import form_errors, is_htmx, render
+from relief_pwa.handlers.common import clean_text, form_errors, is_htmx, render
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.households import CaseQuery, get_household_file, list_cases
 from relief_pwa.services.org import list_units_in_scope
@@ -30,13 +30,15 @@ async def case_list(
     org: FromQuery[str] = "",
     page: FromQuery[str] = "1",
 ) -> Response[str]:
-    query = CaseQuery(q=q, state=state_filter, category=category, org=org, page=_int(page))
+    query = CaseQuery(
+        q=clean_text(q, 100), state=state_filter, category=category, org=org, page=_int(page)
+    )
     errors: dict[str, str] = {}
     try:
         result = await list_cases(actor, query)
     except DomainError as exc:
         errors = form_errors(exc)
-        result = await list_cases(actor, CaseQuery(q=q, state=state_filter, category=category, page=1))
+        result = await list_cases(actor, CaseQuery(q=query.q, state=state_filter, category=category, page=1))
     context = {
         "result": result,
         "errors": errors,

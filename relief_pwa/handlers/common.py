@@ -192,10 +192,18 @@ def form_errors(exc: DomainError) -> dict[str, str]:
     return {exc.field or "": translate(exc.message, **exc.params)}
 
 
+_CONTROL_CHARACTERS = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])
+
+
+def clean_text(value: str, max_len: int = 2000) -> str:
+    """Drop control characters (PostgreSQL refuses NUL) and cap the length."""
+    return value[:max_len].translate(_CONTROL_CHARACTERS)
+
+
 def first(form: FormMultiDict, name: str, max_len: int = 2000) -> str:
-    """One form value as text, truncated to a sane length (oversized input loses nothing useful)."""
+    """One form value as clean text, truncated to a sane length (oversized input loses nothing useful)."""
     value = form.get(name, "")
-    return value[:max_len] if isinstance(value, str) else ""
+    return clean_text(value, max_len) if isinstance(value, str) else ""
 
 
 def flash(request: Request[Any, Any, Any], message: str, category: str = "success") -> None:

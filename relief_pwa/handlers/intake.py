@@ -28,7 +28,7 @@ from relief_pwa.core.enums import (
 from relief_pwa.core.errors import DomainError, ValidationFailed
 from relief_pwa.core.intake import MAX_ITEMS, MAX_MEMBERS, IntakeDraft, ItemDraft, MemberDraft
 from relief_pwa.core.materials import MATERIALS
-from relief_pwa.handlers.common import ACCESS_ERRORS, first, flash, form_errors, is_htmx, now_of, render
+from relief_pwa.handlers.common import ACCESS_ERRORS, clean_text, first, flash, form_errors, is_htmx, now_of, render
 from relief_pwa.i18n import translate
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.intake import DuplicateIdNumber, check_and_create_intake
@@ -69,7 +69,7 @@ def parse_intake_form(form: FormMultiDict) -> tuple[IntakeDraft, int, int]:
         description=first(form, "description", 2000),
         members=members,
         items=items,
-        materials=[m for m in form.getall("materials", []) if isinstance(m, str)][:20],
+        materials=[clean_text(m, 40) for m in form.getall("materials", []) if isinstance(m, str)][:20],
     )
     return draft, member_rows, item_rows
 

@@ -1,0 +1,46 @@
+"""The relief-pwa command line on a fresh SQLite database of its own."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run(var_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RELIEF_VAR_DIR": str(var_dir), "RELIEF_MODE": "demo"}
+    env.pop("RELIEF_DATABASE_URL", None)
+    env.pop("RELIEF_MEDIA_DIR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "relief_pwa", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.slow
+def test_migrate_create_user_and_audit_verify(tmp_path):
+    assert run(tmp_path, "migrate").returncode == 0
+    database = tmp_path / "relief.sqlite3"
+    with sqlite3.connect(database) as conn:
+        conn.execute(
+            "INSERT INTO org_unit (code, name, level, parent, path, area_type, office_name, office_address,"
+            " hotline, supervision_hotline, active) VALUES ('370100', '济南市', 'city', NULL, '370100/',"
+            " 'urban', '', '', '', '', 1)"
+        )
+    created = run(
+        tmp_path, "create-user", "admin", "--role", "city", "--org", "370100", "--password", "long-password"
+    )
+    assert created.returncode == 0, created.stderr
+    refused = run(
+        tmp_path, "create-user", "x1", "--role", "liaison", "--org", "370100", "--password", "long-password"
+    )
+    assert refused.returncode != 0  # a liaison belongs to a community, not the city
+    verified = run(tmp_path, "audit", "verify")
+    assert verified.returncode == 0 and "1 events verified" in verified.stdout
+    with sqlite3.connect(database) as conn:
+        conn.execute("UPDATE audit_event SET actor_label = 'someone else' WHERE seq = 1")
+    broken = run(tmp_path, "audit", "verify")
+    assert broken.returncode == 1 and "BROKEN at event 1" in broken.stdout
