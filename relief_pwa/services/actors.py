@@ -45,3 +45,9 @@ def require_role(actor: Actor, *roles: str) -> None:
     """Refuse unless the actor has one of ``roles``; supervisors never write."""
     if actor.role == Role.SUPERVISOR or actor.role not in roles:
         raise PermissionDenied(N_("Your role may not take this action."))
+
+
+def require_reader(actor: Actor, *roles: str) -> None:
+    """Refuse unless the actor has one of ``roles`` (supervisors may read where listed)."""
+    if actor.role not in roles:
+        raise PermissionDenied(N_("Your role may not see this page."))

@@ -12,7 +12,7 @@ from relief_pwa.core.enums import OrgLevel, Role
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.i18n import N_
 from relief_pwa.db import write_transaction
-from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.actors import Actor, require_reader, require_role
 from relief_pwa.services.audit import record_event
 from relief_pwa.tables import LoginAttempt, OrgUnit, Staff, WebSession
 
@@ -176,3 +176,46 @@ async def session_delete_expired(now: datetime) -> None:
 async def session_expires_at(key: str) -> datetime | None:
     row = await WebSession.select(WebSession.expires_at).where(WebSession.key == key).first()
     return row["expires_at"] if row else None
+
+
+async def list_staff(actor: Actor) -> list[dict[str, object]]:
+    """Staff accounts within the actor's jurisdiction (city administrators and supervisors)."""
+    require_reader(actor, Role.CITY, Role.SUPERVISOR)
+    return await (
+        Staff.select(
+            Staff.id,
+            Staff.username,
+            Staff.display_name,
+            Staff.role,
+            Staff.active,
+            Staff.org_unit.name,
+            Staff.org_unit.code,
+        )
+        .where(Staff.org_path.like(f"{actor.org_path}%"))
+        .order_by(Staff.org_path)
+        .order_by(Staff.username)
+    )
+
+
+async def do_set_staff_active(actor: Actor, staff_id: int, active: bool, *, now: datetime) -> None:
+    """Disable or re-enable an account; a disabled account's sessions stop working at once."""
+    require_role(actor, Role.CITY)
+    staff = await Staff.select().where(Staff.id == staff_id).first()
+    if staff is None or not str(staff["org_path"]).startswith(actor.org_path):
+        from relief_pwa.core.errors import NotFoundOrForbidden
+
+        raise NotFoundOrForbidden()
+    if staff["id"] == actor.staff_id:
+        raise DomainError(N_("You cannot disable your own account."))
+    async with write_transaction(Staff._meta.db):
+        await Staff.update({Staff.active: active}).where(Staff.id == staff_id)
+        await record_event(
+            actor,
+            "staff.enable" if active else "staff.disable",
+            "staff",
+            staff_id,
+            org_path=str(staff["org_path"]),
+            now=now,
+            before={"active": staff["active"]},
+            after={"active": active},
+        )

@@ -84,3 +84,55 @@ async def do_create_org_units(actor: Actor, units: list[NewOrgUnit], *, now: dat
             )
             created += 1
     return created
+
+
+@dataclass(frozen=True)
+class OfficeDetails:
+    office_name: str
+    office_address: str
+    hotline: str
+    supervision_hotline: str
+
+
+async def do_update_office(actor: Actor, unit_id: int, details: OfficeDetails, *, now: datetime) -> None:
+    """Change a unit's service office details (city administrators), audited with before/after."""
+    from relief_pwa.core.phone import normalise_phone
+    from relief_pwa.core.errors import ValidationFailed
+    from relief_pwa.services.access import access_org_unit
+
+    require_role(actor, Role.CITY)
+    unit = await access_org_unit(actor, unit_id)
+    errors: dict[str, DomainError] = {}
+    values = {
+        "office_name": " ".join(details.office_name.split())[:120],
+        "office_address": " ".join(details.office_address.split())[:200],
+        "hotline": "",
+        "supervision_hotline": "",
+    }
+    for field in ("hotline", "supervision_hotline"):
+        raw = getattr(details, field).strip()
+        if raw:
+            try:
+                values[field] = normalise_phone(raw)
+            except DomainError as exc:
+                errors[field] = DomainError(exc.message, field=field, **exc.params)
+    for field in ("office_name", "office_address"):
+        if any(ch in values[field] for ch in "<>"):
+            errors[field] = DomainError(N_("The characters < and > are not allowed."), field=field)
+    if errors:
+        raise ValidationFailed(errors)
+    before = {key: getattr(unit, key) for key in values}
+    async with write_transaction(OrgUnit._meta.db):
+        await OrgUnit.update({getattr(OrgUnit, key): value for key, value in values.items()}).where(
+            OrgUnit.id == unit.id
+        )
+        await record_event(
+            actor,
+            "org.update_office",
+            "org_unit",
+            unit.id,
+            org_path=unit.path,
+            now=now,
+            before=before,
+            after=values,
+        )
