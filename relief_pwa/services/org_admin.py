@@ -96,8 +96,8 @@ class OfficeDetails:
 
 async def do_update_office(actor: Actor, unit_id: int, details: OfficeDetails, *, now: datetime) -> None:
     """Change a unit's service office details (city administrators), audited with before/after."""
-    from relief_pwa.core.phone import normalise_phone
     from relief_pwa.core.errors import ValidationFailed
+    from relief_pwa.core.phone import normalise_phone
     from relief_pwa.services.access import access_org_unit
 
     require_role(actor, Role.CITY)
