@@ -158,9 +158,8 @@ def _date(raw: str, field_name: str, errors: dict[str, DomainError]) -> date | N
 
 
 def _clean_member(
-    index: int, draft: MemberDraft, as_of: date, errors: dict[str, DomainError]
+    prefix: str, draft: MemberDraft, as_of: date, errors: dict[str, DomainError]
 ) -> CleanMember | None:
-    prefix = f"members-{index}-"
     before = len(errors)
     name = _text(draft.name, prefix + "name", errors, required=True, max_len=40)
     parsed: IdNumber | None = None
@@ -210,6 +209,50 @@ def _clean_member(
     )
 
 
+def check_item(
+    prefix: str, item: ItemDraft, member_index_map: dict[int, int], errors: dict[str, DomainError]
+) -> CleanItem | None:
+    """Clean one declared item; problems go into ``errors`` under ``prefix + field``.
+
+    ``member_index_map`` maps the form's member index (or, when editing a file,
+    a member id) to the value stored in ``CleanItem.member_index``.
+    """
+    before = len(errors)
+    section = item.section.strip()
+    kinds = SECTIONS.get(section)
+    if kinds is None:
+        errors[prefix + "section"] = DomainError(
+            N_("Please choose a value from the list."), field=prefix + "section"
+        )
+    elif item.kind.strip() not in {k.value for k in kinds}:
+        errors[prefix + "kind"] = DomainError(
+            N_("Please choose a value from the list."), field=prefix + "kind"
+        )
+    amount = 0
+    try:
+        amount = parse_yuan(item.amount, field=prefix + "amount")
+    except DomainError as exc:
+        errors[prefix + "amount"] = DomainError(exc.message, field=prefix + "amount", **exc.params)
+    member_index: int | None = None
+    if item.member.strip():
+        raw_index = item.member.strip()
+        if raw_index.isdigit() and int(raw_index) in member_index_map:
+            member_index = member_index_map[int(raw_index)]
+        else:
+            errors[prefix + "member"] = DomainError(N_("Please choose a member."), field=prefix + "member")
+    text = _text(item.description, prefix + "description", errors, required=False, max_len=100)
+    if len(errors) > before:
+        return None
+    return CleanItem(section, item.kind.strip(), member_index, text, amount)
+
+
+def check_member(
+    prefix: str, draft: MemberDraft, as_of: date, errors: dict[str, DomainError]
+) -> CleanMember | None:
+    """Clean one member (ID checksum, birth date and sex against the ID, choices, phone)."""
+    return _clean_member(prefix, draft, as_of, errors)
+
+
 def validate_intake(draft: IntakeDraft, as_of: date) -> CleanIntake:
     """Return the clean intake or raise ValidationFailed with every problem."""
     errors: dict[str, DomainError] = {}
@@ -244,7 +287,7 @@ def validate_intake(draft: IntakeDraft, as_of: date) -> CleanIntake:
         errors["members"] = DomainError(N_("Enter at least the head of household."), field="members")
     index_map: dict[int, int] = {}
     for i, member_draft in filled:
-        clean = _clean_member(i, member_draft, as_of, errors)
+        clean = _clean_member(f"members-{i}-", member_draft, as_of, errors)
         if clean is not None:
             index_map[i] = len(members)
             members.append(clean)
@@ -268,35 +311,9 @@ def validate_intake(draft: IntakeDraft, as_of: date) -> CleanIntake:
     for i, item in enumerate(draft.items[:MAX_ITEMS]):
         if item.is_blank():
             continue
-        prefix = f"items-{i}-"
-        before = len(errors)
-        section = item.section.strip()
-        kinds = SECTIONS.get(section)
-        if kinds is None:
-            errors[prefix + "section"] = DomainError(
-                N_("Please choose a value from the list."), field=prefix + "section"
-            )
-        elif item.kind.strip() not in {k.value for k in kinds}:
-            errors[prefix + "kind"] = DomainError(
-                N_("Please choose a value from the list."), field=prefix + "kind"
-            )
-        amount = 0
-        try:
-            amount = parse_yuan(item.amount, field=prefix + "amount")
-        except DomainError as exc:
-            errors[prefix + "amount"] = DomainError(exc.message, field=prefix + "amount", **exc.params)
-        member_index: int | None = None
-        if item.member.strip():
-            raw_index = item.member.strip()
-            if raw_index.isdigit() and int(raw_index) in index_map:
-                member_index = index_map[int(raw_index)]
-            else:
-                errors[prefix + "member"] = DomainError(
-                    N_("Please choose a member."), field=prefix + "member"
-                )
-        text = _text(item.description, prefix + "description", errors, required=False, max_len=100)
-        if len(errors) == before:
-            items.append(CleanItem(section, item.kind.strip(), member_index, text, amount))
+        clean_item = check_item(f"items-{i}-", item, index_map, errors)
+        if clean_item is not None:
+            items.append(clean_item)
 
     from relief_pwa.core.materials import MATERIALS  # local: keeps the module graph flat
 
