@@ -1,0 +1,357 @@
+"""Changing a household's facts after intake: the file, its members and declared items.
+
+Every change checks the version the user loaded (a stale edit is a conflict,
+never a silent overwrite), is audited with before/after, and lets listeners
+(the relief index) react in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from relief_pwa.core.enums import AreaType, Housing, Relation, Role
+from relief_pwa.core.errors import Conflict, DomainError, ValidationFailed
+from relief_pwa.core.i18n import N_
+from relief_pwa.core.intake import ItemDraft, MemberDraft, check_item, check_member
+from relief_pwa.core.phone import normalise_phone
+from relief_pwa.db import advisory_xact_lock, write_transaction
+from relief_pwa.services import hooks
+from relief_pwa.services.access import access_household, access_member
+from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.audit import record_event
+from relief_pwa.services.intake import DuplicateIdNumber
+from relief_pwa.tables import Household, Member, MoneyItem
+
+EDIT_ROLES = (Role.LIAISON, Role.INVESTIGATOR, Role.STATION, Role.CENTER)
+STALE = N_(
+    "Someone else changed this household meanwhile. Your changes were not saved; reload and try again."
+)
+
+
+@dataclass(frozen=True)
+class HouseholdFields:
+    address: str
+    area_type: str
+    housing: str
+    phone: str
+    onecard_account: str
+
+
+def _member_snapshot(row: Any) -> dict[str, Any]:
+    return {
+        key: (value.isoformat() if hasattr(value, "isoformat") else value)
+        for key, value in row.items()
+        if key
+        in {
+            "name",
+            "id_number",
+            "sex",
+            "birth_date",
+            "relation",
+            "disability_grade",
+            "illness",
+            "work_capacity",
+            "schooling",
+            "phone",
+            "active",
+        }
+    }
+
+
+async def _open_household_for_edit(
+    actor: Actor, household_id: int, expected_version: int, now: datetime
+) -> Household:
+    """Load within jurisdiction, refuse closed files, and claim the next version (or conflict)."""
+    require_role(actor, *EDIT_ROLES)
+    household = await access_household(actor, household_id)
+    if not household.is_open:
+        raise DomainError(N_("This household file is closed; open a new application to change it."))
+    updated = (
+        await Household.update({Household.version: Household.version + 1, Household.updated_at: now})
+        .where((Household.id == household.id) & (Household.version == expected_version))
+        .returning(Household.version)
+    )
+    if not updated:
+        raise Conflict(STALE)
+    return household
+
+
+async def _refuse_duplicate(actor: Actor, id_number: str, field: str, own_member_id: int | None) -> None:
+    engine = Member._meta.db
+    await advisory_xact_lock(engine, f"intake-id:{id_number}")
+    query = Member.select(
+        Member.id, Member.household.id, Member.household.file_no, Member.household.org_path
+    ).where(
+        (Member.id_number == id_number) & (Member.active == True) & (Member.household.is_open == True)  # noqa: E712
+    )
+    for row in await query:
+        if row["id"] == own_member_id:
+            continue
+        visible = actor.can_see(row["household.org_path"])
+        raise ValidationFailed(
+            {
+                field: DuplicateIdNumber(
+                    field,
+                    row["household.file_no"] if visible else None,
+                    row["household.id"] if visible else None,
+                )
+            }
+        )
+
+
+async def do_update_household(
+    actor: Actor, household_id: int, fields: HouseholdFields, *, expected_version: int, now: datetime
+) -> None:
+    errors: dict[str, DomainError] = {}
+    address = " ".join(fields.address.split())
+    if not address or len(address) > 120 or any(ch in address for ch in "<>"):
+        errors["address"] = DomainError(
+            N_("Enter the address (at most 120 characters, no < or >)."), field="address"
+        )
+    if fields.area_type not in {a.value for a in AreaType}:
+        errors["area_type"] = DomainError(N_("Please choose a value from the list."), field="area_type")
+    if fields.housing not in {h.value for h in Housing}:
+        errors["housing"] = DomainError(N_("Please choose a value from the list."), field="housing")
+    phone = ""
+    try:
+        phone = normalise_phone(fields.phone)
+    except DomainError as exc:
+        errors["phone"] = DomainError(exc.message, field="phone", **exc.params)
+    account = "".join(fields.onecard_account.split())
+    if account and not (account.isdigit() and 12 <= len(account) <= 30):
+        errors["onecard_account"] = DomainError(
+            N_("The one-card account is 12 to 30 digits."), field="onecard_account"
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    after = {
+        "address": address,
+        "area_type": fields.area_type,
+        "housing": fields.housing,
+        "phone": phone,
+        "onecard_account": account,
+    }
+    async with write_transaction(Household._meta.db):
+        household = await _open_household_for_edit(actor, household_id, expected_version, now)
+        before = {key: getattr(household, key) for key in after}
+        await Household.update({getattr(Household, key): value for key, value in after.items()}).where(
+            Household.id == household.id
+        )
+        await record_event(
+            actor,
+            "household.update",
+            "household",
+            household.id,
+            org_path=household.org_path,
+            now=now,
+            household_id=household.id,
+            before=before,
+            after=after,
+        )
+        await hooks.household_changed(household.id, trigger="facts", now=now)
+
+
+async def do_add_member(
+    actor: Actor, household_id: int, draft: MemberDraft, *, expected_version: int, now: datetime
+) -> int:
+    errors: dict[str, DomainError] = {}
+    clean = check_member("", draft, now.date(), errors)
+    if clean is not None and clean.relation == Relation.HEAD:
+        errors["relation"] = DomainError(N_("The household already has a head."), field="relation")
+    if errors or clean is None:
+        raise ValidationFailed(errors)
+    async with write_transaction(Household._meta.db):
+        household = await _open_household_for_edit(actor, household_id, expected_version, now)
+        await _refuse_duplicate(actor, clean.id_number, "id_number", None)
+        member = Member(
+            household=household.id,
+            org_path=household.org_path,
+            name=clean.name,
+            id_number=clean.id_number,
+            sex=clean.sex,
+            birth_date=clean.birth_date,
+            relation=clean.relation,
+            disability_grade=clean.disability_grade,
+            illness=clean.illness,
+            work_capacity=clean.work_capacity,
+            schooling=clean.schooling,
+            phone=clean.phone,
+        )
+        await member.save()
+        await record_event(
+            actor,
+            "member.add",
+            "member",
+            member.id,
+            org_path=household.org_path,
+            now=now,
+            household_id=household.id,
+            after=_member_snapshot(member.to_dict()),
+        )
+        await hooks.household_changed(household.id, trigger="facts", now=now)
+    return int(member.id)
+
+
+async def do_update_member(
+    actor: Actor, member_id: int, draft: MemberDraft, *, expected_version: int, now: datetime
+) -> None:
+    member = await access_member(actor, member_id)
+    errors: dict[str, DomainError] = {}
+    clean = check_member("", draft, now.date(), errors)
+    if clean is not None and (clean.relation == Relation.HEAD) != (member.relation == Relation.HEAD):
+        errors["relation"] = DomainError(
+            N_("The head of household cannot be changed here."), field="relation"
+        )
+    if errors or clean is None:
+        raise ValidationFailed(errors)
+    async with write_transaction(Household._meta.db):
+        household = await _open_household_for_edit(actor, member.household, expected_version, now)
+        await _refuse_duplicate(actor, clean.id_number, "id_number", member.id)
+        before = _member_snapshot(member.to_dict())
+        values = {
+            "name": clean.name,
+            "id_number": clean.id_number,
+            "sex": clean.sex,
+            "birth_date": clean.birth_date,
+            "relation": clean.relation,
+            "disability_grade": clean.disability_grade,
+            "illness": clean.illness,
+            "work_capacity": clean.work_capacity,
+            "schooling": clean.schooling,
+            "phone": clean.phone,
+        }
+        await Member.update({getattr(Member, key): value for key, value in values.items()}).where(
+            Member.id == member.id
+        )
+        if clean.relation == Relation.HEAD:
+            await Household.update(
+                {Household.head_name: clean.name, Household.head_id_number: clean.id_number}
+            ).where(Household.id == household.id)
+        after = _member_snapshot({**values, "active": True})
+        await record_event(
+            actor,
+            "member.update",
+            "member",
+            member.id,
+            org_path=household.org_path,
+            now=now,
+            household_id=household.id,
+            before=before,
+            after=after,
+        )
+        await hooks.household_changed(household.id, trigger="facts", now=now)
+
+
+async def do_remove_member(
+    actor: Actor, member_id: int, reason: str, *, expected_version: int, now: datetime
+) -> None:
+    """A member leaves the household (moved out, died): kept on file, no longer counted."""
+    member = await access_member(actor, member_id)
+    if member.relation == Relation.HEAD:
+        raise DomainError(N_("The head of household cannot be removed."))
+    if len(reason.strip()) < 4:
+        raise ValidationFailed(
+            {
+                "reason": DomainError(
+                    N_("Please give a written reason (at least 4 characters)."), field="reason"
+                )
+            }
+        )
+    async with write_transaction(Household._meta.db):
+        household = await _open_household_for_edit(actor, member.household, expected_version, now)
+        await Member.update({Member.active: False}).where(Member.id == member.id)
+        await MoneyItem.update({MoneyItem.active: False}).where(MoneyItem.member == member.id)
+        await record_event(
+            actor,
+            "member.remove",
+            "member",
+            member.id,
+            org_path=household.org_path,
+            now=now,
+            household_id=household.id,
+            before={"active": True},
+            after={"active": False, "reason": reason.strip()[:300]},
+        )
+        await hooks.household_changed(household.id, trigger="facts", now=now)
+
+
+async def do_add_item(
+    actor: Actor, household_id: int, draft: ItemDraft, *, expected_version: int, now: datetime
+) -> int:
+    household_for_members = await access_household(actor, household_id)
+    member_ids = {
+        r["id"]: r["id"]
+        for r in await Member.select(Member.id).where(
+            (Member.household == household_for_members.id) & (Member.active == True)  # noqa: E712
+        )
+    }
+    errors: dict[str, DomainError] = {}
+    clean = check_item("", draft, member_ids, errors)
+    if errors or clean is None:
+        raise ValidationFailed(errors)
+    async with write_transaction(Household._meta.db):
+        household = await _open_household_for_edit(actor, household_id, expected_version, now)
+        item = MoneyItem(
+            household=household.id,
+            org_path=household.org_path,
+            section=clean.section,
+            kind=clean.kind,
+            member=clean.member_index,
+            description=clean.description,
+            declared_fen=clean.amount_fen,
+        )
+        await item.save()
+        await record_event(
+            actor,
+            "item.add",
+            "money_item",
+            item.id,
+            org_path=household.org_path,
+            now=now,
+            household_id=household.id,
+            after={
+                "section": clean.section,
+                "kind": clean.kind,
+                "declared_fen": clean.amount_fen,
+                "member": clean.member_index,
+                "description": clean.description,
+            },
+        )
+        await hooks.household_changed(household.id, trigger="facts", now=now)
+    return int(item.id)
+
+
+async def do_remove_item(
+    actor: Actor, item_id: int, reason: str, *, expected_version: int, now: datetime
+) -> None:
+    item = await MoneyItem.objects().where(MoneyItem.id == item_id).first() if 0 < item_id < 2**63 else None
+    if item is None:
+        from relief_pwa.core.errors import NotFoundOrForbidden
+
+        raise NotFoundOrForbidden()
+    await access_household(actor, item.household)
+    if len(reason.strip()) < 4:
+        raise ValidationFailed(
+            {
+                "reason": DomainError(
+                    N_("Please give a written reason (at least 4 characters)."), field="reason"
+                )
+            }
+        )
+    async with write_transaction(Household._meta.db):
+        household = await _open_household_for_edit(actor, item.household, expected_version, now)
+        await MoneyItem.update({MoneyItem.active: False}).where(MoneyItem.id == item.id)
+        await record_event(
+            actor,
+            "item.remove",
+            "money_item",
+            item.id,
+            org_path=household.org_path,
+            now=now,
+            household_id=household.id,
+            before={"section": item.section, "kind": item.kind, "declared_fen": item.declared_fen},
+            after={"active": False, "reason": reason.strip()[:300]},
+        )
+        await hooks.household_changed(household.id, trigger="facts", now=now)
