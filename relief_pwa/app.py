@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Request, Response
+from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -16,13 +17,16 @@ from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.static_files import create_static_files_router
 
 import relief_pwa
+from relief_pwa.bot.app import bot_lifespan
 from relief_pwa.clock import Clock, SystemClock
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, PermissionDenied
 from relief_pwa.db import BoundedSQLiteEngine
 from relief_pwa.handlers import ROUTES
 from relief_pwa.handlers.common import current_actor, form_errors, login_redirect, render
 from relief_pwa.handlers.session_store import DatabaseSessionStore
+from relief_pwa.handlers.supervision import refuse_supervisor_writes
 from relief_pwa.i18n import current_language, normalise_language
+from relief_pwa.services.publicity import notice_clock_lifespan
 from relief_pwa.services.wiring import register_listeners
 from relief_pwa.settings import REPO_ROOT, Settings, get_settings
 
@@ -160,9 +164,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             HTTPException: _on_http_error,
             Exception: _on_server_error,
         },
-        lifespan=[database_lifespan],
+        lifespan=[database_lifespan, notice_clock_lifespan, bot_lifespan],
+        guards=[refuse_supervisor_writes],
         state=State({"settings": settings, "clock": clock, "version": relief_pwa.__version__}),
         request_max_body_size=2 * 1024 * 1024,
+        # Pages and static files go gzip-compressed over phone networks (issue 4 page-weight target);
+        # photos are JPEG already and are left alone.
+        compression_config=CompressionConfig(backend="gzip", minimum_size=500, exclude=["/photos"]),
         openapi_config=None,
         debug=False,
     )

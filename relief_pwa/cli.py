@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="verify the hash chain").set_defaults(func=cmd_audit_verify)
+    from relief_pwa.bot.cli import add_bot_commands
+
+    add_bot_commands(sub)  # bot-set-webhook, bot-poll, bot-console
     return parser
 
 

@@ -296,6 +296,7 @@ async def seed_demo(households: int = 360, *, force: bool = False) -> str:
                 (f"station_{street.code}", f"{street.name}服务站", Role.STATION.value, street.code)
             )
     await _create_staff(staff_rows, password_hash, now)
+    await seed_relief_index(now)  # standards before the first intake: the index is computed at intake
 
     rng = random.Random(2011)
     communities = (
@@ -333,4 +334,79 @@ async def seed_demo(households: int = 360, *, force: bool = False) -> str:
                 reason=_REASONS.get(action, ""),
                 now=min(step_time, DEMO_TODAY),
             )
+    await seed_sunshine()  # issue 6: policies, running 公示, objections
     return f"demo city: {created_units} org units, {len(staff_rows)} staff, {made} households"
+
+
+# --- relief index (issue 3) ---------------------------------------------------
+
+
+async def seed_relief_index(now: datetime) -> None:
+    """Jinan's published standards for every district, and the default model v1."""
+    from relief_pwa.services.scoring import get_active_model
+    from relief_pwa.services.standards import do_seed_standards
+
+    await do_seed_standards(SYSTEM_ACTOR, now=now)
+    await get_active_model(now=now)
+
+
+# --- sunshine: 公示, objections, policies (issue 6) ------------------------------
+
+_DEMO_POLICIES = (
+    ("dibao-guide", "城乡居民最低生活保障办理指南", (
+        "# 谁可以申请\n\n共同生活的家庭成员人均收入低于当地低保标准，且家庭财产符合规定的，可以申请。\n\n"
+        "# 办理流程\n\n- 向户籍所在地街道（乡镇）服务站提出申请，或由社区联络员上门受理\n"
+        "- 入户调查、邻里访问、信息核对（15个工作日内）\n- 在社区公示栏和本网站公示7天\n"
+        "- 区县服务中心审核确认，不符合条件的书面说明理由\n\n"
+        "# 需要的材料\n\n- 家庭成员身份证、户口簿\n- 收入和财产情况说明\n- 残疾证、病历等（如有）"
+    )),
+    ("objections", "异议与投诉办理程序", (
+        "任何人都可以对公示中的家庭或在保家庭提出异议，也可以投诉工作人员的作风问题，可以匿名。\n\n"
+        "# 如何提出\n\n- 扫描社区公示栏上的二维码，点击家庭旁边的“提出异议”\n- 拨打监督电话\n"
+        "- 通过 Telegram 机器人\n\n"
+        "# 办理时限\n\n收到后15个工作日内调查并答复。公示期内收到异议的，暂停公示，重新调查；"
+        "重新调查后仍符合条件的，再公示3天。凭跟踪码可随时查询办理进度和答复。"
+    )),
+)
+
+
+async def seed_sunshine() -> str:
+    """Policies, a few 公示 running on the demo day, an objection and a complaint."""
+    from relief_pwa.core.enums import AppState
+    from relief_pwa.services.integrity import do_record_near_relative
+    from relief_pwa.services.objections import do_record_investigation, file_objection
+    from relief_pwa.services.policies import do_publish_policy
+    from relief_pwa.services.publicity import do_start_publicity
+    from relief_pwa.tables import Application
+
+    city = await _actor("city")
+    for slug, title, body in _DEMO_POLICIES:
+        await do_publish_policy(city, slug=slug, title=title, body=body, now=DEMO_TODAY - timedelta(days=30))
+
+    station = await _actor("station")
+    started = DEMO_TODAY - timedelta(days=2)
+    eligible = await Application.select(Application.id).where(
+        (Application.state == AppState.VERIFIED_ELIGIBLE) & Application.org_path.like(f"%/{DEMO_STREET}/%")
+    ).order_by(Application.id).limit(6)
+    notices = [await do_start_publicity(station, row["id"], now=started) for row in eligible]
+    if notices:
+        await file_objection(
+            kind="objection", body="这户的儿子在外地打工，每月往家里寄钱，收入并不低，请核实。",
+            notice_id=notices[0], channel="board", now=DEMO_TODAY - timedelta(hours=20),
+        )
+    complaint = await file_objection(
+        kind="complaint", body="去服务站咨询低保时，窗口工作人员不耐烦，没有一次性告知需要的材料。",
+        board_code=f"{DEMO_STREET}001", about="解放路街道服务站窗口", contact_name="王先生",
+        contact_phone="13912340000", channel="web", now=DEMO_TODAY - timedelta(days=1),
+    )
+    await do_record_investigation(station, complaint.objection_id, "已调阅当日窗口记录，约谈当班工作人员。",
+                                  now=DEMO_TODAY - timedelta(hours=3))
+    active = await Application.select(Application.household).where(
+        (Application.state == AppState.ACTIVE) & Application.org_path.like(f"%/{DEMO_STREET}/%")
+    ).order_by(Application.id).first()
+    if active:
+        await do_record_near_relative(
+            station, active["household"], relative_name="社区居委会委员", relation="户主之弟",
+            note="近亲属备案，入户抽查", now=DEMO_TODAY - timedelta(days=20),
+        )
+    return f"{len(_DEMO_POLICIES)} policies, {len(notices)} public notices, 2 objections"

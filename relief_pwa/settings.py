@@ -38,6 +38,17 @@ def _env_int(name: str, default: int) -> int:
         raise SettingsError(f"RELIEF_{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"RELIEF_{name} must be a number, got {raw!r}") from exc
+    if value <= 0:
+        raise SettingsError(f"RELIEF_{name} must be positive")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration. Build with :func:`load_settings`, not by hand."""
@@ -129,6 +140,8 @@ def load_settings() -> Settings:
         bot_api_base_url=_env("BOT_API_BASE_URL", "https://api.telegram.org/bot"),
         bot_username=_env("BOT_USERNAME", "SunshineReliefBot"),
         bot_mode=_env("BOT_MODE", "webhook"),
+        bot_rate_global_per_second=_env_float("BOT_RATE_PER_SECOND", 30.0),
+        bot_rate_per_chat_seconds=_env_float("BOT_RATE_PER_CHAT_SECONDS", 1.0),
     )
 
 

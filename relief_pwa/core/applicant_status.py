@@ -57,7 +57,9 @@ def next_step(
     explanation = _EXPLANATIONS[state]
     if state in {AppState.RECEIVED, AppState.INVESTIGATING}:
         due = add_working_days(received_on, INVESTIGATION_WORKING_DAYS, holidays)
-        return NextStep(explanation, N_("A home visit and a check of your situation, finished by {due}."), due)
+        return NextStep(
+            explanation, N_("A home visit and a check of your situation, finished by {due}."), due
+        )
     if state == AppState.REINVESTIGATING:
         due = add_working_days(state_changed_on, INVESTIGATION_WORKING_DAYS, holidays)
         return NextStep(explanation, N_("The new check is finished by {due}."), due)
@@ -67,7 +69,10 @@ def next_step(
         due = add_working_days(state_changed_on, APPROVAL_WORKING_DAYS, holidays)
         return NextStep(
             explanation,
-            N_("The service centre takes the final decision by {due}. If you disagree, you may object (/objection)."),
+            N_(
+                "The service centre takes the final decision by {due}. "
+                "If you disagree, you may object (/objection)."
+            ),
             due,
         )
     if state in {AppState.PUBLICIZED, AppState.REPUBLICIZED}:
@@ -80,13 +85,18 @@ def next_step(
     if state == AppState.APPROVED:
         return NextStep(explanation, N_("Assistance starts with the next monthly payment."), None)
     if state == AppState.ACTIVE:
-        return NextStep(explanation, N_("Staff will visit you from time to time to check how you are doing."), None)
+        return NextStep(
+            explanation, N_("Staff will visit you from time to time to check how you are doing."), None
+        )
     if state == AppState.UNDER_REVIEW:
         return NextStep(explanation, N_("Staff will contact you for the review."), None)
     if state == AppState.REJECTED:
         return NextStep(
             explanation,
-            N_("You may ask the service centre to review the decision, or apply again if your situation changes."),
+            N_(
+                "You may ask the service centre to review the decision, "
+                "or apply again if your situation changes."
+            ),
             None,
         )
     return NextStep(explanation, N_("Nothing more happens on this application."), None)

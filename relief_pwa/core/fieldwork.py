@@ -30,6 +30,7 @@ class VisitKind(LabelledEnum):
     DATA_CHECK = "data_check"  # 信息核对
     FOLLOW_UP = "follow_up"  # 实施回访
     REVIEW = "review"  # periodic review
+    REVERIFY = "reverify"  # targeting monitor: re-verification of a sampled household (analytics)
 
     @property
     def label(self) -> str:
@@ -85,6 +86,7 @@ _LABELS: dict[LabelledEnum, str] = {
     VisitKind.DATA_CHECK: N_("Data check"),
     VisitKind.FOLLOW_UP: N_("Follow-up visit"),
     VisitKind.REVIEW: N_("Periodic review visit"),
+    VisitKind.REVERIFY: N_("Re-verification visit"),
     VisitStatus.SCHEDULED: N_("Scheduled"),
     VisitStatus.DONE: N_("Done"),
     VisitStatus.CANCELLED: N_("Cancelled"),
@@ -109,6 +111,7 @@ _SOURCE_FOR_KIND: dict[VisitKind, VerificationSource] = {
     VisitKind.DATA_CHECK: VerificationSource.DATA_CHECK,
     VisitKind.FOLLOW_UP: VerificationSource.HOME_VISIT,
     VisitKind.REVIEW: VerificationSource.HOME_VISIT,
+    VisitKind.REVERIFY: VerificationSource.HOME_VISIT,
 }
 
 
@@ -136,7 +139,9 @@ def check_client_uuid(raw: str) -> str:
     try:
         return str(uuid.UUID(raw.strip()))
     except (ValueError, AttributeError):
-        raise DomainError(N_("The record has no valid id; please fill the form again."), field="client_uuid") from None
+        raise DomainError(
+            N_("The record has no valid id; please fill the form again."), field="client_uuid"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +152,7 @@ class RecordFacts:
     findings: str
     outcome: str
     recorder_id: int | None
-    assigned_id: int | None
+    assigned_id: int | None  # the first investigator; the recorder when nobody was assigned
     second_investigator_id: int | None
     second_investigator_ok: bool  # exists, active, field staff who may see the household
     has_signature: bool
@@ -164,7 +169,8 @@ def check_visit_record(facts: RecordFacts) -> None:
         errors["findings"] = DomainError(N_("Please write down what you found."), field="findings")
     elif len(facts.findings) > FINDINGS_MAX_LENGTH:
         errors["findings"] = DomainError(
-            N_("The findings are too long (at most {limit} characters)."), field="findings",
+            N_("The findings are too long (at most {limit} characters)."),
+            field="findings",
             limit=FINDINGS_MAX_LENGTH,
         )
     if facts.kind == VisitKind.HOME:
@@ -173,7 +179,7 @@ def check_visit_record(facts: RecordFacts) -> None:
                 N_("A home visit is made by two investigators: choose the second one."),
                 field="second_investigator",
             )
-        elif facts.second_investigator_id in {facts.recorder_id, facts.assigned_id}:
+        elif facts.second_investigator_id == (facts.assigned_id or facts.recorder_id):
             errors["second_investigator"] = DomainError(
                 N_("The second investigator must be another person."), field="second_investigator"
             )
@@ -183,14 +189,10 @@ def check_visit_record(facts: RecordFacts) -> None:
                 field="second_investigator",
             )
         if not facts.has_signature:
-            errors["signature"] = DomainError(
-                N_("The applicant's signature is missing."), field="signature"
-            )
+            errors["signature"] = DomainError(N_("The applicant's signature is missing."), field="signature")
     if facts.kind == VisitKind.FOLLOW_UP:
         if facts.outcome not in {o.value for o in FollowUpOutcome}:
-            errors["outcome"] = DomainError(
-                N_("Please record what the household received."), field="outcome"
-            )
+            errors["outcome"] = DomainError(N_("Please record what the household received."), field="outcome")
     elif facts.outcome:
         errors["outcome"] = DomainError(N_("Only follow-up visits record an outcome."), field="outcome")
     if errors:

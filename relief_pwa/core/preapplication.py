@@ -44,7 +44,8 @@ def clean_name(raw: str) -> str:
         raise DomainError(N_("A name has at most {max} characters."), field="name", max=NAME_MAX)
     if not _NAME.fullmatch(name):
         raise DomainError(
-            N_("A name has at least two letters and no digits or symbols. Please type it again."), field="name"
+            N_("A name has at least two letters and no digits or symbols. Please type it again."),
+            field="name",
         )
     return name
 
@@ -70,7 +71,9 @@ def clean_description(raw: str) -> str:
         )
     if len(text) > DESCRIPTION_MAX:
         raise DomainError(
-            N_("Please keep the description under {max} characters."), field="description", max=DESCRIPTION_MAX
+            N_("Please keep the description under {max} characters."),
+            field="description",
+            max=DESCRIPTION_MAX,
         )
     if "<" in text or ">" in text:
         raise DomainError(N_("The characters < and > are not allowed."), field="description")

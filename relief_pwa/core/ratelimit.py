@@ -46,6 +46,12 @@ class SendPacer:
         self._next_by_chat[chat_id] = slot + self.per_chat_interval
         return slot - now
 
+    def started(self, chat_id: int, at: float) -> None:
+        """The send actually began at ``at``: later slots count from here, so a sender
+        that woke up late never squeezes the next ones closer together."""
+        self._next_global = max(self._next_global, at + self.interval)
+        self._next_by_chat[chat_id] = max(self._next_by_chat.get(chat_id, 0.0), at + self.per_chat_interval)
+
     def delay_chat(self, chat_id: int, until: float) -> None:
         """Keep a chat quiet until ``until`` (after a per-chat 429)."""
         self._next_by_chat[chat_id] = max(self._next_by_chat.get(chat_id, 0.0), until)

@@ -35,6 +35,7 @@ from relief_pwa.core.i18n import N_
 __all__ = [
     "DEFAULT_MODEL",
     "FACTOR_CODES",
+    "FACTOR_LABELS",
     "PENALTY_FACTORS",
     "POSITIVE_FACTORS",
     "FactorLine",
@@ -111,6 +112,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "assets": ("家庭财产", "Assets"),
     "aid": ("已获救助", "Aid received"),
 }
+FACTOR_LABELS: Mapping[str, tuple[str, str]] = MappingProxyType(_LABELS)  # code → (zh, en)
 _DESCRIPTIONS: dict[str, str] = {
     "income_gap": N_("Per-capita monthly income / local standard (yuan)"),
     "dependants": N_("Members unable to work / household size"),

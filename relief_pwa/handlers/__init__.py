@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from relief_pwa.handlers import (
+    admin,
     analytics,
     auth,
     botweb,
+    cards,
     cases,
+    households,
     intake,
     plans,
     public,
@@ -30,8 +33,11 @@ ROUTES: list[Any] = [
     intake.intake_form,
     intake.intake_submit,
     intake.receipt,
+    *admin.ROUTES,
+    *households.ROUTES,
     *scoring.ROUTES,
     *visits.ROUTES,
+    *cards.ROUTES,
     *public.ROUTES,
     *supervision.ROUTES,
     *plans.ROUTES,

@@ -1,7 +1,207 @@
-"""Routes of this area (filled in by its feature)."""
+"""The bot's web side: the Telegram webhook, the staff chat console, the
+pre-application task list and re-issuing a receipt's bot link."""
 
 from __future__ import annotations
 
+import hmac
+import json
 from typing import Any
 
-ROUTES: list[Any] = []
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect
+
+from relief_pwa.bot.app import runtime_of
+from relief_pwa.bot.console import callback_update, message_update
+from relief_pwa.core.enums import Category, Role
+from relief_pwa.core.errors import DomainError, PermissionDenied
+from relief_pwa.core.i18n import N_
+from relief_pwa.handlers.common import first, flash, form_errors, now_of, render
+from relief_pwa.i18n import translate
+from relief_pwa.services import bot as service
+from relief_pwa.services.actors import Actor
+from relief_pwa.settings import Settings
+
+SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name
+MAX_UPDATE_BYTES = 1024 * 1024
+CONSOLE_TEXT_MAX = 1000
+
+
+def secret_matches(expected: str, given: str | None) -> bool:
+    """Constant-time comparison; an unset secret refuses everything (fail closed)."""
+    if not expected or given is None:
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+@post("/bot/webhook", name="bot_webhook", request_max_body_size=MAX_UPDATE_BYTES)
+async def webhook(request: Request[Any, Any, Any]) -> Response[Any]:
+    settings: Settings = request.app.state.settings
+    if not settings.bot_token:
+        return Response({"ok": False, "description": "bot disabled"}, status_code=404)
+    if not secret_matches(settings.bot_webhook_secret, request.headers.get(SECRET_HEADER)):
+        return Response({"ok": False, "description": "forbidden"}, status_code=403)
+    try:
+        payload = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        return Response({"ok": False, "description": "not JSON"}, status_code=400)
+    if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+        return Response({"ok": False, "description": "not an update"}, status_code=400)
+    runtime = await runtime_of(request.app.state)
+    await runtime.process(payload)
+    return Response({"ok": True}, status_code=200)
+
+
+# --- the staff chat console -----------------------------------------------------------------
+
+
+def _console_context(runtime: Any, actor: Actor, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    assert actor.staff_id is not None
+    chat_id = service.console_chat_id(actor.staff_id)
+    return {
+        "entries": runtime.transcripts.entries(chat_id),
+        "chat_id": chat_id,
+        "telegram_enabled": runtime.telegram_enabled,
+        "prefill": request.query_params.get("text", "")[:200],
+    }
+
+
+def _require_staff_chat(actor: Actor) -> None:
+    if actor.staff_id is None:
+        raise PermissionDenied(N_("Your role may not take this action."))
+
+
+@get("/bot/console", name="bot_console")
+async def console_page(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[str]:
+    _require_staff_chat(actor)
+    runtime = await runtime_of(request.app.state)
+    await _deliver_console_notices(runtime)
+    block = "transcript" if request.headers.get("hx-request") == "true" else None
+    return render(request, "bot/console.html", _console_context(runtime, actor, request), block=block)
+
+
+async def _deliver_console_notices(runtime: Any) -> None:
+    """Notices queued for this console chat arrive through the outbox like any other."""
+    if runtime.worker.running:
+        runtime.worker.wake()
+    else:  # no lifespan (a bare test client): deliver what is due right now
+        await runtime.worker.run_once()
+
+
+def _console_response(request: Request[Any, Any, Any], runtime: Any, actor: Actor) -> Response[Any]:
+    if request.headers.get("hx-request") == "true":
+        return render(request, "bot/console.html", _console_context(runtime, actor, request), block="console")
+    return Redirect("/bot/console", status_code=303)
+
+
+@post("/bot/console")
+async def console_send(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[Any]:
+    _require_staff_chat(actor)
+    assert actor.staff_id is not None
+    form = await request.form()
+    text = first(form, "text", CONSOLE_TEXT_MAX).strip()
+    runtime = await runtime_of(request.app.state)
+    if text:
+        chat_id = service.console_chat_id(actor.staff_id)
+        await runtime.process(message_update(runtime.transcripts, chat_id, actor.display_name, text))
+    return _console_response(request, runtime, actor)
+
+
+@post("/bot/console/press")
+async def console_press(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[Any]:
+    _require_staff_chat(actor)
+    assert actor.staff_id is not None
+    form = await request.form()
+    runtime = await runtime_of(request.app.state)
+    chat_id = service.console_chat_id(actor.staff_id)
+    try:
+        message_id = int(first(form, "message_id", 20))
+    except ValueError:
+        message_id = 0
+    payload = callback_update(
+        runtime.transcripts, chat_id, actor.display_name, message_id, first(form, "data", 64)
+    )
+    if payload is None:
+        flash(request, translate(N_("This button is no longer active.")), "error")
+    else:
+        await runtime.process(payload)
+    return _console_response(request, runtime, actor)
+
+
+@post("/bot/console/reset")
+async def console_reset(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[Any]:
+    """Start over: cancel any conversation and clear the transcript."""
+    _require_staff_chat(actor)
+    assert actor.staff_id is not None
+    runtime = await runtime_of(request.app.state)
+    chat_id = service.console_chat_id(actor.staff_id)
+    await runtime.process(message_update(runtime.transcripts, chat_id, actor.display_name, "/cancel"))
+    runtime.transcripts.clear(chat_id)
+    return Redirect("/bot/console", status_code=303)
+
+
+# --- pre-applications: intake tasks for liaisons and stations ----------------------------------
+
+_TASK_ROLES = {Role.LIAISON, Role.INVESTIGATOR, Role.STATION, Role.CENTER, Role.CITY, Role.SUPERVISOR}
+
+
+@get("/bot/preapplications", name="bot_preapplications")
+async def preapplications(
+    request: Request[Any, Any, Any],
+    actor: NamedDependency[Actor],
+    status: FromQuery[str] = "new",
+) -> Response[str]:
+    if actor.role not in _TASK_ROLES:
+        raise PermissionDenied(N_("Your role may not take this action."))
+    rows = await service.list_preapplications(actor, status)
+    return render(
+        request,
+        "bot/preapplications.html",
+        {
+            "rows": rows,
+            "status": status,
+            "statuses": service.PREAPPLICATION_STATUSES,
+            "can_handle": actor.role in {Role.LIAISON, Role.INVESTIGATOR, Role.STATION},
+            "categories": Category,
+        },
+    )
+
+
+@post("/bot/preapplications/{preapplication_id:int}/status")
+async def preapplication_status(
+    request: Request[Any, Any, Any], preapplication_id: FromPath[int], actor: NamedDependency[Actor]
+) -> Response[Any]:
+    form = await request.form()
+    status = first(form, "status", 12)
+    try:
+        await service.do_set_preapplication_status(actor, preapplication_id, status, now_of(request))
+    except DomainError as exc:
+        if isinstance(exc, PermissionDenied):
+            raise
+        flash(request, " ".join(form_errors(exc).values()), "error")
+    else:
+        flash(request, translate(N_("Pre-application updated.")))
+    return Redirect("/bot/preapplications", status_code=303)
+
+
+@post("/applications/{application_id:int}/bot-token")
+async def issue_bot_token(
+    request: Request[Any, Any, Any], application_id: FromPath[int], actor: NamedDependency[Actor]
+) -> Redirect:
+    """Print a fresh Telegram link on the receipt (the old one expired or was used)."""
+    await service.do_issue_bind_token(actor, application_id, now_of(request))
+    flash(request, translate(N_("A new Telegram link was issued.")))
+    return Redirect(f"/applications/{application_id}/receipt", status_code=303)
+
+
+ROUTES: list[Any] = [
+    webhook,
+    console_page,
+    console_send,
+    console_press,
+    console_reset,
+    preapplications,
+    preapplication_status,
+    issue_bot_token,
+]

@@ -159,5 +159,5 @@ async def intake_submit(request: Request[Any, Any, Any], actor: NamedDependency[
 async def receipt(
     request: Request[Any, Any, Any], application_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
-    data = await get_receipt(actor, application_id)
+    data = await get_receipt(actor, application_id, now=now_of(request))
     return render(request, "intake/receipt.html", {"receipt": data})

@@ -25,6 +25,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/notices", N_("Public notices"), frozenset({R.STATION, R.CENTER, R.SUPERVISOR})),
     NavItem("/resources", N_("Resources and plans"), frozenset({R.CENTER, R.CITY, R.SUPERVISOR})),
     NavItem("/funds", N_("Funds and payments"), frozenset({R.CENTER, R.CITY, R.SUPERVISOR})),
+    NavItem("/handover", N_("Hand-over"), frozenset({R.LIAISON, R.STATION, R.CENTER})),
+    NavItem("/followups", N_("Follow-ups"), frozenset({R.LIAISON, R.STATION, R.CENTER, R.CITY, R.SUPERVISOR})),
     NavItem("/objections", N_("Objections"), frozenset({R.STATION, R.CENTER, R.CITY, R.SUPERVISOR})),
     NavItem("/analytics", N_("Analysis"), frozenset({R.STATION, R.CENTER, R.CITY, R.SUPERVISOR})),
     NavItem("/supervision", N_("Supervision"), frozenset({R.CITY, R.SUPERVISOR})),

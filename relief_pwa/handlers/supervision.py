@@ -1,7 +1,432 @@
-"""Routes of this area (filled in by its feature)."""
+"""Staff pages of the sunshine area: 公示 (/notices), the centre's decisions
+(/approvals), the objections inbox (/objections), supervision (/supervision:
+audit log, chain check, integrity flags) and near-relative filings.
+
+``refuse_supervisor_writes`` is an app-wide guard: a supervisor's POST (or any
+other writing method) is refused with 403 on every route except logging out
+and in, whatever the route's own checks say. Services refuse them as well.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-ROUTES: list[Any] = []
+from litestar import Request, Response, get, post
+from litestar.connection import ASGIConnection
+from litestar.exceptions import PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import Dependency, Parameter
+from litestar.response import Redirect
+
+from relief_pwa.core.enums import AppState, Role
+from relief_pwa.core.errors import DomainError, PermissionDenied, ValidationFailed
+from relief_pwa.core.i18n import N_
+from relief_pwa.core.money import parse_yuan
+from relief_pwa.handlers.common import first, flash, form_errors, is_htmx, now_of, render
+from relief_pwa.i18n import gettext, translate
+from relief_pwa.services import integrity, publicity
+from relief_pwa.services import objections as objection_service
+from relief_pwa.services import supervision as supervision_service
+from relief_pwa.services.actors import Actor
+
+ACTOR = Dependency(skip_validation=True)
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Supervisors may still log in and out: that changes no record of the case system.
+SUPERVISOR_MAY_POST = ("/login", "/logout")
+
+
+SESSION_COOKIE = "relief_session"  # the key of app.py's ServerSideSessionConfig
+
+
+async def refuse_supervisor_writes(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """App-wide guard: supervisors read everything in scope and change nothing."""
+    if connection.scope.get("method", "GET") in SAFE_METHODS or connection.url.path in SUPERVISOR_MAY_POST:
+        return
+    raw_session = connection.scope.get("session")
+    session = raw_session if isinstance(raw_session, dict) or raw_session is None else {}
+    key = connection.cookies.get(SESSION_COOKIE, "")
+    if session is None and not key:
+        return
+    now = connection.app.state.clock.now()
+    if await supervision_service.is_supervisor_session(session, key, now=now):
+        raise PermissionDeniedException(detail="supervisors change nothing")
+
+
+def _int(raw: str, default: int = 1) -> int:
+    return int(raw) if raw.isdigit() and len(raw) < 9 else default
+
+
+# --- 公示 -------------------------------------------------------------------------
+
+
+NOTICE_ROLES = {Role.STATION, Role.CENTER, Role.CITY, Role.SUPERVISOR}
+
+
+@get("/notices", name="notices")
+async def notices_page(request: Request[Any, Any, Any], actor: Actor = ACTOR) -> Response[str]:
+    if actor.role not in NOTICE_ROLES:
+        raise PermissionDenied(N_("Your role may not take this action."))
+    now = now_of(request)
+    context = {
+        "candidates": await publicity.list_candidates(actor, now),
+        "running": await publicity.list_running(actor, now),
+        "can_start": actor.role == Role.STATION,
+        "errors": {},
+        "amounts": {},
+    }
+    return render(request, "notices/index.html", context)
+
+
+@post("/notices/start", name="notices_start")
+async def notices_start(request: Request[Any, Any, Any], actor: Actor = ACTOR) -> Response[Any]:
+    form = await request.form()
+    now = now_of(request)
+    chosen = [value for value in form.getall("application") if isinstance(value, str) and value.isdigit()][
+        :200
+    ]
+    amounts: dict[str, str] = {}
+    items: list[tuple[int, int | None]] = []
+    errors: dict[str, str] = {}
+    for raw in chosen:
+        text = first(form, f"amount-{raw}", 20).strip()
+        amounts[raw] = text
+        try:
+            items.append((int(raw), parse_yuan(text, field=f"app-{raw}") if text else None))
+        except DomainError as exc:
+            errors[f"app-{raw}"] = translate(exc.message, **exc.params)
+    if not errors:
+        try:
+            notice_ids = await publicity.do_start_publicity_batch(actor, items, now=now)
+        except PermissionDenied:
+            raise
+        except DomainError as exc:
+            errors = form_errors(exc)
+        else:
+            flash(request, gettext("Public notice started for %(n)s applications.") % {"n": len(notice_ids)})
+            return Redirect("/notices", status_code=303)
+    context = {
+        "candidates": await publicity.list_candidates(actor, now),
+        "running": await publicity.list_running(actor, now),
+        "can_start": actor.role == Role.STATION,
+        "errors": errors,
+        "amounts": amounts,
+        "chosen": set(chosen),
+    }
+    return render(request, "notices/index.html", context, status_code=400)
+
+
+# --- the centre's decision ----------------------------------------------------------
+
+
+@get("/approvals", name="approvals")
+async def approvals_page(request: Request[Any, Any, Any], actor: Actor = ACTOR) -> Response[str]:
+    if actor.role not in {Role.CENTER, Role.CITY, Role.SUPERVISOR, Role.STATION}:
+        raise PermissionDenied(N_("Your role may not take this action."))
+    context = {
+        "ready": await publicity.list_decision_cases(
+            actor, (AppState.READY_FOR_APPROVAL, AppState.VERIFIED_INELIGIBLE)
+        ),
+        "approved": await publicity.list_decision_cases(actor, (AppState.APPROVED,)),
+        "can_decide": actor.role == Role.CENTER,
+    }
+    return render(request, "notices/approvals.html", context)
+
+
+@get("/approvals/{application_id:int}", name="approval")
+async def approval_page(
+    request: Request[Any, Any, Any], application_id: int, actor: Actor = ACTOR
+) -> Response[str]:
+    case = await publicity.get_decision_case(actor, application_id)
+    context = {
+        "case": case,
+        "objections": await objection_service.objections_for_application(actor, application_id),
+        "can_decide": actor.role == Role.CENTER,
+        "errors": {},
+        "values": {"reason": "", "decision": ""},
+    }
+    return render(request, "notices/approval.html", context)
+
+
+@post("/approvals/{application_id:int}", name="approval_decide")
+async def approval_decide(
+    request: Request[Any, Any, Any], application_id: int, actor: Actor = ACTOR
+) -> Response[Any]:
+    form = await request.form()
+    decision, reason = first(form, "decision", 20), first(form, "reason", 2000)
+    raw_version = first(form, "version", 10)
+    try:
+        await publicity.do_decide(
+            actor,
+            application_id,
+            decision,
+            reason=reason,
+            now=now_of(request),
+            expected_version=int(raw_version) if raw_version.isdigit() else None,
+        )
+    except PermissionDenied:
+        raise
+    except DomainError as exc:
+        case = await publicity.get_decision_case(actor, application_id)
+        context = {
+            "case": case,
+            "objections": await objection_service.objections_for_application(actor, application_id),
+            "can_decide": actor.role == Role.CENTER,
+            "errors": form_errors(exc),
+            "values": {"reason": reason, "decision": decision},
+        }
+        return render(request, "notices/approval.html", context, status_code=400)
+    flash(request, gettext("Decision recorded."))
+    return Redirect(f"/approvals/{application_id}", status_code=303)
+
+
+@get("/approvals/{application_id:int}/letter", name="approval_letter")
+async def approval_letter(
+    request: Request[Any, Any, Any], application_id: int, actor: Actor = ACTOR
+) -> Response[str]:
+    """The written decision for the applicant: approval, or rejection with its reasons."""
+    case = await publicity.get_decision_case(actor, application_id)
+    if case.state not in {AppState.APPROVED, AppState.REJECTED, AppState.ACTIVE}:
+        raise DomainError(N_("There is no decision to print yet."))
+    from relief_pwa.services.public_boards import office_for
+
+    context = {"case": case, "office": await office_for(case.org_path), "decided_on": case.decided_on}
+    return render(request, "notices/letter.html", context)
+
+
+# --- objections inbox ----------------------------------------------------------------------
+
+INBOX_ROLES = {Role.STATION, Role.CENTER, Role.CITY, Role.SUPERVISOR}
+
+
+def _require_inbox(actor: Actor) -> None:
+    if actor.role not in INBOX_ROLES:
+        raise PermissionDenied(N_("Your role may not take this action."))
+
+
+@get("/objections", name="objections")
+async def objections_inbox(
+    request: Request[Any, Any, Any],
+    actor: Actor = ACTOR,
+    status_filter: str = Parameter(query="status", default="open"),
+    page: str = "1",
+) -> Response[str]:
+    _require_inbox(actor)
+    inbox = await objection_service.list_inbox(
+        actor, now=now_of(request), status=status_filter[:20], page=_int(page)
+    )
+    context = {
+        "inbox": inbox,
+        "statuses": objection_service.STATUSES,
+        "status_label": objection_service.status_label,
+        "kind_label": objection_service.kind_label,
+        "channel_label": objection_service.channel_label,
+        "can_handle": actor.role in objection_service.HANDLER_ROLES,
+    }
+    block = (
+        "results" if is_htmx(request) and request.headers.get("hx-target") == "objection-results" else None
+    )
+    return render(request, "objections/inbox.html", context, block=block)
+
+
+async def _objection_page(
+    request: Request[Any, Any, Any],
+    actor: Actor,
+    objection_id: int,
+    errors: dict[str, str],
+    values: dict[str, str],
+) -> dict[str, Any]:
+    detail = await objection_service.get_objection(actor, objection_id, now=now_of(request))
+    return {
+        "detail": detail,
+        "o": detail.row,
+        "errors": errors,
+        "values": values,
+        "status_label": objection_service.status_label,
+        "kind_label": objection_service.kind_label,
+        "channel_label": objection_service.channel_label,
+        "can_handle": actor.role in objection_service.HANDLER_ROLES,
+    }
+
+
+@get("/objections/{objection_id:int}", name="objection")
+async def objection_page(
+    request: Request[Any, Any, Any], objection_id: int, actor: Actor = ACTOR
+) -> Response[str]:
+    _require_inbox(actor)
+    context = await _objection_page(request, actor, objection_id, {}, {})
+    return render(request, "objections/detail.html", context)
+
+
+@post("/objections/{objection_id:int}/investigation", name="objection_investigate")
+async def objection_investigate(
+    request: Request[Any, Any, Any], objection_id: int, actor: Actor = ACTOR
+) -> Response[Any]:
+    form = await request.form()
+    text = first(form, "investigation", 5000)
+    try:
+        await objection_service.do_record_investigation(actor, objection_id, text, now=now_of(request))
+    except PermissionDenied:
+        raise
+    except DomainError as exc:
+        context = await _objection_page(
+            request, actor, objection_id, form_errors(exc), {"investigation": text}
+        )
+        return render(request, "objections/detail.html", context, status_code=400)
+    flash(request, gettext("Investigation recorded."))
+    return Redirect(f"/objections/{objection_id}", status_code=303)
+
+
+@post("/objections/{objection_id:int}/answer", name="objection_answer")
+async def objection_answer(
+    request: Request[Any, Any, Any], objection_id: int, actor: Actor = ACTOR
+) -> Response[Any]:
+    form = await request.form()
+    text = first(form, "answer", 5000)
+    close = first(form, "close", 5) == "1"
+    try:
+        await objection_service.do_answer(actor, objection_id, text, now=now_of(request), close=close)
+    except PermissionDenied:
+        raise
+    except DomainError as exc:
+        context = await _objection_page(request, actor, objection_id, form_errors(exc), {"answer": text})
+        return render(request, "objections/detail.html", context, status_code=400)
+    flash(request, gettext("Answer recorded; the filer sees it with the tracking code."))
+    return Redirect(f"/objections/{objection_id}", status_code=303)
+
+
+@post("/objections/{objection_id:int}/close", name="objection_close")
+async def objection_close(
+    request: Request[Any, Any, Any], objection_id: int, actor: Actor = ACTOR
+) -> Response[Any]:
+    await objection_service.do_close(actor, objection_id, now=now_of(request))
+    flash(request, gettext("Report closed."))
+    return Redirect(f"/objections/{objection_id}", status_code=303)
+
+
+# --- supervision ------------------------------------------------------------------------------
+
+
+@get("/supervision", name="supervision")
+async def supervision_home(request: Request[Any, Any, Any], actor: Actor = ACTOR) -> Response[str]:
+    report = await integrity.compute_flags(actor, now=now_of(request))
+    context = {"report": report, "kinds": integrity.FLAG_KINDS}
+    return render(request, "supervision/index.html", context)
+
+
+@get("/supervision/flags/{kind:str}", name="supervision_flags")
+async def supervision_flags(
+    request: Request[Any, Any, Any], kind: str, actor: Actor = ACTOR
+) -> Response[str]:
+    if kind not in integrity.FLAG_KINDS:
+        raise DomainError(N_("Unknown flag."))
+    report = await integrity.compute_flags(actor, now=now_of(request), kinds=[kind])
+    context = {"kind": kind, "title": integrity.FLAG_KINDS[kind], "items": report.items[kind]}
+    return render(request, "supervision/flags.html", context)
+
+
+@get("/supervision/audit", name="supervision_audit")
+async def supervision_audit(
+    request: Request[Any, Any, Any],
+    actor: Actor = ACTOR,
+    who: str = Parameter(query="actor", default=""),
+    household: str = "",
+    action: str = "",
+    date_from: str = "",
+    date_to: str = "",
+    before: str = "",
+) -> Response[str]:
+    query = supervision_service.AuditQuery(
+        actor=who[:40],
+        household=household[:24],
+        action=action[:60],
+        date_from=date_from[:10],
+        date_to=date_to[:10],
+        before_seq=int(before) if before.isdigit() and len(before) < 15 else None,
+    )
+    errors: dict[str, str] = {}
+    try:
+        page = await supervision_service.list_audit_events(actor, query)
+    except ValidationFailed as exc:
+        errors = form_errors(exc)
+        page = await supervision_service.list_audit_events(actor, supervision_service.AuditQuery())
+    context = {"page": page, "errors": errors, "q": query}
+    block = "results" if is_htmx(request) and request.headers.get("hx-target") == "audit-results" else None
+    return render(request, "supervision/audit.html", context, block=block)
+
+
+@get("/supervision/verify", name="supervision_verify")
+async def supervision_verify(request: Request[Any, Any, Any], actor: Actor = ACTOR) -> Response[str]:
+    """Re-hash the audit chain now (a read: supervisors may run it)."""
+    check = await supervision_service.check_chain(actor, now=now_of(request))
+    block = "result" if is_htmx(request) else None
+    return render(request, "supervision/verify.html", {"check": check}, block=block)
+
+
+# --- near-relative filings (近亲属备案) ---------------------------------------------------------
+
+
+@get("/households/{household_id:int}/near-relatives", name="near_relatives")
+async def near_relatives_page(
+    request: Request[Any, Any, Any], household_id: int, actor: Actor = ACTOR
+) -> Response[str]:
+    filings = await integrity.list_near_relatives(actor, household_id)
+    context = {
+        "household_id": household_id,
+        "filings": filings,
+        "errors": {},
+        "values": {},
+        "can_record": actor.role in integrity.NEAR_RELATIVE_ROLES,
+    }
+    return render(request, "supervision/near_relatives.html", context)
+
+
+@post("/households/{household_id:int}/near-relatives", name="near_relatives_record")
+async def near_relatives_record(
+    request: Request[Any, Any, Any], household_id: int, actor: Actor = ACTOR
+) -> Response[Any]:
+    form = await request.form()
+    values = {
+        "relative_name": first(form, "relative_name", 80),
+        "relation": first(form, "relation", 60),
+        "staff_username": first(form, "staff_username", 40),
+        "note": first(form, "note", 400),
+    }
+    try:
+        await integrity.do_record_near_relative(actor, household_id, now=now_of(request), **values)
+    except PermissionDenied:
+        raise
+    except DomainError as exc:
+        filings = await integrity.list_near_relatives(actor, household_id)
+        context = {
+            "household_id": household_id,
+            "filings": filings,
+            "errors": form_errors(exc),
+            "values": values,
+            "can_record": True,
+        }
+        return render(request, "supervision/near_relatives.html", context, status_code=400)
+    flash(request, gettext("Near-relative filing recorded."))
+    return Redirect(f"/households/{household_id}/near-relatives", status_code=303)
+
+
+ROUTES: list[Any] = [
+    notices_page,
+    notices_start,
+    approvals_page,
+    approval_page,
+    approval_decide,
+    approval_letter,
+    objections_inbox,
+    objection_page,
+    objection_investigate,
+    objection_answer,
+    objection_close,
+    supervision_home,
+    supervision_flags,
+    supervision_audit,
+    supervision_verify,
+    near_relatives_page,
+    near_relatives_record,
+]

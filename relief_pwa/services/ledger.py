@@ -50,19 +50,29 @@ async def do_set_discrepancy_threshold(actor: Actor, pct: int, *, now: datetime)
     require_role(actor, "city")
     async with write_transaction(SystemSetting._meta.db):
         before = await discrepancy_threshold_pct()
-        existing = await SystemSetting.select(SystemSetting.id).where(SystemSetting.key == THRESHOLD_KEY).first()
+        existing = (
+            await SystemSetting.select(SystemSetting.id).where(SystemSetting.key == THRESHOLD_KEY).first()
+        )
         if existing is None:
             await SystemSetting.insert(SystemSetting(key=THRESHOLD_KEY, value=str(pct), updated_at=now))
-            setting_id = (await SystemSetting.select(SystemSetting.id).where(
-                SystemSetting.key == THRESHOLD_KEY).first() or {"id": 0})["id"]
+            setting_id = (
+                await SystemSetting.select(SystemSetting.id).where(SystemSetting.key == THRESHOLD_KEY).first()
+                or {"id": 0}
+            )["id"]
         else:
             setting_id = existing["id"]
             await SystemSetting.update({SystemSetting.value: str(pct), SystemSetting.updated_at: now}).where(
                 SystemSetting.id == setting_id
             )
         await record_event(
-            actor, "setting.update", "system_setting", setting_id, org_path=actor.org_path, now=now,
-            before={THRESHOLD_KEY: before}, after={THRESHOLD_KEY: pct},
+            actor,
+            "setting.update",
+            "system_setting",
+            setting_id,
+            org_path=actor.org_path,
+            now=now,
+            before={THRESHOLD_KEY: before},
+            after={THRESHOLD_KEY: pct},
         )
 
 
@@ -127,17 +137,29 @@ async def get_ledger(actor: Actor, household_id: int) -> Ledger:
     """Declared and verified side by side, with history and evidence per item."""
     household = await access_household(actor, household_id)
     threshold = await discrepancy_threshold_pct()
-    items = await MoneyItem.select().where(
-        (MoneyItem.household == household.id) & MoneyItem.active.eq(True)
-    ).order_by(MoneyItem.id)
+    items = (
+        await MoneyItem.select()
+        .where((MoneyItem.household == household.id) & MoneyItem.active.eq(True))
+        .order_by(MoneyItem.id)
+    )
     names = {
         r["id"]: r["name"]
         for r in await Member.select(Member.id, Member.name).where(Member.household == household.id)
     }
-    verifications = await Verification.select(
-        Verification.id, Verification.money_item, Verification.verified_fen, Verification.source,
-        Verification.note, Verification.visit, Verification.recorded_at, Verification.recorded_by.display_name,
-    ).where(Verification.household == household.id).order_by(Verification.id, ascending=False)
+    verifications = (
+        await Verification.select(
+            Verification.id,
+            Verification.money_item,
+            Verification.verified_fen,
+            Verification.source,
+            Verification.note,
+            Verification.visit,
+            Verification.recorded_at,
+            Verification.recorded_by.display_name,
+        )
+        .where(Verification.household == household.id)
+        .order_by(Verification.id, ascending=False)
+    )
     visit_ids = sorted({v["visit"] for v in verifications if v["visit"] is not None})
     photos_by_visit: dict[int, list[PhotoView]] = {}
     if visit_ids:
@@ -147,9 +169,12 @@ async def get_ledger(actor: Actor, household_id: int) -> Ledger:
     for v in verifications:
         history.setdefault(v["money_item"], []).append(
             VerificationEntry(
-                id=v["id"], verified_fen=v["verified_fen"],
-                source=_source(v["source"]) or VerificationSource.HOME_VISIT, note=v["note"],
-                visit_id=v["visit"], recorded_by=v["recorded_by.display_name"] or "",
+                id=v["id"],
+                verified_fen=v["verified_fen"],
+                source=_source(v["source"]) or VerificationSource.HOME_VISIT,
+                note=v["note"],
+                visit_id=v["visit"],
+                recorded_by=v["recorded_by.display_name"] or "",
                 recorded_at=v["recorded_at"],
             )
         )
@@ -163,11 +188,18 @@ async def get_ledger(actor: Actor, household_id: int) -> Ledger:
         evidence = photos_by_visit.get(entries[0].visit_id, []) if entries and entries[0].visit_id else []
         sections.setdefault(item["section"], []).append(
             LedgerLine(
-                money_item_id=item["id"], section=item["section"], kind=item["kind"],
-                description=item["description"], member_name=names.get(item["member"], ""),
-                declared_fen=item["declared_fen"], verified_fen=item["verified_fen"],
-                source=_source(item["verified_source"]), note=item["verified_note"],
-                verified_at=item["verified_at"], discrepancy=gap, history=entries,
+                money_item_id=item["id"],
+                section=item["section"],
+                kind=item["kind"],
+                description=item["description"],
+                member_name=names.get(item["member"], ""),
+                declared_fen=item["declared_fen"],
+                verified_fen=item["verified_fen"],
+                source=_source(item["verified_source"]),
+                note=item["verified_note"],
+                verified_at=item["verified_at"],
+                discrepancy=gap,
+                history=entries,
                 evidence=[p for p in evidence if p.purpose != "signature"],
             )
         )
@@ -218,8 +250,14 @@ async def record_verifications(
         item = items[value.money_item_id]
         note = value.note.strip()[:NOTE_MAX_LENGTH]
         row = Verification(
-            money_item=item["id"], household=household["id"], visit=visit_id, org_path=household["org_path"],
-            verified_fen=value.verified_fen, source=source, note=note, recorded_by=actor.staff_id,
+            money_item=item["id"],
+            household=household["id"],
+            visit=visit_id,
+            org_path=household["org_path"],
+            verified_fen=value.verified_fen,
+            source=source,
+            note=note,
+            recorded_by=actor.staff_id,
             recorded_at=now,
         )
         await row.save()
@@ -232,11 +270,21 @@ async def record_verifications(
             }
         ).where(MoneyItem.id == item["id"])
         await record_event(
-            actor, "verification.record", "money_item", item["id"], org_path=household["org_path"], now=now,
+            actor,
+            "verification.record",
+            "money_item",
+            item["id"],
+            org_path=household["org_path"],
+            now=now,
             household_id=household["id"],
             before={"verified_fen": item["verified_fen"], "source": item["verified_source"]},
-            after={"verified_fen": value.verified_fen, "source": source.value, "note": note,
-                   "visit_id": visit_id, "declared_fen": item["declared_fen"]},
+            after={
+                "verified_fen": value.verified_fen,
+                "source": source.value,
+                "note": note,
+                "visit_id": visit_id,
+                "declared_fen": item["declared_fen"],
+            },
         )
     await hooks.household_changed(household["id"], trigger="verification", now=now)
     return len(values)
@@ -244,9 +292,11 @@ async def record_verifications(
 
 async def visit_verifications(visit_id: int) -> dict[int, tuple[int, str]]:
     """The latest value and note per item recorded by one visit."""
-    rows = await Verification.select(
-        Verification.money_item, Verification.verified_fen, Verification.note
-    ).where(Verification.visit == visit_id).order_by(Verification.id)
+    rows = (
+        await Verification.select(Verification.money_item, Verification.verified_fen, Verification.note)
+        .where(Verification.visit == visit_id)
+        .order_by(Verification.id)
+    )
     return {r["money_item"]: (r["verified_fen"], r["note"]) for r in rows}
 
 

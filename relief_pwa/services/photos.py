@@ -114,9 +114,11 @@ async def link_photo(
     """
     engine = Photo._meta.db
     await advisory_xact_lock(engine, f"photo:{visit['id']}:{photo.sha256}")
-    existing = await Photo.select(Photo.id).where(
-        (Photo.visit == visit["id"]) & (Photo.sha256 == photo.sha256)
-    ).first()
+    existing = (
+        await Photo.select(Photo.id)
+        .where((Photo.visit == visit["id"]) & (Photo.sha256 == photo.sha256))
+        .first()
+    )
     if existing is not None:
         return int(existing["id"]), False
     count = await Photo.count().where(Photo.visit == visit["id"])
@@ -141,10 +143,20 @@ async def link_photo(
     )
     await row.save()
     await record_event(
-        actor, "photo.add", "photo", row.id, org_path=visit["org_path"], now=now,
+        actor,
+        "photo.add",
+        "photo",
+        row.id,
+        org_path=visit["org_path"],
+        now=now,
         household_id=visit["household"],
-        after={"visit_id": visit["id"], "sha256": photo.sha256, "purpose": purpose.value,
-               "source_format": photo.source_format, "original_sha256": photo.original_sha256},
+        after={
+            "visit_id": visit["id"],
+            "sha256": photo.sha256,
+            "purpose": purpose.value,
+            "source_format": photo.source_format,
+            "original_sha256": photo.original_sha256,
+        },
     )
     return row.id, True
 
@@ -180,14 +192,18 @@ async def do_add_photo(
     processed = await prepare_photo(data)
     await store_photo(processed)
     async with write_transaction(Photo._meta.db):
-        photo_id, created = await link_photo(actor, visit, processed, purpose=chosen, caption=caption, now=now)
+        photo_id, created = await link_photo(
+            actor, visit, processed, purpose=chosen, caption=caption, now=now
+        )
     return UploadResult(photo_id, created)
 
 
 async def _visit_in_scope(actor: Actor, visit_id: int) -> dict[str, Any]:
-    row = await Visit.select(
-        Visit.id, Visit.household, Visit.org_path, Visit.status
-    ).where((Visit.id == visit_id) & in_scope(actor, Visit.org_path)).first()
+    row = (
+        await Visit.select(Visit.id, Visit.household, Visit.org_path, Visit.status)
+        .where((Visit.id == visit_id) & in_scope(actor, Visit.org_path))
+        .first()
+    )
     if row is None:
         raise NotFoundOrForbidden()
     return dict(row)
@@ -212,7 +228,9 @@ async def read_photo(actor: Actor, photo_id: int, *, thumb: bool = False) -> byt
 
 
 async def list_visit_photos(actor: Actor, visit_id: int) -> list[PhotoView]:
-    rows = await Photo.select().where(
-        (Photo.visit == visit_id) & in_scope(actor, Photo.org_path)
-    ).order_by(Photo.id)
+    rows = (
+        await Photo.select()
+        .where((Photo.visit == visit_id) & in_scope(actor, Photo.org_path))
+        .order_by(Photo.id)
+    )
     return [photo_view(r) for r in rows]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from relief_pwa.core.calendar import INVESTIGATION_WORKING_DAYS, add_working_days
@@ -25,7 +25,7 @@ class Receipt:
     extras: dict[str, Any]
 
 
-async def get_receipt(actor: Actor, application_id: int) -> Receipt:
+async def get_receipt(actor: Actor, application_id: int, now: datetime | None = None) -> Receipt:
     application = await access_application(actor, application_id)
     household = await Household.select().where(Household.id == application.household).first()
     units = await ancestors(application.org_path)
@@ -40,8 +40,17 @@ async def get_receipt(actor: Actor, application_id: int) -> Receipt:
         units=units,
         missing=missing,
         investigate_by=add_working_days(application.received_on, INVESTIGATION_WORKING_DAYS),
-        extras={"offices": office_rows},
+        extras={"offices": office_rows, **(await _bot_extras(application.id, now))},
     )
+
+
+async def _bot_extras(application_id: int, now: datetime | None) -> dict[str, Any]:
+    """The Telegram deep link and QR code (issue 7), when ``now`` is known."""
+    if now is None:
+        return {}
+    from relief_pwa.services.bot import receipt_bot_link
+
+    return await receipt_bot_link(application_id, now)
 
 
 async def _offices(path: str) -> list[dict[str, Any]]:

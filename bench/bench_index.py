@@ -1,0 +1,204 @@
+"""Benchmark the relief index on a synthetic city (issue 3).
+
+Prints, for the database named by RELIEF_DATABASE_URL (default: a fresh
+SQLite file):
+
+1. a full re-score and re-rank of every open household (households per
+   second; target under 2 s for 60,000 on SQLite) — the path a model
+   activation's job takes, with every record and snapshot written;
+2. one household's recompute after a change, including its writes, through
+   the real hook (p50/p95; target p95 under 20 ms);
+3. the ranking page for a city user (all households) and a street user,
+   against a bare page (/healthz) measured in the same run (p50/p95).
+
+Usage:
+    .venv/bin/python bench/bench_index.py --households 60000
+    RELIEF_DATABASE_URL=postgresql://relief:relief@127.0.0.1:PORT/relief_test \\
+        .venv/bin/python bench/bench_index.py --households 60000
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import bench._env  # noqa: E402,F401  (first: selects the database)
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import gc  # noqa: E402
+import random  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Awaitable, Callable  # noqa: E402
+from datetime import timedelta  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx  # noqa: E402
+
+from bench.synthetic_city import BENCH_NOW, BENCH_PASSWORD, build_city  # noqa: E402
+from relief_pwa.clock import FixedClock  # noqa: E402
+from relief_pwa.core.ranking import RankEntry, rank  # noqa: E402
+from relief_pwa.db import write_transaction  # noqa: E402
+from relief_pwa.services import hooks  # noqa: E402
+from relief_pwa.services.scoring import get_active_model, rescore_all  # noqa: E402
+from relief_pwa.tables import Household, MoneyItem  # noqa: E402
+
+
+async def prepare_database(*, reset: bool) -> None:
+    """Migrate a fresh schema (PostgreSQL: drop the public schema first when ``reset``)."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    from relief_pwa.piccolo_conf import DB
+    from relief_pwa.services.wiring import register_listeners
+
+    register_listeners()
+    if DB.engine_type == "postgres":
+        await DB.start_connection_pool(min_size=1, max_size=8)
+        if reset:
+            await DB.run_ddl("DROP SCHEMA public CASCADE")
+            await DB.run_ddl("CREATE SCHEMA public")
+    result = await run_forwards("relief")
+    if not result.success:
+        raise SystemExit(result.message)
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return statistics.median(ordered), p95
+
+
+async def _timed(fn: Callable[[], Awaitable[Any]], repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        await fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def bench_full_rescore(now: Any) -> tuple[float, int]:
+    """Re-score every open household (bulk path) and rank them all."""
+    model = await get_active_model(now=now)
+    gc.collect()
+    started = time.perf_counter()
+    result = await rescore_all(model, now=now, trigger="bench")
+    rows = await Household.select(Household.id, Household.current_index, Household.file_no).where(
+        Household.is_open.eq(True) & Household.current_index.is_not_null()
+    )
+    ranked = rank(RankEntry(r["id"], r["current_index"], BENCH_NOW.date(), r["file_no"]) for r in rows)
+    seconds = time.perf_counter() - started
+    assert len(ranked) == result.count, (len(ranked), result.count)
+    return seconds, result.count
+
+
+async def bench_single(household_ids: list[int], now: Any, repeat: int) -> list[float]:
+    """A verified value changes; the hook recomputes and stores the index in the same transaction."""
+    rng = random.Random(7)
+    items = {
+        r["household"]: r["id"]
+        for r in await MoneyItem.select(MoneyItem.id, MoneyItem.household).where(MoneyItem.section == "income")
+    }
+    candidates = [h for h in household_ids if h in items]
+    samples = []
+    for step in range(repeat):
+        household_id = rng.choice(candidates)
+        started = time.perf_counter()
+        async with write_transaction(Household._meta.db):
+            await MoneyItem.update({MoneyItem.verified_fen: 10_000 + step, MoneyItem.verified_at: now}).where(
+                MoneyItem.id == items[household_id]
+            )
+            await hooks.household_changed(household_id, trigger="bench.verification", now=now)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def bench_pages(info: Any, clock: FixedClock, repeat: int) -> dict[str, list[float]]:
+    from relief_pwa.app import create_app
+    from relief_pwa.settings import load_settings
+
+    app = create_app(load_settings(), clock)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50001))
+    results: dict[str, list[float]] = {}
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        for username in (info.city_username, info.station_username):
+            login_page = await client.get("/login")
+            token = login_page.text.split('name="_csrf_token" value="', 1)[1].split('"', 1)[0]
+            response = await client.post("/login", data={"username": username, "password": BENCH_PASSWORD,
+                                                        "next": "/ranking", "_csrf_token": token})
+            assert response.status_code == 303, response.text[:300]
+
+            async def ranking() -> None:
+                page = await client.get("/ranking")
+                assert page.status_code == 200, page.status_code
+
+            async def ranking_page_40() -> None:
+                page = await client.get("/ranking?page=40")
+                assert page.status_code == 200
+
+            async def healthz() -> None:
+                page = await client.get("/healthz")
+                assert page.status_code == 200
+
+            await ranking()  # warm-up
+            results[f"/healthz ({username})"] = await _timed(healthz, repeat)
+            results[f"/ranking ({username})"] = await _timed(ranking, repeat)
+            results[f"/ranking?page=40 ({username})"] = await _timed(ranking_page_40, repeat)
+    return results
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description="Relief index benchmark")
+    parser.add_argument("--households", type=int, default=60_000)
+    parser.add_argument("--single", type=int, default=300, help="single recomputes to time")
+    parser.add_argument("--pages", type=int, default=30, help="page requests to time per page")
+    args = parser.parse_args()
+
+    from relief_pwa.piccolo_conf import DB
+
+    await prepare_database(reset=True)
+    print(f"engine: {DB.engine_type}")
+    info = await build_city(args.households)
+    print(f"synthetic city: {info.households} households, {info.members} people, {info.items} money items, "
+          f"{info.applications} applications, {info.aid} aid records, {info.shocks} shocks "
+          f"— built in {info.seconds:.1f} s")
+
+    # History: a full scoring 90 days ago, so the ranking has movement to show.
+    past = BENCH_NOW - timedelta(days=90)
+    seconds, count = await bench_full_rescore(past)
+    print(f"history pass (as of {past.date()}): {count} households in {seconds:.2f} s")
+
+    clock = FixedClock(BENCH_NOW)
+    runs = []
+    for attempt in range(3):
+        seconds, count = await bench_full_rescore(BENCH_NOW + timedelta(minutes=attempt))
+        runs.append(seconds)
+    best = min(runs)
+    print(f"full rescore-and-rank: {count} households, best {best:.2f} s of {len(runs)} "
+          f"({count / best:,.0f} households/s; runs {', '.join(f'{r:.2f}' for r in runs)}) "
+          f"— target < 2 s for 60k on SQLite")
+
+    now = BENCH_NOW + timedelta(minutes=10)
+    samples = await bench_single(info.household_ids, now, args.single)
+    p50, p95 = _percentiles(samples)
+    print(f"single household recompute incl. writes: p50 {p50:.1f} ms, p95 {p95:.1f} ms "
+          f"(n={len(samples)}) — target p95 < 20 ms")
+
+    clock.set(now + timedelta(minutes=1))
+    pages = await bench_pages(info, clock, args.pages)
+    for name, page_samples in pages.items():
+        p50, p95 = _percentiles(page_samples)
+        print(f"{name:<40} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
+    for username in (info.city_username, info.station_username):
+        bare = statistics.median(pages[f"/healthz ({username})"])
+        page = statistics.median(pages[f"/ranking ({username})"])
+        print(f"ranking page / bare page ({username}): {page / bare:.1f}×")
+    if DB.engine_type == "postgres":
+        await DB.close_connection_pool()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

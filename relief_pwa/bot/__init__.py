@@ -1,0 +1,1 @@
+"""The Telegram bot front door (issue 7)."""

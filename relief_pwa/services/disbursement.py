@@ -1,0 +1,452 @@
+"""One-card (一卡通) disbursement: payment lines, batches, bank files, reconciliation.
+
+- Every month, each approved cash plan line running that month gets one
+  PaymentLine (``do_generate_monthly_lines``).
+- Queued lines of one fund are grouped into a DisbursementBatch, exported as
+  the bank's CSV/XLSX file, and reconciled from the bank's return file.
+- A paid line writes a Payment row whose unique ``pay_key`` ("<plan line>:<month>")
+  makes a second payment of the same month impossible in the database; a
+  failed line is re-queued as a new attempt with the bank's reason.
+- A return file is applied whole or not at all (one transaction); an
+  already reconciled line reported again with the same result is skipped, so
+  uploading the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from relief_pwa.adapters import bankfiles
+from relief_pwa.core.errors import DomainError, NotFoundOrForbidden
+from relief_pwa.core.i18n import N_
+from relief_pwa.db import advisory_xact_lock, write_transaction
+from relief_pwa.services import funds, hooks
+from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.audit import record_event
+from relief_pwa.services.handover import record_aid
+from relief_pwa.services.numbers import next_value
+from relief_pwa.services.plans import HOLDING_STATES, month_name, month_number, month_of, parse_month
+from relief_pwa.tables import (
+    DisbursementBatch,
+    Fund,
+    Payment,
+    PaymentLine,
+    PlanLine,
+)
+
+CHUNK = 500
+BATCH_PAGE = 100
+
+
+def payment_line_id(plan_line_id: int, month: str, attempt: int) -> str:
+    return f"P{plan_line_id}-{month.replace('-', '')}-{attempt}"
+
+
+def pay_key(plan_line_id: int, month: str) -> str:
+    return f"{plan_line_id}:{month}"
+
+
+async def _chunked_insert(rows: Sequence[Any]) -> None:
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        await type(chunk[0]).insert(*chunk)
+
+
+# --- monthly lines -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    month: str
+    created: int
+    already: int
+    total_fen: int
+
+
+async def do_generate_monthly_lines(actor: Actor, month: str, *, now: datetime) -> GenerateResult:
+    """Create the payment lines of ``month`` for every approved cash line running
+    that month (one-off lines in their start month). Re-running is harmless."""
+    require_role(actor, *funds.MANAGER_ROLES)
+    month = parse_month(month)
+    if month_number(month) > month_number(month_of(now.date())) + 1:
+        raise DomainError(N_("Payments can be prepared at most one month ahead."), field="month")
+    target = month_number(month)
+    engine = PaymentLine._meta.db
+    async with write_transaction(engine):
+        await advisory_xact_lock(engine, f"payment-lines:{month}")
+        lines = await PlanLine.raw(
+            "SELECT pl.id, pl.household, pl.org_path, pl.amount_fen, pl.start_month, pl.months, r.fund "
+            "FROM plan_line pl JOIN resource r ON r.id = pl.resource "
+            "WHERE r.kind = 'cash' AND pl.status IN ('approved', 'implemented') AND pl.start_month <> '' "
+            "AND pl.start_month <= {} AND pl.org_path LIKE {}",
+            month, f"{actor.org_path}%",
+        )
+        existing = {
+            int(r["plan_line"])
+            for r in await PaymentLine.select(PaymentLine.plan_line).where(
+                (PaymentLine.month == month) & PaymentLine.org_path.like(f"{actor.org_path}%")
+            )
+        }
+        rows: list[PaymentLine] = []
+        already = 0
+        total = 0
+        for line in lines:
+            start = month_number(line["start_month"])
+            if not start <= target < start + int(line["months"]):
+                continue
+            if int(line["id"]) in existing:
+                already += 1
+                continue
+            rows.append(
+                PaymentLine(
+                    line_id=payment_line_id(int(line["id"]), month, 1), plan_line=line["id"],
+                    household=line["household"], fund=line["fund"], org_path=line["org_path"], month=month,
+                    amount_fen=line["amount_fen"], status="queued", attempt=1, created_at=now,
+                )
+            )
+            total += int(line["amount_fen"])
+        if rows:
+            await _chunked_insert(rows)
+        await record_event(
+            actor, "payment.generate", "payment_month", target, org_path=actor.org_path, now=now,
+            after={"month": month, "created": len(rows), "already": already, "total_fen": total},
+        )
+    return GenerateResult(month, len(rows), already, total)
+
+
+# --- batches -------------------------------------------------------------------
+
+
+async def access_batch(actor: Actor, batch_id: int) -> DisbursementBatch:
+    batch = await DisbursementBatch.objects().where(DisbursementBatch.id == batch_id).first()
+    if batch is None or not actor.org_path or not batch.org_path.startswith(actor.org_path):
+        raise NotFoundOrForbidden()
+    return batch
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch_id: int
+    batch_no: str
+    lines: int
+    total_fen: int
+    held_without_account: int
+
+
+async def do_create_batch(actor: Actor, fund_id: int, month: str, *, now: datetime) -> BatchResult:
+    """Group the queued lines of one fund (months up to ``month``) into a batch.
+    Lines of households without a one-card account stay queued and are counted."""
+    require_role(actor, *funds.MANAGER_ROLES)
+    month = parse_month(month)
+    engine = DisbursementBatch._meta.db
+    async with write_transaction(engine):
+        fund = await funds.access_fund(actor, fund_id)
+        await advisory_xact_lock(engine, f"batch-fund:{fund.id}")
+        rows = await PaymentLine.raw(
+            "SELECT l.id, l.amount_fen, h.onecard_account FROM payment_line l "
+            "JOIN household h ON h.id = l.household "
+            "WHERE l.fund = {} AND l.status = 'queued' AND l.month <= {} AND l.org_path LIKE {} ORDER BY l.id",
+            fund.id, month, f"{actor.org_path}%",
+        )
+        ready = [r for r in rows if (r["onecard_account"] or "").strip()]
+        held = len(rows) - len(ready)
+        if not ready:
+            raise DomainError(
+                N_("No payment lines of this fund are waiting (held without a one-card account: {held})."),
+                field="fund", held=held,
+            )
+        seq = await next_value(f"batch:{month}")
+        batch_no = f"B{month.replace('-', '')}{seq:05d}"
+        total = sum(int(r["amount_fen"]) for r in ready)
+        batch = DisbursementBatch(
+            batch_no=batch_no, fund=fund.id, org_path=actor.org_path, month=month, status="draft",
+            line_count=len(ready), total_fen=total, created_by=actor.staff_id, created_at=now,
+        )
+        await batch.save()
+        ids = [int(r["id"]) for r in ready]
+        for start in range(0, len(ids), CHUNK * 4):
+            await PaymentLine.update({PaymentLine.status: "batched", PaymentLine.batch: batch.id}).where(
+                PaymentLine.id.is_in(ids[start : start + CHUNK * 4]) & (PaymentLine.status == "queued")
+            )
+        await record_event(
+            actor, "batch.create", "disbursement_batch", batch.id, org_path=actor.org_path, now=now,
+            after={"batch_no": batch_no, "fund": fund.code, "month": month, "lines": len(ready),
+                   "total_fen": total, "held_without_account": held},
+        )
+    return BatchResult(int(batch.id), batch_no, len(ready), total, held)
+
+
+async def _bank_lines(batch: DisbursementBatch) -> list[bankfiles.PaymentLine]:
+    rows = await PaymentLine.raw(
+        "SELECT l.line_id, l.amount_fen, l.month, h.head_name, h.head_id_number, h.onecard_account, "
+        "f.code AS fund_code, r.name AS resource_name "
+        "FROM payment_line l JOIN household h ON h.id = l.household JOIN fund f ON f.id = l.fund "
+        "JOIN plan_line pl ON pl.id = l.plan_line JOIN resource r ON r.id = pl.resource "
+        "WHERE l.batch = {} ORDER BY l.id",
+        batch.id,
+    )
+    return [
+        bankfiles.PaymentLine(
+            line_id=r["line_id"], batch_no=batch.batch_no, head_name=r["head_name"],
+            id_number=r["head_id_number"], account=r["onecard_account"], amount_fen=int(r["amount_fen"]),
+            fund_code=r["fund_code"], memo=f"{r['resource_name']} {r['month']}"[:60],
+        )
+        for r in rows
+    ]
+
+
+async def do_export_batch(actor: Actor, batch_id: int, file_format: str, *, now: datetime) -> tuple[bytes, str]:
+    """The bank file of a batch (CSV or XLSX); the first export marks it sent.
+    Every download is audited: the file carries ID numbers and accounts."""
+    require_role(actor, *funds.MANAGER_ROLES)
+    if file_format not in ("csv", "xlsx"):
+        raise DomainError(N_("Choose CSV or XLSX."), field="format")
+    async with write_transaction(DisbursementBatch._meta.db):
+        batch = await access_batch(actor, batch_id)
+        lines = await _bank_lines(batch)
+        data = bankfiles.export_csv(batch.batch_no, lines) if file_format == "csv" else bankfiles.export_xlsx(
+            batch.batch_no, lines
+        )
+        if batch.status == "draft":
+            await DisbursementBatch.update(
+                {DisbursementBatch.status: "exported", DisbursementBatch.exported_at: now}
+            ).where(DisbursementBatch.id == batch.id)
+        await record_event(
+            actor, "batch.export", "disbursement_batch", batch.id, org_path=batch.org_path, now=now,
+            after={"format": file_format, "lines": len(lines)},
+        )
+    return data, f"{batch.batch_no}.{file_format}"
+
+
+# --- reconciliation ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    paid: int
+    failed: int
+    unchanged: int
+    paid_fen: int
+    batch_status: str
+
+
+async def do_reconcile_batch(
+    actor: Actor, batch_id: int, data: bytes, filename: str, *, now: datetime
+) -> ReconcileResult:
+    """Apply the bank's return file to a batch, whole or not at all.
+
+    Raises:
+        BankFileRejected: the file is malformed, for another batch, names
+            unknown lines, or contradicts an earlier reconciliation; each
+            problem with its row number. Nothing is changed then.
+    """
+    require_role(actor, *funds.MANAGER_ROLES)
+    engine = DisbursementBatch._meta.db
+    async with write_transaction(engine):
+        batch = await access_batch(actor, batch_id)
+        await advisory_xact_lock(engine, f"batch:{batch.id}")
+        if batch.status == "draft":
+            raise DomainError(N_("Export the batch file before reconciling it."), field="file")
+        lines = await PaymentLine.select().where(PaymentLine.batch == batch.id)
+        by_line_id = {row["line_id"]: row for row in lines}
+        returned = bankfiles.parse_return_file(
+            data, filename, batch.batch_no, {lid: int(row["amount_fen"]) for lid, row in by_line_id.items()}
+        )
+        problems: list[bankfiles.BankFileProblem] = []
+        to_pay: list[tuple[dict[str, Any], bankfiles.ReturnLine]] = []
+        to_fail: list[tuple[dict[str, Any], bankfiles.ReturnLine]] = []
+        unchanged = 0
+        for result in returned.results:
+            row = by_line_id[result.line_id]
+            settled = row["status"] in ("paid", "failed")
+            if settled:
+                if row["status"] != result.status.value:
+                    problems.append(bankfiles.BankFileProblem(
+                        result.row, N_("Line {line_id} was already reconciled as {status}."),
+                        {"line_id": result.line_id, "status": row["status"]},
+                    ))
+                else:
+                    unchanged += 1
+                continue
+            (to_pay if result.status is bankfiles.ReturnStatus.PAID else to_fail).append((row, result))
+        keys = [pay_key(int(row["plan_line"]), row["month"]) for row, _ in to_pay]
+        if keys:
+            taken = {
+                r["pay_key"] for r in await Payment.select(Payment.pay_key).where(Payment.pay_key.is_in(keys))
+            }
+            for (row, result), key in zip(to_pay, keys, strict=True):
+                if key in taken:
+                    problems.append(bankfiles.BankFileProblem(
+                        result.row, N_("Line {line_id}: month {month} of this benefit is already paid."),
+                        {"line_id": result.line_id, "month": row["month"]},
+                    ))
+        if problems:
+            raise bankfiles.BankFileRejected(problems)
+
+        paid_fen = 0
+        plans = await _plan_info([int(row["plan_line"]) for row, _ in to_pay])
+        for row, _result in to_pay:
+            paid_fen += await _settle_paid(actor, row, plans[int(row["plan_line"])], now)
+        for row, result in to_fail:
+            await _settle_failed(row, result.reason, now)
+        remaining = await PaymentLine.count().where(
+            (PaymentLine.batch == batch.id) & (PaymentLine.status == "batched")
+        )
+        status = "reconciled" if remaining == 0 else batch.status
+        if status != batch.status:
+            await DisbursementBatch.update(
+                {DisbursementBatch.status: status, DisbursementBatch.reconciled_at: now}
+            ).where(DisbursementBatch.id == batch.id)
+        await record_event(
+            actor, "batch.reconcile", "disbursement_batch", batch.id, org_path=batch.org_path, now=now,
+            before={"status": batch.status},
+            after={
+                "status": status, "file": filename[:100], "paid": [row["line_id"] for row, _ in to_pay],
+                "failed": [{"line": row["line_id"], "reason": result.reason} for row, result in to_fail],
+                "unchanged": unchanged, "paid_fen": paid_fen,
+            },
+        )
+    return ReconcileResult(len(to_pay), len(to_fail), unchanged, paid_fen, status)
+
+
+async def _plan_info(plan_line_ids: list[int]) -> dict[int, dict[str, Any]]:
+    info: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(plan_line_ids), CHUNK * 4):
+        chunk = plan_line_ids[start : start + CHUNK * 4]
+        rows = await PlanLine.select(
+            PlanLine.id, PlanLine.status, PlanLine.plan.application.as_alias("application_id"),
+        ).where(PlanLine.id.is_in(chunk))
+        info.update({int(r["id"]): r for r in rows})
+    return info
+
+
+async def _settle_paid(actor: Actor, row: dict[str, Any], plan_line: dict[str, Any], now: datetime) -> int:
+    amount = int(row["amount_fen"])
+    # The unique pay_key is the database's own guarantee against a double payment.
+    await Payment.insert(
+        Payment(pay_key=pay_key(int(row["plan_line"]), row["month"]), payment_line=row["id"], amount_fen=amount,
+                paid_at=now)
+    )
+    await PaymentLine.update({PaymentLine.status: "paid", PaymentLine.paid_at: now}).where(
+        (PaymentLine.id == row["id"]) & (PaymentLine.status == "batched")
+    )
+    await funds.pay(row["fund"], amount, reference=f"payment:{row['line_id']}", staff_id=actor.staff_id, now=now)
+    await record_aid(int(row["household"]), value_fen=amount, source="payment",
+                     reference=f"payment:{row['line_id']}", note=row["month"], now=now)
+    first_time = plan_line["status"] == "approved"
+    if first_time:
+        await PlanLine.update({PlanLine.status: "implemented", PlanLine.implemented_at: now}).where(
+            (PlanLine.id == row["plan_line"]) & (PlanLine.status == "approved")
+        )
+        plan_line["status"] = "implemented"
+    await hooks.emit(
+        "payment.paid", household_id=int(row["household"]), application_id=plan_line["application_id"],
+        payment_line_id=int(row["id"]), plan_line_id=int(row["plan_line"]), amount_fen=amount,
+        month=row["month"], now=now,
+    )
+    if first_time:
+        from relief_pwa.services.followups import schedule_followup
+
+        await schedule_followup(actor, int(row["plan_line"]), now=now)
+    return amount
+
+
+async def _settle_failed(row: dict[str, Any], reason: str, now: datetime) -> None:
+    await PaymentLine.update({PaymentLine.status: "failed", PaymentLine.failure_reason: reason[:200]}).where(
+        (PaymentLine.id == row["id"]) & (PaymentLine.status == "batched")
+    )
+    attempt = int(row["attempt"]) + 1
+    await PaymentLine.insert(
+        PaymentLine(
+            line_id=payment_line_id(int(row["plan_line"]), row["month"], attempt), plan_line=row["plan_line"],
+            household=row["household"], fund=row["fund"], org_path=row["org_path"], month=row["month"],
+            amount_fen=row["amount_fen"], status="queued", attempt=attempt,
+            failure_reason=f"{reason}"[:200], created_at=now,
+        )
+    )
+
+
+# --- reading -------------------------------------------------------------------
+
+
+async def list_batches(actor: Actor, limit: int = 100) -> list[dict[str, Any]]:
+    return list(
+        await DisbursementBatch.select(
+            DisbursementBatch.all_columns(), DisbursementBatch.fund.code.as_alias("fund_code")
+        )
+        .where(DisbursementBatch.org_path.like(f"{actor.org_path}%"))
+        .order_by(DisbursementBatch.id, ascending=False)
+        .limit(limit)
+    )
+
+
+async def queue_summary(actor: Actor) -> list[dict[str, Any]]:
+    """Waiting payment lines per fund and month (what the next batch would take)."""
+    rows = await PaymentLine.raw(
+        "SELECT l.fund, f.code AS fund_code, l.month, COUNT(*) AS lines, SUM(l.amount_fen) AS total, "
+        "SUM(CASE WHEN l.attempt > 1 THEN 1 ELSE 0 END) AS retries "
+        "FROM payment_line l JOIN fund f ON f.id = l.fund "
+        "WHERE l.status = 'queued' AND l.org_path LIKE {} GROUP BY l.fund, f.code, l.month ORDER BY f.code, l.month",
+        f"{actor.org_path}%",
+    )
+    return [dict(r) for r in rows]
+
+
+@dataclass
+class BatchDetail:
+    batch: dict[str, Any]
+    lines: list[dict[str, Any]]
+    counts: dict[str, int]
+    page: int
+    pages: int
+
+
+async def get_batch(actor: Actor, batch_id: int, page: int = 1) -> BatchDetail:
+    batch = await access_batch(actor, batch_id)
+    counts = {s: 0 for s in ("batched", "paid", "failed")}
+    for r in await PaymentLine.raw(
+        "SELECT status, COUNT(*) AS n FROM payment_line WHERE batch = {} GROUP BY status", batch.id
+    ):
+        counts[r["status"]] = int(r["n"])
+    total = sum(counts.values())
+    pages = max(1, -(-total // BATCH_PAGE))
+    page = max(1, min(page, pages))
+    lines = await (
+        PaymentLine.select(
+            PaymentLine.all_columns(),
+            PaymentLine.household.file_no.as_alias("file_no"),
+            PaymentLine.household.head_name.as_alias("head_name"),
+        )
+        .where(PaymentLine.batch == batch.id)
+        .order_by(PaymentLine.id)
+        .limit(BATCH_PAGE)
+        .offset((page - 1) * BATCH_PAGE)
+    )
+    data = batch.to_dict()
+    fund = await Fund.select(Fund.code, Fund.name).where(Fund.id == batch.fund).first()
+    data["fund_code"] = fund["code"] if fund else ""
+    return BatchDetail(data, list(lines), counts, page, pages)
+
+
+async def household_payments(household_id: int) -> list[dict[str, Any]]:
+    return list(
+        await PaymentLine.select().where(PaymentLine.household == household_id).order_by(PaymentLine.id)
+    )
+
+
+__all__ = [
+    "BatchResult",
+    "GenerateResult",
+    "ReconcileResult",
+    "do_create_batch",
+    "do_export_batch",
+    "do_generate_monthly_lines",
+    "do_reconcile_batch",
+    "get_batch",
+    "list_batches",
+    "month_name",
+    "queue_summary",
+]

@@ -1,0 +1,368 @@
+"""Telegram notices: listeners on domain events that queue outbox rows in the
+event's own transaction (so a notice exists exactly when its event committed).
+
+Each notice is written in the chat's language at the time of the event. The
+dedupe key is (event kind, entity, chat): the same event reported twice, or
+reported by two producers (``application.start_publicity`` and
+``notice.started``), queues one message.
+
+Producers and the data they pass (all include ``now``):
+- ``visit.scheduled`` / ``visit.reminder_due`` / ``visit.done`` / ``followup.scheduled``: ``visit_id``
+- ``application.<action>``: ``application_id``, ``reason`` (from services.applications.do_transition)
+- ``notice.started``: ``notice_id`` or ``application_id``
+- ``payment.paid``: ``payment_line_id`` (or ``household_id`` + ``amount_fen`` + ``month``)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from relief_pwa.bot import texts
+from relief_pwa.core.calendar import PUBLICITY_DAYS, REPUBLICITY_DAYS
+from relief_pwa.core.enums import AppState
+from relief_pwa.db import write_transaction
+from relief_pwa.services import hooks
+from relief_pwa.services.bot import bound_chats, chat_languages, station_phone
+from relief_pwa.services.outbox import enqueue
+from relief_pwa.tables import Application, PaymentLine, PublicNotice, Visit
+
+
+@dataclass(frozen=True)
+class AppInfo:
+    id: int
+    number: str
+    household: int
+    org_path: str
+    state: str
+    version: int
+    reason: str
+
+
+async def _application(application_id: int) -> AppInfo | None:
+    row = (
+        await Application.select(
+            Application.id,
+            Application.number,
+            Application.household,
+            Application.org_path,
+            Application.state,
+            Application.version,
+            Application.reason,
+        )
+        .where(Application.id == application_id)
+        .first()
+    )
+    if row is None:
+        return None
+    return AppInfo(
+        row["id"],
+        row["number"],
+        row["household"],
+        row["org_path"],
+        row["state"],
+        row["version"],
+        row["reason"] or "",
+    )
+
+
+async def _household_applications(household_id: int) -> list[AppInfo]:
+    rows = await Application.select(Application.id).where(Application.household == household_id)
+    found = [await _application(r["id"]) for r in rows]
+    return [a for a in found if a is not None]
+
+
+async def queue_for_applications(
+    applications: list[AppInfo],
+    kind: str,
+    entity: str,
+    render: Callable[[AppInfo], str],
+    now: datetime,
+) -> int:
+    """Queue one message per bound chat (a chat bound to two of the applications gets one).
+
+    Must run inside the event's write transaction; returns how many rows were new.
+    """
+    chats_by_app = await bound_chats([a.id for a in applications])
+    targets: dict[int, AppInfo] = {}
+    for application in applications:
+        for chat_id in chats_by_app.get(application.id, []):
+            targets.setdefault(chat_id, application)
+    if not targets:
+        return 0
+    infos = await chat_languages(list(targets))
+    queued = 0
+    for chat_id, application in targets.items():
+        info = infos.get(chat_id)
+        language = info.language if info else "zh_Hans"
+        with texts.in_language(language):
+            text = render(application)
+        if await enqueue(
+            chat_id, kind, text, f"{kind}:{entity}:{chat_id}", now, blocked=bool(info and info.blocked)
+        ):
+            queued += 1
+    return queued
+
+
+# --- visits -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VisitFacts:
+    id: int
+    household: int
+    application: int | None
+    on: date
+    window: str
+    staff: str
+    status: str
+
+
+async def _visit(visit_id: Any) -> VisitFacts | None:
+    if visit_id is None:
+        return None
+    row = (
+        await Visit.select(
+            Visit.id,
+            Visit.household,
+            Visit.application,
+            Visit.scheduled_for,
+            Visit.time_window,
+            Visit.status,
+            Visit.assigned_to.display_name,
+        )
+        .where(Visit.id == int(visit_id))
+        .first()
+    )
+    if row is None:
+        return None
+    return VisitFacts(
+        row["id"],
+        row["household"],
+        row["application"],
+        row["scheduled_for"],
+        row["time_window"],
+        row["assigned_to.display_name"] or "",
+        row["status"],
+    )
+
+
+async def _visit_targets(visit: VisitFacts) -> list[AppInfo]:
+    if visit.application is not None:
+        found = await _application(visit.application)
+        return [found] if found else []
+    return await _household_applications(visit.household)
+
+
+async def _queue_visit(kind: str, message: str, visit_id: Any, now: datetime) -> None:
+    visit = await _visit(visit_id)
+    if visit is None:
+        return
+    targets = await _visit_targets(visit)
+    if not targets:
+        return
+    phone = await station_phone(targets[0].org_path)
+
+    def render(application: AppInfo) -> str:
+        return texts.t(
+            message,
+            number=application.number,
+            date=texts.day(visit.on),
+            window=visit.window,
+            staff=visit.staff or "-",
+            phone=phone or "-",
+        )
+
+    # A rescheduled visit is a new notice: the date is part of the entity.
+    await queue_for_applications(targets, kind, f"visit{visit.id}@{visit.on.isoformat()}", render, now)
+
+
+@hooks.on("visit.scheduled")
+async def on_visit_scheduled(*, now: datetime, visit_id: Any = None, **_: Any) -> None:
+    await _queue_visit("visit_scheduled", texts.NOTICE_VISIT_SCHEDULED, visit_id, now)
+
+
+@hooks.on("visit.reminder_due")
+async def on_visit_reminder(*, now: datetime, visit_id: Any = None, **_: Any) -> None:
+    await _queue_visit("visit_reminder", texts.NOTICE_VISIT_REMINDER, visit_id, now)
+
+
+@hooks.on("followup.scheduled")
+async def on_followup_scheduled(*, now: datetime, visit_id: Any = None, **_: Any) -> None:
+    await _queue_visit("followup_scheduled", texts.NOTICE_FOLLOWUP, visit_id, now)
+
+
+@hooks.on("visit.done")
+async def on_visit_done(*, now: datetime, visit_id: Any = None, **_: Any) -> None:
+    visit = await _visit(visit_id)
+    if visit is None:
+        return
+    targets = await _visit_targets(visit)
+    if not targets:
+        return
+    from relief_pwa.core.applicant_status import next_step
+
+    def render(application: AppInfo) -> str:
+        step = next_step(AppState(application.state), received_on=visit.on, state_changed_on=visit.on)
+        following = texts.t(step.next_step, due=texts.day(step.due) if step.due else "")
+        return texts.t(
+            texts.NOTICE_VISIT_DONE, date=texts.day(visit.on), number=application.number, next=following
+        )
+
+    await queue_for_applications(targets, "visit_done", f"visit{visit.id}", render, now)
+
+
+async def queue_visit_reminders(now: datetime) -> int:
+    """Remind every household visited tomorrow (idempotent: the dedupe key makes a
+    second run, or a producer's own ``visit.reminder_due``, queue nothing new)."""
+    tomorrow = now.date() + timedelta(days=1)
+    rows = await Visit.select(Visit.id).where(
+        (Visit.status == "scheduled") & (Visit.scheduled_for == tomorrow)
+    )
+    before = 0
+    for row in rows:
+        async with write_transaction(Visit._meta.db):
+            await on_visit_reminder(now=now, visit_id=row["id"])
+            before += 1
+    return before
+
+
+# --- decisions ------------------------------------------------------------------------------
+
+_DECISIONS = {
+    "find_eligible": ("decision_eligible", texts.NOTICE_ELIGIBLE),
+    "find_ineligible": ("decision_ineligible", texts.NOTICE_INELIGIBLE),
+    "approve": ("decision_approved", texts.NOTICE_APPROVED),
+    "reject": ("decision_rejected", texts.NOTICE_REJECTED),
+}
+
+
+async def _queue_decision(action: str, application_id: Any, reason: str, now: datetime) -> None:
+    application = await _application(int(application_id)) if application_id is not None else None
+    if application is None:
+        return
+    kind, message = _DECISIONS[action]
+    phone = await station_phone(application.org_path)
+
+    def render(app: AppInfo) -> str:
+        return texts.t(
+            message, number=app.number, reason=reason.strip() or texts.t(texts.NO_REASON), phone=phone or "-"
+        )
+
+    # The version makes each decision its own notice (a reopened case decided again is news).
+    await queue_for_applications(
+        [application], kind, f"app{application.id}v{application.version}", render, now
+    )
+
+
+def _decision_listener(action: str) -> hooks.EventListener:
+    async def listener(*, now: datetime, application_id: Any = None, reason: str = "", **_: Any) -> None:
+        await _queue_decision(action, application_id, reason or "", now)
+
+    listener.__name__ = f"on_{action}"
+    return listener
+
+
+for _action in _DECISIONS:
+    hooks.on(f"application.{_action}")(_decision_listener(_action))
+
+
+# --- public notice (公示) -----------------------------------------------------------------------
+
+
+async def _queue_publicity(application_id: int, now: datetime) -> None:
+    application = await _application(application_id)
+    if application is None:
+        return
+    notice = await (
+        PublicNotice.select(PublicNotice.notice_round, PublicNotice.starts_on, PublicNotice.ends_on)
+        .where((PublicNotice.application == application_id) & (PublicNotice.status == "running"))
+        .order_by(PublicNotice.id, ascending=False)
+        .first()
+    )
+    if notice is not None:
+        start, end, round_no = notice["starts_on"], notice["ends_on"], notice["notice_round"]
+    else:
+        republicity = application.state == AppState.REPUBLICIZED
+        start = now.date()
+        end = start + timedelta(days=REPUBLICITY_DAYS if republicity else PUBLICITY_DAYS)
+        round_no = 2 if republicity else 1
+
+    def render(app: AppInfo) -> str:
+        return texts.t(texts.NOTICE_PUBLICITY, number=app.number, start=texts.day(start), end=texts.day(end))
+
+    # Both producers name the same round of the same application: one message.
+    await queue_for_applications(
+        [application], "publicity_started", f"app{application.id}r{round_no}", render, now
+    )
+
+
+@hooks.on("application.start_publicity")
+async def on_start_publicity(*, now: datetime, application_id: Any = None, **_: Any) -> None:
+    if application_id is not None:
+        await _queue_publicity(int(application_id), now)
+
+
+@hooks.on("application.start_republicity")
+async def on_start_republicity(*, now: datetime, application_id: Any = None, **_: Any) -> None:
+    if application_id is not None:
+        await _queue_publicity(int(application_id), now)
+
+
+@hooks.on("notice.started")
+async def on_notice_started(
+    *, now: datetime, application_id: Any = None, notice_id: Any = None, **_: Any
+) -> None:
+    if application_id is None and notice_id is not None:
+        row = (
+            await PublicNotice.select(PublicNotice.application)
+            .where(PublicNotice.id == int(notice_id))
+            .first()
+        )
+        application_id = row["application"] if row else None
+    if application_id is not None:
+        await _queue_publicity(int(application_id), now)
+
+
+# --- payments ------------------------------------------------------------------------------------
+
+
+@hooks.on("payment.paid")
+async def on_payment_paid(
+    *,
+    now: datetime,
+    payment_line_id: Any = None,
+    household_id: Any = None,
+    amount_fen: Any = None,
+    month: Any = None,
+    **_: Any,
+) -> None:
+    entity = ""
+    if payment_line_id is not None:
+        line = (
+            await PaymentLine.select(
+                PaymentLine.id, PaymentLine.household, PaymentLine.amount_fen, PaymentLine.month
+            )
+            .where(PaymentLine.id == int(payment_line_id))
+            .first()
+        )
+        if line is None:
+            return
+        household_id, amount_fen, month = line["household"], line["amount_fen"], line["month"]
+        entity = f"line{line['id']}"
+    if household_id is None or amount_fen is None:
+        return
+    entity = entity or f"hh{household_id}:{month}:{amount_fen}"
+    targets = [a for a in await _household_applications(int(household_id))]
+    # Payments belong to the household's approved case; prefer its active application.
+    active = [a for a in targets if a.state in {AppState.ACTIVE, AppState.APPROVED, AppState.UNDER_REVIEW}]
+    chosen = active or targets
+    amount = int(amount_fen)
+    period = str(month or now.date().isoformat()[:7])
+
+    def render(app: AppInfo) -> str:
+        return texts.t(texts.NOTICE_PAYMENT, amount=texts.money(amount), period=period, number=app.number)
+
+    await queue_for_applications(chosen, "payment_paid", entity, render, now)

@@ -1,0 +1,383 @@
+"""The transactional outbox: every message to an applicant is a row written in
+the same transaction as the event that caused it, and a worker sends it.
+
+Delivery guarantees
+- Nothing is lost: a row stays ``pending``/``sending`` until Telegram accepted
+  it (``sent``), refused it for good (``failed``) or the chat blocked the bot
+  (``blocked``). A worker that dies leaves its rows ``sending`` with a lease
+  (``next_attempt_at``); when the lease runs out any worker claims them again.
+- Nothing is queued twice: ``dedupe_key`` is unique (event, entity, chat).
+- Nothing is sent twice *by us*: a row is claimed by one worker (PostgreSQL
+  ``FOR UPDATE SKIP LOCKED``; SQLite's ``BEGIN IMMEDIATE`` serialises the
+  claim) and marked ``sent`` right after Telegram answers. The Bot API has no
+  idempotency key, so one window remains at-least-once: the process dies (or
+  the request times out) after Telegram accepted a message but before the row
+  was marked. Such a message is sent again after the lease; we accept that
+  rather than risk losing a notice.
+- Order per chat: only the oldest open row of a chat is ever claimed
+  ("head of line"), so a chat's messages go out in order, one at a time.
+
+Pacing: a :class:`~relief_pwa.core.ratelimit.SendPacer` spaces sends at the
+configured global rate (default 30/s) and per-chat gap (default 1 s). It is
+per process: run the worker in one process (the app's lifespan starts one per
+server process; start the server with one worker process when the bot is on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter
+
+from relief_pwa.clock import Clock
+from relief_pwa.core.ratelimit import SendPacer
+from relief_pwa.db import is_sqlite, write_transaction
+from relief_pwa.services.actors import SYSTEM_ACTOR
+from relief_pwa.services.audit import record_event
+from relief_pwa.services.bot import CONSOLE_CHAT_BASE
+from relief_pwa.tables import BotChat, OutboxMessage
+
+log = logging.getLogger("relief_pwa.outbox")
+
+LEASE_SECONDS = 60.0
+MAX_NETWORK_ATTEMPTS = 12
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_MAX_SECONDS = 600.0
+
+SendFn = Callable[[int, str], Awaitable[Any]]
+
+
+# --- writing ----------------------------------------------------------------------
+
+
+async def enqueue(
+    chat_id: int, kind: str, text: str, dedupe_key: str, now: datetime, *, blocked: bool = False
+) -> bool:
+    """Queue one message inside the caller's transaction; False if that key was already queued."""
+    inserted = await (
+        OutboxMessage.insert(
+            OutboxMessage(
+                chat_id=chat_id,
+                kind=kind[:30],
+                text=text,
+                dedupe_key=dedupe_key[:120],
+                status="blocked" if blocked else "pending",
+                attempts=0,
+                next_attempt_at=now,
+                last_error="chat blocked the bot" if blocked else "",
+                created_at=now,
+            )
+        )
+        .on_conflict(target=OutboxMessage.dedupe_key, action="DO NOTHING")
+        .returning(OutboxMessage.id)
+    )
+    return bool(inserted)
+
+
+def backoff_seconds(attempts: int, base: float = BACKOFF_BASE_SECONDS) -> float:
+    """2 s, 4 s, 8 s … capped at 10 minutes."""
+    return float(min(BACKOFF_MAX_SECONDS, base * 2 ** max(0, attempts - 1)))
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    value: Any = getattr(exc, "_retry_after", None)  # a timedelta; the public property warns
+    if isinstance(value, timedelta):
+        return max(0.0, value.total_seconds())
+    return float(exc.retry_after)  # type: ignore[arg-type]
+
+
+# --- claiming ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    chat_id: int
+    kind: str
+    text: str
+    attempts: int
+
+
+_CLAIM_SQL = """
+UPDATE outbox_message
+SET status = 'sending', next_attempt_at = {{}}, attempts = attempts + 1
+WHERE id IN (
+    SELECT o.id FROM outbox_message o
+    WHERE o.status IN ('pending', 'sending') AND o.next_attempt_at <= {{}} {scope}
+      AND o.id IN (
+        SELECT MIN(h.id) FROM outbox_message h
+        WHERE h.status IN ('pending', 'sending') GROUP BY h.chat_id
+      )
+    ORDER BY o.next_attempt_at, o.id
+    LIMIT {{}}
+    {lock}
+) AND status IN ('pending', 'sending') AND next_attempt_at <= {{}}
+RETURNING id, chat_id, kind, text, attempts
+"""
+
+
+async def claim_due(
+    now: datetime, limit: int, *, lease_seconds: float = LEASE_SECONDS, console_only: bool = False
+) -> list[Claimed]:
+    """Take up to ``limit`` due head-of-line rows (and expired leases) for this worker."""
+    engine = OutboxMessage._meta.db
+    scope = f"AND o.chat_id >= {int(CONSOLE_CHAT_BASE)}" if console_only else ""
+    lock = "" if is_sqlite(engine) else "FOR UPDATE SKIP LOCKED"
+    sql = _CLAIM_SQL.format(scope=scope, lock=lock)
+    lease_until = now + timedelta(seconds=lease_seconds)
+    async with write_transaction(engine):
+        rows = await OutboxMessage.raw(sql, lease_until, now, limit, now)
+    claimed = [
+        Claimed(int(r["id"]), int(r["chat_id"]), r["kind"], r["text"], int(r["attempts"])) for r in rows
+    ]
+    claimed.sort(key=lambda c: c.id)
+    return claimed
+
+
+async def mark_sent(message_id: int, now: datetime) -> None:
+    async with write_transaction(OutboxMessage._meta.db):
+        await OutboxMessage.update(
+            {OutboxMessage.status: "sent", OutboxMessage.sent_at: now, OutboxMessage.last_error: ""}
+        ).where((OutboxMessage.id == message_id) & (OutboxMessage.status == "sending"))
+
+
+async def reschedule(message_id: int, at: datetime, error: str) -> None:
+    async with write_transaction(OutboxMessage._meta.db):
+        await OutboxMessage.update(
+            {
+                OutboxMessage.status: "pending",
+                OutboxMessage.next_attempt_at: at,
+                OutboxMessage.last_error: error[:300],
+            }
+        ).where((OutboxMessage.id == message_id) & (OutboxMessage.status == "sending"))
+
+
+async def mark_failed(message_id: int, error: str) -> None:
+    async with write_transaction(OutboxMessage._meta.db):
+        await OutboxMessage.update(
+            {OutboxMessage.status: "failed", OutboxMessage.last_error: error[:300]}
+        ).where((OutboxMessage.id == message_id) & (OutboxMessage.status == "sending"))
+
+
+async def mark_chat_blocked(chat_id: int, message_id: int, error: str, now: datetime) -> None:
+    """The user blocked the bot: stop sending to that chat until it writes again."""
+    async with write_transaction(OutboxMessage._meta.db):
+        await OutboxMessage.update(
+            {OutboxMessage.status: "blocked", OutboxMessage.last_error: error[:300]}
+        ).where(
+            (OutboxMessage.chat_id == chat_id)
+            & ((OutboxMessage.id == message_id) | OutboxMessage.status.is_in(["pending"]))
+        )
+        changed = (
+            await BotChat.update({BotChat.blocked: True})
+            .where((BotChat.chat_id == chat_id) & BotChat.blocked.eq(False))
+            .returning(BotChat.id)
+        )
+        if changed:
+            await record_event(
+                SYSTEM_ACTOR,
+                "bot.chat_blocked",
+                "bot_chat",
+                chat_id,
+                org_path="",
+                now=now,
+                before={"blocked": False},
+                after={"blocked": True, "error": error[:200]},
+            )
+
+
+async def outbox_counts() -> dict[str, int]:
+    rows = await OutboxMessage.raw("SELECT status, COUNT(*) AS n FROM outbox_message GROUP BY status")
+    return {r["status"]: int(r["n"]) for r in rows}
+
+
+# --- the worker ------------------------------------------------------------------------
+
+
+class OutboxWorker:
+    """Claims due rows and sends them, paced, with retries; one per process."""
+
+    def __init__(
+        self,
+        send: SendFn,
+        clock: Clock,
+        pacer: SendPacer,
+        *,
+        console_only: bool = False,
+        concurrency: int = 40,
+        lease_seconds: float = LEASE_SECONDS,
+        poll_seconds: float = 0.25,
+        backoff_base: float = BACKOFF_BASE_SECONDS,
+    ) -> None:
+        self._backoff_base = backoff_base
+        self._pace_lock = asyncio.Lock()
+        self._send = send
+        self._clock = clock
+        self._pacer = pacer
+        self._console_only = console_only
+        self._concurrency = concurrency
+        self._lease_seconds = lease_seconds
+        self._poll_seconds = poll_seconds
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self.sent = 0
+        self.retried = 0
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self._stopping = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="outbox-worker")
+
+    def wake(self) -> None:
+        """New rows were committed: look now instead of at the next poll."""
+        self._wake.set()
+
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """Stop claiming; let messages already on their way finish (then cancel the rest).
+
+        A cancelled send leaves its row ``sending``: it is retried when its lease ends.
+        """
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._inflight:
+            _done, pending = await asyncio.wait(set(self._inflight), timeout=grace_seconds)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+        self._inflight.clear()
+
+    async def kill(self) -> None:
+        """Stop at once, as a crash would (for tests): rows in flight stay ``sending``."""
+        self._stopping.set()
+        tasks = [t for t in [self._task, *self._inflight] if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._task = None
+        self._inflight.clear()
+
+    async def _run(self) -> None:
+        last_forget = time.monotonic()
+        while not self._stopping.is_set():
+            free = self._concurrency - len(self._inflight)
+            claimed: list[Claimed] = []
+            if free > 0:
+                try:
+                    claimed = await claim_due(
+                        self._clock.now(),
+                        free,
+                        lease_seconds=self._lease_seconds,
+                        console_only=self._console_only,
+                    )
+                except Exception:  # the database may be briefly unavailable; keep the worker alive
+                    log.exception("outbox: claiming failed")
+            for row in claimed:
+                task = asyncio.create_task(self._deliver(row))
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
+            if claimed and len(claimed) == free:
+                # A full batch: wait for some room before claiming more.
+                await asyncio.wait(set(self._inflight), return_when=asyncio.FIRST_COMPLETED)
+                continue
+            self._wake.clear()
+            waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._wake.wait())}
+            if self._inflight:
+                waiters |= set(self._inflight)
+            _done, pending = await asyncio.wait(
+                waiters, timeout=self._poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+            for waiter in pending:
+                if waiter not in self._inflight:
+                    waiter.cancel()
+            if time.monotonic() - last_forget > 60:
+                self._pacer.forget_idle(time.monotonic())
+                last_forget = time.monotonic()
+
+    async def _deliver(self, row: Claimed) -> None:
+        # Wait for the chat's own gap first, without holding up other chats…
+        while (wait := self._pacer.chat_wait(row.chat_id, time.monotonic())) > 0:  # noqa: ASYNC110 - a timed gap
+            await asyncio.sleep(wait)
+        # …then take global slots one sender at a time, counted from the real start.
+        async with self._pace_lock:
+            delay = self._pacer.reserve(row.chat_id, time.monotonic())
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._pacer.started(row.chat_id, time.monotonic())
+        try:
+            await self._send(row.chat_id, row.text)
+        except RetryAfter as exc:
+            seconds = retry_after_seconds(exc)
+            # Telegram does not say whether the limit was per chat or global: pause both.
+            until = time.monotonic() + seconds
+            self._pacer.pause(until)
+            self._pacer.delay_chat(row.chat_id, until)
+            self.retried += 1
+            await reschedule(row.id, self._clock.now() + timedelta(seconds=seconds), str(exc))
+        except Forbidden as exc:
+            log.info("outbox: chat %s blocked the bot", row.chat_id)
+            await mark_chat_blocked(row.chat_id, row.id, str(exc), self._clock.now())
+        except (ChatMigrated, BadRequest) as exc:
+            log.warning("outbox: message %s refused for good: %s", row.id, exc)
+            await mark_failed(row.id, f"{type(exc).__name__}: {exc}")
+        except (NetworkError, InvalidToken) as exc:  # TimedOut is a NetworkError
+            self.retried += 1
+            if row.attempts >= MAX_NETWORK_ATTEMPTS:
+                log.error("outbox: message %s gave up after %s attempts: %s", row.id, row.attempts, exc)
+                await mark_failed(row.id, f"{type(exc).__name__}: {exc}")
+            else:
+                at = self._clock.now() + timedelta(seconds=backoff_seconds(row.attempts, self._backoff_base))
+                await reschedule(row.id, at, f"{type(exc).__name__}: {exc}")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("outbox: unexpected error sending message %s", row.id)
+            at = self._clock.now() + timedelta(seconds=backoff_seconds(row.attempts, self._backoff_base))
+            await reschedule(row.id, at, f"{type(exc).__name__}: {exc}")
+        else:
+            await mark_sent(row.id, self._clock.now())
+            self.sent += 1
+
+    async def run_once(self, limit: int = 50) -> int:
+        """Claim and deliver one batch now, without the background loop (console page, tests)."""
+        claimed = await claim_due(
+            self._clock.now(), limit, lease_seconds=self._lease_seconds, console_only=self._console_only
+        )
+        await asyncio.gather(*(self._deliver(row) for row in claimed))
+        return len(claimed)
+
+    async def drain(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - polls the database
+        """Wait until every row is sent, failed or blocked (tests and benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._inflight:
+                counts = await _open_count(self._console_only)
+                if counts == 0:
+                    return
+            await asyncio.sleep(0.05)
+        raise TimeoutError("outbox did not drain in time")
+
+
+async def _open_count(console_only: bool) -> int:
+    query = OutboxMessage.count().where(OutboxMessage.status.is_in(["pending", "sending"]))
+    if console_only:
+        query = query.where(OutboxMessage.chat_id >= CONSOLE_CHAT_BASE)
+    return int(await query)

@@ -1,0 +1,1010 @@
+"""The relief index as a service: facts from the tables, the active model, stored records.
+
+Every computed index is an ``IndexRecord`` holding the exact inputs (facts +
+standard, as JSON), the model version, the trigger and the dates, so it can be
+recomputed to the same total (``check_recompute``) and any past ranking can be
+rebuilt. The household row carries the current index for lists.
+
+Two paths compute the same numbers:
+
+* one household (``recompute_household``): the hooks listener, run inside the
+  caller's write transaction whenever facts, verified values, aid or
+  applications change;
+* many households (``rescore_batch``): a few big queries, ``compute_points``
+  per household, and bulk writes — model activation and benchmarks.
+
+The stored breakdown holds the points per factor and the missing facts; the
+reasons in words are recomputed from the snapshot when someone looks (they
+are a pure function of it), which keeps bulk re-scoring cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from piccolo.querystring import QueryString
+
+from relief_pwa.clock import CHINA_TZ
+from relief_pwa.core.enums import (
+    OPEN_STATES,
+    AppState,
+    AreaType,
+    Housing,
+    Illness,
+    OrgLevel,
+    Relation,
+    Role,
+    Schooling,
+    Sex,
+    ShockKind,
+    WorkCapacity,
+)
+from relief_pwa.core.errors import Conflict, DomainError, NotFoundOrForbidden, ValidationFailed
+from relief_pwa.core.facts import (
+    MISSING_FACT_LABELS,
+    AidReceived,
+    HouseholdFacts,
+    MemberFacts,
+    MoneyItem,
+    Shock,
+    Standard,
+    select_standard,
+)
+from relief_pwa.core.i18n import N_
+from relief_pwa.core.scoring import (
+    DEFAULT_MODEL,
+    FACTOR_CODES,
+    FactorPoints,
+    IndexBreakdown,
+    ScoringModel,
+    add_months,
+    compute_index,
+    compute_points,
+    explain_for_applicant,
+    model_from_dict,
+    model_to_dict,
+)
+from relief_pwa.db import advisory_xact_lock, is_sqlite, write_transaction
+from relief_pwa.services import hooks
+from relief_pwa.services.access import access_application, access_household
+from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require_role
+from relief_pwa.services.audit import record_event
+from relief_pwa.services.standards import load_standards
+from relief_pwa.tables import (
+    AidRecord,
+    Application,
+    Household,
+    IndexRecord,
+    Member,
+    OrgUnit,
+    ReliefStandard,
+    ScoringModel as ScoringModelRow,
+)
+from relief_pwa.tables import (
+    MoneyItem as MoneyItemRow,
+)
+from relief_pwa.tables import (
+    Shock as ShockRow,
+)
+
+log = logging.getLogger(__name__)
+
+# Applications in these states put a household (and its category) in the ranking.
+RANKED_STATES: frozenset[str] = frozenset(s.value for s in OPEN_STATES - {AppState.VERIFIED_INELIGIBLE})
+SHOCK_KINDS: tuple[ShockKind, ...] = tuple(k for k in ShockKind if k is not ShockKind.NONE)
+RECORD_ROLES = (Role.LIAISON, Role.INVESTIGATOR, Role.STATION, Role.CENTER)
+BREAKDOWN_FORMAT = "points-v1"
+MODEL_STATUSES = ("draft", "active", "retired")
+
+
+def local_date(now: datetime) -> date:
+    """The calendar day in the bureau's time zone (deadlines and ages count there)."""
+    return now.astimezone(CHINA_TZ).date()
+
+
+def district_code_of(org_path: str) -> str:
+    """'370100/370102/…' → '370102' (the county-level unit sets the standard)."""
+    parts = [p for p in org_path.split("/") if p]
+    return parts[1] if len(parts) > 1 else ""
+
+
+def categories_text(categories: Iterable[str]) -> str:
+    """',dibao,medical,' — sorted, delimited at both ends so LIKE '%,dibao,%' is exact."""
+    unique = sorted(set(categories))
+    return f",{','.join(unique)}," if unique else ""
+
+
+# --------------------------------------------------------------------------- models
+
+
+_model_cache: dict[str, ScoringModel] = {}
+
+
+def _parse_model(definition: str) -> ScoringModel:
+    model = _model_cache.get(definition)
+    if model is None:
+        model = model_from_dict(json.loads(definition))
+        _model_cache[definition] = model
+    return model
+
+
+async def city_path() -> str:
+    row = await OrgUnit.select(OrgUnit.path).where(OrgUnit.level == OrgLevel.CITY).first()
+    return str(row["path"]) if row else ""
+
+
+async def get_active_model(*, now: datetime) -> ScoringModel:
+    """The model in force; stores DEFAULT_MODEL as active "v1" when no model exists yet."""
+    row = await ScoringModelRow.select(ScoringModelRow.definition).where(
+        ScoringModelRow.status == "active"
+    ).first()
+    if row is not None:
+        return _parse_model(row["definition"])
+    engine = ScoringModelRow._meta.db
+    async with write_transaction(engine):
+        await advisory_xact_lock(engine, "scoring-model")
+        row = await ScoringModelRow.select(ScoringModelRow.definition).where(
+            ScoringModelRow.status == "active"
+        ).first()
+        if row is not None:
+            return _parse_model(row["definition"])
+        if await ScoringModelRow.exists().where(ScoringModelRow.version == DEFAULT_MODEL.version):
+            raise DomainError(N_("No scoring model is active. A city administrator must activate one."))
+        definition = json.dumps(model_to_dict(DEFAULT_MODEL), ensure_ascii=False, sort_keys=True)
+        stored = ScoringModelRow(
+            version=DEFAULT_MODEL.version,
+            effective_from=DEFAULT_MODEL.effective_from,
+            definition=definition,
+            description=DEFAULT_MODEL.description,
+            status="active",
+            created_at=now,
+            activated_at=now,
+        )
+        await stored.save()
+        await record_event(
+            SYSTEM_ACTOR, "scoring_model.activate", "scoring_model", stored.id,
+            org_path=await city_path(), now=now,
+            before=None, after={"version": DEFAULT_MODEL.version, "status": "active", "default": True},
+        )
+        return _parse_model(definition)
+
+
+async def load_model(version: str) -> ScoringModel:
+    row = await ScoringModelRow.select(ScoringModelRow.definition).where(
+        ScoringModelRow.version == version
+    ).first()
+    if row is None:
+        if version == DEFAULT_MODEL.version:
+            return DEFAULT_MODEL
+        raise DomainError(N_("Scoring model {version} does not exist."), version=version)
+    return _parse_model(row["definition"])
+
+
+# --------------------------------------------------------------------------- facts from rows
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _optional_date(value: Any) -> date | None:
+    return None if value is None else _as_date(value)
+
+
+def member_from_row(row: Mapping[str, Any]) -> MemberFacts:
+    grade = row["disability_grade"]
+    return MemberFacts(
+        birth_date=_optional_date(row["birth_date"]),
+        sex=Sex(row["sex"]),
+        relation=Relation(row["relation"]),
+        disability_grade=None if grade is None else int(grade),
+        illness=Illness(row["illness"]),
+        work_capacity=WorkCapacity(row["work_capacity"]),
+        schooling=Schooling(row["schooling"]),
+    )
+
+
+@dataclass
+class _FactRows:
+    """Rows of one household, grouped while loading (bulk and single paths share it)."""
+
+    members: list[MemberFacts] = field(default_factory=list)
+    incomes: list[MoneyItem] = field(default_factory=list)
+    assets: list[MoneyItem] = field(default_factory=list)
+    expenses: list[MoneyItem] = field(default_factory=list)
+    shocks: list[Shock] = field(default_factory=list)
+    aid: list[AidReceived] = field(default_factory=list)
+    categories: set[str] = field(default_factory=set)
+    first_applied_on: date | None = None
+
+    def add_item(self, row: Mapping[str, Any]) -> None:
+        verified = row["verified_fen"]
+        item = MoneyItem(str(row["kind"]), int(row["declared_fen"]), None if verified is None else int(verified))
+        section = row["section"]
+        if section == "income":
+            self.incomes.append(item)
+        elif section == "asset":
+            self.assets.append(item)
+        elif section == "expense":
+            self.expenses.append(item)
+
+    def add_application(self, row: Mapping[str, Any]) -> None:
+        received = _as_date(row["received_on"])
+        if self.first_applied_on is None or received < self.first_applied_on:
+            self.first_applied_on = received
+        if row["state"] in RANKED_STATES:
+            self.categories.add(str(row["category"]))
+
+    def facts(self, household: Mapping[str, Any]) -> HouseholdFacts:
+        housing = household["housing"]
+        return HouseholdFacts(
+            household_id=int(household["id"]),
+            file_no=str(household["file_no"]),
+            area_type=AreaType(household["area_type"]),
+            district_code=district_code_of(str(household["org_path"])),
+            housing=Housing(housing) if housing else None,
+            members=tuple(self.members),
+            incomes=tuple(self.incomes),
+            assets=tuple(self.assets),
+            expenses=tuple(self.expenses),
+            shocks=tuple(self.shocks),
+            aid=tuple(self.aid),
+            categories=tuple(sorted(self.categories)),
+        )
+
+
+@dataclass(frozen=True)
+class Lookback:
+    """How far back shocks and aid matter under a model, as of a date."""
+
+    shocks_after: date
+    aid_after: date
+
+    @classmethod
+    def for_models(cls, models: Sequence[ScoringModel], as_of: date) -> Lookback:
+        decay = max(m.factors["shock"].decay_months or 0 for m in models)
+        window = max(m.factors["aid"].window_months or 0 for m in models)
+        # A shock on exactly as_of − decay scores 0; keep it anyway (one day of margin costs nothing).
+        return cls(add_months(as_of, -decay) - timedelta(days=1), add_months(as_of, -window))
+
+
+def snapshot_json(facts: HouseholdFacts, standard: Standard) -> str:
+    return json.dumps(
+        {"facts": facts.to_dict(), "standard": standard.to_dict()}, ensure_ascii=False, separators=(",", ":")
+    )
+
+
+def breakdown_json(points: FactorPoints) -> str:
+    return json.dumps(
+        {"format": BREAKDOWN_FORMAT, "points": points.points_by_factor(), "missing": list(points.missing)},
+        separators=(",", ":"),
+    )
+
+
+def parse_breakdown_points(text: str) -> dict[str, Decimal]:
+    """factor code → points of a stored breakdown (either format)."""
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    if "points" in data:
+        return {code: Decimal(value) for code, value in data["points"].items()}
+    return {line["code"]: Decimal(line["points"]) for line in data.get("lines", [])}
+
+
+class _StandardPicker:
+    """select_standard per (district, area type), computed once per batch."""
+
+    def __init__(self, standards: Sequence[Standard], as_of: date) -> None:
+        self._standards = standards
+        self._as_of = as_of
+        self._picked: dict[tuple[str, AreaType], Standard | DomainError] = {}
+
+    def pick(self, district_code: str, area_type: AreaType) -> Standard:
+        key = (district_code, area_type)
+        found = self._picked.get(key)
+        if found is None:
+            try:
+                found = select_standard(self._standards, district_code, area_type, self._as_of)
+            except DomainError as exc:
+                found = exc
+            self._picked[key] = found
+        if isinstance(found, DomainError):
+            raise found
+        return found
+
+
+# --------------------------------------------------------------------------- one household
+
+
+@dataclass(frozen=True)
+class HouseholdScore:
+    """What one computation produced (and whether a new record was written)."""
+
+    household_id: int
+    record_id: int | None
+    total: Decimal
+    provisional: bool
+    missing: tuple[str, ...]
+    model_version: str
+    stored: bool
+
+
+async def load_household_facts(
+    household_id: int, as_of: date, lookback: Lookback
+) -> tuple[HouseholdFacts, dict[str, Any], date | None]:
+    """The facts of one household as of ``as_of`` (with its row and first application date)."""
+    household = await Household.select(
+        Household.id, Household.file_no, Household.org_path, Household.area_type, Household.housing
+    ).where(Household.id == household_id).first()
+    if household is None:
+        raise NotFoundOrForbidden()
+    rows = _FactRows()
+    for member in await Member.select(
+        Member.birth_date, Member.sex, Member.relation, Member.disability_grade,
+        Member.illness, Member.work_capacity, Member.schooling,
+    ).where((Member.household == household_id) & Member.active.eq(True)).order_by(Member.id):
+        rows.members.append(member_from_row(member))
+    for item in await MoneyItemRow.select(
+        MoneyItemRow.section, MoneyItemRow.kind, MoneyItemRow.declared_fen, MoneyItemRow.verified_fen
+    ).where((MoneyItemRow.household == household_id) & MoneyItemRow.active.eq(True)).order_by(MoneyItemRow.id):
+        rows.add_item(item)
+    for shock in await ShockRow.select(ShockRow.kind, ShockRow.occurred_on).where(
+        (ShockRow.household == household_id)
+        & (ShockRow.occurred_on > lookback.shocks_after)
+        & (ShockRow.occurred_on <= as_of)
+    ).order_by(ShockRow.occurred_on, ShockRow.id):
+        rows.shocks.append(Shock(ShockKind(shock["kind"]), _as_date(shock["occurred_on"])))
+    for aid in await AidRecord.select(AidRecord.value_fen, AidRecord.received_on, AidRecord.source).where(
+        (AidRecord.household == household_id)
+        & (AidRecord.received_on > lookback.aid_after)
+        & (AidRecord.received_on <= as_of)
+    ).order_by(AidRecord.received_on, AidRecord.id):
+        rows.aid.append(AidReceived(int(aid["value_fen"]), _as_date(aid["received_on"]), str(aid["source"])))
+    for application in await Application.select(
+        Application.category, Application.state, Application.received_on
+    ).where(Application.household == household_id):
+        rows.add_application(application)
+    return rows.facts(household), household, rows.first_applied_on
+
+
+async def _lock_household(household_id: int) -> None:
+    """PostgreSQL: serialise recomputations of one household (SQLite's writer lock already does)."""
+    engine = Household._meta.db
+    if not is_sqlite(engine):
+        await Household.select(Household.id).where(Household.id == household_id).lock_rows()
+
+
+async def recompute_household(household_id: int, *, trigger: str, now: datetime) -> HouseholdScore | None:
+    """Compute and store one household's index. Must run inside a write transaction.
+
+    Returns None (and logs) when no assistance standard is in force for the
+    household's district: the index stays "not yet computed" rather than a
+    silent zero, and the index page says why.
+    """
+    if Household._meta.db.current_transaction.get() is None:
+        raise RuntimeError("recompute_household runs inside the caller's write transaction")
+    await _lock_household(household_id)
+    model = await get_active_model(now=now)
+    as_of = local_date(now)
+    facts, household, _first = await load_household_facts(household_id, as_of, Lookback.for_models([model], as_of))
+    standards = await load_standards(facts.district_code)
+    try:
+        standard = select_standard(standards, facts.district_code, facts.area_type, as_of)
+    except DomainError:
+        log.warning("no standard for household %s (district %s)", household_id, facts.district_code)
+        return None
+    points = compute_points(facts, standard, model, as_of)
+    snapshot = snapshot_json(facts, standard)
+    latest = await IndexRecord.select(
+        IndexRecord.id, IndexRecord.snapshot, IndexRecord.model_version, IndexRecord.as_of
+    ).where(IndexRecord.household == household_id).order_by(
+        IndexRecord.computed_at, ascending=False
+    ).order_by(IndexRecord.id, ascending=False).first()
+    if (
+        latest is not None
+        and latest["snapshot"] == snapshot
+        and latest["model_version"] == model.version
+        and _as_date(latest["as_of"]) == as_of
+    ):
+        # Nothing that the index reads has changed: keep history free of duplicates.
+        return HouseholdScore(
+            household_id, latest["id"], points.total, points.provisional, points.missing, model.version, False
+        )
+    record = IndexRecord(
+        household=household_id,
+        org_path=household["org_path"],
+        computed_at=now,
+        as_of=as_of,
+        model_version=model.version,
+        total=points.total,
+        provisional=points.provisional,
+        trigger=trigger[:60],
+        snapshot=snapshot,
+        breakdown=breakdown_json(points),
+        categories=categories_text(facts.categories),
+    )
+    await record.save()
+    await Household.update(
+        {
+            Household.current_index: points.total,
+            Household.index_provisional: points.provisional,
+            Household.index_computed_at: now,
+        }
+    ).where(Household.id == household_id)
+    return HouseholdScore(
+        household_id, record.id, points.total, points.provisional, points.missing, model.version, True
+    )
+
+
+@hooks.on_household_changed
+async def _on_household_changed(household_id: int, trigger: str, now: datetime) -> None:
+    await recompute_household(household_id, trigger=trigger, now=now)
+
+
+async def do_recompute_household(actor: Actor, household_id: int, *, now: datetime) -> HouseholdScore:
+    """Staff ask for a fresh computation (e.g. after a new standard); audited."""
+    require_role(actor, Role.STATION, Role.CENTER, Role.CITY)
+    async with write_transaction(Household._meta.db):
+        household = await access_household(actor, household_id)
+        score = await recompute_household(household.id, trigger="manual", now=now)
+        if score is None:
+            raise DomainError(
+                N_("No assistance standard is in force for this household's district; the index cannot be computed.")
+            )
+        await record_event(
+            actor, "index.recompute", "household", household.id,
+            org_path=household.org_path, now=now, household_id=household.id,
+            before={"index": None if household.current_index is None else str(household.current_index)},
+            after={"index": str(score.total), "model": score.model_version, "record": score.record_id},
+        )
+    return score
+
+
+# --------------------------------------------------------------------------- shocks and aid
+
+
+async def do_record_shock(
+    actor: Actor, household_id: int, *, kind: str, occurred_on: date | None, note: str, now: datetime
+) -> int:
+    """Record a sudden shock (disaster, accident, sudden illness); the index follows at once."""
+    require_role(actor, *RECORD_ROLES)
+    errors: dict[str, DomainError] = {}
+    if kind not in {k.value for k in SHOCK_KINDS}:
+        errors["kind"] = DomainError(N_("Please choose what happened."), field="kind")
+    if occurred_on is None:
+        errors["occurred_on"] = DomainError(N_("Please give the date it happened."), field="occurred_on")
+    elif occurred_on > local_date(now):
+        errors["occurred_on"] = DomainError(N_("The date cannot be in the future."), field="occurred_on")
+    elif occurred_on < local_date(now) - timedelta(days=366 * 2):
+        errors["occurred_on"] = DomainError(
+            N_("Only events of the last two years can be recorded."), field="occurred_on"
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    assert occurred_on is not None
+    async with write_transaction(ShockRow._meta.db):
+        household = await access_household(actor, household_id)
+        row = ShockRow(
+            household=household.id,
+            org_path=household.org_path,
+            kind=kind,
+            occurred_on=occurred_on,
+            note=note.strip()[:300],
+            recorded_by=actor.staff_id,
+            recorded_at=now,
+        )
+        await row.save()
+        await record_event(
+            actor, "shock.record", "shock", row.id,
+            org_path=household.org_path, now=now, household_id=household.id,
+            after={"kind": kind, "occurred_on": occurred_on.isoformat(), "note": note.strip()[:300]},
+        )
+        await hooks.household_changed(household.id, trigger="shock", now=now)
+    return int(row.id)
+
+
+async def add_aid_record(
+    household_id: int,
+    *,
+    value_fen: int,
+    received_on: date,
+    source: str,
+    reference: str | None,
+    note: str,
+    now: datetime,
+) -> int:
+    """Insert one AidRecord and recompute the index, inside the caller's transaction.
+
+    For payments and hand-overs (other services call this with a unique
+    ``reference`` such as "payment:<line id>", so a retry never counts aid twice:
+    an existing reference returns the existing row).
+    """
+    if Household._meta.db.current_transaction.get() is None:
+        raise RuntimeError("add_aid_record runs inside the caller's write transaction")
+    if reference:
+        existing = await AidRecord.select(AidRecord.id).where(AidRecord.reference == reference).first()
+        if existing is not None:
+            return int(existing["id"])
+    household = await Household.select(Household.org_path).where(Household.id == household_id).first()
+    if household is None:
+        raise NotFoundOrForbidden()
+    row = AidRecord(
+        household=household_id,
+        org_path=household["org_path"],
+        value_fen=value_fen,
+        received_on=received_on,
+        source=source,
+        reference=reference or None,
+        note=note[:300],
+        recorded_at=now,
+    )
+    await row.save()
+    await hooks.household_changed(household_id, trigger=f"aid.{source}", now=now)
+    return int(row.id)
+
+
+async def do_record_external_aid(
+    actor: Actor,
+    household_id: int,
+    *,
+    value_fen: int | None,
+    received_on: date | None,
+    note: str,
+    reference: str = "",
+    now: datetime,
+) -> int:
+    """Record aid received from outside the system (another department, a donor); audited."""
+    require_role(actor, *RECORD_ROLES)
+    errors: dict[str, DomainError] = {}
+    if value_fen is None or value_fen <= 0:
+        errors["value"] = DomainError(N_("Please give the value of the aid in yuan."), field="value")
+    if received_on is None:
+        errors["received_on"] = DomainError(N_("Please give the date it was received."), field="received_on")
+    elif received_on > local_date(now):
+        errors["received_on"] = DomainError(N_("The date cannot be in the future."), field="received_on")
+    if not note.strip():
+        errors["note"] = DomainError(N_("Please say who gave the aid and what it was."), field="note")
+    reference = reference.strip()[:60]
+    if errors:
+        raise ValidationFailed(errors)
+    assert value_fen is not None and received_on is not None
+    async with write_transaction(AidRecord._meta.db):
+        household = await access_household(actor, household_id)
+        ref = f"external:{reference}" if reference else None
+        if ref and await AidRecord.exists().where(AidRecord.reference == ref):
+            raise Conflict(N_("Aid with this reference number is already recorded."), field="reference")
+        aid_id = await add_aid_record(
+            household.id, value_fen=value_fen, received_on=received_on, source="external",
+            reference=ref, note=note.strip(), now=now,
+        )
+        await record_event(
+            actor, "aid.record_external", "aid_record", aid_id,
+            org_path=household.org_path, now=now, household_id=household.id,
+            after={"value_fen": value_fen, "received_on": received_on.isoformat(), "note": note.strip()[:300],
+                   "reference": ref},
+        )
+    return aid_id
+
+
+# --------------------------------------------------------------------------- reading records
+
+
+@dataclass(frozen=True)
+class RecomputeCheck:
+    record_id: int
+    stored_total: Decimal
+    recomputed_total: Decimal
+    breakdown: IndexBreakdown
+    standard: Standard
+    facts: HouseholdFacts
+
+    @property
+    def matches(self) -> bool:
+        return self.stored_total == self.recomputed_total
+
+
+async def _recompute_row(row: Mapping[str, Any]) -> RecomputeCheck:
+    try:
+        data = json.loads(row["snapshot"])
+    except ValueError as exc:
+        raise DomainError(N_("The stored household snapshot is malformed."), detail=str(exc)) from exc
+    facts = HouseholdFacts.from_dict(data["facts"])
+    standard = Standard.from_dict(data["standard"])
+    model = await load_model(row["model_version"])
+    breakdown = compute_index(facts, standard, model, _as_date(row["as_of"]))
+    return RecomputeCheck(
+        int(row["id"]), Decimal(row["total"]).quantize(Decimal("0.01")), breakdown.total, breakdown, standard, facts
+    )
+
+
+async def check_recompute(record_id: int, actor: Actor | None = None) -> RecomputeCheck:
+    """Recompute a stored index from its snapshot and model version (reproducibility)."""
+    row = await IndexRecord.select().where(IndexRecord.id == record_id).first()
+    if row is None or (actor is not None and not actor.can_see(row["org_path"])):
+        raise NotFoundOrForbidden()
+    return await _recompute_row(row)
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    record_id: int
+    computed_at: datetime
+    as_of: date
+    model_version: str
+    trigger: str
+    total: Decimal
+    provisional: bool
+    change: Decimal | None  # against the previous record
+
+
+@dataclass(frozen=True)
+class IndexView:
+    household: dict[str, Any]
+    check: RecomputeCheck | None
+    record: dict[str, Any] | None
+    history: list[HistoryItem]
+    shocks: list[dict[str, Any]]
+    aid: list[dict[str, Any]]
+    missing_labels: list[str]
+    no_standard: bool
+    can_record: bool
+    can_recompute: bool
+
+
+async def get_index_view(actor: Actor, household_id: int, record_id: int | None = None) -> IndexView:
+    """The household's index: breakdown (of the latest or a chosen record), history, shocks and aid."""
+    household = await access_household(actor, household_id)
+    records = await IndexRecord.select(
+        IndexRecord.id, IndexRecord.computed_at, IndexRecord.as_of, IndexRecord.model_version,
+        IndexRecord.trigger, IndexRecord.total, IndexRecord.provisional,
+    ).where(IndexRecord.household == household.id).order_by(
+        IndexRecord.computed_at, ascending=False
+    ).order_by(IndexRecord.id, ascending=False).limit(60)
+    history: list[HistoryItem] = []
+    for position, r in enumerate(records):
+        previous = records[position + 1] if position + 1 < len(records) else None
+        total = Decimal(r["total"]).quantize(Decimal("0.01"))
+        change = None if previous is None else total - Decimal(previous["total"]).quantize(Decimal("0.01"))
+        history.append(HistoryItem(
+            r["id"], r["computed_at"], _as_date(r["as_of"]), r["model_version"], r["trigger"], total,
+            bool(r["provisional"]), change,
+        ))
+    chosen_id = record_id if record_id is not None else (records[0]["id"] if records else None)
+    check: RecomputeCheck | None = None
+    chosen: dict[str, Any] | None = None
+    if chosen_id is not None:
+        row = await IndexRecord.select().where(
+            (IndexRecord.id == chosen_id) & (IndexRecord.household == household.id)
+        ).first()
+        if row is None:
+            raise NotFoundOrForbidden()
+        chosen = row
+        check = await _recompute_row(row)
+    shocks = await ShockRow.select(
+        ShockRow.id, ShockRow.kind, ShockRow.occurred_on, ShockRow.note, ShockRow.recorded_at
+    ).where(ShockRow.household == household.id).order_by(ShockRow.occurred_on, ascending=False).limit(20)
+    aid = await AidRecord.select(
+        AidRecord.id, AidRecord.value_fen, AidRecord.received_on, AidRecord.source, AidRecord.note,
+        AidRecord.reference,
+    ).where(AidRecord.household == household.id).order_by(AidRecord.received_on, ascending=False).limit(30)
+    missing = list(check.breakdown.missing) if check else []
+    no_standard = False
+    if not records:
+        district = district_code_of(household.org_path)
+        no_standard = not await ReliefStandard.exists().where(
+            (ReliefStandard.district_code == district) & (ReliefStandard.area_type == household.area_type)
+        )
+    writer = actor.role in {r.value for r in RECORD_ROLES}
+    return IndexView(
+        household=household.to_dict(),
+        check=check,
+        record=chosen,
+        history=history,
+        shocks=shocks,
+        aid=aid,
+        missing_labels=[MISSING_FACT_LABELS[code] for code in missing if code in MISSING_FACT_LABELS],
+        no_standard=no_standard,
+        can_record=writer,
+        can_recompute=actor.role in {Role.STATION, Role.CENTER, Role.CITY},
+    )
+
+
+@dataclass(frozen=True)
+class ApplicantExplanation:
+    """What an applicant is told about their index (PIPL Art. 24): top factors in plain words."""
+
+    household_id: int
+    total: Decimal
+    provisional: bool
+    as_of: date
+    model_version: str
+    lines: list[str]
+    missing: list[str]  # English message ids of missing facts (translate at the edge)
+
+
+async def get_applicant_explanation(
+    *, application_id: int | None = None, household_id: int | None = None, lang: str = "zh_Hans",
+    actor: Actor | None = None, top: int = 3,
+) -> ApplicantExplanation | None:
+    """The applicant-facing explanation of the latest index (bot, printed notices).
+
+    ``actor`` (when given) limits it to the actor's jurisdiction; the bot calls
+    it for the application bound to the chat. Returns None before any index exists.
+    """
+    if application_id is not None:
+        if actor is not None:
+            application = await access_application(actor, application_id)
+            household_id = int(application.household)
+        else:
+            row = await Application.select(Application.household).where(Application.id == application_id).first()
+            if row is None:
+                raise NotFoundOrForbidden()
+            household_id = int(row["household"])
+    if household_id is None:
+        raise NotFoundOrForbidden()
+    if actor is not None:
+        await access_household(actor, household_id)
+    row = await IndexRecord.select().where(IndexRecord.household == household_id).order_by(
+        IndexRecord.computed_at, ascending=False
+    ).order_by(IndexRecord.id, ascending=False).first()
+    if row is None:
+        return None
+    check = await _recompute_row(row)
+    breakdown = check.breakdown
+    return ApplicantExplanation(
+        household_id=household_id,
+        total=breakdown.total,
+        provisional=breakdown.provisional,
+        as_of=breakdown.as_of,
+        model_version=breakdown.model_version,
+        lines=explain_for_applicant(breakdown, lang, top),
+        missing=[MISSING_FACT_LABELS[c] for c in breakdown.missing if c in MISSING_FACT_LABELS],
+    )
+
+
+# --------------------------------------------------------------------------- many households
+
+
+def _placeholders(engine: Any, count: int, start: int = 1) -> str:
+    if is_sqlite(engine):
+        return ", ".join("?" * count)
+    return ", ".join(f"${i}" for i in range(start, start + count))
+
+
+async def _raw(sql: str, *args: Any) -> list[dict[str, Any]]:
+    engine = Household._meta.db
+    rows: list[dict[str, Any]] = await engine.run_querystring(QueryString(sql, *args))
+    return rows
+
+
+@dataclass
+class LoadedCity:
+    """Facts of a range of households, loaded with one query per table."""
+
+    households: list[dict[str, Any]]
+    facts: dict[int, HouseholdFacts]
+    first_applied: dict[int, date]
+
+
+async def load_facts_bulk(
+    *,
+    as_of: date,
+    lookback: Lookback,
+    after_id: int = 0,
+    limit: int | None = None,
+    scope_path: str = "",
+    only_open: bool = True,
+) -> LoadedCity:
+    """Facts of households with id > ``after_id`` (ordered by id, at most ``limit``).
+
+    A handful of range queries instead of one query per household, so the
+    whole city loads in well under a second.
+    """
+    where = "id > {}"
+    args: list[Any] = [after_id]
+    if only_open:
+        where += " AND is_open = {}"
+        args.append(True)
+    if scope_path:
+        where += " AND org_path LIKE {}"
+        args.append(f"{scope_path}%")
+    sql = f"SELECT id, file_no, org_path, area_type, housing FROM household WHERE {where} ORDER BY id"
+    if limit is not None:
+        sql += " LIMIT {}"
+        args.append(limit)
+    households = await _raw(sql, *args)
+    if not households:
+        return LoadedCity([], {}, {})
+    low, high = households[0]["id"], households[-1]["id"]
+    rows: dict[int, _FactRows] = defaultdict(_FactRows)
+    for m in await _raw(
+        "SELECT household, birth_date, sex, relation, disability_grade, illness, work_capacity, schooling "
+        "FROM member WHERE household >= {} AND household <= {} AND active = {} ORDER BY household, id",
+        low, high, True,
+    ):
+        rows[m["household"]].members.append(member_from_row(m))
+    for i in await _raw(
+        "SELECT household, section, kind, declared_fen, verified_fen FROM money_item "
+        "WHERE household >= {} AND household <= {} AND active = {} ORDER BY household, id",
+        low, high, True,
+    ):
+        rows[i["household"]].add_item(i)
+    for s in await _raw(
+        "SELECT household, kind, occurred_on FROM shock WHERE household >= {} AND household <= {} "
+        "AND occurred_on > {} AND occurred_on <= {} ORDER BY household, occurred_on, id",
+        low, high, lookback.shocks_after, as_of,
+    ):
+        rows[s["household"]].shocks.append(Shock(ShockKind(s["kind"]), _as_date(s["occurred_on"])))
+    for a in await _raw(
+        "SELECT household, value_fen, received_on, source FROM aid_record WHERE household >= {} "
+        "AND household <= {} AND received_on > {} AND received_on <= {} ORDER BY household, received_on, id",
+        low, high, lookback.aid_after, as_of,
+    ):
+        rows[a["household"]].aid.append(
+            AidReceived(int(a["value_fen"]), _as_date(a["received_on"]), str(a["source"]))
+        )
+    for app in await _raw(
+        "SELECT household, category, state, received_on FROM application WHERE household >= {} AND household <= {}",
+        low, high,
+    ):
+        rows[app["household"]].add_application(app)
+    facts: dict[int, HouseholdFacts] = {}
+    first_applied: dict[int, date] = {}
+    for household in households:
+        hid = household["id"]
+        grouped = rows.get(hid) or _FactRows()
+        facts[hid] = grouped.facts(household)
+        first_applied[hid] = grouped.first_applied_on or as_of
+    return LoadedCity(households, facts, first_applied)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    count: int  # households scored and stored
+    skipped: int  # households with no standard in force
+    last_id: int
+
+
+async def _bulk_write(
+    records: list[tuple[Any, ...]], household_updates: list[tuple[int, Decimal, bool]], now: datetime
+) -> None:
+    """Insert index records and update households with a couple of statements."""
+    engine = IndexRecord._meta.db
+    transaction = engine.current_transaction.get()
+    if transaction is None:
+        raise RuntimeError("bulk writes run inside a write transaction")
+    connection = transaction.connection
+    columns = (
+        "household", "org_path", "computed_at", "as_of", "model_version", "total", "provisional",
+        "trigger", "snapshot", "breakdown", "categories",
+    )
+    if is_sqlite(engine):
+        await connection.executemany(
+            f"INSERT INTO index_record ({', '.join(columns)}) VALUES ({_placeholders(engine, len(columns))})",
+            records,
+        )
+        await connection.executemany(
+            "UPDATE household SET current_index = ?, index_provisional = ?, index_computed_at = ? WHERE id = ?",
+            [(total, provisional, now, hid) for hid, total, provisional in household_updates],
+        )
+        return
+    await connection.copy_records_to_table("index_record", records=records, columns=columns)
+    await connection.execute(
+        "UPDATE household AS h SET current_index = v.total, index_provisional = v.provisional, "
+        "index_computed_at = $4 FROM unnest($1::integer[], $2::numeric[], $3::boolean[]) AS v(id, total, provisional) "
+        "WHERE h.id = v.id",
+        [u[0] for u in household_updates],
+        [u[1] for u in household_updates],
+        [u[2] for u in household_updates],
+        now,
+    )
+
+
+async def rescore_batch(
+    model: ScoringModel,
+    *,
+    now: datetime,
+    trigger: str,
+    after_id: int = 0,
+    limit: int | None = None,
+    only_open: bool = True,
+) -> BatchResult:
+    """Score and store households with id > ``after_id`` (at most ``limit``), in bulk.
+
+    Runs inside the caller's write transaction; the caller pages through the
+    city with ``last_id``. Households whose district has no standard in force
+    are skipped (counted), never scored as zero.
+    """
+    as_of = local_date(now)
+    city = await load_facts_bulk(
+        as_of=as_of, lookback=Lookback.for_models([model], as_of), after_id=after_id, limit=limit,
+        only_open=only_open,
+    )
+    if not city.households:
+        return BatchResult(0, 0, after_id)
+    picker = _StandardPicker(await load_standards(), as_of)
+    standard_json: dict[int, str] = {}
+    computed_at = now.astimezone(UTC)
+    records: list[tuple[Any, ...]] = []
+    updates: list[tuple[int, Decimal, bool]] = []
+    skipped = 0
+    version = model.version
+    for household in city.households:
+        hid = household["id"]
+        facts = city.facts[hid]
+        try:
+            standard = picker.pick(facts.district_code, facts.area_type)
+        except DomainError:
+            skipped += 1
+            continue
+        points = compute_points(facts, standard, model, as_of)
+        std_text = standard_json.get(id(standard))
+        if std_text is None:
+            std_text = json.dumps(standard.to_dict(), separators=(",", ":"))
+            standard_json[id(standard)] = std_text
+        snapshot = (
+            '{"facts":' + json.dumps(facts.to_dict(), ensure_ascii=False, separators=(",", ":"))
+            + ',"standard":' + std_text + "}"
+        )
+        total = points.total
+        records.append((
+            hid, household["org_path"], computed_at, as_of, version, total, points.provisional,
+            trigger, snapshot, breakdown_json(points), categories_text(facts.categories),
+        ))
+        updates.append((hid, total, points.provisional))
+    if records:
+        await _bulk_write(records, updates, now)
+    return BatchResult(len(records), skipped, int(city.households[-1]["id"]))
+
+
+async def score_in_memory(
+    models: Sequence[ScoringModel], *, now: datetime, scope_path: str = ""
+) -> tuple[list[dict[int, Decimal]], dict[int, tuple[date, str]]]:
+    """Totals of every open household under each model, written nowhere (what-if preview).
+
+    Returns:
+        One {household id → total} per model, and the tie-break keys.
+    """
+    as_of = local_date(now)
+    city = await load_facts_bulk(
+        as_of=as_of, lookback=Lookback.for_models(models, as_of), scope_path=scope_path
+    )
+    picker = _StandardPicker(await load_standards(), as_of)
+    totals: list[dict[int, Decimal]] = [{} for _ in models]
+    tie_keys: dict[int, tuple[date, str]] = {}
+    for household in city.households:
+        hid = household["id"]
+        facts = city.facts[hid]
+        try:
+            standard = picker.pick(facts.district_code, facts.area_type)
+        except DomainError:
+            continue
+        if not facts.categories:
+            continue
+        for position, model in enumerate(models):
+            totals[position][hid] = compute_points(facts, standard, model, as_of).total
+        tie_keys[hid] = (city.first_applied[hid], facts.file_no)
+    return totals, tie_keys
+
+
+async def rescore_all(model: ScoringModel, *, now: datetime, trigger: str, batch_size: int = 20_000) -> BatchResult:
+    """Re-score every open household now, batch by batch, in one transaction (CLI, benchmark)."""
+    total = skipped = 0
+    last_id = 0
+    async with write_transaction(Household._meta.db):
+        while True:
+            result = await rescore_batch(model, now=now, trigger=trigger, after_id=last_id, limit=batch_size)
+            if result.count == 0 and result.skipped == 0:
+                break
+            total += result.count
+            skipped += result.skipped
+            last_id = result.last_id
+    return BatchResult(total, skipped, last_id)

@@ -1,0 +1,136 @@
+"""The ranking page, the household index page and the models pages, through HTTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from relief_pwa.core.intake import ItemDraft
+from relief_pwa.services.actors import SYSTEM_ACTOR
+from relief_pwa.services.standards import do_seed_standards
+from relief_pwa.tables import AidRecord, Household, IndexRecord, ScoringModel, Shock
+from tests.factories import make_intake, member
+
+
+@pytest.fixture()
+async def city(world: Any, now: Any) -> Any:
+    """Three households in 历下区 (two streets) and one in 市中区."""
+    await do_seed_standards(SYSTEM_ACTOR, now=now)
+    world.poor = await make_intake(world, items=[ItemDraft("income", "wages", "0", "", "100")],
+                                   members=[member(disability_grade="1")])
+    world.mid = await make_intake(world, community="370102001002", username="center",
+                                  items=[ItemDraft("income", "wages", "0", "", "500")])
+    world.other_street = await make_intake(world, community="370102002001", username="center",
+                                           items=[ItemDraft("income", "wages", "0", "", "300")], category="medical")
+    world.other_district = await make_intake(world, community="370103002001", username="center_b",
+                                             items=[ItemDraft("income", "wages", "0", "", "50")])
+    return world
+
+
+async def test_ranking_in_scope_only(city: Any, client: Any) -> None:
+    await client.login("center")  # 历下区
+    page = await client.get("/ranking")
+    assert page.status_code == 200
+    html = page.text
+    for result in (city.poor, city.mid, city.other_street):
+        assert result.file_no in html
+    assert city.other_district.file_no not in html  # 市中区 is another district
+
+    await client.login("station")  # 解放路街道 only
+    html = (await client.get("/ranking")).text
+    assert city.poor.file_no in html and city.mid.file_no in html
+    assert city.other_street.file_no not in html and city.other_district.file_no not in html
+    # Asking for another district's unit is refused, never shown.
+    refused = await client.get("/ranking?org=370103")
+    assert city.other_district.file_no not in refused.text
+
+
+async def test_ranking_order_and_category_filter(city: Any, client: Any) -> None:
+    await client.login("city")
+    html = (await client.get("/ranking")).text
+    positions = [html.index(r.file_no) for r in (city.poor, city.mid)]
+    assert positions == sorted(positions)  # 100 yuan and a grade-1 disability rank above 500 yuan
+    medical = (await client.get("/ranking?category=medical")).text
+    assert city.other_street.file_no in medical and city.poor.file_no not in medical
+
+
+async def test_roles_without_ranking_are_refused(city: Any, client: Any) -> None:
+    await client.login("liaison")
+    assert (await client.get("/ranking")).status_code == 403
+
+
+async def test_movement_and_why_after_aid(city: Any, client: Any, clock: Any) -> None:
+    await client.login("station")
+    clock.advance(timedelta(hours=1))
+    page = await client.get(f"/households/{city.poor.household_id}/index")
+    assert page.status_code == 200
+    response = await client.post_form(
+        f"/households/{city.poor.household_id}/aid",
+        {"value": "20000", "received_on": clock.now().date().isoformat(), "note": "区慈善总会"},
+    )
+    assert response.status_code == 303, response.text[:400]
+    await client.login("city")
+    html = (await client.get("/ranking?org=&category=")).text
+    assert "▼ 1" in html  # aid of 200 yuan puts it below the 50-yuan household of 市中区
+    assert "Aid received" in html or "已获救助" in html
+
+
+async def test_household_index_page_and_bad_input(city: Any, client: Any) -> None:
+    await client.login("liaison")
+    url = f"/households/{city.poor.household_id}/index"
+    page = await client.get(url)
+    assert page.status_code == 200
+    assert "v1" in page.text
+    bad = await client.post_form(f"/households/{city.poor.household_id}/shocks",
+                                 {"kind": "", "occurred_on": "2099-01-01", "note": "x"})
+    assert bad.status_code == 422
+    assert not await Shock.exists()
+    bad_aid = await client.post_form(f"/households/{city.poor.household_id}/aid",
+                                     {"value": "abc", "received_on": "", "note": ""})
+    assert bad_aid.status_code == 422
+    assert not await AidRecord.exists()
+    good = await client.post_form(f"/households/{city.poor.household_id}/shocks",
+                                  {"kind": "disaster", "occurred_on": "2026-11-01", "note": "暴雨"})
+    assert good.status_code == 303
+    assert await IndexRecord.count().where(IndexRecord.household == city.poor.household_id) == 2
+    # Another district's household: not found, whoever asks.
+    other = await client.get(f"/households/{city.other_district.household_id}/index")
+    assert other.status_code == 404
+
+
+async def test_ranking_as_of_an_earlier_date(city: Any, client: Any, clock: Any) -> None:
+    before = clock.now().date()
+    clock.advance(timedelta(days=3))
+    await client.login("station")
+    await client.post_form(
+        f"/households/{city.poor.household_id}/aid",
+        {"value": "50000", "received_on": clock.now().date().isoformat(), "note": "慰问"},
+    )
+    now_index = (await Household.select(Household.current_index).where(
+        Household.id == city.poor.household_id).first())["current_index"]
+    old = (await client.get(f"/ranking?as_of={before.isoformat()}")).text
+    first_record = await IndexRecord.select().where(IndexRecord.household == city.poor.household_id).order_by(
+        IndexRecord.id).first()
+    assert f"{first_record['total']:.2f}" in old
+    assert f"{now_index:.2f}" not in old or f"{now_index:.2f}" == f"{first_record['total']:.2f}"
+
+
+async def test_models_pages_city_only_activation(city: Any, client: Any) -> None:
+    await client.login("supervisor")
+    page = await client.get("/scoring/models")
+    assert page.status_code == 200 and "v1" in page.text
+    refused = await client.post_form("/scoring/models", {"version": "v9", "effective_from": "2026-01-01"})
+    assert refused.status_code == 403
+    await client.login("city")
+    form = (await client.get("/scoring/models/new")).text
+    assert "income_gap.max_points" in form
+    bad = await client.post_form("/scoring/models", {
+        "version": "v2", "effective_from": "2026-01-01",
+        "definition_json": '{"factors": {"income_gap": {"max_points": "-5"}}}',
+    })
+    assert bad.status_code == 422
+    assert await ScoringModel.count() == 1
+    await client.login("station")
+    assert (await client.get("/scoring/models")).status_code == 403
