@@ -133,7 +133,8 @@ def test_favicon_is_an_ico_file() -> None:
 
 def test_stylesheet_stays_compact_and_self_hosted() -> None:
     css = STYLESHEET.read_text(encoding="utf-8")
-    assert len(css.encode("utf-8")) < 12 * 1024
+    # One stylesheet for every page: a phone on a poor connection loads it once (gzip ~ a quarter).
+    assert len(css.encode("utf-8")) < 28 * 1024
     # Intranet deployments have no CDN: nothing may be fetched from elsewhere.
     assert "@import" not in css
     assert re.search(r"url\(\s*['\"]?(https?:)?//", css) is None
