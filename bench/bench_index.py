@@ -24,27 +24,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import bench._env  # noqa: E402,F401  (first: selects the database)
+import argparse
+import asyncio
+import gc
+import logging
+import random
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import gc  # noqa: E402
-import random  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Awaitable, Callable  # noqa: E402
-from datetime import timedelta  # noqa: E402
-from typing import Any  # noqa: E402
+import httpx
 
-import httpx  # noqa: E402
-
-from bench.synthetic_city import BENCH_NOW, BENCH_PASSWORD, build_city  # noqa: E402
-from relief_pwa.clock import FixedClock  # noqa: E402
-from relief_pwa.core.ranking import RankEntry, rank  # noqa: E402
-from relief_pwa.db import write_transaction  # noqa: E402
-from relief_pwa.services import hooks  # noqa: E402
-from relief_pwa.services.scoring import get_active_model, rescore_all  # noqa: E402
-from relief_pwa.tables import Household, MoneyItem  # noqa: E402
+import bench._env  # noqa: F401  (first: selects the database)
+from bench.synthetic_city import BENCH_NOW, BENCH_PASSWORD, build_city
+from relief_pwa.clock import FixedClock
+from relief_pwa.core.ranking import RankEntry, rank
+from relief_pwa.db import write_transaction
+from relief_pwa.services import hooks
+from relief_pwa.services.scoring import get_active_model, rescore_all
+from relief_pwa.tables import Household, MoneyItem
 
 
 async def prepare_database(*, reset: bool) -> None:
@@ -100,7 +100,9 @@ async def bench_single(household_ids: list[int], now: Any, repeat: int) -> list[
     rng = random.Random(7)
     items = {
         r["household"]: r["id"]
-        for r in await MoneyItem.select(MoneyItem.id, MoneyItem.household).where(MoneyItem.section == "income")
+        for r in await MoneyItem.select(MoneyItem.id, MoneyItem.household).where(
+            MoneyItem.section == "income"
+        )
     }
     candidates = [h for h in household_ids if h in items]
     samples = []
@@ -127,8 +129,15 @@ async def bench_pages(info: Any, clock: FixedClock, repeat: int) -> dict[str, li
         for username in (info.city_username, info.station_username):
             login_page = await client.get("/login")
             token = login_page.text.split('name="_csrf_token" value="', 1)[1].split('"', 1)[0]
-            response = await client.post("/login", data={"username": username, "password": BENCH_PASSWORD,
-                                                        "next": "/ranking", "_csrf_token": token})
+            response = await client.post(
+                "/login",
+                data={
+                    "username": username,
+                    "password": BENCH_PASSWORD,
+                    "next": "/ranking",
+                    "_csrf_token": token,
+                },
+            )
             assert response.status_code == 303, response.text[:300]
 
             async def ranking() -> None:
@@ -156,15 +165,18 @@ async def main() -> None:
     parser.add_argument("--single", type=int, default=300, help="single recomputes to time")
     parser.add_argument("--pages", type=int, default=30, help="page requests to time per page")
     args = parser.parse_args()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     from relief_pwa.piccolo_conf import DB
 
     await prepare_database(reset=True)
     print(f"engine: {DB.engine_type}")
     info = await build_city(args.households)
-    print(f"synthetic city: {info.households} households, {info.members} people, {info.items} money items, "
-          f"{info.applications} applications, {info.aid} aid records, {info.shocks} shocks "
-          f"— built in {info.seconds:.1f} s")
+    print(
+        f"synthetic city: {info.households} households, {info.members} people, {info.items} money items, "
+        f"{info.applications} applications, {info.aid} aid records, {info.shocks} shocks "
+        f"— built in {info.seconds:.1f} s"
+    )
 
     # History: a full scoring 90 days ago, so the ranking has movement to show.
     past = BENCH_NOW - timedelta(days=90)
@@ -177,15 +189,19 @@ async def main() -> None:
         seconds, count = await bench_full_rescore(BENCH_NOW + timedelta(minutes=attempt))
         runs.append(seconds)
     best = min(runs)
-    print(f"full rescore-and-rank: {count} households, best {best:.2f} s of {len(runs)} "
-          f"({count / best:,.0f} households/s; runs {', '.join(f'{r:.2f}' for r in runs)}) "
-          f"— target < 2 s for 60k on SQLite")
+    print(
+        f"full rescore-and-rank: {count} households, best {best:.2f} s of {len(runs)} "
+        f"({count / best:,.0f} households/s; runs {', '.join(f'{r:.2f}' for r in runs)}) "
+        f"— target < 2 s for 60k on SQLite"
+    )
 
     now = BENCH_NOW + timedelta(minutes=10)
     samples = await bench_single(info.household_ids, now, args.single)
     p50, p95 = _percentiles(samples)
-    print(f"single household recompute incl. writes: p50 {p50:.1f} ms, p95 {p95:.1f} ms "
-          f"(n={len(samples)}) — target p95 < 20 ms")
+    print(
+        f"single household recompute incl. writes: p50 {p50:.1f} ms, p95 {p95:.1f} ms "
+        f"(n={len(samples)}) — target p95 < 20 ms"
+    )
 
     clock.set(now + timedelta(minutes=1))
     pages = await bench_pages(info, clock, args.pages)

@@ -21,7 +21,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import bench._env  # noqa: E402,F401  (first: selects the database)
 import argparse
 import asyncio
 import random
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import bench._env  # noqa: F401  (first: selects the database)
 from relief_pwa.clock import CHINA_TZ
 from relief_pwa.core.enums import (
     AppState,
@@ -64,7 +64,9 @@ BENCH_PASSWORD = "bench-sunshine"
 COMMUNITIES_PER_STREET = 4
 BATCH = 10_000
 
-_SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
+_SURNAMES = (
+    "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
+)
 _GIVEN = "秀英桂兰玉梅凤华建国志强永军海燕丽娟明辉文静红霞淑珍春生德胜金凤家乐子涵浩然欣怡雨轩"
 
 # How far a household's application got, with weights (roughly the demo's mix).
@@ -84,8 +86,18 @@ _STATES: tuple[tuple[AppState, int], ...] = (
 )
 _CLOSED = {AppState.VERIFIED_INELIGIBLE, AppState.REJECTED, AppState.EXITED, AppState.WITHDRAWN}
 _CATEGORIES = (
-    [Category.DIBAO, Category.TEKUN, Category.MEDICAL, Category.TEMPORARY, Category.EDUCATION,
-     Category.DIBAO_EDGE, Category.RIGID_EXPENSE, Category.HOUSING, Category.DISASTER, Category.EMPLOYMENT],
+    [
+        Category.DIBAO,
+        Category.TEKUN,
+        Category.MEDICAL,
+        Category.TEMPORARY,
+        Category.EDUCATION,
+        Category.DIBAO_EDGE,
+        Category.RIGID_EXPENSE,
+        Category.HOUSING,
+        Category.DISASTER,
+        Category.EMPLOYMENT,
+    ],
     [45, 6, 10, 10, 5, 10, 6, 3, 2, 3],
 )
 
@@ -108,14 +120,18 @@ class CityInfo:
 def org_units() -> list[NewOrgUnit]:
     units = [NewOrgUnit(CITY_CODE, CITY_NAME, OrgLevel.CITY, None, AreaType.URBAN)]
     for district in DISTRICTS:
-        units.append(NewOrgUnit(district.code, district.name, OrgLevel.DISTRICT, CITY_CODE,
-                                district.area_type_default))
+        units.append(
+            NewOrgUnit(district.code, district.name, OrgLevel.DISTRICT, CITY_CODE, district.area_type_default)
+        )
         for street in district.streets:
             area = AreaType.RURAL if street.kind == "town" else district.area_type_default
             units.append(NewOrgUnit(street.code, street.name, OrgLevel.STREET, district.code, area))
             for community in communities_for(street, COMMUNITIES_PER_STREET):
-                units.append(NewOrgUnit(community.code, community.name, OrgLevel.COMMUNITY, street.code,
-                                        community.area_type))
+                units.append(
+                    NewOrgUnit(
+                        community.code, community.name, OrgLevel.COMMUNITY, street.code, community.area_type
+                    )
+                )
     return units
 
 
@@ -141,7 +157,7 @@ async def bulk_insert(table: str, columns: tuple[str, ...], rows: list[tuple[Any
             if is_sqlite(engine):
                 marks = ", ".join("?" * len(columns))
                 await connection.executemany(
-                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", chunk  # noqa: S608
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", chunk
                 )
             else:
                 await connection.copy_records_to_table(table, records=chunk, columns=columns)
@@ -161,9 +177,11 @@ async def build_city(households: int = 60_000, *, now: datetime = BENCH_NOW, see
         await do_create_org_units(SYSTEM_ACTOR, org_units(), now=now - timedelta(days=400))
     await do_seed_standards(SYSTEM_ACTOR, now=now - timedelta(days=400))
     await get_active_model(now=now - timedelta(days=400))
-    communities = await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.path, OrgUnit.area_type).where(
-        OrgUnit.level == OrgLevel.COMMUNITY
-    ).order_by(OrgUnit.code)
+    communities = (
+        await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.path, OrgUnit.area_type)
+        .where(OrgUnit.level == OrgLevel.COMMUNITY)
+        .order_by(OrgUnit.code)
+    )
     street = DISTRICTS[0].streets[0]
     info.street_code = street.code
     await _ensure_staff(info, street.code, now)
@@ -208,41 +226,112 @@ async def build_city(households: int = 60_000, *, now: datetime = BENCH_NOW, see
             else:
                 work = rng.choices(list(WorkCapacity), weights=[55, 30, 15])[0]
             schooling = (
-                Schooling.PRIMARY if age < 12 else Schooling.JUNIOR if age < 15
-                else Schooling.SENIOR if age < 18 else Schooling.NOT_IN_SCHOOL
+                Schooling.PRIMARY
+                if age < 12
+                else Schooling.JUNIOR
+                if age < 15
+                else Schooling.SENIOR
+                if age < 18
+                else Schooling.NOT_IN_SCHOOL
             )
             name = surname + "".join(rng.sample(_GIVEN, rng.choice([1, 2])))
             member_id = next_member
             next_member += 1
-            members.append((member_id, hid, path, name, id_number, sex.value, born, relation.value, grade,
-                            illness.value, work.value, schooling.value, "", True))
+            members.append(
+                (
+                    member_id,
+                    hid,
+                    path,
+                    name,
+                    id_number,
+                    sex.value,
+                    born,
+                    relation.value,
+                    grade,
+                    illness.value,
+                    work.value,
+                    schooling.value,
+                    "",
+                    True,
+                )
+            )
             if work != WorkCapacity.NONE and rng.random() < 0.7:
                 declared = rng.randint(3, 22) * 10_000
                 verified = declared + rng.randint(-2, 4) * 5_000 if rng.random() < 0.5 else None
-                i_rows.append(_item(hid, path, "income", IncomeKind.WAGES.value, member_id, declared,
-                                    verified, now))
+                i_rows.append(
+                    _item(hid, path, "income", IncomeKind.WAGES.value, member_id, declared, verified, now)
+                )
             elif age >= 60 and rng.random() < 0.5:
-                i_rows.append(_item(hid, path, "income", IncomeKind.PENSION.value, member_id,
-                                    rng.randint(2, 15) * 10_000, None, now))
+                i_rows.append(
+                    _item(
+                        hid,
+                        path,
+                        "income",
+                        IncomeKind.PENSION.value,
+                        member_id,
+                        rng.randint(2, 15) * 10_000,
+                        None,
+                        now,
+                    )
+                )
         m_rows.extend(members)
         if not any(r[0] == hid and r[2] == "income" for r in i_rows[-size:]):
-            i_rows.append(_item(hid, path, "income", IncomeKind.TRANSFER.value, None, rng.randint(0, 3) * 10_000,
-                                None, now))
+            i_rows.append(
+                _item(
+                    hid,
+                    path,
+                    "income",
+                    IncomeKind.TRANSFER.value,
+                    None,
+                    rng.randint(0, 3) * 10_000,
+                    None,
+                    now,
+                )
+            )
         if rng.random() < 0.6:
-            i_rows.append(_item(hid, path, "asset", AssetKind.DEPOSITS.value, None, rng.randint(0, 40) * 50_000,
-                                None, now))
+            i_rows.append(
+                _item(
+                    hid, path, "asset", AssetKind.DEPOSITS.value, None, rng.randint(0, 40) * 50_000, None, now
+                )
+            )
         if rng.random() < 0.35:
-            i_rows.append(_item(hid, path, "expense", ExpenseKind.MEDICAL.value, None,
-                                rng.randint(5, 80) * 50_000, None, now))
+            i_rows.append(
+                _item(
+                    hid,
+                    path,
+                    "expense",
+                    ExpenseKind.MEDICAL.value,
+                    None,
+                    rng.randint(5, 80) * 50_000,
+                    None,
+                    now,
+                )
+            )
         state = rng.choices(states, weights=weights)[0]
         category = rng.choices(*_CATEGORIES)[0]
         state_changed = created + timedelta(days=rng.randint(0, max(0, (today - received).days)))
-        a_rows.append((
-            next_application, f"SQ{street_code}{received.year}{next_application:07d}", hid, path, category.value,
-            rng.choice([Channel.WINDOW, Channel.LIAISON]).value, state.value, "", "[]", received, state_changed,
-            received + timedelta(days=20) if state in {AppState.APPROVED, AppState.ACTIVE, AppState.REJECTED}
-            else None, "", None, 1, created,
-        ))
+        a_rows.append(
+            (
+                next_application,
+                f"SQ{street_code}{received.year}{next_application:07d}",
+                hid,
+                path,
+                category.value,
+                rng.choice([Channel.WINDOW, Channel.LIAISON]).value,
+                state.value,
+                "",
+                "[]",
+                received,
+                state_changed,
+                received + timedelta(days=20)
+                if state in {AppState.APPROVED, AppState.ACTIVE, AppState.REJECTED}
+                else None,
+                "",
+                None,
+                1,
+                created,
+            )
+        )
         next_application += 1
         if state in {AppState.ACTIVE, AppState.UNDER_REVIEW}:
             # Monthly dibao payments since approval: the aid term of the index sees them.
@@ -253,63 +342,212 @@ async def build_city(households: int = 60_000, *, now: datetime = BENCH_NOW, see
                 aid_rows.append((hid, path, monthly, month, "payment", None, "", now))
                 month += timedelta(days=30)
         if rng.random() < 0.05:
-            aid_rows.append((hid, path, rng.randint(2, 20) * 10_000, today - timedelta(days=rng.randint(1, 300)),
-                             "external", None, "慈善慰问", now))
+            aid_rows.append(
+                (
+                    hid,
+                    path,
+                    rng.randint(2, 20) * 10_000,
+                    today - timedelta(days=rng.randint(1, 300)),
+                    "external",
+                    None,
+                    "慈善慰问",
+                    now,
+                )
+            )
         if rng.random() < 0.03:
             kind = rng.choice([ShockKind.DISASTER, ShockKind.ACCIDENT, ShockKind.SUDDEN_ILLNESS])
-            shock_rows.append((hid, path, kind.value, today - timedelta(days=rng.randint(1, 240)), "", None, now))
-        h_rows.append((
-            hid, f"{district}-H{hid:07d}", community["id"], path, f"{rng.randint(1, 200)}号{rng.randint(101, 1802)}室",
-            community["area_type"], rng.choices(list(Housing), weights=[55, 15, 15, 10, 5])[0].value,
-            members[0][3], members[0][4], f"1{rng.choice('3578')}{rng.randint(100000000, 999999999)}",
-            "", state not in _CLOSED, None, False, None, 1, None, created, created,
-        ))
+            shock_rows.append(
+                (hid, path, kind.value, today - timedelta(days=rng.randint(1, 240)), "", None, now)
+            )
+        h_rows.append(
+            (
+                hid,
+                f"{district}-H{hid:07d}",
+                community["id"],
+                path,
+                f"{rng.randint(1, 200)}号{rng.randint(101, 1802)}室",
+                community["area_type"],
+                rng.choices(list(Housing), weights=[55, 15, 15, 10, 5])[0].value,
+                members[0][3],
+                members[0][4],
+                f"1{rng.choice('3578')}{rng.randint(100000000, 999999999)}",
+                "",
+                state not in _CLOSED,
+                None,
+                False,
+                None,
+                1,
+                None,
+                created,
+                created,
+            )
+        )
         info.household_ids.append(hid)
 
-    await bulk_insert("household", (
-        "id", "file_no", "org_unit", "org_path", "address", "area_type", "housing", "head_name", "head_id_number",
-        "phone", "onecard_account", "is_open", "current_index", "index_provisional", "index_computed_at",
-        "version", "created_by", "created_at", "updated_at",
-    ), h_rows)
-    await bulk_insert("member", (
-        "id", "household", "org_path", "name", "id_number", "sex", "birth_date", "relation", "disability_grade",
-        "illness", "work_capacity", "schooling", "phone", "active",
-    ), m_rows)
-    await bulk_insert("money_item", (
-        "household", "org_path", "section", "kind", "member", "description", "declared_fen", "verified_fen",
-        "verified_source", "verified_note", "verified_at", "active",
-    ), i_rows)
-    await bulk_insert("application", (
-        "id", "number", "household", "org_path", "category", "channel", "state", "description", "missing_materials",
-        "received_on", "state_changed_at", "decided_on", "reason", "submitted_by", "version", "created_at",
-    ), a_rows)
-    await bulk_insert("aid_record", (
-        "household", "org_path", "value_fen", "received_on", "source", "reference", "note", "recorded_at",
-    ), aid_rows)
-    await bulk_insert("shock", (
-        "household", "org_path", "kind", "occurred_on", "note", "recorded_by", "recorded_at",
-    ), shock_rows)
+    await bulk_insert(
+        "household",
+        (
+            "id",
+            "file_no",
+            "org_unit",
+            "org_path",
+            "address",
+            "area_type",
+            "housing",
+            "head_name",
+            "head_id_number",
+            "phone",
+            "onecard_account",
+            "is_open",
+            "current_index",
+            "index_provisional",
+            "index_computed_at",
+            "version",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ),
+        h_rows,
+    )
+    await bulk_insert(
+        "member",
+        (
+            "id",
+            "household",
+            "org_path",
+            "name",
+            "id_number",
+            "sex",
+            "birth_date",
+            "relation",
+            "disability_grade",
+            "illness",
+            "work_capacity",
+            "schooling",
+            "phone",
+            "active",
+        ),
+        m_rows,
+    )
+    await bulk_insert(
+        "money_item",
+        (
+            "household",
+            "org_path",
+            "section",
+            "kind",
+            "member",
+            "description",
+            "declared_fen",
+            "verified_fen",
+            "verified_source",
+            "verified_note",
+            "verified_at",
+            "active",
+        ),
+        i_rows,
+    )
+    await bulk_insert(
+        "application",
+        (
+            "id",
+            "number",
+            "household",
+            "org_path",
+            "category",
+            "channel",
+            "state",
+            "description",
+            "missing_materials",
+            "received_on",
+            "state_changed_at",
+            "decided_on",
+            "reason",
+            "submitted_by",
+            "version",
+            "created_at",
+        ),
+        a_rows,
+    )
+    await bulk_insert(
+        "aid_record",
+        (
+            "household",
+            "org_path",
+            "value_fen",
+            "received_on",
+            "source",
+            "reference",
+            "note",
+            "recorded_at",
+        ),
+        aid_rows,
+    )
+    await bulk_insert(
+        "shock",
+        (
+            "household",
+            "org_path",
+            "kind",
+            "occurred_on",
+            "note",
+            "recorded_by",
+            "recorded_at",
+        ),
+        shock_rows,
+    )
     info.households, info.members, info.items = len(h_rows), len(m_rows), len(i_rows)
     info.applications, info.aid, info.shocks = len(a_rows), len(aid_rows), len(shock_rows)
     info.seconds = time.perf_counter() - started
     return info
 
 
-def _item(household: int, path: str, section: str, kind: str, member: int | None, declared: int,
-          verified: int | None, now: datetime) -> tuple[Any, ...]:
-    return (household, path, section, kind, member, "", declared, verified,
-            "home_visit" if verified is not None else "", "", now if verified is not None else None, True)
+def _item(
+    household: int,
+    path: str,
+    section: str,
+    kind: str,
+    member: int | None,
+    declared: int,
+    verified: int | None,
+    now: datetime,
+) -> tuple[Any, ...]:
+    return (
+        household,
+        path,
+        section,
+        kind,
+        member,
+        "",
+        declared,
+        verified,
+        "home_visit" if verified is not None else "",
+        "",
+        now if verified is not None else None,
+        True,
+    )
 
 
 async def _ensure_staff(info: CityInfo, street_code: str, now: datetime) -> None:
     units = {r["code"]: r for r in await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.path)}
     password = hash_password(BENCH_PASSWORD)
-    for username, role, code in ((info.city_username, Role.CITY, CITY_CODE),
-                                 (info.station_username, Role.STATION, street_code)):
+    for username, role, code in (
+        (info.city_username, Role.CITY, CITY_CODE),
+        (info.station_username, Role.STATION, street_code),
+    ):
         if await Staff.exists().where(Staff.username == username):
             continue
-        await Staff.insert(Staff(username=username, display_name=username, password_hash=password, role=role,
-                                 org_unit=units[code]["id"], org_path=units[code]["path"], created_at=now))
+        await Staff.insert(
+            Staff(
+                username=username,
+                display_name=username,
+                password_hash=password,
+                role=role,
+                org_unit=units[code]["id"],
+                org_path=units[code]["path"],
+                created_at=now,
+            )
+        )
 
 
 async def _main() -> None:
@@ -320,9 +558,11 @@ async def _main() -> None:
 
     await prepare_database(reset=True)
     info = await build_city(args.households)
-    print(f"{info.households} households, {info.members} people, {info.items} money items, "
-          f"{info.applications} applications, {info.aid} aid records, {info.shocks} shocks "
-          f"in {info.seconds:.1f} s")
+    print(
+        f"{info.households} households, {info.members} people, {info.items} money items, "
+        f"{info.applications} applications, {info.aid} aid records, {info.shocks} shocks "
+        f"in {info.seconds:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -335,6 +335,7 @@ async def seed_demo(households: int = 360, *, force: bool = False) -> str:
                 now=min(step_time, DEMO_TODAY),
             )
     await seed_sunshine()  # issue 6: policies, running 公示, objections
+    await seed_resources_and_payments()  # issue 5: pool, funds, an approved plan, a reconciled batch
     return f"demo city: {created_units} org units, {len(staff_rows)} staff, {made} households"
 
 
@@ -410,3 +411,92 @@ async def seed_sunshine() -> str:
             note="近亲属备案，入户抽查", now=DEMO_TODAY - timedelta(days=20),
         )
     return f"{len(_DEMO_POLICIES)} policies, {len(notices)} public notices, 2 objections"
+
+
+# --- resources, plans, funds and payments (issue 5) ------------------------------
+
+
+async def seed_resources_and_payments() -> str:
+    """Providers, funds and resources; the district's draft approved for its top
+    households; this month's one-card batch exported and reconciled (one line
+    failed and re-queued), so follow-up visits are in the liaison's diary."""
+    import csv
+    import io
+
+    from relief_pwa.services import disbursement, plans
+    from relief_pwa.services.funds import FundDraft, Overspending, do_create_fund
+    from relief_pwa.services.resources import (
+        DonationDraft,
+        ProviderDraft,
+        ResourceDraft,
+        do_create_provider,
+        do_create_resource,
+        do_record_donation,
+    )
+
+    city, center = await _actor("city"), await _actor("center")
+    day = DEMO_TODAY - timedelta(days=6)
+    bureau = await do_create_provider(city, ProviderDraft("济南市民政局", "government", "0531-12345"), now=day)
+    city_fund = await do_create_fund(city, FundDraft("JN-DIBAO-2026", "城乡低保资金专户", str(bureau)), now=day)
+    await do_record_donation(
+        city, DonationDraft(str(bureau), fund_id=str(city_fund), amount="2,000,000", note="市级低保资金下达"), now=day
+    )
+    await do_create_resource(city, ResourceDraft(
+        provider_id=str(bureau), fund_id=str(city_fund), name="城乡低保金", kind="cash", need="living",
+        unit="per_household", periodicity="monthly", months="6", statutory="dibao_gap",
+        categories=["dibao"], priority="1",
+    ), now=day)
+    charity = await do_create_provider(center, ProviderDraft("历下区慈善总会", "social_org", "0531-86970188"), now=day)
+    company = await do_create_provider(center, ProviderDraft("泉城家纺有限公司", "enterprise"), now=day)
+    charity_fund = await do_create_fund(center, FundDraft("LX-CHARITY", "历下区慈善救助专户", str(charity)), now=day)
+    await do_record_donation(
+        center, DonationDraft(str(charity), fund_id=str(charity_fund), amount="60,000", note="年度慈善募捐"), now=day
+    )
+    await do_create_resource(center, ResourceDraft(
+        provider_id=str(charity), fund_id=str(charity_fund), name="临时生活补助", kind="cash", need="temporary",
+        unit="per_household", unit_amount="800", periodicity="one_off", budget_total="40,000",
+        categories=["temporary", "medical", "dibao_edge", "rigid_expense", "disaster"], min_index="20",
+        priority="20",
+    ), now=day)
+    blankets = await do_create_resource(center, ResourceDraft(
+        provider_id=str(company), name="冬季棉被", kind="in_kind", need="bedding", unit="per_person",
+        unit_amount="150", unit_quantity="1", periodicity="one_off", quantity_total="0", priority="30",
+    ), now=day)
+    await do_record_donation(
+        center, DonationDraft(str(company), resource_id=str(blankets), quantity="200", note="企业捐赠棉被"), now=day
+    )
+
+    scope = plans.DraftScope(org_code=DEMO_STREET)
+    view = await plans.get_draft(center, scope, now=day)
+    chosen = [info.household_id for info, _rank, _lines in view.shown_lines[:12]]
+    approved = 0
+    for plan_id in await plans.do_save_drafts(center, scope, now=day, household_ids=chosen):
+        if approved >= 10:
+            break  # the rest stay drafts for staff to review
+        try:
+            await plans.do_approve_plan(center, plan_id, now=day + timedelta(hours=1))
+            approved += 1
+        except (Overspending, DomainError):
+            continue
+
+    pay_day = DEMO_TODAY - timedelta(days=3)
+    month = f"{pay_day.year:04d}-{pay_day.month:02d}"
+    await disbursement.do_generate_monthly_lines(center, month, now=pay_day)
+    batch_no = ""
+    try:
+        batch = await disbursement.do_create_batch(center, city_fund, month, now=pay_day)
+    except DomainError:
+        return f"{approved} plans approved; no batch (no lines)"
+    batch_no = batch.batch_no
+    data, _name = await disbursement.do_export_batch(center, batch.batch_id, "csv", now=pay_day)
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[1:]
+    answer = io.StringIO()
+    writer = csv.writer(answer)
+    writer.writerow(["批次号", "行号", "金额(元)", "状态", "失败原因"])
+    for number, row in enumerate(rows):
+        failed = number == len(rows) - 1 and len(rows) > 1
+        writer.writerow([row[0], row[1], row[5], "失败" if failed else "成功", "账户已冻结" if failed else ""])
+    await disbursement.do_reconcile_batch(
+        center, batch.batch_id, answer.getvalue().encode(), f"{batch_no}-回盘.csv", now=DEMO_TODAY - timedelta(days=1)
+    )
+    return f"{approved} plans approved; batch {batch_no} reconciled"

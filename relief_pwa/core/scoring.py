@@ -766,7 +766,9 @@ class FactorPoints(NamedTuple):
         return {code: str(_points(centi)) for code, centi in zip(FACTOR_CODES, self.centis, strict=True)}
 
 
-def compute_points(facts: HouseholdFacts, standard: Standard, model: ScoringModel, as_of: date) -> FactorPoints:
+def compute_points(
+    facts: HouseholdFacts, standard: Standard, model: ScoringModel, as_of: date
+) -> FactorPoints:
     """Total and per-factor points of ``compute_index`` (same arithmetic, no texts).
 
     Raises:

@@ -490,7 +490,8 @@ async def upload_return(
             request,
             f"/batches/{batch_id}",
             ok=translate(
-                "Return file applied: {paid} paid ({total} yuan), {failed} failed and re-queued, {unchanged} unchanged.",
+                "Return file applied: {paid} paid ({total} yuan), {failed} failed and re-queued,"
+                " {unchanged} unchanged.",
                 paid=result.paid,
                 total=format_yuan(result.paid_fen),
                 failed=result.failed,

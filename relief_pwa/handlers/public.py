@@ -9,6 +9,7 @@ small 429 page, with no database access at all.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -79,6 +80,13 @@ def _cache_headers(etag: str, max_age: int = BOARD_MAX_AGE) -> dict[str, str]:
     return {"etag": etag, "cache-control": f"public, max-age={max_age}", "vary": "Cookie, Accept-Language"}
 
 
+# Rendered public pages by ETag. A public page is a pure function of its data and
+# language (no session, no CSRF token), and the ETag covers both, so a page with
+# a known ETag never needs rendering again. Bounded: least recently used go first.
+_rendered: OrderedDict[str, bytes] = OrderedDict()
+RENDERED_MAX = 512
+
+
 def _cached_page(
     request: Request[Any, Any, Any],
     template: str,
@@ -86,9 +94,23 @@ def _cached_page(
     etag: str,
     max_age: int = BOARD_MAX_AGE,
 ) -> Response[Any]:
+    headers = _cache_headers(etag, max_age)
     if _not_modified(request, etag):
-        return Response(b"", status_code=304, headers=_cache_headers(etag, max_age))
-    return render(request, template, context, headers=_cache_headers(etag, max_age))
+        return Response(b"", status_code=304, headers=headers)
+    key = f"{template}|{etag}"
+    body = _rendered.get(key)
+    if body is None:
+        body = str(render(request, template, context).content).encode("utf-8")
+        _rendered[key] = body
+        if len(_rendered) > RENDERED_MAX:
+            _rendered.popitem(last=False)
+    else:
+        _rendered.move_to_end(key)
+    return Response(body, media_type="text/html; charset=utf-8", headers=headers)
+
+
+def clear_rendered() -> None:
+    _rendered.clear()
 
 
 def board_url(request: Request[Any, Any, Any], code: str) -> str:

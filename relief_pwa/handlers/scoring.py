@@ -22,9 +22,9 @@ from relief_pwa.services.actors import Actor
 from relief_pwa.services.ranking import RankingQuery, list_ranking
 from relief_pwa.services.scoring import (
     SHOCK_KINDS,
+    do_recompute_household,
     do_record_external_aid,
     do_record_shock,
-    do_recompute_household,
     get_active_model,
     get_index_view,
 )

@@ -28,7 +28,7 @@ from relief_pwa.services.actors import Actor, require_role
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.handover import record_aid
 from relief_pwa.services.numbers import next_value
-from relief_pwa.services.plans import HOLDING_STATES, month_name, month_number, month_of, parse_month
+from relief_pwa.services.plans import month_name, month_number, month_of, parse_month
 from relief_pwa.tables import (
     DisbursementBatch,
     Fund,
@@ -82,7 +82,8 @@ async def do_generate_monthly_lines(actor: Actor, month: str, *, now: datetime) 
             "FROM plan_line pl JOIN resource r ON r.id = pl.resource "
             "WHERE r.kind = 'cash' AND pl.status IN ('approved', 'implemented') AND pl.start_month <> '' "
             "AND pl.start_month <= {} AND pl.org_path LIKE {}",
-            month, f"{actor.org_path}%",
+            month,
+            f"{actor.org_path}%",
         )
         existing = {
             int(r["plan_line"])
@@ -102,16 +103,28 @@ async def do_generate_monthly_lines(actor: Actor, month: str, *, now: datetime) 
                 continue
             rows.append(
                 PaymentLine(
-                    line_id=payment_line_id(int(line["id"]), month, 1), plan_line=line["id"],
-                    household=line["household"], fund=line["fund"], org_path=line["org_path"], month=month,
-                    amount_fen=line["amount_fen"], status="queued", attempt=1, created_at=now,
+                    line_id=payment_line_id(int(line["id"]), month, 1),
+                    plan_line=line["id"],
+                    household=line["household"],
+                    fund=line["fund"],
+                    org_path=line["org_path"],
+                    month=month,
+                    amount_fen=line["amount_fen"],
+                    status="queued",
+                    attempt=1,
+                    created_at=now,
                 )
             )
             total += int(line["amount_fen"])
         if rows:
             await _chunked_insert(rows)
         await record_event(
-            actor, "payment.generate", "payment_month", target, org_path=actor.org_path, now=now,
+            actor,
+            "payment.generate",
+            "payment_month",
+            target,
+            org_path=actor.org_path,
+            now=now,
             after={"month": month, "created": len(rows), "already": already, "total_fen": total},
         )
     return GenerateResult(month, len(rows), already, total)
@@ -148,22 +161,33 @@ async def do_create_batch(actor: Actor, fund_id: int, month: str, *, now: dateti
         rows = await PaymentLine.raw(
             "SELECT l.id, l.amount_fen, h.onecard_account FROM payment_line l "
             "JOIN household h ON h.id = l.household "
-            "WHERE l.fund = {} AND l.status = 'queued' AND l.month <= {} AND l.org_path LIKE {} ORDER BY l.id",
-            fund.id, month, f"{actor.org_path}%",
+            "WHERE l.fund = {} AND l.status = 'queued' AND l.month <= {} AND l.org_path LIKE {} "
+            "ORDER BY l.id",
+            fund.id,
+            month,
+            f"{actor.org_path}%",
         )
         ready = [r for r in rows if (r["onecard_account"] or "").strip()]
         held = len(rows) - len(ready)
         if not ready:
             raise DomainError(
                 N_("No payment lines of this fund are waiting (held without a one-card account: {held})."),
-                field="fund", held=held,
+                field="fund",
+                held=held,
             )
         seq = await next_value(f"batch:{month}")
         batch_no = f"B{month.replace('-', '')}{seq:05d}"
         total = sum(int(r["amount_fen"]) for r in ready)
         batch = DisbursementBatch(
-            batch_no=batch_no, fund=fund.id, org_path=actor.org_path, month=month, status="draft",
-            line_count=len(ready), total_fen=total, created_by=actor.staff_id, created_at=now,
+            batch_no=batch_no,
+            fund=fund.id,
+            org_path=actor.org_path,
+            month=month,
+            status="draft",
+            line_count=len(ready),
+            total_fen=total,
+            created_by=actor.staff_id,
+            created_at=now,
         )
         await batch.save()
         ids = [int(r["id"]) for r in ready]
@@ -172,9 +196,20 @@ async def do_create_batch(actor: Actor, fund_id: int, month: str, *, now: dateti
                 PaymentLine.id.is_in(ids[start : start + CHUNK * 4]) & (PaymentLine.status == "queued")
             )
         await record_event(
-            actor, "batch.create", "disbursement_batch", batch.id, org_path=actor.org_path, now=now,
-            after={"batch_no": batch_no, "fund": fund.code, "month": month, "lines": len(ready),
-                   "total_fen": total, "held_without_account": held},
+            actor,
+            "batch.create",
+            "disbursement_batch",
+            batch.id,
+            org_path=actor.org_path,
+            now=now,
+            after={
+                "batch_no": batch_no,
+                "fund": fund.code,
+                "month": month,
+                "lines": len(ready),
+                "total_fen": total,
+                "held_without_account": held,
+            },
         )
     return BatchResult(int(batch.id), batch_no, len(ready), total, held)
 
@@ -190,15 +225,22 @@ async def _bank_lines(batch: DisbursementBatch) -> list[bankfiles.PaymentLine]:
     )
     return [
         bankfiles.PaymentLine(
-            line_id=r["line_id"], batch_no=batch.batch_no, head_name=r["head_name"],
-            id_number=r["head_id_number"], account=r["onecard_account"], amount_fen=int(r["amount_fen"]),
-            fund_code=r["fund_code"], memo=f"{r['resource_name']} {r['month']}"[:60],
+            line_id=r["line_id"],
+            batch_no=batch.batch_no,
+            head_name=r["head_name"],
+            id_number=r["head_id_number"],
+            account=r["onecard_account"],
+            amount_fen=int(r["amount_fen"]),
+            fund_code=r["fund_code"],
+            memo=f"{r['resource_name']} {r['month']}"[:60],
         )
         for r in rows
     ]
 
 
-async def do_export_batch(actor: Actor, batch_id: int, file_format: str, *, now: datetime) -> tuple[bytes, str]:
+async def do_export_batch(
+    actor: Actor, batch_id: int, file_format: str, *, now: datetime
+) -> tuple[bytes, str]:
     """The bank file of a batch (CSV or XLSX); the first export marks it sent.
     Every download is audited: the file carries ID numbers and accounts."""
     require_role(actor, *funds.MANAGER_ROLES)
@@ -207,15 +249,22 @@ async def do_export_batch(actor: Actor, batch_id: int, file_format: str, *, now:
     async with write_transaction(DisbursementBatch._meta.db):
         batch = await access_batch(actor, batch_id)
         lines = await _bank_lines(batch)
-        data = bankfiles.export_csv(batch.batch_no, lines) if file_format == "csv" else bankfiles.export_xlsx(
-            batch.batch_no, lines
+        data = (
+            bankfiles.export_csv(batch.batch_no, lines)
+            if file_format == "csv"
+            else bankfiles.export_xlsx(batch.batch_no, lines)
         )
         if batch.status == "draft":
             await DisbursementBatch.update(
                 {DisbursementBatch.status: "exported", DisbursementBatch.exported_at: now}
             ).where(DisbursementBatch.id == batch.id)
         await record_event(
-            actor, "batch.export", "disbursement_batch", batch.id, org_path=batch.org_path, now=now,
+            actor,
+            "batch.export",
+            "disbursement_batch",
+            batch.id,
+            org_path=batch.org_path,
+            now=now,
             after={"format": file_format, "lines": len(lines)},
         )
     return data, f"{batch.batch_no}.{file_format}"
@@ -264,10 +313,13 @@ async def do_reconcile_batch(
             settled = row["status"] in ("paid", "failed")
             if settled:
                 if row["status"] != result.status.value:
-                    problems.append(bankfiles.BankFileProblem(
-                        result.row, N_("Line {line_id} was already reconciled as {status}."),
-                        {"line_id": result.line_id, "status": row["status"]},
-                    ))
+                    problems.append(
+                        bankfiles.BankFileProblem(
+                            result.row,
+                            N_("Line {line_id} was already reconciled as {status}."),
+                            {"line_id": result.line_id, "status": row["status"]},
+                        )
+                    )
                 else:
                     unchanged += 1
                 continue
@@ -279,10 +331,13 @@ async def do_reconcile_batch(
             }
             for (row, result), key in zip(to_pay, keys, strict=True):
                 if key in taken:
-                    problems.append(bankfiles.BankFileProblem(
-                        result.row, N_("Line {line_id}: month {month} of this benefit is already paid."),
-                        {"line_id": result.line_id, "month": row["month"]},
-                    ))
+                    problems.append(
+                        bankfiles.BankFileProblem(
+                            result.row,
+                            N_("Line {line_id}: month {month} of this benefit is already paid."),
+                            {"line_id": result.line_id, "month": row["month"]},
+                        )
+                    )
         if problems:
             raise bankfiles.BankFileRejected(problems)
 
@@ -301,12 +356,20 @@ async def do_reconcile_batch(
                 {DisbursementBatch.status: status, DisbursementBatch.reconciled_at: now}
             ).where(DisbursementBatch.id == batch.id)
         await record_event(
-            actor, "batch.reconcile", "disbursement_batch", batch.id, org_path=batch.org_path, now=now,
+            actor,
+            "batch.reconcile",
+            "disbursement_batch",
+            batch.id,
+            org_path=batch.org_path,
+            now=now,
             before={"status": batch.status},
             after={
-                "status": status, "file": filename[:100], "paid": [row["line_id"] for row, _ in to_pay],
+                "status": status,
+                "file": filename[:100],
+                "paid": [row["line_id"] for row, _ in to_pay],
                 "failed": [{"line": row["line_id"], "reason": result.reason} for row, result in to_fail],
-                "unchanged": unchanged, "paid_fen": paid_fen,
+                "unchanged": unchanged,
+                "paid_fen": paid_fen,
             },
         )
     return ReconcileResult(len(to_pay), len(to_fail), unchanged, paid_fen, status)
@@ -317,7 +380,9 @@ async def _plan_info(plan_line_ids: list[int]) -> dict[int, dict[str, Any]]:
     for start in range(0, len(plan_line_ids), CHUNK * 4):
         chunk = plan_line_ids[start : start + CHUNK * 4]
         rows = await PlanLine.select(
-            PlanLine.id, PlanLine.status, PlanLine.plan.application.as_alias("application_id"),
+            PlanLine.id,
+            PlanLine.status,
+            PlanLine.plan.application.as_alias("application_id"),
         ).where(PlanLine.id.is_in(chunk))
         info.update({int(r["id"]): r for r in rows})
     return info
@@ -327,15 +392,27 @@ async def _settle_paid(actor: Actor, row: dict[str, Any], plan_line: dict[str, A
     amount = int(row["amount_fen"])
     # The unique pay_key is the database's own guarantee against a double payment.
     await Payment.insert(
-        Payment(pay_key=pay_key(int(row["plan_line"]), row["month"]), payment_line=row["id"], amount_fen=amount,
-                paid_at=now)
+        Payment(
+            pay_key=pay_key(int(row["plan_line"]), row["month"]),
+            payment_line=row["id"],
+            amount_fen=amount,
+            paid_at=now,
+        )
     )
     await PaymentLine.update({PaymentLine.status: "paid", PaymentLine.paid_at: now}).where(
         (PaymentLine.id == row["id"]) & (PaymentLine.status == "batched")
     )
-    await funds.pay(row["fund"], amount, reference=f"payment:{row['line_id']}", staff_id=actor.staff_id, now=now)
-    await record_aid(int(row["household"]), value_fen=amount, source="payment",
-                     reference=f"payment:{row['line_id']}", note=row["month"], now=now)
+    await funds.pay(
+        row["fund"], amount, reference=f"payment:{row['line_id']}", staff_id=actor.staff_id, now=now
+    )
+    await record_aid(
+        int(row["household"]),
+        value_fen=amount,
+        source="payment",
+        reference=f"payment:{row['line_id']}",
+        note=row["month"],
+        now=now,
+    )
     first_time = plan_line["status"] == "approved"
     if first_time:
         await PlanLine.update({PlanLine.status: "implemented", PlanLine.implemented_at: now}).where(
@@ -343,9 +420,14 @@ async def _settle_paid(actor: Actor, row: dict[str, Any], plan_line: dict[str, A
         )
         plan_line["status"] = "implemented"
     await hooks.emit(
-        "payment.paid", household_id=int(row["household"]), application_id=plan_line["application_id"],
-        payment_line_id=int(row["id"]), plan_line_id=int(row["plan_line"]), amount_fen=amount,
-        month=row["month"], now=now,
+        "payment.paid",
+        household_id=int(row["household"]),
+        application_id=plan_line["application_id"],
+        payment_line_id=int(row["id"]),
+        plan_line_id=int(row["plan_line"]),
+        amount_fen=amount,
+        month=row["month"],
+        now=now,
     )
     if first_time:
         from relief_pwa.services.followups import schedule_followup
@@ -361,10 +443,17 @@ async def _settle_failed(row: dict[str, Any], reason: str, now: datetime) -> Non
     attempt = int(row["attempt"]) + 1
     await PaymentLine.insert(
         PaymentLine(
-            line_id=payment_line_id(int(row["plan_line"]), row["month"], attempt), plan_line=row["plan_line"],
-            household=row["household"], fund=row["fund"], org_path=row["org_path"], month=row["month"],
-            amount_fen=row["amount_fen"], status="queued", attempt=attempt,
-            failure_reason=f"{reason}"[:200], created_at=now,
+            line_id=payment_line_id(int(row["plan_line"]), row["month"], attempt),
+            plan_line=row["plan_line"],
+            household=row["household"],
+            fund=row["fund"],
+            org_path=row["org_path"],
+            month=row["month"],
+            amount_fen=row["amount_fen"],
+            status="queued",
+            attempt=attempt,
+            failure_reason=f"{reason}"[:200],
+            created_at=now,
         )
     )
 
@@ -375,7 +464,7 @@ async def _settle_failed(row: dict[str, Any], reason: str, now: datetime) -> Non
 async def list_batches(actor: Actor, limit: int = 100) -> list[dict[str, Any]]:
     return list(
         await DisbursementBatch.select(
-            DisbursementBatch.all_columns(), DisbursementBatch.fund.code.as_alias("fund_code")
+            *DisbursementBatch.all_columns(), DisbursementBatch.fund.code.as_alias("fund_code")
         )
         .where(DisbursementBatch.org_path.like(f"{actor.org_path}%"))
         .order_by(DisbursementBatch.id, ascending=False)
@@ -389,7 +478,8 @@ async def queue_summary(actor: Actor) -> list[dict[str, Any]]:
         "SELECT l.fund, f.code AS fund_code, l.month, COUNT(*) AS lines, SUM(l.amount_fen) AS total, "
         "SUM(CASE WHEN l.attempt > 1 THEN 1 ELSE 0 END) AS retries "
         "FROM payment_line l JOIN fund f ON f.id = l.fund "
-        "WHERE l.status = 'queued' AND l.org_path LIKE {} GROUP BY l.fund, f.code, l.month ORDER BY f.code, l.month",
+        "WHERE l.status = 'queued' AND l.org_path LIKE {} "
+        "GROUP BY l.fund, f.code, l.month ORDER BY f.code, l.month",
         f"{actor.org_path}%",
     )
     return [dict(r) for r in rows]
@@ -416,7 +506,7 @@ async def get_batch(actor: Actor, batch_id: int, page: int = 1) -> BatchDetail:
     page = max(1, min(page, pages))
     lines = await (
         PaymentLine.select(
-            PaymentLine.all_columns(),
+            *PaymentLine.all_columns(),
             PaymentLine.household.file_no.as_alias("file_no"),
             PaymentLine.household.head_name.as_alias("head_name"),
         )

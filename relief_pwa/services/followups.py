@@ -112,24 +112,41 @@ async def do_set_followup_delay(actor: Actor, days: str, *, now: datetime) -> in
     require_role(actor, Role.CITY)
     raw = days.strip()
     if not raw.isdigit() or not 1 <= int(raw) <= 365:
-        raise ValidationFailed({"days": DomainError(N_("Enter a number of days from 1 to 365."), field="days")})
+        raise ValidationFailed(
+            {"days": DomainError(N_("Enter a number of days from 1 to 365."), field="days")}
+        )
     async with write_transaction(SystemSetting._meta.db):
         before = await followup_delay_days()
         await SystemSetting.raw(
             "INSERT INTO system_setting (key, value, updated_at) VALUES ({}, {}, {}) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            DELAY_SETTING, str(int(raw)), now,
+            DELAY_SETTING,
+            str(int(raw)),
+            now,
         )
-        await record_event(actor, "setting.update", "system_setting", 0, org_path=actor.org_path, now=now,
-                           before={DELAY_SETTING: before}, after={DELAY_SETTING: int(raw)})
+        await record_event(
+            actor,
+            "setting.update",
+            "system_setting",
+            0,
+            org_path=actor.org_path,
+            now=now,
+            before={DELAY_SETTING: before},
+            after={DELAY_SETTING: int(raw)},
+        )
     return int(raw)
 
 
 async def liaison_for(org_path: str) -> int | None:
     """The community's liaison; failing that, the nearest field worker above it."""
-    rows = await Staff.select(Staff.id, Staff.role, Staff.org_path).where(
-        Staff.active.eq(True) & Staff.role.is_in([Role.LIAISON.value, Role.INVESTIGATOR.value, Role.STATION.value])
-    ).order_by(Staff.id)
+    rows = (
+        await Staff.select(Staff.id, Staff.role, Staff.org_path)
+        .where(
+            Staff.active.eq(True)
+            & Staff.role.is_in([Role.LIAISON.value, Role.INVESTIGATOR.value, Role.STATION.value])
+        )
+        .order_by(Staff.id)
+    )
     covering = [r for r in rows if org_path.startswith(r["org_path"])]
     order = {Role.LIAISON.value: 0, Role.INVESTIGATOR.value: 1, Role.STATION.value: 2}
     covering.sort(key=lambda r: (-len(r["org_path"]), order[r["role"]], r["id"]))
@@ -146,30 +163,57 @@ async def schedule_followup(actor: Actor, plan_line_id: int, *, now: datetime) -
     await advisory_xact_lock(engine, f"followup:{plan_line_id}")
     if await Visit.exists().where((Visit.plan_line_id == plan_line_id) & (Visit.kind == "follow_up")):
         return None
-    line = await PlanLine.select(
-        PlanLine.household, PlanLine.org_path, PlanLine.plan.application.as_alias("application_id")
-    ).where(PlanLine.id == plan_line_id).first()
+    line = (
+        await PlanLine.select(
+            PlanLine.household, PlanLine.org_path, PlanLine.plan.application.as_alias("application_id")
+        )
+        .where(PlanLine.id == plan_line_id)
+        .first()
+    )
     if line is None:
         raise NotFoundOrForbidden()
     delay = await followup_delay_days()
     scheduled_for = now.date() + timedelta(days=delay)
     assignee = await liaison_for(line["org_path"])
     visit = Visit(
-        household=line["household"], application=line["application_id"], org_path=line["org_path"],
-        kind="follow_up", scheduled_for=scheduled_for, assigned_to=assignee, status="scheduled",
-        plan_line_id=plan_line_id, created_by=actor.staff_id, created_at=now,
+        household=line["household"],
+        application=line["application_id"],
+        org_path=line["org_path"],
+        kind="follow_up",
+        scheduled_for=scheduled_for,
+        assigned_to=assignee,
+        status="scheduled",
+        plan_line_id=plan_line_id,
+        created_by=actor.staff_id,
+        created_at=now,
     )
     await visit.save()
     await record_event(
-        actor, "visit.schedule", "visit", visit.id, org_path=line["org_path"], now=now,
+        actor,
+        "visit.schedule",
+        "visit",
+        visit.id,
+        org_path=line["org_path"],
+        now=now,
         household_id=line["household"],
-        after={"kind": "follow_up", "scheduled_for": scheduled_for.isoformat(), "assigned_to": assignee,
-               "plan_line_id": plan_line_id, "delay_days": delay},
+        after={
+            "kind": "follow_up",
+            "scheduled_for": scheduled_for.isoformat(),
+            "assigned_to": assignee,
+            "plan_line_id": plan_line_id,
+            "delay_days": delay,
+        },
     )
     await hooks.emit(
-        "followup.scheduled", household_id=line["household"], application_id=line["application_id"],
-        visit_id=visit.id, kind="follow_up", plan_line_id=plan_line_id, assigned_to=assignee,
-        scheduled_for=scheduled_for, now=now,
+        "followup.scheduled",
+        household_id=line["household"],
+        application_id=line["application_id"],
+        visit_id=visit.id,
+        kind="follow_up",
+        plan_line_id=plan_line_id,
+        assigned_to=assignee,
+        scheduled_for=scheduled_for,
+        now=now,
     )
     return int(visit.id)
 
@@ -192,15 +236,24 @@ async def _on_visit_done(**data: Any) -> None:
 async def _raise_alert(visit: dict[str, Any], now: datetime) -> None:
     # A corrected record with the same outcome must not raise a second alert.
     if await AuditEvent.exists().where(
-        (AuditEvent.action == "followup.alert") & (AuditEvent.entity_id == visit["id"])
+        (AuditEvent.action == "followup.alert")
+        & (AuditEvent.entity_id == visit["id"])
         & (AuditEvent.entity_type == "visit")
     ):
         return
     await record_event(
-        SYSTEM_ACTOR, "followup.alert", "visit", visit["id"], org_path=visit["org_path"], now=now,
+        SYSTEM_ACTOR,
+        "followup.alert",
+        "visit",
+        visit["id"],
+        org_path=visit["org_path"],
+        now=now,
         household_id=visit["household"],
-        after={"outcome": visit["outcome"], "plan_line_id": visit["plan_line_id"],
-               "findings": (visit["findings"] or "")[:300]},
+        after={
+            "outcome": visit["outcome"],
+            "plan_line_id": visit["plan_line_id"],
+            "findings": (visit["findings"] or "")[:300],
+        },
     )
 
 
@@ -218,11 +271,14 @@ class Alert:
 
 async def list_alerts(actor: Actor) -> list[Alert]:
     """Open "not received" / "problem" follow-up alerts in the actor's area."""
-    raised = await AuditEvent.select(
-        AuditEvent.entity_id, AuditEvent.household_id, AuditEvent.at, AuditEvent.after
-    ).where(
-        (AuditEvent.action == "followup.alert") & in_scope(actor, AuditEvent.org_path)
-    ).order_by(AuditEvent.seq, ascending=False).limit(LIST_LIMIT)
+    raised = (
+        await AuditEvent.select(
+            AuditEvent.entity_id, AuditEvent.household_id, AuditEvent.at, AuditEvent.after
+        )
+        .where((AuditEvent.action == "followup.alert") & in_scope(actor, AuditEvent.org_path))
+        .order_by(AuditEvent.seq, ascending=False)
+        .limit(LIST_LIMIT)
+    )
     if not raised:
         return []
     ids = [int(r["entity_id"]) for r in raised]
@@ -246,12 +302,18 @@ async def list_alerts(actor: Actor) -> list[Alert]:
             continue
         after = json.loads(row["after"] or "{}")
         household = households.get(row["household_id"], {})
-        alerts.append(Alert(
-            visit_id=int(row["entity_id"]), household_id=int(row["household_id"]),
-            file_no=household.get("file_no", ""), head_name=household.get("head_name", ""),
-            outcome=after.get("outcome", ""), findings=after.get("findings", ""),
-            plan_line_id=after.get("plan_line_id"), raised_at=row["at"],
-        ))
+        alerts.append(
+            Alert(
+                visit_id=int(row["entity_id"]),
+                household_id=int(row["household_id"]),
+                file_no=household.get("file_no", ""),
+                head_name=household.get("head_name", ""),
+                outcome=after.get("outcome", ""),
+                findings=after.get("findings", ""),
+                plan_line_id=after.get("plan_line_id"),
+                raised_at=row["at"],
+            )
+        )
     return alerts
 
 
@@ -260,12 +322,15 @@ async def do_resolve_alert(actor: Actor, visit_id: int, *, note: str, now: datet
     require_role(actor, Role.CENTER, Role.CITY)
     note = " ".join(note.split())[:300]
     if len(note) < 4:
-        raise ValidationFailed({"note": DomainError(
-            N_("Please give a written reason (at least 4 characters)."), field="note")})
+        raise ValidationFailed(
+            {"note": DomainError(N_("Please give a written reason (at least 4 characters)."), field="note")}
+        )
     async with write_transaction(Visit._meta.db):
-        visit = await Visit.select(Visit.id, Visit.org_path, Visit.household).where(
-            (Visit.id == visit_id) & in_scope(actor, Visit.org_path)
-        ).first()
+        visit = (
+            await Visit.select(Visit.id, Visit.org_path, Visit.household)
+            .where((Visit.id == visit_id) & in_scope(actor, Visit.org_path))
+            .first()
+        )
         if visit is None or not await AuditEvent.exists().where(
             (AuditEvent.action == "followup.alert") & (AuditEvent.entity_id == visit_id)
         ):
@@ -274,8 +339,16 @@ async def do_resolve_alert(actor: Actor, visit_id: int, *, note: str, now: datet
             (AuditEvent.action == "followup.resolve") & (AuditEvent.entity_id == visit_id)
         ):
             raise DomainError(N_("This alert was already resolved."), field="note")
-        await record_event(actor, "followup.resolve", "visit", visit_id, org_path=visit["org_path"], now=now,
-                           household_id=visit["household"], after={"note": note})
+        await record_event(
+            actor,
+            "followup.resolve",
+            "visit",
+            visit_id,
+            org_path=visit["org_path"],
+            now=now,
+            household_id=visit["household"],
+            after={"note": note},
+        )
 
 
 # --- periodic reviews ------------------------------------------------------------------
@@ -289,20 +362,34 @@ async def _review_members(household_ids: Iterable[int]) -> dict[int, list[Review
         working = {
             int(r["member"])
             for r in await MoneyItem.select(MoneyItem.member).where(
-                MoneyItem.household.is_in(chunk) & (MoneyItem.section == "income")
-                & MoneyItem.kind.is_in(list(WORK_INCOME_KINDS)) & MoneyItem.active.eq(True)
-                & MoneyItem.member.is_not_null() & ((MoneyItem.verified_fen > 0) | (
-                    MoneyItem.verified_fen.is_null() & (MoneyItem.declared_fen > 0)))
+                MoneyItem.household.is_in(chunk)
+                & (MoneyItem.section == "income")
+                & MoneyItem.kind.is_in(list(WORK_INCOME_KINDS))
+                & MoneyItem.active.eq(True)
+                & MoneyItem.member.is_not_null()
+                & (
+                    (MoneyItem.verified_fen > 0)
+                    | (MoneyItem.verified_fen.is_null() & (MoneyItem.declared_fen > 0))
+                )
             )
         }
         for row in await Member.select(
-            Member.id, Member.household, Member.birth_date, Member.work_capacity, Member.illness,
+            Member.id,
+            Member.household,
+            Member.birth_date,
+            Member.work_capacity,
+            Member.illness,
             Member.disability_grade,
         ).where(Member.household.is_in(chunk) & Member.active.eq(True)):
-            members.setdefault(int(row["household"]), []).append(ReviewMember(
-                birth_date=row["birth_date"], work_capacity=row["work_capacity"], illness=row["illness"],
-                disability_grade=row["disability_grade"], has_work_income=int(row["id"]) in working,
-            ))
+            members.setdefault(int(row["household"]), []).append(
+                ReviewMember(
+                    birth_date=row["birth_date"],
+                    work_capacity=row["work_capacity"],
+                    illness=row["illness"],
+                    disability_grade=row["disability_grade"],
+                    has_work_income=int(row["id"]) in working,
+                )
+            )
     return members
 
 
@@ -315,21 +402,29 @@ async def schedule_review(household_id: int, *, now: datetime, actor: Actor = SY
         (Visit.household == household_id) & (Visit.kind == "review") & (Visit.status == "scheduled")
     ):
         return None
-    application = await Application.select(
-        Application.id, Application.state_changed_at, Application.decided_on
-    ).where(
-        (Application.household == household_id) & Application.state.is_in(
-            [AppState.ACTIVE.value, AppState.UNDER_REVIEW.value])
-    ).order_by(Application.id, ascending=False).first()
+    application = (
+        await Application.select(Application.id, Application.state_changed_at, Application.decided_on)
+        .where(
+            (Application.household == household_id)
+            & Application.state.is_in([AppState.ACTIVE.value, AppState.UNDER_REVIEW.value])
+        )
+        .order_by(Application.id, ascending=False)
+        .first()
+    )
     if application is None:
         return None
-    household = await Household.select(Household.org_path, Household.area_type).where(
-        Household.id == household_id
-    ).first()
+    household = (
+        await Household.select(Household.org_path, Household.area_type)
+        .where(Household.id == household_id)
+        .first()
+    )
     assert household is not None
-    last_done = await Visit.select(Visit.done_at).where(
-        (Visit.household == household_id) & (Visit.kind == "review") & (Visit.status == "done")
-    ).order_by(Visit.done_at, ascending=False).first()
+    last_done = (
+        await Visit.select(Visit.done_at)
+        .where((Visit.household == household_id) & (Visit.kind == "review") & (Visit.status == "done"))
+        .order_by(Visit.done_at, ascending=False)
+        .first()
+    )
     if last_done and last_done["done_at"]:
         base = last_done["done_at"].date()
     else:
@@ -339,19 +434,43 @@ async def schedule_review(household_id: int, *, now: datetime, actor: Actor = SY
     due = add_months(base, months)
     assignee = await liaison_for(household["org_path"])
     visit = Visit(
-        household=household_id, application=application["id"], org_path=household["org_path"], kind="review",
-        scheduled_for=due, assigned_to=assignee, status="scheduled", created_by=actor.staff_id, created_at=now,
+        household=household_id,
+        application=application["id"],
+        org_path=household["org_path"],
+        kind="review",
+        scheduled_for=due,
+        assigned_to=assignee,
+        status="scheduled",
+        created_by=actor.staff_id,
+        created_at=now,
     )
     await visit.save()
     await record_event(
-        actor, "visit.schedule", "visit", visit.id, org_path=household["org_path"], now=now,
+        actor,
+        "visit.schedule",
+        "visit",
+        visit.id,
+        org_path=household["org_path"],
+        now=now,
         household_id=household_id,
-        after={"kind": "review", "scheduled_for": due.isoformat(), "assigned_to": assignee,
-               "interval_months": months, "why": why},
+        after={
+            "kind": "review",
+            "scheduled_for": due.isoformat(),
+            "assigned_to": assignee,
+            "interval_months": months,
+            "why": why,
+        },
     )
     await hooks.emit(
-        "followup.scheduled", household_id=household_id, application_id=application["id"], visit_id=visit.id,
-        kind="review", plan_line_id=None, assigned_to=assignee, scheduled_for=due, now=now,
+        "followup.scheduled",
+        household_id=household_id,
+        application_id=application["id"],
+        visit_id=visit.id,
+        kind="review",
+        plan_line_id=None,
+        assigned_to=assignee,
+        scheduled_for=due,
+        now=now,
     )
     return int(visit.id)
 
@@ -399,15 +518,29 @@ async def get_followup_lists(actor: Actor, *, now: datetime, kind: str = "") -> 
     if actor.role == Role.LIAISON:
         base = base & (Visit.assigned_to == actor.staff_id)
     columns = (
-        Visit.id, Visit.kind, Visit.scheduled_for, Visit.plan_line_id, Visit.household,
-        Visit.household.file_no.as_alias("file_no"), Visit.household.head_name.as_alias("head_name"),
+        Visit.id,
+        Visit.kind,
+        Visit.scheduled_for,
+        Visit.plan_line_id,
+        Visit.household,
+        Visit.household.file_no.as_alias("file_no"),
+        Visit.household.head_name.as_alias("head_name"),
         Visit.assigned_to.display_name.as_alias("assignee"),
     )
-    overdue = await Visit.select(*columns).where(base & (Visit.scheduled_for < today)).order_by(
-        Visit.scheduled_for).order_by(Visit.id).limit(LIST_LIMIT)
-    upcoming = await Visit.select(*columns).where(
-        base & (Visit.scheduled_for >= today) & (Visit.scheduled_for <= today + timedelta(days=62))
-    ).order_by(Visit.scheduled_for).order_by(Visit.id).limit(LIST_LIMIT)
+    overdue = (
+        await Visit.select(*columns)
+        .where(base & (Visit.scheduled_for < today))
+        .order_by(Visit.scheduled_for)
+        .order_by(Visit.id)
+        .limit(LIST_LIMIT)
+    )
+    upcoming = (
+        await Visit.select(*columns)
+        .where(base & (Visit.scheduled_for >= today) & (Visit.scheduled_for <= today + timedelta(days=62)))
+        .order_by(Visit.scheduled_for)
+        .order_by(Visit.id)
+        .limit(LIST_LIMIT)
+    )
     for row in [*overdue, *upcoming]:
         row["days_late"] = (today - row["scheduled_for"]).days
     alerts = await list_alerts(actor) if actor.role in (Role.CENTER, Role.CITY, Role.SUPERVISOR) else []

@@ -102,7 +102,11 @@ async def _move(
         where = where & guard
     updated = await Fund.update(changes).where(where).returning(Fund.id)
     if not updated:
-        fund = await Fund.select(Fund.name, Fund.available_fen, Fund.reserved_fen).where(Fund.id == fund_id).first()
+        fund = (
+            await Fund.select(Fund.name, Fund.available_fen, Fund.reserved_fen)
+            .where(Fund.id == fund_id)
+            .first()
+        )
         if fund is None:
             raise NotFoundOrForbidden()
         if kind == "reserve":
@@ -132,23 +136,27 @@ async def _move(
     )
 
 
-async def credit(fund_id: int, amount_fen: int, *, reference: str, note: str, staff_id: int | None,
-                 now: datetime) -> None:
+async def credit(
+    fund_id: int, amount_fen: int, *, reference: str, note: str, staff_id: int | None, now: datetime
+) -> None:
     await _move(fund_id, "income", amount_fen, reference=reference, note=note, staff_id=staff_id, now=now)
 
 
-async def reserve(fund_id: int, amount_fen: int, *, reference: str, staff_id: int | None, now: datetime,
-                  note: str = "") -> None:
+async def reserve(
+    fund_id: int, amount_fen: int, *, reference: str, staff_id: int | None, now: datetime, note: str = ""
+) -> None:
     await _move(fund_id, "reserve", amount_fen, reference=reference, note=note, staff_id=staff_id, now=now)
 
 
-async def release(fund_id: int, amount_fen: int, *, reference: str, staff_id: int | None, now: datetime,
-                  note: str = "") -> None:
+async def release(
+    fund_id: int, amount_fen: int, *, reference: str, staff_id: int | None, now: datetime, note: str = ""
+) -> None:
     await _move(fund_id, "release", amount_fen, reference=reference, note=note, staff_id=staff_id, now=now)
 
 
-async def pay(fund_id: int, amount_fen: int, *, reference: str, staff_id: int | None, now: datetime,
-              note: str = "") -> None:
+async def pay(
+    fund_id: int, amount_fen: int, *, reference: str, staff_id: int | None, now: datetime, note: str = ""
+) -> None:
     await _move(fund_id, "pay", amount_fen, reference=reference, note=note, staff_id=staff_id, now=now)
 
 
@@ -169,7 +177,9 @@ async def do_create_fund(actor: Actor, draft: FundDraft, *, now: datetime) -> in
     name = " ".join(draft.name.split())
     errors: dict[str, DomainError] = {}
     if not code or len(code) > 30 or not all(ch.isalnum() or ch in "-_" for ch in code):
-        errors["code"] = DomainError(N_("Enter a code of letters, digits, - or _ (at most 30)."), field="code")
+        errors["code"] = DomainError(
+            N_("Enter a code of letters, digits, - or _ (at most 30)."), field="code"
+        )
     if not name or len(name) > 120:
         errors["name"] = DomainError(N_("Enter a name (at most 120 characters)."), field="name")
     provider_id: int | None = None
@@ -187,7 +197,12 @@ async def do_create_fund(actor: Actor, draft: FundDraft, *, now: datetime) -> in
         fund = Fund(code=code, name=name, provider=provider_id, org_path=actor.org_path, created_at=now)
         await fund.save()
         await record_event(
-            actor, "fund.create", "fund", fund.id, org_path=actor.org_path, now=now,
+            actor,
+            "fund.create",
+            "fund",
+            fund.id,
+            org_path=actor.org_path,
+            now=now,
             after={"code": code, "name": name, "provider": provider_id},
         )
     return int(fund.id)
@@ -204,9 +219,9 @@ async def _provider_in_scope(actor: Actor, raw_id: str) -> int | None:
 
 async def list_funds(actor: Actor) -> list[dict[str, Any]]:
     """Funds the actor manages or draws on, with their balances."""
-    rows = await Fund.select(
-        Fund.all_columns(), Fund.provider.name.as_alias("provider_name")
-    ).order_by(Fund.code)
+    rows = await Fund.select(*Fund.all_columns(), Fund.provider.name.as_alias("provider_name")).order_by(
+        Fund.code
+    )
     return [row for row in rows if visible_to(actor, row["org_path"])]
 
 
@@ -230,7 +245,7 @@ async def get_ledger(actor: Actor, fund_id: int, page: int = 1) -> Ledger:
     pages = max(1, -(-count // LEDGER_PAGE))
     page = max(1, min(page, pages))
     entries = await (
-        FundEntry.select(FundEntry.all_columns(), FundEntry.recorded_by.display_name.as_alias("staff_name"))
+        FundEntry.select(*FundEntry.all_columns(), FundEntry.recorded_by.display_name.as_alias("staff_name"))
         .where(FundEntry.fund == fund.id)
         .order_by(FundEntry.id, ascending=False)
         .limit(LEDGER_PAGE)

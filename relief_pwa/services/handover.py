@@ -21,7 +21,7 @@ from relief_pwa.services.access import access_household
 from relief_pwa.services.actors import Actor, require_role
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.followups import schedule_followup
-from relief_pwa.tables import Handover, Household, Photo, PlanLine
+from relief_pwa.tables import Handover, Photo, PlanLine
 
 HANDOVER_ROLES = (Role.LIAISON, Role.STATION, Role.CENTER)
 METHODS = ("qr", "file_no")
@@ -74,22 +74,41 @@ async def get_handover_page(actor: Actor, household_id: int) -> HandoverPage:
         "SELECT pl.id, pl.quantity, pl.months, pl.amount_fen, pl.start_month, r.name, r.kind, "
         "COALESCE((SELECT SUM(h.quantity) FROM handover h WHERE h.plan_line = pl.id), 0) AS handed "
         "FROM plan_line pl JOIN resource r ON r.id = pl.resource "
-        "WHERE pl.household = {} AND r.kind <> 'cash' AND pl.status IN ('approved', 'implemented') ORDER BY pl.id",
+        "WHERE pl.household = {} AND r.kind <> 'cash' AND pl.status IN ('approved', 'implemented') "
+        "ORDER BY pl.id",
         household.id,
     )
     pending = [
-        PendingLine(int(r["id"]), r["name"], r["kind"], int(r["quantity"]), int(r["months"]), int(r["handed"]),
-                    int(r["amount_fen"]), r["start_month"])
+        PendingLine(
+            int(r["id"]),
+            r["name"],
+            r["kind"],
+            int(r["quantity"]),
+            int(r["months"]),
+            int(r["handed"]),
+            int(r["amount_fen"]),
+            r["start_month"],
+        )
         for r in lines
     ]
-    history = await Handover.select(
-        Handover.all_columns(), Handover.plan_line.resource.name.as_alias("resource_name"),
-        Handover.confirmed_by.display_name.as_alias("staff_name"),
-    ).where(Handover.household == household.id).order_by(Handover.id, ascending=False)
+    history = (
+        await Handover.select(
+            *Handover.all_columns(),
+            Handover.plan_line.resource.name.as_alias("resource_name"),  # type: ignore[union-attr]
+            Handover.confirmed_by.display_name.as_alias("staff_name"),
+        )
+        .where(Handover.household == household.id)
+        .order_by(Handover.id, ascending=False)
+    )
     return HandoverPage(
-        {"id": household.id, "file_no": household.file_no, "head_name": household.head_name,
-         "address": household.address},
-        [p for p in pending if p.remaining > 0], list(history),
+        {
+            "id": household.id,
+            "file_no": household.file_no,
+            "head_name": household.head_name,
+            "address": household.address,
+        },
+        [p for p in pending if p.remaining > 0],
+        list(history),
     )
 
 
@@ -108,14 +127,22 @@ async def do_confirm_handover(
         raise DomainError(N_("Unknown way of identifying the household."), field="method")
     raw = quantity.strip()
     if not raw.isdigit() or int(raw) <= 0:
-        raise ValidationFailed({"quantity": DomainError(N_("Enter the quantity handed over."), field="quantity")})
+        raise ValidationFailed(
+            {"quantity": DomainError(N_("Enter the quantity handed over."), field="quantity")}
+        )
     count = int(raw)
     if not photo:
         raise ValidationFailed({"photo": DomainError(N_("Take a photo of the hand-over."), field="photo")})
-    line = await PlanLine.select(
-        PlanLine.all_columns(), PlanLine.resource.kind.as_alias("kind"), PlanLine.resource.name.as_alias("name"),
-        PlanLine.plan.application.as_alias("application_id"),
-    ).where(PlanLine.id == plan_line_id).first()
+    line = (
+        await PlanLine.select(
+            *PlanLine.all_columns(),
+            PlanLine.resource.kind.as_alias("kind"),
+            PlanLine.resource.name.as_alias("name"),
+            PlanLine.plan.application.as_alias("application_id"),
+        )
+        .where(PlanLine.id == plan_line_id)
+        .first()
+    )
     if line is None:
         raise NotFoundOrForbidden()
     household = await access_household(actor, int(line["household"]))
@@ -135,32 +162,56 @@ async def do_confirm_handover(
         already = int(handed[0]["total"] or 0)
         allowed = int(line["quantity"]) * int(line["months"])
         if already + count > allowed:
-            raise ValidationFailed({"quantity": DomainError(
-                N_("Only {remaining} of {total} remain to be handed over."), field="quantity",
-                remaining=str(max(0, allowed - already)), total=str(allowed),
-            )})
+            raise ValidationFailed(
+                {
+                    "quantity": DomainError(
+                        N_("Only {remaining} of {total} remain to be handed over."),
+                        field="quantity",
+                        remaining=str(max(0, allowed - already)),
+                        total=str(allowed),
+                    )
+                }
+            )
         status = await PlanLine.select(PlanLine.status).where(PlanLine.id == plan_line_id).first()
         if status is None or status["status"] not in ("approved", "implemented"):
             raise DomainError(N_("This line is not an approved in-kind or service item."), field="line")
         photo_row = Photo(
-            household=household.id, visit=None, org_path=household.org_path, sha256=processed.sha256,
-            purpose="handover", width=processed.width, height=processed.height,
-            gps_lat=processed.gps.lat if processed.gps else None, gps_lon=processed.gps.lon if processed.gps else None,
-            taken_at=(processed.taken_at or "")[:30], caption=str(line["name"])[:200], uploaded_by=actor.staff_id,
+            household=household.id,
+            visit=None,
+            org_path=household.org_path,
+            sha256=processed.sha256,
+            purpose="handover",
+            width=processed.width,
+            height=processed.height,
+            gps_lat=processed.gps.lat if processed.gps else None,
+            gps_lon=processed.gps.lon if processed.gps else None,
+            taken_at=(processed.taken_at or "")[:30],
+            caption=str(line["name"])[:200],
+            uploaded_by=actor.staff_id,
             uploaded_at=now,
         )
         await photo_row.save()
         row = Handover(
-            plan_line=plan_line_id, household=household.id, org_path=household.org_path, quantity=count,
-            method=method, photo=photo_row.id, confirmed_by=actor.staff_id, confirmed_at=now,
+            plan_line=plan_line_id,
+            household=household.id,
+            org_path=household.org_path,
+            quantity=count,
+            method=method,
+            photo=photo_row.id,
+            confirmed_by=actor.staff_id,
+            confirmed_at=now,
         )
         await row.save()
         # Value of the goods: the line's monthly value spread over its monthly quantity.
         unit_quantity = max(1, int(line["quantity"]))
         value = int(line["amount_fen"]) * count // unit_quantity
         await record_aid(
-            household.id, value_fen=value, source="handover", reference=f"handover:{row.id}",
-            note=str(line["name"]), now=now,
+            household.id,
+            value_fen=value,
+            source="handover",
+            reference=f"handover:{row.id}",
+            note=str(line["name"]),
+            now=now,
         )
         first_time = status["status"] == "approved"
         if first_time:
@@ -168,39 +219,52 @@ async def do_confirm_handover(
                 PlanLine.id == plan_line_id
             )
         await record_event(
-            actor, "handover.confirm", "handover", row.id, org_path=household.org_path, now=now,
+            actor,
+            "handover.confirm",
+            "handover",
+            row.id,
+            org_path=household.org_path,
+            now=now,
             household_id=household.id,
-            after={"plan_line": plan_line_id, "quantity": count, "method": method, "value_fen": value,
-                   "photo": processed.sha256},
+            after={
+                "plan_line": plan_line_id,
+                "quantity": count,
+                "method": method,
+                "value_fen": value,
+                "photo": processed.sha256,
+            },
         )
         await hooks.emit(
-            "handover.confirmed", household_id=household.id, application_id=line["application_id"],
-            handover_id=row.id, plan_line_id=plan_line_id, quantity=count, value_fen=value, now=now,
+            "handover.confirmed",
+            household_id=household.id,
+            application_id=line["application_id"],
+            handover_id=row.id,
+            plan_line_id=plan_line_id,
+            quantity=count,
+            value_fen=value,
+            now=now,
         )
         if first_time:
             await schedule_followup(actor, plan_line_id, now=now)
     return int(row.id)
 
 
-async def record_aid(household_id: int, *, value_fen: int, source: str, reference: str, note: str,
-                     now: datetime) -> None:
-    """Aid received → AidRecord and the index hook (through the index service when present)."""
-    try:
-        from relief_pwa.services.scoring import add_aid_record
-    except ImportError:  # pragma: no cover - the index service is part of the product
-        add_aid_record = None
-    if add_aid_record is not None:
-        await add_aid_record(household_id, value_fen=value_fen, received_on=now.date(), source=source,
-                             reference=reference, note=note, now=now)
-        return
-    from relief_pwa.tables import AidRecord
+async def record_aid(
+    household_id: int, *, value_fen: int, source: str, reference: str, note: str, now: datetime
+) -> None:
+    """Aid received → an AidRecord through the index service, which recomputes
+    the household's index in this transaction (a repeated reference counts once)."""
+    from relief_pwa.services.scoring import add_aid_record
 
-    org = await Household.select(Household.org_path).where(Household.id == household_id).first()
-    assert org is not None
-    await AidRecord.insert(AidRecord(household=household_id, org_path=org["org_path"], value_fen=value_fen,
-                                     received_on=now.date(), source=source, reference=reference, note=note[:300],
-                                     recorded_at=now))
-    await hooks.household_changed(household_id, trigger="aid", now=now)
+    await add_aid_record(
+        household_id,
+        value_fen=value_fen,
+        received_on=now.date(),
+        source=source,
+        reference=reference,
+        note=note,
+        now=now,
+    )
 
 
 async def decode_qr(photo: bytes) -> str:
@@ -225,6 +289,8 @@ async def decode_qr(photo: bytes) -> str:
 
     text = await anyio.to_thread.run_sync(decode)
     if not text:
-        raise DomainError(N_("No QR code was found in the photo; try again closer, or enter the file number."),
-                          field="token")
+        raise DomainError(
+            N_("No QR code was found in the photo; try again closer, or enter the file number."),
+            field="token",
+        )
     return text

@@ -48,7 +48,11 @@ class JobView:
 
     @property
     def percent(self) -> int:
-        return 100 if self.total == 0 and self.status == "done" else (100 * self.done // self.total if self.total else 0)
+        return (
+            100
+            if self.total == 0 and self.status == "done"
+            else (100 * self.done // self.total if self.total else 0)
+        )
 
     @property
     def running(self) -> bool:
@@ -58,8 +62,15 @@ class JobView:
 def _view(row: dict[str, Any]) -> JobView:
     params = json.loads(row["params"] or "{}")
     return JobView(
-        row["id"], row["kind"], row["status"], row["progress_done"], row["progress_total"], row["error"],
-        str(params.get("model_version", "")), row["started_at"], row["finished_at"],
+        row["id"],
+        row["kind"],
+        row["status"],
+        row["progress_done"],
+        row["progress_total"],
+        row["error"],
+        str(params.get("model_version", "")),
+        row["started_at"],
+        row["finished_at"],
     )
 
 
@@ -104,16 +115,24 @@ async def run_rescore_job(job_id: int, clock: Clock, *, batch_size: int = BATCH_
         version = str(params["model_version"])
         model = await load_model(version)
         now = clock.now()
-        await Job.update({Job.status: "running", Job.started_at: row["started_at"] or now}).where(Job.id == job_id)
+        await Job.update({Job.status: "running", Job.started_at: row["started_at"] or now}).where(
+            Job.id == job_id
+        )
         while True:
             now = clock.now()
             async with write_transaction(engine):
-                current = await Job.select(Job.params, Job.progress_done, Job.status).where(Job.id == job_id).first()
+                current = (
+                    await Job.select(Job.params, Job.progress_done, Job.status)
+                    .where(Job.id == job_id)
+                    .first()
+                )
                 if current is None or current["status"] not in {"queued", "running"}:
                     return
-                active = await ScoringModelRow.select(ScoringModelRow.version).where(
-                    ScoringModelRow.status == "active"
-                ).first()
+                active = (
+                    await ScoringModelRow.select(ScoringModelRow.version)
+                    .where(ScoringModelRow.status == "active")
+                    .first()
+                )
                 if active is None or active["version"] != version:
                     # A newer model was activated meanwhile: its own job takes over.
                     await Job.update(
@@ -122,7 +141,10 @@ async def run_rescore_job(job_id: int, clock: Clock, *, batch_size: int = BATCH_
                     return
                 state = json.loads(current["params"] or "{}")
                 result = await rescore_batch(
-                    model, now=now, trigger=f"model:{version}", after_id=int(state.get("cursor", 0)),
+                    model,
+                    now=now,
+                    trigger=f"model:{version}",
+                    after_id=int(state.get("cursor", 0)),
                     limit=batch_size,
                 )
                 finished = result.count == 0 and result.skipped == 0
@@ -136,18 +158,27 @@ async def run_rescore_job(job_id: int, clock: Clock, *, batch_size: int = BATCH_
                     values.update({Job.status: "done", Job.finished_at: now})
                     await Job.update(values).where(Job.id == job_id)
                     await record_event(
-                        SYSTEM_ACTOR, "job.done", "job", job_id, org_path=await city_path(), now=now,
-                        after={"kind": RESCORE_JOB, "model_version": version,
-                               "households": current["progress_done"], "skipped": state["skipped"]},
+                        SYSTEM_ACTOR,
+                        "job.done",
+                        "job",
+                        job_id,
+                        org_path=await city_path(),
+                        now=now,
+                        after={
+                            "kind": RESCORE_JOB,
+                            "model_version": version,
+                            "households": current["progress_done"],
+                            "skipped": state["skipped"],
+                        },
                     )
                     return
                 await Job.update(values).where(Job.id == job_id)
             await asyncio.sleep(0)  # let requests in between batches
     except Exception as exc:  # the job must end visibly, never hang as "running"
         log.exception("job %s failed", job_id)
-        await Job.update({Job.status: "failed", Job.error: str(exc)[:2000], Job.finished_at: clock.now()}).where(
-            Job.id == job_id
-        )
+        await Job.update(
+            {Job.status: "failed", Job.error: str(exc)[:2000], Job.finished_at: clock.now()}
+        ).where(Job.id == job_id)
 
 
 async def resume_stale_jobs(clock: Clock) -> list[int]:
@@ -167,9 +198,11 @@ async def resume_stale_jobs(clock: Clock) -> list[int]:
             continue  # another worker is on it
         # Claim it: only one worker's heartbeat update matches the old params.
         params["heartbeat"] = now.isoformat()
-        claimed = await Job.update({Job.params: json.dumps(params)}).where(
-            (Job.id == row["id"]) & (Job.params == row["params"])
-        ).returning(Job.id)
+        claimed = (
+            await Job.update({Job.params: json.dumps(params)})
+            .where((Job.id == row["id"]) & (Job.params == row["params"]))
+            .returning(Job.id)
+        )
         if claimed:
             start_job(row["id"], clock)
             resumed.append(row["id"])

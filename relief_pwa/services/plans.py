@@ -141,14 +141,13 @@ async def load_candidates(
     """Ranked candidates for drafting, and what the pages show about each household."""
     path = await _scope_path(actor, scope)
     like = f"{path}%"
-    states = ", ".join(f"'{s}'" for s in RECIPIENT_STATES)
     sql = (
         "SELECT a.id AS application_id, a.household AS household_id, a.category, a.received_on, "
         "h.file_no, h.head_name, h.org_path, h.area_type, h.current_index "
         "FROM application a JOIN household h ON h.id = a.household "
-        f"WHERE a.state IN ({states}) AND a.org_path LIKE {{}}"
+        "WHERE a.state IN ({}, {}, {}) AND a.org_path LIKE {}"
     )
-    params: list[Any] = [like]
+    params: list[Any] = [*RECIPIENT_STATES, like]
     if scope.category:
         sql += " AND a.category = {}"
         params.append(scope.category)
@@ -184,8 +183,10 @@ async def load_candidates(
     sizes = {
         int(r["household"]): int(r["n"])
         for r in await Household.raw(
-            "SELECT household, COUNT(*) AS n FROM member WHERE active = {} AND org_path LIKE {} GROUP BY household",
-            True, like,
+            "SELECT household, COUNT(*) AS n FROM member WHERE active = {} AND org_path LIKE {} "
+            "GROUP BY household",
+            True,
+            like,
         )
     }
     incomes = {
@@ -193,7 +194,8 @@ async def load_candidates(
         for r in await Household.raw(
             "SELECT household, SUM(COALESCE(verified_fen, declared_fen)) AS total FROM money_item "
             "WHERE section = 'income' AND active = {} AND org_path LIKE {} GROUP BY household",
-            True, like,
+            True,
+            like,
         )
     }
     receiving = await _current_needs(like, month_of(now.date()))
@@ -206,14 +208,14 @@ async def load_candidates(
         key = (district, area)
         if key not in standard_cache:
             try:
-                standard_cache[key] = select_standard(standards, district, AreaType(area), today).dibao_monthly_fen
+                standard_cache[key] = select_standard(
+                    standards, district, AreaType(area), today
+                ).dibao_monthly_fen
             except DomainError:
                 standard_cache[key] = 0  # no standard: the statutory gap is never positive
         return standard_cache[key]
 
-    ranked = rank(
-        RankEntry(h.household_id, h.index, h.first_applied_on, h.file_no) for h in info.values()
-    )
+    ranked = rank(RankEntry(h.household_id, h.index, h.first_applied_on, h.file_no) for h in info.values())
     candidates: list[core_plans.Candidate] = []
     for entry in ranked:
         h = info[entry.entry.household_id]
@@ -251,12 +253,17 @@ async def _current_needs(org_like: str, month: str) -> dict[int, set[str]]:
     return needs
 
 
-async def load_pool(actor: Actor, scope: DraftScope, *, now: datetime) -> tuple[list[core_plans.Resource], dict[int, dict[str, Any]]]:
+async def load_pool(
+    actor: Actor, scope: DraftScope, *, now: datetime
+) -> tuple[list[core_plans.Resource], dict[int, dict[str, Any]]]:
     """Active resources in force today that the actor may draw on."""
     today = now.date()
-    rows = await Resource.select(
-        Resource.all_columns(), Resource.fund.code.as_alias("fund_code")
-    ).where(Resource.active.eq(True)).order_by(Resource.priority).order_by(Resource.id)
+    rows = (
+        await Resource.select(*Resource.all_columns(), Resource.fund.code.as_alias("fund_code"))
+        .where(Resource.active.eq(True))
+        .order_by(Resource.priority)
+        .order_by(Resource.id)
+    )
     pool: list[core_plans.Resource] = []
     by_id: dict[int, dict[str, Any]] = {}
     wanted = set(scope.resource_ids)
@@ -265,7 +272,9 @@ async def load_pool(actor: Actor, scope: DraftScope, *, now: datetime) -> tuple[
             continue
         if wanted and row["id"] not in wanted:
             continue
-        if (row["period_start"] and row["period_start"] > today) or (row["period_end"] and row["period_end"] < today):
+        if (row["period_start"] and row["period_start"] > today) or (
+            row["period_end"] and row["period_end"] < today
+        ):
             continue
         pool.append(core_resource(row))
         by_id[int(row["id"])] = row
@@ -293,7 +302,9 @@ def _check_drafter(actor: Actor) -> None:
         raise PermissionDenied(N_("Your role may not take this action."))
 
 
-async def get_draft(actor: Actor, scope: DraftScope, *, now: datetime, shown: int = SHOWN_HOUSEHOLDS) -> DraftView:
+async def get_draft(
+    actor: Actor, scope: DraftScope, *, now: datetime, shown: int = SHOWN_HOUSEHOLDS
+) -> DraftView:
     """The system's draft for the scope (read only: nothing is saved)."""
     _check_drafter(actor)
     candidates, info = await load_candidates(actor, scope, now=now)
@@ -376,7 +387,9 @@ async def do_save_drafts(
     grouped = draft.lines_by_household()
     chosen = list(grouped) if household_ids is None else [h for h in household_ids if h in grouped]
     if household_ids is not None and not chosen:
-        raise DomainError(N_("None of the chosen households receives anything in the draft."), field="households")
+        raise DomainError(
+            N_("None of the chosen households receives anything in the draft."), field="households"
+        )
     plan_ids: list[int] = []
     async with write_transaction(Plan._meta.db):
         old = await Plan.select(Plan.id).where(
@@ -385,32 +398,54 @@ async def do_save_drafts(
         old_ids = [r["id"] for r in old]
         if old_ids:
             await PlanLine.update({PlanLine.status: "cancelled"}).where(PlanLine.plan.is_in(old_ids))
-            await Plan.update({Plan.status: "cancelled", Plan.version: Plan.version + 1}).where(Plan.id.is_in(old_ids))
+            await Plan.update({Plan.status: "cancelled", Plan.version: Plan.version + 1}).where(
+                Plan.id.is_in(old_ids)
+            )
         for household_id in chosen:
             h = info[household_id]
             plan = Plan(
-                household=household_id, application=h.application_id, org_path=h.org_path, status="draft",
-                created_by=actor.staff_id, created_at=now,
+                household=household_id,
+                application=h.application_id,
+                org_path=h.org_path,
+                status="draft",
+                created_by=actor.staff_id,
+                created_at=now,
             )
             await plan.save()
             lines = grouped[household_id]
             await PlanLine.insert(
                 *[
                     PlanLine(
-                        plan=plan.id, household=household_id, resource=line.resource_id, org_path=h.org_path,
-                        amount_fen=line.amount_fen, quantity=line.quantity, months=line.months,
-                        reason=_reason_json(line), status="draft",
+                        plan=plan.id,
+                        household=household_id,
+                        resource=line.resource_id,
+                        org_path=h.org_path,
+                        amount_fen=line.amount_fen,
+                        quantity=line.quantity,
+                        months=line.months,
+                        reason=_reason_json(line),
+                        status="draft",
                     )
                     for line in lines
                 ]
             )
             await record_event(
-                actor, "plan.draft", "plan", plan.id, org_path=h.org_path, now=now, household_id=household_id,
+                actor,
+                "plan.draft",
+                "plan",
+                plan.id,
+                org_path=h.org_path,
+                now=now,
+                household_id=household_id,
                 after={
                     "replaces": [i for i in old_ids],
                     "lines": [
-                        {"resource": line.resource_id, "amount_fen": line.amount_fen, "quantity": line.quantity,
-                         "months": line.months}
+                        {
+                            "resource": line.resource_id,
+                            "amount_fen": line.amount_fen,
+                            "quantity": line.quantity,
+                            "months": line.months,
+                        }
                         for line in lines
                     ],
                 },
@@ -439,17 +474,29 @@ class PlanDetail:
 
 async def get_plan(actor: Actor, plan_id: int) -> PlanDetail:
     plan = await access_plan(actor, plan_id)
-    household = await Household.select(
-        Household.id, Household.file_no, Household.head_name, Household.current_index, Household.org_path,
-        Household.onecard_account,
-    ).where(Household.id == plan.household).first()
-    lines = await PlanLine.select(
-        PlanLine.all_columns(),
-        PlanLine.resource.name.as_alias("resource_name"),
-        PlanLine.resource.kind.as_alias("resource_kind"),
-        PlanLine.resource.need.as_alias("need"),
-        PlanLine.resource.fund.code.as_alias("fund_code"),
-    ).where(PlanLine.plan == plan.id).order_by(PlanLine.id)
+    household = (
+        await Household.select(
+            Household.id,
+            Household.file_no,
+            Household.head_name,
+            Household.current_index,
+            Household.org_path,
+            Household.onecard_account,
+        )
+        .where(Household.id == plan.household)
+        .first()
+    )
+    lines = (
+        await PlanLine.select(
+            *PlanLine.all_columns(),
+            PlanLine.resource.name.as_alias("resource_name"),
+            PlanLine.resource.kind.as_alias("resource_kind"),
+            PlanLine.resource.need.as_alias("need"),
+            PlanLine.resource.fund.code.as_alias("fund_code"),  # type: ignore[union-attr]
+        )
+        .where(PlanLine.plan == plan.id)
+        .order_by(PlanLine.id)
+    )
     total = 0
     for line in lines:
         line["reason_data"] = reason_data(line["reason"])
@@ -459,8 +506,9 @@ async def get_plan(actor: Actor, plan_id: int) -> PlanDetail:
         line["paid_fen"] = 0
     if lines:
         paid = await PaymentLine.raw(
-            "SELECT plan_line, SUM(amount_fen) AS total FROM payment_line WHERE status = 'paid' AND plan_line IN ("
-            + ", ".join(str(int(line["id"])) for line in lines) + ") GROUP BY plan_line"
+            "SELECT plan_line, SUM(amount_fen) AS total FROM payment_line WHERE status = 'paid' "
+            "AND plan_line IN (SELECT id FROM plan_line WHERE plan = {}) GROUP BY plan_line",
+            plan.id,
         )
         by_line = {int(r["plan_line"]): int(r["total"] or 0) for r in paid}
         for line in lines:
@@ -478,7 +526,7 @@ class PlanPage:
 
 
 async def list_plans(actor: Actor, *, status: str = "", page: int = 1) -> PlanPage:
-    where = Plan.org_path.like(f"{actor.org_path}%")
+    where: Any = Plan.org_path.like(f"{actor.org_path}%")
     if status in ("draft", "approved", "cancelled"):
         where = where & (Plan.status == status)
     else:
@@ -488,7 +536,7 @@ async def list_plans(actor: Actor, *, status: str = "", page: int = 1) -> PlanPa
     page = max(1, min(page, pages))
     rows = await (
         Plan.select(
-            Plan.all_columns(),
+            *Plan.all_columns(),
             Plan.household.file_no.as_alias("file_no"),
             Plan.household.head_name.as_alias("head_name"),
             Plan.household.current_index.as_alias("current_index"),
@@ -512,9 +560,11 @@ async def _plan_for_change(actor: Actor, plan_id: int, expected_version: int | N
 
 
 async def _bump(plan: Plan) -> None:
-    updated = await Plan.update({Plan.version: Plan.version + 1}).where(
-        (Plan.id == plan.id) & (Plan.version == plan.version)
-    ).returning(Plan.id)
+    updated = (
+        await Plan.update({Plan.version: Plan.version + 1})
+        .where((Plan.id == plan.id) & (Plan.version == plan.version))
+        .returning(Plan.id)
+    )
     if not updated:
         raise Conflict(N_("Someone else changed this plan meanwhile. Reload it and try again."))
 
@@ -535,8 +585,13 @@ async def do_adjust_line(
     require_role(actor, *funds.MANAGER_ROLES)
     reason = " ".join(reason.split())[:300]
     if len(reason) < 4:
-        raise ValidationFailed({"reason": DomainError(
-            N_("Please give a written reason (at least 4 characters)."), field="reason")})
+        raise ValidationFailed(
+            {
+                "reason": DomainError(
+                    N_("Please give a written reason (at least 4 characters)."), field="reason"
+                )
+            }
+        )
     async with write_transaction(Plan._meta.db):
         line = await PlanLine.objects().where(PlanLine.id == line_id).first()
         if line is None:
@@ -554,32 +609,60 @@ async def do_adjust_line(
                 new_amount = parse_yuan(amount, field="amount")
                 limit = int(data.get("max_amount_fen") or line.amount_fen)
                 if new_amount <= 0 or new_amount > limit:
-                    raise ValidationFailed({"amount": DomainError(
-                        N_("The amount must be above 0 and at most {limit} yuan."), field="amount",
-                        limit=format_yuan(limit))})
+                    raise ValidationFailed(
+                        {
+                            "amount": DomainError(
+                                N_("The amount must be above 0 and at most {limit} yuan."),
+                                field="amount",
+                                limit=format_yuan(limit),
+                            )
+                        }
+                    )
                 changes[PlanLine.amount_fen] = new_amount
             if quantity.strip():
                 limit_q = int(data.get("max_quantity") or line.quantity)
                 if not quantity.strip().isdigit() or not 0 < int(quantity) <= limit_q:
-                    raise ValidationFailed({"quantity": DomainError(
-                        N_("The quantity must be above 0 and at most {limit}."), field="quantity",
-                        limit=str(limit_q))})
+                    raise ValidationFailed(
+                        {
+                            "quantity": DomainError(
+                                N_("The quantity must be above 0 and at most {limit}."),
+                                field="quantity",
+                                limit=str(limit_q),
+                            )
+                        }
+                    )
                 changes[PlanLine.quantity] = int(quantity)
             if not changes:
-                raise ValidationFailed({"amount": DomainError(N_("Enter the new amount or quantity."), field="amount")})
+                raise ValidationFailed(
+                    {"amount": DomainError(N_("Enter the new amount or quantity."), field="amount")}
+                )
         data["adjustments"].append(
-            {"by": actor.username, "at": now.isoformat(), "reason": reason, "before": before,
-             "remove": remove}
+            {
+                "by": actor.username,
+                "at": now.isoformat(),
+                "reason": reason,
+                "before": before,
+                "remove": remove,
+            }
         )
         changes[PlanLine.reason] = json.dumps(data, ensure_ascii=False)
         await PlanLine.update(changes).where(PlanLine.id == line.id)
         await _bump(plan)
         await record_event(
-            actor, "plan.remove_line" if remove else "plan.adjust_line", "plan_line", line.id,
-            org_path=plan.org_path, now=now, household_id=plan.household, before=before,
-            after={"status": "cancelled" if remove else line.status,
-                   "amount_fen": changes.get(PlanLine.amount_fen, line.amount_fen),
-                   "quantity": changes.get(PlanLine.quantity, line.quantity), "reason": reason},
+            actor,
+            "plan.remove_line" if remove else "plan.adjust_line",
+            "plan_line",
+            line.id,
+            org_path=plan.org_path,
+            now=now,
+            household_id=plan.household,
+            before=before,
+            after={
+                "status": "cancelled" if remove else line.status,
+                "amount_fen": changes.get(PlanLine.amount_fen, line.amount_fen),
+                "quantity": changes.get(PlanLine.quantity, line.quantity),
+                "reason": reason,
+            },
         )
 
 
@@ -599,17 +682,23 @@ async def _reserve_resource(resource: dict[str, Any], total_fen: int, total_quan
     if not updated:
         fresh = await Resource.select().where(Resource.id == resource["id"]).first()
         assert fresh is not None
-        if fresh["budget_total_fen"] is not None and fresh["budget_total_fen"] - fresh["budget_reserved_fen"] < total_fen:
+        if (
+            fresh["budget_total_fen"] is not None
+            and fresh["budget_total_fen"] - fresh["budget_reserved_fen"] < total_fen
+        ):
             raise funds.Overspending(
                 N_("{resource}: only {remaining} yuan of the budget remain; {needed} yuan are needed."),
-                field="resource", resource=fresh["name"],
+                field="resource",
+                resource=fresh["name"],
                 remaining=format_yuan(fresh["budget_total_fen"] - fresh["budget_reserved_fen"]),
                 needed=format_yuan(total_fen),
             )
         raise funds.Overspending(
             N_("{resource}: only {remaining} remain; {needed} are needed."),
-            field="resource", resource=fresh["name"],
-            remaining=str((fresh["quantity_total"] or 0) - fresh["quantity_reserved"]), needed=str(total_quantity),
+            field="resource",
+            resource=fresh["name"],
+            remaining=str((fresh["quantity_total"] or 0) - fresh["quantity_reserved"]),
+            needed=str(total_quantity),
         )
 
 
@@ -649,10 +738,13 @@ async def do_approve_plan(
         for line in lines:
             resource = resources[line["resource"]]
             if not resource["active"] or not funds.visible_to(actor, resource["org_path"]):
-                raise DomainError(N_("{resource} is no longer available."), field="plan", resource=resource["name"])
+                raise DomainError(
+                    N_("{resource} is no longer available."), field="plan", resource=resource["name"]
+                )
             if resource["need"] in held_needs:
                 raise DomainError(
-                    N_("The household already receives help for this need ({need})."), field="plan",
+                    N_("The household already receives help for this need ({need})."),
+                    field="plan",
                     need=resource["need"],
                 )
             held_needs.add(resource["need"])
@@ -661,22 +753,45 @@ async def do_approve_plan(
             await _reserve_resource(resource, total_fen, total_quantity)
             if resource["kind"] == "cash":
                 if resource["fund"] is None:
-                    raise DomainError(N_("{resource} has no fund to pay from."), field="plan", resource=resource["name"])
+                    raise DomainError(
+                        N_("{resource} has no fund to pay from."), field="plan", resource=resource["name"]
+                    )
                 await funds.reserve(
-                    resource["fund"], total_fen, reference=f"plan_line:{line['id']}", staff_id=actor.staff_id, now=now,
+                    resource["fund"],
+                    total_fen,
+                    reference=f"plan_line:{line['id']}",
+                    staff_id=actor.staff_id,
+                    now=now,
                 )
-            approved.append({"line": line["id"], "resource": resource["id"], "total_fen": total_fen,
-                             "total_quantity": total_quantity})
+            approved.append(
+                {
+                    "line": line["id"],
+                    "resource": resource["id"],
+                    "total_fen": total_fen,
+                    "total_quantity": total_quantity,
+                }
+            )
         await PlanLine.update({PlanLine.status: "approved", PlanLine.start_month: month}).where(
             (PlanLine.plan == plan.id) & (PlanLine.status == "draft")
         )
         await Plan.update(
-            {Plan.status: "approved", Plan.approved_by: actor.staff_id, Plan.approved_at: now,
-             Plan.version: Plan.version + 1}
+            {
+                Plan.status: "approved",
+                Plan.approved_by: actor.staff_id,
+                Plan.approved_at: now,
+                Plan.version: Plan.version + 1,
+            }
         ).where(Plan.id == plan.id)
         await record_event(
-            actor, "plan.approve", "plan", plan.id, org_path=plan.org_path, now=now, household_id=plan.household,
-            before={"status": "draft"}, after={"status": "approved", "start_month": month, "reserved": approved},
+            actor,
+            "plan.approve",
+            "plan",
+            plan.id,
+            org_path=plan.org_path,
+            now=now,
+            household_id=plan.household,
+            before={"status": "draft"},
+            after={"status": "approved", "start_month": month, "reserved": approved},
         )
 
 
@@ -686,8 +801,13 @@ async def do_cancel_line(actor: Actor, line_id: int, *, reason: str, now: dateti
     require_role(actor, *funds.MANAGER_ROLES)
     reason = " ".join(reason.split())[:300]
     if len(reason) < 4:
-        raise ValidationFailed({"reason": DomainError(
-            N_("Please give a written reason (at least 4 characters)."), field="reason")})
+        raise ValidationFailed(
+            {
+                "reason": DomainError(
+                    N_("Please give a written reason (at least 4 characters)."), field="reason"
+                )
+            }
+        )
     async with write_transaction(Plan._meta.db):
         line = await PlanLine.objects().where(PlanLine.id == line_id).first()
         if line is None:
@@ -695,7 +815,9 @@ async def do_cancel_line(actor: Actor, line_id: int, *, reason: str, now: dateti
         plan = await access_plan(actor, line.plan)
         if line.status not in HOLDING_STATES:
             raise DomainError(N_("Only an approved line can be stopped."), field="line")
-        if await PaymentLine.exists().where((PaymentLine.plan_line == line.id) & (PaymentLine.status == "batched")):
+        if await PaymentLine.exists().where(
+            (PaymentLine.plan_line == line.id) & (PaymentLine.status == "batched")
+        ):
             raise DomainError(
                 N_("A payment of this line is at the bank; reconcile its batch first."), field="line"
             )
@@ -703,7 +825,8 @@ async def do_cancel_line(actor: Actor, line_id: int, *, reason: str, now: dateti
         assert resource is not None
         paid = await Payment.raw(
             "SELECT COALESCE(SUM(p.amount_fen), 0) AS total FROM payment p "
-            "JOIN payment_line l ON l.id = p.payment_line WHERE l.plan_line = {}", line.id,
+            "JOIN payment_line l ON l.id = p.payment_line WHERE l.plan_line = {}",
+            line.id,
         )
         paid_fen = int(paid[0]["total"] or 0)
         from relief_pwa.tables import Handover
@@ -722,17 +845,33 @@ async def do_cancel_line(actor: Actor, line_id: int, *, reason: str, now: dateti
         unused_quantity = total_quantity - handed_quantity
         await _release_resource(line.resource, unused_fen, unused_quantity)
         if resource["kind"] == "cash" and resource["fund"] is not None and unused_fen > 0:
-            await funds.release(resource["fund"], unused_fen, reference=f"plan_line:{line.id}",
-                                staff_id=actor.staff_id, now=now, note=reason)
+            await funds.release(
+                resource["fund"],
+                unused_fen,
+                reference=f"plan_line:{line.id}",
+                staff_id=actor.staff_id,
+                now=now,
+                note=reason,
+            )
         await PaymentLine.update({PaymentLine.status: "cancelled"}).where(
             (PaymentLine.plan_line == line.id) & (PaymentLine.status == "queued")
         )
         await PlanLine.update({PlanLine.status: "cancelled"}).where(PlanLine.id == line.id)
         await record_event(
-            actor, "plan.cancel_line", "plan_line", line.id, org_path=plan.org_path, now=now,
-            household_id=plan.household, before={"status": line.status},
-            after={"status": "cancelled", "released_fen": unused_fen, "released_quantity": unused_quantity,
-                   "reason": reason},
+            actor,
+            "plan.cancel_line",
+            "plan_line",
+            line.id,
+            org_path=plan.org_path,
+            now=now,
+            household_id=plan.household,
+            before={"status": line.status},
+            after={
+                "status": "cancelled",
+                "released_fen": unused_fen,
+                "released_quantity": unused_quantity,
+                "reason": reason,
+            },
         )
 
 

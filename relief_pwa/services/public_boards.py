@@ -99,7 +99,10 @@ class Board:
 
     @property
     def etag_seed(self) -> str:
-        return f"{self.unit.code}:{self.notices_digest}:{self.recipients_digest}:{self.built_on}"
+        """Everything the page shows besides the two digested lists."""
+        frame = repr((self.office, [u.name for u in self.trail], [(u.code, u.name) for u in self.children]))
+        frame_hash = hashlib.sha256(frame.encode()).hexdigest()[:16]
+        return f"{self.unit.code}:{self.notices_digest}:{self.recipients_digest}:{self.built_on}:{frame_hash}"
 
 
 def short_digest(digest: str) -> str:

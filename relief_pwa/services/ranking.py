@@ -124,14 +124,17 @@ async def _current_entries(scope: str, category: str) -> tuple[list[RankEntry], 
     if category:
         states = ", ".join("{}" for _ in _RANKED_STATE_LIST)
         sql += (
-            f" AND h.id IN (SELECT household FROM application WHERE category = {{}} AND state IN ({states}))"
+            # Only "{}" placeholders are interpolated: values travel as parameters.
+            f" AND h.id IN (SELECT household FROM application WHERE category = {{}} AND state IN ({states}))"  # noqa: S608
         )
         args += [category, *_RANKED_STATE_LIST]
     sql += " GROUP BY h.id, h.current_index, h.index_provisional, h.file_no"
     entries: list[RankEntry] = []
     provisional: dict[int, bool] = {}
     for r in await _raw(sql, *args):
-        entries.append(RankEntry(r["id"], _decimal(r["current_index"]), _as_date(r["first_applied"]), r["file_no"]))
+        entries.append(
+            RankEntry(r["id"], _decimal(r["current_index"]), _as_date(r["first_applied"]), r["file_no"])
+        )
         provisional[r["id"]] = bool(r["index_provisional"])
     return entries, provisional
 
@@ -172,12 +175,14 @@ def _key(entry: RankEntry) -> tuple[Decimal, date, str, int]:
     return (-entry.index, entry.first_applied_on, entry.file_no, entry.household_id)
 
 
-async def _last_two_records(household_ids: list[int], cutoff: datetime | None) -> dict[int, list[dict[str, Any]]]:
+async def _last_two_records(
+    household_ids: list[int], cutoff: datetime | None
+) -> dict[int, list[dict[str, Any]]]:
     if not household_ids:
         return {}
     marks = ", ".join("{}" for _ in household_ids)
     sql = (
-        "SELECT household, total, model_version, breakdown, computed_at, id FROM index_record "
+        "SELECT household, total, model_version, breakdown, computed_at, id FROM index_record "  # noqa: S608
         f"WHERE household IN ({marks})"
     )
     args: list[Any] = list(household_ids)
@@ -257,22 +262,27 @@ async def list_ranking(actor: Actor, query: RankingQuery, *, now: datetime) -> R
             if latest["model_version"] != previous["model_version"]:
                 model_change = (str(previous["model_version"]), str(latest["model_version"]))
         detail = details.get(entry.household_id, {})
-        rows.append(RankingRow(
-            rank=ranked_entry.rank,
-            household_id=entry.household_id,
-            file_no=entry.file_no,
-            head_name=str(detail.get("head_name", "")),
-            community=str(detail.get("org_unit.name", "")),
-            index=entry.index,
-            provisional=provisional.get(entry.household_id, False),
-            first_applied_on=entry.first_applied_on,
-            previous_index=previous_index,
-            previous_rank=previous_rank,
-            model_change=model_change,
-            why=why,
-        ))
-    units = await OrgUnit.select(OrgUnit.code, OrgUnit.name, OrgUnit.level, OrgUnit.path).where(
-        OrgUnit.path.like(f"{actor.org_path}%") & OrgUnit.level.is_in(["district", "street"])
-    ).order_by(OrgUnit.path)
-    return RankingPage(rows, total, page, pages, RankingQuery(query.org, category, query.as_of, page), day,
-                       units, errors)
+        rows.append(
+            RankingRow(
+                rank=ranked_entry.rank,
+                household_id=entry.household_id,
+                file_no=entry.file_no,
+                head_name=str(detail.get("head_name", "")),
+                community=str(detail.get("org_unit.name", "")),
+                index=entry.index,
+                provisional=provisional.get(entry.household_id, False),
+                first_applied_on=entry.first_applied_on,
+                previous_index=previous_index,
+                previous_rank=previous_rank,
+                model_change=model_change,
+                why=why,
+            )
+        )
+    units = (
+        await OrgUnit.select(OrgUnit.code, OrgUnit.name, OrgUnit.level, OrgUnit.path)
+        .where(OrgUnit.path.like(f"{actor.org_path}%") & OrgUnit.level.is_in(["district", "street"]))
+        .order_by(OrgUnit.path)
+    )
+    return RankingPage(
+        rows, total, page, pages, RankingQuery(query.org, category, query.as_of, page), day, units, errors
+    )

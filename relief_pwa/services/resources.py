@@ -67,12 +67,20 @@ async def do_create_provider(actor: Actor, draft: ProviderDraft, *, now: datetim
         raise ValidationFailed(errors)
     async with write_transaction(Provider._meta.db):
         provider = Provider(
-            name=name, kind=draft.kind, contact=_clean(draft.contact, 120), org_path=actor.org_path,
+            name=name,
+            kind=draft.kind,
+            contact=_clean(draft.contact, 120),
+            org_path=actor.org_path,
             created_at=now,
         )
         await provider.save()
         await record_event(
-            actor, "provider.create", "provider", provider.id, org_path=actor.org_path, now=now,
+            actor,
+            "provider.create",
+            "provider",
+            provider.id,
+            org_path=actor.org_path,
+            now=now,
             after={"name": name, "kind": draft.kind, "contact": provider.contact},
         )
     return int(provider.id)
@@ -137,9 +145,13 @@ def parse_rule(text: str) -> Rule:
     if not isinstance(data, dict):
         data = {}
     min_index = data.get("min_index")
+    try:
+        threshold = None if min_index in (None, "") else Decimal(str(min_index))
+    except InvalidOperation:
+        threshold = None  # a hand-edited rule row: treat as "no threshold" rather than fail every draft
     return Rule(
         categories=tuple(str(c) for c in data.get("categories") or ()),
-        min_index=None if min_index in (None, "") else Decimal(str(min_index)),
+        min_index=threshold,
         area_prefixes=tuple(str(p) for p in data.get("area_prefixes") or ()),
     )
 
@@ -149,7 +161,9 @@ def _int(text: str, name: str, errors: dict[str, DomainError], *, low: int, high
     if not raw:
         return None
     if not raw.isdigit() or not low <= int(raw) <= high:
-        errors[name] = DomainError(N_("Enter a whole number from {low} to {high}."), field=name, low=low, high=high)
+        errors[name] = DomainError(
+            N_("Enter a whole number from {low} to {high}."), field=name, low=low, high=high
+        )
         return None
     return int(raw)
 
@@ -179,7 +193,9 @@ async def _area_paths(actor: Actor, codes_text: str, errors: dict[str, DomainErr
     if not codes:
         return ()
     if len(codes) > 50 or not all(c.isdigit() and len(c) <= 12 for c in codes):
-        errors["area_codes"] = DomainError(N_("Enter org unit codes separated by spaces."), field="area_codes")
+        errors["area_codes"] = DomainError(
+            N_("Enter org unit codes separated by spaces."), field="area_codes"
+        )
         return ()
     rows = await OrgUnit.select(OrgUnit.code, OrgUnit.path).where(OrgUnit.code.is_in(codes))
     paths = {r["code"]: r["path"] for r in rows}
@@ -231,7 +247,11 @@ async def check_resource_draft(actor: Actor, draft: ResourceDraft) -> dict[str, 
     if draft.min_index.strip():
         try:
             min_index = Decimal(draft.min_index.strip())
-            if not min_index.is_finite() or not 0 <= min_index <= 100 or min_index != min_index.quantize(Decimal("0.01")):
+            if (
+                not min_index.is_finite()
+                or not 0 <= min_index <= 100
+                or min_index != min_index.quantize(Decimal("0.01"))
+            ):
                 raise InvalidOperation
         except InvalidOperation:
             errors["min_index"] = DomainError(
@@ -303,8 +323,12 @@ def core_resource(row: dict[str, Any]) -> core_plans.Resource:
         unit_quantity=int(row["unit_quantity"]),
         periodicity=row["periodicity"],
         months=int(row["months"]),
-        budget_remaining_fen=None if budget is None else max(0, int(budget) - int(row["budget_reserved_fen"])),
-        quantity_remaining=None if quantity is None else max(0, int(quantity) - int(row["quantity_reserved"])),
+        budget_remaining_fen=None
+        if budget is None
+        else max(0, int(budget) - int(row["budget_reserved_fen"])),
+        quantity_remaining=None
+        if quantity is None
+        else max(0, int(quantity) - int(row["quantity_reserved"])),
         rule=core_plans.EligibilityRule(
             categories=frozenset(rule.categories),
             min_index=rule.min_index,
@@ -312,7 +336,7 @@ def core_resource(row: dict[str, Any]) -> core_plans.Resource:
             area_prefixes=tuple(dotted(p) for p in (rule.area_prefixes or (row["org_path"],))),
         ),
         fund_id=row["fund"],
-        statutory=row["statutory"] or None,  # type: ignore[arg-type]
+        statutory=row["statutory"] or None,
         priority=int(row["priority"]),
     )
 
@@ -324,7 +348,12 @@ async def do_create_resource(actor: Actor, draft: ResourceDraft, *, now: datetim
         resource = Resource(**values, created_at=now)
         await resource.save()
         await record_event(
-            actor, "resource.create", "resource", resource.id, org_path=actor.org_path, now=now,
+            actor,
+            "resource.create",
+            "resource",
+            resource.id,
+            org_path=actor.org_path,
+            now=now,
             after={k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items()},
         )
     return int(resource.id)
@@ -353,39 +382,72 @@ async def do_update_resource(
     async with write_transaction(Resource._meta.db):
         resource = await access_resource(actor, resource_id, manage=True)
         if budget is not None and budget < resource.budget_reserved_fen:
-            raise ValidationFailed({"budget_total": DomainError(
-                N_("The budget cannot be less than the {reserved} yuan already reserved."),
-                field="budget_total", reserved=format_yuan(resource.budget_reserved_fen),
-            )})
+            raise ValidationFailed(
+                {
+                    "budget_total": DomainError(
+                        N_("The budget cannot be less than the {reserved} yuan already reserved."),
+                        field="budget_total",
+                        reserved=format_yuan(resource.budget_reserved_fen),
+                    )
+                }
+            )
         if quantity is not None and quantity < resource.quantity_reserved:
-            raise ValidationFailed({"quantity_total": DomainError(
-                N_("The quantity cannot be less than the {reserved} already reserved."),
-                field="quantity_total", reserved=str(resource.quantity_reserved),
-            )})
-        before = {"budget_total_fen": resource.budget_total_fen, "quantity_total": resource.quantity_total,
-                  "active": resource.active}
+            raise ValidationFailed(
+                {
+                    "quantity_total": DomainError(
+                        N_("The quantity cannot be less than the {reserved} already reserved."),
+                        field="quantity_total",
+                        reserved=str(resource.quantity_reserved),
+                    )
+                }
+            )
+        before = {
+            "budget_total_fen": resource.budget_total_fen,
+            "quantity_total": resource.quantity_total,
+            "active": resource.active,
+        }
         # Conditional on the reservations read above: a concurrent approval wins, we refuse.
-        guard = (Resource.id == resource.id) & (Resource.budget_reserved_fen == resource.budget_reserved_fen) & (
-            Resource.quantity_reserved == resource.quantity_reserved
+        guard = (
+            (Resource.id == resource.id)
+            & (Resource.budget_reserved_fen == resource.budget_reserved_fen)
+            & (Resource.quantity_reserved == resource.quantity_reserved)
         )
-        updated = await Resource.update(
-            {Resource.budget_total_fen: budget, Resource.quantity_total: quantity, Resource.active: active}
-        ).where(guard).returning(Resource.id)
+        updated = (
+            await Resource.update(
+                {
+                    Resource.budget_total_fen: budget,
+                    Resource.quantity_total: quantity,
+                    Resource.active: active,
+                }
+            )
+            .where(guard)
+            .returning(Resource.id)
+        )
         if not updated:
             raise Conflict(N_("The resource changed meanwhile. Reload it and try again."))
         await record_event(
-            actor, "resource.update", "resource", resource.id, org_path=resource.org_path, now=now,
-            before=before, after={"budget_total_fen": budget, "quantity_total": quantity, "active": active},
+            actor,
+            "resource.update",
+            "resource",
+            resource.id,
+            org_path=resource.org_path,
+            now=now,
+            before=before,
+            after={"budget_total_fen": budget, "quantity_total": quantity, "active": active},
         )
 
 
 async def list_resources(actor: Actor, *, include_inactive: bool = True) -> list[dict[str, Any]]:
     """Resources the actor manages or draws on, with provider and fund names and what is left."""
-    query = Resource.select(
-        Resource.all_columns(),
-        Resource.provider.name.as_alias("provider_name"),
-        Resource.fund.code.as_alias("fund_code"),
-    ).order_by(Resource.priority).order_by(Resource.id)
+    query = (
+        Resource.select(
+            *Resource.all_columns(),
+            Resource.provider.name.as_alias("provider_name"),
+            Resource.fund.code.as_alias("fund_code"),
+        )
+        .order_by(Resource.priority)
+        .order_by(Resource.id)
+    )
     if not include_inactive:
         query = query.where(Resource.active.eq(True))
     rows = [row for row in await query if funds.visible_to(actor, row["org_path"])]
@@ -431,8 +493,11 @@ async def do_record_donation(actor: Actor, draft: DonationDraft, *, now: datetim
     resource: Resource | None = None
     if draft.resource_id.strip():
         try:
-            resource = await access_resource(actor, int(draft.resource_id), manage=True) if (
-                draft.resource_id.isdigit()) else None
+            resource = (
+                await access_resource(actor, int(draft.resource_id), manage=True)
+                if (draft.resource_id.isdigit())
+                else None
+            )
         except NotFoundOrForbidden:
             resource = None
         if resource is None:
@@ -440,7 +505,11 @@ async def do_record_donation(actor: Actor, draft: DonationDraft, *, now: datetim
     fund_id: int | None = None
     if draft.fund_id.strip():
         try:
-            fund = await funds.access_fund(actor, int(draft.fund_id), manage=True) if draft.fund_id.isdigit() else None
+            fund = (
+                await funds.access_fund(actor, int(draft.fund_id), manage=True)
+                if draft.fund_id.isdigit()
+                else None
+            )
         except NotFoundOrForbidden:
             fund = None
         if fund is None:
@@ -460,15 +529,25 @@ async def do_record_donation(actor: Actor, draft: DonationDraft, *, now: datetim
         raise ValidationFailed(errors)
     async with write_transaction(Donation._meta.db):
         donation = Donation(
-            provider=provider_id, fund=fund_id, resource=resource.id if resource else None,
-            amount_fen=amount, quantity=quantity, received_on=received_on, note=_clean(draft.note, 300),
-            recorded_by=actor.staff_id, recorded_at=now,
+            provider=provider_id,
+            fund=fund_id,
+            resource=resource.id if resource else None,
+            amount_fen=amount,
+            quantity=quantity,
+            received_on=received_on,
+            note=_clean(draft.note, 300),
+            recorded_by=actor.staff_id,
+            recorded_at=now,
         )
         await donation.save()
         if amount and fund_id is not None:
             await funds.credit(
-                fund_id, amount, reference=f"donation:{donation.id}", note=donation.note,
-                staff_id=actor.staff_id, now=now,
+                fund_id,
+                amount,
+                reference=f"donation:{donation.id}",
+                note=donation.note,
+                staff_id=actor.staff_id,
+                now=now,
             )
         if resource is not None:
             changes: dict[Any, Any] = {}
@@ -481,9 +560,20 @@ async def do_record_donation(actor: Actor, draft: DonationDraft, *, now: datetim
             if changes:
                 await Resource.update(changes).where(Resource.id == resource.id)
         await record_event(
-            actor, "donation.record", "donation", donation.id, org_path=actor.org_path, now=now,
-            after={"provider": provider_id, "fund": fund_id, "resource": resource.id if resource else None,
-                   "amount_fen": amount, "quantity": quantity, "received_on": received_on.isoformat()},
+            actor,
+            "donation.record",
+            "donation",
+            donation.id,
+            org_path=actor.org_path,
+            now=now,
+            after={
+                "provider": provider_id,
+                "fund": fund_id,
+                "resource": resource.id if resource else None,
+                "amount_fen": amount,
+                "quantity": quantity,
+                "received_on": received_on.isoformat(),
+            },
         )
     return int(donation.id)
 
@@ -491,7 +581,7 @@ async def do_record_donation(actor: Actor, draft: DonationDraft, *, now: datetim
 async def list_donations(actor: Actor, limit: int = 100) -> list[dict[str, Any]]:
     rows = await (
         Donation.select(
-            Donation.all_columns(),
+            *Donation.all_columns(),
             Donation.provider.name.as_alias("provider_name"),
             Donation.provider.org_path.as_alias("provider_path"),
             Donation.fund.code.as_alias("fund_code"),

@@ -60,7 +60,6 @@ from relief_pwa.core.facts import (
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.scoring import (
     DEFAULT_MODEL,
-    FACTOR_CODES,
     FactorPoints,
     IndexBreakdown,
     ScoringModel,
@@ -85,10 +84,12 @@ from relief_pwa.tables import (
     Member,
     OrgUnit,
     ReliefStandard,
-    ScoringModel as ScoringModelRow,
 )
 from relief_pwa.tables import (
     MoneyItem as MoneyItemRow,
+)
+from relief_pwa.tables import (
+    ScoringModel as ScoringModelRow,
 )
 from relief_pwa.tables import (
     Shock as ShockRow,
@@ -142,17 +143,21 @@ async def city_path() -> str:
 
 async def get_active_model(*, now: datetime) -> ScoringModel:
     """The model in force; stores DEFAULT_MODEL as active "v1" when no model exists yet."""
-    row = await ScoringModelRow.select(ScoringModelRow.definition).where(
-        ScoringModelRow.status == "active"
-    ).first()
+    row = (
+        await ScoringModelRow.select(ScoringModelRow.definition)
+        .where(ScoringModelRow.status == "active")
+        .first()
+    )
     if row is not None:
         return _parse_model(row["definition"])
     engine = ScoringModelRow._meta.db
     async with write_transaction(engine):
         await advisory_xact_lock(engine, "scoring-model")
-        row = await ScoringModelRow.select(ScoringModelRow.definition).where(
-            ScoringModelRow.status == "active"
-        ).first()
+        row = (
+            await ScoringModelRow.select(ScoringModelRow.definition)
+            .where(ScoringModelRow.status == "active")
+            .first()
+        )
         if row is not None:
             return _parse_model(row["definition"])
         if await ScoringModelRow.exists().where(ScoringModelRow.version == DEFAULT_MODEL.version):
@@ -169,17 +174,24 @@ async def get_active_model(*, now: datetime) -> ScoringModel:
         )
         await stored.save()
         await record_event(
-            SYSTEM_ACTOR, "scoring_model.activate", "scoring_model", stored.id,
-            org_path=await city_path(), now=now,
-            before=None, after={"version": DEFAULT_MODEL.version, "status": "active", "default": True},
+            SYSTEM_ACTOR,
+            "scoring_model.activate",
+            "scoring_model",
+            stored.id,
+            org_path=await city_path(),
+            now=now,
+            before=None,
+            after={"version": DEFAULT_MODEL.version, "status": "active", "default": True},
         )
         return _parse_model(definition)
 
 
 async def load_model(version: str) -> ScoringModel:
-    row = await ScoringModelRow.select(ScoringModelRow.definition).where(
-        ScoringModelRow.version == version
-    ).first()
+    row = (
+        await ScoringModelRow.select(ScoringModelRow.definition)
+        .where(ScoringModelRow.version == version)
+        .first()
+    )
     if row is None:
         if version == DEFAULT_MODEL.version:
             return DEFAULT_MODEL
@@ -226,7 +238,9 @@ class _FactRows:
 
     def add_item(self, row: Mapping[str, Any]) -> None:
         verified = row["verified_fen"]
-        item = MoneyItem(str(row["kind"]), int(row["declared_fen"]), None if verified is None else int(verified))
+        item = MoneyItem(
+            str(row["kind"]), int(row["declared_fen"]), None if verified is None else int(verified)
+        )
         section = row["section"]
         if section == "income":
             self.incomes.append(item)
@@ -341,32 +355,57 @@ async def load_household_facts(
     household_id: int, as_of: date, lookback: Lookback
 ) -> tuple[HouseholdFacts, dict[str, Any], date | None]:
     """The facts of one household as of ``as_of`` (with its row and first application date)."""
-    household = await Household.select(
-        Household.id, Household.file_no, Household.org_path, Household.area_type, Household.housing
-    ).where(Household.id == household_id).first()
+    household = (
+        await Household.select(
+            Household.id, Household.file_no, Household.org_path, Household.area_type, Household.housing
+        )
+        .where(Household.id == household_id)
+        .first()
+    )
     if household is None:
         raise NotFoundOrForbidden()
     rows = _FactRows()
-    for member in await Member.select(
-        Member.birth_date, Member.sex, Member.relation, Member.disability_grade,
-        Member.illness, Member.work_capacity, Member.schooling,
-    ).where((Member.household == household_id) & Member.active.eq(True)).order_by(Member.id):
+    for member in (
+        await Member.select(
+            Member.birth_date,
+            Member.sex,
+            Member.relation,
+            Member.disability_grade,
+            Member.illness,
+            Member.work_capacity,
+            Member.schooling,
+        )
+        .where((Member.household == household_id) & Member.active.eq(True))
+        .order_by(Member.id)
+    ):
         rows.members.append(member_from_row(member))
-    for item in await MoneyItemRow.select(
-        MoneyItemRow.section, MoneyItemRow.kind, MoneyItemRow.declared_fen, MoneyItemRow.verified_fen
-    ).where((MoneyItemRow.household == household_id) & MoneyItemRow.active.eq(True)).order_by(MoneyItemRow.id):
+    for item in (
+        await MoneyItemRow.select(
+            MoneyItemRow.section, MoneyItemRow.kind, MoneyItemRow.declared_fen, MoneyItemRow.verified_fen
+        )
+        .where((MoneyItemRow.household == household_id) & MoneyItemRow.active.eq(True))
+        .order_by(MoneyItemRow.id)
+    ):
         rows.add_item(item)
-    for shock in await ShockRow.select(ShockRow.kind, ShockRow.occurred_on).where(
-        (ShockRow.household == household_id)
-        & (ShockRow.occurred_on > lookback.shocks_after)
-        & (ShockRow.occurred_on <= as_of)
-    ).order_by(ShockRow.occurred_on, ShockRow.id):
+    for shock in (
+        await ShockRow.select(ShockRow.kind, ShockRow.occurred_on)
+        .where(
+            (ShockRow.household == household_id)
+            & (ShockRow.occurred_on > lookback.shocks_after)
+            & (ShockRow.occurred_on <= as_of)
+        )
+        .order_by(ShockRow.occurred_on, ShockRow.id)
+    ):
         rows.shocks.append(Shock(ShockKind(shock["kind"]), _as_date(shock["occurred_on"])))
-    for aid in await AidRecord.select(AidRecord.value_fen, AidRecord.received_on, AidRecord.source).where(
-        (AidRecord.household == household_id)
-        & (AidRecord.received_on > lookback.aid_after)
-        & (AidRecord.received_on <= as_of)
-    ).order_by(AidRecord.received_on, AidRecord.id):
+    for aid in (
+        await AidRecord.select(AidRecord.value_fen, AidRecord.received_on, AidRecord.source)
+        .where(
+            (AidRecord.household == household_id)
+            & (AidRecord.received_on > lookback.aid_after)
+            & (AidRecord.received_on <= as_of)
+        )
+        .order_by(AidRecord.received_on, AidRecord.id)
+    ):
         rows.aid.append(AidReceived(int(aid["value_fen"]), _as_date(aid["received_on"]), str(aid["source"])))
     for application in await Application.select(
         Application.category, Application.state, Application.received_on
@@ -394,7 +433,9 @@ async def recompute_household(household_id: int, *, trigger: str, now: datetime)
     await _lock_household(household_id)
     model = await get_active_model(now=now)
     as_of = local_date(now)
-    facts, household, _first = await load_household_facts(household_id, as_of, Lookback.for_models([model], as_of))
+    facts, household, _first = await load_household_facts(
+        household_id, as_of, Lookback.for_models([model], as_of)
+    )
     standards = await load_standards(facts.district_code)
     try:
         standard = select_standard(standards, facts.district_code, facts.area_type, as_of)
@@ -403,11 +444,15 @@ async def recompute_household(household_id: int, *, trigger: str, now: datetime)
         return None
     points = compute_points(facts, standard, model, as_of)
     snapshot = snapshot_json(facts, standard)
-    latest = await IndexRecord.select(
-        IndexRecord.id, IndexRecord.snapshot, IndexRecord.model_version, IndexRecord.as_of
-    ).where(IndexRecord.household == household_id).order_by(
-        IndexRecord.computed_at, ascending=False
-    ).order_by(IndexRecord.id, ascending=False).first()
+    latest = (
+        await IndexRecord.select(
+            IndexRecord.id, IndexRecord.snapshot, IndexRecord.model_version, IndexRecord.as_of
+        )
+        .where(IndexRecord.household == household_id)
+        .order_by(IndexRecord.computed_at, ascending=False)
+        .order_by(IndexRecord.id, ascending=False)
+        .first()
+    )
     if (
         latest is not None
         and latest["snapshot"] == snapshot
@@ -457,11 +502,19 @@ async def do_recompute_household(actor: Actor, household_id: int, *, now: dateti
         score = await recompute_household(household.id, trigger="manual", now=now)
         if score is None:
             raise DomainError(
-                N_("No assistance standard is in force for this household's district; the index cannot be computed.")
+                N_(
+                    "No assistance standard is in force for this household's district;"
+                    " the index cannot be computed."
+                )
             )
         await record_event(
-            actor, "index.recompute", "household", household.id,
-            org_path=household.org_path, now=now, household_id=household.id,
+            actor,
+            "index.recompute",
+            "household",
+            household.id,
+            org_path=household.org_path,
+            now=now,
+            household_id=household.id,
             before={"index": None if household.current_index is None else str(household.current_index)},
             after={"index": str(score.total), "model": score.model_version, "record": score.record_id},
         )
@@ -503,8 +556,13 @@ async def do_record_shock(
         )
         await row.save()
         await record_event(
-            actor, "shock.record", "shock", row.id,
-            org_path=household.org_path, now=now, household_id=household.id,
+            actor,
+            "shock.record",
+            "shock",
+            row.id,
+            org_path=household.org_path,
+            now=now,
+            household_id=household.id,
             after={"kind": kind, "occurred_on": occurred_on.isoformat(), "note": note.strip()[:300]},
         )
         await hooks.household_changed(household.id, trigger="shock", now=now)
@@ -582,14 +640,28 @@ async def do_record_external_aid(
         if ref and await AidRecord.exists().where(AidRecord.reference == ref):
             raise Conflict(N_("Aid with this reference number is already recorded."), field="reference")
         aid_id = await add_aid_record(
-            household.id, value_fen=value_fen, received_on=received_on, source="external",
-            reference=ref, note=note.strip(), now=now,
+            household.id,
+            value_fen=value_fen,
+            received_on=received_on,
+            source="external",
+            reference=ref,
+            note=note.strip(),
+            now=now,
         )
         await record_event(
-            actor, "aid.record_external", "aid_record", aid_id,
-            org_path=household.org_path, now=now, household_id=household.id,
-            after={"value_fen": value_fen, "received_on": received_on.isoformat(), "note": note.strip()[:300],
-                   "reference": ref},
+            actor,
+            "aid.record_external",
+            "aid_record",
+            aid_id,
+            org_path=household.org_path,
+            now=now,
+            household_id=household.id,
+            after={
+                "value_fen": value_fen,
+                "received_on": received_on.isoformat(),
+                "note": note.strip()[:300],
+                "reference": ref,
+            },
         )
     return aid_id
 
@@ -621,7 +693,12 @@ async def _recompute_row(row: Mapping[str, Any]) -> RecomputeCheck:
     model = await load_model(row["model_version"])
     breakdown = compute_index(facts, standard, model, _as_date(row["as_of"]))
     return RecomputeCheck(
-        int(row["id"]), Decimal(row["total"]).quantize(Decimal("0.01")), breakdown.total, breakdown, standard, facts
+        int(row["id"]),
+        Decimal(row["total"]).quantize(Decimal("0.01")),
+        breakdown.total,
+        breakdown,
+        standard,
+        facts,
     )
 
 
@@ -662,39 +739,72 @@ class IndexView:
 async def get_index_view(actor: Actor, household_id: int, record_id: int | None = None) -> IndexView:
     """The household's index: breakdown (of the latest or a chosen record), history, shocks and aid."""
     household = await access_household(actor, household_id)
-    records = await IndexRecord.select(
-        IndexRecord.id, IndexRecord.computed_at, IndexRecord.as_of, IndexRecord.model_version,
-        IndexRecord.trigger, IndexRecord.total, IndexRecord.provisional,
-    ).where(IndexRecord.household == household.id).order_by(
-        IndexRecord.computed_at, ascending=False
-    ).order_by(IndexRecord.id, ascending=False).limit(60)
+    records = (
+        await IndexRecord.select(
+            IndexRecord.id,
+            IndexRecord.computed_at,
+            IndexRecord.as_of,
+            IndexRecord.model_version,
+            IndexRecord.trigger,
+            IndexRecord.total,
+            IndexRecord.provisional,
+        )
+        .where(IndexRecord.household == household.id)
+        .order_by(IndexRecord.computed_at, ascending=False)
+        .order_by(IndexRecord.id, ascending=False)
+        .limit(60)
+    )
     history: list[HistoryItem] = []
     for position, r in enumerate(records):
         previous = records[position + 1] if position + 1 < len(records) else None
         total = Decimal(r["total"]).quantize(Decimal("0.01"))
         change = None if previous is None else total - Decimal(previous["total"]).quantize(Decimal("0.01"))
-        history.append(HistoryItem(
-            r["id"], r["computed_at"], _as_date(r["as_of"]), r["model_version"], r["trigger"], total,
-            bool(r["provisional"]), change,
-        ))
+        history.append(
+            HistoryItem(
+                r["id"],
+                r["computed_at"],
+                _as_date(r["as_of"]),
+                r["model_version"],
+                r["trigger"],
+                total,
+                bool(r["provisional"]),
+                change,
+            )
+        )
     chosen_id = record_id if record_id is not None else (records[0]["id"] if records else None)
     check: RecomputeCheck | None = None
     chosen: dict[str, Any] | None = None
     if chosen_id is not None:
-        row = await IndexRecord.select().where(
-            (IndexRecord.id == chosen_id) & (IndexRecord.household == household.id)
-        ).first()
+        row = (
+            await IndexRecord.select()
+            .where((IndexRecord.id == chosen_id) & (IndexRecord.household == household.id))
+            .first()
+        )
         if row is None:
             raise NotFoundOrForbidden()
         chosen = row
         check = await _recompute_row(row)
-    shocks = await ShockRow.select(
-        ShockRow.id, ShockRow.kind, ShockRow.occurred_on, ShockRow.note, ShockRow.recorded_at
-    ).where(ShockRow.household == household.id).order_by(ShockRow.occurred_on, ascending=False).limit(20)
-    aid = await AidRecord.select(
-        AidRecord.id, AidRecord.value_fen, AidRecord.received_on, AidRecord.source, AidRecord.note,
-        AidRecord.reference,
-    ).where(AidRecord.household == household.id).order_by(AidRecord.received_on, ascending=False).limit(30)
+    shocks = (
+        await ShockRow.select(
+            ShockRow.id, ShockRow.kind, ShockRow.occurred_on, ShockRow.note, ShockRow.recorded_at
+        )
+        .where(ShockRow.household == household.id)
+        .order_by(ShockRow.occurred_on, ascending=False)
+        .limit(20)
+    )
+    aid = (
+        await AidRecord.select(
+            AidRecord.id,
+            AidRecord.value_fen,
+            AidRecord.received_on,
+            AidRecord.source,
+            AidRecord.note,
+            AidRecord.reference,
+        )
+        .where(AidRecord.household == household.id)
+        .order_by(AidRecord.received_on, ascending=False)
+        .limit(30)
+    )
     missing = list(check.breakdown.missing) if check else []
     no_standard = False
     if not records:
@@ -731,8 +841,12 @@ class ApplicantExplanation:
 
 
 async def get_applicant_explanation(
-    *, application_id: int | None = None, household_id: int | None = None, lang: str = "zh_Hans",
-    actor: Actor | None = None, top: int = 3,
+    *,
+    application_id: int | None = None,
+    household_id: int | None = None,
+    lang: str = "zh_Hans",
+    actor: Actor | None = None,
+    top: int = 3,
 ) -> ApplicantExplanation | None:
     """The applicant-facing explanation of the latest index (bot, printed notices).
 
@@ -744,7 +858,11 @@ async def get_applicant_explanation(
             application = await access_application(actor, application_id)
             household_id = int(application.household)
         else:
-            row = await Application.select(Application.household).where(Application.id == application_id).first()
+            row = (
+                await Application.select(Application.household)
+                .where(Application.id == application_id)
+                .first()
+            )
             if row is None:
                 raise NotFoundOrForbidden()
             household_id = int(row["household"])
@@ -752,9 +870,13 @@ async def get_applicant_explanation(
         raise NotFoundOrForbidden()
     if actor is not None:
         await access_household(actor, household_id)
-    row = await IndexRecord.select().where(IndexRecord.household == household_id).order_by(
-        IndexRecord.computed_at, ascending=False
-    ).order_by(IndexRecord.id, ascending=False).first()
+    row = (
+        await IndexRecord.select()
+        .where(IndexRecord.household == household_id)
+        .order_by(IndexRecord.computed_at, ascending=False)
+        .order_by(IndexRecord.id, ascending=False)
+        .first()
+    )
     if row is None:
         return None
     check = await _recompute_row(row)
@@ -816,7 +938,7 @@ async def load_facts_bulk(
     if scope_path:
         where += " AND org_path LIKE {}"
         args.append(f"{scope_path}%")
-    sql = f"SELECT id, file_no, org_path, area_type, housing FROM household WHERE {where} ORDER BY id"
+    sql = f"SELECT id, file_no, org_path, area_type, housing FROM household WHERE {where} ORDER BY id"  # noqa: S608
     if limit is not None:
         sql += " LIMIT {}"
         args.append(limit)
@@ -828,32 +950,44 @@ async def load_facts_bulk(
     for m in await _raw(
         "SELECT household, birth_date, sex, relation, disability_grade, illness, work_capacity, schooling "
         "FROM member WHERE household >= {} AND household <= {} AND active = {} ORDER BY household, id",
-        low, high, True,
+        low,
+        high,
+        True,
     ):
         rows[m["household"]].members.append(member_from_row(m))
     for i in await _raw(
         "SELECT household, section, kind, declared_fen, verified_fen FROM money_item "
         "WHERE household >= {} AND household <= {} AND active = {} ORDER BY household, id",
-        low, high, True,
+        low,
+        high,
+        True,
     ):
         rows[i["household"]].add_item(i)
     for s in await _raw(
         "SELECT household, kind, occurred_on FROM shock WHERE household >= {} AND household <= {} "
         "AND occurred_on > {} AND occurred_on <= {} ORDER BY household, occurred_on, id",
-        low, high, lookback.shocks_after, as_of,
+        low,
+        high,
+        lookback.shocks_after,
+        as_of,
     ):
         rows[s["household"]].shocks.append(Shock(ShockKind(s["kind"]), _as_date(s["occurred_on"])))
     for a in await _raw(
         "SELECT household, value_fen, received_on, source FROM aid_record WHERE household >= {} "
         "AND household <= {} AND received_on > {} AND received_on <= {} ORDER BY household, received_on, id",
-        low, high, lookback.aid_after, as_of,
+        low,
+        high,
+        lookback.aid_after,
+        as_of,
     ):
         rows[a["household"]].aid.append(
             AidReceived(int(a["value_fen"]), _as_date(a["received_on"]), str(a["source"]))
         )
     for app in await _raw(
-        "SELECT household, category, state, received_on FROM application WHERE household >= {} AND household <= {}",
-        low, high,
+        "SELECT household, category, state, received_on FROM application"
+        " WHERE household >= {} AND household <= {}",
+        low,
+        high,
     ):
         rows[app["household"]].add_application(app)
     facts: dict[int, HouseholdFacts] = {}
@@ -883,23 +1017,35 @@ async def _bulk_write(
         raise RuntimeError("bulk writes run inside a write transaction")
     connection = transaction.connection
     columns = (
-        "household", "org_path", "computed_at", "as_of", "model_version", "total", "provisional",
-        "trigger", "snapshot", "breakdown", "categories",
+        "household",
+        "org_path",
+        "computed_at",
+        "as_of",
+        "model_version",
+        "total",
+        "provisional",
+        "trigger",
+        "snapshot",
+        "breakdown",
+        "categories",
     )
     if is_sqlite(engine):
         await connection.executemany(
-            f"INSERT INTO index_record ({', '.join(columns)}) VALUES ({_placeholders(engine, len(columns))})",
+            f"INSERT INTO index_record ({', '.join(columns)})"  # noqa: S608  (fixed column names)
+            f" VALUES ({_placeholders(engine, len(columns))})",
             records,
         )
         await connection.executemany(
-            "UPDATE household SET current_index = ?, index_provisional = ?, index_computed_at = ? WHERE id = ?",
+            "UPDATE household SET current_index = ?, index_provisional = ?, index_computed_at = ?"
+            " WHERE id = ?",
             [(total, provisional, now, hid) for hid, total, provisional in household_updates],
         )
         return
     await connection.copy_records_to_table("index_record", records=records, columns=columns)
     await connection.execute(
         "UPDATE household AS h SET current_index = v.total, index_provisional = v.provisional, "
-        "index_computed_at = $4 FROM unnest($1::integer[], $2::numeric[], $3::boolean[]) AS v(id, total, provisional) "
+        "index_computed_at = $4 FROM unnest($1::integer[], $2::numeric[], $3::boolean[])"
+        " AS v(id, total, provisional) "
         "WHERE h.id = v.id",
         [u[0] for u in household_updates],
         [u[1] for u in household_updates],
@@ -925,7 +1071,10 @@ async def rescore_batch(
     """
     as_of = local_date(now)
     city = await load_facts_bulk(
-        as_of=as_of, lookback=Lookback.for_models([model], as_of), after_id=after_id, limit=limit,
+        as_of=as_of,
+        lookback=Lookback.for_models([model], as_of),
+        after_id=after_id,
+        limit=limit,
         only_open=only_open,
     )
     if not city.households:
@@ -951,14 +1100,28 @@ async def rescore_batch(
             std_text = json.dumps(standard.to_dict(), separators=(",", ":"))
             standard_json[id(standard)] = std_text
         snapshot = (
-            '{"facts":' + json.dumps(facts.to_dict(), ensure_ascii=False, separators=(",", ":"))
-            + ',"standard":' + std_text + "}"
+            '{"facts":'
+            + json.dumps(facts.to_dict(), ensure_ascii=False, separators=(",", ":"))
+            + ',"standard":'
+            + std_text
+            + "}"
         )
         total = points.total
-        records.append((
-            hid, household["org_path"], computed_at, as_of, version, total, points.provisional,
-            trigger, snapshot, breakdown_json(points), categories_text(facts.categories),
-        ))
+        records.append(
+            (
+                hid,
+                household["org_path"],
+                computed_at,
+                as_of,
+                version,
+                total,
+                points.provisional,
+                trigger,
+                snapshot,
+                breakdown_json(points),
+                categories_text(facts.categories),
+            )
+        )
         updates.append((hid, total, points.provisional))
     if records:
         await _bulk_write(records, updates, now)
@@ -995,7 +1158,9 @@ async def score_in_memory(
     return totals, tie_keys
 
 
-async def rescore_all(model: ScoringModel, *, now: datetime, trigger: str, batch_size: int = 20_000) -> BatchResult:
+async def rescore_all(
+    model: ScoringModel, *, now: datetime, trigger: str, batch_size: int = 20_000
+) -> BatchResult:
     """Re-score every open household now, batch by batch, in one transaction (CLI, benchmark)."""
     total = skipped = 0
     last_id = 0

@@ -15,7 +15,13 @@ from decimal import Decimal
 from typing import Any
 
 from relief_pwa.core.enums import Role
-from relief_pwa.core.errors import Conflict, DomainError, NotFoundOrForbidden, PermissionDenied, ValidationFailed
+from relief_pwa.core.errors import (
+    Conflict,
+    DomainError,
+    NotFoundOrForbidden,
+    PermissionDenied,
+    ValidationFailed,
+)
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.ranking import RankDiff, compare_rankings
 from relief_pwa.core.scoring import FACTOR_CODES, ScoringModel, model_from_dict, model_to_dict, validate_model
@@ -67,8 +73,15 @@ def _row(row: Mapping[str, Any]) -> ModelRow:
     except DomainError as exc:
         problems = [exc]
     return ModelRow(
-        row["id"], row["version"], row["effective_from"], row["description"], row["status"],
-        row["created_at"], row["activated_at"], definition, problems,
+        row["id"],
+        row["version"],
+        row["effective_from"],
+        row["description"],
+        row["status"],
+        row["created_at"],
+        row["activated_at"],
+        definition,
+        problems,
     )
 
 
@@ -99,12 +112,19 @@ def definition_from_form(form: Mapping[str, str]) -> dict[str, Any]:
             data = json.loads(raw_json)
         except ValueError as exc:
             raise ValidationFailed(
-                {"definition_json": DomainError(N_("This is not valid JSON: {detail}"), field="definition_json",
-                                                detail=str(exc))}
+                {
+                    "definition_json": DomainError(
+                        N_("This is not valid JSON: {detail}"), field="definition_json", detail=str(exc)
+                    )
+                }
             ) from exc
         if not isinstance(data, dict):
             raise ValidationFailed(
-                {"definition_json": DomainError(N_("The model must be a JSON object."), field="definition_json")}
+                {
+                    "definition_json": DomainError(
+                        N_("The model must be a JSON object."), field="definition_json"
+                    )
+                }
             )
         data.setdefault("version", form.get("version", ""))
         data.setdefault("effective_from", form.get("effective_from", ""))
@@ -120,7 +140,9 @@ def definition_from_form(form: Mapping[str, str]) -> dict[str, Any]:
         try:
             Decimal(points)
         except ArithmeticError:
-            errors[f"{code}.max_points"] = DomainError(N_("Please enter a number."), field=f"{code}.max_points")
+            errors[f"{code}.max_points"] = DomainError(
+                N_("Please enter a number."), field=f"{code}.max_points"
+            )
         for level in LEVELS.get(code, ()):
             value = form.get(f"{code}.level.{level}", "").strip()
             if value:
@@ -167,8 +189,9 @@ def check_definition(data: Mapping[str, Any]) -> ScoringModel:
     try:
         date.fromisoformat(str(data.get("effective_from", "")))
     except ValueError:
-        errors["effective_from"] = DomainError(N_("Please give the date the model takes effect."),
-                                               field="effective_from")
+        errors["effective_from"] = DomainError(
+            N_("Please give the date the model takes effect."), field="effective_from"
+        )
     if errors:
         raise ValidationFailed(errors)
     model = model_from_dict(data)
@@ -190,8 +213,13 @@ async def do_create_model_draft(actor: Actor, data: Mapping[str, Any], *, now: d
         await advisory_xact_lock(engine, "scoring-model")
         if await ScoringModelRow.exists().where(ScoringModelRow.version == model.version):
             raise ValidationFailed(
-                {"version": DomainError(N_("Version {version} already exists: choose a new name."),
-                                        field="version", version=model.version)}
+                {
+                    "version": DomainError(
+                        N_("Version {version} already exists: choose a new name."),
+                        field="version",
+                        version=model.version,
+                    )
+                }
             )
         definition = json.dumps(model_to_dict(model), ensure_ascii=False, sort_keys=True)
         row = ScoringModelRow(
@@ -205,7 +233,12 @@ async def do_create_model_draft(actor: Actor, data: Mapping[str, Any], *, now: d
         )
         await row.save()
         await record_event(
-            actor, "scoring_model.create", "scoring_model", row.id, org_path=await city_path(), now=now,
+            actor,
+            "scoring_model.create",
+            "scoring_model",
+            row.id,
+            org_path=await city_path(),
+            now=now,
             after={"version": model.version, "definition": model_to_dict(model)},
         )
     return int(row.id)
@@ -258,14 +291,23 @@ async def preview_model(actor: Actor, model_id: int, *, now: datetime, largest: 
     diff = compare_rankings(before, after, tie_keys, largest=largest)
     ids = [m.household_id for m in diff.largest_moves]
     names = {
-        r["id"]: r for r in await Household.select(Household.id, Household.file_no, Household.head_name).where(
+        r["id"]: r
+        for r in await Household.select(Household.id, Household.file_no, Household.head_name).where(
             Household.id.is_in(ids or [-1])
         )
     }
     moves = [
-        MoveView(m.household_id, names[m.household_id]["file_no"], names[m.household_id]["head_name"],
-                 m.old_rank, m.new_rank, m.old_index, m.new_index)
-        for m in diff.largest_moves if m.household_id in names
+        MoveView(
+            m.household_id,
+            names[m.household_id]["file_no"],
+            names[m.household_id]["head_name"],
+            m.old_rank,
+            m.new_rank,
+            m.old_index,
+            m.new_index,
+        )
+        for m in diff.largest_moves
+        if m.household_id in names
     ]
     count = len(before)
 
@@ -294,12 +336,15 @@ async def do_activate_model(actor: Actor, model_id: int, *, now: datetime) -> in
         if model.effective_from > local_date(now):
             raise DomainError(
                 N_("This model takes effect on {date}; it can be activated from that day."),
-                field="effective_from", date=model.effective_from.isoformat(),
+                field="effective_from",
+                date=model.effective_from.isoformat(),
             )
         previous = await ScoringModelRow.select(ScoringModelRow.id, ScoringModelRow.version).where(
             ScoringModelRow.status == "active"
         )
-        await ScoringModelRow.update({ScoringModelRow.status: "retired"}).where(ScoringModelRow.status == "active")
+        await ScoringModelRow.update({ScoringModelRow.status: "retired"}).where(
+            ScoringModelRow.status == "active"
+        )
         await ScoringModelRow.update(
             {
                 ScoringModelRow.status: "active",
@@ -319,7 +364,12 @@ async def do_activate_model(actor: Actor, model_id: int, *, now: datetime) -> in
         )
         await job.save()
         await record_event(
-            actor, "scoring_model.activate", "scoring_model", model_id, org_path=await city_path(), now=now,
+            actor,
+            "scoring_model.activate",
+            "scoring_model",
+            model_id,
+            org_path=await city_path(),
+            now=now,
             before={"active": [p["version"] for p in previous]},
             after={"active": model.version, "job": job.id, "households": total},
         )

@@ -79,8 +79,13 @@ async def do_seed_standards(
             )
             await row.save()
             await record_event(
-                actor, "standard.create", "relief_standard", row.id,
-                org_path=city_path, now=now, after=standard.to_dict(),
+                actor,
+                "standard.create",
+                "relief_standard",
+                row.id,
+                org_path=city_path,
+                now=now,
+                after=standard.to_dict(),
             )
             added += 1
     return added

@@ -19,7 +19,9 @@ async def setup_pool_by_pages(client) -> tuple[int, int]:
     assert response.status_code == 303
     provider = await Provider.objects().first()
     await client.get("/funds")
-    response = await client.post_form("/funds", {"code": "db-lx", "name": "低保专户", "provider_id": str(provider.id)})
+    response = await client.post_form(
+        "/funds", {"code": "db-lx", "name": "低保专户", "provider_id": str(provider.id)}
+    )
     assert response.status_code == 303
     fund = await Fund.objects().first()
     assert fund.code == "DB-LX"
@@ -28,11 +30,22 @@ async def setup_pool_by_pages(client) -> tuple[int, int]:
         "/resources/donations", {"provider_id": str(provider.id), "fund_id": str(fund.id), "amount": "5,000"}
     )
     assert response.status_code == 303
-    response = await client.post_form("/resources", [
-        ("provider_id", str(provider.id)), ("fund_id", str(fund.id)), ("name", "临时生活补助"), ("kind", "cash"),
-        ("need", "living"), ("unit", "per_household"), ("unit_amount", "500"), ("periodicity", "one_off"),
-        ("months", "1"), ("categories", "dibao"), ("priority", "10"),
-    ])
+    response = await client.post_form(
+        "/resources",
+        [
+            ("provider_id", str(provider.id)),
+            ("fund_id", str(fund.id)),
+            ("name", "临时生活补助"),
+            ("kind", "cash"),
+            ("need", "living"),
+            ("unit", "per_household"),
+            ("unit_amount", "500"),
+            ("periodicity", "one_off"),
+            ("months", "1"),
+            ("categories", "dibao"),
+            ("priority", "10"),
+        ],
+    )
     assert response.status_code == 303, response.text[:2000]
     resource = await Resource.objects().first()
     return fund.id, resource.id
@@ -43,10 +56,19 @@ async def test_resource_form_refuses_bad_amounts_and_keeps_input(world, client):
     await client.post_form("/resources/providers", {"name": "某企业", "kind": "enterprise"})
     provider = await Provider.objects().first()
     await client.get("/resources")
-    response = await client.post_form("/resources", {
-        "provider_id": str(provider.id), "name": "爱心米面", "kind": "in_kind", "need": "food",
-        "unit": "per_household", "unit_amount": "-5", "unit_quantity": "1", "periodicity": "one_off",
-    })
+    response = await client.post_form(
+        "/resources",
+        {
+            "provider_id": str(provider.id),
+            "name": "爱心米面",
+            "kind": "in_kind",
+            "need": "food",
+            "unit": "per_household",
+            "unit_amount": "-5",
+            "unit_quantity": "1",
+            "periodicity": "one_off",
+        },
+    )
     assert response.status_code == 422
     assert "爱心米面" in response.text and "has-error" in response.text
     assert await Resource.count() == 0
@@ -67,13 +89,23 @@ async def test_draft_save_adjust_approve_batch_and_reconcile_through_pages(world
     line = await PlanLine.objects().first()
     detail = await client.get(f"/plans/{plan.id}")
     assert detail.status_code == 200 and "500.00" in detail.text
-    response = await client.post_form(f"/plans/lines/{line.id}/adjust", {
-        "plan_id": str(plan.id), "version": "1", "amount": "9999", "reason": "超标", "action": "change"})
+    response = await client.post_form(
+        f"/plans/lines/{line.id}/adjust",
+        {"plan_id": str(plan.id), "version": "1", "amount": "9999", "reason": "超标", "action": "change"},
+    )
     assert response.status_code == 303
     assert (await PlanLine.objects().first()).amount_fen == 50000
     await client.get(f"/plans/{plan.id}")
-    response = await client.post_form(f"/plans/lines/{line.id}/adjust", {
-        "plan_id": str(plan.id), "version": "1", "amount": "400", "reason": "另有亲属资助", "action": "change"})
+    response = await client.post_form(
+        f"/plans/lines/{line.id}/adjust",
+        {
+            "plan_id": str(plan.id),
+            "version": "1",
+            "amount": "400",
+            "reason": "另有亲属资助",
+            "action": "change",
+        },
+    )
     assert (await PlanLine.objects().first()).amount_fen == 40000
     await client.get(f"/plans/{plan.id}")
     response = await client.post_form(f"/plans/{plan.id}/approve", {"version": "2"})
@@ -98,15 +130,19 @@ async def test_draft_save_adjust_approve_batch_and_reconcile_through_pages(world
     await client.get(f"/batches/{batch.id}")
     bad = f"批次号,行号,金额(元),状态,失败原因\n{batch.batch_no},{rows[1][1]},400.001,成功,\n".encode()
     response = await client.post(
-        f"/batches/{batch.id}/return", files={"file": ("r.csv", bad, "text/csv")},
+        f"/batches/{batch.id}/return",
+        files={"file": ("r.csv", bad, "text/csv")},
         headers={"x-csrftoken": client.csrf},
     )
-    assert response.status_code == 422 and "Nothing was changed" in response.text or "未作任何更改" in response.text
+    assert (
+        response.status_code == 422 and "Nothing was changed" in response.text
+    ) or "未作任何更改" in response.text
     assert await Payment.count() == 0
     good = f"批次号,行号,金额(元),状态,失败原因\n{batch.batch_no},{rows[1][1]},400.00,成功,\n".encode()
     await client.get(f"/batches/{batch.id}")
     response = await client.post(
-        f"/batches/{batch.id}/return", files={"file": ("r.csv", good, "text/csv")},
+        f"/batches/{batch.id}/return",
+        files={"file": ("r.csv", good, "text/csv")},
         headers={"x-csrftoken": client.csrf},
     )
     assert response.status_code == 303
@@ -121,11 +157,20 @@ async def test_handover_page_by_file_number_with_photo(world, client):
     await client.post_form("/resources/providers", {"name": "慈善总会", "kind": "social_org"})
     provider = await Provider.objects().first()
     await client.get("/resources")
-    await client.post_form("/resources", {
-        "provider_id": str(provider.id), "name": "米面油", "kind": "in_kind", "need": "food",
-        "unit": "per_household", "unit_amount": "120", "unit_quantity": "1", "periodicity": "one_off",
-        "quantity_total": "50",
-    })
+    await client.post_form(
+        "/resources",
+        {
+            "provider_id": str(provider.id),
+            "name": "米面油",
+            "kind": "in_kind",
+            "need": "food",
+            "unit": "per_household",
+            "unit_amount": "120",
+            "unit_quantity": "1",
+            "periodicity": "one_off",
+            "quantity_total": "50",
+        },
+    )
     await client.get("/plans/draft")
     await client.post_form("/plans/draft", {})
     plan = await Plan.objects().first()
@@ -150,8 +195,10 @@ async def test_handover_page_by_file_number_with_photo(world, client):
     match = re.search(r'action="/handover/lines/(\d+)"', page.text)
     assert match and int(match.group(1)) == line.id
     response = await liaison.post(
-        f"/handover/lines/{line.id}", data={"household": str(file_no), "quantity": "1", "method": "file_no"},
-        files={"photo": ("p.jpg", phone_jpeg(), "image/jpeg")}, headers={"x-csrftoken": liaison.csrf},
+        f"/handover/lines/{line.id}",
+        data={"household": str(file_no), "quantity": "1", "method": "file_no"},
+        files={"photo": ("p.jpg", phone_jpeg(), "image/jpeg")},
+        headers={"x-csrftoken": liaison.csrf},
     )
     assert response.status_code == 303, response.text[:500]
     assert await Handover.count() == 1

@@ -18,14 +18,28 @@ from tests.factories import make_intake, member
 async def city(world: Any, now: Any) -> Any:
     """Three households in 历下区 (two streets) and one in 市中区."""
     await do_seed_standards(SYSTEM_ACTOR, now=now)
-    world.poor = await make_intake(world, items=[ItemDraft("income", "wages", "0", "", "100")],
-                                   members=[member(disability_grade="1")])
-    world.mid = await make_intake(world, community="370102001002", username="center",
-                                  items=[ItemDraft("income", "wages", "0", "", "500")])
-    world.other_street = await make_intake(world, community="370102002001", username="center",
-                                           items=[ItemDraft("income", "wages", "0", "", "300")], category="medical")
-    world.other_district = await make_intake(world, community="370103002001", username="center_b",
-                                             items=[ItemDraft("income", "wages", "0", "", "50")])
+    world.poor = await make_intake(
+        world, items=[ItemDraft("income", "wages", "0", "", "100")], members=[member(disability_grade="1")]
+    )
+    world.mid = await make_intake(
+        world,
+        community="370102001002",
+        username="center",
+        items=[ItemDraft("income", "wages", "0", "", "500")],
+    )
+    world.other_street = await make_intake(
+        world,
+        community="370102002001",
+        username="center",
+        items=[ItemDraft("income", "wages", "0", "", "300")],
+        category="medical",
+    )
+    world.other_district = await make_intake(
+        world,
+        community="370103002001",
+        username="center_b",
+        items=[ItemDraft("income", "wages", "0", "", "50")],
+    )
     return world
 
 
@@ -83,16 +97,20 @@ async def test_household_index_page_and_bad_input(city: Any, client: Any) -> Non
     page = await client.get(url)
     assert page.status_code == 200
     assert "v1" in page.text
-    bad = await client.post_form(f"/households/{city.poor.household_id}/shocks",
-                                 {"kind": "", "occurred_on": "2099-01-01", "note": "x"})
+    bad = await client.post_form(
+        f"/households/{city.poor.household_id}/shocks", {"kind": "", "occurred_on": "2099-01-01", "note": "x"}
+    )
     assert bad.status_code == 422
     assert not await Shock.exists()
-    bad_aid = await client.post_form(f"/households/{city.poor.household_id}/aid",
-                                     {"value": "abc", "received_on": "", "note": ""})
+    bad_aid = await client.post_form(
+        f"/households/{city.poor.household_id}/aid", {"value": "abc", "received_on": "", "note": ""}
+    )
     assert bad_aid.status_code == 422
     assert not await AidRecord.exists()
-    good = await client.post_form(f"/households/{city.poor.household_id}/shocks",
-                                  {"kind": "disaster", "occurred_on": "2026-11-01", "note": "暴雨"})
+    good = await client.post_form(
+        f"/households/{city.poor.household_id}/shocks",
+        {"kind": "disaster", "occurred_on": "2026-11-01", "note": "暴雨"},
+    )
     assert good.status_code == 303
     assert await IndexRecord.count().where(IndexRecord.household == city.poor.household_id) == 2
     # Another district's household: not found, whoever asks.
@@ -108,13 +126,22 @@ async def test_ranking_as_of_an_earlier_date(city: Any, client: Any, clock: Any)
         f"/households/{city.poor.household_id}/aid",
         {"value": "50000", "received_on": clock.now().date().isoformat(), "note": "慰问"},
     )
-    now_index = (await Household.select(Household.current_index).where(
-        Household.id == city.poor.household_id).first())["current_index"]
+    household = (
+        await Household.select(Household.current_index).where(Household.id == city.poor.household_id).first()
+    )
+    assert household is not None
+    now_index = household["current_index"]
     old = (await client.get(f"/ranking?as_of={before.isoformat()}")).text
-    first_record = await IndexRecord.select().where(IndexRecord.household == city.poor.household_id).order_by(
-        IndexRecord.id).first()
-    assert f"{first_record['total']:.2f}" in old
-    assert f"{now_index:.2f}" not in old or f"{now_index:.2f}" == f"{first_record['total']:.2f}"
+    first_record = (
+        await IndexRecord.select()
+        .where(IndexRecord.household == city.poor.household_id)
+        .order_by(IndexRecord.id)
+        .first()
+    )
+    assert first_record is not None
+    assert f"{now_index:.2f}" != f"{first_record['total']:.2f}"  # 500 yuan of aid lowered it
+    assert f"{first_record['total']:.2f}" in old  # the past ranking shows the index of that day
+    assert f"{now_index:.2f}" not in old
 
 
 async def test_models_pages_city_only_activation(city: Any, client: Any) -> None:
@@ -126,10 +153,14 @@ async def test_models_pages_city_only_activation(city: Any, client: Any) -> None
     await client.login("city")
     form = (await client.get("/scoring/models/new")).text
     assert "income_gap.max_points" in form
-    bad = await client.post_form("/scoring/models", {
-        "version": "v2", "effective_from": "2026-01-01",
-        "definition_json": '{"factors": {"income_gap": {"max_points": "-5"}}}',
-    })
+    bad = await client.post_form(
+        "/scoring/models",
+        {
+            "version": "v2",
+            "effective_from": "2026-01-01",
+            "definition_json": '{"factors": {"income_gap": {"max_points": "-5"}}}',
+        },
+    )
     assert bad.status_code == 422
     assert await ScoringModel.count() == 1
     await client.login("station")

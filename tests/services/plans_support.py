@@ -21,7 +21,12 @@ from relief_pwa.tables import Household
 from tests.factories import make_intake, member
 
 ACTIVE_PATH = (
-    "start_investigation", "find_eligible", "start_publicity", "end_publicity", "approve", "activate",
+    "start_investigation",
+    "find_eligible",
+    "start_publicity",
+    "end_publicity",
+    "approve",
+    "activate",
 )
 REASON = "经核实符合救助条件"
 STATIONS = {"370102001": "station", "370102002": "station_b"}
@@ -41,13 +46,20 @@ async def recipient(
     """A household with an application taken through the workflow (default: active recipient)."""
     people = [member("王一")] + [member(f"王{n}", relation="child") for n in range(2, members + 1)]
     result = await make_intake(
-        world, username=STATIONS[community[:9]], community=community, category=category, members=people, onecard_account=account,
+        world,
+        username=STATIONS[community[:9]],
+        community=community,
+        category=category,
+        members=people,
+        onecard_account=account,
         items=[ItemDraft("income", "wages", "0", "", income_yuan)],
     )
     station = world.actor(STATIONS[community[:9]])
     for action in ACTIVE_PATH:
-        actor = SYSTEM_ACTOR if action == "end_publicity" else (
-            world.actor("center") if action in ("approve", "activate") else station
+        actor = (
+            SYSTEM_ACTOR
+            if action == "end_publicity"
+            else (world.actor("center") if action in ("approve", "activate") else station)
         )
         await do_transition(actor, result.application_id, action, reason=REASON, now=world.now)
         if action == stop_after:
@@ -76,8 +88,14 @@ async def pool(
             actor, DonationDraft(str(provider), fund_id=str(fund), amount=fund_yuan), now=world.now
         )
     values: dict[str, Any] = {
-        "provider_id": str(provider), "fund_id": str(fund), "name": "临时生活补助", "kind": "cash",
-        "need": "living", "unit": "per_household", "unit_amount": "500", "periodicity": "one_off",
+        "provider_id": str(provider),
+        "fund_id": str(fund),
+        "name": "临时生活补助",
+        "kind": "cash",
+        "need": "living",
+        "unit": "per_household",
+        "unit_amount": "500",
+        "periodicity": "one_off",
     }
     values.update(resource)
     resource_id = await do_create_resource(actor, ResourceDraft(**values), now=world.now)

@@ -18,11 +18,15 @@ from tests.factories import make_intake, member
 @pytest.fixture(autouse=True)
 def fresh_public_state() -> Iterator[None]:
     """Rate-limit windows and cached boards must not leak between tests."""
+    from relief_pwa.handlers.public import clear_rendered
+
     ratelimit.reset_all()
     public_boards.clear_cache()
+    clear_rendered()
     yield
     ratelimit.reset_all()
     public_boards.clear_cache()
+    clear_rendered()
 
 
 async def eligible_application(world: Any, *, community: str = "370102001001", **draft: Any) -> Any:

@@ -38,7 +38,9 @@ def answer(batch_no: str, lines: list[dict], outcomes: list[bool | None]) -> byt
         if outcome is None:
             continue
         amount = f"{line['amount_fen'] / 100:.2f}"
-        writer.writerow([batch_no, line["line_id"], amount, "成功" if outcome else "失败", "" if outcome else "账户异常"])
+        writer.writerow(
+            [batch_no, line["line_id"], amount, "成功" if outcome else "失败", "" if outcome else "账户异常"]
+        )
     return buffer.getvalue().encode()
 
 
@@ -64,7 +66,9 @@ async def test_no_double_payment_and_no_overdraft(world, operations):
     latest: tuple[int, str] | None = None
     for operation in operations:
         if operation[0] == "batch":
-            waiting = await PaymentLine.count().where((PaymentLine.fund == fund) & (PaymentLine.status == "queued"))
+            waiting = await PaymentLine.count().where(
+                (PaymentLine.fund == fund) & (PaymentLine.status == "queued")
+            )
             if waiting:
                 made = await disbursement.do_create_batch(center, fund, "2026-11", now=world.now)
                 await disbursement.do_export_batch(center, made.batch_id, "csv", now=world.now)

@@ -22,8 +22,9 @@ from tests.services.plans_support import pool, recipient
 AS_OF = date(2026, 11, 16)
 
 
-def person(age: int, *, work: str = "none", illness: str = "none", grade: int | None = None,
-           income: bool = False) -> ReviewMember:
+def person(
+    age: int, *, work: str = "none", illness: str = "none", grade: int | None = None, income: bool = False
+) -> ReviewMember:
     return ReviewMember(date(AS_OF.year - age, 1, 1), work, illness, grade, income)
 
 
@@ -51,8 +52,15 @@ def test_add_months_clamps_to_month_end():
 
 async def in_kind_plan(world, **resource) -> tuple[int, int]:
     household = await recipient(world, index="80", members=2)
-    values = {"name": "冬季棉被", "kind": "in_kind", "need": "bedding", "unit": "per_person",
-              "unit_amount": "150", "unit_quantity": "1", "quantity_total": "10"}
+    values = {
+        "name": "冬季棉被",
+        "kind": "in_kind",
+        "need": "bedding",
+        "unit": "per_person",
+        "unit_amount": "150",
+        "unit_quantity": "1",
+        "quantity_total": "10",
+    }
     values.update(resource)
     await pool(world, **values)
     center = world.actor("center")
@@ -72,13 +80,17 @@ async def test_handover_by_card_with_photo_feeds_aid_and_schedules_follow_up(wor
     page = await handover.get_handover_page(liaison, household)
     assert [(p.line_id, p.remaining) for p in page.pending] == [(line_id, 2)]
     with pytest.raises(ValidationFailed):
-        await handover.do_confirm_handover(liaison, line_id, method="qr", quantity="2", photo=b"", now=world.now)
+        await handover.do_confirm_handover(
+            liaison, line_id, method="qr", quantity="2", photo=b"", now=world.now
+        )
     with pytest.raises(DomainError):
-        await handover.do_confirm_handover(liaison, line_id, method="qr", quantity="2", photo=b"not a photo",
-                                           now=world.now)
+        await handover.do_confirm_handover(
+            liaison, line_id, method="qr", quantity="2", photo=b"not a photo", now=world.now
+        )
     assert await Handover.count() == 0
-    await handover.do_confirm_handover(liaison, line_id, method="qr", quantity="1", photo=phone_jpeg(),
-                                       now=world.now)
+    await handover.do_confirm_handover(
+        liaison, line_id, method="qr", quantity="1", photo=phone_jpeg(), now=world.now
+    )
     aid = await AidRecord.objects().first()
     assert (aid.source, aid.value_fen) == ("handover", 15000)
     assert (await Photo.objects().first()).purpose == "handover"
@@ -90,11 +102,13 @@ async def test_handover_by_card_with_photo_feeds_aid_and_schedules_follow_up(wor
     # The second blanket by file number; a third is more than was approved.
     file_no = (await Household.objects().where(Household.id == household).first()).file_no
     assert await handover.resolve_household(liaison, file_no=file_no.lower()) == household
-    await handover.do_confirm_handover(liaison, line_id, method="file_no", quantity="1", photo=phone_jpeg(),
-                                       now=world.now)
+    await handover.do_confirm_handover(
+        liaison, line_id, method="file_no", quantity="1", photo=phone_jpeg(), now=world.now
+    )
     with pytest.raises(ValidationFailed):
-        await handover.do_confirm_handover(liaison, line_id, method="file_no", quantity="1", photo=phone_jpeg(),
-                                           now=world.now)
+        await handover.do_confirm_handover(
+            liaison, line_id, method="file_no", quantity="1", photo=phone_jpeg(), now=world.now
+        )
     assert await Visit.count().where(Visit.kind == "follow_up") == 1  # one follow-up per item
     assert not (await handover.get_handover_page(liaison, household)).pending
 
@@ -115,18 +129,26 @@ async def test_follow_up_delay_is_configurable_and_not_received_alerts_the_centr
     await followups.do_set_followup_delay(world.actor("city"), "7", now=world.now)
     with pytest.raises(ValidationFailed):
         await followups.do_set_followup_delay(world.actor("city"), "0", now=world.now)
-    household, line_id = await in_kind_plan(world)
+    _household, line_id = await in_kind_plan(world)
     liaison = world.actor("liaison")
-    await handover.do_confirm_handover(liaison, line_id, method="qr", quantity="2", photo=phone_jpeg(),
-                                       now=world.now)
+    await handover.do_confirm_handover(
+        liaison, line_id, method="qr", quantity="2", photo=phone_jpeg(), now=world.now
+    )
     visit = await Visit.objects().where(Visit.kind == "follow_up").first()
     assert visit.scheduled_for == world.now.date() + timedelta(days=7) and visit.plan_line_id == line_id
     later = world.now + timedelta(days=8)
     lists = await followups.get_followup_lists(liaison, now=later)
     assert [v["id"] for v in lists.overdue] == [visit.id] and lists.overdue[0]["days_late"] == 1
-    await check_record_visit(liaison, VisitRecord(
-        client_uuid=str(uuid.uuid4()), findings="户主称未收到棉被", visit_id=visit.id, outcome="none",
-    ), now=later)
+    await check_record_visit(
+        liaison,
+        VisitRecord(
+            client_uuid=str(uuid.uuid4()),
+            findings="户主称未收到棉被",
+            visit_id=visit.id,
+            outcome="none",
+        ),
+        now=later,
+    )
     center = world.actor("center")
     alerts = (await followups.get_followup_lists(center, now=later)).alerts
     assert [(a.visit_id, a.outcome) for a in alerts] == [(visit.id, "none")]
@@ -142,12 +164,20 @@ async def test_follow_up_delay_is_configurable_and_not_received_alerts_the_centr
 async def test_received_in_full_raises_no_alert(world):
     _, line_id = await in_kind_plan(world)
     liaison = world.actor("liaison")
-    await handover.do_confirm_handover(liaison, line_id, method="qr", quantity="2", photo=phone_jpeg(),
-                                       now=world.now)
+    await handover.do_confirm_handover(
+        liaison, line_id, method="qr", quantity="2", photo=phone_jpeg(), now=world.now
+    )
     visit = await Visit.objects().where(Visit.kind == "follow_up").first()
-    await check_record_visit(liaison, VisitRecord(
-        client_uuid=str(uuid.uuid4()), findings="已全部收到", visit_id=visit.id, outcome="full",
-    ), now=world.now)
+    await check_record_visit(
+        liaison,
+        VisitRecord(
+            client_uuid=str(uuid.uuid4()),
+            findings="已全部收到",
+            visit_id=visit.id,
+            outcome="full",
+        ),
+        now=world.now,
+    )
     assert (await followups.get_followup_lists(world.actor("center"), now=world.now)).alerts == []
 
 
@@ -161,12 +191,20 @@ async def test_activation_schedules_a_periodic_review_and_done_reviews_schedule_
     later = datetime.combine(review.scheduled_for + timedelta(days=3), world.now.timetz())
     lists = await followups.get_followup_lists(world.actor("station"), now=later, kind="review")
     assert [v["id"] for v in lists.overdue] == [review.id]
-    await check_record_visit(world.actor("liaison"), VisitRecord(
-        client_uuid=str(uuid.uuid4()), findings="家庭情况无变化", visit_id=review.id,
-    ), now=later)
-    upcoming = await Visit.objects().where(
-        (Visit.kind == "review") & (Visit.status == "scheduled") & (Visit.household == household)
-    ).first()
+    await check_record_visit(
+        world.actor("liaison"),
+        VisitRecord(
+            client_uuid=str(uuid.uuid4()),
+            findings="家庭情况无变化",
+            visit_id=review.id,
+        ),
+        now=later,
+    )
+    upcoming = (
+        await Visit.objects()
+        .where((Visit.kind == "review") & (Visit.status == "scheduled") & (Visit.household == household))
+        .first()
+    )
     assert upcoming.scheduled_for == add_months(later.date(), 6)
 
 

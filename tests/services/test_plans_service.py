@@ -50,7 +50,7 @@ async def test_statutory_dibao_gap_uses_the_local_standard(world):
     household = await recipient(world, income_yuan="600", index="70")
     await pool(world, name="低保金", statutory="dibao_gap", periodicity="monthly", months="3", unit_amount="")
     view = await plan_service.get_draft(world.actor("center"), SCOPE, now=world.now)
-    (info, _rank, lines), = view.shown_lines
+    ((info, _rank, lines),) = view.shown_lines
     assert info.household_id == household
     # Jinan urban standard 821 yuan (2021) − 600 yuan income, one person, monthly for 3 months.
     assert lines[0].amount_fen == 22100 and lines[0].months == 3 and lines[0].total_fen == 66300
@@ -151,8 +151,9 @@ async def test_stale_version_is_a_conflict(world):
     center = world.actor("center")
     (plan_id,) = await plan_service.do_save_drafts(center, SCOPE, now=world.now)
     line = await PlanLine.objects().where(PlanLine.plan == plan_id).first()
-    await plan_service.do_adjust_line(center, line.id, amount="400", reason="核减金额", now=world.now,
-                                      expected_version=1)
+    await plan_service.do_adjust_line(
+        center, line.id, amount="400", reason="核减金额", now=world.now, expected_version=1
+    )
     with pytest.raises(DomainError):
         await plan_service.do_approve_plan(center, plan_id, now=world.now, expected_version=1)
     await plan_service.do_approve_plan(center, plan_id, now=world.now, expected_version=2)
@@ -192,8 +193,14 @@ async def test_city_resource_rules_categories_index_and_area(world):
     other_street = await recipient(world, community="370102002001", index="90")
     await recipient(world, index="20")  # below threshold
     await recipient(world, index="85", category="medical")  # category not covered
-    await pool(world, username="city", fund_code="CITY-1", categories=["dibao"], min_index="30",
-               area_codes="370102001")
+    await pool(
+        world,
+        username="city",
+        fund_code="CITY-1",
+        categories=["dibao"],
+        min_index="30",
+        area_codes="370102001",
+    )
     resources = await list_resources(world.actor("center"))
     assert resources[0]["manageable"] is False  # a district sees the city resource but does not manage it
     view = await plan_service.get_draft(world.actor("center"), SCOPE, now=world.now)
@@ -209,19 +216,41 @@ async def test_bad_resource_and_donation_input_is_refused(world):
     from relief_pwa.services.resources import do_create_resource
 
     with pytest.raises(ValidationFailed) as bad:
-        await do_create_resource(center, ResourceDraft(
-            provider_id=str(provider), fund_id=str(fund), name="x", kind="cash", need="living",
-            unit="per_household", unit_amount="12.345", periodicity="one_off"), now=world.now)
+        await do_create_resource(
+            center,
+            ResourceDraft(
+                provider_id=str(provider),
+                fund_id=str(fund),
+                name="x",
+                kind="cash",
+                need="living",
+                unit="per_household",
+                unit_amount="12.345",
+                periodicity="one_off",
+            ),
+            now=world.now,
+        )
     assert "unit_amount" in bad.value.errors
     with pytest.raises(ValidationFailed) as bad:
-        await do_create_resource(center, ResourceDraft(
-            provider_id=str(provider), name="x", kind="cash", need="living", unit="per_household",
-            unit_amount="100", periodicity="one_off"), now=world.now)
+        await do_create_resource(
+            center,
+            ResourceDraft(
+                provider_id=str(provider),
+                name="x",
+                kind="cash",
+                need="living",
+                unit="per_household",
+                unit_amount="100",
+                periodicity="one_off",
+            ),
+            now=world.now,
+        )
     assert "fund_id" in bad.value.errors
     for amount in ("-100", "1.001", "abc"):
         with pytest.raises(ValidationFailed) as bad:
-            await do_record_donation(center, DonationDraft(str(provider), fund_id=str(fund), amount=amount),
-                                     now=world.now)
+            await do_record_donation(
+                center, DonationDraft(str(provider), fund_id=str(fund), amount=amount), now=world.now
+            )
         assert "amount" in bad.value.errors
     fund_row = await Fund.objects().where(Fund.id == fund).first()
     assert fund_row.available_fen == 1000000

@@ -45,8 +45,13 @@ async def households(world: Any, now: Any) -> list[Any]:
     await do_seed_standards(SYSTEM_ACTOR, now=now)
     made = []
     for income, grade in (("100", ""), ("300", "1"), ("500", ""), ("700", "3"), ("0", "")):
-        made.append(await make_intake(world, items=[ItemDraft("income", "wages", "0", "", income)],
-                                      members=[member(disability_grade=grade)]))
+        made.append(
+            await make_intake(
+                world,
+                items=[ItemDraft("income", "wages", "0", "", income)],
+                members=[member(disability_grade=grade)],
+            )
+        )
     return made
 
 
@@ -64,14 +69,22 @@ async def test_invalid_models_are_refused_with_reasons(world: Any, now: Any) -> 
         await do_create_model_draft(city, _v2(version="has space", effective_from="soon"), now=now)
     assert set(refused.value.errors) == {"version", "effective_from"}
     with pytest.raises(DomainError):
-        await do_create_model_draft(city, {"version": "v3", "effective_from": "2026-01-01", "factors": 7}, now=now)
+        await do_create_model_draft(
+            city, {"version": "v3", "effective_from": "2026-01-01", "factors": 7}, now=now
+        )
     assert await ScoringModel.count() == 0
 
 
 async def test_form_fields_become_a_definition(world: Any, now: Any) -> None:
     with pytest.raises(ValidationFailed) as refused:
-        definition_from_form({"version": "v2", "income_gap.max_points": "lots", "aid.max_points": "-20",
-                             "aid.window_months": "1.5"})
+        definition_from_form(
+            {
+                "version": "v2",
+                "income_gap.max_points": "lots",
+                "aid.max_points": "-20",
+                "aid.window_months": "1.5",
+            }
+        )
     assert set(refused.value.errors) == {"income_gap.max_points", "aid.window_months"}
     data = definition_from_form({"definition_json": json.dumps(_v2())})
     assert data["version"] == "v2"
@@ -112,12 +125,17 @@ async def test_activation_rescores_every_household_in_a_job(
     assert job.status == "done", job.error
     assert job.done == job.total == len(households)
     for result in households:
-        latest = await IndexRecord.select().where(IndexRecord.household == result.household_id).order_by(
-            IndexRecord.id, ascending=False).first()
+        latest = (
+            await IndexRecord.select()
+            .where(IndexRecord.household == result.household_id)
+            .order_by(IndexRecord.id, ascending=False)
+            .first()
+        )
         assert latest is not None
         assert latest["model_version"] == "v2" and latest["trigger"] == "model:v2"
         assert (await check_recompute(latest["id"])).matches
         household = await Household.select().where(Household.id == result.household_id).first()
+        assert household is not None
         assert Decimal(household["current_index"]) == Decimal(latest["total"])
     assert (await get_active_model(now=clock.now())).version == "v2"
     models = {m.version: m.status for m in await list_models(city, now=clock.now())}
@@ -132,17 +150,22 @@ async def test_activation_rescores_every_household_in_a_job(
     assert any(row.model_change == ("v1", "v2") for row in page.rows)
 
 
-async def test_interrupted_job_resumes_from_its_cursor(households: list[Any], world: Any, now: Any,
-                                                        clock: Any) -> None:
+async def test_interrupted_job_resumes_from_its_cursor(
+    households: list[Any], world: Any, now: Any, clock: Any
+) -> None:
     city = world.actor("city")
     model_id = await do_create_model_draft(city, _v2(), now=now)
     job_id = await do_activate_model(city, model_id, now=now)
     # Simulate a restart after the first two households: cursor saved, no task alive, stale heartbeat.
     first_two = sorted(r.household_id for r in households)[1]
     stale = (now - timedelta(minutes=10)).isoformat()
-    await Job.update({Job.status: "running", Job.progress_done: 2,
-                      Job.params: json.dumps({"model_version": "v2", "cursor": first_two, "heartbeat": stale})}
-                     ).where(Job.id == job_id)
+    await Job.update(
+        {
+            Job.status: "running",
+            Job.progress_done: 2,
+            Job.params: json.dumps({"model_version": "v2", "cursor": first_two, "heartbeat": stale}),
+        }
+    ).where(Job.id == job_id)
     resumed = await jobs.resume_stale_jobs(clock)
     assert resumed == [job_id]
     job = await jobs.wait_for(job_id)

@@ -65,9 +65,15 @@ async def test_intake_computes_the_index_and_stores_v1(scored: Any) -> None:
 async def test_snapshot_round_trip_reproduces_the_total(scored: Any) -> None:
     result = await make_intake(
         scored,
-        members=[member(disability_grade="2"), member("李四", "child", id_number=new_id_number(date(2015, 3, 1)), schooling="primary")],
-        items=[ItemDraft("income", "wages", "0", "", "450"), ItemDraft("asset", "deposits", "", "", "30000"),
-               ItemDraft("expense", "medical", "", "", "8000")],
+        members=[
+            member(disability_grade="2"),
+            member("李四", "child", id_number=new_id_number(date(2015, 3, 1)), schooling="primary"),
+        ],
+        items=[
+            ItemDraft("income", "wages", "0", "", "450"),
+            ItemDraft("asset", "deposits", "", "", "30000"),
+            ItemDraft("expense", "medical", "", "", "8000"),
+        ],
     )
     record = (await _records(result.household_id))[0]
     check = await check_recompute(record["id"])
@@ -76,7 +82,9 @@ async def test_snapshot_round_trip_reproduces_the_total(scored: Any) -> None:
     snapshot = json.loads(record["snapshot"])
     assert snapshot["standard"]["district_code"] == "370102"
     assert len(snapshot["facts"]["members"]) == 2
-    assert sum(Decimal(p) for p in json.loads(record["breakdown"])["points"].values()) == check.recomputed_total
+    assert (
+        sum(Decimal(p) for p in json.loads(record["breakdown"])["points"].values()) == check.recomputed_total
+    )
 
 
 async def test_verified_value_change_recomputes(scored: Any, now: Any) -> None:
@@ -100,8 +108,13 @@ async def test_aid_received_lowers_the_index(scored: Any, now: Any) -> None:
     result = await make_intake(scored)
     before = Decimal((await _household(result.household_id))["current_index"])
     await do_record_external_aid(
-        scored.actor("station"), result.household_id, value_fen=300_000, received_on=now.date(),
-        note="区慈善总会 春节慰问金", reference="CS-2026-001", now=now,
+        scored.actor("station"),
+        result.household_id,
+        value_fen=300_000,
+        received_on=now.date(),
+        note="区慈善总会 春节慰问金",
+        reference="CS-2026-001",
+        now=now,
     )
     after = Decimal((await _household(result.household_id))["current_index"])
     assert after < before
@@ -110,15 +123,34 @@ async def test_aid_received_lowers_the_index(scored: Any, now: Any) -> None:
     # The same reference twice is refused, and nothing is lost or counted twice.
     with pytest.raises(Exception, match="already recorded"):
         await do_record_external_aid(
-            scored.actor("station"), result.household_id, value_fen=300_000, received_on=now.date(),
-            note="again", reference="CS-2026-001", now=now,
+            scored.actor("station"),
+            result.household_id,
+            value_fen=300_000,
+            received_on=now.date(),
+            note="again",
+            reference="CS-2026-001",
+            now=now,
         )
     # Payments (issue 5) use add_aid_record with a unique reference: retries are no-ops.
     async with write_transaction(Household._meta.db):
-        first = await add_aid_record(result.household_id, value_fen=50_000, received_on=now.date(),
-                                     source="payment", reference="payment:L1", note="", now=now)
-        second = await add_aid_record(result.household_id, value_fen=50_000, received_on=now.date(),
-                                      source="payment", reference="payment:L1", note="", now=now)
+        first = await add_aid_record(
+            result.household_id,
+            value_fen=50_000,
+            received_on=now.date(),
+            source="payment",
+            reference="payment:L1",
+            note="",
+            now=now,
+        )
+        second = await add_aid_record(
+            result.household_id,
+            value_fen=50_000,
+            received_on=now.date(),
+            source="payment",
+            reference="payment:L1",
+            note="",
+            now=now,
+        )
     assert first == second
 
 
@@ -126,21 +158,43 @@ async def test_shock_raises_the_index_and_bad_input_is_refused(scored: Any, now:
     result = await make_intake(scored)
     before = Decimal((await _household(result.household_id))["current_index"])
     with pytest.raises(ValidationFailed) as refused:
-        await do_record_shock(scored.actor("liaison"), result.household_id, kind="meteor",
-                              occurred_on=now.date() + timedelta(days=3), note="", now=now)
+        await do_record_shock(
+            scored.actor("liaison"),
+            result.household_id,
+            kind="meteor",
+            occurred_on=now.date() + timedelta(days=3),
+            note="",
+            now=now,
+        )
     assert set(refused.value.errors) == {"kind", "occurred_on"}
     with pytest.raises(PermissionDenied):
-        await do_record_shock(scored.actor("supervisor"), result.household_id, kind="disaster",
-                              occurred_on=now.date(), note="", now=now)
-    await do_record_shock(scored.actor("liaison"), result.household_id, kind="accident",
-                          occurred_on=now.date() - timedelta(days=10), note="工伤", now=now)
+        await do_record_shock(
+            scored.actor("supervisor"),
+            result.household_id,
+            kind="disaster",
+            occurred_on=now.date(),
+            note="",
+            now=now,
+        )
+    await do_record_shock(
+        scored.actor("liaison"),
+        result.household_id,
+        kind="accident",
+        occurred_on=now.date() - timedelta(days=10),
+        note="工伤",
+        now=now,
+    )
     after = Decimal((await _household(result.household_id))["current_index"])
     assert after > before
 
 
-async def test_application_transition_recomputes_and_closing_removes_categories(scored: Any, now: Any) -> None:
+async def test_application_transition_recomputes_and_closing_removes_categories(
+    scored: Any, now: Any
+) -> None:
     result = await make_intake(scored)
-    await do_transition(scored.actor("station"), result.application_id, "withdraw", reason="本人撤回", now=now)
+    await do_transition(
+        scored.actor("station"), result.application_id, "withdraw", reason="本人撤回", now=now
+    )
     records = await _records(result.household_id)
     assert records[-1]["categories"] == ""
     assert records[-1]["trigger"] == "application.withdraw"
