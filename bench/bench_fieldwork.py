@@ -39,15 +39,17 @@ FIRST_LOAD_TARGET_KB = 60.0
 
 
 def _environment(root: Path) -> None:
-    os.environ.update({
-        "RELIEF_VAR_DIR": str(root),
-        "RELIEF_MEDIA_DIR": str(root / "media"),
-        "RELIEF_DATABASE_URL": f"sqlite:///{root / 'bench.sqlite3'}",
-        "RELIEF_MODE": "demo",
-        "RELIEF_SECRET_KEY": "bench-secret-" + "z" * 40,
-        "RELIEF_BOT_TOKEN": "",
-        "PICCOLO_CONF": "relief_pwa.piccolo_conf",
-    })
+    os.environ.update(
+        {
+            "RELIEF_VAR_DIR": str(root),
+            "RELIEF_MEDIA_DIR": str(root / "media"),
+            "RELIEF_DATABASE_URL": f"sqlite:///{root / 'bench.sqlite3'}",
+            "RELIEF_MODE": "demo",
+            "RELIEF_SECRET_KEY": "bench-secret-" + "z" * 40,
+            "RELIEF_BOT_TOKEN": "",
+            "PICCOLO_CONF": "relief_pwa.piccolo_conf",
+        }
+    )
 
 
 async def _seed() -> dict[str, Any]:
@@ -69,6 +71,15 @@ async def _seed() -> dict[str, Any]:
     household = await household_with_items(world)
     visit_id = await schedule(world, household.household_id)
     return {"world": world, "now": now, "household_id": household.household_id, "visit_id": visit_id}
+
+
+async def _close_database() -> None:
+    # The pooled SQLite connections run in threads that would keep the process alive.
+    from relief_pwa.db import BoundedSQLiteEngine
+    from relief_pwa.piccolo_conf import DB
+
+    if isinstance(DB, BoundedSQLiteEngine):
+        await DB.close_pool()
 
 
 def _maxrss_mib() -> float:
@@ -103,17 +114,22 @@ def child_photos(variant: str, photo_path: str, repeat: int) -> None:
                 started = time.perf_counter()
                 await do_add_photo(actor, seeded["visit_id"], data, now=seeded["now"])
                 times.append((time.perf_counter() - started) * 1000)
+            await _close_database()
 
         asyncio.run(run())
     measured = times[1:]  # the first call pays imports and warm-up
-    print(json.dumps({
-        "median_ms": statistics.median(measured),
-        "max_ms": max(measured),
-        "maxrss_mib": _maxrss_mib(),
-    }))
+    print(
+        json.dumps(
+            {
+                "median_ms": statistics.median(measured),
+                "max_ms": max(measured),
+                "maxrss_mib": _maxrss_mib(),
+            }
+        )
+    )
 
 
-def _run_child(*arguments: str) -> dict[str, float]:
+def _run_child(*arguments: str) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.bench_fieldwork", "--child", *arguments]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -122,9 +138,13 @@ def _run_child(*arguments: str) -> dict[str, float]:
 def bench_photos(repeat: int) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory() as folder:
         photo = Path(folder) / "12mp.jpg"
-        subprocess.run([sys.executable, "-m", "bench.bench_fieldwork", "--child", "write", str(photo)], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "bench.bench_fieldwork", "--child", "write", str(photo)], check=True
+        )
         size = photo.stat().st_size
-        results = {variant: _run_child(variant, str(photo), str(repeat)) for variant in ("service", "baseline")}
+        results = {
+            variant: _run_child(variant, str(photo), str(repeat)) for variant in ("service", "baseline")
+        }
     results["photo"] = {"bytes": float(size)}
     return results
 
@@ -152,15 +172,22 @@ def child_pages() -> None:
 
         seeded = await _seed()
         app = create_app(load_settings(), FixedClock(seeded["now"]))
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))  # type: ignore[arg-type]
         results: dict[str, Any] = {}
         for encoding in ("gzip", "identity"):
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
                 login = await client.get("/login")
                 token = re.search(r'name="_csrf_token" value="([^"]+)"', login.text)
                 assert token
-                await client.post("/login", data={"username": "liaison", "password": TEST_PASSWORD,
-                                                  "next": "/visits", "_csrf_token": token.group(1)})
+                await client.post(
+                    "/login",
+                    data={
+                        "username": "liaison",
+                        "password": TEST_PASSWORD,
+                        "next": "/visits",
+                        "_csrf_token": token.group(1),
+                    },
+                )
                 headers = {"accept-encoding": encoding}
                 page = await client.get(f"/visits/{seeded['visit_id']}", headers=headers)
                 assert page.status_code == 200, page.status_code
@@ -169,10 +196,16 @@ def child_pages() -> None:
                 for asset in dict.fromkeys(assets):
                     response = await client.get(asset, headers=headers)
                     weights[asset] = response.num_bytes_downloaded
-                swap = await client.get(f"/households/{seeded['household_id']}/ledger",
-                                        headers={**headers, "hx-request": "true", "hx-target": "ledger"})
-                results[encoding] = {"first_load": weights, "swap": swap.num_bytes_downloaded,
-                                     "swap_encoding": swap.headers.get("content-encoding", "identity")}
+                swap = await client.get(
+                    f"/households/{seeded['household_id']}/ledger",
+                    headers={**headers, "hx-request": "true", "hx-target": "ledger"},
+                )
+                results[encoding] = {
+                    "first_load": weights,
+                    "swap": swap.num_bytes_downloaded,
+                    "swap_encoding": swap.headers.get("content-encoding", "identity"),
+                }
+        await _close_database()
         return results
 
     print(json.dumps(asyncio.run(run())))
@@ -197,24 +230,35 @@ def main() -> None:
 
     photos = bench_photos(args.repeat)
     service, baseline = photos["service"], photos["baseline"]
-    print(f"Photo evidence, 12 MP JPEG ({photos['photo']['bytes'] / 1024 / 1024:.1f} MB), {args.repeat} photos")
+    print(
+        f"Photo evidence, 12 MP JPEG ({photos['photo']['bytes'] / 1024 / 1024:.1f} MB), {args.repeat} photos"
+    )
     print(f"  {'variant':<34}{'median ms':>10}{'max ms':>10}{'peak RSS MiB':>14}")
-    print(f"  {'service do_add_photo (+DB, audit)':<34}{service['median_ms']:>10.0f}{service['max_ms']:>10.0f}"
-          f"{service['maxrss_mib']:>14.0f}")
-    print(f"  {'baseline open+save full size':<34}{baseline['median_ms']:>10.0f}{baseline['max_ms']:>10.0f}"
-          f"{baseline['maxrss_mib']:>14.0f}")
-    print(f"  service / baseline time: {service['median_ms'] / baseline['median_ms']:.2f}×; "
-          f"target < {PHOTO_TARGET_MS:.0f} ms: {'met' if service['median_ms'] < PHOTO_TARGET_MS else 'MISSED'}")
+    print(
+        f"  {'service do_add_photo (+DB, audit)':<34}{service['median_ms']:>10.0f}{service['max_ms']:>10.0f}"
+        f"{service['maxrss_mib']:>14.0f}"
+    )
+    print(
+        f"  {'baseline open+save full size':<34}{baseline['median_ms']:>10.0f}{baseline['max_ms']:>10.0f}"
+        f"{baseline['maxrss_mib']:>14.0f}"
+    )
+    print(
+        f"  service / baseline time: {service['median_ms'] / baseline['median_ms']:.2f}×; "
+        f"target < {PHOTO_TARGET_MS:.0f} ms: {'met' if service['median_ms'] < PHOTO_TARGET_MS else 'MISSED'}"
+    )
 
-    pages = json.loads(_run_child("pages"))
+    pages: dict[str, Any] = _run_child("pages")
     gzip_weights, raw_weights = pages["gzip"]["first_load"], pages["identity"]["first_load"]
     first_gzip, first_raw = sum(gzip_weights.values()), sum(raw_weights.values())
     print("\nVisit form on a phone, bytes over the wire (gzip as sent, vs. uncompressed)")
     for name in gzip_weights:
         print(f"  {name:<44}{gzip_weights[name]:>9,} B{raw_weights[name]:>10,} B")
-    print(f"  {'first load total':<44}{first_gzip:>9,} B{first_raw:>10,} B  "
-          f"({first_gzip / 1024:.1f} KB; {first_gzip / first_raw:.2f} of uncompressed)")
-    print(f"  {'htmx swap (ledger fragment)':<44}{pages['gzip']['swap']:>9,} B{pages['identity']['swap']:>10,} B")
+    print(
+        f"  {'first load total':<44}{first_gzip:>9,} B{first_raw:>10,} B  "
+        f"({first_gzip / 1024:.1f} KB; {first_gzip / first_raw:.2f} of uncompressed)"
+    )
+    swap_gzip, swap_raw = pages["gzip"]["swap"], pages["identity"]["swap"]
+    print(f"  {'htmx swap (ledger fragment)':<44}{swap_gzip:>9,} B{swap_raw:>10,} B")
     met = first_gzip / 1024 < FIRST_LOAD_TARGET_KB
     print(f"  target first load < {FIRST_LOAD_TARGET_KB:.0f} KB: {'met' if met else 'MISSED'}")
 

@@ -20,10 +20,16 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("RELIEF_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
-PHONE = {"width": 390, "height": 844}
+PHONE: Any = {"width": 390, "height": 844}  # playwright ViewportSize
 
 
 @dataclass
@@ -64,7 +70,11 @@ def live_server() -> Iterator[LiveServer]:
     log = (root / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.browser.server", str(port)],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
     )
     try:
         line = ""
@@ -72,8 +82,12 @@ def live_server() -> Iterator[LiveServer]:
             line = process.stdout.readline()
             if not line:  # the server died before it listened
                 process.wait(timeout=10)
-                raise RuntimeError(f"browser test server did not start:\n{(root / 'server.log').read_text()[-3000:]}")
-        yield LiveServer(f"http://127.0.0.1:{port}", root / "browser.sqlite3", root / "media", json.loads(line))
+                raise RuntimeError(
+                    f"browser test server did not start:\n{(root / 'server.log').read_text()[-3000:]}"
+                )
+        yield LiveServer(
+            f"http://127.0.0.1:{port}", root / "browser.sqlite3", root / "media", json.loads(line)
+        )
     finally:
         log.close()
         process.terminate()
@@ -90,9 +104,15 @@ def phone(live_server: LiveServer) -> Iterator[Any]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         context = browser.new_context(
-            base_url=live_server.url, viewport=PHONE, device_scale_factor=3, is_mobile=True, has_touch=True,
-            locale="zh-CN", geolocation={"latitude": 36.661389, "longitude": 117.016667},
-            permissions=["geolocation"], service_workers="allow",
+            base_url=live_server.url,
+            viewport=PHONE,
+            device_scale_factor=3,
+            is_mobile=True,
+            has_touch=True,
+            locale="zh-CN",
+            geolocation={"latitude": 36.661389, "longitude": 117.016667},
+            permissions=["geolocation"],
+            service_workers="allow",
         )
         context.set_default_timeout(15_000)
         try:

@@ -30,8 +30,10 @@ def _sign(page: Any) -> None:
     page.mouse.move(box["x"] + 20, box["y"] + box["height"] / 2)
     page.mouse.down()
     for step in range(1, 30):
-        page.mouse.move(box["x"] + 20 + step * (box["width"] - 40) / 30,
-                        box["y"] + box["height"] / 2 + (15 if step % 2 else -15))
+        page.mouse.move(
+            box["x"] + 20 + step * (box["width"] - 40) / 30,
+            box["y"] + box["height"] / 2 + (15 if step % 2 else -15),
+        )
     page.mouse.up()
 
 
@@ -56,9 +58,16 @@ def test_offline_home_visit_with_photo_syncs_once(live_server: LiveServer, phone
     page.fill("textarea[name=findings]", "家中两口人，丈夫打零工，妻子无业，屋内陈设简陋。")
     page.select_option("select[name=second_investigator]", str(info["investigator_id"]))
     page.fill(f"input[name=verified-{info['wages_item_id']}]", "900")
-    page.set_input_files("input[name=photos]", files=[{
-        "name": "IMG_0001.jpg", "mimeType": "image/jpeg", "buffer": imagefactory.phone_jpeg(1200, 800),
-    }])
+    page.set_input_files(
+        "input[name=photos]",
+        files=[
+            {
+                "name": "IMG_0001.jpg",
+                "mimeType": "image/jpeg",
+                "buffer": imagefactory.phone_jpeg(1200, 800),
+            }
+        ],
+    )
     _sign(page)
     page.click("[data-submit]")
 
@@ -67,7 +76,9 @@ def test_offline_home_visit_with_photo_syncs_once(live_server: LiveServer, phone
     assert info["file_no"] in pending.inner_text()
     assert page.locator("[data-outbox-user]").is_visible()  # the page always shows what waits
     assert live_server.query("SELECT status FROM visit WHERE id = ?", visit_id) == [("scheduled",)]
-    stored = page.evaluate("ReliefOutbox.all().then(r => r.map(x => [x.client_uuid, x.fields, x.files.length]))")
+    stored = page.evaluate(
+        "ReliefOutbox.all().then(r => r.map(x => [x.client_uuid, x.fields, x.files.length]))"
+    )
     assert len(stored) == 1 and stored[0][2] == 2  # the photo and the signature wait on the phone
     client_uuid, fields = stored[0][0], stored[0][1]
     assert ["gps_lat", "36.661389"] in fields  # the phone's position, allowed in this context
@@ -81,10 +92,14 @@ def test_offline_home_visit_with_photo_syncs_once(live_server: LiveServer, phone
     assert len(rows) == 1
     status, stored_uuid, version, signature_key = rows[0]
     assert (status, stored_uuid, version) == ("done", client_uuid, 2) and signature_key
-    photos = live_server.query("SELECT purpose, width, height FROM photo WHERE visit = ? ORDER BY id", visit_id)
+    photos = live_server.query(
+        "SELECT purpose, width, height FROM photo WHERE visit = ? ORDER BY id", visit_id
+    )
     assert [p[0] for p in photos] == ["signature", "evidence"]
     assert max(photos[1][1:]) <= 1600
-    assert live_server.query("SELECT verified_fen FROM money_item WHERE id = ?", info["wages_item_id"]) == [(90000,)]
+    assert live_server.query("SELECT verified_fen FROM money_item WHERE id = ?", info["wages_item_id"]) == [
+        (90000,)
+    ]
     assert list(live_server.media.rglob("*.jpg"))
 
     # The same record is put in the outbox again and sent (from the visit list, where no form

@@ -39,8 +39,14 @@ def test_anything_found_where_nothing_was_declared_is_flagged() -> None:
 
 def _facts(**overrides: object) -> RecordFacts:
     values: dict[str, object] = dict(
-        kind=VisitKind.HOME, findings="家中陈设简陋", outcome="", recorder_id=1, assigned_id=1,
-        second_investigator_id=2, second_investigator_ok=True, has_signature=True,
+        kind=VisitKind.HOME,
+        findings="家中陈设简陋",
+        outcome="",
+        recorder_id=1,
+        assigned_id=1,
+        second_investigator_id=2,
+        second_investigator_ok=True,
+        has_signature=True,
     )
     values.update(overrides)
     return RecordFacts(**values)  # type: ignore[arg-type]
@@ -57,8 +63,9 @@ def test_home_visit_needs_a_second_investigator_and_the_signature() -> None:
 
 
 def test_only_follow_ups_record_an_outcome() -> None:
-    check_visit_record(_facts(kind=VisitKind.FOLLOW_UP, outcome="full", second_investigator_id=None,
-                              has_signature=False))
+    check_visit_record(
+        _facts(kind=VisitKind.FOLLOW_UP, outcome="full", second_investigator_id=None, has_signature=False)
+    )
     with pytest.raises(ValidationFailed):
         check_visit_record(_facts(kind=VisitKind.FOLLOW_UP, outcome="", second_investigator_id=None))
     with pytest.raises(ValidationFailed):
@@ -75,7 +82,9 @@ def test_gps_threshold_uuid_and_dates() -> None:
     for raw in ["0", "101", "-5", "abc", "12.5"]:
         with pytest.raises(DomainError):
             check_threshold(raw)
-    assert check_client_uuid("  6F9619FF-8B86-D011-B42D-00C04FC964FF ") == "6f9619ff-8b86-d011-b42d-00c04fc964ff"
+    assert (
+        check_client_uuid("  6F9619FF-8B86-D011-B42D-00C04FC964FF ") == "6f9619ff-8b86-d011-b42d-00c04fc964ff"
+    )
     with pytest.raises(DomainError):
         check_client_uuid("not-a-uuid")
     today = date(2026, 11, 16)

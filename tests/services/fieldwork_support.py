@@ -36,12 +36,18 @@ def new_uuid() -> str:
 
 async def household_with_items(world: World, community: str = "370102001001", **kwargs: Any) -> Any:
     """A household of two with wages 600 yuan/month, deposits 5,000 and medical costs 3,000."""
-    kwargs.setdefault("members", [member("张三", "head"), member("李四", "spouse", id_number=new_id_number(male=False), sex="female")])
-    kwargs.setdefault("items", [
-        ItemDraft("income", "wages", "0", "", "600"),
-        ItemDraft("asset", "deposits", "", "", "5000"),
-        ItemDraft("expense", "medical", "", "住院自付", "3000"),
-    ])
+    kwargs.setdefault(
+        "members",
+        [member("张三", "head"), member("李四", "spouse", id_number=new_id_number(male=False), sex="female")],
+    )
+    kwargs.setdefault(
+        "items",
+        [
+            ItemDraft("income", "wages", "0", "", "600"),
+            ItemDraft("asset", "deposits", "", "", "5000"),
+            ItemDraft("expense", "medical", "", "住院自付", "3000"),
+        ],
+    )
     return await make_intake(world, community=community, **kwargs)
 
 
@@ -50,12 +56,27 @@ async def items_of(household_id: int) -> dict[str, dict[str, Any]]:
     return {row["kind"]: row for row in rows}
 
 
-async def schedule(world: World, household_id: int, *, kind: VisitKind = VisitKind.HOME, username: str = "station",
-                   assignee: str = "liaison", on: date | None = None, application_id: int | None = None) -> int:
-    return await do_schedule_visit(world.actor(username), ScheduleRequest(
-        household_id=household_id, kind=kind, scheduled_for=on or world.now.date(),
-        assigned_to=world.actor(assignee).staff_id or 0, application_id=application_id,
-    ), now=world.now)
+async def schedule(
+    world: World,
+    household_id: int,
+    *,
+    kind: VisitKind = VisitKind.HOME,
+    username: str = "station",
+    assignee: str = "liaison",
+    on: date | None = None,
+    application_id: int | None = None,
+) -> int:
+    return await do_schedule_visit(
+        world.actor(username),
+        ScheduleRequest(
+            household_id=household_id,
+            kind=kind,
+            scheduled_for=on or world.now.date(),
+            assigned_to=world.actor(assignee).staff_id or 0,
+            application_id=application_id,
+        ),
+        now=world.now,
+    )
 
 
 async def seed_standards(world: World) -> None:

@@ -41,9 +41,17 @@ async def test_means_test_numbers_use_verified_values(world: Any, now: datetime)
     assert before.result.outcome == EligibilityOutcome.DIBAO
 
     items = await items_of(result.household_id)
-    await check_record_visit(world.actor("liaison"), VisitRecord(
-        client_uuid=new_uuid(), findings="工资条显示月收入2000元", household_id=result.household_id, kind="letter",
-        verifications=(VerifiedValue(items["wages"]["id"], 2_000_00, "工资条"),)), now=now)
+    await check_record_visit(
+        world.actor("liaison"),
+        VisitRecord(
+            client_uuid=new_uuid(),
+            findings="工资条显示月收入2000元",
+            household_id=result.household_id,
+            kind="letter",
+            verifications=(VerifiedValue(items["wages"]["id"], 2_000_00, "工资条"),),
+        ),
+        now=now,
+    )
     after = await run_means_test(result.household_id, as_of=now.date(), legal_supporter_able=None)
     assert after.result.rule("income_below_standard").numbers["per_capita_income_fen"] == 1_000_00
     assert after.result.outcome == EligibilityOutcome.DIBAO_EDGE
@@ -54,30 +62,65 @@ async def test_the_station_records_an_opinion_that_moves_the_application(world: 
     result = await household_with_items(world)
     station = world.actor("station")
     with pytest.raises(InvalidTransition):  # still "received": investigate first
-        await do_record_opinion(station, result.application_id, decision="eligible", reasons="符合条件",
-                                legal_supporter_able=None, now=now)
+        await do_record_opinion(
+            station,
+            result.application_id,
+            decision="eligible",
+            reasons="符合条件",
+            legal_supporter_able=None,
+            now=now,
+        )
     await do_start_investigation(world.actor("investigator"), result.application_id, now=now)
     assert await _state(result.application_id) == AppState.INVESTIGATING
 
     with pytest.raises(PermissionDenied):
-        await do_record_opinion(world.actor("liaison"), result.application_id, decision="eligible",
-                                reasons="符合条件", legal_supporter_able=None, now=now)
+        await do_record_opinion(
+            world.actor("liaison"),
+            result.application_id,
+            decision="eligible",
+            reasons="符合条件",
+            legal_supporter_able=None,
+            now=now,
+        )
     with pytest.raises(DomainError) as no_reason:
-        await do_record_opinion(station, result.application_id, decision="eligible", reasons=" ",
-                                legal_supporter_able=None, now=now)
+        await do_record_opinion(
+            station,
+            result.application_id,
+            decision="eligible",
+            reasons=" ",
+            legal_supporter_able=None,
+            now=now,
+        )
     assert no_reason.value.field == "reasons"
     with pytest.raises(DomainError):
-        await do_record_opinion(station, result.application_id, decision="maybe", reasons="不确定的情况",
-                                legal_supporter_able=None, now=now)
+        await do_record_opinion(
+            station,
+            result.application_id,
+            decision="maybe",
+            reasons="不确定的情况",
+            legal_supporter_able=None,
+            now=now,
+        )
     with pytest.raises(NotFoundOrForbidden):
-        await do_record_opinion(world.actor("station_b"), result.application_id, decision="eligible",
-                                reasons="符合条件", legal_supporter_able=None, now=now)
+        await do_record_opinion(
+            world.actor("station_b"),
+            result.application_id,
+            decision="eligible",
+            reasons="符合条件",
+            legal_supporter_able=None,
+            now=now,
+        )
     assert await EligibilityOpinion.count() == 0
 
     later = now + timedelta(hours=1)
-    await do_record_opinion(station, result.application_id, decision="eligible",
-                            reasons="人均收入300元，低于当地低保标准821元；存款在限额内。",
-                            legal_supporter_able=False, now=later)
+    await do_record_opinion(
+        station,
+        result.application_id,
+        decision="eligible",
+        reasons="人均收入300元，低于当地低保标准821元；存款在限额内。",
+        legal_supporter_able=False,
+        now=later,
+    )
     assert await _state(result.application_id) == AppState.VERIFIED_ELIGIBLE
     opinion = await EligibilityOpinion.select().first()
     assert opinion is not None and opinion["decision"] == "eligible"
@@ -91,8 +134,14 @@ async def test_the_station_records_an_opinion_that_moves_the_application(world: 
     assert not page.can_decide and len(page.opinions) == 1 and page.opinions[0].outcome == "dibao"
     # A stale page (old version) cannot decide again.
     with pytest.raises(DomainError):
-        await do_record_opinion(station, result.application_id, decision="ineligible", reasons="重新考虑后不符合",
-                                legal_supporter_able=None, now=later)
+        await do_record_opinion(
+            station,
+            result.application_id,
+            decision="ineligible",
+            reasons="重新考虑后不符合",
+            legal_supporter_able=None,
+            now=later,
+        )
 
 
 async def test_ineligible_opinion_and_stale_version(world: Any, now: datetime) -> None:
@@ -100,15 +149,31 @@ async def test_ineligible_opinion_and_stale_version(world: Any, now: datetime) -
     result = await household_with_items(world)
     station = world.actor("station")
     await do_start_investigation(station, result.application_id, now=now)
-    version = (await Application.select(Application.version).where(
-        Application.id == result.application_id).first() or {})["version"]
+    version = (
+        await Application.select(Application.version).where(Application.id == result.application_id).first()
+        or {}
+    )["version"]
     from relief_pwa.core.errors import Conflict
 
     with pytest.raises(Conflict):
-        await do_record_opinion(station, result.application_id, decision="ineligible", reasons="收入超过标准",
-                                legal_supporter_able=None, now=now, expected_version=version - 1)
-    await do_record_opinion(station, result.application_id, decision="ineligible", reasons="收入超过标准",
-                            legal_supporter_able=None, now=now, expected_version=version)
+        await do_record_opinion(
+            station,
+            result.application_id,
+            decision="ineligible",
+            reasons="收入超过标准",
+            legal_supporter_able=None,
+            now=now,
+            expected_version=version - 1,
+        )
+    await do_record_opinion(
+        station,
+        result.application_id,
+        decision="ineligible",
+        reasons="收入超过标准",
+        legal_supporter_able=None,
+        now=now,
+        expected_version=version,
+    )
     assert await _state(result.application_id) == AppState.VERIFIED_INELIGIBLE
 
 
@@ -150,8 +215,11 @@ async def test_cards_are_opaque_revocable_and_reissuable(world: Any, now: dateti
     with pytest.raises(NotFoundOrForbidden):
         await do_issue_card(world.actor("station_b"), result.household_id, now=now)
     assert await HouseholdCard.count() == 2
-    events = await AuditEvent.select(AuditEvent.action, AuditEvent.after).where(
-        AuditEvent.entity_type == "household_card").order_by(AuditEvent.seq)
+    events = (
+        await AuditEvent.select(AuditEvent.action, AuditEvent.after)
+        .where(AuditEvent.entity_type == "household_card")
+        .order_by(AuditEvent.seq)
+    )
     assert [e["action"] for e in events] == ["card.issue", "card.revoke", "card.issue", "card.revoke"]
     assert all(token not in e["after"] and new_token not in e["after"] for e in events)
 

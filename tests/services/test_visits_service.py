@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from relief_pwa.adapters.photos import PhotoRejected
-from relief_pwa.core.errors import Conflict, DomainError, NotFoundOrForbidden, PermissionDenied, ValidationFailed
+from relief_pwa.core.errors import (
+    Conflict,
+    DomainError,
+    NotFoundOrForbidden,
+    PermissionDenied,
+    ValidationFailed,
+)
 from relief_pwa.core.fieldwork import PhotoPurpose, VisitKind, VisitStatus
 from relief_pwa.services import hooks
 from relief_pwa.services.audit import verify_chain
@@ -68,10 +74,14 @@ def home_record(world: Any, visit_id: int, items: dict[str, dict[str, Any]], **o
     return VisitRecord(**values)
 
 
-async def test_visits_are_scheduled_and_listed_as_overdue_today_and_upcoming(world: Any, now: datetime) -> None:
+async def test_visits_are_scheduled_and_listed_as_overdue_today_and_upcoming(
+    world: Any, now: datetime
+) -> None:
     result = await household_with_items(world)
     today_id = await schedule(world, result.household_id)
-    later_id = await schedule(world, result.household_id, kind=VisitKind.NEIGHBOUR, on=now.date() + timedelta(days=3))
+    later_id = await schedule(
+        world, result.household_id, kind=VisitKind.NEIGHBOUR, on=now.date() + timedelta(days=3)
+    )
     await schedule(world, result.household_id, assignee="investigator")  # someone else's diary
 
     mine = await list_my_visits(world.actor("liaison"), now.date())
@@ -81,7 +91,9 @@ async def test_visits_are_scheduled_and_listed_as_overdue_today_and_upcoming(wor
 
     two_days_on = await list_my_visits(world.actor("liaison"), now.date() + timedelta(days=2))
     assert [v.id for v in two_days_on.overdue] == [today_id]
-    assert [v.id for v in (await list_my_visits(world.actor("investigator"), now.date())).due_today] != [today_id]
+    assert [v.id for v in (await list_my_visits(world.actor("investigator"), now.date())).due_today] != [
+        today_id
+    ]
     assert (await _actions("visit")).count("visit.schedule") == 3
 
 
@@ -99,9 +111,17 @@ async def test_scheduling_refuses_the_past_strangers_and_other_areas(world: Any,
     with pytest.raises(NotFoundOrForbidden):
         await schedule(world, result.household_id, username="station_b", assignee="station_b")
     with pytest.raises(DomainError):
-        await do_schedule_visit(station, ScheduleRequest(result.household_id, VisitKind.HOME, now.date(),
-                                                         world.actor("liaison").staff_id or 0, application_id=999999),
-                                now=now)
+        await do_schedule_visit(
+            station,
+            ScheduleRequest(
+                result.household_id,
+                VisitKind.HOME,
+                now.date(),
+                world.actor("liaison").staff_id or 0,
+                application_id=999999,
+            ),
+            now=now,
+        )
     assert await Visit.count() == 0
 
 
@@ -121,8 +141,11 @@ async def test_home_visit_without_second_investigator_or_signature_is_refused_an
     # The second investigator must be someone else, and may see the household.
     for other in (world.actor("liaison").staff_id, world.actor("station_b").staff_id):
         with pytest.raises(ValidationFailed):
-            await check_record_visit(world.actor("liaison"), home_record(world, visit_id, items,
-                                                                         second_investigator_id=other), now=now)
+            await check_record_visit(
+                world.actor("liaison"),
+                home_record(world, visit_id, items, second_investigator_id=other),
+                now=now,
+            )
 
 
 async def test_a_home_visit_records_everything_at_once_and_a_resend_is_the_same_record(
@@ -138,7 +161,9 @@ async def test_a_home_visit_records_everything_at_once_and_a_resend_is_the_same_
     first = await check_record_visit(liaison, record, now=now)
     assert (first.visit_id, first.version, first.duplicate, first.photos_added) == (visit_id, 2, False, 2)
     visit = await access_visit(liaison, visit_id)
-    assert visit.status == VisitStatus.DONE and visit.has_signature and visit.client_uuid == record.client_uuid
+    assert (
+        visit.status == VisitStatus.DONE and visit.has_signature and visit.client_uuid == record.client_uuid
+    )
     assert visit.second_investigator_id == world.actor("investigator").staff_id
     assert (visit.gps_lat, visit.gps_lon) == (36.661389, 117.016667)
     photos = await Photo.select().order_by(Photo.id)
@@ -148,7 +173,7 @@ async def test_a_home_visit_records_everything_at_once_and_a_resend_is_the_same_
     after = await items_of(result.household_id)
     assert after["wages"]["verified_fen"] == 900_00 and after["wages"]["verified_source"] == "home_visit"
     assert after["medical"]["verified_fen"] is None
-    assert CHANGES == [(result.household_id, "verification")]
+    assert [(result.household_id, "verification")] == CHANGES
     events = await _actions()
     assert {"visit.record", "photo.add", "verification.record"} <= set(events)
 
@@ -172,18 +197,33 @@ async def test_an_edit_on_the_current_version_applies_and_an_outdated_one_is_a_c
     await check_record_visit(liaison, record, now=now)
 
     # The investigator corrects the wages on version 2: accepted as version 3.
-    correction = home_record(world, visit_id, items, client_uuid=record.client_uuid, base_version=2,
-                             signature=None, photos=(),
-                             findings=record.findings + " 补充：另有低保边缘补贴。",
-                             verifications=(VerifiedValue(items["wages"]["id"], 950_00, "单位证明"),))
+    correction = home_record(
+        world,
+        visit_id,
+        items,
+        client_uuid=record.client_uuid,
+        base_version=2,
+        signature=None,
+        photos=(),
+        findings=record.findings + " 补充：另有低保边缘补贴。",
+        verifications=(VerifiedValue(items["wages"]["id"], 950_00, "单位证明"),),
+    )
     edited = await check_record_visit(investigator, correction, now=now + timedelta(hours=1))
     assert edited.version == 3 and not edited.duplicate
     assert (await items_of(result.household_id))["wages"]["verified_fen"] == 950_00
     assert "visit.edit" in await _actions("visit")
 
     # The liaison's phone still holds version 2 and edits it offline: a conflict, nothing overwritten.
-    stale = home_record(world, visit_id, items, client_uuid=record.client_uuid, base_version=2, signature=None,
-                        photos=(), findings="离线修改的版本")
+    stale = home_record(
+        world,
+        visit_id,
+        items,
+        client_uuid=record.client_uuid,
+        base_version=2,
+        signature=None,
+        photos=(),
+        findings="离线修改的版本",
+    )
     with pytest.raises(VisitConflict) as caught:
         await check_record_visit(liaison, stale, now=now + timedelta(hours=2))
     conflict = caught.value
@@ -193,29 +233,51 @@ async def test_an_edit_on_the_current_version_applies_and_an_outdated_one_is_a_c
     assert conflict.current.verifications[items["wages"]["id"]] == (950_00, "单位证明")
     assert (await access_visit(liaison, visit_id)).findings == correction.findings
     # Choosing "mine" means resending on top of the current version.
-    chosen = await check_record_visit(liaison, home_record(
-        world, visit_id, items, client_uuid=record.client_uuid, base_version=3, signature=None, photos=(),
-        findings="离线修改的版本"), now=now + timedelta(hours=3))
+    chosen = await check_record_visit(
+        liaison,
+        home_record(
+            world,
+            visit_id,
+            items,
+            client_uuid=record.client_uuid,
+            base_version=3,
+            signature=None,
+            photos=(),
+            findings="离线修改的版本",
+        ),
+        now=now + timedelta(hours=3),
+    )
     assert chosen.version == 4
 
 
-async def test_a_second_record_of_a_done_visit_with_another_id_is_a_conflict(world: Any, now: datetime) -> None:
+async def test_a_second_record_of_a_done_visit_with_another_id_is_a_conflict(
+    world: Any, now: datetime
+) -> None:
     result = await household_with_items(world)
     visit_id = await schedule(world, result.household_id)
     items = await items_of(result.household_id)
     await check_record_visit(world.actor("liaison"), home_record(world, visit_id, items), now=now)
     with pytest.raises(VisitConflict):
-        await check_record_visit(world.actor("investigator"), home_record(
-            world, visit_id, items, second_investigator_id=world.actor("liaison").staff_id), now=now)
+        await check_record_visit(
+            world.actor("investigator"),
+            home_record(world, visit_id, items, second_investigator_id=world.actor("liaison").staff_id),
+            now=now,
+        )
     assert await Visit.count() == 1
 
 
-async def test_an_unscheduled_visit_is_created_once_however_often_it_is_sent(world: Any, now: datetime) -> None:
+async def test_an_unscheduled_visit_is_created_once_however_often_it_is_sent(
+    world: Any, now: datetime
+) -> None:
     result = await household_with_items(world)
     items = await items_of(result.household_id)
-    record = VisitRecord(client_uuid=new_uuid(), findings="邻居反映其丈夫常年外出务工。", household_id=result.household_id,
-                         kind="neighbour",
-                         verifications=(VerifiedValue(items["wages"]["id"], 2_000_00, "邻居王某"),))
+    record = VisitRecord(
+        client_uuid=new_uuid(),
+        findings="邻居反映其丈夫常年外出务工。",
+        household_id=result.household_id,
+        kind="neighbour",
+        verifications=(VerifiedValue(items["wages"]["id"], 2_000_00, "邻居王某"),),
+    )
     first = await check_record_visit(world.actor("liaison"), record, now=now)
     second = await check_record_visit(world.actor("liaison"), record, now=now)
     assert first.created and not first.duplicate and second.duplicate and first.visit_id == second.visit_id
@@ -245,9 +307,17 @@ async def test_a_bad_photo_refuses_the_whole_record_and_stores_nothing(world: An
 async def test_threshold_is_a_city_setting_and_moves_the_flags(world: Any, now: datetime) -> None:
     result = await household_with_items(world)
     items = await items_of(result.household_id)
-    await check_record_visit(world.actor("liaison"), VisitRecord(
-        client_uuid=new_uuid(), findings="核对存款", household_id=result.household_id, kind="letter",
-        verifications=(VerifiedValue(items["deposits"]["id"], 6_000_00),)), now=now)
+    await check_record_visit(
+        world.actor("liaison"),
+        VisitRecord(
+            client_uuid=new_uuid(),
+            findings="核对存款",
+            household_id=result.household_id,
+            kind="letter",
+            verifications=(VerifiedValue(items["deposits"]["id"], 6_000_00),),
+        ),
+        now=now,
+    )
     assert await discrepancy_threshold_pct() == 20
     assert (await get_ledger(world.actor("station"), result.household_id)).flagged == 0  # +20 % exactly
     await do_set_discrepancy_threshold(world.actor("city"), 10, now=now)
@@ -276,7 +346,8 @@ async def test_cancel_and_photo_upload_rules(world: Any, now: datetime) -> None:
     with pytest.raises(DomainError):
         await do_add_photo(liaison, visit_id, imagefactory.webp(), now=now)
     with pytest.raises(DomainError):
-        await check_record_visit(liaison, VisitRecord(client_uuid=new_uuid(), findings="x" * 10, visit_id=visit_id),
-                                 now=now)
+        await check_record_visit(
+            liaison, VisitRecord(client_uuid=new_uuid(), findings="x" * 10, visit_id=visit_id), now=now
+        )
     assert "visit.cancel" in await _actions("visit")
     assert await MoneyItem.count() == 3
