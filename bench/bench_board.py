@@ -28,23 +28,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import bench._env  # noqa: E402,F401  (first: selects the database)
+import argparse
+import asyncio
+import logging
+import random
+import statistics
+import time
+from datetime import date, datetime, timedelta
+from typing import Any
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import logging  # noqa: E402
-import random  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-from datetime import date, datetime, timedelta  # noqa: E402
-from typing import Any  # noqa: E402
+import httpx
 
-import httpx  # noqa: E402
-
-from bench.bench_index import prepare_database  # noqa: E402
-from relief_pwa.clock import CHINA_TZ, FixedClock  # noqa: E402
-from relief_pwa.core.enums import AreaType, OrgLevel  # noqa: E402
-from relief_pwa.core.idnumber import make_id_number  # noqa: E402
+import bench._env  # noqa: F401  (first: selects the database)
+from bench.bench_index import prepare_database
+from relief_pwa.clock import CHINA_TZ, FixedClock
+from relief_pwa.core.enums import AreaType, OrgLevel
+from relief_pwa.core.idnumber import make_id_number
 
 NOW = datetime(2026, 11, 16, 9, 30, tzinfo=CHINA_TZ)
 COMMUNITY = "370102001001"
@@ -70,15 +69,24 @@ async def seed(recipients: int, notices: int) -> None:
     rng = random.Random(6)
     households = [
         Household(
-            file_no=f"JN{n:08d}", org_unit=unit["id"], org_path=unit["path"], address=f"解放路{n}号",
-            area_type="urban", housing="rented", head_name=rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
+            file_no=f"JN{n:08d}",
+            org_unit=unit["id"],
+            org_path=unit["path"],
+            address=f"解放路{n}号",
+            area_type="urban",
+            housing="rented",
+            head_name=rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
             head_id_number=make_id_number("370102", date(1950 + n % 40, 1 + n % 12, 1 + n % 28), n % 999),
-            phone=f"139{n:08d}", created_at=NOW, updated_at=NOW,
+            phone=f"139{n:08d}",
+            created_at=NOW,
+            updated_at=NOW,
         )
         for n in range(recipients + notices)
     ]
     await Household.insert(*households)
-    rows = await Household.select(Household.id, Household.head_name, Household.head_id_number).order_by(Household.id)
+    rows = await Household.select(Household.id, Household.head_name, Household.head_id_number).order_by(
+        Household.id
+    )
     members, applications = [], []
     for index, row in enumerate(rows):
         size = rng.randint(1, 5)
@@ -93,7 +101,8 @@ async def seed(recipients: int, notices: int) -> None:
         applications.append(Application(
             number=f"A{row['id']:08d}", household=row["id"], org_path=unit["path"], category="dibao",
             channel="window", state="active" if active else "publicized", received_on=NOW.date(),
-            state_changed_at=NOW, decided_on=(NOW - timedelta(days=90)).date() if active else None, created_at=NOW,
+            state_changed_at=NOW, created_at=NOW,
+            decided_on=(NOW - timedelta(days=90)).date() if active else None,
         ))  # fmt: skip
     await Member.insert(*members)
     await Application.insert(*applications)
@@ -140,14 +149,14 @@ async def main(args: argparse.Namespace) -> None:
     await seed(args.recipients, args.notices)
 
     from relief_pwa.app import create_app
-    from relief_pwa.piccolo_conf import DB
     from relief_pwa.handlers import public
+    from relief_pwa.piccolo_conf import DB
     from relief_pwa.services import public_boards, ratelimit
     from relief_pwa.settings import load_settings
 
     app = create_app(load_settings(), FixedClock(NOW))
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    transport = httpx.ASGITransport(app=app, client=("192.0.2.10", 50000))
+    transport = httpx.ASGITransport(app=app, client=("192.0.2.10", 50000))  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
         ratelimit.PUBLIC_READS.limit = 10**9
         board_url = f"/board/{COMMUNITY}"
@@ -164,7 +173,9 @@ async def main(args: argparse.Namespace) -> None:
         cache_seconds, rendered_max = public_boards.CACHE_SECONDS, public.RENDERED_MAX
         public_boards.CACHE_SECONDS = 0.0
         public_boards.clear_cache()
-        results["board, data rebuilt per request"] = await load(client, board_url, args.seconds, args.concurrency)
+        results["board, data rebuilt per request"] = await load(
+            client, board_url, args.seconds, args.concurrency
+        )
         public.RENDERED_MAX = 0
         results["board, nothing cached"] = await load(client, board_url, args.seconds, args.concurrency)
         public.RENDERED_MAX = rendered_max
@@ -175,13 +186,17 @@ async def main(args: argparse.Namespace) -> None:
         ratelimit.PUBLIC_READS.limit = 1
         ratelimit.PUBLIC_READS.reset()
         await client.get(board_url)
-        results["board, refused 429"] = await load(client, board_url, args.seconds, args.concurrency, expect=429)
+        results["board, refused 429"] = await load(
+            client, board_url, args.seconds, args.concurrency, expect=429
+        )
     bare = results["bare page (/healthz)"]["rps"]
     print(f"{'page':32} {'req/s':>8} {'vs bare':>8} {'p50 ms':>8} {'p95 ms':>8} {'requests':>9}")
     for name, r in results.items():
-        print(f"{name:32} {r['rps']:8.0f} {r['rps'] / bare:8.2f} {r['p50']:8.1f} {r['p95']:8.1f} {r['n']:9.0f}")
+        print(
+            f"{name:32} {r['rps']:8.0f} {r['rps'] / bare:8.2f} {r['p50']:8.1f} {r['p95']:8.1f} {r['n']:9.0f}"
+        )
     if DB.engine_type == "postgres":
-        await DB.close_connection_pool()
+        await DB.close_connection_pool()  # type: ignore[no-untyped-call]
 
 
 def parse(argv: list[str] | None = None) -> Any:

@@ -30,6 +30,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/objections", N_("Objections"), frozenset({R.STATION, R.CENTER, R.CITY, R.SUPERVISOR})),
     NavItem("/analytics", N_("Analysis"), frozenset({R.STATION, R.CENTER, R.CITY, R.SUPERVISOR})),
     NavItem("/supervision", N_("Supervision"), frozenset({R.CITY, R.SUPERVISOR})),
+    NavItem("/policies", N_("Published policies"), frozenset({R.CITY, R.SUPERVISOR})),
     NavItem("/scoring/models", N_("Scoring models"), frozenset({R.CITY, R.SUPERVISOR})),
     NavItem("/admin/staff", N_("Staff and offices"), frozenset({R.CITY, R.SUPERVISOR})),
     NavItem("/bot/console", N_("Bot console"), frozenset(Role)),

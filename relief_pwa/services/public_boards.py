@@ -293,8 +293,7 @@ async def _build(unit: Unit, now: datetime) -> Board:
     paths = {r["org_path"] for r in notice_rows} | {r["org_path"] for r in recipient_rows}
     names = await publicity.community_names(paths)
     household_ids = [r["household.id"] for r in recipient_rows]
-    sizes = await publicity.household_sizes(household_ids)
-    births = await publicity.head_birth_dates(household_ids)
+    sizes, births = await publicity.sizes_and_head_births(household_ids)
     amounts = await _recipient_amounts(household_ids)
     missing_amounts = [r["id"] for r in recipient_rows if r["household.id"] not in amounts]
     notice_amounts = await _last_notice_amounts(missing_amounts)

@@ -149,6 +149,25 @@ async def head_birth_dates(household_ids: Iterable[int]) -> dict[int, date | Non
     return {row["household"]: row["birth_date"] for row in rows}
 
 
+async def sizes_and_head_births(
+    household_ids: Iterable[int],
+) -> tuple[dict[int, int], dict[int, date | None]]:
+    """Household sizes and heads' birth dates in one query (boards list hundreds)."""
+    ids = list(set(household_ids))
+    sizes: dict[int, int] = dict.fromkeys(ids, 0)
+    births: dict[int, date | None] = {}
+    if not ids:
+        return sizes, births
+    rows = await Member.select(Member.household, Member.relation, Member.birth_date).where(
+        Member.household.is_in(ids) & Member.active.eq(True)
+    )
+    for row in rows:
+        sizes[row["household"]] += 1
+        if row["relation"] == "head":
+            births[row["household"]] = row["birth_date"]
+    return sizes, births
+
+
 async def community_names(org_paths: Iterable[str]) -> dict[str, str]:
     """Community name by org path (a household's org_path ends with its community)."""
     paths = list(set(org_paths))
