@@ -301,6 +301,14 @@ async def main() -> None:
     timed(f"service export XLSX ({len(xlsx_data) // 1024} KiB)", export_xlsx, bare_xlsx)
     timed("generate + batch + both exports", generate + create + export_csv + export_xlsx)
 
+    from relief_pwa.piccolo_conf import DB
+
+    # Close the connections, or their threads keep the interpreter from exiting.
+    if DB.engine_type == "postgres":
+        await DB.close_connection_pool()
+    else:
+        await DB.close_pool()  # type: ignore[attr-defined]
+
 
 if __name__ == "__main__":
     asyncio.run(main())

@@ -336,6 +336,7 @@ async def seed_demo(households: int = 360, *, force: bool = False) -> str:
             )
     await seed_sunshine()  # issue 6: policies, running 公示, objections
     await seed_resources_and_payments()  # issue 5: pool, funds, an approved plan, a reconciled batch
+    await seed_fieldwork()  # issue 4: visits due today/overdue, recorded visits, household cards
     return f"demo city: {created_units} org units, {len(staff_rows)} staff, {made} households"
 
 
@@ -436,24 +437,37 @@ async def seed_resources_and_payments() -> str:
 
     city, center = await _actor("city"), await _actor("center")
     day = DEMO_TODAY - timedelta(days=6)
-    bureau = await do_create_provider(city, ProviderDraft("济南市民政局", "government", "0531-12345"), now=day)
-    city_fund = await do_create_fund(city, FundDraft("JN-DIBAO-2026", "城乡低保资金专户", str(bureau)), now=day)
+    bureau = await do_create_provider(
+        city, ProviderDraft("济南市民政局", "government", "0531-12345"), now=day
+    )
+    city_fund = await do_create_fund(
+        city, FundDraft("JN-DIBAO-2026", "城乡低保资金专户", str(bureau)), now=day
+    )
     await do_record_donation(
-        city, DonationDraft(str(bureau), fund_id=str(city_fund), amount="2,000,000", note="市级低保资金下达"), now=day
+        city,
+        DonationDraft(str(bureau), fund_id=str(city_fund), amount="2,000,000", note="市级低保资金下达"),
+        now=day,
     )
     await do_create_resource(city, ResourceDraft(
         provider_id=str(bureau), fund_id=str(city_fund), name="城乡低保金", kind="cash", need="living",
         unit="per_household", periodicity="monthly", months="6", statutory="dibao_gap",
         categories=["dibao"], priority="1",
     ), now=day)
-    charity = await do_create_provider(center, ProviderDraft("历下区慈善总会", "social_org", "0531-86970188"), now=day)
+    charity = await do_create_provider(
+        center, ProviderDraft("历下区慈善总会", "social_org", "0531-86970188"), now=day
+    )
     company = await do_create_provider(center, ProviderDraft("泉城家纺有限公司", "enterprise"), now=day)
-    charity_fund = await do_create_fund(center, FundDraft("LX-CHARITY", "历下区慈善救助专户", str(charity)), now=day)
+    charity_fund = await do_create_fund(
+        center, FundDraft("LX-CHARITY", "历下区慈善救助专户", str(charity)), now=day
+    )
     await do_record_donation(
-        center, DonationDraft(str(charity), fund_id=str(charity_fund), amount="60,000", note="年度慈善募捐"), now=day
+        center,
+        DonationDraft(str(charity), fund_id=str(charity_fund), amount="60,000", note="年度慈善募捐"),
+        now=day,
     )
     await do_create_resource(center, ResourceDraft(
-        provider_id=str(charity), fund_id=str(charity_fund), name="临时生活补助", kind="cash", need="temporary",
+        provider_id=str(charity), fund_id=str(charity_fund), name="临时生活补助", kind="cash",
+        need="temporary",
         unit="per_household", unit_amount="800", periodicity="one_off", budget_total="40,000",
         categories=["temporary", "medical", "dibao_edge", "rigid_expense", "disaster"], min_index="20",
         priority="20",
@@ -463,7 +477,9 @@ async def seed_resources_and_payments() -> str:
         unit_amount="150", unit_quantity="1", periodicity="one_off", quantity_total="0", priority="30",
     ), now=day)
     await do_record_donation(
-        center, DonationDraft(str(company), resource_id=str(blankets), quantity="200", note="企业捐赠棉被"), now=day
+        center,
+        DonationDraft(str(company), resource_id=str(blankets), quantity="200", note="企业捐赠棉被"),
+        now=day,
     )
 
     scope = plans.DraftScope(org_code=DEMO_STREET)
@@ -495,8 +511,112 @@ async def seed_resources_and_payments() -> str:
     writer.writerow(["批次号", "行号", "金额(元)", "状态", "失败原因"])
     for number, row in enumerate(rows):
         failed = number == len(rows) - 1 and len(rows) > 1
-        writer.writerow([row[0], row[1], row[5], "失败" if failed else "成功", "账户已冻结" if failed else ""])
+        status, reason = ("失败", "账户已冻结") if failed else ("成功", "")
+        writer.writerow([row[0], row[1], row[5], status, reason])
     await disbursement.do_reconcile_batch(
-        center, batch.batch_id, answer.getvalue().encode(), f"{batch_no}-回盘.csv", now=DEMO_TODAY - timedelta(days=1)
+        center, batch.batch_id, answer.getvalue().encode(), f"{batch_no}-回盘.csv",
+        now=DEMO_TODAY - timedelta(days=1),
     )
     return f"{approved} plans approved; batch {batch_no} reconciled"
+
+
+# --- issue 4: field work (visits, verified values, photos, household cards) ------------------
+
+
+def _demo_image(kind: str, seed: int) -> bytes:
+    """A small generated image: a signature scribble (PNG) or a room photo stand-in (JPEG)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(seed)
+    if kind == "signature":
+        image = Image.new("RGB", (600, 220), "white")
+        draw = ImageDraw.Draw(image)
+        points = [(40 + i * 26, 110 + rng.randint(-45, 45)) for i in range(21)]
+        draw.line(points, fill="black", width=4)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue()
+    wall = (rng.randint(150, 220), rng.randint(140, 200), rng.randint(120, 180))
+    image = Image.new("RGB", (1200, 900), wall)
+    draw = ImageDraw.Draw(image)
+    for _ in range(12):
+        x, y = rng.randint(0, 1100), rng.randint(0, 800)
+        draw.rectangle((x, y, x + rng.randint(60, 300), y + rng.randint(40, 200)),
+                       fill=(rng.randint(40, 200), rng.randint(40, 200), rng.randint(40, 200)))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=80)
+    return buffer.getvalue()
+
+
+async def seed_fieldwork(today: date | None = None) -> str:
+    """Visits in the demo liaison's and investigator's diaries (overdue, today, coming),
+    two recorded home visits with verified values, photos and signatures, and cards.
+
+    Dates are relative to the day the demo is seeded (or DEMO_TODAY, whichever is
+    later), so "today's visits" are today's when the demo is shown.
+    """
+    import uuid
+
+    from relief_pwa.clock import SystemClock
+    from relief_pwa.core.fieldwork import PhotoPurpose, VisitKind
+    from relief_pwa.services.cards import do_issue_card
+    from relief_pwa.services.ledger import VerifiedValue
+    from relief_pwa.services.visits import (
+        ImageUpload,
+        ScheduleRequest,
+        VisitRecord,
+        check_record_visit,
+        do_schedule_visit,
+    )
+    from relief_pwa.tables import MoneyItem
+
+    today = today or max(DEMO_TODAY.date(), SystemClock().now().date())
+    morning = datetime(today.year, today.month, today.day, 8, 30, tzinfo=CHINA_TZ)
+    liaison, investigator = await _actor("liaison"), await _actor("investigator")
+    station = await _actor("station")
+    households = await Household.select(Household.id).where(
+        Household.org_path.like(f"{liaison.org_path}%") & Household.is_open.eq(True)
+    ).order_by(Household.id).limit(9)
+    ids = [row["id"] for row in households]
+    if len(ids) < 9:
+        return "field work: not enough households in the demo community"
+    diary = [
+        (VisitKind.HOME, liaison, 0, "9:00–10:30"),
+        (VisitKind.NEIGHBOUR, liaison, 0, "14:00–15:00"),
+        (VisitKind.HOME, liaison, -2, ""),
+        (VisitKind.FOLLOW_UP, liaison, -1, ""),
+        (VisitKind.LETTER, investigator, 0, ""),
+        (VisitKind.HOME, investigator, 0, "10:00–11:30"),
+        (VisitKind.HOME, investigator, 3, ""),
+    ]
+    for household_id, (kind, assignee, offset, window) in zip(ids, diary, strict=False):
+        await do_schedule_visit(station, ScheduleRequest(
+            household_id=household_id, kind=kind, scheduled_for=today + timedelta(days=offset),
+            assigned_to=assignee.staff_id or 0, time_window=window,
+        ), now=morning - timedelta(days=3))
+    recorded = 0
+    for number, household_id in enumerate(ids[7:9]):
+        items = await MoneyItem.select(MoneyItem.id, MoneyItem.declared_fen, MoneyItem.section).where(
+            MoneyItem.household == household_id
+        ).order_by(MoneyItem.id)
+        # One value confirmed, one found well above the declaration (flagged in the ledger).
+        values = tuple(
+            VerifiedValue(item["id"], item["declared_fen"] * (135 if index == 1 else 100) // 100,
+                          "工资条与银行流水" if item["section"] == "income" else "入户查看")
+            for index, item in enumerate(items[:2])
+        )
+        await check_record_visit(liaison, VisitRecord(
+            client_uuid=str(uuid.UUID(int=4000 + number, version=4)),
+            findings="入户查看：住房简陋，家具陈旧；核对了收入与存款凭证。",
+            household_id=household_id, kind=VisitKind.HOME.value,
+            second_investigator_id=investigator.staff_id, gps=(36.6614 + number / 1000, 117.0167),
+            verifications=values,
+            signature=ImageUpload(_demo_image("signature", number), PhotoPurpose.SIGNATURE),
+            photos=(ImageUpload(_demo_image("room", number), caption="客厅"),),
+        ), now=morning - timedelta(days=1, hours=-number))
+        recorded += 1
+    for household_id in ids[:3]:
+        await do_issue_card(liaison, household_id, now=morning - timedelta(days=2))
+    return f"field work: {len(diary)} visits scheduled, {recorded} recorded, 3 cards"

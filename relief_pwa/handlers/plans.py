@@ -10,7 +10,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import Dependency, Parameter
+from litestar.params import Dependency
 from litestar.response import Redirect
 
 from relief_pwa.adapters.bankfiles import MAX_RETURN_BYTES, BankFileRejected
@@ -177,8 +177,8 @@ async def _draft_context(actor: Actor, scope: plan_service.DraftScope) -> dict[s
 async def plans_page(
     request: Request[Any, Any, Any],
     actor: Actor = ActorDep,
-    status: str = Parameter(query="status", default=""),
-    page: int = Parameter(query="page", default=1),
+    status: str = "",
+    page: int = 1,
 ) -> Response[str]:
     result = await plan_service.list_plans(actor, status=status, page=page)
     return render(
@@ -190,8 +190,8 @@ async def plans_page(
 async def draft_page(
     request: Request[Any, Any, Any],
     actor: Actor = ActorDep,
-    org: str = Parameter(query="org", default=""),
-    category: str = Parameter(query="category", default=""),
+    org: str = "",
+    category: str = "",
 ) -> Response[str]:
     scope = _scope(org, category)
     view = await plan_service.get_draft(actor, scope, now=now_of(request))
@@ -350,7 +350,7 @@ async def fund_page(
     request: Request[Any, Any, Any],
     fund_id: int,
     actor: Actor = ActorDep,
-    page: int = Parameter(query="page", default=1),
+    page: int = 1,
 ) -> Response[str]:
     ledger = await funds.get_ledger(actor, fund_id, page)
     return render(request, "funds/ledger.html", {"ledger": ledger})
@@ -425,7 +425,7 @@ async def batch_page(
     request: Request[Any, Any, Any],
     batch_id: int,
     actor: Actor = ActorDep,
-    page: int = Parameter(query="page", default=1),
+    page: int = 1,
 ) -> Response[str]:
     detail = await disbursement.get_batch(actor, batch_id, page)
     return render(
@@ -519,7 +519,7 @@ async def upload_return(
 async def handover_page(
     request: Request[Any, Any, Any],
     actor: Actor = ActorDep,
-    household: int = Parameter(query="household", default=0),
+    household: int = 0,
 ) -> Response[str]:
     page = await handover.get_handover_page(actor, household) if household else None
     return render(request, "handover/index.html", {"page": page, "errors": {}})
@@ -583,7 +583,7 @@ async def confirm_handover(
 async def followups_page(
     request: Request[Any, Any, Any],
     actor: Actor = ActorDep,
-    kind: str = Parameter(query="kind", default=""),
+    kind: str = "",
 ) -> Response[str]:
     lists = await followups.get_followup_lists(actor, now=now_of(request), kind=kind)
     context = {

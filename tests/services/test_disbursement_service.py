@@ -87,7 +87,7 @@ async def test_monthly_lines_are_generated_once_per_month(world):
 
 
 async def test_export_csv_and_xlsx_parse_back(world):
-    _households, fund = await approved(world)
+    households, fund = await approved(world)
     center = world.actor("center")
     result, data = await batch_of(world, fund)
     assert result.lines == 2 and result.total_fen == 100000
