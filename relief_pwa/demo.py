@@ -41,6 +41,9 @@ from relief_pwa.tables import Household, OrgUnit, Staff
 DEMO_PASSWORD = "sunshine"  # noqa: S105 - the documented demo password, demo mode only
 COMMUNITIES_PER_STREET = 3
 DEMO_STREET = "370102001"  # 历下区 解放路街道: home of the demo accounts
+# The demo's "today". seed_demo() moves it to the morning of the day the demo is
+# seeded, so running 公示, visits due today and this month's payments are current
+# whenever the demo is shown; everything else stays deterministic.
 DEMO_TODAY = datetime(2026, 11, 20, 10, 0, tzinfo=CHINA_TZ)
 
 # username, display name, role, org code (None: the first community of the demo street)
@@ -278,10 +281,14 @@ _REASONS = {
 }
 
 
-async def seed_demo(households: int = 360, *, force: bool = False) -> str:
+async def seed_demo(households: int = 360, *, force: bool = False, today: datetime | None = None) -> str:
     """Load the demo city. Refuses to run twice unless ``force``."""
+    global DEMO_TODAY  # anchored once per seeding, read by every seeder below
     if await Household.count() and not force:
         return "demo data already present (use --force to add more)"
+    from relief_pwa.clock import SystemClock
+
+    DEMO_TODAY = (today or SystemClock().now()).replace(hour=10, minute=0, second=0, microsecond=0)
     now = DEMO_TODAY - timedelta(days=200)
     created_units = await do_create_org_units(SYSTEM_ACTOR, org_units(), now=now)
     password_hash = hash_password(DEMO_PASSWORD)
@@ -554,12 +561,11 @@ async def seed_fieldwork(today: date | None = None) -> str:
     """Visits in the demo liaison's and investigator's diaries (overdue, today, coming),
     two recorded home visits with verified values, photos and signatures, and cards.
 
-    Dates are relative to the day the demo is seeded (or DEMO_TODAY, whichever is
-    later), so "today's visits" are today's when the demo is shown.
+    Dates are relative to DEMO_TODAY (the day the demo is seeded), so "today's
+    visits" are today's when the demo is shown.
     """
     import uuid
 
-    from relief_pwa.clock import SystemClock
     from relief_pwa.core.fieldwork import PhotoPurpose, VisitKind
     from relief_pwa.services.cards import do_issue_card
     from relief_pwa.services.ledger import VerifiedValue
@@ -572,7 +578,7 @@ async def seed_fieldwork(today: date | None = None) -> str:
     )
     from relief_pwa.tables import MoneyItem
 
-    today = today or max(DEMO_TODAY.date(), SystemClock().now().date())
+    today = today or DEMO_TODAY.date()
     morning = datetime(today.year, today.month, today.day, 8, 30, tzinfo=CHINA_TZ)
     liaison, investigator = await _actor("liaison"), await _actor("investigator")
     station = await _actor("station")
