@@ -80,10 +80,10 @@ def nice_max(value: float) -> float:
         return 1.0
     exponent = math.floor(math.log10(value))
     for step in (1.0, 2.0, 2.5, 5.0, 10.0):
-        candidate = step * 10**exponent
+        candidate = step * 10.0**exponent
         if candidate >= value:
             return candidate
-    return 10.0 ** (exponent + 1)  # pragma: no cover - the loop always returns
+    return float(10.0 ** (exponent + 1))  # pragma: no cover - the loop always returns
 
 
 def bar_chart(
@@ -231,10 +231,12 @@ def tile_map(
     parts.append(f'<text x="{gap}" y="{legend_y + 13}" fill="#222">{_t(legend_low)}</text>')
     for i, colour in enumerate(SEQUENTIAL):
         parts.append(
-            f'<rect x="{gap + 40 + i * 22}" y="{legend_y}" width="20" height="16" fill="{colour}" stroke="#999"/>'
+            f'<rect x="{gap + 40 + i * 22}" y="{legend_y}" width="20" height="16" '
+            f'fill="{colour}" stroke="#999"/>'
         )
     parts.append(
-        f'<text x="{gap + 46 + len(SEQUENTIAL) * 22}" y="{legend_y + 13}" fill="#222">{_t(legend_high)}</text>'
+        f'<text x="{gap + 46 + len(SEQUENTIAL) * 22}" y="{legend_y + 13}" fill="#222">'
+        f"{_t(legend_high)}</text>"
     )
     parts.append("</svg>")
     return "".join(parts)

@@ -31,7 +31,7 @@ from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import fen_to_decimal_str, format_yuan
 from relief_pwa.core.periods import Period, parse_period
 from relief_pwa.core.sampling import ALL, ErrorEstimate
-from relief_pwa.handlers.common import ACCESS_ERRORS, first, flash, form_errors, now_of, render
+from relief_pwa.handlers.common import ACCESS_ERRORS, first, flash, form_errors, is_htmx, now_of, render
 from relief_pwa.i18n import gettext, translate
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.analytics import (
@@ -50,6 +50,7 @@ from relief_pwa.services.analytics import (
     do_record_finding,
     get_dashboard,
     get_sample_report,
+    integrity_open,
     list_households_behind,
     list_samples,
     resolve_unit,
@@ -247,12 +248,12 @@ def dashboard_tables(board: Dashboard, pq: PageQuery) -> list[DataTable]:
         _("New applications, approvals, rejections and exits per month"),
         [_("Month"), _("New applications"), _("Approvals"), _("Rejections"), _("Exits")],
     )
-    for month, f in board.flows.items():
+    for month, flow in board.flows.items():
         month_link = {"month": month}
         flows.rows.append(
             [text(month)]
             + [
-                num(f[key], f"{behind}?{_with(pq, measure=key, **month_link)}" if f[key] else "")
+                num(flow[key], f"{behind}?{_with(pq, measure=key, **month_link)}" if flow[key] else "")
                 for key in ("new", "approve", "reject", "exit")
             ]
         )
@@ -351,7 +352,7 @@ def dashboard_tables(board: Dashboard, pq: PageQuery) -> list[DataTable]:
             children.rows.append(cells)
         places = [TILE_PLACES.get(r.unit.code) for r in board.child_rows]
         if any(p is None for p in places):
-            places = list(grid_positions(len(board.child_rows)))  # type: ignore[arg-type]
+            places = list(grid_positions(len(board.child_rows)))
         tiles = []
         for row, place in zip(board.child_rows, places, strict=True):
             assert place is not None
@@ -397,17 +398,17 @@ def dashboard_tables(board: Dashboard, pq: PageQuery) -> list[DataTable]:
             _("Paid in the period to this area"),
         ],
     )
-    for f in board.funds:
+    for fund in board.funds:
         funds.rows.append(
             [
-                text(f.code),
-                text(f.name),
-                text(f.provider),
-                money(f.budget_fen),
-                money(f.reserved_fen),
-                money(f.paid_fen),
-                money(f.remaining_fen),
-                money(f.paid_in_period_fen),
+                text(fund.code),
+                text(fund.name),
+                text(fund.provider),
+                money(fund.budget_fen),
+                money(fund.reserved_fen),
+                money(fund.paid_fen),
+                money(fund.remaining_fen),
+                money(fund.paid_in_period_fen),
             ]
         )
     funds.chart = (
@@ -470,17 +471,17 @@ def dashboard_tables(board: Dashboard, pq: PageQuery) -> list[DataTable]:
             _("Failed amount"),
         ],
     )
-    for b in board.batches:
+    for batch in board.batches:
         batches.rows.append(
             [
-                text(b.batch_no),
-                text(b.fund),
-                text(b.month),
-                text(b.status),
-                num(b.line_count),
-                money(b.total_fen),
-                num(b.failed_lines),
-                money(b.failed_fen),
+                text(batch.batch_no),
+                text(batch.fund),
+                text(batch.month),
+                text(batch.status),
+                num(batch.line_count),
+                money(batch.total_fen),
+                num(batch.failed_lines),
+                money(batch.failed_fen),
             ]
         )
     batches.note = _("Failed payment lines in the period's months: %(n)s (%(amount)s yuan).") % {
@@ -504,9 +505,9 @@ def dashboard_tables(board: Dashboard, pq: PageQuery) -> list[DataTable]:
         measure = "investigation" if kind == "investigation" else "visit"
         cells = [text(_(KIND_LABELS[kind]))]
         for status in TIMELINESS:
-            value = status if kind == "investigation" else f"{kind}:{status}"
+            measure_value = status if kind == "investigation" else f"{kind}:{status}"
             n = t.get(status)
-            cells.append(num(n, link(measure, value) if n else ""))
+            cells.append(num(n, link(measure, measure_value) if n else ""))
         done = t.on_time + t.late
         share = t.on_time / done if done else None
         cells += [num(t.total), pct(share)]
@@ -603,7 +604,7 @@ def xlsx_response(tables: Iterable[DataTable], filename: str) -> Response[bytes]
     from openpyxl.styles import Font
 
     workbook = Workbook()
-    workbook.remove(workbook.active)  # type: ignore[arg-type]
+    workbook.remove(workbook.active)
     used: set[str] = set()
     for table in tables:
         name = table.key[:31]
@@ -651,7 +652,8 @@ async def _dashboard_page(
     request: Request[Any, Any, Any], actor: Actor, code: str | None, pq: PageQuery, fmt: str, table_key: str
 ) -> Response[Any]:
     unit = await resolve_unit(actor, code)
-    board = await get_dashboard(actor, unit, pq.filters)
+    # the integrity count is slow for a city: the page fetches it as a fragment (/integrity)
+    board = await get_dashboard(actor, unit, pq.filters, with_integrity=False)
     tables = dashboard_tables(board, pq)
     if fmt:
         return export(tables, fmt, table_key, f"analytics-{unit.code}-{pq.filters.period.key}")
@@ -706,6 +708,17 @@ async def analytics_unit(
 ) -> Response[Any]:
     pq = _page_query(request, month, quarter, year, start, end, category, map)
     return await _dashboard_page(request, actor, org_code[:12], pq, format[:8], table[:40])
+
+
+@get("/analytics/{org_code:str}/integrity", name="analytics-integrity")
+async def analytics_integrity(
+    request: Request[Any, Any, Any], actor: NamedDependency[Actor], org_code: FromPath[str]
+) -> Response[Any]:
+    """The number of integrity flags open in a unit (an htmx fragment, or a small page without JS)."""
+    unit = await resolve_unit(actor, org_code[:12])
+    count = await integrity_open(actor, unit, now_of(request).date())
+    block = "count" if is_htmx(request) else None
+    return render(request, "analytics/integrity.html", {"unit": unit, "count": count}, block=block)
 
 
 def household_table(result: HouseholdList) -> DataTable:
@@ -1013,4 +1026,5 @@ ROUTES: list[Any] = [
     record_finding,
     analytics_unit,
     analytics_households,
+    analytics_integrity,
 ]

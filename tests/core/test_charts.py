@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from relief_pwa.core.charts import Bar, Series, Tile, bar_chart, grid_positions, line_chart, nice_max, tile_map
+from relief_pwa.core.charts import (
+    Bar,
+    Series,
+    Tile,
+    bar_chart,
+    grid_positions,
+    line_chart,
+    nice_max,
+    tile_map,
+)
 
 NS = "{http://www.w3.org/2000/svg}"
 
@@ -22,7 +31,9 @@ def _titles(root: ET.Element) -> list[str]:
 
 
 def test_bar_chart_titles_carry_label_and_value() -> None:
-    svg = bar_chart("c1", "在册 <cases> & more", "desc", [Bar("低保", 12, "12", "/x?a=1&b=2"), Bar("特困", 0, "0")])
+    svg = bar_chart(
+        "c1", "在册 <cases> & more", "desc", [Bar("低保", 12, "12", "/x?a=1&b=2"), Bar("特困", 0, "0")]
+    )
     root = _parse(svg)
     titles = _titles(root)
     assert titles[0] == "在册 <cases> & more"  # escaped in the text, intact after parsing
@@ -40,8 +51,10 @@ def test_bar_chart_empty_and_longest_bar_fits() -> None:
 
 def test_line_chart_has_a_point_per_month_with_its_number() -> None:
     months = [f"2026-{m:02d}" for m in range(1, 13)]
-    series = [Series("新申请", [float(m) for m in range(12)], [str(m) for m in range(12)]),
-              Series("批准", [0.0] * 12, ["0"] * 12)]
+    series = [
+        Series("新申请", [float(m) for m in range(12)], [str(m) for m in range(12)]),
+        Series("批准", [0.0] * 12, ["0"] * 12),
+    ]
     root = _parse(line_chart("c4", "Flows", "d", months, series))
     circles = list(root.iter(f"{NS}circle"))
     assert len(circles) == 24
@@ -50,8 +63,11 @@ def test_line_chart_has_a_point_per_month_with_its_number() -> None:
 
 
 def test_tile_map_colours_by_value_and_links() -> None:
-    tiles = [Tile("历下区", 10, "10", 0, 0, "/analytics/370102"), Tile("市中区", 0, "0", 0, 1),
-             Tile("槐荫区", None, "—", 1, 0)]
+    tiles = [
+        Tile("历下区", 10, "10", 0, 0, "/analytics/370102"),
+        Tile("市中区", 0, "0", 0, 1),
+        Tile("槐荫区", None, "—", 1, 0),
+    ]
     root = _parse(tile_map("c5", "Active", "d", tiles, legend_high="10"))
     assert "历下区: 10" in _titles(root) and "槐荫区: —" in _titles(root)
     fills = {r.get("fill") for r in root.iter(f"{NS}rect")}

@@ -45,9 +45,13 @@ def test_allocation_is_proportional_capped_and_exact() -> None:
 
 def test_error_estimates_by_stratum_and_pooled() -> None:
     findings = [
-        Finding("d1", "active", "ineligible"), Finding("d1", "active", "eligible"), Finding("d1", "active", ""),
-        Finding("d1", "rejected", "eligible"), Finding("d2", "active", "eligible"),
-        Finding("d2", "rejected", "ineligible"), Finding("d2", "rejected", "ineligible"),
+        Finding("d1", "active", "ineligible"),
+        Finding("d1", "active", "eligible"),
+        Finding("d1", "active", ""),
+        Finding("d1", "rejected", "eligible"),
+        Finding("d2", "active", "eligible"),
+        Finding("d2", "rejected", "ineligible"),
+        Finding("d2", "rejected", "ineligible"),
     ]
     by = {e.stratum: e for e in estimate_errors(findings)}
     assert (by["d1"].inclusion.sampled, by["d1"].inclusion.checked, by["d1"].inclusion.errors) == (3, 2, 1)

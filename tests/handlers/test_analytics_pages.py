@@ -77,8 +77,19 @@ async def test_city_dashboard_page_charts_and_exports(world: Any, client: Any) -
         root = ET.fromstring(svg)
         assert root.get("role") == "img"
     tables = tables_of(page.text)
-    assert {"states", "categories", "flows", "index", "moves", "units", "funds", "providers", "batches", "visits",
-            "objections"} <= set(tables)
+    assert {
+        "states",
+        "categories",
+        "flows",
+        "index",
+        "moves",
+        "units",
+        "funds",
+        "providers",
+        "batches",
+        "visits",
+        "objections",
+    } <= set(tables)
     # every number of the states table is in a chart <title>
     states_svg = next(s for s in svgs if 'id="chart-states-title"' in s)
     titles = {t.text for t in ET.fromstring(states_svg).iter("{http://www.w3.org/2000/svg}title")}
@@ -96,7 +107,8 @@ async def test_city_dashboard_page_charts_and_exports(world: Any, client: Any) -
         sheet = load_workbook(io.BytesIO(xlsx.content)).active
         values = [list(r) for r in sheet.iter_rows(min_row=2, values_only=True)]
         assert [[_xlsx_text(v) for v in row] for row in values] == [
-            [_csv_norm(c) for c in row] for row in parsed], key
+            [_csv_norm(c) for c in row] for row in parsed
+        ], key
     everything = await client.get("/analytics?format=xlsx")
     assert set(load_workbook(io.BytesIO(everything.content)).sheetnames) >= set(tables)
 
@@ -134,8 +146,12 @@ async def test_scope_over_http(world: Any, client: Any, make_client: Any) -> Non
     assert page.status_code == 200
     tables = tables_of(page.text)
     assert [r[0] for r in tables["units"][1:]] == ["370102001", "370102002"]
-    for url in ("/analytics/370103", "/analytics/370100", "/analytics/370103/households?measure=new",
-                "/analytics/370103?format=csv&table=states"):
+    for url in (
+        "/analytics/370103",
+        "/analytics/370100",
+        "/analytics/370103/households?measure=new",
+        "/analytics/370103?format=csv&table=states",
+    ):
         assert (await client.get(url)).status_code == 404, url
     listing = await client.get("/analytics/370102/households?measure=state&value=active")
     other_files = {f"T-H{c.household_id}" for c in city.cases if c.path.startswith(city.paths["370103"])}
@@ -157,9 +173,15 @@ async def test_households_behind_a_number_and_bad_input(world: Any, client: Any)
     assert listing.status_code == 200
     rows = tables_of(listing.text)["households"][1:]
     assert len(rows) == min(50, sum(1 for c in city.cases if c.state == "active"))
-    csv_rows = list(csv.reader(io.StringIO(
-        (await client.get("/analytics/370100/households?measure=state&value=active&format=csv")).content.decode(
-            "utf-8-sig"))))
+    csv_rows = list(
+        csv.reader(
+            io.StringIO(
+                (
+                    await client.get("/analytics/370100/households?measure=state&value=active&format=csv")
+                ).content.decode("utf-8-sig")
+            )
+        )
+    )
     assert len(csv_rows) - 1 == sum(1 for c in city.cases if c.state == "active")
     assert (await client.get("/analytics/370100/households?measure=bogus")).status_code == 400
     assert (await client.get("/analytics/370100/households?measure=index&value=42")).status_code == 400
@@ -190,7 +212,9 @@ async def test_targeting_monitor_end_to_end(world: Any, client: Any) -> None:
     assert form.status_code == 200
     refused = await client.post_form("/analytics/targeting", {"size_active": "x", "size_rejected": "2"})
     assert refused.status_code == 400
-    drawn = await client.post_form("/analytics/targeting", {"size_active": "5", "size_rejected": "3", "seed": "77"})
+    drawn = await client.post_form(
+        "/analytics/targeting", {"size_active": "5", "size_rejected": "3", "seed": "77"}
+    )
     assert drawn.status_code == 303
     sample_url = drawn.headers["location"]
     page = await client.get(sample_url)
@@ -198,10 +222,28 @@ async def test_targeting_monitor_end_to_end(world: Any, client: Any) -> None:
     item_ids = re.findall(r'action="/analytics/targeting/items/(\d+)"', page.text)
     assert len(item_ids) >= 5
     sample_id = sample_url.rsplit("/", 1)[1]
-    done = await client.post_form(f"/analytics/targeting/items/{item_ids[0]}",
-                                  {"finding": "ineligible", "sample": sample_id})
+    done = await client.post_form(
+        f"/analytics/targeting/items/{item_ids[0]}", {"finding": "ineligible", "sample": sample_id}
+    )
     assert done.status_code == 303
     exported = await client.get(f"{sample_url}?format=csv&table=errors")
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert rows[0][0] and len(rows) >= 2
-    assert [[plain(c) for c in r] for r in tables_of((await client.get(sample_url)).text)["errors"][1:]] == rows[1:]
+    assert [
+        [plain(c) for c in r] for r in tables_of((await client.get(sample_url)).text)["errors"][1:]
+    ] == rows[1:]
+
+
+async def test_integrity_count_fragment(world: Any, client: Any, make_client: Any) -> None:
+    await seed_city(world)
+    await client.login("city")
+    page = await client.get("/analytics")
+    assert 'hx-get="/analytics/370100/integrity"' in page.text
+    fragment = await client.get("/analytics/370100/integrity", headers={"hx-request": "true"})
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    assert re.search(r">\d+</a>|—", fragment.text)
+    station = make_client()
+    await station.login("station")
+    assert (await station.get("/analytics/370103/integrity")).status_code == 404
+    own = await station.get("/analytics/370102001/integrity", headers={"hx-request": "true"})
+    assert own.status_code == 200 and ("—" in own.text or re.search(r">\d+</a>", own.text))

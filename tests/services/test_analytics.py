@@ -20,8 +20,19 @@ from relief_pwa.services.analytics import (
 )
 from tests.services.analytics_seed import SeededCity, seed_city
 
-OPEN = {"received", "investigating", "verified_eligible", "verified_ineligible", "publicized", "reinvestigating",
-        "republicized", "ready_for_approval", "approved", "active", "under_review"}
+OPEN = {
+    "received",
+    "investigating",
+    "verified_eligible",
+    "verified_ineligible",
+    "publicized",
+    "reinvestigating",
+    "republicized",
+    "ready_for_approval",
+    "approved",
+    "active",
+    "under_review",
+}
 
 
 def local(moment: datetime) -> date:
@@ -35,8 +46,12 @@ def bucket(total: float) -> int:
 class Expected:
     """The figures, recounted over the specs (no SQL)."""
 
-    def __init__(self, city: SeededCity, prefix: str, period: Period, today: date, category: str = "") -> None:
-        self.cases = [c for c in city.cases if c.path.startswith(prefix) and (not category or c.category == category)]
+    def __init__(
+        self, city: SeededCity, prefix: str, period: Period, today: date, category: str = ""
+    ) -> None:
+        self.cases = [
+            c for c in city.cases if c.path.startswith(prefix) and (not category or c.category == category)
+        ]
         self.period, self.today, self.prefix, self.city = period, today, prefix, city
         self.households = {c.household_id for c in self.cases}
 
@@ -87,7 +102,11 @@ class Expected:
         for c in self.cases:
             if not self.in_period(c.received_on):
                 continue
-            done = [local(w) for a, w in c.events if a in ("application.find_eligible", "application.find_ineligible")]
+            done = [
+                local(w)
+                for a, w in c.events
+                if a in ("application.find_eligible", "application.find_ineligible")
+            ]
             due = add_working_days(c.received_on, 15)
             if not done:
                 if c.state == "withdrawn":
@@ -100,7 +119,11 @@ class Expected:
     def visits(self) -> dict[str, Counter[str]]:
         out: dict[str, Counter[str]] = {"follow_up": Counter(), "review": Counter()}
         for v in self.city.visits:
-            if v.household_id not in self.households or v.status == "cancelled" or not self.in_period(v.scheduled_for):
+            if (
+                v.household_id not in self.households
+                or v.status == "cancelled"
+                or not self.in_period(v.scheduled_for)
+            ):
                 continue
             if v.status == "done":
                 assert v.done_at is not None
@@ -112,22 +135,36 @@ class Expected:
     def paid_by_fund(self) -> Counter[int]:
         out: Counter[int] = Counter()
         for p in self.city.payments:
-            if p.household_id in self.households and p.status == "paid" and p.paid_at and self.in_period(local(p.paid_at)):
+            if (
+                p.household_id in self.households
+                and p.status == "paid"
+                and p.paid_at
+                and self.in_period(local(p.paid_at))
+            ):
                 out[p.fund_id] += p.amount_fen
         return out
 
     def failed(self) -> tuple[int, int]:
         months = self.period.months()
-        rows = [p for p in self.city.payments if p.path.startswith(self.prefix) and p.status == "failed"
-                and months[0] <= p.month <= months[-1]]
+        rows = [
+            p
+            for p in self.city.payments
+            if p.path.startswith(self.prefix) and p.status == "failed" and months[0] <= p.month <= months[-1]
+        ]
         return len(rows), sum(p.amount_fen for p in rows)
 
     def objections(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         apps = {c.path for c in self.cases}
         for kind in ("objection", "complaint"):
-            rows = [o for o in self.city.objections if o.kind == kind and o.path.startswith(self.prefix)
-                    and o.path in apps and self.in_period(local(o.received_at))]
+            rows = [
+                o
+                for o in self.city.objections
+                if o.kind == kind
+                and o.path.startswith(self.prefix)
+                and o.path in apps
+                and self.in_period(local(o.received_at))
+            ]
             answered = [o for o in rows if o.answered_at]
             out[kind] = {
                 "received": len(rows),
@@ -139,8 +176,9 @@ class Expected:
         return out
 
 
-async def _check_board(world: Any, city: SeededCity, username: str, code: str | None, period: Period,
-                       category: str = "") -> None:
+async def _check_board(
+    world: Any, city: SeededCity, username: str, code: str | None, period: Period, category: str = ""
+) -> None:
     actor = world.actor(username)
     unit = await resolve_unit(actor, code)
     today = world.now.date()
@@ -161,17 +199,27 @@ async def _check_board(world: Any, city: SeededCity, username: str, code: str | 
     for kind, counts in exp.visits().items():
         t = board.visits[kind]
         assert (t.on_time, t.late, t.overdue, t.pending) == (
-            counts["on_time"], counts["late"], counts["overdue"], counts["pending"]), kind
+            counts["on_time"],
+            counts["late"],
+            counts["overdue"],
+            counts["pending"],
+        ), kind
     paid = exp.paid_by_fund()
     assert {f.fund_id: f.paid_in_period_fen for f in board.funds if f.paid_in_period_fen} == {
-        k: v for k, v in paid.items() if v}
+        k: v for k, v in paid.items() if v
+    }
     if not category:
         assert (board.failed_lines, board.failed_fen) == exp.failed()
         objections = exp.objections()
         for row in board.objections:
             e = objections[row.kind]
             assert (row.received, row.answered, row.answered_on_time, row.open, row.open_overdue) == (
-                e["received"], e["answered"], e["on_time"], e["open"], e["open_overdue"]), row.kind
+                e["received"],
+                e["answered"],
+                e["on_time"],
+                e["open"],
+                e["open_overdue"],
+            ), row.kind
     # drill-down rows add up to the unit's own figures
     if board.child_rows:
         assert sum(r.figures["open"] for r in board.child_rows) == board.open_cases
@@ -186,7 +234,9 @@ async def test_city_dashboard_figures_match_independent_counts(world: Any) -> No
     today = world.now.date()
     await _check_board(world, city, "city", None, parse_period(today=today))
     await _check_board(world, city, "supervisor", None, parse_period(quarter="2026-Q3", today=today))
-    await _check_board(world, city, "city", None, parse_period(start="2025-11-20", end="2026-03-10", today=today))
+    await _check_board(
+        world, city, "city", None, parse_period(start="2025-11-20", end="2026-03-10", today=today)
+    )
 
 
 async def test_month_period_and_category_filter(world: Any) -> None:
@@ -211,8 +261,13 @@ async def test_district_and_street_scope(world: Any) -> None:
     assert sum(board.states.values()) == len(city.cases) - len(other)
     assert [r.unit.code for r in board.child_rows] == ["370102001", "370102002"]
     # another district's or a higher unit's dashboard does not exist for them
-    for username, code in (("center", "370103"), ("center", "370100"), ("station", "370102002"),
-                           ("station", "370102"), ("center_b", "370102001")):
+    for username, code in (
+        ("center", "370103"),
+        ("center", "370100"),
+        ("station", "370102002"),
+        ("station", "370102"),
+        ("center_b", "370102001"),
+    ):
         with pytest.raises(NotFoundOrForbidden):
             await resolve_unit(world.actor(username), code)
     # field staff have no dashboards
@@ -236,17 +291,24 @@ async def test_households_behind_each_number(world: Any) -> None:
 
     assert await ids("state", "active") == {c.household_id for c in exp.cases if c.state == "active"}
     assert await ids("new") == {c.household_id for c in exp.cases if exp.in_period(c.received_on)}
-    approved = {c.household_id for c in exp.cases
-                if any(a == "application.approve" and exp.in_period(local(w)) for a, w in c.events)}
+    approved = {
+        c.household_id
+        for c in exp.cases
+        if any(a == "application.approve" and exp.in_period(local(w)) for a, w in c.events)
+    }
     assert await ids("approve") == approved
     for b in range(10):
         assert await ids("index", str(b)) == {
-            c.household_id for c in exp.cases if c.is_open and c.index is not None and bucket(c.index) == b}
+            c.household_id for c in exp.cases if c.is_open and c.index is not None and bucket(c.index) == b
+        }
     board = await get_dashboard(actor, unit, filters)
     assert len(await ids("investigation", "overdue")) == board.investigations.overdue
     assert len(await ids("visit", "review:overdue")) == board.visits["review"].overdue
-    failed_households = {p.household_id for p in city.payments if p.status == "failed"
-                         and p.path.startswith(unit.path) and p.month >= period.months()[0]}
+    failed_households = {
+        p.household_id
+        for p in city.payments
+        if p.status == "failed" and p.path.startswith(unit.path) and p.month >= period.months()[0]
+    }
     assert await ids("failed") == failed_households
     for move in ("up", "down", "same", "new"):
         assert len(await ids("move", move)) == board.moves[move]

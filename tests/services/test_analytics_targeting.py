@@ -46,7 +46,8 @@ async def test_draw_schedules_visits_and_is_reproducible(world: Any) -> None:
     again = await do_draw_sample(actor, DrawRequest("", 6, 4, seed=123), now=world.now)
     items_again = await SampleItem.select().where(SampleItem.sample == again)
     assert {(i["household"], i["sample_group"]) for i in items_again} == {
-        (i["household"], i["sample_group"]) for i in items}
+        (i["household"], i["sample_group"]) for i in items
+    }
 
 
 async def test_findings_give_inclusion_and_exclusion_errors(world: Any) -> None:
@@ -65,11 +66,16 @@ async def test_findings_give_inclusion_and_exclusion_errors(world: Any) -> None:
             rejected_seen += 1
         if n == 0:
             # the first one is read from the visit once it is done, not typed in
-            await Visit.update({Visit.status: "done", Visit.outcome: finding, Visit.done_at: world.now}).where(
-                Visit.id == item.visit_id)
+            await Visit.update(
+                {Visit.status: "done", Visit.outcome: finding, Visit.done_at: world.now}
+            ).where(Visit.id == item.visit_id)
         else:
-            await do_record_finding(world.actor("center") if item.stratum.endswith("370102/")
-                                    else city_actor, item.id, finding, now=world.now)
+            await do_record_finding(
+                world.actor("center") if item.stratum.endswith("370102/") else city_actor,
+                item.id,
+                finding,
+                now=world.now,
+            )
         stats = expected.setdefault(item.stratum + item.group, [0, 0])
         stats[0] += 1
         stats[1] += (finding == "ineligible") if item.group == "active" else (finding == "eligible")
