@@ -6,7 +6,8 @@ from typing import Any
 
 import anyio.to_thread
 from litestar import Request, Response, get, post
-from litestar.params import Dependency
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from relief_pwa.adapters.qr import qr_png, qr_svg
@@ -26,7 +27,6 @@ from relief_pwa.services.cards import (
     resolve_card,
 )
 
-ActorDep = Dependency(skip_validation=True)
 NO_STORE = {"cache-control": "no-store"}
 
 
@@ -36,7 +36,7 @@ def _base_url(request: Request[Any, Any, Any]) -> str:
 
 @get("/households/{household_id:int}/card", name="household_card")
 async def card_page(
-    request: Request[Any, Any, Any], household_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
     card = await get_card(actor, household_id)
     svg = qr_svg(card_url(_base_url(request), card.token)) if card.token else ""
@@ -55,7 +55,7 @@ async def card_page(
 
 @get("/households/{household_id:int}/card.png", name="household_card_png")
 async def card_png(
-    request: Request[Any, Any, Any], household_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[bytes]:
     card = await get_card(actor, household_id)
     if not card.token:
@@ -72,7 +72,9 @@ async def card_png(
 
 
 @post("/households/{household_id:int}/card/issue")
-async def card_issue(request: Request[Any, Any, Any], household_id: int, actor: Actor = ActorDep) -> Redirect:
+async def card_issue(
+    request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
+) -> Redirect:
     await do_issue_card(actor, household_id, now=now_of(request))
     flash(request, translate("A new card was issued; any earlier card no longer works."))
     return Redirect(f"/households/{household_id}/card", status_code=303)
@@ -80,7 +82,7 @@ async def card_issue(request: Request[Any, Any, Any], household_id: int, actor: 
 
 @post("/households/{household_id:int}/card/revoke")
 async def card_revoke(
-    request: Request[Any, Any, Any], household_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     try:
@@ -112,7 +114,7 @@ async def _optional_actor(request: Request[Any, Any, Any]) -> Actor | None:
 
 
 @get("/q/{token:str}", name="card_landing", before_request=limit_reads)
-async def card_landing(request: Request[Any, Any, Any], token: str) -> Response[Any]:
+async def card_landing(request: Request[Any, Any, Any], *, token: FromPath[str]) -> Response[Any]:
     """Staff who may see the household land on its file; everyone else sees one neutral page."""
     actor = await _optional_actor(request)
     household_id = await resolve_card(actor, token[:100])
@@ -132,7 +134,7 @@ async def card_landing(request: Request[Any, Any, Any], token: str) -> Response[
 
 @get("/scan", name="scan")
 async def scan_page(
-    request: Request[Any, Any, Any], actor: Actor = ActorDep, file_no: str = ""
+    request: Request[Any, Any, Any], *, actor: NamedDependency[Actor], file_no: FromQuery[str] = ""
 ) -> Response[Any]:
     errors: dict[str, str] = {}
     if file_no:

@@ -26,7 +26,9 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/resources", N_("Resources and plans"), frozenset({R.CENTER, R.CITY, R.SUPERVISOR})),
     NavItem("/funds", N_("Funds and payments"), frozenset({R.CENTER, R.CITY, R.SUPERVISOR})),
     NavItem("/handover", N_("Hand-over"), frozenset({R.LIAISON, R.STATION, R.CENTER})),
-    NavItem("/followups", N_("Follow-ups"), frozenset({R.LIAISON, R.STATION, R.CENTER, R.CITY, R.SUPERVISOR})),
+    NavItem(
+        "/followups", N_("Follow-ups"), frozenset({R.LIAISON, R.STATION, R.CENTER, R.CITY, R.SUPERVISOR})
+    ),
     NavItem("/objections", N_("Objections"), frozenset({R.STATION, R.CENTER, R.CITY, R.SUPERVISOR})),
     NavItem("/analytics", N_("Analysis"), frozenset({R.STATION, R.CENTER, R.CITY, R.SUPERVISOR})),
     NavItem("/supervision", N_("Supervision"), frozenset({R.CITY, R.SUPERVISOR})),

@@ -10,7 +10,8 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import Dependency
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from relief_pwa.adapters.bankfiles import MAX_RETURN_BYTES, BankFileRejected
@@ -28,7 +29,6 @@ from relief_pwa.services.actors import Actor
 from relief_pwa.services.org import list_units_in_scope
 from relief_pwa.services.photos import UPLOAD_LIMIT_BYTES
 
-ActorDep = Dependency(skip_validation=True)
 RETURN_UPLOAD_LIMIT = MAX_RETURN_BYTES + 64 * 1024
 
 
@@ -73,12 +73,12 @@ async def _resources_context(actor: Actor, **extra: Any) -> dict[str, Any]:
 
 
 @get("/resources", name="resources")
-async def resources_page(request: Request[Any, Any, Any], actor: Actor = ActorDep) -> Response[str]:
+async def resources_page(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[str]:
     return render(request, "resources/index.html", await _resources_context(actor))
 
 
 @post("/resources/providers")
-async def create_provider(request: Request[Any, Any, Any], actor: Actor = ActorDep) -> Response[Any]:
+async def create_provider(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     draft = resources.ProviderDraft(
         first(form, "name", 200), first(form, "kind", 20), first(form, "contact", 200)
@@ -93,7 +93,7 @@ async def create_provider(request: Request[Any, Any, Any], actor: Actor = ActorD
 
 
 @post("/resources")
-async def create_resource(request: Request[Any, Any, Any], actor: Actor = ActorDep) -> Response[Any]:
+async def create_resource(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     fields = {
         name: first(form, name, 200)
@@ -115,7 +115,7 @@ async def create_resource(request: Request[Any, Any, Any], actor: Actor = ActorD
 
 @post("/resources/{resource_id:int}")
 async def update_resource(
-    request: Request[Any, Any, Any], resource_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, resource_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     try:
@@ -135,7 +135,7 @@ async def update_resource(
 
 
 @post("/resources/donations")
-async def record_donation(request: Request[Any, Any, Any], actor: Actor = ActorDep) -> Response[Any]:
+async def record_donation(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     draft = resources.DonationDraft(
         provider_id=first(form, "provider_id", 12),
@@ -176,9 +176,10 @@ async def _draft_context(actor: Actor, scope: plan_service.DraftScope) -> dict[s
 @get("/plans", name="plans")
 async def plans_page(
     request: Request[Any, Any, Any],
-    actor: Actor = ActorDep,
-    status: str = "",
-    page: int = 1,
+    *,
+    actor: NamedDependency[Actor],
+    status: FromQuery[str] = "",
+    page: FromQuery[int] = 1,
 ) -> Response[str]:
     result = await plan_service.list_plans(actor, status=status, page=page)
     return render(
@@ -189,9 +190,10 @@ async def plans_page(
 @get("/plans/draft", name="plan_draft")
 async def draft_page(
     request: Request[Any, Any, Any],
-    actor: Actor = ActorDep,
-    org: str = "",
-    category: str = "",
+    *,
+    actor: NamedDependency[Actor],
+    org: FromQuery[str] = "",
+    category: FromQuery[str] = "",
 ) -> Response[str]:
     scope = _scope(org, category)
     view = await plan_service.get_draft(actor, scope, now=now_of(request))
@@ -199,7 +201,7 @@ async def draft_page(
 
 
 @post("/plans/draft")
-async def save_drafts(request: Request[Any, Any, Any], actor: Actor = ActorDep) -> Response[Any]:
+async def save_drafts(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     scope = _scope(first(form, "org", 12), first(form, "category", 20))
     chosen = [
@@ -219,7 +221,7 @@ async def save_drafts(request: Request[Any, Any, Any], actor: Actor = ActorDep) 
 
 
 @get("/plans/what-if", name="plan_what_if")
-async def what_if_page(request: Request[Any, Any, Any], actor: Actor = ActorDep) -> Response[str]:
+async def what_if_page(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[str]:
     query = request.query_params
     scope = _scope(str(query.get("org", "")), str(query.get("category", "")))
     changes: dict[int, int] = {}
@@ -253,7 +255,9 @@ async def what_if_page(request: Request[Any, Any, Any], actor: Actor = ActorDep)
 
 
 @get("/plans/{plan_id:int}", name="plan")
-async def plan_page(request: Request[Any, Any, Any], plan_id: int, actor: Actor = ActorDep) -> Response[str]:
+async def plan_page(
+    request: Request[Any, Any, Any], *, plan_id: FromPath[int], actor: NamedDependency[Actor]
+) -> Response[str]:
     detail = await plan_service.get_plan(actor, plan_id)
     return render(
         request, "plans/detail.html", {"detail": detail, "can_manage": actor.role in funds.MANAGER_ROLES}
@@ -262,7 +266,7 @@ async def plan_page(request: Request[Any, Any, Any], plan_id: int, actor: Actor 
 
 @post("/plans/lines/{line_id:int}/adjust")
 async def adjust_line(
-    request: Request[Any, Any, Any], line_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, line_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     plan_id = _id(first(form, "plan_id", 12)) or 0
@@ -286,7 +290,7 @@ async def adjust_line(
 
 @post("/plans/{plan_id:int}/approve")
 async def approve_plan(
-    request: Request[Any, Any, Any], plan_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, plan_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     try:
@@ -302,7 +306,7 @@ async def approve_plan(
 
 @post("/plans/lines/{line_id:int}/cancel")
 async def cancel_line(
-    request: Request[Any, Any, Any], line_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, line_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     plan_id = _id(first(form, "plan_id", 12)) or 0
@@ -323,7 +327,7 @@ async def cancel_line(
 
 
 @get("/funds", name="funds")
-async def funds_page(request: Request[Any, Any, Any], actor: Actor = ActorDep) -> Response[str]:
+async def funds_page(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[str]:
     context = {
         "funds": await funds.list_funds(actor),
         "providers": await resources.list_providers(actor),
@@ -333,7 +337,7 @@ async def funds_page(request: Request[Any, Any, Any], actor: Actor = ActorDep) -
 
 
 @post("/funds")
-async def create_fund(request: Request[Any, Any, Any], actor: Actor = ActorDep) -> Response[Any]:
+async def create_fund(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     draft = funds.FundDraft(first(form, "code", 40), first(form, "name", 200), first(form, "provider_id", 12))
     try:
@@ -348,9 +352,10 @@ async def create_fund(request: Request[Any, Any, Any], actor: Actor = ActorDep) 
 @get("/funds/{fund_id:int}", name="fund")
 async def fund_page(
     request: Request[Any, Any, Any],
-    fund_id: int,
-    actor: Actor = ActorDep,
-    page: int = 1,
+    *,
+    fund_id: FromPath[int],
+    actor: NamedDependency[Actor],
+    page: FromQuery[int] = 1,
 ) -> Response[str]:
     ledger = await funds.get_ledger(actor, fund_id, page)
     return render(request, "funds/ledger.html", {"ledger": ledger})
@@ -360,7 +365,7 @@ async def fund_page(
 
 
 @get("/batches", name="batches")
-async def batches_page(request: Request[Any, Any, Any], actor: Actor = ActorDep) -> Response[str]:
+async def batches_page(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[str]:
     now = now_of(request)
     context = {
         "batches": await disbursement.list_batches(actor),
@@ -373,7 +378,7 @@ async def batches_page(request: Request[Any, Any, Any], actor: Actor = ActorDep)
 
 
 @post("/batches/generate")
-async def generate_lines(request: Request[Any, Any, Any], actor: Actor = ActorDep) -> Response[Any]:
+async def generate_lines(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     try:
         result = await disbursement.do_generate_monthly_lines(
@@ -397,7 +402,7 @@ async def generate_lines(request: Request[Any, Any, Any], actor: Actor = ActorDe
 
 
 @post("/batches")
-async def create_batch(request: Request[Any, Any, Any], actor: Actor = ActorDep) -> Response[Any]:
+async def create_batch(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     try:
         result = await disbursement.do_create_batch(
@@ -423,9 +428,10 @@ async def create_batch(request: Request[Any, Any, Any], actor: Actor = ActorDep)
 @get("/batches/{batch_id:int}", name="batch")
 async def batch_page(
     request: Request[Any, Any, Any],
-    batch_id: int,
-    actor: Actor = ActorDep,
-    page: int = 1,
+    *,
+    batch_id: FromPath[int],
+    actor: NamedDependency[Actor],
+    page: FromQuery[int] = 1,
 ) -> Response[str]:
     detail = await disbursement.get_batch(actor, batch_id, page)
     return render(
@@ -437,7 +443,7 @@ async def batch_page(
 
 @post("/batches/{batch_id:int}/export")
 async def export_batch(
-    request: Request[Any, Any, Any], batch_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, batch_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     file_format = first(form, "format", 5)
@@ -465,7 +471,7 @@ async def export_batch(
 
 @post("/batches/{batch_id:int}/return", request_max_body_size=RETURN_UPLOAD_LIMIT)
 async def upload_return(
-    request: Request[Any, Any, Any], batch_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, batch_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     files = [f for f in form.getall("file", []) if isinstance(f, UploadFile)]
@@ -517,16 +523,14 @@ async def upload_return(
 
 @get("/handover", name="handover")
 async def handover_page(
-    request: Request[Any, Any, Any],
-    actor: Actor = ActorDep,
-    household: int = 0,
+    request: Request[Any, Any, Any], *, actor: NamedDependency[Actor], household: FromQuery[int] = 0
 ) -> Response[str]:
     page = await handover.get_handover_page(actor, household) if household else None
     return render(request, "handover/index.html", {"page": page, "errors": {}})
 
 
 @post("/handover/find", request_max_body_size=UPLOAD_LIMIT_BYTES)
-async def find_household(request: Request[Any, Any, Any], actor: Actor = ActorDep) -> Response[Any]:
+async def find_household(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     token = first(form, "token", 300)
     scans = [f for f in form.getall("qr_photo", []) if isinstance(f, UploadFile)]
@@ -548,7 +552,7 @@ async def find_household(request: Request[Any, Any, Any], actor: Actor = ActorDe
 
 @post("/handover/lines/{line_id:int}", request_max_body_size=UPLOAD_LIMIT_BYTES)
 async def confirm_handover(
-    request: Request[Any, Any, Any], line_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, line_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     household_id = _id(first(form, "household", 12)) or 0
@@ -581,9 +585,7 @@ async def confirm_handover(
 
 @get("/followups", name="followups")
 async def followups_page(
-    request: Request[Any, Any, Any],
-    actor: Actor = ActorDep,
-    kind: str = "",
+    request: Request[Any, Any, Any], *, actor: NamedDependency[Actor], kind: FromQuery[str] = ""
 ) -> Response[str]:
     lists = await followups.get_followup_lists(actor, now=now_of(request), kind=kind)
     context = {
@@ -596,7 +598,9 @@ async def followups_page(
 
 
 @post("/followups/reviews")
-async def schedule_reviews(request: Request[Any, Any, Any], actor: Actor = ActorDep) -> Response[Any]:
+async def schedule_reviews(
+    request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]
+) -> Response[Any]:
     try:
         created = await followups.do_schedule_reviews(actor, now=now_of(request))
     except ACCESS_ERRORS:
@@ -612,7 +616,7 @@ async def schedule_reviews(request: Request[Any, Any, Any], actor: Actor = Actor
 
 @post("/followups/alerts/{visit_id:int}/resolve")
 async def resolve_alert(
-    request: Request[Any, Any, Any], visit_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, visit_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     try:
@@ -625,7 +629,7 @@ async def resolve_alert(
 
 
 @post("/followups/delay")
-async def set_delay(request: Request[Any, Any, Any], actor: Actor = ActorDep) -> Response[Any]:
+async def set_delay(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     try:
         days = await followups.do_set_followup_delay(actor, first(form, "days", 5), now=now_of(request))

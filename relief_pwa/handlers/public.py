@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.params import Dependency, Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
 
 from relief_pwa.adapters.qr import qr_png
@@ -32,7 +33,6 @@ from relief_pwa.services.ratelimit import PUBLIC_READS, PUBLIC_WRITES, SlidingWi
 # visit writes nothing), and cacheable pages set no CSRF cookie either.
 PUBLIC_OPT = {"exclude_from_csrf": True, "skip_session": True}
 PUBLIC_FORM_OPT = {"skip_session": True}
-ACTOR = Dependency(skip_validation=True)
 BOARD_MAX_AGE = 60
 RECIPIENTS_PER_PAGE = 500
 _TOO_MANY = (
@@ -130,7 +130,10 @@ async def public_home(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @get("/board/{code:str}", name="board", opt=PUBLIC_OPT, before_request=limit_reads)
 async def board_page(
-    request: Request[Any, Any, Any], code: str, page: int = Parameter(default=1, ge=1, le=10_000)
+    request: Request[Any, Any, Any],
+    *,
+    code: FromPath[str],
+    page: Annotated[int, QueryParameter(ge=1, le=10000)] = 1,
 ) -> Response[Any]:
     board = await public_boards.get_board(code, now_of(request))
     pages = max(1, -(-len(board.recipients) // RECIPIENTS_PER_PAGE))
@@ -148,7 +151,7 @@ async def board_page(
 
 
 @get("/board/{code:str}/poster", name="board_poster", opt=PUBLIC_OPT, before_request=limit_reads)
-async def board_poster(request: Request[Any, Any, Any], code: str) -> Response[Any]:
+async def board_poster(request: Request[Any, Any, Any], *, code: FromPath[str]) -> Response[Any]:
     unit = await public_boards.get_unit(code)
     if unit.level not in public_boards.BOARD_LEVELS:
         raise NotFoundOrForbidden()
@@ -161,7 +164,7 @@ async def board_poster(request: Request[Any, Any, Any], code: str) -> Response[A
 
 
 @get("/board/{code:str}/qr.png", name="board_qr", opt=PUBLIC_OPT, before_request=limit_reads)
-async def board_qr(request: Request[Any, Any, Any], code: str) -> Response[bytes]:
+async def board_qr(request: Request[Any, Any, Any], *, code: FromPath[str]) -> Response[bytes]:
     unit = await public_boards.get_unit(code)
     url = board_url(request, unit.code)
     etag = _etag("qr", url)
@@ -174,7 +177,7 @@ async def board_qr(request: Request[Any, Any, Any], code: str) -> Response[bytes
 
 
 @get("/public/verify", name="public_verify", opt=PUBLIC_OPT, before_request=limit_reads)
-async def verify_page(request: Request[Any, Any, Any], digest: str = "") -> Response[Any]:
+async def verify_page(request: Request[Any, Any, Any], *, digest: FromQuery[str] = "") -> Response[Any]:
     errors: dict[str, str] = {}
     results: list[public_boards.Publication] = []
     searched = bool(digest.strip())
@@ -200,8 +203,9 @@ async def policies_page(request: Request[Any, Any, Any]) -> Response[Any]:
 @get("/public/policies/{slug:str}", name="public_policy", opt=PUBLIC_OPT, before_request=limit_reads)
 async def policy_page(
     request: Request[Any, Any, Any],
-    slug: str,
-    version: int | None = Parameter(default=None, ge=1, le=100_000),
+    *,
+    slug: FromPath[str],
+    version: Annotated[int | None, QueryParameter(ge=1, le=100000)] = None,
 ) -> Response[Any]:
     policy = await policy_service.get_policy(slug, version)
     history = await policy_service.policy_history(slug)
@@ -221,7 +225,12 @@ async def _objection_context(
 
 @get("/public/objections/new", name="objection_form", opt=PUBLIC_FORM_OPT, before_request=limit_reads)
 async def objection_form(
-    request: Request[Any, Any, Any], notice: str = "", recipient: str = "", board: str = "", kind: str = ""
+    request: Request[Any, Any, Any],
+    *,
+    notice: FromQuery[str] = "",
+    recipient: FromQuery[str] = "",
+    board: FromQuery[str] = "",
+    kind: FromQuery[str] = "",
 ) -> Response[Any]:
     context = await _objection_context(
         request,
@@ -287,7 +296,7 @@ async def objection_submit(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @get("/public/objections/status", name="objection_status", opt=PUBLIC_OPT, before_request=limit_reads)
-async def objection_status(request: Request[Any, Any, Any], code: str = "") -> Response[Any]:
+async def objection_status(request: Request[Any, Any, Any], *, code: FromQuery[str] = "") -> Response[Any]:
     errors: dict[str, str] = {}
     status = None
     if code.strip():
@@ -314,7 +323,7 @@ def _require_editor(actor: Actor) -> None:
 
 
 @get("/policies", name="policy_admin")
-async def policy_admin(request: Request[Any, Any, Any], actor: Actor = ACTOR) -> Response[Any]:
+async def policy_admin(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     policies = await policy_service.list_policies()
     return render(
         request, "public/policy_admin.html", {"policies": policies, "can_edit": actor.role == Role.CITY}
@@ -322,14 +331,16 @@ async def policy_admin(request: Request[Any, Any, Any], actor: Actor = ACTOR) ->
 
 
 @get("/policies/new", name="policy_new")
-async def policy_new(request: Request[Any, Any, Any], actor: Actor = ACTOR) -> Response[Any]:
+async def policy_new(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     _require_editor(actor)
     context = {"values": {"slug": "", "title": "", "body": ""}, "errors": {}, "is_new": True, "version": None}
     return render(request, "public/policy_edit.html", context)
 
 
 @get("/policies/{slug:str}/edit", name="policy_edit")
-async def policy_edit(request: Request[Any, Any, Any], slug: str, actor: Actor = ACTOR) -> Response[Any]:
+async def policy_edit(
+    request: Request[Any, Any, Any], *, slug: FromPath[str], actor: NamedDependency[Actor]
+) -> Response[Any]:
     _require_editor(actor)
     policy = await policy_service.get_policy(slug)
     context = {
@@ -342,7 +353,7 @@ async def policy_edit(request: Request[Any, Any, Any], slug: str, actor: Actor =
 
 
 @post("/policies", name="policy_publish")
-async def policy_publish(request: Request[Any, Any, Any], actor: Actor = ACTOR) -> Response[Any]:
+async def policy_publish(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     values = {
         "slug": first(form, "slug", 80),

@@ -9,13 +9,14 @@ and in, whatever the route's own checks say. Services refuse them as well.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import Dependency, Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
 
 from relief_pwa.core.enums import AppState, Role
@@ -29,7 +30,6 @@ from relief_pwa.services import objections as objection_service
 from relief_pwa.services import supervision as supervision_service
 from relief_pwa.services.actors import Actor
 
-ACTOR = Dependency(skip_validation=True)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Supervisors may still log in and out: that changes no record of the case system.
 SUPERVISOR_MAY_POST = ("/login", "/logout")
@@ -65,7 +65,7 @@ NOTICE_ROLES = {Role.STATION, Role.CENTER, Role.CITY, Role.SUPERVISOR}
 
 
 @get("/notices", name="notices")
-async def notices_page(request: Request[Any, Any, Any], actor: Actor = ACTOR) -> Response[str]:
+async def notices_page(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[str]:
     if actor.role not in NOTICE_ROLES:
         raise PermissionDenied(N_("Your role may not take this action."))
     now = now_of(request)
@@ -80,7 +80,7 @@ async def notices_page(request: Request[Any, Any, Any], actor: Actor = ACTOR) ->
 
 
 @post("/notices/start", name="notices_start")
-async def notices_start(request: Request[Any, Any, Any], actor: Actor = ACTOR) -> Response[Any]:
+async def notices_start(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     now = now_of(request)
     chosen = [value for value in form.getall("application") if isinstance(value, str) and value.isdigit()][
@@ -121,7 +121,7 @@ async def notices_start(request: Request[Any, Any, Any], actor: Actor = ACTOR) -
 
 
 @get("/approvals", name="approvals")
-async def approvals_page(request: Request[Any, Any, Any], actor: Actor = ACTOR) -> Response[str]:
+async def approvals_page(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[str]:
     if actor.role not in {Role.CENTER, Role.CITY, Role.SUPERVISOR, Role.STATION}:
         raise PermissionDenied(N_("Your role may not take this action."))
     context = {
@@ -136,7 +136,7 @@ async def approvals_page(request: Request[Any, Any, Any], actor: Actor = ACTOR) 
 
 @get("/approvals/{application_id:int}", name="approval")
 async def approval_page(
-    request: Request[Any, Any, Any], application_id: int, actor: Actor = ACTOR
+    request: Request[Any, Any, Any], *, application_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
     case = await publicity.get_decision_case(actor, application_id)
     context = {
@@ -151,7 +151,7 @@ async def approval_page(
 
 @post("/approvals/{application_id:int}", name="approval_decide")
 async def approval_decide(
-    request: Request[Any, Any, Any], application_id: int, actor: Actor = ACTOR
+    request: Request[Any, Any, Any], *, application_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     decision, reason = first(form, "decision", 20), first(form, "reason", 2000)
@@ -183,7 +183,7 @@ async def approval_decide(
 
 @get("/approvals/{application_id:int}/letter", name="approval_letter")
 async def approval_letter(
-    request: Request[Any, Any, Any], application_id: int, actor: Actor = ACTOR
+    request: Request[Any, Any, Any], *, application_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
     """The written decision for the applicant: approval, or rejection with its reasons."""
     case = await publicity.get_decision_case(actor, application_id)
@@ -208,9 +208,10 @@ def _require_inbox(actor: Actor) -> None:
 @get("/objections", name="objections")
 async def objections_inbox(
     request: Request[Any, Any, Any],
-    actor: Actor = ACTOR,
-    status_filter: str = Parameter(query="status", default="open"),
-    page: str = "1",
+    *,
+    actor: NamedDependency[Actor],
+    status_filter: Annotated[str, QueryParameter(name="status")] = "open",
+    page: FromQuery[str] = "1",
 ) -> Response[str]:
     _require_inbox(actor)
     inbox = await objection_service.list_inbox(
@@ -252,7 +253,7 @@ async def _objection_page(
 
 @get("/objections/{objection_id:int}", name="objection")
 async def objection_page(
-    request: Request[Any, Any, Any], objection_id: int, actor: Actor = ACTOR
+    request: Request[Any, Any, Any], *, objection_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
     _require_inbox(actor)
     context = await _objection_page(request, actor, objection_id, {}, {})
@@ -261,7 +262,7 @@ async def objection_page(
 
 @post("/objections/{objection_id:int}/investigation", name="objection_investigate")
 async def objection_investigate(
-    request: Request[Any, Any, Any], objection_id: int, actor: Actor = ACTOR
+    request: Request[Any, Any, Any], *, objection_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     text = first(form, "investigation", 5000)
@@ -280,7 +281,7 @@ async def objection_investigate(
 
 @post("/objections/{objection_id:int}/answer", name="objection_answer")
 async def objection_answer(
-    request: Request[Any, Any, Any], objection_id: int, actor: Actor = ACTOR
+    request: Request[Any, Any, Any], *, objection_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     text = first(form, "answer", 5000)
@@ -298,7 +299,7 @@ async def objection_answer(
 
 @post("/objections/{objection_id:int}/close", name="objection_close")
 async def objection_close(
-    request: Request[Any, Any, Any], objection_id: int, actor: Actor = ACTOR
+    request: Request[Any, Any, Any], *, objection_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     await objection_service.do_close(actor, objection_id, now=now_of(request))
     flash(request, gettext("Report closed."))
@@ -309,7 +310,9 @@ async def objection_close(
 
 
 @get("/supervision", name="supervision")
-async def supervision_home(request: Request[Any, Any, Any], actor: Actor = ACTOR) -> Response[str]:
+async def supervision_home(
+    request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]
+) -> Response[str]:
     report = await integrity.compute_flags(actor, now=now_of(request))
     context = {"report": report, "kinds": integrity.FLAG_KINDS}
     return render(request, "supervision/index.html", context)
@@ -317,7 +320,7 @@ async def supervision_home(request: Request[Any, Any, Any], actor: Actor = ACTOR
 
 @get("/supervision/flags/{kind:str}", name="supervision_flags")
 async def supervision_flags(
-    request: Request[Any, Any, Any], kind: str, actor: Actor = ACTOR
+    request: Request[Any, Any, Any], *, kind: FromPath[str], actor: NamedDependency[Actor]
 ) -> Response[str]:
     if kind not in integrity.FLAG_KINDS:
         raise DomainError(N_("Unknown flag."))
@@ -329,13 +332,14 @@ async def supervision_flags(
 @get("/supervision/audit", name="supervision_audit")
 async def supervision_audit(
     request: Request[Any, Any, Any],
-    actor: Actor = ACTOR,
-    who: str = Parameter(query="actor", default=""),
-    household: str = "",
-    action: str = "",
-    date_from: str = "",
-    date_to: str = "",
-    before: str = "",
+    *,
+    actor: NamedDependency[Actor],
+    who: Annotated[str, QueryParameter(name="actor")] = "",
+    household: FromQuery[str] = "",
+    action: FromQuery[str] = "",
+    date_from: FromQuery[str] = "",
+    date_to: FromQuery[str] = "",
+    before: FromQuery[str] = "",
 ) -> Response[str]:
     query = supervision_service.AuditQuery(
         actor=who[:40],
@@ -357,7 +361,9 @@ async def supervision_audit(
 
 
 @get("/supervision/verify", name="supervision_verify")
-async def supervision_verify(request: Request[Any, Any, Any], actor: Actor = ACTOR) -> Response[str]:
+async def supervision_verify(
+    request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]
+) -> Response[str]:
     """Re-hash the audit chain now (a read: supervisors may run it)."""
     check = await supervision_service.check_chain(actor, now=now_of(request))
     block = "result" if is_htmx(request) else None
@@ -369,7 +375,7 @@ async def supervision_verify(request: Request[Any, Any, Any], actor: Actor = ACT
 
 @get("/households/{household_id:int}/near-relatives", name="near_relatives")
 async def near_relatives_page(
-    request: Request[Any, Any, Any], household_id: int, actor: Actor = ACTOR
+    request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
     filings = await integrity.list_near_relatives(actor, household_id)
     context = {
@@ -384,7 +390,7 @@ async def near_relatives_page(
 
 @post("/households/{household_id:int}/near-relatives", name="near_relatives_record")
 async def near_relatives_record(
-    request: Request[Any, Any, Any], household_id: int, actor: Actor = ACTOR
+    request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     values = {

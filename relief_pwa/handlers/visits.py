@@ -10,7 +10,8 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import FormMultiDict, UploadFile
-from litestar.params import Dependency
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from relief_pwa.adapters.photos import PhotoRejected
@@ -68,7 +69,6 @@ from relief_pwa.services.visits import (
 )
 from relief_pwa.settings import REPO_ROOT
 
-ActorDep = Dependency(skip_validation=True)
 MAX_PHOTOS_PER_RECORD = 12
 SERVICE_WORKER = REPO_ROOT / "static" / "sw.js"
 
@@ -87,7 +87,7 @@ def _is_outbox(request: Request[Any, Any, Any]) -> bool:
 
 
 @get("/visits", name="visits")
-async def my_visits(request: Request[Any, Any, Any], actor: Actor = ActorDep) -> Response[str]:
+async def my_visits(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[str]:
     today = now_of(request).date()
     visits = await list_my_visits(actor, today)
     # The pages the service worker keeps for offline reading: each visit and its household file.
@@ -111,7 +111,7 @@ async def my_visits(request: Request[Any, Any, Any], actor: Actor = ActorDep) ->
 
 @get("/households/{household_id:int}/visits", name="household_visits")
 async def household_visits(
-    request: Request[Any, Any, Any], household_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
     visits = await list_household_visits(actor, household_id)
     return render(
@@ -139,7 +139,11 @@ async def _schedule_context(
 
 @get("/households/{household_id:int}/visits/schedule", name="visit_schedule")
 async def schedule_form(
-    request: Request[Any, Any, Any], household_id: int, actor: Actor = ActorDep, application_id: str = ""
+    request: Request[Any, Any, Any],
+    *,
+    household_id: FromPath[int],
+    actor: NamedDependency[Actor],
+    application_id: FromQuery[str] = "",
 ) -> Response[str]:
     values = {
         "assigned_to": str(actor.staff_id),
@@ -152,7 +156,7 @@ async def schedule_form(
 
 @post("/households/{household_id:int}/visits/schedule")
 async def schedule_submit(
-    request: Request[Any, Any, Any], household_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     values = {
@@ -190,7 +194,7 @@ async def schedule_submit(
 
 @post("/visits/{visit_id:int}/cancel")
 async def cancel_visit(
-    request: Request[Any, Any, Any], visit_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, visit_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     try:
@@ -225,14 +229,18 @@ async def _visit_page_context(actor: Actor, visit_id: int) -> dict[str, Any]:
 
 @get("/visits/{visit_id:int}", name="visit")
 async def visit_page(
-    request: Request[Any, Any, Any], visit_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, visit_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
     return render(request, "visits/visit.html", await _visit_page_context(actor, visit_id))
 
 
 @get("/households/{household_id:int}/visits/record", name="visit_unscheduled")
 async def unscheduled_form(
-    request: Request[Any, Any, Any], household_id: int, actor: Actor = ActorDep, kind: str = "home"
+    request: Request[Any, Any, Any],
+    *,
+    household_id: FromPath[int],
+    actor: NamedDependency[Actor],
+    kind: FromQuery[str] = "home",
 ) -> Response[str]:
     form = await get_new_visit_form(actor, household_id)
     chosen = kind if kind in {k.value for k in VisitKind} else VisitKind.HOME.value
@@ -333,7 +341,7 @@ async def parse_record_form(form: FormMultiDict, values: dict[str, str]) -> Visi
 
 
 @post("/visits/record", request_max_body_size=UPLOAD_LIMIT_BYTES)
-async def record_visit(request: Request[Any, Any, Any], actor: Actor = ActorDep) -> Response[Any]:
+async def record_visit(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     values = record_form_values(form)
     try:
@@ -414,7 +422,7 @@ async def _record_error_context(
 
 @post("/visits/{visit_id:int}/photos", request_max_body_size=UPLOAD_LIMIT_BYTES)
 async def upload_photo(
-    request: Request[Any, Any, Any], visit_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, visit_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     files = [f for f in form.getall("photo", []) if isinstance(f, UploadFile)]
@@ -471,14 +479,14 @@ def _photo_response(data: bytes) -> Response[bytes]:
 
 @get("/photos/{photo_id:int}", name="photo")
 async def photo_image(
-    request: Request[Any, Any, Any], photo_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, photo_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[bytes]:
     return _photo_response(await read_photo(actor, photo_id))
 
 
 @get("/photos/{photo_id:int}/thumb", name="photo_thumb")
 async def photo_thumb(
-    request: Request[Any, Any, Any], photo_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, photo_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[bytes]:
     return _photo_response(await read_photo(actor, photo_id, thumb=True))
 
@@ -488,7 +496,7 @@ async def photo_thumb(
 
 @get("/households/{household_id:int}/ledger", name="ledger")
 async def ledger_page(
-    request: Request[Any, Any, Any], household_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
     ledger = await get_ledger(actor, household_id)
     block = "ledger" if is_htmx(request) else None
@@ -498,7 +506,7 @@ async def ledger_page(
 
 
 @get("/settings/discrepancy", name="discrepancy_setting")
-async def threshold_form(request: Request[Any, Any, Any], actor: Actor = ActorDep) -> Response[str]:
+async def threshold_form(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[str]:
     return render(
         request,
         "visits/threshold.html",
@@ -507,7 +515,9 @@ async def threshold_form(request: Request[Any, Any, Any], actor: Actor = ActorDe
 
 
 @post("/settings/discrepancy")
-async def threshold_submit(request: Request[Any, Any, Any], actor: Actor = ActorDep) -> Response[Any]:
+async def threshold_submit(
+    request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]
+) -> Response[Any]:
     form = await request.form()
     raw = first(form, "threshold", 10)
     try:
@@ -530,7 +540,11 @@ async def threshold_submit(request: Request[Any, Any, Any], actor: Actor = Actor
 
 @get("/applications/{application_id:int}/opinion", name="opinion")
 async def opinion_page(
-    request: Request[Any, Any, Any], application_id: int, actor: Actor = ActorDep, supporter: str = ""
+    request: Request[Any, Any, Any],
+    *,
+    application_id: FromPath[int],
+    actor: NamedDependency[Actor],
+    supporter: FromQuery[str] = "",
 ) -> Response[str]:
     page = await get_opinion_page(
         actor, application_id, as_of=now_of(request).date(), legal_supporter_able=parse_supporter(supporter)
@@ -546,7 +560,7 @@ async def opinion_page(
 
 @post("/applications/{application_id:int}/opinion")
 async def opinion_submit(
-    request: Request[Any, Any, Any], application_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, application_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     values = {
@@ -586,7 +600,7 @@ async def opinion_submit(
 
 @post("/applications/{application_id:int}/start-investigation")
 async def start_investigation(
-    request: Request[Any, Any, Any], application_id: int, actor: Actor = ActorDep
+    request: Request[Any, Any, Any], *, application_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     try:
         await do_start_investigation(actor, application_id, now=now_of(request))
