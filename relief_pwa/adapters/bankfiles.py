@@ -105,7 +105,7 @@ class BankFileProblem:
     params: Mapping[str, str]
 
 
-class BankFileRejected(DomainError):  # noqa: N818 - named like the errors in core/errors.py
+class BankFileRejected(DomainError):
     """The file was refused as a whole; ``problems`` lists everything wrong."""
 
     def __init__(self, problems: Sequence[BankFileProblem]) -> None:

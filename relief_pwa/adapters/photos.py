@@ -135,7 +135,7 @@ _MESSAGES: Final[dict[RejectReason, str]] = {
 }
 
 
-class PhotoRejected(DomainError):  # noqa: N818 - name shared with callers, like core errors
+class PhotoRejected(DomainError):
     """An upload that is not an acceptable photo; ``reason`` says which rule failed."""
 
     def __init__(self, reason: RejectReason, **params: Any) -> None:

@@ -28,7 +28,16 @@ from relief_pwa.core.enums import (
 from relief_pwa.core.errors import DomainError, ValidationFailed
 from relief_pwa.core.intake import MAX_ITEMS, MAX_MEMBERS, IntakeDraft, ItemDraft, MemberDraft
 from relief_pwa.core.materials import MATERIALS
-from relief_pwa.handlers.common import ACCESS_ERRORS, clean_text, first, flash, form_errors, is_htmx, now_of, render
+from relief_pwa.handlers.common import (
+    ACCESS_ERRORS,
+    clean_text,
+    first,
+    flash,
+    form_errors,
+    is_htmx,
+    now_of,
+    render,
+)
 from relief_pwa.i18n import translate
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.intake import DuplicateIdNumber, check_and_create_intake
