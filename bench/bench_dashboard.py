@@ -300,7 +300,8 @@ async def add_history(now: datetime, seed: int = 8) -> dict[str, int]:
         ],
     )
     fund_of_district = {d["path"]: i + 2 for i, d in enumerate(districts)}
-    plans, lines, payments, batches = [], [], [], {}
+    plans, lines, payments = [], [], []
+    batches: dict[tuple[int, str, str], int] = {}
     months = [f"{(today.replace(day=1) - timedelta(days=31 * k)):%Y-%m}" for k in range(1, 7)]
     for n, app in enumerate(active):
         district_path = "/".join(app["org_path"].split("/")[:2]) + "/"
@@ -435,7 +436,8 @@ async def bench_pages(info: CityInfo, repeat: int) -> dict[str, list[float]]:
     }
     results: dict[str, list[float]] = {}
     for username, urls in pages.items():
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50002))
+        # Litestar's precise ASGI signature is not assignable to httpx's loose _ASGIApp alias.
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50002))  # type: ignore[arg-type]
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             login_page = await client.get("/login")
             token = login_page.text.split('name="_csrf_token" value="', 1)[1].split('"', 1)[0]
@@ -461,7 +463,9 @@ async def bench_pages(info: CityInfo, repeat: int) -> dict[str, list[float]]:
 
                 await fetch()  # warm-up
                 # (the report is left out cold: it includes the integrity flags, whose cost is issue 6's)
-                if url.startswith("/analytics") and not any(k in url for k in ("format=", "households", "report")):
+                if url.startswith("/analytics") and not any(
+                    k in url for k in ("format=", "households", "report")
+                ):
                     results[f"{url} ({username}) cold"] = await _timed(fetch_cold, repeat)
                 results[f"{url} ({username})"] = await _timed(fetch, repeat)
     return results
@@ -476,6 +480,9 @@ async def main() -> None:
     parser.add_argument("--pages", type=int, default=20, help="requests to time per page")
     args = parser.parse_args()
 
+    from piccolo.engine.postgres import PostgresEngine
+
+    from relief_pwa.db import BoundedSQLiteEngine
     from relief_pwa.piccolo_conf import DB
 
     await prepare_database(reset=True)
@@ -510,9 +517,10 @@ async def main() -> None:
             f"city dashboard, {label}: p95 {p95:.0f} ms — target < 300 ms: "
             f"{'met' if p95 < 300 else 'NOT met'}"
         )
-    if DB.engine_type == "postgres":
+    if isinstance(DB, PostgresEngine):
         await DB.close_connection_pool()
     else:
+        assert isinstance(DB, BoundedSQLiteEngine)
         await DB.close_pool()  # its worker threads would keep the process alive
 
 

@@ -41,12 +41,13 @@ from relief_pwa.tables import Fund, Household, OrgUnit, Provider, Resource
 
 async def prepare_database() -> None:
     from piccolo.apps.migrations.commands.forwards import run_forwards
+    from piccolo.engine.postgres import PostgresEngine
 
     from relief_pwa.piccolo_conf import DB
     from relief_pwa.services.wiring import register_listeners
 
     register_listeners()
-    if DB.engine_type == "postgres":
+    if isinstance(DB, PostgresEngine):
         await DB.start_connection_pool(min_size=1, max_size=8)
         await DB.run_ddl("DROP SCHEMA public CASCADE")
         await DB.run_ddl("CREATE SCHEMA public")
@@ -301,13 +302,17 @@ async def main() -> None:
     timed(f"service export XLSX ({len(xlsx_data) // 1024} KiB)", export_xlsx, bare_xlsx)
     timed("generate + batch + both exports", generate + create + export_csv + export_xlsx)
 
+    from piccolo.engine.postgres import PostgresEngine
+
+    from relief_pwa.db import BoundedSQLiteEngine
     from relief_pwa.piccolo_conf import DB
 
     # Close the connections, or their threads keep the interpreter from exiting.
-    if DB.engine_type == "postgres":
+    if isinstance(DB, PostgresEngine):
         await DB.close_connection_pool()
     else:
-        await DB.close_pool()  # type: ignore[attr-defined]
+        assert isinstance(DB, BoundedSQLiteEngine)
+        await DB.close_pool()
 
 
 if __name__ == "__main__":

@@ -44,21 +44,24 @@ def pytest_report_header(config: pytest.Config) -> str:
 async def database() -> AsyncIterator[Any]:
     """Migrate a fresh schema once per session (this also tests the migrations)."""
     from piccolo.apps.migrations.commands.forwards import run_forwards
+    from piccolo.engine.postgres import PostgresEngine
 
+    from relief_pwa.db import BoundedSQLiteEngine
     from relief_pwa.piccolo_conf import DB
     from relief_pwa.services.wiring import register_listeners
 
     register_listeners()
-    if DB.engine_type == "postgres":
+    if isinstance(DB, PostgresEngine):
         await DB.start_connection_pool(min_size=1, max_size=8)
         await DB.run_ddl("DROP SCHEMA public CASCADE")
         await DB.run_ddl("CREATE SCHEMA public")
     result = await run_forwards("relief")
     assert result.success, result.message
     yield DB
-    if DB.engine_type == "postgres":
+    if isinstance(DB, PostgresEngine):
         await DB.close_connection_pool()
     else:
+        assert isinstance(DB, BoundedSQLiteEngine)
         await DB.close_pool()
 
 
@@ -121,7 +124,7 @@ class Client(httpx.AsyncClient):
 
     csrf: str = ""
 
-    async def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    async def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> httpx.Response:
         response = await super().request(method, url, *args, **kwargs)
         match = re.search(
             r'name="_csrf_token" value="([^"]+)"',

@@ -48,7 +48,8 @@ async def running_bot(settings: Settings, clock: Any) -> AsyncIterator[tuple[Any
 
     app = create_app(settings, clock)
     async with bot_lifespan(app):
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        # Litestar's precise ASGI signature is not assignable to httpx's loose _ASGIApp alias.
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))  # type: ignore[arg-type]
         async with Client(
             transport=transport, base_url="http://testserver", follow_redirects=False
         ) as client:

@@ -18,6 +18,7 @@ from relief_pwa.db import write_transaction
 from relief_pwa.services.bot import do_mark_chat_reachable, ensure_chat
 from relief_pwa.services.outbox import OutboxWorker, enqueue, outbox_counts
 from relief_pwa.tables import AuditEvent, BotChat, OutboxMessage
+from tests.helpers import found
 
 CLOCK = SystemClock()  # retries wait real seconds
 
@@ -84,7 +85,7 @@ async def test_retry_after_is_honoured(db, stub, bot) -> None:
     await worker.stop()
     assert stub.texts(42) == ["after flood"]
     assert stub.send_times()[0] - started >= 1.0
-    row = await OutboxMessage.select().first()
+    row = found(await OutboxMessage.select().first())
     assert row["status"] == "sent" and row["attempts"] == 2 and row["last_error"] == ""
 
 
@@ -96,7 +97,7 @@ async def test_dropped_connections_are_retried_with_backoff(db, stub, bot) -> No
     await worker.drain(timeout=10)
     await worker.stop()
     assert stub.texts(43) == ["through a bad line"]
-    row = await OutboxMessage.select().first()
+    row = found(await OutboxMessage.select().first())
     assert row["status"] == "sent" and row["attempts"] == 3
     assert worker.retried == 2
 
@@ -113,12 +114,12 @@ async def test_blocked_chat_is_marked_and_not_retried(db, stub, bot) -> None:
     assert stub.texts(45) == ["other chat"]
     statuses = Counter(r["status"] for r in await OutboxMessage.select().where(OutboxMessage.chat_id == 44))
     assert statuses == {"blocked": 2}
-    chat = await BotChat.select().where(BotChat.chat_id == 44).first()
+    chat = found(await BotChat.select().where(BotChat.chat_id == 44).first())
     assert chat["blocked"] is True
     assert await AuditEvent.exists().where(AuditEvent.action == "bot.chat_blocked")
     # The user unblocks the bot and writes again: the chat is reachable again.
     await do_mark_chat_reachable(44, CLOCK.now())
-    assert (await BotChat.select().where(BotChat.chat_id == 44).first())["blocked"] is False
+    assert found(await BotChat.select().where(BotChat.chat_id == 44).first())["blocked"] is False
 
 
 async def test_bad_request_fails_for_good(db, stub, bot) -> None:
@@ -128,7 +129,7 @@ async def test_bad_request_fails_for_good(db, stub, bot) -> None:
     worker.start()
     await worker.drain(timeout=10)
     await worker.stop()
-    row = await OutboxMessage.select().first()
+    row = found(await OutboxMessage.select().first())
     assert row["status"] == "failed" and "chat not found" in row["last_error"].lower()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from relief_pwa.tables import AuditEvent, PreApplication
 from tests.bot.conftest import Chat, english_chat, running_bot
+from tests.helpers import found
 
 CHAT = 888000111
 
@@ -77,10 +78,10 @@ async def test_whole_conversation_with_bad_input_at_every_step(
         await liaison_b.get("/bot/preapplications")
         response = await liaison_b.post_form(f"/bot/preapplications/{row['id']}/status", {"status": "taken"})
         assert response.status_code == 303
-        assert (await PreApplication.select(PreApplication.status).first())["status"] == "taken"
+        assert found(await PreApplication.select(PreApplication.status).first())["status"] == "taken"
         denied = await liaison.post_form(f"/bot/preapplications/{row['id']}/status", {"status": "closed"})
         assert denied.status_code in {303, 404}
-        assert (await PreApplication.select(PreApplication.status).first())["status"] == "taken"
+        assert found(await PreApplication.select(PreApplication.status).first())["status"] == "taken"
 
 
 async def test_cancel_at_any_step_loses_nothing_and_sends_nothing(world, stub, bot_settings, clock, now):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from relief_pwa.bot import texts
 from relief_pwa.core.fieldwork import VisitKind
@@ -46,7 +47,7 @@ async def _schedule(world, now, intake, days: int = 3, window: str = "09:00-11:0
     )
 
 
-async def _outbox(kind: str) -> list[dict]:
+async def _outbox(kind: str) -> list[dict[str, Any]]:
     return await OutboxMessage.select().where(OutboxMessage.kind == kind).order_by(OutboxMessage.id)
 
 

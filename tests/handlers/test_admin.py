@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from relief_pwa.tables import AuditEvent, OrgUnit, Staff
+from tests.helpers import found
 
 
 async def test_city_creates_an_account_that_can_log_in(client, world, make_client):
@@ -16,7 +17,7 @@ async def test_city_creates_an_account_that_can_log_in(client, world, make_clien
     }
     response = await client.post_form("/admin/staff", form)
     assert response.status_code == 303
-    staff = await Staff.objects().get(Staff.username == "wang_li")
+    staff = found(await Staff.objects().get(Staff.username == "wang_li"))
     assert staff.org_path == "370100/370102/370102001/370102001002/"
     newcomer = make_client()
     await newcomer.login("wang_li", "a-long-password")
@@ -90,7 +91,7 @@ async def test_city_updates_office_details_with_validation(client, world):
         },
     )
     assert good.status_code == 303
-    row = await OrgUnit.objects().get(OrgUnit.id == unit)
+    row = found(await OrgUnit.objects().get(OrgUnit.id == unit))
     assert row.supervision_hotline == "0531-86970102"
 
 

@@ -29,8 +29,9 @@ class TableParser(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
-        if tag == "table" and a.get("data-table"):
-            self.current = a["data-table"]
+        table = a.get("data-table")
+        if tag == "table" and table:
+            self.current = table
             self.tables[self.current] = []
         elif self.current and tag == "tr":
             self.row, self.skip_row = [], a.get("class") == "empty"

@@ -74,8 +74,10 @@ async def test_session_survives_an_app_restart(client, world, clock):
     await client.login("station")
     cookies = client.cookies
     restarted = create_app(load_settings(), clock)
+    # Litestar's precise ASGI signature is not assignable to httpx's loose _ASGIApp alias.
+    transport = httpx.ASGITransport(app=restarted)  # type: ignore[arg-type]
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=restarted), base_url="http://testserver", cookies=cookies
+        transport=transport, base_url="http://testserver", cookies=cookies
     ) as second:
         response = await second.get("/cases")
     assert response.status_code == 200

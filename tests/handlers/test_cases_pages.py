@@ -7,6 +7,7 @@ import pytest
 from relief_pwa.services.applications import do_transition
 from relief_pwa.tables import Member
 from tests.factories import make_intake, member
+from tests.helpers import found
 
 
 @pytest.fixture()
@@ -20,7 +21,9 @@ async def cases(world, now):
 
 async def test_search_by_name_id_file_number_and_phone(client, cases):
     await client.login("station")
-    head = await Member.select(Member.id_number).where(Member.household == cases["a"].household_id).first()
+    head = found(
+        await Member.select(Member.id_number).where(Member.household == cases["a"].household_id).first()
+    )
     for term in ("欧阳", head["id_number"], cases["a"].file_no, "13711112222", cases["a"].application_number):
         page = await client.get("/cases", params={"q": term})
         assert "欧阳春华" in page.text, term

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 from relief_pwa.tables import AuditEvent, Household, Member, MoneyItem
-from tests.factories import make_intake, new_id_number
+from tests.factories import World, make_intake, new_id_number
+from tests.helpers import found
 
 
-async def _household(world):
+async def _household(world: World) -> Household:
     result = await make_intake(world)
-    return await Household.objects().get(Household.id == result.household_id)
+    return found(await Household.objects().get(Household.id == result.household_id))
 
 
 async def test_edit_household_fields_is_audited_with_before_and_after(client, world):
@@ -29,9 +30,9 @@ async def test_edit_household_fields_is_audited_with_before_and_after(client, wo
         },
     )
     assert response.status_code == 303
-    row = await Household.objects().get(Household.id == household.id)
+    row = found(await Household.objects().get(Household.id == household.id))
     assert (row.address, row.housing, row.version) == ("新地址8号", "unsafe", household.version + 1)
-    event = await AuditEvent.select().where(AuditEvent.action == "household.update").first()
+    event = found(await AuditEvent.select().where(AuditEvent.action == "household.update").first())
     assert '"rented_heavy"' in event["before"] and '"unsafe"' in event["after"]
 
 
@@ -52,7 +53,7 @@ async def test_a_stale_edit_is_a_conflict_and_changes_nothing(client, world, mak
     )
     assert stale.status_code == 409
     assert 'value="联络员改的"' in stale.text  # what the user typed is kept
-    assert (await Household.objects().get(Household.id == household.id)).address == "站里改的"
+    assert found(await Household.objects().get(Household.id == household.id)).address == "站里改的"
 
 
 async def test_add_and_remove_a_member(client, world):
@@ -68,7 +69,7 @@ async def test_add_and_remove_a_member(client, world):
         "id_number": new_id_number(date(2017, 6, 1)),
     }
     assert (await client.post_form(f"/households/{household.id}/members", form)).status_code == 303
-    child = await Member.objects().get(Member.name == "张小宝")
+    child = found(await Member.objects().get(Member.name == "张小宝"))
     bad = await client.post_form(
         f"/households/{household.id}/members/{child.id}",
         {"version": str(household.version + 1), "action": "remove", "reason": ""},
@@ -79,7 +80,7 @@ async def test_add_and_remove_a_member(client, world):
         {"version": str(household.version + 1), "action": "remove", "reason": "户口迁出"},
     )
     assert gone.status_code == 303
-    assert (await Member.objects().get(Member.id == child.id)).active is False
+    assert found(await Member.objects().get(Member.id == child.id)).active is False
     page = await client.get(f"/households/{household.id}")
     assert "张小宝" in page.text
 
@@ -114,14 +115,14 @@ async def test_add_and_remove_an_item(client, world):
         "description": "透析",
     }
     assert (await client.post_form(f"/households/{household.id}/items", form)).status_code == 303
-    item = await MoneyItem.objects().get(MoneyItem.description == "透析")
+    item = found(await MoneyItem.objects().get(MoneyItem.description == "透析"))
     assert item.declared_fen == 450000
     removed = await client.post_form(
         f"/households/{household.id}/items/{item.id}/remove",
         {"version": str(household.version + 1), "reason": "重复录入"},
     )
     assert removed.status_code == 303
-    assert (await MoneyItem.objects().get(MoneyItem.id == item.id)).active is False
+    assert found(await MoneyItem.objects().get(MoneyItem.id == item.id)).active is False
 
 
 async def test_edits_respect_jurisdiction_and_roles(client, world):
@@ -138,4 +139,4 @@ async def test_edits_respect_jurisdiction_and_roles(client, world):
         await client.login(username)
         response = await client.post_form(f"/households/{household.id}/edit", fields)
         assert response.status_code == expected, username
-    assert (await Household.objects().get(Household.id == household.id)).version == household.version
+    assert found(await Household.objects().get(Household.id == household.id)).version == household.version

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from relief_pwa.tables import Application, Household
-from tests.factories import new_id_number
+from tests.factories import World, new_id_number
+from tests.helpers import found
 
 
-def intake_form(world, **overrides):
-    form = {
+def intake_form(world: World, **overrides: Any) -> dict[str, Any]:
+    form: dict[str, Any] = {
         "community_id": str(world.units["370102001001"]),
         "address": "解放路12号",
         "area_type": "urban",
@@ -56,7 +59,7 @@ async def test_successful_intake_redirects_to_a_printable_receipt(client, world)
     assert response.status_code == 303
     receipt = await client.get(response.headers["location"])
     assert receipt.status_code == 200
-    application = await Application.objects().first()
+    application = found(await Application.objects().first())
     assert application.number in receipt.text
     # Missing materials are listed once, together: authorisation, income proof and diagnosis here.
     assert receipt.text.count("<li>") >= 3
@@ -103,6 +106,6 @@ async def test_duplicate_id_message_links_to_the_visible_household(client, world
     assert first.status_code == 303
     second = await client.post_form("/intake", intake_form(world, **{"members-0-id_number": id_number}))
     assert second.status_code == 422
-    household = await Household.objects().first()
+    household = found(await Household.objects().first())
     assert f'href="/households/{household.id}"' in second.text
     assert household.file_no in second.text

@@ -8,6 +8,7 @@ import re
 
 from relief_pwa.tables import DisbursementBatch, Fund, Handover, Payment, Plan, PlanLine, Provider, Resource
 from tests.adapters.imagefactory import phone_jpeg
+from tests.helpers import found
 from tests.services.plans_support import recipient
 
 
@@ -17,13 +18,13 @@ async def setup_pool_by_pages(client) -> tuple[int, int]:
     assert page.status_code == 200
     response = await client.post_form("/resources/providers", {"name": "历下区民政局", "kind": "government"})
     assert response.status_code == 303
-    provider = await Provider.objects().first()
+    provider = found(await Provider.objects().first())
     await client.get("/funds")
     response = await client.post_form(
         "/funds", {"code": "db-lx", "name": "低保专户", "provider_id": str(provider.id)}
     )
     assert response.status_code == 303
-    fund = await Fund.objects().first()
+    fund = found(await Fund.objects().first())
     assert fund.code == "DB-LX"
     await client.get("/resources")
     response = await client.post_form(
@@ -47,14 +48,14 @@ async def setup_pool_by_pages(client) -> tuple[int, int]:
         ],
     )
     assert response.status_code == 303, response.text[:2000]
-    resource = await Resource.objects().first()
+    resource = found(await Resource.objects().first())
     return fund.id, resource.id
 
 
 async def test_resource_form_refuses_bad_amounts_and_keeps_input(world, client):
     await client.login("center")
     await client.post_form("/resources/providers", {"name": "某企业", "kind": "enterprise"})
-    provider = await Provider.objects().first()
+    provider = found(await Provider.objects().first())
     await client.get("/resources")
     response = await client.post_form(
         "/resources",
@@ -85,8 +86,8 @@ async def test_draft_save_adjust_approve_batch_and_reconcile_through_pages(world
     assert bad.status_code == 422
     response = await client.post_form("/plans/draft", {"household": str(household)})
     assert response.status_code == 303
-    plan = await Plan.objects().first()
-    line = await PlanLine.objects().first()
+    plan = found(await Plan.objects().first())
+    line = found(await PlanLine.objects().first())
     detail = await client.get(f"/plans/{plan.id}")
     assert detail.status_code == 200 and "500.00" in detail.text
     response = await client.post_form(
@@ -94,7 +95,7 @@ async def test_draft_save_adjust_approve_batch_and_reconcile_through_pages(world
         {"plan_id": str(plan.id), "version": "1", "amount": "9999", "reason": "超标", "action": "change"},
     )
     assert response.status_code == 303
-    assert (await PlanLine.objects().first()).amount_fen == 50000
+    assert found(await PlanLine.objects().first()).amount_fen == 50000
     await client.get(f"/plans/{plan.id}")
     response = await client.post_form(
         f"/plans/lines/{line.id}/adjust",
@@ -106,18 +107,18 @@ async def test_draft_save_adjust_approve_batch_and_reconcile_through_pages(world
             "action": "change",
         },
     )
-    assert (await PlanLine.objects().first()).amount_fen == 40000
+    assert found(await PlanLine.objects().first()).amount_fen == 40000
     await client.get(f"/plans/{plan.id}")
     response = await client.post_form(f"/plans/{plan.id}/approve", {"version": "2"})
     assert response.status_code == 303
-    assert (await Plan.objects().first()).status == "approved"
+    assert found(await Plan.objects().first()).status == "approved"
 
     await client.get("/batches")
     response = await client.post_form("/batches/generate", {"month": "2026-11"})
     assert response.status_code == 303
     response = await client.post_form("/batches", {"fund_id": str(fund_id), "month": "2026-11"})
     assert response.status_code == 303
-    batch = await DisbursementBatch.objects().first()
+    batch = found(await DisbursementBatch.objects().first())
     page = await client.get(f"/batches/{batch.id}")
     assert batch.batch_no in page.text
     download = await client.post_form(f"/batches/{batch.id}/export", {"format": "csv"})
@@ -155,7 +156,7 @@ async def test_handover_page_by_file_number_with_photo(world, client):
     household = await recipient(world, index="80")
     await client.login("center")
     await client.post_form("/resources/providers", {"name": "慈善总会", "kind": "social_org"})
-    provider = await Provider.objects().first()
+    provider = found(await Provider.objects().first())
     await client.get("/resources")
     await client.post_form(
         "/resources",
@@ -173,20 +174,20 @@ async def test_handover_page_by_file_number_with_photo(world, client):
     )
     await client.get("/plans/draft")
     await client.post_form("/plans/draft", {})
-    plan = await Plan.objects().first()
+    plan = found(await Plan.objects().first())
     await client.get(f"/plans/{plan.id}")
     await client.post_form(f"/plans/{plan.id}/approve", {})
-    line = await PlanLine.objects().first()
+    line = found(await PlanLine.objects().first())
     assert line.status == "approved"
 
     liaison = client
     await liaison.login("liaison")
     page = await liaison.get("/handover")
     assert page.status_code == 200 and 'capture="environment"' in page.text
-    file_no = (await Plan.objects().first()).household
+    file_no = found(await Plan.objects().first()).household
     from relief_pwa.tables import Household
 
-    number = (await Household.objects().where(Household.id == household).first()).file_no
+    number = found(await Household.objects().where(Household.id == household).first()).file_no
     response = await liaison.post("/handover/find", data={"file_no": number, "_csrf_token": liaison.csrf})
     assert response.status_code == 303
     location = response.headers["location"]

@@ -8,6 +8,7 @@ import io
 import re
 import time
 from datetime import date, timedelta
+from typing import Any
 
 import zxingcpp
 from PIL import Image
@@ -23,7 +24,8 @@ from relief_pwa.tables import (
     PublishedList,
     WebSession,
 )
-from tests.factories import member, new_id_number
+from tests.factories import World, member, new_id_number
+from tests.helpers import found
 from tests.services.publicity_support import (  # noqa: F401
     active_application,
     eligible_application,
@@ -34,7 +36,7 @@ COMMUNITY = "370102001001"
 ADDRESSES = ["解放路12号3单元201室", "和平路88号2号楼1单元502", "千佛山东路5号院"]
 
 
-async def seed_community(world):
+async def seed_community(world: World) -> dict[str, Any]:
     """Recipients, running notices (one with a minor head), in two communities and two streets."""
     recipients = [
         await active_application(
@@ -105,7 +107,7 @@ async def test_no_personal_data_on_any_public_page(world, client, clock):
         body="申请低保需要提供身份证和户口簿。\n\n- 到街道服务站申请",
         now=world.now,
     )
-    notice = (
+    notice = found(
         await PublicNotice.select(PublicNotice.id)
         .where(PublicNotice.application == seeded["running"].application_id)
         .first()
@@ -114,7 +116,7 @@ async def test_no_personal_data_on_any_public_page(world, client, clock):
 
     board = await client.get(f"/board/{COMMUNITY}")
     assert board.status_code == 200
-    digest = re.search(r"/public/verify\?digest=([0-9a-f]{16})", board.text).group(1)
+    digest = found(re.search(r"/public/verify\?digest=([0-9a-f]{16})", board.text)).group(1)
     filed = await client.post_form(
         "/public/objections",
         {
@@ -125,7 +127,7 @@ async def test_no_personal_data_on_any_public_page(world, client, clock):
             "contact_name": "举报人甲",
         },
     )
-    code = re.search(r"<strong>([0-9A-Z]{10})</strong>", filed.text).group(1)
+    code = found(re.search(r"<strong>([0-9A-Z]{10})</strong>", filed.text)).group(1)
 
     pages = [
         "/public",
@@ -187,7 +189,7 @@ async def test_board_is_cacheable_and_its_digest_recorded_once(world, client, cl
         "/public/objections",
         {
             "notice": str(
-                (
+                found(
                     await PublicNotice.select(PublicNotice.id)
                     .where(PublicNotice.application == seeded["running"].application_id)
                     .first()
@@ -257,8 +259,8 @@ async def test_objection_form_flow_and_status(world, client, clock):
         },
     )
     assert good.status_code == 200
-    code = re.search(r"<strong>([0-9A-Z]{10})</strong>", good.text).group(1)
-    row = await Objection.select().where(Objection.tracking_code == code).first()
+    code = found(re.search(r"<strong>([0-9A-Z]{10})</strong>", good.text)).group(1)
+    row = found(await Objection.select().where(Objection.tracking_code == code).first())
     assert row["channel"] == "board" and row["contact_phone"] == ""
     status = await client.get(f"/public/objections/status?code={code.lower()}")
     assert status.status_code == 200 and code in status.text

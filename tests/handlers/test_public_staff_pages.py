@@ -12,6 +12,7 @@ from relief_pwa.services.objections import file_objection
 from relief_pwa.services.publicity import do_close_due_notices, do_start_publicity
 from relief_pwa.tables import Application, AuditEvent, NearRelativeFiling, Objection, PolicyPage, PublicNotice
 from tests.factories import member
+from tests.helpers import found
 from tests.services.publicity_support import eligible_application, fresh_public_state  # noqa: F401
 
 
@@ -82,7 +83,7 @@ async def test_objection_inbox_investigation_answer(world, client):
         {"answer": "经核实反映属实，已重新核定家庭收入。", "close": "1"},
     )
     assert answered.status_code == 303
-    row = (
+    row = found(
         await Objection.select(Objection.status, Objection.answer)
         .where(Objection.id == filed.objection_id)
         .first()
@@ -112,7 +113,9 @@ async def test_centre_decides_with_written_reasons_and_prints_the_letter(world, 
     assert rejected.status_code == 303
     letter = await client.get(f"/approvals/{app.application_id}/letter")
     assert letter.status_code == 200 and "核实家庭存款超过规定标准" in letter.text
-    state = await Application.select(Application.state).where(Application.id == app.application_id).first()
+    state = found(
+        await Application.select(Application.state).where(Application.id == app.application_id).first()
+    )
     assert state["state"] == "rejected"
 
 
@@ -130,7 +133,9 @@ async def test_supervision_pages_show_flags_log_and_a_broken_chain(world, client
     ok = await client.get("/supervision/verify")
     assert "chain-ok" in ok.text
 
-    seq = (await AuditEvent.select(AuditEvent.seq).where(AuditEvent.action == "notice.start").first())["seq"]
+    seq = found(await AuditEvent.select(AuditEvent.seq).where(AuditEvent.action == "notice.start").first())[
+        "seq"
+    ]
     await AuditEvent._meta.db.run_querystring(
         QueryString("UPDATE audit_event SET after = {} WHERE seq = {}", '{"forged":true}', seq)
     )

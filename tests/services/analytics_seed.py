@@ -29,6 +29,7 @@ from relief_pwa.tables import (
     Resource,
     Visit,
 )
+from tests.factories import World
 
 COMMUNITIES = ("370102001001", "370102001002", "370102002001", "370103002001")
 STATES = (
@@ -106,7 +107,7 @@ class SeededCity:
     fund_paths: dict[int, str]
 
 
-async def seed_city(world, rng_seed: int = 7, households: int = 48) -> SeededCity:  # type: ignore[no-untyped-def]
+async def seed_city(world: World, rng_seed: int = 7, households: int = 48) -> SeededCity:
     rng = random.Random(rng_seed)
     now: datetime = world.now
     paths = {r["code"]: r["path"] for r in await OrgUnit.select(OrgUnit.code, OrgUnit.path)}

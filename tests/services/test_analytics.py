@@ -87,7 +87,7 @@ class Expected:
     def moves(self) -> dict[str, int]:
         start = datetime.combine(self.period.start, datetime.min.time(), tzinfo=CHINA_TZ)
         end = datetime.combine(self.period.end_exclusive, datetime.min.time(), tzinfo=CHINA_TZ)
-        out = Counter()
+        out: Counter[str] = Counter()
         for c in self.cases:
             before_start = [t for w, t in c.index_history if w < start]
             before_end = [t for w, t in c.index_history if w < end]

@@ -18,6 +18,7 @@ from relief_pwa.services.analytics import (
 )
 from relief_pwa.services.audit import verify_chain
 from relief_pwa.tables import AuditEvent, SampleItem, Staff, Visit
+from tests.helpers import found
 from tests.services.analytics_seed import seed_city
 
 
@@ -35,7 +36,7 @@ async def test_draw_schedules_visits_and_is_reproducible(world: Any) -> None:
     visits = await Visit.select().where(Visit.id.is_in([i["visit"] for i in items]))
     assert len(visits) == len(items) and {v["kind"] for v in visits} == {"reverify"}
     assert {v["status"] for v in visits} == {"scheduled"}
-    liaison = await Staff.select(Staff.id).where(Staff.username == "liaison").first()
+    liaison = found(await Staff.select(Staff.id).where(Staff.username == "liaison").first())
     for v in visits:
         if v["org_path"].endswith("370102001001/"):
             assert v["assigned_to"] == liaison["id"]  # the community's own liaison

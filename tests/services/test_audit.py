@@ -9,6 +9,7 @@ from relief_pwa.services.applications import do_transition
 from relief_pwa.services.audit import verify_chain
 from relief_pwa.tables import Application, AuditEvent
 from tests.factories import make_intake
+from tests.helpers import found
 
 
 async def test_chain_verifies_and_names_the_first_tampered_event(world, now):
@@ -17,7 +18,9 @@ async def test_chain_verifies_and_names_the_first_tampered_event(world, now):
     report = await verify_chain()
     assert report.ok and report.events_checked == await AuditEvent.count()
 
-    target = await AuditEvent.select(AuditEvent.seq).where(AuditEvent.action == "household.create").first()
+    target = found(
+        await AuditEvent.select(AuditEvent.seq).where(AuditEvent.action == "household.create").first()
+    )
     await AuditEvent.raw(
         "UPDATE audit_event SET after = {} WHERE seq = {}", '{"file_no":"forged"}', target["seq"]
     )
@@ -30,7 +33,7 @@ async def test_chain_verifies_and_names_the_first_tampered_event(world, now):
 async def test_a_deleted_event_is_found(world, now):
     result = await make_intake(world)
     await do_transition(world.actor("station"), result.application_id, "start_investigation", now=now)
-    last = await AuditEvent.select(AuditEvent.seq).order_by(AuditEvent.seq, ascending=False).first()
+    last = found(await AuditEvent.select(AuditEvent.seq).order_by(AuditEvent.seq, ascending=False).first())
     middle = last["seq"] - 1
     await AuditEvent.raw("DELETE FROM audit_event WHERE seq = {}", middle)
     report = await verify_chain()
@@ -43,7 +46,9 @@ async def test_transition_is_audited_with_before_and_after(world, now):
         world.actor("station"), result.application_id, "start_investigation", now=now
     )
     assert (outcome.old_state, outcome.new_state) == ("received", "investigating")
-    event = await AuditEvent.select().where(AuditEvent.action == "application.start_investigation").first()
+    event = found(
+        await AuditEvent.select().where(AuditEvent.action == "application.start_investigation").first()
+    )
     assert event["entity_id"] == result.application_id
     assert '"received"' in event["before"] and '"investigating"' in event["after"]
     assert event["actor"] == world.actor("station").staff_id
@@ -70,7 +75,7 @@ async def test_transition_rules_roles_reasons_and_versions(world, now):
     with pytest.raises(Exception, match="reason"):
         await do_transition(station, result.application_id, "find_eligible", reason="", now=now)
     assert await AuditEvent.count() == events_before
-    application = await Application.objects().get(Application.id == result.application_id)
+    application = found(await Application.objects().get(Application.id == result.application_id))
     assert application.state == "investigating" and application.version == 2
 
 
@@ -81,9 +86,9 @@ async def test_withdrawn_application_closes_the_file_and_frees_the_id(world, now
     await do_transition(
         world.actor("station"), result.application_id, "withdraw", reason="申请人撤回申请", now=now
     )
-    household = await Household.objects().get(Household.id == result.household_id)
+    household = found(await Household.objects().get(Household.id == result.household_id))
     assert household.is_open is False
-    head = await Member.select(Member.id_number).where(Member.household == result.household_id).first()
+    head = found(await Member.select(Member.id_number).where(Member.household == result.household_id).first())
     from tests.factories import member
 
     again = await make_intake(world, members=[member(id_number=head["id_number"])])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from relief_pwa.services import disbursement, plans
 from relief_pwa.services.funds import Overspending
 from relief_pwa.services.plans import DraftScope
 from relief_pwa.tables import Fund, FundEntry, Payment, PaymentLine
+from tests.helpers import found
 from tests.services.plans_support import pool, recipient
 
 _counter = itertools.count(1)
@@ -30,7 +32,7 @@ OPERATION = st.one_of(
 )
 
 
-def answer(batch_no: str, lines: list[dict], outcomes: list[bool | None]) -> bytes:
+def answer(batch_no: str, lines: list[dict[str, Any]], outcomes: list[bool | None]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["批次号", "行号", "金额(元)", "状态", "失败原因"])
@@ -86,7 +88,7 @@ async def test_no_double_payment_and_no_overdraft(world, operations):
             outcome = await disbursement.do_reconcile_batch(center, batch_id, data, "r.csv", now=world.now)
             assert outcome.paid == 0 and outcome.failed == 0
 
-        fund_row = await Fund.objects().where(Fund.id == fund).first()
+        fund_row = found(await Fund.objects().where(Fund.id == fund).first())
         assert fund_row.available_fen >= 0 and fund_row.reserved_fen >= 0 and fund_row.paid_fen >= 0
         assert fund_row.available_fen + fund_row.reserved_fen + fund_row.paid_fen == 120000
         payments = await Payment.select(Payment.pay_key, Payment.amount_fen).where(

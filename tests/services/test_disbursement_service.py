@@ -27,6 +27,7 @@ from relief_pwa.tables import (
     PlanLine,
     Visit,
 )
+from tests.helpers import found
 from tests.services.plans_support import pool, recipient
 
 RETURN_HEADER = ["批次号", "行号", "金额(元)", "状态", "失败原因"]
@@ -106,7 +107,7 @@ async def test_export_csv_and_xlsx_parse_back(world):
     assert tuple(values[0]) == EXPORT_HEADER
     assert [v[1] for v in values[1:3]] == [r[1] for r in rows[1:]]
     assert values[-1][0] == "合计"
-    batch = await DisbursementBatch.objects().where(DisbursementBatch.id == result.batch_id).first()
+    batch = found(await DisbursementBatch.objects().where(DisbursementBatch.id == result.batch_id).first())
     assert batch.status == "exported"
     assert await AuditEvent.count().where(AuditEvent.action == "batch.export") == 2
 
@@ -127,21 +128,21 @@ async def test_reconcile_pays_requeues_and_never_pays_twice(world):
         center, result.batch_id, answer, "return.csv", now=world.now
     )
     assert (outcome.paid, outcome.failed, outcome.batch_status) == (1, 1, "reconciled")
-    payment = await Payment.objects().first()
-    line = await PaymentLine.objects().where(PaymentLine.line_id == paid_line).first()
+    payment = found(await Payment.objects().first())
+    line = found(await PaymentLine.objects().where(PaymentLine.line_id == paid_line).first())
     assert payment.pay_key == f"{line.plan_line}:2026-11" and line.status == "paid"
-    failed = await PaymentLine.objects().where(PaymentLine.line_id == failed_line).first()
+    failed = found(await PaymentLine.objects().where(PaymentLine.line_id == failed_line).first())
     assert failed.status == "failed" and failed.failure_reason == "账户已冻结"
-    retry = (
+    retry = found(
         await PaymentLine.objects()
         .where((PaymentLine.plan_line == failed.plan_line) & (PaymentLine.status == "queued"))
         .first()
     )
     assert retry.attempt == 2 and retry.line_id.endswith("-2") and retry.failure_reason == "账户已冻结"
-    fund_row = await Fund.objects().where(Fund.id == fund).first()
+    fund_row = found(await Fund.objects().where(Fund.id == fund).first())
     assert (fund_row.available_fen, fund_row.reserved_fen, fund_row.paid_fen) == (900000, 50000, 50000)
-    assert (await AidRecord.objects().first()).reference == f"payment:{paid_line}"
-    plan_line = await PlanLine.objects().where(PlanLine.id == line.plan_line).first()
+    assert found(await AidRecord.objects().first()).reference == f"payment:{paid_line}"
+    plan_line = found(await PlanLine.objects().where(PlanLine.id == line.plan_line).first())
     assert plan_line.status == "implemented"
     # The same file again changes nothing.
     before = await counts()
@@ -162,7 +163,7 @@ async def test_reconcile_pays_requeues_and_never_pays_twice(world):
         now=world.now,
     )
     assert await Payment.count() == 2
-    fund_row = await Fund.objects().where(Fund.id == fund).first()
+    fund_row = found(await Fund.objects().where(Fund.id == fund).first())
     assert (fund_row.reserved_fen, fund_row.paid_fen) == (0, 100000)
 
 
@@ -177,7 +178,7 @@ async def test_the_database_refuses_a_second_payment_of_a_month(world):
         "r.csv",
         now=world.now,
     )
-    payment = await Payment.objects().first()
+    payment = found(await Payment.objects().first())
     with pytest.raises(Exception):  # noqa: B017 - sqlite3/asyncpg raise their own integrity errors
         await Payment.insert(
             Payment(
@@ -243,7 +244,7 @@ async def test_bad_return_files_are_refused_with_rows_and_change_nothing(world, 
         )
     assert sorted({p.row for p in refused.value.problems}) == bad_rows
     assert await counts() == before
-    batch = await DisbursementBatch.objects().where(DisbursementBatch.id == result.batch_id).first()
+    batch = found(await DisbursementBatch.objects().where(DisbursementBatch.id == result.batch_id).first())
     assert batch.status == "exported"
 
 
@@ -280,7 +281,7 @@ async def test_batches_hold_lines_without_an_account_and_need_export_before_retu
 async def test_a_paid_line_lowers_the_index_and_schedules_a_follow_up(world):
     await do_seed_standards(SYSTEM_ACTOR, now=world.now)
     household = await recipient(world)
-    before = (await Household.objects().where(Household.id == household).first()).current_index
+    before = found(await Household.objects().where(Household.id == household).first()).current_index
     assert before is not None
     _, fund, _ = await pool(world, unit_amount="3000")
     center = world.actor("center")
@@ -295,8 +296,8 @@ async def test_a_paid_line_lowers_the_index_and_schedules_a_follow_up(world):
         "r.csv",
         now=world.now,
     )
-    after = (await Household.objects().where(Household.id == household).first()).current_index
+    after = found(await Household.objects().where(Household.id == household).first()).current_index
     assert after < before
-    visit = await Visit.objects().where(Visit.kind == "follow_up").first()
+    visit = found(await Visit.objects().where(Visit.kind == "follow_up").first())
     assert visit.household == household and visit.scheduled_for == world.now.date() + timedelta(days=14)
     assert visit.assigned_to == world.actor("liaison").staff_id

@@ -17,6 +17,7 @@ from relief_pwa.services.standards import do_seed_standards
 from relief_pwa.services.visits import VisitRecord, check_record_visit
 from relief_pwa.tables import AidRecord, Handover, Household, Photo, PlanLine, Visit
 from tests.adapters.imagefactory import phone_jpeg
+from tests.helpers import found
 from tests.services.plans_support import pool, recipient
 
 AS_OF = date(2026, 11, 16)
@@ -66,14 +67,14 @@ async def in_kind_plan(world, **resource) -> tuple[int, int]:
     center = world.actor("center")
     (plan_id,) = await plans.do_save_drafts(center, DraftScope(), now=world.now)
     await plans.do_approve_plan(center, plan_id, now=world.now)
-    line = await PlanLine.objects().where(PlanLine.plan == plan_id).first()
+    line = found(await PlanLine.objects().where(PlanLine.plan == plan_id).first())
     return household, line.id
 
 
 async def test_handover_by_card_with_photo_feeds_aid_and_schedules_follow_up(world):
     await do_seed_standards(SYSTEM_ACTOR, now=world.now)
     household, line_id = await in_kind_plan(world)
-    before = (await Household.objects().where(Household.id == household).first()).current_index
+    before = found(await Household.objects().where(Household.id == household).first()).current_index
     liaison = world.actor("liaison")
     token = await do_issue_card(liaison, household, now=world.now)
     assert await handover.resolve_household(liaison, token=f"https://x.example/c/{token}") == household
@@ -91,16 +92,16 @@ async def test_handover_by_card_with_photo_feeds_aid_and_schedules_follow_up(wor
     await handover.do_confirm_handover(
         liaison, line_id, method="qr", quantity="1", photo=phone_jpeg(), now=world.now
     )
-    aid = await AidRecord.objects().first()
+    aid = found(await AidRecord.objects().first())
     assert (aid.source, aid.value_fen) == ("handover", 15000)
-    assert (await Photo.objects().first()).purpose == "handover"
-    line = await PlanLine.objects().where(PlanLine.id == line_id).first()
+    assert found(await Photo.objects().first()).purpose == "handover"
+    line = found(await PlanLine.objects().where(PlanLine.id == line_id).first())
     assert line.status == "implemented"
-    after = (await Household.objects().where(Household.id == household).first()).current_index
+    after = found(await Household.objects().where(Household.id == household).first()).current_index
     assert after < before
     assert await Visit.count().where(Visit.kind == "follow_up") == 1
     # The second blanket by file number; a third is more than was approved.
-    file_no = (await Household.objects().where(Household.id == household).first()).file_no
+    file_no = found(await Household.objects().where(Household.id == household).first()).file_no
     assert await handover.resolve_household(liaison, file_no=file_no.lower()) == household
     await handover.do_confirm_handover(
         liaison, line_id, method="file_no", quantity="1", photo=phone_jpeg(), now=world.now
@@ -134,7 +135,7 @@ async def test_follow_up_delay_is_configurable_and_not_received_alerts_the_centr
     await handover.do_confirm_handover(
         liaison, line_id, method="qr", quantity="2", photo=phone_jpeg(), now=world.now
     )
-    visit = await Visit.objects().where(Visit.kind == "follow_up").first()
+    visit = found(await Visit.objects().where(Visit.kind == "follow_up").first())
     assert visit.scheduled_for == world.now.date() + timedelta(days=7) and visit.plan_line_id == line_id
     later = world.now + timedelta(days=8)
     lists = await followups.get_followup_lists(liaison, now=later)
@@ -167,7 +168,7 @@ async def test_received_in_full_raises_no_alert(world):
     await handover.do_confirm_handover(
         liaison, line_id, method="qr", quantity="2", photo=phone_jpeg(), now=world.now
     )
-    visit = await Visit.objects().where(Visit.kind == "follow_up").first()
+    visit = found(await Visit.objects().where(Visit.kind == "follow_up").first())
     await check_record_visit(
         liaison,
         VisitRecord(
@@ -200,7 +201,7 @@ async def test_activation_schedules_a_periodic_review_and_done_reviews_schedule_
         ),
         now=later,
     )
-    upcoming = (
+    upcoming = found(
         await Visit.objects()
         .where((Visit.kind == "review") & (Visit.status == "scheduled") & (Visit.household == household))
         .first()

@@ -11,6 +11,7 @@ from relief_pwa.core.intake import ItemDraft
 from relief_pwa.services.intake import DuplicateIdNumber
 from relief_pwa.tables import Application, AuditEvent, Household, Member, MoneyItem
 from tests.factories import make_intake, member, new_id_number
+from tests.helpers import found
 
 
 async def _counts() -> tuple[int, ...]:
@@ -36,7 +37,7 @@ async def test_intake_writes_the_whole_file_in_one_go(world):
             ItemDraft("expense", "medical", "1", "住院", "8000"),
         ],
     )
-    household = await Household.objects().get(Household.id == result.household_id)
+    household = found(await Household.objects().get(Household.id == result.household_id))
     assert household.head_name == "张建国"
     assert household.org_path == "370100/370102/370102001/370102001001/"
     assert household.file_no == result.file_no == "370102-H000001"
@@ -53,7 +54,7 @@ async def test_intake_writes_the_whole_file_in_one_go(world):
         ("asset", 300000),
         ("expense", 800000),
     ]
-    application = await Application.objects().get(Application.id == result.application_id)
+    application = found(await Application.objects().get(Application.id == result.application_id))
     assert application.state == "received"
     assert application.number == "SQ370102001-2026-00001"
     actions = [

@@ -22,6 +22,7 @@ from relief_pwa.services.objections import (
 from relief_pwa.services.publicity import do_start_publicity
 from relief_pwa.tables import AuditEvent, Objection
 from tests.factories import member
+from tests.helpers import found
 from tests.services.publicity_support import (  # noqa: F401
     active_application,
     eligible_application,
@@ -41,10 +42,10 @@ async def test_anonymous_complaint_gets_an_unguessable_code_and_a_deadline(world
     # 15 working days from Monday 2026-11-16: weekends skipped.
     assert filed.deadline == add_working_days(date(2026, 11, 16), 15) == date(2026, 12, 7)
     assert not filed.interrupted_notice
-    row = await Objection.select().where(Objection.id == filed.objection_id).first()
+    row = found(await Objection.select().where(Objection.id == filed.objection_id).first())
     assert row["org_path"] == "370100/370102/370102001/370102001001/"
     assert row["contact_name"] == "" and row["contact_phone"] == "" and row["channel"] == "web"
-    event = await AuditEvent.select().where(AuditEvent.action == "objection.file").first()
+    event = found(await AuditEvent.select().where(AuditEvent.action == "objection.file").first())
     assert event["actor"] is None
     assert '"channel":"web"' in event["after"] and '"anonymous":true' in event["after"]
     assert "态度恶劣" not in event["after"]  # what the filer wrote stays out of the audit trail
@@ -86,7 +87,7 @@ async def test_contact_phone_is_normalised(world):
         now=world.now,
         channel="bot",
     )
-    row = await Objection.select().where(Objection.id == filed.objection_id).first()
+    row = found(await Objection.select().where(Objection.id == filed.objection_id).first())
     assert (row["contact_name"], row["contact_phone"], row["channel"]) == ("王 先生", "13912345678", "bot")
 
 
@@ -98,7 +99,7 @@ async def test_objection_about_a_current_recipient(world):
         recipient_application_id=app.application_id,
         now=world.now + timedelta(days=10),
     )
-    row = await Objection.select().where(Objection.id == filed.objection_id).first()
+    row = found(await Objection.select().where(Objection.id == filed.objection_id).first())
     assert row["application"] == app.application_id and not filed.interrupted_notice
     pending = await eligible_application(world, members=[member("赵六")])
     with pytest.raises(ValidationFailed) as caught:

@@ -17,6 +17,7 @@ from relief_pwa.services.resources import (
     list_resources,
 )
 from relief_pwa.tables import AuditEvent, Fund, FundEntry, Plan, PlanLine, Resource
+from tests.helpers import found
 from tests.services.plans_support import pool, recipient
 
 SCOPE = DraftScope()
@@ -72,13 +73,13 @@ async def test_approval_reserves_resource_and_fund_and_is_audited(world):
     center = world.actor("center")
     (plan_id,) = await plan_service.do_save_drafts(center, SCOPE, now=world.now)
     await plan_service.do_approve_plan(center, plan_id, now=world.now)
-    plan = await Plan.objects().where(Plan.id == plan_id).first()
+    plan = found(await Plan.objects().where(Plan.id == plan_id).first())
     assert plan.status == "approved" and plan.household == household
-    line = await PlanLine.objects().where(PlanLine.plan == plan_id).first()
+    line = found(await PlanLine.objects().where(PlanLine.plan == plan_id).first())
     assert line.status == "approved" and line.start_month == "2026-11"
-    row = await Resource.objects().where(Resource.id == resource).first()
+    row = found(await Resource.objects().where(Resource.id == resource).first())
     assert row.budget_reserved_fen == 50000
-    fund_row = await Fund.objects().where(Fund.id == fund).first()
+    fund_row = found(await Fund.objects().where(Fund.id == fund).first())
     assert (fund_row.available_fen, fund_row.reserved_fen) == (50000, 50000)
     kinds = [e["kind"] for e in await FundEntry.select(FundEntry.kind).order_by(FundEntry.id)]
     assert kinds == ["income", "reserve"]
@@ -100,11 +101,11 @@ async def test_overspending_a_fund_is_refused_and_changes_nothing(world):
     with pytest.raises(Overspending) as refused:
         await plan_service.do_approve_plan(center, second, now=world.now)
     assert "100.00" in str(refused.value.params) and refused.value.params["needed"] == "500.00"
-    plan = await Plan.objects().where(Plan.id == second).first()
+    plan = found(await Plan.objects().where(Plan.id == second).first())
     assert plan.status == "draft"
-    fund_row = await Fund.objects().where(Fund.id == fund).first()
+    fund_row = found(await Fund.objects().where(Fund.id == fund).first())
     assert (fund_row.available_fen, fund_row.reserved_fen) == (10000, 50000)
-    assert (await Resource.objects().where(Resource.id == resource).first()).budget_reserved_fen == 0
+    assert found(await Resource.objects().where(Resource.id == resource).first()).budget_reserved_fen == 0
     assert await FundEntry.count().where(FundEntry.kind == "reserve") == 1
 
 
@@ -126,7 +127,7 @@ async def test_staff_adjust_within_limits_with_reasons(world):
     await pool(world, unit="per_person", unit_amount="200")
     center = world.actor("center")
     (plan_id,) = await plan_service.do_save_drafts(center, SCOPE, now=world.now)
-    line = await PlanLine.objects().where(PlanLine.plan == plan_id).first()
+    line = found(await PlanLine.objects().where(PlanLine.plan == plan_id).first())
     assert line.amount_fen == 60000
     with pytest.raises(ValidationFailed):
         await plan_service.do_adjust_line(center, line.id, amount="600.01", reason="核减金额", now=world.now)
@@ -150,7 +151,7 @@ async def test_stale_version_is_a_conflict(world):
     await pool(world)
     center = world.actor("center")
     (plan_id,) = await plan_service.do_save_drafts(center, SCOPE, now=world.now)
-    line = await PlanLine.objects().where(PlanLine.plan == plan_id).first()
+    line = found(await PlanLine.objects().where(PlanLine.plan == plan_id).first())
     await plan_service.do_adjust_line(
         center, line.id, amount="400", reason="核减金额", now=world.now, expected_version=1
     )
@@ -165,11 +166,13 @@ async def test_cancel_releases_what_was_not_used(world):
     center = world.actor("center")
     (plan_id,) = await plan_service.do_save_drafts(center, SCOPE, now=world.now)
     await plan_service.do_approve_plan(center, plan_id, now=world.now)
-    line = await PlanLine.objects().where(PlanLine.plan == plan_id).first()
-    assert (await Resource.objects().where(Resource.id == resource).first()).budget_reserved_fen == 150000
+    line = found(await PlanLine.objects().where(PlanLine.plan == plan_id).first())
+    assert (
+        found(await Resource.objects().where(Resource.id == resource).first()).budget_reserved_fen == 150000
+    )
     await plan_service.do_cancel_line(center, line.id, reason="家庭收入已提高", now=world.now)
-    assert (await Resource.objects().where(Resource.id == resource).first()).budget_reserved_fen == 0
-    fund_row = await Fund.objects().where(Fund.id == fund).first()
+    assert found(await Resource.objects().where(Resource.id == resource).first()).budget_reserved_fen == 0
+    fund_row = found(await Fund.objects().where(Fund.id == fund).first())
     assert (fund_row.available_fen, fund_row.reserved_fen) == (1000000, 0)
 
 
@@ -252,6 +255,6 @@ async def test_bad_resource_and_donation_input_is_refused(world):
                 center, DonationDraft(str(provider), fund_id=str(fund), amount=amount), now=world.now
             )
         assert "amount" in bad.value.errors
-    fund_row = await Fund.objects().where(Fund.id == fund).first()
+    fund_row = found(await Fund.objects().where(Fund.id == fund).first())
     assert fund_row.available_fen == 1000000
     assert Decimal(fund_row.available_fen) / 100 == Decimal("10000")

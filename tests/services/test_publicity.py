@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,7 @@ async def state_of(application_id: int) -> str:
     return str(row["state"])
 
 
-async def notices_of(application_id: int) -> list[dict]:
+async def notices_of(application_id: int) -> list[dict[str, Any]]:
     return (
         await PublicNotice.select()
         .where(PublicNotice.application == application_id)
