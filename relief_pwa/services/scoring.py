@@ -20,16 +20,16 @@ are a pure function of it), which keeps bulk re-scoring cheap.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import logging
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-
-from piccolo.querystring import QueryString
 
 from relief_pwa.clock import CHINA_TZ
 from relief_pwa.core.enums import (
@@ -893,26 +893,111 @@ async def get_applicant_explanation(
 
 
 # --------------------------------------------------------------------------- many households
+#
+# The bulk path reads raw tuples (no ORM objects, and on SQLite no per-value
+# type converters: selected columns are wrapped in expressions so Python's
+# sqlite3 hands back plain ints and ISO strings), builds each snapshot from the
+# same raw values it builds the facts from, and writes with executemany/COPY.
+
+_SEX = {e.value: e for e in Sex}
+_RELATION = {e.value: e for e in Relation}
+_ILLNESS = {e.value: e for e in Illness}
+_WORK = {e.value: e for e in WorkCapacity}
+_SCHOOLING = {e.value: e for e in Schooling}
+_AREA = {e.value: e for e in AreaType}
+_HOUSING = {e.value: e for e in Housing}
+_SHOCK = {e.value: e for e in ShockKind}
 
 
-def _placeholders(engine: Any, count: int, start: int = 1) -> str:
-    if is_sqlite(engine):
-        return ", ".join("?" * count)
-    return ", ".join(f"${i}" for i in range(start, start + count))
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else value.isoformat()
 
 
-async def _raw(sql: str, *args: Any) -> list[dict[str, Any]]:
-    engine = Household._meta.db
-    rows: list[dict[str, Any]] = await engine.run_querystring(QueryString(sql, *args))
-    return rows
+class _Sql:
+    """Engine-specific spelling of the few bulk statements."""
+
+    def __init__(self) -> None:
+        self.engine = Household._meta.db
+        self.sqlite = is_sqlite(self.engine)
+
+    def num(self, column: str) -> str:
+        # "+0" drops SQLite's declared type, so no Python converter runs per value.
+        return f"{column}+0" if self.sqlite else column
+
+    def text(self, column: str) -> str:
+        return f"{column}||''" if self.sqlite else column
+
+    def placeholders(self, sql: str) -> str:
+        if self.sqlite:
+            return sql.replace("{}", "?")
+        parts = sql.split("{}")
+        return parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
+
+    async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
+        """Rows as tuples, inside the current transaction when there is one."""
+        text = self.placeholders(sql)
+        transaction = self.engine.current_transaction.get()
+        if self.sqlite:
+            connection = transaction.connection if transaction else await self.engine.get_connection()
+            try:
+                previous = connection.row_factory
+                connection.row_factory = None
+                try:
+                    cursor = await connection.execute(text, args)
+                    rows: list[Sequence[Any]] = await cursor.fetchall()
+                    await cursor.close()
+                finally:
+                    connection.row_factory = previous
+            finally:
+                if transaction is None:
+                    await connection.close()
+            return rows
+        if transaction is not None:
+            return list(await transaction.connection.fetch(text, *args))
+        async with self.engine.pool.acquire() as connection:
+            return list(await connection.fetch(text, *args))
+
+
+@contextmanager
+def _bulk_allocation() -> Iterator[None]:
+    """Pause the cyclic garbage collector while hundreds of thousands of small,
+    acyclic objects are built: its repeated full passes would double the time
+    (reference counting still frees everything)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+_json_text_cache: dict[str, str] = {}
+
+
+def _json_text(value: str) -> str:
+    """JSON string literal of a short code (cached: kinds and sources repeat)."""
+    text = _json_text_cache.get(value)
+    if text is None:
+        text = json.dumps(value, ensure_ascii=False)
+        if len(_json_text_cache) < 10_000:
+            _json_text_cache[value] = text
+    return text
+
+
+def _json_int(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
 
 
 @dataclass
 class LoadedCity:
-    """Facts of a range of households, loaded with one query per table."""
+    """Facts (and their snapshot JSON) of a range of households, one query per table."""
 
-    households: list[dict[str, Any]]
+    households: list[Sequence[Any]]  # (id, file_no, org_path, area_type, housing)
     facts: dict[int, HouseholdFacts]
+    facts_json: dict[int, str]
     first_applied: dict[int, date]
 
 
@@ -924,12 +1009,16 @@ async def load_facts_bulk(
     limit: int | None = None,
     scope_path: str = "",
     only_open: bool = True,
+    with_json: bool = True,
 ) -> LoadedCity:
     """Facts of households with id > ``after_id`` (ordered by id, at most ``limit``).
 
-    A handful of range queries instead of one query per household, so the
-    whole city loads in well under a second.
+    With ``with_json`` each household's ``HouseholdFacts.to_dict()`` is also
+    rendered as JSON text, straight from the raw values (the enum codes and
+    ISO dates need no escaping; free-text codes go through json.dumps). A test
+    checks it equals ``to_dict()``.
     """
+    q = _Sql()
     where = "id > {}"
     args: list[Any] = [after_id]
     if only_open:
@@ -938,66 +1027,137 @@ async def load_facts_bulk(
     if scope_path:
         where += " AND org_path LIKE {}"
         args.append(f"{scope_path}%")
-    sql = f"SELECT id, file_no, org_path, area_type, housing FROM household WHERE {where} ORDER BY id"  # noqa: S608
+    sql = (
+        f"SELECT {q.num('id')}, file_no, org_path, area_type, housing FROM household"  # noqa: S608
+        f" WHERE {where} ORDER BY id"
+    )
     if limit is not None:
         sql += " LIMIT {}"
         args.append(limit)
-    households = await _raw(sql, *args)
+    households = await q.fetch(sql, *args)
     if not households:
-        return LoadedCity([], {}, {})
-    low, high = households[0]["id"], households[-1]["id"]
-    rows: dict[int, _FactRows] = defaultdict(_FactRows)
-    for m in await _raw(
-        "SELECT household, birth_date, sex, relation, disability_grade, illness, work_capacity, schooling "
-        "FROM member WHERE household >= {} AND household <= {} AND active = {} ORDER BY household, id",
-        low,
-        high,
-        True,
-    ):
-        rows[m["household"]].members.append(member_from_row(m))
-    for i in await _raw(
-        "SELECT household, section, kind, declared_fen, verified_fen FROM money_item "
-        "WHERE household >= {} AND household <= {} AND active = {} ORDER BY household, id",
-        low,
-        high,
-        True,
-    ):
-        rows[i["household"]].add_item(i)
-    for s in await _raw(
-        "SELECT household, kind, occurred_on FROM shock WHERE household >= {} AND household <= {} "
-        "AND occurred_on > {} AND occurred_on <= {} ORDER BY household, occurred_on, id",
-        low,
-        high,
-        lookback.shocks_after,
-        as_of,
-    ):
-        rows[s["household"]].shocks.append(Shock(ShockKind(s["kind"]), _as_date(s["occurred_on"])))
-    for a in await _raw(
-        "SELECT household, value_fen, received_on, source FROM aid_record WHERE household >= {} "
-        "AND household <= {} AND received_on > {} AND received_on <= {} ORDER BY household, received_on, id",
-        low,
-        high,
-        lookback.aid_after,
-        as_of,
-    ):
-        rows[a["household"]].aid.append(
-            AidReceived(int(a["value_fen"]), _as_date(a["received_on"]), str(a["source"]))
-        )
-    for app in await _raw(
-        "SELECT household, category, state, received_on FROM application"
-        " WHERE household >= {} AND household <= {}",
-        low,
-        high,
-    ):
-        rows[app["household"]].add_application(app)
+        return LoadedCity([], {}, {}, {})
+    low, high = households[0][0], households[-1][0]
+    span = "household >= {} AND household <= {}"
+    empty: tuple[Any, ...] = ()
+
+    members: dict[int, list[MemberFacts]] = {}
+    members_json: dict[int, list[str]] = {}
+    for hid, born, sex, relation, grade, illness, work, schooling in await q.fetch(
+        f"SELECT {q.num('household')}, {q.text('birth_date')}, sex, relation, {q.num('disability_grade')},"  # noqa: S608
+        f" illness, work_capacity, schooling FROM member WHERE {span} AND active = {{}}"
+        " ORDER BY household, id",
+        low, high, True,
+    ):  # fmt: skip
+        born_text = _iso(born)
+        fact = MemberFacts(
+            None if born_text is None else date.fromisoformat(born_text), _SEX[sex], _RELATION[relation],
+            grade, _ILLNESS[illness], _WORK[work], _SCHOOLING[schooling],
+        )  # fmt: skip
+        found = members.get(hid)
+        if found is None:
+            members[hid] = found = []
+            members_json[hid] = []
+        found.append(fact)
+        if with_json:
+            # The enum lookups above raised on anything but a known code: safe to inline.
+            members_json[hid].append(
+                f'{{"birth_date":{"null" if born_text is None else chr(34) + born_text + chr(34)},'
+                f'"sex":"{sex}","relation":"{relation}","disability_grade":{_json_int(grade)},'
+                f'"illness":"{illness}","work_capacity":"{work}","schooling":"{schooling}"}}'
+            )
+    items: dict[tuple[int, str], list[MoneyItem]] = {}
+    items_json: dict[tuple[int, str], list[str]] = {}
+    for hid, section, kind, declared, verified in await q.fetch(
+        f"SELECT {q.num('household')}, section, kind, {q.num('declared_fen')}, {q.num('verified_fen')}"  # noqa: S608
+        f" FROM money_item WHERE {span} AND active = {{}} ORDER BY household, id",
+        low, high, True,
+    ):  # fmt: skip
+        key = (hid, section)
+        found_items = items.get(key)
+        if found_items is None:
+            items[key] = found_items = []
+            items_json[key] = []
+        found_items.append(MoneyItem(kind, declared, verified))
+        if with_json:
+            items_json[key].append(
+                f'{{"kind":{_json_text(kind)},"declared_fen":{_json_int(declared)},'
+                f'"verified_fen":{_json_int(verified)}}}'
+            )
+    shocks: dict[int, list[Shock]] = {}
+    shocks_json: dict[int, list[str]] = {}
+    for hid, kind, occurred in await q.fetch(
+        f"SELECT {q.num('household')}, kind, {q.text('occurred_on')} FROM shock WHERE {span}"  # noqa: S608
+        " AND occurred_on > {} AND occurred_on <= {} ORDER BY household, occurred_on, id",
+        low, high, lookback.shocks_after, as_of,
+    ):  # fmt: skip
+        occurred_text = _iso(occurred) or ""
+        shocks.setdefault(hid, []).append(Shock(_SHOCK[kind], date.fromisoformat(occurred_text)))
+        shocks_json.setdefault(hid, []).append(f'{{"kind":"{kind}","occurred_on":"{occurred_text}"}}')
+    aid: dict[int, list[AidReceived]] = {}
+    aid_json: dict[int, list[str]] = {}
+    for hid, value, received, source in await q.fetch(
+        f"SELECT {q.num('household')}, {q.num('value_fen')}, {q.text('received_on')}, source FROM aid_record"  # noqa: S608
+        f" WHERE {span} AND received_on > {{}} AND received_on <= {{}} ORDER BY household, received_on, id",
+        low, high, lookback.aid_after, as_of,
+    ):  # fmt: skip
+        received_text = _iso(received) or ""
+        found_aid = aid.get(hid)
+        if found_aid is None:
+            aid[hid] = found_aid = []
+            aid_json[hid] = []
+        found_aid.append(AidReceived(value, date.fromisoformat(received_text), source))
+        if with_json:
+            aid_json[hid].append(
+                f'{{"value_fen":{_json_int(value)},"received_on":"{received_text}","source":{_json_text(source)}}}'
+            )
+    categories: dict[int, set[str]] = {}
+    first_text: dict[int, str] = {}
+    for hid, category, state, received in await q.fetch(
+        f"SELECT {q.num('household')}, category, state, {q.text('received_on')}"  # noqa: S608
+        f" FROM application WHERE {span}",
+        low, high,
+    ):  # fmt: skip
+        received_text = _iso(received) or ""
+        earliest = first_text.get(hid)
+        if earliest is None or received_text < earliest:
+            first_text[hid] = received_text
+        found_categories = categories.get(hid)
+        if found_categories is None:
+            categories[hid] = found_categories = set()
+        if state in RANKED_STATES:
+            found_categories.add(category)
+
     facts: dict[int, HouseholdFacts] = {}
+    facts_json: dict[int, str] = {}
     first_applied: dict[int, date] = {}
-    for household in households:
-        hid = household["id"]
-        grouped = rows.get(hid) or _FactRows()
-        facts[hid] = grouped.facts(household)
-        first_applied[hid] = grouped.first_applied_on or as_of
-    return LoadedCity(households, facts, first_applied)
+    no_json: list[str] = []
+    for hid, file_no, org_path, area, housing in households:
+        ranked = tuple(sorted(categories.get(hid, empty)))
+        district = district_code_of(org_path)
+        facts[hid] = HouseholdFacts(
+            hid, file_no, _AREA[area], district, _HOUSING[housing] if housing else None,
+            tuple(members.get(hid, empty)), tuple(items.get((hid, "income"), empty)),
+            tuple(items.get((hid, "asset"), empty)), tuple(items.get((hid, "expense"), empty)),
+            tuple(shocks.get(hid, empty)), tuple(aid.get(hid, empty)), ranked,
+        )  # fmt: skip
+        if with_json:
+            facts_json[hid] = (
+                f'{{"household_id":{hid},"file_no":{json.dumps(file_no, ensure_ascii=False)},'
+                f'"area_type":"{area}","district_code":{_json_text(district)},'
+                f'"housing":{_json_text(housing) if housing else "null"},'
+                f'"members":[{",".join(members_json.get(hid, no_json))}],'
+                f'"incomes":[{",".join(items_json.get((hid, "income"), no_json))}],'
+                f'"assets":[{",".join(items_json.get((hid, "asset"), no_json))}],'
+                f'"expenses":[{",".join(items_json.get((hid, "expense"), no_json))}],'
+                f'"shocks":[{",".join(shocks_json.get(hid, no_json))}],'
+                f'"aid":[{",".join(aid_json.get(hid, no_json))}],'
+                f'"categories":[{",".join(_json_text(c) for c in ranked)}],'
+                f'"has_legal_supporter_able":null}}'
+            )
+        earliest = first_text.get(hid)
+        first_applied[hid] = date.fromisoformat(earliest) if earliest else as_of
+    return LoadedCity(households, facts, facts_json, first_applied)
 
 
 @dataclass(frozen=True)
@@ -1007,50 +1167,85 @@ class BatchResult:
     last_id: int
 
 
-async def _bulk_write(
-    records: list[tuple[Any, ...]], household_updates: list[tuple[int, Decimal, bool]], now: datetime
-) -> None:
+_RECORD_COLUMNS = (
+    "household", "org_path", "computed_at", "as_of", "model_version", "total", "provisional",
+    "trigger", "snapshot", "breakdown", "categories",
+)  # fmt: skip
+
+
+def _score_rows(
+    city: LoadedCity, model: ScoringModel, standards: Sequence[Standard], *, now: datetime, trigger: str
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
+    """Compute every loaded household: (index record rows, household updates, skipped count)."""
+    as_of = local_date(now)
+    sqlite = is_sqlite(Household._meta.db)
+    picker = _StandardPicker(standards, as_of)
+    standard_json: dict[int, str] = {}
+    computed_at: Any = now.astimezone(UTC)
+    as_of_value: Any = as_of
+    if sqlite:
+        # What Piccolo's adapters would store, converted once instead of per row.
+        computed_at, as_of_value = str(computed_at), as_of.isoformat()
+    records: list[tuple[Any, ...]] = []
+    updates: list[tuple[Any, ...]] = []
+    skipped = 0
+    version = model.version
+    trigger = trigger[:60]
+    for row in city.households:
+        hid = row[0]
+        facts = city.facts[hid]
+        try:
+            standard = picker.pick(facts.district_code, facts.area_type)
+        except DomainError:
+            skipped += 1
+            continue
+        points = compute_points(facts, standard, model, as_of)
+        std_text = standard_json.get(id(standard))
+        if std_text is None:
+            std_text = json.dumps(standard.to_dict(), separators=(",", ":"))
+            standard_json[id(standard)] = std_text
+        snapshot = '{"facts":' + city.facts_json[hid] + ',"standard":' + std_text + "}"
+        total: Any = points.total
+        provisional: Any = points.provisional
+        if sqlite:
+            total, provisional = float(total), int(provisional)
+        records.append((
+            hid, row[2], computed_at, as_of_value, version, total, provisional,
+            trigger, snapshot, breakdown_json(points), categories_text(facts.categories),
+        ))  # fmt: skip
+        updates.append((total, provisional, computed_at, hid))
+    return records, updates, skipped
+
+
+async def _bulk_write(records: list[tuple[Any, ...]], updates: list[tuple[Any, ...]]) -> None:
     """Insert index records and update households with a couple of statements."""
     engine = IndexRecord._meta.db
     transaction = engine.current_transaction.get()
     if transaction is None:
         raise RuntimeError("bulk writes run inside a write transaction")
     connection = transaction.connection
-    columns = (
-        "household",
-        "org_path",
-        "computed_at",
-        "as_of",
-        "model_version",
-        "total",
-        "provisional",
-        "trigger",
-        "snapshot",
-        "breakdown",
-        "categories",
-    )
     if is_sqlite(engine):
         await connection.executemany(
-            f"INSERT INTO index_record ({', '.join(columns)})"  # noqa: S608  (fixed column names)
-            f" VALUES ({_placeholders(engine, len(columns))})",
+            f"INSERT INTO index_record ({', '.join(_RECORD_COLUMNS)})"  # noqa: S608  (fixed column names)
+            f" VALUES ({', '.join('?' * len(_RECORD_COLUMNS))})",
             records,
         )
         await connection.executemany(
             "UPDATE household SET current_index = ?, index_provisional = ?, index_computed_at = ?"
             " WHERE id = ?",
-            [(total, provisional, now, hid) for hid, total, provisional in household_updates],
+            updates,
         )
         return
-    await connection.copy_records_to_table("index_record", records=records, columns=columns)
+    await connection.copy_records_to_table("index_record", records=records, columns=_RECORD_COLUMNS)
     await connection.execute(
-        "UPDATE household AS h SET current_index = v.total, index_provisional = v.provisional, "
-        "index_computed_at = $4 FROM unnest($1::integer[], $2::numeric[], $3::boolean[])"
-        " AS v(id, total, provisional) "
-        "WHERE h.id = v.id",
-        [u[0] for u in household_updates],
-        [u[1] for u in household_updates],
-        [u[2] for u in household_updates],
-        now,
+        "UPDATE household AS h SET current_index = v.total, index_provisional = v.provisional,"
+        " index_computed_at = v.computed_at"
+        " FROM unnest($1::numeric[], $2::boolean[], $3::timestamptz[], $4::integer[])"
+        " AS v(total, provisional, computed_at, id) WHERE h.id = v.id",
+        [u[0] for u in updates],
+        [u[1] for u in updates],
+        [u[2] for u in updates],
+        [u[3] for u in updates],
     )
 
 
@@ -1070,62 +1265,21 @@ async def rescore_batch(
     are skipped (counted), never scored as zero.
     """
     as_of = local_date(now)
-    city = await load_facts_bulk(
-        as_of=as_of,
-        lookback=Lookback.for_models([model], as_of),
-        after_id=after_id,
-        limit=limit,
-        only_open=only_open,
-    )
-    if not city.households:
-        return BatchResult(0, 0, after_id)
-    picker = _StandardPicker(await load_standards(), as_of)
-    standard_json: dict[int, str] = {}
-    computed_at = now.astimezone(UTC)
-    records: list[tuple[Any, ...]] = []
-    updates: list[tuple[int, Decimal, bool]] = []
-    skipped = 0
-    version = model.version
-    for household in city.households:
-        hid = household["id"]
-        facts = city.facts[hid]
-        try:
-            standard = picker.pick(facts.district_code, facts.area_type)
-        except DomainError:
-            skipped += 1
-            continue
-        points = compute_points(facts, standard, model, as_of)
-        std_text = standard_json.get(id(standard))
-        if std_text is None:
-            std_text = json.dumps(standard.to_dict(), separators=(",", ":"))
-            standard_json[id(standard)] = std_text
-        snapshot = (
-            '{"facts":'
-            + json.dumps(facts.to_dict(), ensure_ascii=False, separators=(",", ":"))
-            + ',"standard":'
-            + std_text
-            + "}"
+    standards = await load_standards()
+    with _bulk_allocation():
+        city = await load_facts_bulk(
+            as_of=as_of,
+            lookback=Lookback.for_models([model], as_of),
+            after_id=after_id,
+            limit=limit,
+            only_open=only_open,
         )
-        total = points.total
-        records.append(
-            (
-                hid,
-                household["org_path"],
-                computed_at,
-                as_of,
-                version,
-                total,
-                points.provisional,
-                trigger,
-                snapshot,
-                breakdown_json(points),
-                categories_text(facts.categories),
-            )
-        )
-        updates.append((hid, total, points.provisional))
+        if not city.households:
+            return BatchResult(0, 0, after_id)
+        records, updates, skipped = _score_rows(city, model, standards, now=now, trigger=trigger)
     if records:
-        await _bulk_write(records, updates, now)
-    return BatchResult(len(records), skipped, int(city.households[-1]["id"]))
+        await _bulk_write(records, updates)
+    return BatchResult(len(records), skipped, int(city.households[-1][0]))
 
 
 async def score_in_memory(
@@ -1137,14 +1291,15 @@ async def score_in_memory(
         One {household id → total} per model, and the tie-break keys.
     """
     as_of = local_date(now)
-    city = await load_facts_bulk(
-        as_of=as_of, lookback=Lookback.for_models(models, as_of), scope_path=scope_path
-    )
+    with _bulk_allocation():
+        city = await load_facts_bulk(
+            as_of=as_of, lookback=Lookback.for_models(models, as_of), scope_path=scope_path, with_json=False
+        )
     picker = _StandardPicker(await load_standards(), as_of)
     totals: list[dict[int, Decimal]] = [{} for _ in models]
     tie_keys: dict[int, tuple[date, str]] = {}
-    for household in city.households:
-        hid = household["id"]
+    for row in city.households:
+        hid = row[0]
         facts = city.facts[hid]
         try:
             standard = picker.pick(facts.district_code, facts.area_type)
@@ -1159,17 +1314,36 @@ async def score_in_memory(
 
 
 async def rescore_all(
-    model: ScoringModel, *, now: datetime, trigger: str, batch_size: int = 20_000
+    model: ScoringModel, *, now: datetime, trigger: str, chunk: int = 5_000
 ) -> BatchResult:
-    """Re-score every open household now, batch by batch, in one transaction (CLI, benchmark)."""
-    total = skipped = 0
-    last_id = 0
-    async with write_transaction(Household._meta.db):
-        while True:
-            result = await rescore_batch(model, now=now, trigger=trigger, after_id=last_id, limit=batch_size)
-            if result.count == 0 and result.skipped == 0:
-                break
-            total += result.count
-            skipped += result.skipped
-            last_id = result.last_id
-    return BatchResult(total, skipped, last_id)
+    """Re-score every open household in one transaction (benchmark, CLI).
+
+    Loads the whole city with a few queries, then overlaps work: while SQLite
+    (in its own thread) writes one chunk, Python scores the next.
+    """
+    engine = Household._meta.db
+    async with write_transaction(engine):
+        with _bulk_allocation():
+            return await _rescore_loaded(model, now=now, trigger=trigger, chunk=chunk)
+
+
+async def _rescore_loaded(model: ScoringModel, *, now: datetime, trigger: str, chunk: int) -> BatchResult:
+    as_of = local_date(now)
+    city = await load_facts_bulk(as_of=as_of, lookback=Lookback.for_models([model], as_of))
+    if not city.households:
+        return BatchResult(0, 0, 0)
+    standards = await load_standards()
+    count = skipped = 0
+    pending: asyncio.Future[None] | None = None
+    for start in range(0, len(city.households), chunk):
+        part = LoadedCity(city.households[start : start + chunk], city.facts, city.facts_json, {})
+        records, updates, part_skipped = _score_rows(part, model, standards, now=now, trigger=trigger)
+        count += len(records)
+        skipped += part_skipped
+        if pending is not None:
+            await pending
+        pending = asyncio.ensure_future(_bulk_write(records, updates)) if records else None
+        await asyncio.sleep(0)  # let the write start in SQLite's thread before scoring the next chunk
+    if pending is not None:
+        await pending
+    return BatchResult(count, skipped, int(city.households[-1][0]))
