@@ -60,6 +60,7 @@ from relief_pwa.core.facts import (
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.scoring import (
     DEFAULT_MODEL,
+    FACTOR_CODES,
     FactorPoints,
     IndexBreakdown,
     ScoringModel,
@@ -295,11 +296,20 @@ def snapshot_json(facts: HouseholdFacts, standard: Standard) -> str:
     )
 
 
+def _centi_text(centi: int) -> str:
+    """Hundredths of a point as a decimal string: 1234 → "12.34", -8 → "-0.08" (== str(Decimal))."""
+    magnitude = -centi if centi < 0 else centi
+    return f"{'-' if centi < 0 else ''}{magnitude // 100}.{magnitude % 100:02d}"
+
+
+_POINT_KEYS = tuple(f'"{code}":"' for code in FACTOR_CODES)
+
+
 def breakdown_json(points: FactorPoints) -> str:
-    return json.dumps(
-        {"format": BREAKDOWN_FORMAT, "points": points.points_by_factor(), "missing": list(points.missing)},
-        separators=(",", ":"),
-    )
+    """{"format": …, "points": {factor: "12.34"}, "missing": [...]} — hand-rolled: bulk hot path."""
+    body = ",".join(key + _centi_text(c) + '"' for key, c in zip(_POINT_KEYS, points.centis, strict=True))
+    missing = ",".join(f'"{code}"' for code in points.missing)  # codes of MISSING_FACT_LABELS
+    return f'{{"format":"{BREAKDOWN_FORMAT}","points":{{{body}}},"missing":[{missing}]}}'
 
 
 def parse_breakdown_points(text: str) -> dict[str, Decimal]:
@@ -940,7 +950,8 @@ class _Sql:
         text = self.placeholders(sql)
         transaction = self.engine.current_transaction.get()
         if self.sqlite:
-            connection = transaction.connection if transaction else await self.engine.get_connection()
+            # Only the SQLite engines have get_connection(); self.sqlite guarantees one here.
+            connection = transaction.connection if transaction else await self.engine.get_connection()  # type: ignore[attr-defined]
             try:
                 previous = connection.row_factory
                 connection.row_factory = None
@@ -956,7 +967,7 @@ class _Sql:
             return rows
         if transaction is not None:
             return list(await transaction.connection.fetch(text, *args))
-        async with self.engine.pool.acquire() as connection:
+        async with self.engine.pool.acquire() as connection:  # type: ignore[attr-defined]  # PostgresEngine's asyncpg pool
             return list(await connection.fetch(text, *args))
 
 
@@ -1040,6 +1051,14 @@ async def load_facts_bulk(
     low, high = households[0][0], households[-1][0]
     span = "household >= {} AND household <= {}"
     empty: tuple[Any, ...] = ()
+    dates: dict[str, date] = {}
+
+    def day(text: str) -> date:
+        # Birth and payment dates repeat a lot: parse each once.
+        parsed = dates.get(text)
+        if parsed is None:
+            dates[text] = parsed = date.fromisoformat(text)
+        return parsed
 
     members: dict[int, list[MemberFacts]] = {}
     members_json: dict[int, list[str]] = {}
@@ -1051,7 +1070,7 @@ async def load_facts_bulk(
     ):  # fmt: skip
         born_text = _iso(born)
         fact = MemberFacts(
-            None if born_text is None else date.fromisoformat(born_text), _SEX[sex], _RELATION[relation],
+            None if born_text is None else day(born_text), _SEX[sex], _RELATION[relation],
             grade, _ILLNESS[illness], _WORK[work], _SCHOOLING[schooling],
         )  # fmt: skip
         found = members.get(hid)
@@ -1106,7 +1125,7 @@ async def load_facts_bulk(
         if found_aid is None:
             aid[hid] = found_aid = []
             aid_json[hid] = []
-        found_aid.append(AidReceived(value, date.fromisoformat(received_text), source))
+        found_aid.append(AidReceived(value, day(received_text), source))
         if with_json:
             aid_json[hid].append(
                 f'{{"value_fen":{_json_int(value)},"received_on":"{received_text}","source":{_json_text(source)}}}'
