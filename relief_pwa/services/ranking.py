@@ -25,10 +25,9 @@ from relief_pwa.clock import CHINA_TZ
 from relief_pwa.core.enums import Category, Role
 from relief_pwa.core.errors import DomainError, PermissionDenied
 from relief_pwa.core.i18n import N_
-from relief_pwa.core.ranking import RankEntry, rank
 from relief_pwa.core.scoring import FACTOR_CODES
 from relief_pwa.services.actors import Actor
-from relief_pwa.services.scoring import RANKED_STATES, local_date, parse_breakdown_points
+from relief_pwa.services.scoring import RANKED_STATES, RawSql, local_date, parse_breakdown_points
 from relief_pwa.tables import Household, OrgUnit
 
 RANKING_ROLES = frozenset({Role.STATION, Role.CENTER, Role.CITY, Role.SUPERVISOR})
@@ -112,31 +111,49 @@ async def _scope(actor: Actor, org_code: str) -> str:
 
 _RANKED_STATE_LIST = sorted(RANKED_STATES)
 
+# A household's place in the order: (−index in hundredths, first application as
+# ISO date, file number, id). Integers and ISO strings sort exactly like
+# core.ranking's (−Decimal index, date, file number, id) key — a test checks the
+# page against core.ranking.rank — but cost a fraction at city scale.
+Key = tuple[int, str, str, int]
 
-async def _current_entries(scope: str, category: str) -> tuple[list[RankEntry], dict[int, bool]]:
+
+def _iso(value: Any) -> str:
+    return value if isinstance(value, str) else value.isoformat()
+
+
+async def _current_keys(scope: str, category: str) -> tuple[list[Key], dict[int, bool]]:
     """Open households with an index in scope (and with an open application of ``category``)."""
+    q = RawSql()
     sql = (
-        "SELECT h.id, h.current_index, h.index_provisional, h.file_no, MIN(a.received_on) AS first_applied "
-        "FROM household h JOIN application a ON a.household = h.id "
-        "WHERE h.org_path LIKE {} AND h.is_open = {} AND h.current_index IS NOT NULL"
+        f"SELECT {q.num('h.id')}, CAST(ROUND(h.current_index * 100) AS INTEGER),"  # noqa: S608  (column names only)
+        f" {q.num('h.index_provisional')}, h.file_no, {q.text('MIN(a.received_on)')}"
+        " FROM household h JOIN application a ON a.household = h.id"
+        " WHERE h.org_path LIKE {} AND h.is_open = {} AND h.current_index IS NOT NULL"
     )
     args: list[Any] = [f"{scope}%", True]
     if category:
         states = ", ".join("{}" for _ in _RANKED_STATE_LIST)
+        # Only "{}" placeholders are interpolated: values travel as parameters.
         sql += (
-            # Only "{}" placeholders are interpolated: values travel as parameters.
             f" AND h.id IN (SELECT household FROM application WHERE category = {{}} AND state IN ({states}))"  # noqa: S608
         )
         args += [category, *_RANKED_STATE_LIST]
     sql += " GROUP BY h.id, h.current_index, h.index_provisional, h.file_no"
-    entries: list[RankEntry] = []
+    keys: list[Key] = []
     provisional: dict[int, bool] = {}
-    for r in await _raw(sql, *args):
-        entries.append(
-            RankEntry(r["id"], _decimal(r["current_index"]), _as_date(r["first_applied"]), r["file_no"])
-        )
-        provisional[r["id"]] = bool(r["index_provisional"])
-    return entries, provisional
+    for hid, centi, is_provisional, file_no, first_applied in await q.fetch(sql, *args):
+        keys.append((-centi, _iso(first_applied), file_no, hid))
+        if is_provisional:
+            provisional[hid] = True
+    return keys, provisional
+
+
+async def ranked_keys(scope: str, category: str = "") -> list[Key]:
+    """Every ranked household in scope, in rank order (rank = position + 1): no paging, no details."""
+    keys, _provisional = await _current_keys(scope, category)
+    keys.sort()
+    return keys
 
 
 def _cutoff(day: date) -> datetime:
@@ -144,10 +161,12 @@ def _cutoff(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=CHINA_TZ)
 
 
-async def _entries_as_of(scope: str, category: str, day: date) -> tuple[list[RankEntry], dict[int, bool]]:
+async def _keys_as_of(scope: str, category: str, day: date) -> tuple[list[Key], dict[int, bool]]:
     """The ranking as it stood at the end of ``day``, from the stored records."""
+    q = RawSql()
     sql = (
-        "SELECT x.household, x.total, x.provisional, h.file_no, fa.first_applied FROM ("
+        f"SELECT {q.num('x.household')}, CAST(ROUND(x.total * 100) AS INTEGER), {q.num('x.provisional')},"  # noqa: S608
+        f" h.file_no, {q.text('fa.first_applied')} FROM ("
         " SELECT r.household, r.total, r.provisional, r.categories,"
         " ROW_NUMBER() OVER (PARTITION BY r.household ORDER BY r.computed_at DESC, r.id DESC) AS position"
         " FROM index_record r WHERE r.computed_at < {} AND r.org_path LIKE {}"
@@ -160,19 +179,13 @@ async def _entries_as_of(scope: str, category: str, day: date) -> tuple[list[Ran
     if category:
         sql += " AND x.categories LIKE {}"
         args.append(f"%,{category},%")
-    entries: list[RankEntry] = []
+    keys: list[Key] = []
     provisional: dict[int, bool] = {}
-    for r in await _raw(sql, *args):
-        entries.append(
-            RankEntry(r["household"], _decimal(r["total"]), _as_date(r["first_applied"]), r["file_no"])
-        )
-        provisional[r["household"]] = bool(r["provisional"])
-    return entries, provisional
-
-
-def _key(entry: RankEntry) -> tuple[Decimal, date, str, int]:
-    # The same order as core.ranking.rank (index desc, earlier application, file number, id).
-    return (-entry.index, entry.first_applied_on, entry.file_no, entry.household_id)
+    for hid, centi, is_provisional, file_no, first_applied in await q.fetch(sql, *args):
+        keys.append((-centi, _iso(first_applied), file_no, hid))
+        if is_provisional:
+            provisional[hid] = True
+    return keys, provisional
 
 
 async def _last_two_records(
@@ -225,16 +238,16 @@ async def list_ranking(actor: Actor, query: RankingQuery, *, now: datetime) -> R
             day = None  # today or later: the live ranking
     scope = await _scope(actor, query.org)
     if day is None:
-        entries, provisional = await _current_entries(scope, category)
+        keys, provisional = await _current_keys(scope, category)
     else:
-        entries, provisional = await _entries_as_of(scope, category, day)
-    ranked = rank(entries)
-    keys = [_key(r.entry) for r in ranked]
-    total = len(ranked)
+        keys, provisional = await _keys_as_of(scope, category, day)
+    keys.sort()
+    total = len(keys)
     pages = max(1, -(-total // PAGE_SIZE))
     page = max(1, min(query.page, pages))
-    window = ranked[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    ids = [r.entry.household_id for r in window]
+    first_rank = (page - 1) * PAGE_SIZE + 1
+    window = keys[first_rank - 1 : first_rank - 1 + PAGE_SIZE]
+    ids = [key[3] for key in window]
     details = {
         r["id"]: r
         for r in await Household.select(Household.id, Household.head_name, Household.org_unit.name).where(
@@ -243,35 +256,34 @@ async def list_ranking(actor: Actor, query: RankingQuery, *, now: datetime) -> R
     }
     history = await _last_two_records(ids, None if day is None else _cutoff(day))
     rows: list[RankingRow] = []
-    for ranked_entry in window:
-        entry = ranked_entry.entry
-        records = history.get(entry.household_id, [])
+    for offset, key in enumerate(window):
+        neg_centi, first_applied, file_no, household_id = key
+        records = history.get(household_id, [])
         previous_index = previous_rank = None
         model_change = None
         why: list[FactorChange] = []
         if len(records) == 2:
             latest, previous = records
             previous_index = _decimal(previous["total"])
-            own_key = _key(entry)
-            previous_key = (-previous_index, entry.first_applied_on, entry.file_no, entry.household_id)
+            previous_key = (-int(previous_index * 100), first_applied, file_no, household_id)
             position = bisect.bisect_left(keys, previous_key)
-            if own_key < previous_key:
+            if key < previous_key:
                 position -= 1  # the household itself no longer sits where it is now
             previous_rank = position + 1
             why = _why(latest, previous)
             if latest["model_version"] != previous["model_version"]:
                 model_change = (str(previous["model_version"]), str(latest["model_version"]))
-        detail = details.get(entry.household_id, {})
+        detail = details.get(household_id, {})
         rows.append(
             RankingRow(
-                rank=ranked_entry.rank,
-                household_id=entry.household_id,
-                file_no=entry.file_no,
+                rank=first_rank + offset,
+                household_id=household_id,
+                file_no=file_no,
                 head_name=str(detail.get("head_name", "")),
                 community=str(detail.get("org_unit.name", "")),
-                index=entry.index,
-                provisional=provisional.get(entry.household_id, False),
-                first_applied_on=entry.first_applied_on,
+                index=Decimal(-neg_centi).scaleb(-2),
+                provisional=provisional.get(household_id, False),
+                first_applied_on=date.fromisoformat(first_applied[:10]),
                 previous_index=previous_index,
                 previous_rank=previous_rank,
                 model_change=model_change,

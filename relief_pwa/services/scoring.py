@@ -925,7 +925,7 @@ def _iso(value: Any) -> str | None:
     return value if isinstance(value, str) else value.isoformat()
 
 
-class _Sql:
+class RawSql:
     """Engine-specific spelling of the few bulk statements."""
 
     def __init__(self) -> None:
@@ -1029,7 +1029,7 @@ async def load_facts_bulk(
     ISO dates need no escaping; free-text codes go through json.dumps). A test
     checks it equals ``to_dict()``.
     """
-    q = _Sql()
+    q = RawSql()
     where = "id > {}"
     args: list[Any] = [after_id]
     if only_open:
@@ -1332,9 +1332,7 @@ async def score_in_memory(
     return totals, tie_keys
 
 
-async def rescore_all(
-    model: ScoringModel, *, now: datetime, trigger: str, chunk: int = 5_000
-) -> BatchResult:
+async def rescore_all(model: ScoringModel, *, now: datetime, trigger: str, chunk: int = 5_000) -> BatchResult:
     """Re-score every open household in one transaction (benchmark, CLI).
 
     Loads the whole city with a few queries, then overlaps work: while SQLite
