@@ -149,6 +149,7 @@ async def main(args: argparse.Namespace) -> None:
     await seed(args.recipients, args.notices)
 
     from relief_pwa.app import create_app
+    from relief_pwa.db import close_engine
     from relief_pwa.handlers import public
     from relief_pwa.piccolo_conf import DB
     from relief_pwa.services import public_boards, ratelimit
@@ -195,8 +196,7 @@ async def main(args: argparse.Namespace) -> None:
         print(
             f"{name:32} {r['rps']:8.0f} {r['rps'] / bare:8.2f} {r['p50']:8.1f} {r['p95']:8.1f} {r['n']:9.0f}"
         )
-    if DB.engine_type == "postgres":
-        await DB.close_connection_pool()  # type: ignore[no-untyped-call]
+    await close_engine(DB)
 
 
 def parse(argv: list[str] | None = None) -> Any:

@@ -153,14 +153,12 @@ if __name__ == "__main__":
     args = parser.parse_args()
 
     async def run() -> int:
+        from relief_pwa.db import close_engine
         from relief_pwa.piccolo_conf import DB
 
         try:
             return await main(args.count, args.faults)
         finally:
-            if DB.engine_type == "postgres":
-                await DB.close_connection_pool()  # type: ignore[no-untyped-call]
-            else:
-                await DB.close_pool()  # type: ignore[attr-defined]
+            await close_engine(DB)
 
     raise SystemExit(asyncio.run(run()))

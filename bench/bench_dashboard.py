@@ -480,9 +480,7 @@ async def main() -> None:
     parser.add_argument("--pages", type=int, default=20, help="requests to time per page")
     args = parser.parse_args()
 
-    from piccolo.engine.postgres import PostgresEngine
-
-    from relief_pwa.db import BoundedSQLiteEngine
+    from relief_pwa.db import close_engine
     from relief_pwa.piccolo_conf import DB
 
     await prepare_database(reset=True)
@@ -517,11 +515,7 @@ async def main() -> None:
             f"city dashboard, {label}: p95 {p95:.0f} ms — target < 300 ms: "
             f"{'met' if p95 < 300 else 'NOT met'}"
         )
-    if isinstance(DB, PostgresEngine):
-        await DB.close_connection_pool()
-    else:
-        assert isinstance(DB, BoundedSQLiteEngine)
-        await DB.close_pool()  # its worker threads would keep the process alive
+    await close_engine(DB)
 
 
 if __name__ == "__main__":

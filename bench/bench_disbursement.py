@@ -302,17 +302,10 @@ async def main() -> None:
     timed(f"service export XLSX ({len(xlsx_data) // 1024} KiB)", export_xlsx, bare_xlsx)
     timed("generate + batch + both exports", generate + create + export_csv + export_xlsx)
 
-    from piccolo.engine.postgres import PostgresEngine
-
-    from relief_pwa.db import BoundedSQLiteEngine
+    from relief_pwa.db import close_engine
     from relief_pwa.piccolo_conf import DB
 
-    # Close the connections, or their threads keep the interpreter from exiting.
-    if isinstance(DB, PostgresEngine):
-        await DB.close_connection_pool()
-    else:
-        assert isinstance(DB, BoundedSQLiteEngine)
-        await DB.close_pool()
+    await close_engine(DB)
 
 
 if __name__ == "__main__":

@@ -75,11 +75,10 @@ async def _seed() -> dict[str, Any]:
 
 async def _close_database() -> None:
     # The pooled SQLite connections run in threads that would keep the process alive.
-    from relief_pwa.db import BoundedSQLiteEngine
+    from relief_pwa.db import close_engine
     from relief_pwa.piccolo_conf import DB
 
-    if isinstance(DB, BoundedSQLiteEngine):
-        await DB.close_pool()
+    await close_engine(DB)
 
 
 def _maxrss_mib() -> float:

@@ -41,7 +41,7 @@ from piccolo.engine.postgres import PostgresEngine
 import bench._env  # noqa: F401  (first: selects the database)
 from bench.synthetic_city import BENCH_NOW, BENCH_PASSWORD, build_city
 from relief_pwa.clock import FixedClock
-from relief_pwa.db import write_transaction
+from relief_pwa.db import close_engine, write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.ranking import ranked_keys
 from relief_pwa.services.scoring import get_active_model, rescore_all
@@ -211,8 +211,7 @@ async def main() -> None:
         bare = statistics.median(pages[f"/healthz ({username})"])
         page = statistics.median(pages[f"/ranking ({username})"])
         print(f"ranking page / bare page ({username}): {page / bare:.1f}×")
-    if isinstance(DB, PostgresEngine):
-        await DB.close_connection_pool()
+    await close_engine(DB)
 
 
 if __name__ == "__main__":

@@ -563,6 +563,10 @@ async def _main() -> None:
         f"{info.applications} applications, {info.aid} aid records, {info.shocks} shocks "
         f"in {info.seconds:.1f} s"
     )
+    from relief_pwa.db import close_engine
+    from relief_pwa.piccolo_conf import DB
+
+    await close_engine(DB)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """
 
     async def wrapper() -> T:
+        from relief_pwa.db import close_engine
         from relief_pwa.piccolo_conf import DB
         from relief_pwa.services.wiring import register_listeners
 
@@ -31,10 +32,7 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
         try:
             return await coro
         finally:
-            if DB.engine_type == "postgres":
-                await DB.close_connection_pool()  # type: ignore[no-untyped-call]
-            else:
-                await DB.close_pool()  # type: ignore[attr-defined]
+            await close_engine(DB)
 
     return asyncio.run(wrapper())
 

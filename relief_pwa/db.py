@@ -202,3 +202,15 @@ async def advisory_xact_lock(engine: Engine[Any], key: str) -> None:
     await engine.run_querystring(
         QueryString("SELECT pg_advisory_xact_lock({})", zlib.crc32(key.encode()) - 2**31)
     )
+
+
+async def close_engine(engine: Engine[Any]) -> None:
+    """Close the engine's pooled connections (CLI commands, benchmarks).
+
+    SQLite connections run in worker threads that keep the interpreter alive
+    until they are closed.
+    """
+    if isinstance(engine, PostgresEngine):
+        await engine.close_connection_pool()
+    elif isinstance(engine, BoundedSQLiteEngine):
+        await engine.close_pool()

@@ -362,20 +362,28 @@ async def seed_relief_index(now: datetime) -> None:
 # --- sunshine: 公示, objections, policies (issue 6) ------------------------------
 
 _DEMO_POLICIES = (
-    ("dibao-guide", "城乡居民最低生活保障办理指南", (
-        "# 谁可以申请\n\n共同生活的家庭成员人均收入低于当地低保标准，且家庭财产符合规定的，可以申请。\n\n"
-        "# 办理流程\n\n- 向户籍所在地街道（乡镇）服务站提出申请，或由社区联络员上门受理\n"
-        "- 入户调查、邻里访问、信息核对（15个工作日内）\n- 在社区公示栏和本网站公示7天\n"
-        "- 区县服务中心审核确认，不符合条件的书面说明理由\n\n"
-        "# 需要的材料\n\n- 家庭成员身份证、户口簿\n- 收入和财产情况说明\n- 残疾证、病历等（如有）"
-    )),
-    ("objections", "异议与投诉办理程序", (
-        "任何人都可以对公示中的家庭或在保家庭提出异议，也可以投诉工作人员的作风问题，可以匿名。\n\n"
-        "# 如何提出\n\n- 扫描社区公示栏上的二维码，点击家庭旁边的“提出异议”\n- 拨打监督电话\n"
-        "- 通过 Telegram 机器人\n\n"
-        "# 办理时限\n\n收到后15个工作日内调查并答复。公示期内收到异议的，暂停公示，重新调查；"
-        "重新调查后仍符合条件的，再公示3天。凭跟踪码可随时查询办理进度和答复。"
-    )),
+    (
+        "dibao-guide",
+        "城乡居民最低生活保障办理指南",
+        (
+            "# 谁可以申请\n\n共同生活的家庭成员人均收入低于当地低保标准，且家庭财产符合规定的，可以申请。\n\n"
+            "# 办理流程\n\n- 向户籍所在地街道（乡镇）服务站提出申请，或由社区联络员上门受理\n"
+            "- 入户调查、邻里访问、信息核对（15个工作日内）\n- 在社区公示栏和本网站公示7天\n"
+            "- 区县服务中心审核确认，不符合条件的书面说明理由\n\n"
+            "# 需要的材料\n\n- 家庭成员身份证、户口簿\n- 收入和财产情况说明\n- 残疾证、病历等（如有）"
+        ),
+    ),
+    (
+        "objections",
+        "异议与投诉办理程序",
+        (
+            "任何人都可以对公示中的家庭或在保家庭提出异议，也可以投诉工作人员的作风问题，可以匿名。\n\n"
+            "# 如何提出\n\n- 扫描社区公示栏上的二维码，点击家庭旁边的“提出异议”\n- 拨打监督电话\n"
+            "- 通过 Telegram 机器人\n\n"
+            "# 办理时限\n\n收到后15个工作日内调查并答复。公示期内收到异议的，暂停公示，重新调查；"
+            "重新调查后仍符合条件的，再公示3天。凭跟踪码可随时查询办理进度和答复。"
+        ),
+    ),
 )
 
 
@@ -394,29 +402,54 @@ async def seed_sunshine() -> str:
 
     station = await _actor("station")
     started = DEMO_TODAY - timedelta(days=2)
-    eligible = await Application.select(Application.id).where(
-        (Application.state == AppState.VERIFIED_ELIGIBLE) & Application.org_path.like(f"%/{DEMO_STREET}/%")
-    ).order_by(Application.id).limit(6)
+    eligible = (
+        await Application.select(Application.id)
+        .where(
+            (Application.state == AppState.VERIFIED_ELIGIBLE)
+            & Application.org_path.like(f"%/{DEMO_STREET}/%")
+        )
+        .order_by(Application.id)
+        .limit(6)
+    )
     notices = [await do_start_publicity(station, row["id"], now=started) for row in eligible]
     if notices:
         await file_objection(
-            kind="objection", body="这户的儿子在外地打工，每月往家里寄钱，收入并不低，请核实。",
-            notice_id=notices[0], channel="board", now=DEMO_TODAY - timedelta(hours=20),
+            kind="objection",
+            body="这户的儿子在外地打工，每月往家里寄钱，收入并不低，请核实。",
+            notice_id=notices[0],
+            channel="board",
+            now=DEMO_TODAY - timedelta(hours=20),
         )
     complaint = await file_objection(
-        kind="complaint", body="去服务站咨询低保时，窗口工作人员不耐烦，没有一次性告知需要的材料。",
-        board_code=f"{DEMO_STREET}001", about="解放路街道服务站窗口", contact_name="王先生",
-        contact_phone="13912340000", channel="web", now=DEMO_TODAY - timedelta(days=1),
+        kind="complaint",
+        body="去服务站咨询低保时，窗口工作人员不耐烦，没有一次性告知需要的材料。",
+        board_code=f"{DEMO_STREET}001",
+        about="解放路街道服务站窗口",
+        contact_name="王先生",
+        contact_phone="13912340000",
+        channel="web",
+        now=DEMO_TODAY - timedelta(days=1),
     )
-    await do_record_investigation(station, complaint.objection_id, "已调阅当日窗口记录，约谈当班工作人员。",
-                                  now=DEMO_TODAY - timedelta(hours=3))
-    active = await Application.select(Application.household).where(
-        (Application.state == AppState.ACTIVE) & Application.org_path.like(f"%/{DEMO_STREET}/%")
-    ).order_by(Application.id).first()
+    await do_record_investigation(
+        station,
+        complaint.objection_id,
+        "已调阅当日窗口记录，约谈当班工作人员。",
+        now=DEMO_TODAY - timedelta(hours=3),
+    )
+    active = (
+        await Application.select(Application.household)
+        .where((Application.state == AppState.ACTIVE) & Application.org_path.like(f"%/{DEMO_STREET}/%"))
+        .order_by(Application.id)
+        .first()
+    )
     if active:
         await do_record_near_relative(
-            station, active["household"], relative_name="社区居委会委员", relation="户主之弟",
-            note="近亲属备案，入户抽查", now=DEMO_TODAY - timedelta(days=20),
+            station,
+            active["household"],
+            relative_name="社区居委会委员",
+            relation="户主之弟",
+            note="近亲属备案，入户抽查",
+            now=DEMO_TODAY - timedelta(days=20),
         )
     return f"{len(_DEMO_POLICIES)} policies, {len(notices)} public notices, 2 objections"
 
@@ -455,11 +488,23 @@ async def seed_resources_and_payments() -> str:
         DonationDraft(str(bureau), fund_id=str(city_fund), amount="2,000,000", note="市级低保资金下达"),
         now=day,
     )
-    await do_create_resource(city, ResourceDraft(
-        provider_id=str(bureau), fund_id=str(city_fund), name="城乡低保金", kind="cash", need="living",
-        unit="per_household", periodicity="monthly", months="6", statutory="dibao_gap",
-        categories=["dibao"], priority="1",
-    ), now=day)
+    await do_create_resource(
+        city,
+        ResourceDraft(
+            provider_id=str(bureau),
+            fund_id=str(city_fund),
+            name="城乡低保金",
+            kind="cash",
+            need="living",
+            unit="per_household",
+            periodicity="monthly",
+            months="6",
+            statutory="dibao_gap",
+            categories=["dibao"],
+            priority="1",
+        ),
+        now=day,
+    )
     charity = await do_create_provider(
         center, ProviderDraft("历下区慈善总会", "social_org", "0531-86970188"), now=day
     )
@@ -472,17 +517,40 @@ async def seed_resources_and_payments() -> str:
         DonationDraft(str(charity), fund_id=str(charity_fund), amount="60,000", note="年度慈善募捐"),
         now=day,
     )
-    await do_create_resource(center, ResourceDraft(
-        provider_id=str(charity), fund_id=str(charity_fund), name="临时生活补助", kind="cash",
-        need="temporary",
-        unit="per_household", unit_amount="800", periodicity="one_off", budget_total="40,000",
-        categories=["temporary", "medical", "dibao_edge", "rigid_expense", "disaster"], min_index="20",
-        priority="20",
-    ), now=day)
-    blankets = await do_create_resource(center, ResourceDraft(
-        provider_id=str(company), name="冬季棉被", kind="in_kind", need="bedding", unit="per_person",
-        unit_amount="150", unit_quantity="1", periodicity="one_off", quantity_total="0", priority="30",
-    ), now=day)
+    await do_create_resource(
+        center,
+        ResourceDraft(
+            provider_id=str(charity),
+            fund_id=str(charity_fund),
+            name="临时生活补助",
+            kind="cash",
+            need="temporary",
+            unit="per_household",
+            unit_amount="800",
+            periodicity="one_off",
+            budget_total="40,000",
+            categories=["temporary", "medical", "dibao_edge", "rigid_expense", "disaster"],
+            min_index="20",
+            priority="20",
+        ),
+        now=day,
+    )
+    blankets = await do_create_resource(
+        center,
+        ResourceDraft(
+            provider_id=str(company),
+            name="冬季棉被",
+            kind="in_kind",
+            need="bedding",
+            unit="per_person",
+            unit_amount="150",
+            unit_quantity="1",
+            periodicity="one_off",
+            quantity_total="0",
+            priority="30",
+        ),
+        now=day,
+    )
     await do_record_donation(
         center,
         DonationDraft(str(company), resource_id=str(blankets), quantity="200", note="企业捐赠棉被"),
@@ -521,7 +589,10 @@ async def seed_resources_and_payments() -> str:
         status, reason = ("失败", "账户已冻结") if failed else ("成功", "")
         writer.writerow([row[0], row[1], row[5], status, reason])
     await disbursement.do_reconcile_batch(
-        center, batch.batch_id, answer.getvalue().encode(), f"{batch_no}-回盘.csv",
+        center,
+        batch.batch_id,
+        answer.getvalue().encode(),
+        f"{batch_no}-回盘.csv",
         now=DEMO_TODAY - timedelta(days=1),
     )
     return f"{approved} plans approved; batch {batch_no} reconciled"
@@ -550,8 +621,10 @@ def _demo_image(kind: str, seed: int) -> bytes:
     draw = ImageDraw.Draw(image)
     for _ in range(12):
         x, y = rng.randint(0, 1100), rng.randint(0, 800)
-        draw.rectangle((x, y, x + rng.randint(60, 300), y + rng.randint(40, 200)),
-                       fill=(rng.randint(40, 200), rng.randint(40, 200), rng.randint(40, 200)))
+        draw.rectangle(
+            (x, y, x + rng.randint(60, 300), y + rng.randint(40, 200)),
+            fill=(rng.randint(40, 200), rng.randint(40, 200), rng.randint(40, 200)),
+        )
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=80)
     return buffer.getvalue()
@@ -582,9 +655,12 @@ async def seed_fieldwork(today: date | None = None) -> str:
     morning = datetime(today.year, today.month, today.day, 8, 30, tzinfo=CHINA_TZ)
     liaison, investigator = await _actor("liaison"), await _actor("investigator")
     station = await _actor("station")
-    households = await Household.select(Household.id).where(
-        Household.org_path.like(f"{liaison.org_path}%") & Household.is_open.eq(True)
-    ).order_by(Household.id).limit(9)
+    households = (
+        await Household.select(Household.id)
+        .where(Household.org_path.like(f"{liaison.org_path}%") & Household.is_open.eq(True))
+        .order_by(Household.id)
+        .limit(9)
+    )
     ids = [row["id"] for row in households]
     if len(ids) < 9:
         return "field work: not enough households in the demo community"
@@ -598,30 +674,48 @@ async def seed_fieldwork(today: date | None = None) -> str:
         (VisitKind.HOME, investigator, 3, ""),
     ]
     for household_id, (kind, assignee, offset, window) in zip(ids, diary, strict=False):
-        await do_schedule_visit(station, ScheduleRequest(
-            household_id=household_id, kind=kind, scheduled_for=today + timedelta(days=offset),
-            assigned_to=assignee.staff_id or 0, time_window=window,
-        ), now=morning - timedelta(days=3))
+        await do_schedule_visit(
+            station,
+            ScheduleRequest(
+                household_id=household_id,
+                kind=kind,
+                scheduled_for=today + timedelta(days=offset),
+                assigned_to=assignee.staff_id or 0,
+                time_window=window,
+            ),
+            now=morning - timedelta(days=3),
+        )
     recorded = 0
     for number, household_id in enumerate(ids[7:9]):
-        items = await MoneyItem.select(MoneyItem.id, MoneyItem.declared_fen, MoneyItem.section).where(
-            MoneyItem.household == household_id
-        ).order_by(MoneyItem.id)
+        items = (
+            await MoneyItem.select(MoneyItem.id, MoneyItem.declared_fen, MoneyItem.section)
+            .where(MoneyItem.household == household_id)
+            .order_by(MoneyItem.id)
+        )
         # One value confirmed, one found well above the declaration (flagged in the ledger).
         values = tuple(
-            VerifiedValue(item["id"], item["declared_fen"] * (135 if index == 1 else 100) // 100,
-                          "工资条与银行流水" if item["section"] == "income" else "入户查看")
+            VerifiedValue(
+                item["id"],
+                item["declared_fen"] * (135 if index == 1 else 100) // 100,
+                "工资条与银行流水" if item["section"] == "income" else "入户查看",
+            )
             for index, item in enumerate(items[:2])
         )
-        await check_record_visit(liaison, VisitRecord(
-            client_uuid=str(uuid.UUID(int=4000 + number, version=4)),
-            findings="入户查看：住房简陋，家具陈旧；核对了收入与存款凭证。",
-            household_id=household_id, kind=VisitKind.HOME.value,
-            second_investigator_id=investigator.staff_id, gps=(36.6614 + number / 1000, 117.0167),
-            verifications=values,
-            signature=ImageUpload(_demo_image("signature", number), PhotoPurpose.SIGNATURE),
-            photos=(ImageUpload(_demo_image("room", number), caption="客厅"),),
-        ), now=morning - timedelta(days=1, hours=-number))
+        await check_record_visit(
+            liaison,
+            VisitRecord(
+                client_uuid=str(uuid.UUID(int=4000 + number, version=4)),
+                findings="入户查看：住房简陋，家具陈旧；核对了收入与存款凭证。",
+                household_id=household_id,
+                kind=VisitKind.HOME.value,
+                second_investigator_id=investigator.staff_id,
+                gps=(36.6614 + number / 1000, 117.0167),
+                verifications=values,
+                signature=ImageUpload(_demo_image("signature", number), PhotoPurpose.SIGNATURE),
+                photos=(ImageUpload(_demo_image("room", number), caption="客厅"),),
+            ),
+            now=morning - timedelta(days=1, hours=-number),
+        )
         recorded += 1
     for household_id in ids[:3]:
         await do_issue_card(liaison, household_id, now=morning - timedelta(days=2))

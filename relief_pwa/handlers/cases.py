@@ -30,9 +30,7 @@ async def case_list(
     org: FromQuery[str] = "",
     page: FromQuery[str] = "1",
 ) -> Response[str]:
-    query = CaseQuery(
-        q=clean_text(q, 100), state=state_filter, category=category, org=org, page=_int(page)
-    )
+    query = CaseQuery(q=clean_text(q, 100), state=state_filter, category=category, org=org, page=_int(page))
     errors: dict[str, str] = {}
     try:
         result = await list_cases(actor, query)
