@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
+import time
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -118,6 +120,21 @@ def cmd_audit_verify(_: argparse.Namespace) -> None:
     raise SystemExit(1)
 
 
+def cmd_rescore(args: argparse.Namespace) -> None:
+    from relief_pwa.clock import SystemClock
+    from relief_pwa.services.scoring import get_active_model, rescore_all
+
+    async def run() -> tuple[int, int, float]:
+        now = SystemClock().now()
+        model = await get_active_model(now=now)
+        started = time.perf_counter()
+        result = await rescore_all(model, now=now, trigger="cli:rescore", workers=args.workers)
+        return result.count, result.skipped, time.perf_counter() - started
+
+    count, skipped, seconds = run_async(run())
+    print(f"re-scored {count} households in {seconds:.1f} s ({skipped} skipped: no standard in force)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relief-pwa", description="Sunshine Relief (阳光救助)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -139,6 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--name", default="")
     user.add_argument("--password", default="")
     user.set_defaults(func=cmd_create_user)
+    rescore = sub.add_parser(
+        "rescore", help="re-score every open household with the active model (one transaction)"
+    )
+    rescore.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes that load and score in parallel on SQLite (0: in this process)",
+    )
+    rescore.set_defaults(func=cmd_rescore)
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="verify the hash chain").set_defaults(func=cmd_audit_verify)

@@ -254,9 +254,11 @@ class IndexRecord(Table, tablename="index_record"):
     id: Serial  # declared for type checkers; Piccolo adds the primary key
 
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
-    org_path = Varchar(length=80, index=True)
+    # No index on org_path or as_of: prefix LIKE cannot seek them and nothing filters
+    # by as_of, while every bulk re-score would pay to maintain them.
+    org_path = Varchar(length=80)
     computed_at = Timestamptz(index=True)
-    as_of = Date(index=True)
+    as_of = Date()
     model_version = Varchar(length=40)
     total = Numeric(digits=(5, 2))
     provisional = Boolean(default=False)

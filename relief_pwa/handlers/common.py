@@ -58,6 +58,7 @@ _ACTION_LABELS = {
     "application.receive": N_("Application received"),
     "staff.create": N_("Staff account created"),
     "org.create": N_("Org unit created"),
+    "index.rescore_all": N_("Every household re-scored"),
 }
 
 

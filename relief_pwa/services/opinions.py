@@ -21,7 +21,8 @@ from relief_pwa.services.access import access_application
 from relief_pwa.services.actors import Actor, require_role
 from relief_pwa.services.applications import do_transition
 from relief_pwa.services.audit import record_event
-from relief_pwa.services.scoring import Lookback, load_household_facts
+from relief_pwa.services.bulk_scoring import Lookback
+from relief_pwa.services.scoring import load_household_facts
 from relief_pwa.services.standards import load_standards
 from relief_pwa.tables import EligibilityOpinion, Household, Staff
 

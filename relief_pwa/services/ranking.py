@@ -27,7 +27,8 @@ from relief_pwa.core.errors import DomainError, PermissionDenied
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.scoring import FACTOR_CODES
 from relief_pwa.services.actors import Actor
-from relief_pwa.services.scoring import RANKED_STATES, RawSql, local_date, parse_breakdown_points
+from relief_pwa.services.bulk_scoring import RANKED_STATES, local_date
+from relief_pwa.services.scoring import RawSql, parse_breakdown_points
 from relief_pwa.tables import Household, OrgUnit
 
 RANKING_ROLES = frozenset({Role.STATION, Role.CENTER, Role.CITY, Role.SUPERVISOR})

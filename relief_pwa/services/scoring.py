@@ -21,20 +21,17 @@ are a pure function of it), which keeps bulk re-scoring cheap.
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import multiprocessing
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from relief_pwa.clock import CHINA_TZ
 from relief_pwa.core.enums import (
-    OPEN_STATES,
-    AppState,
     AreaType,
     Housing,
     Illness,
@@ -60,11 +57,8 @@ from relief_pwa.core.facts import (
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.scoring import (
     DEFAULT_MODEL,
-    FACTOR_CODES,
-    FactorPoints,
     IndexBreakdown,
     ScoringModel,
-    add_months,
     compute_index,
     compute_points,
     explain_for_applicant,
@@ -76,6 +70,25 @@ from relief_pwa.services import hooks
 from relief_pwa.services.access import access_application, access_household
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require_role
 from relief_pwa.services.audit import record_event
+from relief_pwa.services.bulk_scoring import (
+    RANKED_STATES,
+    RECORD_COLUMNS,
+    BatchResult,
+    LoadedCity,
+    Lookback,
+    Spelling,
+    StandardPicker,
+    assemble_city,
+    breakdown_json,
+    bulk_allocation,
+    categories_text,
+    district_code_of,
+    fact_queries,
+    households_query,
+    local_date,
+    score_rows,
+    score_span_sqlite,
+)
 from relief_pwa.services.standards import load_standards
 from relief_pwa.tables import (
     AidRecord,
@@ -98,29 +111,9 @@ from relief_pwa.tables import (
 
 log = logging.getLogger(__name__)
 
-# Applications in these states put a household (and its category) in the ranking.
-RANKED_STATES: frozenset[str] = frozenset(s.value for s in OPEN_STATES - {AppState.VERIFIED_INELIGIBLE})
 SHOCK_KINDS: tuple[ShockKind, ...] = tuple(k for k in ShockKind if k is not ShockKind.NONE)
 RECORD_ROLES = (Role.LIAISON, Role.INVESTIGATOR, Role.STATION, Role.CENTER)
-BREAKDOWN_FORMAT = "points-v1"
 MODEL_STATUSES = ("draft", "active", "retired")
-
-
-def local_date(now: datetime) -> date:
-    """The calendar day in the bureau's time zone (deadlines and ages count there)."""
-    return now.astimezone(CHINA_TZ).date()
-
-
-def district_code_of(org_path: str) -> str:
-    """'370100/370102/…' → '370102' (the county-level unit sets the standard)."""
-    parts = [p for p in org_path.split("/") if p]
-    return parts[1] if len(parts) > 1 else ""
-
-
-def categories_text(categories: Iterable[str]) -> str:
-    """',dibao,medical,' — sorted, delimited at both ends so LIKE '%,dibao,%' is exact."""
-    unique = sorted(set(categories))
-    return f",{','.join(unique)}," if unique else ""
 
 
 # --------------------------------------------------------------------------- models
@@ -275,41 +268,10 @@ class _FactRows:
         )
 
 
-@dataclass(frozen=True)
-class Lookback:
-    """How far back shocks and aid matter under a model, as of a date."""
-
-    shocks_after: date
-    aid_after: date
-
-    @classmethod
-    def for_models(cls, models: Sequence[ScoringModel], as_of: date) -> Lookback:
-        decay = max(m.factors["shock"].decay_months or 0 for m in models)
-        window = max(m.factors["aid"].window_months or 0 for m in models)
-        # A shock on exactly as_of − decay scores 0; keep it anyway (one day of margin costs nothing).
-        return cls(add_months(as_of, -decay) - timedelta(days=1), add_months(as_of, -window))
-
-
 def snapshot_json(facts: HouseholdFacts, standard: Standard) -> str:
     return json.dumps(
         {"facts": facts.to_dict(), "standard": standard.to_dict()}, ensure_ascii=False, separators=(",", ":")
     )
-
-
-def _centi_text(centi: int) -> str:
-    """Hundredths of a point as a decimal string: 1234 → "12.34", -8 → "-0.08" (== str(Decimal))."""
-    magnitude = -centi if centi < 0 else centi
-    return f"{'-' if centi < 0 else ''}{magnitude // 100}.{magnitude % 100:02d}"
-
-
-_POINT_KEYS = tuple(f'"{code}":"' for code in FACTOR_CODES)
-
-
-def breakdown_json(points: FactorPoints) -> str:
-    """{"format": …, "points": {factor: "12.34"}, "missing": [...]} — hand-rolled: bulk hot path."""
-    body = ",".join(key + _centi_text(c) + '"' for key, c in zip(_POINT_KEYS, points.centis, strict=True))
-    missing = ",".join(f'"{code}"' for code in points.missing)  # codes of MISSING_FACT_LABELS
-    return f'{{"format":"{BREAKDOWN_FORMAT}","points":{{{body}}},"missing":[{missing}]}}'
 
 
 def parse_breakdown_points(text: str) -> dict[str, Decimal]:
@@ -321,28 +283,6 @@ def parse_breakdown_points(text: str) -> dict[str, Decimal]:
     if "points" in data:
         return {code: Decimal(value) for code, value in data["points"].items()}
     return {line["code"]: Decimal(line["points"]) for line in data.get("lines", [])}
-
-
-class _StandardPicker:
-    """select_standard per (district, area type), computed once per batch."""
-
-    def __init__(self, standards: Sequence[Standard], as_of: date) -> None:
-        self._standards = standards
-        self._as_of = as_of
-        self._picked: dict[tuple[str, AreaType], Standard | DomainError] = {}
-
-    def pick(self, district_code: str, area_type: AreaType) -> Standard:
-        key = (district_code, area_type)
-        found = self._picked.get(key)
-        if found is None:
-            try:
-                found = select_standard(self._standards, district_code, area_type, self._as_of)
-            except DomainError as exc:
-                found = exc
-            self._picked[key] = found
-        if isinstance(found, DomainError):
-            raise found
-        return found
 
 
 # --------------------------------------------------------------------------- one household
@@ -904,46 +844,12 @@ async def get_applicant_explanation(
 
 # --------------------------------------------------------------------------- many households
 #
-# The bulk path reads raw tuples (no ORM objects, and on SQLite no per-value
-# type converters: selected columns are wrapped in expressions so Python's
-# sqlite3 hands back plain ints and ISO strings), builds each snapshot from the
-# same raw values it builds the facts from, and writes with executemany/COPY.
-
-_SEX = {e.value: e for e in Sex}
-_RELATION = {e.value: e for e in Relation}
-_ILLNESS = {e.value: e for e in Illness}
-_WORK = {e.value: e for e in WorkCapacity}
-_SCHOOLING = {e.value: e for e in Schooling}
-_AREA = {e.value: e for e in AreaType}
-_HOUSING = {e.value: e for e in Housing}
-_SHOCK = {e.value: e for e in ShockKind}
-
-
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else value.isoformat()
-
-
-class RawSql:
-    """Engine-specific spelling of the few bulk statements."""
+class RawSql(Spelling):
+    """Bulk statements on the project's engine, as plain tuples."""
 
     def __init__(self) -> None:
         self.engine = Household._meta.db
-        self.sqlite = is_sqlite(self.engine)
-
-    def num(self, column: str) -> str:
-        # "+0" drops SQLite's declared type, so no Python converter runs per value.
-        return f"{column}+0" if self.sqlite else column
-
-    def text(self, column: str) -> str:
-        return f"{column}||''" if self.sqlite else column
-
-    def placeholders(self, sql: str) -> str:
-        if self.sqlite:
-            return sql.replace("{}", "?")
-        parts = sql.split("{}")
-        return parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
+        super().__init__(sqlite=is_sqlite(self.engine))
 
     async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
         """Rows as tuples, inside the current transaction when there is one."""
@@ -971,47 +877,6 @@ class RawSql:
             return list(await connection.fetch(text, *args))
 
 
-@contextmanager
-def _bulk_allocation() -> Iterator[None]:
-    """Pause the cyclic garbage collector while hundreds of thousands of small,
-    acyclic objects are built: its repeated full passes would double the time
-    (reference counting still frees everything)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-_json_text_cache: dict[str, str] = {}
-
-
-def _json_text(value: str) -> str:
-    """JSON string literal of a short code (cached: kinds and sources repeat)."""
-    text = _json_text_cache.get(value)
-    if text is None:
-        text = json.dumps(value, ensure_ascii=False)
-        if len(_json_text_cache) < 10_000:
-            _json_text_cache[value] = text
-    return text
-
-
-def _json_int(value: int | None) -> str:
-    return "null" if value is None else str(int(value))
-
-
-@dataclass
-class LoadedCity:
-    """Facts (and their snapshot JSON) of a range of households, one query per table."""
-
-    households: list[Sequence[Any]]  # (id, file_no, org_path, area_type, housing)
-    facts: dict[int, HouseholdFacts]
-    facts_json: dict[int, str]
-    first_applied: dict[int, date]
-
-
 async def load_facts_bulk(
     *,
     as_of: date,
@@ -1022,218 +887,20 @@ async def load_facts_bulk(
     only_open: bool = True,
     with_json: bool = True,
 ) -> LoadedCity:
-    """Facts of households with id > ``after_id`` (ordered by id, at most ``limit``).
-
-    With ``with_json`` each household's ``HouseholdFacts.to_dict()`` is also
-    rendered as JSON text, straight from the raw values (the enum codes and
-    ISO dates need no escaping; free-text codes go through json.dumps). A test
-    checks it equals ``to_dict()``.
-    """
+    """Facts of households with id > ``after_id`` (ordered by id, at most ``limit``): a
+    query per table, assembled by ``bulk_scoring.assemble_city``."""
     q = RawSql()
-    where = "id > {}"
-    args: list[Any] = [after_id]
-    if only_open:
-        where += " AND is_open = {}"
-        args.append(True)
-    if scope_path:
-        where += " AND org_path LIKE {}"
-        args.append(f"{scope_path}%")
-    sql = (
-        f"SELECT {q.num('id')}, file_no, org_path, area_type, housing FROM household"  # noqa: S608
-        f" WHERE {where} ORDER BY id"
+    sql, args = households_query(
+        q, after_id=after_id, limit=limit, scope_path=scope_path, only_open=only_open
     )
-    if limit is not None:
-        sql += " LIMIT {}"
-        args.append(limit)
     households = await q.fetch(sql, *args)
     if not households:
         return LoadedCity([], {}, {}, {})
-    low, high = households[0][0], households[-1][0]
-    span = "household >= {} AND household <= {}"
-    empty: tuple[Any, ...] = ()
-    dates: dict[str, date] = {}
-
-    def day(text: str) -> date:
-        # Birth and payment dates repeat a lot: parse each once.
-        parsed = dates.get(text)
-        if parsed is None:
-            dates[text] = parsed = date.fromisoformat(text)
-        return parsed
-
-    members: dict[int, list[MemberFacts]] = {}
-    members_json: dict[int, list[str]] = {}
-    for hid, born, sex, relation, grade, illness, work, schooling in await q.fetch(
-        f"SELECT {q.num('household')}, {q.text('birth_date')}, sex, relation, {q.num('disability_grade')},"  # noqa: S608
-        f" illness, work_capacity, schooling FROM member WHERE {span} AND active = {{}}"
-        " ORDER BY household, id",
-        low, high, True,
-    ):  # fmt: skip
-        born_text = _iso(born)
-        fact = MemberFacts(
-            None if born_text is None else day(born_text), _SEX[sex], _RELATION[relation],
-            grade, _ILLNESS[illness], _WORK[work], _SCHOOLING[schooling],
-        )  # fmt: skip
-        found = members.get(hid)
-        if found is None:
-            members[hid] = found = []
-            members_json[hid] = []
-        found.append(fact)
-        if with_json:
-            # The enum lookups above raised on anything but a known code: safe to inline.
-            members_json[hid].append(
-                f'{{"birth_date":{"null" if born_text is None else chr(34) + born_text + chr(34)},'
-                f'"sex":"{sex}","relation":"{relation}","disability_grade":{_json_int(grade)},'
-                f'"illness":"{illness}","work_capacity":"{work}","schooling":"{schooling}"}}'
-            )
-    items: dict[tuple[int, str], list[MoneyItem]] = {}
-    items_json: dict[tuple[int, str], list[str]] = {}
-    for hid, section, kind, declared, verified in await q.fetch(
-        f"SELECT {q.num('household')}, section, kind, {q.num('declared_fen')}, {q.num('verified_fen')}"  # noqa: S608
-        f" FROM money_item WHERE {span} AND active = {{}} ORDER BY household, id",
-        low, high, True,
-    ):  # fmt: skip
-        key = (hid, section)
-        found_items = items.get(key)
-        if found_items is None:
-            items[key] = found_items = []
-            items_json[key] = []
-        found_items.append(MoneyItem(kind, declared, verified))
-        if with_json:
-            items_json[key].append(
-                f'{{"kind":{_json_text(kind)},"declared_fen":{_json_int(declared)},'
-                f'"verified_fen":{_json_int(verified)}}}'
-            )
-    shocks: dict[int, list[Shock]] = {}
-    shocks_json: dict[int, list[str]] = {}
-    for hid, kind, occurred in await q.fetch(
-        f"SELECT {q.num('household')}, kind, {q.text('occurred_on')} FROM shock WHERE {span}"  # noqa: S608
-        " AND occurred_on > {} AND occurred_on <= {} ORDER BY household, occurred_on, id",
-        low, high, lookback.shocks_after, as_of,
-    ):  # fmt: skip
-        occurred_text = _iso(occurred) or ""
-        shocks.setdefault(hid, []).append(Shock(_SHOCK[kind], date.fromisoformat(occurred_text)))
-        shocks_json.setdefault(hid, []).append(f'{{"kind":"{kind}","occurred_on":"{occurred_text}"}}')
-    aid: dict[int, list[AidReceived]] = {}
-    aid_json: dict[int, list[str]] = {}
-    for hid, value, received, source in await q.fetch(
-        f"SELECT {q.num('household')}, {q.num('value_fen')}, {q.text('received_on')}, source FROM aid_record"  # noqa: S608
-        f" WHERE {span} AND received_on > {{}} AND received_on <= {{}} ORDER BY household, received_on, id",
-        low, high, lookback.aid_after, as_of,
-    ):  # fmt: skip
-        received_text = _iso(received) or ""
-        found_aid = aid.get(hid)
-        if found_aid is None:
-            aid[hid] = found_aid = []
-            aid_json[hid] = []
-        found_aid.append(AidReceived(value, day(received_text), source))
-        if with_json:
-            aid_json[hid].append(
-                f'{{"value_fen":{_json_int(value)},"received_on":"{received_text}","source":{_json_text(source)}}}'
-            )
-    categories: dict[int, set[str]] = {}
-    first_text: dict[int, str] = {}
-    for hid, category, state, received in await q.fetch(
-        f"SELECT {q.num('household')}, category, state, {q.text('received_on')}"  # noqa: S608
-        f" FROM application WHERE {span}",
-        low, high,
-    ):  # fmt: skip
-        received_text = _iso(received) or ""
-        earliest = first_text.get(hid)
-        if earliest is None or received_text < earliest:
-            first_text[hid] = received_text
-        found_categories = categories.get(hid)
-        if found_categories is None:
-            categories[hid] = found_categories = set()
-        if state in RANKED_STATES:
-            found_categories.add(category)
-
-    facts: dict[int, HouseholdFacts] = {}
-    facts_json: dict[int, str] = {}
-    first_applied: dict[int, date] = {}
-    no_json: list[str] = []
-    for hid, file_no, org_path, area, housing in households:
-        ranked = tuple(sorted(categories.get(hid, empty)))
-        district = district_code_of(org_path)
-        facts[hid] = HouseholdFacts(
-            hid, file_no, _AREA[area], district, _HOUSING[housing] if housing else None,
-            tuple(members.get(hid, empty)), tuple(items.get((hid, "income"), empty)),
-            tuple(items.get((hid, "asset"), empty)), tuple(items.get((hid, "expense"), empty)),
-            tuple(shocks.get(hid, empty)), tuple(aid.get(hid, empty)), ranked,
-        )  # fmt: skip
-        if with_json:
-            facts_json[hid] = (
-                f'{{"household_id":{hid},"file_no":{json.dumps(file_no, ensure_ascii=False)},'
-                f'"area_type":"{area}","district_code":{_json_text(district)},'
-                f'"housing":{_json_text(housing) if housing else "null"},'
-                f'"members":[{",".join(members_json.get(hid, no_json))}],'
-                f'"incomes":[{",".join(items_json.get((hid, "income"), no_json))}],'
-                f'"assets":[{",".join(items_json.get((hid, "asset"), no_json))}],'
-                f'"expenses":[{",".join(items_json.get((hid, "expense"), no_json))}],'
-                f'"shocks":[{",".join(shocks_json.get(hid, no_json))}],'
-                f'"aid":[{",".join(aid_json.get(hid, no_json))}],'
-                f'"categories":[{",".join(_json_text(c) for c in ranked)}],'
-                f'"has_legal_supporter_able":null}}'
-            )
-        earliest = first_text.get(hid)
-        first_applied[hid] = date.fromisoformat(earliest) if earliest else as_of
-    return LoadedCity(households, facts, facts_json, first_applied)
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    count: int  # households scored and stored
-    skipped: int  # households with no standard in force
-    last_id: int
-
-
-_RECORD_COLUMNS = (
-    "household", "org_path", "computed_at", "as_of", "model_version", "total", "provisional",
-    "trigger", "snapshot", "breakdown", "categories",
-)  # fmt: skip
-
-
-def _score_rows(
-    city: LoadedCity, model: ScoringModel, standards: Sequence[Standard], *, now: datetime, trigger: str
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
-    """Compute every loaded household: (index record rows, household updates, skipped count)."""
-    as_of = local_date(now)
-    sqlite = is_sqlite(Household._meta.db)
-    picker = _StandardPicker(standards, as_of)
-    standard_json: dict[int, str] = {}
-    computed_at: Any = now.astimezone(UTC)
-    as_of_value: Any = as_of
-    if sqlite:
-        # What Piccolo's adapters would store, converted once instead of per row.
-        computed_at, as_of_value = str(computed_at), as_of.isoformat()
-    records: list[tuple[Any, ...]] = []
-    updates: list[tuple[Any, ...]] = []
-    skipped = 0
-    version = model.version
-    trigger = trigger[:60]
-    for row in city.households:
-        hid = row[0]
-        facts = city.facts[hid]
-        try:
-            standard = picker.pick(facts.district_code, facts.area_type)
-        except DomainError:
-            skipped += 1
-            continue
-        points = compute_points(facts, standard, model, as_of)
-        std_text = standard_json.get(id(standard))
-        if std_text is None:
-            std_text = json.dumps(standard.to_dict(), separators=(",", ":"))
-            standard_json[id(standard)] = std_text
-        snapshot = '{"facts":' + city.facts_json[hid] + ',"standard":' + std_text + "}"
-        total: Any = points.total
-        provisional: Any = points.provisional
-        if sqlite:
-            total, provisional = float(total), int(provisional)
-        records.append((
-            hid, row[2], computed_at, as_of_value, version, total, provisional,
-            trigger, snapshot, breakdown_json(points), categories_text(facts.categories),
-        ))  # fmt: skip
-        updates.append((total, provisional, computed_at, hid))
-    return records, updates, skipped
+    rows = [
+        await q.fetch(sql, *args)
+        for sql, args in fact_queries(q, households[0][0], households[-1][0], as_of, lookback)
+    ]
+    return assemble_city(households, rows, as_of=as_of, with_json=with_json)
 
 
 async def _bulk_write(records: list[tuple[Any, ...]], updates: list[tuple[Any, ...]]) -> None:
@@ -1245,8 +912,8 @@ async def _bulk_write(records: list[tuple[Any, ...]], updates: list[tuple[Any, .
     connection = transaction.connection
     if is_sqlite(engine):
         await connection.executemany(
-            f"INSERT INTO index_record ({', '.join(_RECORD_COLUMNS)})"  # noqa: S608  (fixed column names)
-            f" VALUES ({', '.join('?' * len(_RECORD_COLUMNS))})",
+            f"INSERT INTO index_record ({', '.join(RECORD_COLUMNS)})"  # noqa: S608  (fixed column names)
+            f" VALUES ({', '.join('?' * len(RECORD_COLUMNS))})",
             records,
         )
         await connection.executemany(
@@ -1255,7 +922,7 @@ async def _bulk_write(records: list[tuple[Any, ...]], updates: list[tuple[Any, .
             updates,
         )
         return
-    await connection.copy_records_to_table("index_record", records=records, columns=_RECORD_COLUMNS)
+    await connection.copy_records_to_table("index_record", records=records, columns=RECORD_COLUMNS)
     await connection.execute(
         "UPDATE household AS h SET current_index = v.total, index_provisional = v.provisional,"
         " index_computed_at = v.computed_at"
@@ -1285,7 +952,7 @@ async def rescore_batch(
     """
     as_of = local_date(now)
     standards = await load_standards()
-    with _bulk_allocation():
+    with bulk_allocation():
         city = await load_facts_bulk(
             as_of=as_of,
             lookback=Lookback.for_models([model], as_of),
@@ -1295,7 +962,9 @@ async def rescore_batch(
         )
         if not city.households:
             return BatchResult(0, 0, after_id)
-        records, updates, skipped = _score_rows(city, model, standards, now=now, trigger=trigger)
+        records, updates, skipped = score_rows(
+            city, model, standards, now=now, trigger=trigger, sqlite=is_sqlite(Household._meta.db)
+        )
     if records:
         await _bulk_write(records, updates)
     return BatchResult(len(records), skipped, int(city.households[-1][0]))
@@ -1310,11 +979,11 @@ async def score_in_memory(
         One {household id → total} per model, and the tie-break keys.
     """
     as_of = local_date(now)
-    with _bulk_allocation():
+    with bulk_allocation():
         city = await load_facts_bulk(
             as_of=as_of, lookback=Lookback.for_models(models, as_of), scope_path=scope_path, with_json=False
         )
-    picker = _StandardPicker(await load_standards(), as_of)
+    picker = StandardPicker(await load_standards(), as_of)
     totals: list[dict[int, Decimal]] = [{} for _ in models]
     tie_keys: dict[int, tuple[date, str]] = {}
     for row in city.households:
@@ -1332,16 +1001,79 @@ async def score_in_memory(
     return totals, tie_keys
 
 
-async def rescore_all(model: ScoringModel, *, now: datetime, trigger: str, chunk: int = 5_000) -> BatchResult:
-    """Re-score every open household in one transaction (benchmark, CLI).
+async def rescore_all(
+    model: ScoringModel, *, now: datetime, trigger: str, chunk: int = 5_000, workers: int = 0
+) -> BatchResult:
+    """Re-score every open household in one transaction (``relief-pwa rescore``, benchmarks).
 
-    Loads the whole city with a few queries, then overlaps work: while SQLite
-    (in its own thread) writes one chunk, Python scores the next.
+    With ``workers`` > 0 on SQLite, that many forked processes load and score
+    spans of about ``chunk`` households over read-only connections while this
+    process writes each span as it arrives: loading and scoring are Python, so
+    more cores divide them. The workers read the committed state, which is
+    exactly what this transaction writes over because it took the write lock
+    first and has written nothing yet — so inside an outer transaction (which
+    may hold uncommitted changes) the scoring always stays in-process. Forking
+    is for a quiet process (the CLI, a benchmark); the web app's re-scoring
+    job pages through ``rescore_batch`` instead.
+
+    Otherwise one process loads the city with a few queries and overlaps
+    work: while SQLite (in its own thread) writes one chunk, Python scores the next.
     """
     engine = Household._meta.db
+    in_workers = workers > 0 and is_sqlite(engine) and engine.current_transaction.get() is None
     async with write_transaction(engine):
-        with _bulk_allocation():
-            return await _rescore_loaded(model, now=now, trigger=trigger, chunk=chunk)
+        if in_workers:
+            result = await _rescore_in_workers(model, now=now, trigger=trigger, chunk=chunk, workers=workers)
+        else:
+            with bulk_allocation():
+                result = await _rescore_loaded(model, now=now, trigger=trigger, chunk=chunk)
+        await record_event(
+            SYSTEM_ACTOR,
+            "index.rescore_all",
+            "scoring_model",
+            0,
+            org_path=await city_path(),
+            now=now,
+            after={"model_version": model.version, "trigger": trigger, "households": result.count,
+                   "skipped": result.skipped},
+        )  # fmt: skip
+    return result
+
+
+async def _rescore_in_workers(
+    model: ScoringModel, *, now: datetime, trigger: str, chunk: int, workers: int
+) -> BatchResult:
+    q = RawSql()
+    bounds = "SELECT MIN(id), MAX(id), COUNT(*) FROM household WHERE is_open = {}"
+    [(first_id, last_id, count)] = await q.fetch(bounds, True)
+    if not count:
+        return BatchResult(0, 0, 0)
+    # Spans of equal id width: ids are dense enough that their sizes come out close.
+    width = max(1, (last_id - first_id + 1) * chunk // count)
+    spans = [(low, min(low + width - 1, last_id)) for low in range(first_id, last_id + 1, width)]
+    standards = await load_standards()
+    definition = model_to_dict(model)
+    path = str(q.engine.path)  # type: ignore[attr-defined]  # an SQLite engine's file
+    loop = asyncio.get_running_loop()
+    context = multiprocessing.get_context("fork")  # the children inherit the imported modules
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(spans)), mp_context=context)
+    try:
+        futures = [
+            loop.run_in_executor(
+                pool, score_span_sqlite, path, low, high, definition, standards, now, trigger
+            )
+            for low, high in spans
+        ]
+        scored = skipped = 0
+        for finished in asyncio.as_completed(futures):  # write each span as soon as it is scored
+            records, updates, span_skipped = await finished
+            scored += len(records)
+            skipped += span_skipped
+            if records:
+                await _bulk_write(records, updates)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return BatchResult(scored, skipped, int(last_id))
 
 
 async def _rescore_loaded(model: ScoringModel, *, now: datetime, trigger: str, chunk: int) -> BatchResult:
@@ -1350,11 +1082,14 @@ async def _rescore_loaded(model: ScoringModel, *, now: datetime, trigger: str, c
     if not city.households:
         return BatchResult(0, 0, 0)
     standards = await load_standards()
+    sqlite = is_sqlite(Household._meta.db)
     count = skipped = 0
     pending: asyncio.Future[None] | None = None
     for start in range(0, len(city.households), chunk):
         part = LoadedCity(city.households[start : start + chunk], city.facts, city.facts_json, {})
-        records, updates, part_skipped = _score_rows(part, model, standards, now=now, trigger=trigger)
+        records, updates, part_skipped = score_rows(
+            part, model, standards, now=now, trigger=trigger, sqlite=sqlite
+        )
         count += len(records)
         skipped += part_skipped
         if pending is not None:

@@ -28,7 +28,8 @@ from relief_pwa.core.scoring import FACTOR_CODES, ScoringModel, model_from_dict,
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services.actors import Actor, require_role
 from relief_pwa.services.audit import record_event
-from relief_pwa.services.scoring import city_path, get_active_model, local_date, score_in_memory
+from relief_pwa.services.bulk_scoring import local_date
+from relief_pwa.services.scoring import city_path, get_active_model, score_in_memory
 from relief_pwa.tables import Household, Job
 from relief_pwa.tables import ScoringModel as ScoringModelRow
 

@@ -7,23 +7,23 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from relief_pwa.core.facts import select_standard
 from relief_pwa.core.intake import ItemDraft
 from relief_pwa.core.scoring import FACTOR_CODES, compute_points
 from relief_pwa.services.actors import SYSTEM_ACTOR
+from relief_pwa.services.bulk_scoring import Lookback, breakdown_json, local_date
 from relief_pwa.services.scoring import (
-    Lookback,
-    breakdown_json,
     check_recompute,
     do_record_external_aid,
     do_record_shock,
     get_active_model,
     load_facts_bulk,
     load_household_facts,
-    local_date,
     rescore_all,
+    snapshot_json,
 )
-from relief_pwa.services.standards import do_seed_standards
-from relief_pwa.tables import IndexRecord
+from relief_pwa.services.standards import do_seed_standards, load_standards
+from relief_pwa.tables import AidRecord, Household, IndexRecord
 from tests.factories import make_intake, member, new_id_number
 
 
@@ -110,3 +110,58 @@ def test_breakdown_json_is_valid_json() -> None:
     points = compute_points(facts, standard, DEFAULT_MODEL, date(2026, 1, 1))
     data = json.loads(breakdown_json(points))
     assert data["missing"] == list(points.missing) and data["points"] == points.points_by_factor()
+
+
+async def _bench_records(trigger: str) -> dict[int, dict[str, Any]]:
+    rows = await IndexRecord.select().where(IndexRecord.trigger == trigger)
+    return {row["household"]: row for row in rows}
+
+
+async def test_worker_processes_store_what_one_process_stores(world: Any, now: Any) -> None:
+    """The forked workers (SQLite) read, score and spell snapshots exactly as the
+    in-process path does, free text escaped as json.dumps does, and the text
+    equals the single-household path's snapshot (so unchanged facts are recognised)."""
+    await do_seed_standards(SYSTEM_ACTOR, now=now)
+    made = [
+        await make_intake(world, items=[ItemDraft("income", "wages", "0", "", str(300 + 10 * n))])
+        for n in range(5)
+    ]
+    await do_record_external_aid(
+        world.actor("center"), made[0].household_id, value_fen=5_000, received_on=now.date(), note="街道慈善", now=now
+    )
+    tricky = 'say "hi" \\ \n\t 慈善\x01'
+    await AidRecord.update({AidRecord.source: tricky}).where(AidRecord.household == made[0].household_id)
+    model = await get_active_model(now=now)
+    later = now + timedelta(days=1)
+
+    alone = await rescore_all(model, now=later, trigger="alone", chunk=2)
+    forked = await rescore_all(model, now=later, trigger="forked", chunk=1, workers=2)
+
+    assert (forked.count, forked.skipped) == (alone.count, alone.skipped) == (5, 0)
+    by_one, by_workers = await _bench_records("alone"), await _bench_records("forked")
+    compared = (
+        "org_path",
+        "as_of",
+        "model_version",
+        "total",
+        "provisional",
+        "snapshot",
+        "breakdown",
+        "categories",
+    )
+    for household in made:
+        one, other = by_one[household.household_id], by_workers[household.household_id]
+        assert {k: one[k] for k in compared} == {k: other[k] for k in compared}
+    as_of = local_date(later)
+    facts, _row, _first = await load_household_facts(
+        made[0].household_id, as_of, Lookback.for_models([model], as_of)
+    )
+    assert facts.aid[0].source == tricky
+    standard = select_standard(await load_standards(), facts.district_code, facts.area_type, as_of)
+    assert by_workers[made[0].household_id]["snapshot"] == snapshot_json(facts, standard)
+    current = await Household.select(Household.id, Household.current_index).where(
+        Household.id.is_in([m.household_id for m in made])
+    )
+    assert {r["id"]: Decimal(r["current_index"]) for r in current} == {
+        hid: Decimal(row["total"]) for hid, row in by_workers.items()
+    }

@@ -1,0 +1,524 @@
+"""The relief index for many households at once: the pure half of bulk re-scoring.
+
+Reads raw tuples (no ORM objects, and on SQLite no per-value type converters:
+selected columns are wrapped in expressions so Python's sqlite3 hands back
+plain ints and ISO strings), builds each household's facts and its snapshot
+JSON from the same raw values, and scores them with ``core.scoring``.
+
+Nothing here imports the ORM or the web stack, so a worker process can import
+it quickly: on SQLite, ``score_span_sqlite`` loads and scores a span of
+households over its own read-only connection while the parent writes
+(services/scoring.py ``rescore_all``).
+"""
+
+# SQL text here is built from our own column names only; every value is a parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import gc
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from relief_pwa.clock import CHINA_TZ
+from relief_pwa.core.enums import (
+    OPEN_STATES,
+    AppState,
+    AreaType,
+    Housing,
+    Illness,
+    Relation,
+    Schooling,
+    Sex,
+    ShockKind,
+    WorkCapacity,
+)
+from relief_pwa.core.errors import DomainError
+from relief_pwa.core.facts import (
+    AidReceived,
+    HouseholdFacts,
+    MemberFacts,
+    MoneyItem,
+    Shock,
+    Standard,
+    select_standard,
+)
+from relief_pwa.core.scoring import (
+    FACTOR_CODES,
+    FactorPoints,
+    ScoringModel,
+    add_months,
+    compute_points,
+    model_from_dict,
+)
+
+# Applications in these states put a household (and its category) in the ranking.
+RANKED_STATES: frozenset[str] = frozenset(s.value for s in OPEN_STATES - {AppState.VERIFIED_INELIGIBLE})
+
+BREAKDOWN_FORMAT = "points-v1"
+
+
+def local_date(now: datetime) -> date:
+    """The calendar day in the bureau's time zone (deadlines and ages count there)."""
+    return now.astimezone(CHINA_TZ).date()
+
+
+def district_code_of(org_path: str) -> str:
+    """'370100/370102/…' → '370102' (the county-level unit sets the standard)."""
+    parts = [p for p in org_path.split("/") if p]
+    return parts[1] if len(parts) > 1 else ""
+
+
+def categories_text(categories: Iterable[str]) -> str:
+    """',dibao,medical,' — sorted, delimited at both ends so LIKE '%,dibao,%' is exact."""
+    unique = sorted(set(categories))
+    return f",{','.join(unique)}," if unique else ""
+
+
+@dataclass(frozen=True)
+class Lookback:
+    """How far back shocks and aid matter under a model, as of a date."""
+
+    shocks_after: date
+    aid_after: date
+
+    @classmethod
+    def for_models(cls, models: Sequence[ScoringModel], as_of: date) -> Lookback:
+        decay = max(m.factors["shock"].decay_months or 0 for m in models)
+        window = max(m.factors["aid"].window_months or 0 for m in models)
+        # A shock on exactly as_of − decay scores 0; keep it anyway (one day of margin costs nothing).
+        return cls(add_months(as_of, -decay) - timedelta(days=1), add_months(as_of, -window))
+
+
+def _centi_text(centi: int) -> str:
+    """Hundredths of a point as a decimal string: 1234 → "12.34", -8 → "-0.08" (== str(Decimal))."""
+    magnitude = -centi if centi < 0 else centi
+    return f"{'-' if centi < 0 else ''}{magnitude // 100}.{magnitude % 100:02d}"
+
+
+# Points of one factor lie within ±100.00: their texts are made once, then looked up.
+_CENTI_TEXTS = {centi: _centi_text(centi) for centi in range(-10_000, 10_001)}
+# The breakdown with a "%s" per factor's points and one for the missing-fact codes.
+_BREAKDOWN_TEMPLATE = (
+    (
+        f'{{{{"format":"{BREAKDOWN_FORMAT}","points":{{{{'
+        + ",".join(f'"{code}":"%s"' for code in FACTOR_CODES)
+        + '}},"missing":[%s]}}'
+    )
+    .replace("{{", "{")
+    .replace("}}", "}")
+)
+
+
+def breakdown_json(points: FactorPoints) -> str:
+    """{"format": …, "points": {factor: "12.34"}, "missing": [...]} — hand-rolled: bulk hot path."""
+    texts = _CENTI_TEXTS
+    values = [texts.get(c) or _centi_text(c) for c in points.centis]
+    values.append(",".join(f'"{code}"' for code in points.missing))  # codes of MISSING_FACT_LABELS
+    return _BREAKDOWN_TEMPLATE % tuple(values)
+
+
+class StandardPicker:
+    """select_standard per (district, area type), computed once per batch."""
+
+    def __init__(self, standards: Sequence[Standard], as_of: date) -> None:
+        self._standards = standards
+        self._as_of = as_of
+        self._picked: dict[tuple[str, AreaType], Standard | DomainError] = {}
+
+    def pick(self, district_code: str, area_type: AreaType) -> Standard:
+        key = (district_code, area_type)
+        found = self._picked.get(key)
+        if found is None:
+            try:
+                found = select_standard(self._standards, district_code, area_type, self._as_of)
+            except DomainError as exc:
+                found = exc
+            self._picked[key] = found
+        if isinstance(found, DomainError):
+            raise found
+        return found
+
+
+# Enum codes to enum members: a dict lookup per value, and a KeyError for an unknown code.
+
+_SEX = {e.value: e for e in Sex}
+_RELATION = {e.value: e for e in Relation}
+_ILLNESS = {e.value: e for e in Illness}
+_WORK = {e.value: e for e in WorkCapacity}
+_SCHOOLING = {e.value: e for e in Schooling}
+_AREA = {e.value: e for e in AreaType}
+_HOUSING = {e.value: e for e in Housing}
+_SHOCK = {e.value: e for e in ShockKind}
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else value.isoformat()
+
+
+@contextmanager
+def bulk_allocation() -> Iterator[None]:
+    """Pause the cyclic garbage collector while hundreds of thousands of small,
+    acyclic objects are built: its repeated full passes would double the time
+    (reference counting still frees everything)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+_json_text_cache: dict[str, str] = {}
+
+
+def _json_int(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
+
+
+def _json_text(value: str) -> str:
+    """JSON string literal of a short code (cached: kinds and sources repeat)."""
+    text = _json_text_cache.get(value)
+    if text is None:
+        text = json.dumps(value, ensure_ascii=False)
+        if len(_json_text_cache) < 10_000:
+            _json_text_cache[value] = text
+    return text
+
+
+@dataclass
+class LoadedCity:
+    """Facts (and their snapshot JSON) of a range of households, one query per table."""
+
+    households: list[Sequence[Any]]  # (id, file_no, org_path, area_type, housing)
+    facts: dict[int, HouseholdFacts]
+    facts_json: dict[int, str]
+    first_applied: dict[int, date]
+
+
+class Spelling:
+    """Engine-specific spelling of the bulk statements (SQLite or PostgreSQL)."""
+
+    def __init__(self, sqlite: bool) -> None:
+        self.sqlite = sqlite
+
+    def num(self, column: str) -> str:
+        # "+0" drops SQLite's declared type, so no Python converter runs per value.
+        return f"{column}+0" if self.sqlite else column
+
+    def text(self, column: str) -> str:
+        return f"{column}||''" if self.sqlite else column
+
+    def placeholders(self, sql: str) -> str:
+        if self.sqlite:
+            return sql.replace("{}", "?")
+        parts = sql.split("{}")
+        return parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
+
+
+Query = tuple[str, tuple[Any, ...]]  # SQL with "{}" placeholders, and its arguments
+
+
+def households_query(
+    q: Spelling,
+    *,
+    after_id: int = 0,
+    last_id: int | None = None,
+    limit: int | None = None,
+    scope_path: str = "",
+    only_open: bool = True,
+) -> Query:
+    """(id, file_no, org_path, area_type, housing) of households with id > ``after_id``, by id."""
+    where = "id > {}"
+    args: list[Any] = [after_id]
+    if last_id is not None:
+        where += " AND id <= {}"
+        args.append(last_id)
+    if only_open:
+        where += " AND is_open = {}"
+        args.append(True)
+    if scope_path:
+        where += " AND org_path LIKE {}"
+        args.append(f"{scope_path}%")
+    sql = (
+        f"SELECT {q.num('id')}, file_no, org_path, area_type, housing FROM household"
+        f" WHERE {where} ORDER BY id"
+    )
+    if limit is not None:
+        sql += " LIMIT {}"
+        args.append(limit)
+    return sql, tuple(args)
+
+
+def fact_queries(q: Spelling, low: int, high: int, as_of: date, lookback: Lookback) -> list[Query]:
+    """Members, money items, shocks, aid and applications of households low…high (in that order)."""
+    span = "household >= {} AND household <= {}"
+    return [
+        (
+            f"SELECT {q.num('household')}, {q.text('birth_date')}, sex, relation,"
+            f" {q.num('disability_grade')}, illness, work_capacity, schooling"
+            f" FROM member WHERE {span} AND active = {{}} ORDER BY household, id",
+            (low, high, True),
+        ),
+        (
+            f"SELECT {q.num('household')}, section, kind, {q.num('declared_fen')}, {q.num('verified_fen')}"
+            f" FROM money_item WHERE {span} AND active = {{}} ORDER BY household, id",
+            (low, high, True),
+        ),
+        (
+            f"SELECT {q.num('household')}, kind, {q.text('occurred_on')} FROM shock WHERE {span}"
+            " AND occurred_on > {} AND occurred_on <= {} ORDER BY household, occurred_on, id",
+            (low, high, lookback.shocks_after, as_of),
+        ),
+        (
+            f"SELECT {q.num('household')}, {q.num('value_fen')}, {q.text('received_on')}, source"
+            f" FROM aid_record WHERE {span} AND received_on > {{}} AND received_on <= {{}}"
+            " ORDER BY household, received_on, id",
+            (low, high, lookback.aid_after, as_of),
+        ),
+        (
+            f"SELECT {q.num('household')}, category, state, {q.text('received_on')}"
+            f" FROM application WHERE {span}",
+            (low, high),
+        ),
+    ]
+
+
+def assemble_city(
+    households: list[Sequence[Any]],
+    fact_rows: Sequence[Sequence[Sequence[Any]]],
+    *,
+    as_of: date,
+    with_json: bool = True,
+) -> LoadedCity:
+    """Facts of ``households`` from the rows of ``fact_queries`` (same order).
+
+    With ``with_json`` each household's ``HouseholdFacts.to_dict()`` is also
+    rendered as JSON text, straight from the raw values (the enum codes and
+    ISO dates need no escaping; free-text codes go through json.dumps). A test
+    checks it equals ``to_dict()``.
+    """
+    if not households:
+        return LoadedCity([], {}, {}, {})
+    member_rows, item_rows, shock_rows, aid_rows, application_rows = fact_rows
+    empty: tuple[Any, ...] = ()
+    dates: dict[str, date] = {}
+
+    def day(text: str) -> date:
+        # Birth and payment dates repeat a lot: parse each once.
+        parsed = dates.get(text)
+        if parsed is None:
+            dates[text] = parsed = date.fromisoformat(text)
+        return parsed
+
+    members: dict[int, list[MemberFacts]] = {}
+    members_json: dict[int, list[str]] = {}
+    for hid, born, sex, relation, grade, illness, work, schooling in member_rows:
+        born_text = _iso(born)
+        fact = MemberFacts(
+            None if born_text is None else day(born_text), _SEX[sex], _RELATION[relation],
+            grade, _ILLNESS[illness], _WORK[work], _SCHOOLING[schooling],
+        )  # fmt: skip
+        found = members.get(hid)
+        if found is None:
+            members[hid] = found = []
+            members_json[hid] = []
+        found.append(fact)
+        if with_json:
+            # The enum lookups above raised on anything but a known code: safe to inline.
+            members_json[hid].append(
+                f'{{"birth_date":{"null" if born_text is None else chr(34) + born_text + chr(34)},'
+                f'"sex":"{sex}","relation":"{relation}","disability_grade":{_json_int(grade)},'
+                f'"illness":"{illness}","work_capacity":"{work}","schooling":"{schooling}"}}'
+            )
+    items: dict[tuple[int, str], list[MoneyItem]] = {}
+    items_json: dict[tuple[int, str], list[str]] = {}
+    for hid, section, kind, declared, verified in item_rows:
+        key = (hid, section)
+        found_items = items.get(key)
+        if found_items is None:
+            items[key] = found_items = []
+            items_json[key] = []
+        found_items.append(MoneyItem(kind, declared, verified))
+        if with_json:
+            items_json[key].append(
+                f'{{"kind":{_json_text(kind)},"declared_fen":{_json_int(declared)},'
+                f'"verified_fen":{_json_int(verified)}}}'
+            )
+    shocks: dict[int, list[Shock]] = {}
+    shocks_json: dict[int, list[str]] = {}
+    for hid, kind, occurred in shock_rows:
+        occurred_text = _iso(occurred) or ""
+        shocks.setdefault(hid, []).append(Shock(_SHOCK[kind], date.fromisoformat(occurred_text)))
+        shocks_json.setdefault(hid, []).append(f'{{"kind":"{kind}","occurred_on":"{occurred_text}"}}')
+    aid: dict[int, list[AidReceived]] = {}
+    aid_json: dict[int, list[str]] = {}
+    for hid, value, received, source in aid_rows:
+        received_text = _iso(received) or ""
+        found_aid = aid.get(hid)
+        if found_aid is None:
+            aid[hid] = found_aid = []
+            aid_json[hid] = []
+        found_aid.append(AidReceived(value, day(received_text), source))
+        if with_json:
+            aid_json[hid].append(
+                f'{{"value_fen":{_json_int(value)},"received_on":"{received_text}","source":{_json_text(source)}}}'
+            )
+    categories: dict[int, set[str]] = {}
+    first_text: dict[int, str] = {}
+    for hid, category, state, received in application_rows:
+        received_text = _iso(received) or ""
+        earliest = first_text.get(hid)
+        if earliest is None or received_text < earliest:
+            first_text[hid] = received_text
+        found_categories = categories.get(hid)
+        if found_categories is None:
+            categories[hid] = found_categories = set()
+        if state in RANKED_STATES:
+            found_categories.add(category)
+
+    facts: dict[int, HouseholdFacts] = {}
+    facts_json: dict[int, str] = {}
+    first_applied: dict[int, date] = {}
+    no_json: list[str] = []
+    for hid, file_no, org_path, area, housing in households:
+        ranked = tuple(sorted(categories.get(hid, empty)))
+        district = district_code_of(org_path)
+        facts[hid] = HouseholdFacts(
+            hid, file_no, _AREA[area], district, _HOUSING[housing] if housing else None,
+            tuple(members.get(hid, empty)), tuple(items.get((hid, "income"), empty)),
+            tuple(items.get((hid, "asset"), empty)), tuple(items.get((hid, "expense"), empty)),
+            tuple(shocks.get(hid, empty)), tuple(aid.get(hid, empty)), ranked,
+        )  # fmt: skip
+        if with_json:
+            facts_json[hid] = (
+                f'{{"household_id":{hid},"file_no":{json.dumps(file_no, ensure_ascii=False)},'
+                f'"area_type":"{area}","district_code":{_json_text(district)},'
+                f'"housing":{_json_text(housing) if housing else "null"},'
+                f'"members":[{",".join(members_json.get(hid, no_json))}],'
+                f'"incomes":[{",".join(items_json.get((hid, "income"), no_json))}],'
+                f'"assets":[{",".join(items_json.get((hid, "asset"), no_json))}],'
+                f'"expenses":[{",".join(items_json.get((hid, "expense"), no_json))}],'
+                f'"shocks":[{",".join(shocks_json.get(hid, no_json))}],'
+                f'"aid":[{",".join(aid_json.get(hid, no_json))}],'
+                f'"categories":[{",".join(_json_text(c) for c in ranked)}],'
+                f'"has_legal_supporter_able":null}}'
+            )
+        earliest = first_text.get(hid)
+        first_applied[hid] = date.fromisoformat(earliest) if earliest else as_of
+    return LoadedCity(households, facts, facts_json, first_applied)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    count: int  # households scored and stored
+    skipped: int  # households with no standard in force
+    last_id: int
+
+
+RECORD_COLUMNS = (
+    "household", "org_path", "computed_at", "as_of", "model_version", "total", "provisional",
+    "trigger", "snapshot", "breakdown", "categories",
+)  # fmt: skip
+
+
+def score_rows(
+    city: LoadedCity,
+    model: ScoringModel,
+    standards: Sequence[Standard],
+    *,
+    now: datetime,
+    trigger: str,
+    sqlite: bool,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
+    """Compute every loaded household: (index record rows, household updates, skipped count).
+
+    The rows are in the column order of ``RECORD_COLUMNS`` and hold what the
+    engine's driver takes (``sqlite``: text timestamps and floats).
+    """
+    as_of = local_date(now)
+    picker = StandardPicker(standards, as_of)
+    standard_json: dict[int, str] = {}
+    computed_at: Any = now.astimezone(UTC)
+    as_of_value: Any = as_of
+    if sqlite:
+        # What Piccolo's adapters would store, converted once instead of per row.
+        computed_at, as_of_value = str(computed_at), as_of.isoformat()
+    records: list[tuple[Any, ...]] = []
+    updates: list[tuple[Any, ...]] = []
+    skipped = 0
+    version = model.version
+    trigger = trigger[:60]
+    for row in city.households:
+        hid = row[0]
+        facts = city.facts[hid]
+        try:
+            standard = picker.pick(facts.district_code, facts.area_type)
+        except DomainError:
+            skipped += 1
+            continue
+        points = compute_points(facts, standard, model, as_of)
+        std_text = standard_json.get(id(standard))
+        if std_text is None:
+            std_text = json.dumps(standard.to_dict(), separators=(",", ":"))
+            standard_json[id(standard)] = std_text
+        snapshot = '{"facts":' + city.facts_json[hid] + ',"standard":' + std_text + "}"
+        total: Any = points.total
+        provisional: Any = points.provisional
+        if sqlite:
+            total, provisional = float(total), int(provisional)
+        records.append((
+            hid, row[2], computed_at, as_of_value, version, total, provisional,
+            trigger, snapshot, breakdown_json(points), categories_text(facts.categories),
+        ))  # fmt: skip
+        updates.append((total, provisional, computed_at, hid))
+    return records, updates, skipped
+
+
+def score_span_sqlite(
+    path: str,
+    first_id: int,
+    last_id: int,
+    model_definition: dict[str, Any],
+    standards: Sequence[Standard],
+    now: datetime,
+    trigger: str,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
+    """Load and score the open households first_id…last_id over a read-only connection.
+
+    Runs in a worker process while the parent holds the write lock (so the
+    committed state it reads is the state the parent writes over). The model
+    travels as its dict: its mappings are read-only proxies, which cannot be pickled.
+    """
+    model = model_from_dict(model_definition)
+    as_of = local_date(now)
+    q = Spelling(sqlite=True)
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=15)
+    try:
+        with bulk_allocation():
+            sql, args = households_query(q, after_id=first_id - 1, last_id=last_id)
+            households = connection.execute(q.placeholders(sql), args).fetchall()
+            if not households:
+                return [], [], 0
+            lookback = Lookback.for_models([model], as_of)
+            rows = [
+                connection.execute(q.placeholders(sql), _sqlite_args(args)).fetchall()
+                for sql, args in fact_queries(q, households[0][0], households[-1][0], as_of, lookback)
+            ]
+            city = assemble_city(households, rows, as_of=as_of)
+            return score_rows(city, model, standards, now=now, trigger=trigger, sqlite=True)
+    finally:
+        connection.close()
+
+
+def _sqlite_args(args: Sequence[Any]) -> tuple[Any, ...]:
+    # What Piccolo's SQLite adapters store: ISO dates, 1/0 booleans.
+    return tuple(a.isoformat() if isinstance(a, date) else int(a) if isinstance(a, bool) else a for a in args)
