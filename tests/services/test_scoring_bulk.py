@@ -127,7 +127,12 @@ async def test_worker_processes_store_what_one_process_stores(world: Any, now: A
         for n in range(5)
     ]
     await do_record_external_aid(
-        world.actor("center"), made[0].household_id, value_fen=5_000, received_on=now.date(), note="街道慈善", now=now
+        world.actor("center"),
+        made[0].household_id,
+        value_fen=5_000,
+        received_on=now.date(),
+        note="街道慈善",
+        now=now,
     )
     tricky = 'say "hi" \\ \n\t 慈善\x01'
     await AidRecord.update({AidRecord.source: tricky}).where(AidRecord.household == made[0].household_id)
