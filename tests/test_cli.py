@@ -44,3 +44,16 @@ def test_migrate_create_user_and_audit_verify(tmp_path):
         conn.execute("UPDATE audit_event SET actor_label = 'someone else' WHERE seq = 1")
     broken = run(tmp_path, "audit", "verify")
     assert broken.returncode == 1 and "BROKEN at event 1" in broken.stdout
+
+
+@pytest.mark.slow
+def test_rescore_is_audited_and_leaves_the_chain_valid(tmp_path):
+    assert run(tmp_path, "migrate").returncode == 0
+    rescored = run(tmp_path, "rescore", "--workers", "2")
+    assert rescored.returncode == 0, rescored.stderr
+    assert "re-scored 0 households" in rescored.stdout
+    with sqlite3.connect(tmp_path / "relief.sqlite3") as conn:
+        actions = [row[0] for row in conn.execute("SELECT action FROM audit_event ORDER BY seq")]
+    assert actions[-1] == "index.rescore_all"
+    verified = run(tmp_path, "audit", "verify")
+    assert verified.returncode == 0, verified.stdout
