@@ -40,7 +40,7 @@ import httpx
 
 import bench._env  # noqa: F401  (first: selects the database)
 from bench.bench_index import prepare_database
-from bench.synthetic_city import BENCH_NOW, BENCH_PASSWORD, CityInfo, build_city, bulk_insert
+from bench.synthetic_city import BENCH_NOW, BENCH_PASSWORD, CityInfo, build_city, bulk_insert, bulk_update
 from relief_pwa.clock import CHINA_TZ, FixedClock
 from relief_pwa.services.analytics import clear_cache
 from relief_pwa.tables import Application, AuditEvent, Household, OrgUnit
@@ -72,6 +72,7 @@ async def add_history(now: datetime, seed: int = 8) -> dict[str, int]:
     audit: list[tuple[Any, ...]] = []
     index: list[tuple[Any, ...]] = []
     visits: list[tuple[Any, ...]] = []
+    found_on: list[tuple[date, int]] = []
     active: list[dict[str, Any]] = []
 
     def event(action: str, app: dict[str, Any], when: datetime) -> None:
@@ -105,6 +106,7 @@ async def add_history(now: datetime, seed: int = 8) -> dict[str, int]:
                     app,
                     _at(found, 15),
                 )
+                found_on.append((found, app["id"]))  # as do_transition keeps it
                 decided = min(today - timedelta(days=1), found + timedelta(days=rng.randint(8, 20)))
                 if state in DECIDED:
                     event("application.approve", app, _at(decided, 11))
@@ -189,6 +191,7 @@ async def add_history(now: datetime, seed: int = 8) -> dict[str, int]:
         ),
         audit,
     )
+    await bulk_update("application", "found_on", found_on)
     await bulk_insert(
         "index_record",
         (

@@ -167,6 +167,20 @@ async def bulk_insert(table: str, columns: tuple[str, ...], rows: list[tuple[Any
             )
 
 
+async def bulk_update(table: str, column: str, rows: list[tuple[Any, int]]) -> None:
+    """Set one column of many rows, given (value, id) pairs, inside one transaction."""
+    engine = Household._meta.db
+    async with write_transaction(engine):
+        connection = engine.current_transaction.get().connection  # type: ignore[union-attr]
+        sql = f"UPDATE {table} SET {column} = ? WHERE id = ?"
+        for start in range(0, len(rows), BATCH):
+            chunk = rows[start : start + BATCH]
+            if is_sqlite(engine):
+                await connection.executemany(sql, chunk)
+            else:
+                await connection.executemany(sql.replace("?", "$1", 1).replace("?", "$2", 1), chunk)
+
+
 async def build_city(households: int = 60_000, *, now: datetime = BENCH_NOW, seed: int = 2011) -> CityInfo:
     """Create the org network, two staff accounts, standards, v1, and ``households`` households."""
     started = time.perf_counter()

@@ -77,9 +77,7 @@ DESCRIPTION = "initial schema"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="relief", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="relief", description=DESCRIPTION)
 
     manager.add_table(
         class_name="AuditEvent",
@@ -88,9 +86,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Household", tablename="household", schema=None, columns=None
-    )
+    manager.add_table(class_name="Household", tablename="household", schema=None, columns=None)
 
     manager.add_table(
         class_name="WebSession",
@@ -106,17 +102,11 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="MoneyItem", tablename="money_item", schema=None, columns=None
-    )
+    manager.add_table(class_name="MoneyItem", tablename="money_item", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Counter", tablename="counter", schema=None, columns=None
-    )
+    manager.add_table(class_name="Counter", tablename="counter", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Staff", tablename="staff", schema=None, columns=None
-    )
+    manager.add_table(class_name="Staff", tablename="staff", schema=None, columns=None)
 
     manager.add_table(
         class_name="Application",
@@ -125,13 +115,9 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="OrgUnit", tablename="org_unit", schema=None, columns=None
-    )
+    manager.add_table(class_name="OrgUnit", tablename="org_unit", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Member", tablename="member", schema=None, columns=None
-    )
+    manager.add_table(class_name="Member", tablename="member", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="AuditEvent",

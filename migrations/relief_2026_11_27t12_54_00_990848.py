@@ -233,9 +233,7 @@ DESCRIPTION = "cases, resources, disclosure, bot tables"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="relief", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="relief", description=DESCRIPTION)
 
     manager.add_table(
         class_name="PublicNotice",
@@ -244,13 +242,9 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Resource", tablename="resource", schema=None, columns=None
-    )
+    manager.add_table(class_name="Resource", tablename="resource", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="BindToken", tablename="bind_token", schema=None, columns=None
-    )
+    manager.add_table(class_name="BindToken", tablename="bind_token", schema=None, columns=None)
 
     manager.add_table(
         class_name="Verification",
@@ -259,9 +253,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Job", tablename="job", schema=None, columns=None
-    )
+    manager.add_table(class_name="Job", tablename="job", schema=None, columns=None)
 
     manager.add_table(
         class_name="PaymentLine",
@@ -270,9 +262,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="AidRecord", tablename="aid_record", schema=None, columns=None
-    )
+    manager.add_table(class_name="AidRecord", tablename="aid_record", schema=None, columns=None)
 
     manager.add_table(
         class_name="ReliefStandard",
@@ -288,9 +278,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Plan", tablename="plan", schema=None, columns=None
-    )
+    manager.add_table(class_name="Plan", tablename="plan", schema=None, columns=None)
 
     manager.add_table(
         class_name="OutboxMessage",
@@ -327,21 +315,13 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Handover", tablename="handover", schema=None, columns=None
-    )
+    manager.add_table(class_name="Handover", tablename="handover", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="FundEntry", tablename="fund_entry", schema=None, columns=None
-    )
+    manager.add_table(class_name="FundEntry", tablename="fund_entry", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Donation", tablename="donation", schema=None, columns=None
-    )
+    manager.add_table(class_name="Donation", tablename="donation", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="PlanLine", tablename="plan_line", schema=None, columns=None
-    )
+    manager.add_table(class_name="PlanLine", tablename="plan_line", schema=None, columns=None)
 
     manager.add_table(
         class_name="ReverificationSample",
@@ -350,13 +330,9 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Shock", tablename="shock", schema=None, columns=None
-    )
+    manager.add_table(class_name="Shock", tablename="shock", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Payment", tablename="payment", schema=None, columns=None
-    )
+    manager.add_table(class_name="Payment", tablename="payment", schema=None, columns=None)
 
     manager.add_table(
         class_name="IndexRecord",
@@ -365,13 +341,9 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Photo", tablename="photo", schema=None, columns=None
-    )
+    manager.add_table(class_name="Photo", tablename="photo", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Objection", tablename="objection", schema=None, columns=None
-    )
+    manager.add_table(class_name="Objection", tablename="objection", schema=None, columns=None)
 
     manager.add_table(
         class_name="HouseholdCard",
@@ -401,17 +373,11 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Visit", tablename="visit", schema=None, columns=None
-    )
+    manager.add_table(class_name="Visit", tablename="visit", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="BotChat", tablename="bot_chat", schema=None, columns=None
-    )
+    manager.add_table(class_name="BotChat", tablename="bot_chat", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Fund", tablename="fund", schema=None, columns=None
-    )
+    manager.add_table(class_name="Fund", tablename="fund", schema=None, columns=None)
 
     manager.add_table(
         class_name="DisbursementBatch",
@@ -420,9 +386,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Provider", tablename="provider", schema=None, columns=None
-    )
+    manager.add_table(class_name="Provider", tablename="provider", schema=None, columns=None)
 
     manager.add_table(
         class_name="ScoringModel",

@@ -17,9 +17,7 @@ DESCRIPTION = "lighter index_record writes"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="relief", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="relief", description=DESCRIPTION)
 
     manager.alter_column(
         table_class_name="IndexRecord",

@@ -180,6 +180,9 @@ class Application(Table, tablename="application"):
     received_on = Date(index=True)
     state_changed_at = Timestamptz()
     decided_on = Date(null=True, default=None)
+    # Local day of the station's first finding (eligible or ineligible): the end of the
+    # investigation, kept here so timeliness is counted without searching the audit trail.
+    found_on = Date(null=True, default=None)
     reason = Text(default="")
     submitted_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
     version = Integer(default=1)
@@ -532,6 +535,9 @@ class PaymentLine(Table, tablename="payment_line"):
     plan_line = ForeignKey(PlanLine, on_delete=OnDelete.restrict)
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
     fund = ForeignKey(Fund, on_delete=OnDelete.restrict)
+    # The resource's provider (fixed once the resource exists), kept on the line so the
+    # dashboards sum payments by provider without joining plan lines and resources.
+    provider = ForeignKey(Provider, null=True, default=None, on_delete=OnDelete.restrict)
     batch = ForeignKey(DisbursementBatch, null=True, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
     month = Varchar(length=7, index=True)

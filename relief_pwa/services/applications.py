@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from relief_pwa.clock import CHINA_TZ
 from relief_pwa.core.enums import AppState
 from relief_pwa.core.errors import Conflict
 from relief_pwa.core.i18n import N_
@@ -15,6 +16,9 @@ from relief_pwa.services.access import access_application
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.audit import record_event
 from relief_pwa.tables import Application, Household
+
+# The station's finding ends the investigation (its timeliness is reported on dashboards).
+_FINDINGS = {"find_eligible", "find_ineligible"}
 
 # States in which the household file stays open (a new application may not duplicate it).
 _CLOSING_STATES = {AppState.REJECTED, AppState.EXITED, AppState.WITHDRAWN, AppState.VERIFIED_INELIGIBLE}
@@ -64,6 +68,9 @@ async def do_transition(
                     Application.decided_on: now.date()
                     if new_state in {AppState.APPROVED, AppState.REJECTED}
                     else application.decided_on,
+                    Application.found_on: now.astimezone(CHINA_TZ).date()
+                    if action in _FINDINGS and application.found_on is None
+                    else application.found_on,
                 }
             )
             .where((Application.id == application.id) & (Application.version == application.version))

@@ -78,7 +78,8 @@ async def do_generate_monthly_lines(actor: Actor, month: str, *, now: datetime) 
     async with write_transaction(engine):
         await advisory_xact_lock(engine, f"payment-lines:{month}")
         lines = await PlanLine.raw(
-            "SELECT pl.id, pl.household, pl.org_path, pl.amount_fen, pl.start_month, pl.months, r.fund "
+            "SELECT pl.id, pl.household, pl.org_path, pl.amount_fen, pl.start_month, pl.months, r.fund, "
+            "r.provider "
             "FROM plan_line pl JOIN resource r ON r.id = pl.resource "
             "WHERE r.kind = 'cash' AND pl.status IN ('approved', 'implemented') AND pl.start_month <> '' "
             "AND pl.start_month <= {} AND pl.org_path LIKE {}",
@@ -107,6 +108,7 @@ async def do_generate_monthly_lines(actor: Actor, month: str, *, now: datetime) 
                     plan_line=line["id"],
                     household=line["household"],
                     fund=line["fund"],
+                    provider=line["provider"],
                     org_path=line["org_path"],
                     month=month,
                     amount_fen=line["amount_fen"],
@@ -447,6 +449,7 @@ async def _settle_failed(row: dict[str, Any], reason: str, now: datetime) -> Non
             plan_line=row["plan_line"],
             household=row["household"],
             fund=row["fund"],
+            provider=row["provider"],
             org_path=row["org_path"],
             month=row["month"],
             amount_fen=row["amount_fen"],

@@ -185,6 +185,11 @@ async def seed_city(world: World, rng_seed: int = 7, households: int = 48) -> Se
                 await Application.update({Application.decided_on: decided[0].date()}).where(
                     Application.id == application.id
                 )
+            findings = [w for a, w in spec.events if a.startswith("application.find_")]
+            if findings:  # as do_transition keeps it: the local day of the first finding
+                await Application.update(
+                    {Application.found_on: findings[0].astimezone(CHINA_TZ).date()}
+                ).where(Application.id == application.id)
             for action, when in spec.events:
                 await record_event(
                     SYSTEM_ACTOR,
@@ -332,6 +337,7 @@ async def seed_city(world: World, rng_seed: int = 7, households: int = 48) -> Se
                     plan_line=line.id,
                     household=spec.household_id,
                     fund=fund_id,
+                    provider=resources[fund_id].provider,
                     batch=batches[key],
                     org_path=spec.path,
                     month=month,

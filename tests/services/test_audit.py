@@ -67,7 +67,7 @@ async def test_transition_rules_roles_reasons_and_versions(world, now):
             station,
             result.application_id,
             "find_eligible",
-            reason="收入低于标准",
+            reason="人均收入低于当地标准",
             now=now,
             expected_version=1,
         )
@@ -93,3 +93,28 @@ async def test_withdrawn_application_closes_the_file_and_frees_the_id(world, now
 
     again = await make_intake(world, members=[member(id_number=head["id_number"])])
     assert again.household_id != result.household_id
+
+
+async def test_the_first_finding_keeps_its_local_day(world):
+    """Dashboards count an investigation as done on the local (Beijing) day of the
+    station's first finding; a reopened investigation does not move that day."""
+    from datetime import UTC, datetime
+
+    result = await make_intake(world)
+    station = world.actor("station")
+    evening_utc = datetime(2026, 3, 1, 17, 30, tzinfo=UTC)  # 01:30 on 2 March in Jinan
+    await do_transition(station, result.application_id, "start_investigation", now=evening_utc)
+    await do_transition(
+        station, result.application_id, "find_eligible", reason="人均收入低于当地标准", now=evening_utc
+    )
+    later = datetime(2026, 3, 20, 3, 0, tzinfo=UTC)
+    await do_transition(
+        station, result.application_id, "reopen_investigation", reason="申请人补充了存款材料", now=later
+    )
+    await do_transition(
+        station, result.application_id, "find_ineligible", reason="存款超过规定限额", now=later
+    )
+    row = found(
+        await Application.select(Application.found_on).where(Application.id == result.application_id).first()
+    )
+    assert str(row["found_on"]) == "2026-03-02"

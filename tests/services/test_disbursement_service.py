@@ -139,6 +139,11 @@ async def test_reconcile_pays_requeues_and_never_pays_twice(world):
         .first()
     )
     assert retry.attempt == 2 and retry.line_id.endswith("-2") and retry.failure_reason == "账户已冻结"
+    resource = found(
+        await PlanLine.select(PlanLine.resource.provider).where(PlanLine.id == line.plan_line).first()
+    )
+    # the lines carry their resource's provider (the dashboards sum payments by it)
+    assert line.provider == failed.provider == retry.provider == resource["resource.provider"] is not None
     fund_row = found(await Fund.objects().where(Fund.id == fund).first())
     assert (fund_row.available_fen, fund_row.reserved_fen, fund_row.paid_fen) == (900000, 50000, 50000)
     assert found(await AidRecord.objects().first()).reference == f"payment:{paid_line}"
