@@ -43,9 +43,11 @@ from bench.bench_index import prepare_database
 from bench.synthetic_city import BENCH_NOW, BENCH_PASSWORD, CityInfo, build_city, bulk_insert, bulk_update
 from relief_pwa.clock import CHINA_TZ, FixedClock
 from relief_pwa.services.analytics import clear_cache
+from relief_pwa.services.bulk_scoring import snapshot_digest
 from relief_pwa.tables import Application, AuditEvent, Household, OrgUnit
 
 DECIDED = {"approved", "active", "under_review", "exited"}
+NO_FACTS = snapshot_digest("{}")  # history records carry an empty snapshot: dashboards read totals only
 
 
 def _at(day: date, hour: int = 10) -> datetime:
@@ -132,7 +134,7 @@ async def add_history(now: datetime, seed: int = 8) -> dict[str, int]:
                     Decimal(str(first)),
                     False,
                     "bench",
-                    "{}",
+                    NO_FACTS,
                     "{}",
                     "",
                 )
@@ -149,7 +151,7 @@ async def add_history(now: datetime, seed: int = 8) -> dict[str, int]:
                         Decimal(str(round(min(100.0, max(0.0, first + rng.uniform(-15, 15))), 2))),
                         False,
                         "bench",
-                        "{}",
+                        NO_FACTS,
                         "{}",
                         "",
                     )
@@ -192,6 +194,7 @@ async def add_history(now: datetime, seed: int = 8) -> dict[str, int]:
         audit,
     )
     await bulk_update("application", "found_on", found_on)
+    await bulk_insert("index_snapshot", ("digest", "body"), [(NO_FACTS, "{}")])
     await bulk_insert(
         "index_record",
         (
@@ -203,7 +206,7 @@ async def add_history(now: datetime, seed: int = 8) -> dict[str, int]:
             "total",
             "provisional",
             "trigger",
-            "snapshot",
+            "snapshot_digest",
             "breakdown",
             "categories",
         ),

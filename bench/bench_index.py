@@ -5,8 +5,11 @@ SQLite file):
 
 1. a full re-score and re-rank of every open household (households per
    second; target under 2 s for 60,000 on SQLite) — the path of
-   ``relief-pwa rescore``, with every record and snapshot written: in one
-   process (the baseline) and with ``--workers`` scoring processes;
+   ``relief-pwa rescore``, every index record written, each distinct snapshot
+   stored once: first 90 days after the last scoring (about half the
+   snapshots new), then with the facts unchanged (a model activation, a
+   repeated run) in one process (the baseline) and with ``--workers``
+   scoring processes;
 2. one household's recompute after a change, including its writes, through
    the real hook (p50/p95; target p95 under 20 ms);
 3. the ranking page for a city user (all households) and a street user,
@@ -47,7 +50,7 @@ from relief_pwa.db import close_engine, write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.ranking import ranked_keys
 from relief_pwa.services.scoring import get_active_model, rescore_all
-from relief_pwa.tables import Household, MoneyItem
+from relief_pwa.tables import Household, IndexSnapshot, MoneyItem
 
 
 async def prepare_database(*, reset: bool) -> None:
@@ -191,21 +194,35 @@ async def main() -> None:
     print(f"history pass (as of {past.date()}): {count} households in {seconds:.2f} s")
 
     clock = FixedClock(BENCH_NOW)
-    # Baseline in the same run: everything in this one process.
-    baseline, count = await bench_full_rescore(BENCH_NOW - timedelta(days=1))
-    print(f"full rescore-and-rank in one process (baseline): {count} households in {baseline:.2f} s")
-    runs = []
-    for attempt in range(3):
-        seconds, count = await bench_full_rescore(BENCH_NOW + timedelta(minutes=attempt), args.workers)
-        runs.append(seconds)
-    best = min(runs)
     where = (
         f"{args.workers} worker processes" if args.workers and DB.engine_type == "sqlite" else "one process"
     )
+    # 90 days on, about half the households' facts read differently (aid windows moved):
+    # their snapshots are new and written in full; the rest are already stored.
+    stored = await IndexSnapshot.count()
+    seconds, count = await bench_full_rescore(BENCH_NOW, args.workers)
+    changed = await IndexSnapshot.count() - stored
     print(
-        f"full rescore-and-rank ({where}): {count} households, best {best:.2f} s of {len(runs)} "
-        f"({count / best:,.0f} households/s; runs {', '.join(f'{r:.2f}' for r in runs)}; "
-        f"{baseline / best:.2f}× the baseline) — target < 2 s for 60k on SQLite"
+        f"full rescore-and-rank after 90 days ({where}): {count} households in {seconds:.2f} s "
+        f"({count / seconds:,.0f} households/s; {changed:,} new snapshots written)"
+    )
+    # Facts unchanged since (what a model activation or a repeated run re-scores):
+    # the baseline in one process, then the configured workers, in the same run.
+    baseline, count = await bench_full_rescore(BENCH_NOW + timedelta(minutes=1))
+    print(
+        f"full rescore-and-rank in one process (baseline, facts unchanged): {count} households "
+        f"in {baseline:.2f} s"
+    )
+    runs = []
+    for attempt in range(3):
+        seconds, count = await bench_full_rescore(BENCH_NOW + timedelta(minutes=2 + attempt), args.workers)
+        runs.append(seconds)
+    best = min(runs)
+    print(
+        f"full rescore-and-rank ({where}, facts unchanged): {count} households, best {best:.2f} s of "
+        f"{len(runs)} ({count / best:,.0f} households/s; runs {', '.join(f'{r:.2f}' for r in runs)}; "
+        f"{baseline / best:.2f}× the baseline; {await IndexSnapshot.count() - stored - changed} new "
+        "snapshots) — target < 2 s for 60k on SQLite"
     )
 
     now = BENCH_NOW + timedelta(minutes=10)

@@ -251,6 +251,13 @@ class ScoringModel(Table, tablename="scoring_model"):
     activated_at = Timestamptz(null=True, default=None)
 
 
+class IndexSnapshot(Table, tablename="index_snapshot"):
+    """The inputs an index was computed from (JSON: facts + standard), by content digest."""
+
+    digest = Varchar(length=32, primary_key=True)  # BLAKE2b-128 of the body, hex
+    body = Text()
+
+
 class IndexRecord(Table, tablename="index_record"):
     """Every computed index with the inputs it was computed from (reproducible)."""
 
@@ -266,7 +273,10 @@ class IndexRecord(Table, tablename="index_record"):
     total = Numeric(digits=(5, 2))
     provisional = Boolean(default=False)
     trigger = Varchar(length=60)
-    snapshot = Text()  # JSON: facts + standard
+    # The inputs (facts + standard) are stored once per distinct content in
+    # index_snapshot: re-scoring a city under a new model, or again with nothing
+    # changed, writes no new copy of ~1 KB per household.
+    snapshot_digest = Varchar(length=32)
     breakdown = Text()  # JSON: core.scoring.IndexBreakdown.to_dict
     # ",dibao,medical," — categories of the open applications at computation time
     # (empty: no open application), so "the ranking as of date D" can filter by category.

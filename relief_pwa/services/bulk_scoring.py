@@ -17,13 +17,14 @@ households over its own read-only connection while the parent writes
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from relief_pwa.clock import CHINA_TZ
 from relief_pwa.core.enums import (
@@ -426,8 +427,20 @@ class BatchResult:
 
 RECORD_COLUMNS = (
     "household", "org_path", "computed_at", "as_of", "model_version", "total", "provisional",
-    "trigger", "snapshot", "breakdown", "categories",
+    "trigger", "snapshot_digest", "breakdown", "categories",
 )  # fmt: skip
+
+
+def snapshot_digest(body: str) -> str:
+    """The content address of a snapshot: BLAKE2b-128 of its UTF-8 text, in hex."""
+    return hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
+
+
+class ScoredRows(NamedTuple):
+    records: list[tuple[Any, ...]]  # index_record rows, in the order of RECORD_COLUMNS
+    updates: list[tuple[Any, ...]]  # (total, provisional, computed_at, household id)
+    snapshots: list[tuple[str, str]]  # (digest, body), each digest once; most already stored
+    skipped: int  # households with no standard in force
 
 
 def score_rows(
@@ -438,11 +451,10 @@ def score_rows(
     now: datetime,
     trigger: str,
     sqlite: bool,
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
-    """Compute every loaded household: (index record rows, household updates, skipped count).
+) -> ScoredRows:
+    """Compute every loaded household: index record rows, household updates and snapshots.
 
-    The rows are in the column order of ``RECORD_COLUMNS`` and hold what the
-    engine's driver takes (``sqlite``: text timestamps and floats).
+    The rows hold what the engine's driver takes (``sqlite``: text timestamps and floats).
     """
     as_of = local_date(now)
     picker = StandardPicker(standards, as_of)
@@ -454,6 +466,7 @@ def score_rows(
         computed_at, as_of_value = str(computed_at), as_of.isoformat()
     records: list[tuple[Any, ...]] = []
     updates: list[tuple[Any, ...]] = []
+    snapshots: dict[str, str] = {}
     skipped = 0
     version = model.version
     trigger = trigger[:60]
@@ -471,16 +484,18 @@ def score_rows(
             std_text = json.dumps(standard.to_dict(), separators=(",", ":"))
             standard_json[id(standard)] = std_text
         snapshot = '{"facts":' + city.facts_json[hid] + ',"standard":' + std_text + "}"
+        digest = snapshot_digest(snapshot)
+        snapshots[digest] = snapshot
         total: Any = points.total
         provisional: Any = points.provisional
         if sqlite:
             total, provisional = float(total), int(provisional)
         records.append((
             hid, row[2], computed_at, as_of_value, version, total, provisional,
-            trigger, snapshot, breakdown_json(points), categories_text(facts.categories),
+            trigger, digest, breakdown_json(points), categories_text(facts.categories),
         ))  # fmt: skip
         updates.append((total, provisional, computed_at, hid))
-    return records, updates, skipped
+    return ScoredRows(records, updates, list(snapshots.items()), skipped)
 
 
 def score_span_sqlite(
@@ -491,7 +506,7 @@ def score_span_sqlite(
     standards: Sequence[Standard],
     now: datetime,
     trigger: str,
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
+) -> ScoredRows:
     """Load and score the open households first_id…last_id over a read-only connection.
 
     Runs in a worker process while the parent holds the write lock (so the
@@ -507,16 +522,34 @@ def score_span_sqlite(
             sql, args = households_query(q, after_id=first_id - 1, last_id=last_id)
             households = connection.execute(q.placeholders(sql), args).fetchall()
             if not households:
-                return [], [], 0
+                return ScoredRows([], [], [], 0)
             lookback = Lookback.for_models([model], as_of)
             rows = [
                 connection.execute(q.placeholders(sql), _sqlite_args(args)).fetchall()
                 for sql, args in fact_queries(q, households[0][0], households[-1][0], as_of, lookback)
             ]
             city = assemble_city(households, rows, as_of=as_of)
-            return score_rows(city, model, standards, now=now, trigger=trigger, sqlite=True)
+            scored = score_rows(city, model, standards, now=now, trigger=trigger, sqlite=True)
+            return scored._replace(snapshots=_not_stored(connection, scored.snapshots))
     finally:
         connection.close()
+
+
+def _not_stored(connection: sqlite3.Connection, snapshots: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The snapshots whose digest is not stored yet (committed): only those travel to
+    the writer. Re-scoring with facts unchanged (a new model, a periodic run) finds
+    nearly all of them stored; the writer still inserts with ON CONFLICT DO NOTHING."""
+    stored: set[str] = set()
+    for start in range(0, len(snapshots), 500):
+        digests = [digest for digest, _ in snapshots[start : start + 500]]
+        marks = ", ".join("?" * len(digests))
+        stored.update(
+            row[0]
+            for row in connection.execute(
+                f"SELECT digest FROM index_snapshot WHERE digest IN ({marks})", digests
+            )
+        )
+    return [(digest, body) for digest, body in snapshots if digest not in stored]
 
 
 def _sqlite_args(args: Sequence[Any]) -> tuple[Any, ...]:

@@ -76,6 +76,7 @@ from relief_pwa.services.bulk_scoring import (
     BatchResult,
     LoadedCity,
     Lookback,
+    ScoredRows,
     Spelling,
     StandardPicker,
     assemble_city,
@@ -88,6 +89,7 @@ from relief_pwa.services.bulk_scoring import (
     local_date,
     score_rows,
     score_span_sqlite,
+    snapshot_digest,
 )
 from relief_pwa.services.standards import load_standards
 from relief_pwa.tables import (
@@ -95,6 +97,7 @@ from relief_pwa.tables import (
     Application,
     Household,
     IndexRecord,
+    IndexSnapshot,
     Member,
     OrgUnit,
     ReliefStandard,
@@ -394,9 +397,10 @@ async def recompute_household(household_id: int, *, trigger: str, now: datetime)
         return None
     points = compute_points(facts, standard, model, as_of)
     snapshot = snapshot_json(facts, standard)
+    digest = snapshot_digest(snapshot)
     latest = (
         await IndexRecord.select(
-            IndexRecord.id, IndexRecord.snapshot, IndexRecord.model_version, IndexRecord.as_of
+            IndexRecord.id, IndexRecord.snapshot_digest, IndexRecord.model_version, IndexRecord.as_of
         )
         .where(IndexRecord.household == household_id)
         .order_by(IndexRecord.computed_at, ascending=False)
@@ -405,7 +409,7 @@ async def recompute_household(household_id: int, *, trigger: str, now: datetime)
     )
     if (
         latest is not None
-        and latest["snapshot"] == snapshot
+        and latest["snapshot_digest"] == digest
         and latest["model_version"] == model.version
         and _as_date(latest["as_of"]) == as_of
     ):
@@ -413,6 +417,9 @@ async def recompute_household(household_id: int, *, trigger: str, now: datetime)
         return HouseholdScore(
             household_id, latest["id"], points.total, points.provisional, points.missing, model.version, False
         )
+    await IndexSnapshot.insert(IndexSnapshot(digest=digest, body=snapshot)).on_conflict(
+        target=IndexSnapshot.digest, action="DO NOTHING"
+    )
     record = IndexRecord(
         household=household_id,
         org_path=household["org_path"],
@@ -422,7 +429,7 @@ async def recompute_household(household_id: int, *, trigger: str, now: datetime)
         total=points.total,
         provisional=points.provisional,
         trigger=trigger[:60],
-        snapshot=snapshot,
+        snapshot_digest=digest,
         breakdown=breakdown_json(points),
         categories=categories_text(facts.categories),
     )
@@ -634,8 +641,13 @@ class RecomputeCheck:
 
 
 async def _recompute_row(row: Mapping[str, Any]) -> RecomputeCheck:
+    stored = (
+        await IndexSnapshot.select(IndexSnapshot.body)
+        .where(IndexSnapshot.digest == row["snapshot_digest"])
+        .first()
+    )
     try:
-        data = json.loads(row["snapshot"])
+        data = json.loads(stored["body"] if stored else "")
     except ValueError as exc:
         raise DomainError(N_("The stored household snapshot is malformed."), detail=str(exc)) from exc
     facts = HouseholdFacts.from_dict(data["facts"])
@@ -903,14 +915,19 @@ async def load_facts_bulk(
     return assemble_city(households, rows, as_of=as_of, with_json=with_json)
 
 
-async def _bulk_write(records: list[tuple[Any, ...]], updates: list[tuple[Any, ...]]) -> None:
-    """Insert index records and update households with a couple of statements."""
+async def _bulk_write(rows: ScoredRows) -> None:
+    """Store snapshots not stored yet, insert index records and update households,
+    with a few statements."""
     engine = IndexRecord._meta.db
     transaction = engine.current_transaction.get()
     if transaction is None:
         raise RuntimeError("bulk writes run inside a write transaction")
     connection = transaction.connection
+    records, updates = rows.records, rows.updates
     if is_sqlite(engine):
+        await connection.executemany(
+            "INSERT INTO index_snapshot (digest, body) VALUES (?, ?) ON CONFLICT DO NOTHING", rows.snapshots
+        )
         await connection.executemany(
             f"INSERT INTO index_record ({', '.join(RECORD_COLUMNS)})"  # noqa: S608  (fixed column names)
             f" VALUES ({', '.join('?' * len(RECORD_COLUMNS))})",
@@ -922,6 +939,12 @@ async def _bulk_write(records: list[tuple[Any, ...]], updates: list[tuple[Any, .
             updates,
         )
         return
+    await connection.execute(
+        "INSERT INTO index_snapshot (digest, body) SELECT * FROM unnest($1::varchar[], $2::text[])"
+        " ON CONFLICT DO NOTHING",
+        [digest for digest, _ in rows.snapshots],
+        [body for _, body in rows.snapshots],
+    )
     await connection.copy_records_to_table("index_record", records=records, columns=RECORD_COLUMNS)
     await connection.execute(
         "UPDATE household AS h SET current_index = v.total, index_provisional = v.provisional,"
@@ -962,12 +985,12 @@ async def rescore_batch(
         )
         if not city.households:
             return BatchResult(0, 0, after_id)
-        records, updates, skipped = score_rows(
+        rows = score_rows(
             city, model, standards, now=now, trigger=trigger, sqlite=is_sqlite(Household._meta.db)
         )
-    if records:
-        await _bulk_write(records, updates)
-    return BatchResult(len(records), skipped, int(city.households[-1][0]))
+    if rows.records:
+        await _bulk_write(rows)
+    return BatchResult(len(rows.records), rows.skipped, int(city.households[-1][0]))
 
 
 async def score_in_memory(
@@ -1066,11 +1089,11 @@ async def _rescore_in_workers(
         ]
         scored = skipped = 0
         for finished in asyncio.as_completed(futures):  # write each span as soon as it is scored
-            records, updates, span_skipped = await finished
-            scored += len(records)
-            skipped += span_skipped
-            if records:
-                await _bulk_write(records, updates)
+            rows = await finished
+            scored += len(rows.records)
+            skipped += rows.skipped
+            if rows.records:
+                await _bulk_write(rows)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return BatchResult(scored, skipped, int(last_id))
@@ -1087,14 +1110,12 @@ async def _rescore_loaded(model: ScoringModel, *, now: datetime, trigger: str, c
     pending: asyncio.Future[None] | None = None
     for start in range(0, len(city.households), chunk):
         part = LoadedCity(city.households[start : start + chunk], city.facts, city.facts_json, {})
-        records, updates, part_skipped = score_rows(
-            part, model, standards, now=now, trigger=trigger, sqlite=sqlite
-        )
-        count += len(records)
-        skipped += part_skipped
+        rows = score_rows(part, model, standards, now=now, trigger=trigger, sqlite=sqlite)
+        count += len(rows.records)
+        skipped += rows.skipped
         if pending is not None:
             await pending
-        pending = asyncio.ensure_future(_bulk_write(records, updates)) if records else None
+        pending = asyncio.ensure_future(_bulk_write(rows)) if rows.records else None
         await asyncio.sleep(0)  # let the write start in SQLite's thread before scoring the next chunk
     if pending is not None:
         await pending

@@ -14,12 +14,14 @@ from relief_pwa.core.enums import Category
 from relief_pwa.db import write_transaction
 from relief_pwa.services.actors import SYSTEM_ACTOR
 from relief_pwa.services.audit import record_event
+from relief_pwa.services.bulk_scoring import snapshot_digest
 from relief_pwa.tables import (
     Application,
     DisbursementBatch,
     Fund,
     Household,
     IndexRecord,
+    IndexSnapshot,
     Objection,
     OrgUnit,
     PaymentLine,
@@ -49,6 +51,9 @@ CATEGORIES = (Category.DIBAO.value, Category.TEKUN.value, Category.MEDICAL.value
 
 def at(day: date, hour: int = 10) -> datetime:
     return datetime.combine(day, time(hour, 0), tzinfo=CHINA_TZ)
+
+
+NO_FACTS = snapshot_digest("{}")  # the dashboards read totals only
 
 
 @dataclass
@@ -202,6 +207,9 @@ async def seed_city(world: World, rng_seed: int = 7, households: int = 48) -> Se
                 )
             # index history: a record at receipt and maybe a later one
             if index is not None:
+                await IndexSnapshot.insert(IndexSnapshot(digest=NO_FACTS, body="{}")).on_conflict(
+                    target=IndexSnapshot.digest, action="DO NOTHING"
+                )
                 # the last record is the household's current index (as the scoring service keeps it)
                 history = [(at(received, 8), index)]
                 later = at(received + timedelta(days=30), 8)
@@ -218,7 +226,7 @@ async def seed_city(world: World, rng_seed: int = 7, households: int = 48) -> Se
                         model_version="v1",
                         total=Decimal(str(total)),
                         trigger="test",
-                        snapshot="{}",
+                        snapshot_digest=NO_FACTS,
                         breakdown="{}",
                     ).save()
                     spec.index_history.append((when, total))

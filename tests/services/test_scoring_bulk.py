@@ -23,7 +23,7 @@ from relief_pwa.services.scoring import (
     snapshot_json,
 )
 from relief_pwa.services.standards import do_seed_standards, load_standards
-from relief_pwa.tables import AidRecord, Household, IndexRecord
+from relief_pwa.tables import AidRecord, Household, IndexRecord, IndexSnapshot
 from tests.factories import make_intake, member, new_id_number
 
 
@@ -140,7 +140,11 @@ async def test_worker_processes_store_what_one_process_stores(world: Any, now: A
     later = now + timedelta(days=1)
 
     alone = await rescore_all(model, now=later, trigger="alone", chunk=2)
+    stored_snapshots, stored_records = await IndexSnapshot.count(), await IndexRecord.count()
     forked = await rescore_all(model, now=later, trigger="forked", chunk=1, workers=2)
+    # nothing changed: five new records, and their inputs are the snapshots already stored
+    assert await IndexRecord.count() == stored_records + 5
+    assert await IndexSnapshot.count() == stored_snapshots
 
     assert (forked.count, forked.skipped) == (alone.count, alone.skipped) == (5, 0)
     by_one, by_workers = await _bench_records("alone"), await _bench_records("forked")
@@ -150,7 +154,7 @@ async def test_worker_processes_store_what_one_process_stores(world: Any, now: A
         "model_version",
         "total",
         "provisional",
-        "snapshot",
+        "snapshot_digest",
         "breakdown",
         "categories",
     )
@@ -163,7 +167,10 @@ async def test_worker_processes_store_what_one_process_stores(world: Any, now: A
     )
     assert facts.aid[0].source == tricky
     standard = select_standard(await load_standards(), facts.district_code, facts.area_type, as_of)
-    assert by_workers[made[0].household_id]["snapshot"] == snapshot_json(facts, standard)
+    stored = await IndexSnapshot.select(IndexSnapshot.body).where(
+        IndexSnapshot.digest == by_workers[made[0].household_id]["snapshot_digest"]
+    )
+    assert [row["body"] for row in stored] == [snapshot_json(facts, standard)]
     current = await Household.select(Household.id, Household.current_index).where(
         Household.id.is_in([m.household_id for m in made])
     )

@@ -15,6 +15,7 @@ from relief_pwa.db import write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.actors import SYSTEM_ACTOR
 from relief_pwa.services.applications import do_transition
+from relief_pwa.services.bulk_scoring import snapshot_digest
 from relief_pwa.services.scoring import (
     add_aid_record,
     check_recompute,
@@ -24,7 +25,7 @@ from relief_pwa.services.scoring import (
     get_index_view,
 )
 from relief_pwa.services.standards import do_seed_standards
-from relief_pwa.tables import AuditEvent, Household, IndexRecord, MoneyItem, ScoringModel
+from relief_pwa.tables import AuditEvent, Household, IndexRecord, IndexSnapshot, MoneyItem, ScoringModel
 from tests.factories import make_intake, member, new_id_number
 
 
@@ -79,7 +80,9 @@ async def test_snapshot_round_trip_reproduces_the_total(scored: Any) -> None:
     check = await check_recompute(record["id"])
     assert check.matches
     assert check.recomputed_total == Decimal(record["total"]).quantize(Decimal("0.01"))
-    snapshot = json.loads(record["snapshot"])
+    stored = await IndexSnapshot.select().where(IndexSnapshot.digest == record["snapshot_digest"]).first()
+    assert stored is not None and snapshot_digest(stored["body"]) == record["snapshot_digest"]
+    snapshot = json.loads(stored["body"])
     assert snapshot["standard"]["district_code"] == "370102"
     assert len(snapshot["facts"]["members"]) == 2
     assert (
