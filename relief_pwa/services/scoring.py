@@ -21,6 +21,7 @@ are a pure function of it), which keeps bulk re-scoring cheap.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import multiprocessing
@@ -1079,7 +1080,12 @@ async def _rescore_in_workers(
     path = str(q.engine.path)  # type: ignore[attr-defined]  # an SQLite engine's file
     loop = asyncio.get_running_loop()
     context = multiprocessing.get_context("fork")  # the children inherit the imported modules
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(spans)), mp_context=context)
+    # Children that never run the cyclic collector over the parent's objects never
+    # copy their pages (copy-on-write): freeze them, and keep the collector off there.
+    gc.freeze()
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(spans)), mp_context=context, initializer=gc.disable
+    )
     try:
         futures = [
             loop.run_in_executor(
@@ -1096,6 +1102,7 @@ async def _rescore_in_workers(
                 await _bulk_write(rows)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+        gc.unfreeze()
     return BatchResult(scored, skipped, int(last_id))
 
 
