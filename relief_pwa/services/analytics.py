@@ -441,7 +441,8 @@ async def _compute_dashboard(
     period = filters.period
     board = Dashboard(unit, await breadcrumbs(actor, unit), children, filters)
     run = asyncio.ensure_future  # the queries run side by side (SQLite readers in WAL, PostgreSQL pool)
-    applications_t = run(_applications_by(actor, unit, filters, category, length))
+    caseload_t = run(_caseload_by(actor, unit, category, length))
+    received_t = run(_received_by(actor, unit, filters, category, length))
     decisions_t = run(_decisions_by(actor, unit, period, category, length))
     index_t = run(_index_by(actor, unit, category, length))
     paid_t = run(_paid_by(actor, unit, period, category, length))
@@ -451,7 +452,8 @@ async def _compute_dashboard(
     objections_t = run(_objections(actor, unit, filters, category))
     moves_t = run(_index_moves(board, actor, unit, period, category, filters.today))
     await asyncio.gather(
-        applications_t,
+        caseload_t,
+        received_t,
         decisions_t,
         index_t,
         paid_t,
@@ -461,8 +463,8 @@ async def _compute_dashboard(
         objections_t,
         moves_t,
     )
-    applications, decisions = applications_t.result(), decisions_t.result()
-    caseload, new, investigations = applications.caseload, applications.new, applications.investigations
+    caseload, decisions = caseload_t.result(), decisions_t.result()
+    new, investigations = received_t.result()
     index = index_t.result()
     paid, budgets, batches = paid_t.result(), budgets_t.result(), batches_t.result()
     visits, objections = visits_t.result(), objections_t.result()
@@ -525,34 +527,39 @@ def _by(length: int, column: str) -> str:
     return f"substr({column}, 1, {length})"
 
 
-@dataclass
-class _ApplicationFigures:
-    caseload: dict[tuple[str, str, str], int]  # (unit below, state, category) -> applications
-    new: dict[tuple[str, str], int]  # (unit below, month received) -> applications received
-    investigations: dict[tuple[str, str], int]  # (unit below, timeliness) -> applications
+async def _caseload_by(
+    actor: Actor, unit: Unit, category: str, length: int
+) -> dict[tuple[str, str, str], int]:
+    q = _Sql()
+    sql = (
+        f"SELECT {_by(length, 'a.org_path')} AS u, a.state AS state, a.category AS category, COUNT(*) AS n "
+        f"FROM application a WHERE {q.scope(actor, unit, 'a')}"
+    )
+    if category:
+        sql += f" AND a.category = {q.p(category)}"
+    rows = await q.rows(sql + " GROUP BY 1, 2, 3")
+    return {(r["u"], r["state"], r["category"]): _int(r["n"]) for r in rows}
 
 
-async def _applications_by(
+async def _received_by(
     actor: Actor, unit: Unit, filters: Filters, category: str, length: int
-) -> _ApplicationFigures:
-    """Caseload, new applications and investigation timeliness from one scan of the
-    applications (on SQLite each scan of a city's applications costs ~50 ms)."""
+) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+    """Applications received in the period, from one pass over them: by area below
+    and month received (new applications), and by area and investigation timeliness."""
     q = _Sql()
     inner = _investigation_sql(q, actor, unit, filters, category, every_application=True)
     rows = await q.rows(
-        f"SELECT {_by(length, 't.org_path')} AS u, t.state AS state, t.category AS category, "
-        f"CASE WHEN t.due IS NULL THEN NULL ELSE {q.month_of_date('t.received_on')} END AS m, "
-        f"t.status AS status, COUNT(*) AS n FROM ({inner}) t GROUP BY 1, 2, 3, 4, 5"
+        f"SELECT {_by(length, 't.org_path')} AS u, {q.month_of_date('t.received_on')} AS m, "
+        f"t.status AS status, COUNT(*) AS n FROM ({inner}) t GROUP BY 1, 2, 3"
     )
-    figures = _ApplicationFigures(defaultdict(int), defaultdict(int), defaultdict(int))
+    new: dict[tuple[str, str], int] = defaultdict(int)
+    investigations: dict[tuple[str, str], int] = defaultdict(int)
     for r in rows:
         u, n = r["u"], _int(r["n"])
-        figures.caseload[(u, r["state"], r["category"])] += n
-        if r["m"] is not None:
-            figures.new[(u, r["m"])] += n
+        new[(u, r["m"])] += n
         if r["status"] is not None:
-            figures.investigations[(u, r["status"])] += n
-    return figures
+            investigations[(u, r["status"])] += n
+    return new, investigations
 
 
 async def _decisions_by(
@@ -696,24 +703,76 @@ def _decision_events_sql(q: _Sql, actor: Actor, unit: Unit, period: Period, cate
     return sql
 
 
-def _latest_index_sql(
-    q: _Sql, actor: Actor, unit: Unit, before: datetime, since: datetime | None = None
-) -> str:
-    """Each household's latest computed index before a moment (and, given ``since``,
-    not before that one), by a window function."""
-    since_sql = f" AND r.computed_at >= {q.p(since)}" if since is not None else ""
-    return (
-        f"SELECT household, total FROM (SELECT r.household AS household, r.total AS total, "
-        f"ROW_NUMBER() OVER (PARTITION BY r.household ORDER BY r.computed_at DESC, r.id DESC) AS rn "
-        f"FROM index_record r WHERE {q.scope(actor, unit, 'r')} AND r.computed_at < {q.p(before)}"
-        f"{since_sql}) x WHERE rn = 1"
+@dataclass(frozen=True)
+class _HistoryPlan:
+    """How to read each household's index as of the period's start and end."""
+
+    start_from_current: bool
+    end_from_current: bool
+
+
+async def _history_plan(period: Period, today: date) -> _HistoryPlan:
+    """Two equivalent ways to find each household's latest index before a moment
+    (``_index_at_sql``): a window over every record before it (cost grows with the
+    history), or the current index corrected for the households re-scored since
+    (cost grows with those). Count which side of the moment holds fewer records."""
+    q = _Sql()
+    start = q.p(_start_ts(period.start))
+    end = q.p(_start_ts(period.end_exclusive))
+    rows = await q.rows(
+        f"SELECT (SELECT COUNT(*) FROM index_record WHERE computed_at >= {start}) AS after_start, "
+        f"(SELECT COUNT(*) FROM index_record WHERE computed_at >= {end}) AS after_end, "
+        "(SELECT MAX(id) FROM index_record) AS records"  # append-only: ids ≈ the count
+    )
+    records = _int(rows[0]["records"]) if rows else 0
+    after_start, after_end = (_int(rows[0]["after_start"]), _int(rows[0]["after_end"])) if rows else (0, 0)
+    return _HistoryPlan(
+        start_from_current=after_start < records - after_start,
+        end_from_current=period.end >= today or after_end < records - after_end,
     )
 
 
-def _moves_sql(q: _Sql, actor: Actor, unit: Unit, period: Period, category: str, today: date) -> str:
+def _index_at_sql(q: _Sql, actor: Actor, unit: Unit, moment: datetime, from_current: bool) -> str:
+    """Each household's latest computed index before ``moment`` (households with one).
+
+    ``from_current``: the household's current index (its latest record), except
+    for households re-scored at or after the moment, whose latest record before it
+    is one index seek each. Otherwise a window function over the records before it.
+    """
+    at = q.p(moment)
+    if from_current:
+        latest_before = (
+            f"SELECT r2.id FROM index_record r2 WHERE r2.household = c.household AND r2.computed_at < {at} "
+            "ORDER BY r2.computed_at DESC, r2.id DESC LIMIT 1"
+        )
+        return (
+            "WITH changed AS (SELECT DISTINCT r.household AS household FROM index_record r "
+            f"WHERE r.computed_at >= {at}) "
+            "SELECT h.id AS household, h.current_index AS total FROM household h "
+            f"WHERE {q.scope(actor, unit, 'h')} AND h.current_index IS NOT NULL "
+            "AND h.id NOT IN (SELECT household FROM changed) "
+            "UNION ALL SELECT r.household AS household, r.total AS total FROM index_record r "
+            f"JOIN household h ON h.id = r.household WHERE {q.scope(actor, unit, 'h')} "
+            f"AND r.id IN (SELECT ({latest_before}) FROM changed c)"
+        )
+    return (
+        f"SELECT household, total FROM (SELECT r.household AS household, r.total AS total, "
+        f"ROW_NUMBER() OVER (PARTITION BY r.household ORDER BY r.computed_at DESC, r.id DESC) AS rn "
+        f"FROM index_record r WHERE {q.scope(actor, unit, 'r')} AND r.computed_at < {at}) x WHERE rn = 1"
+    )
+
+
+def _moves_sql(
+    q: _Sql, actor: Actor, unit: Unit, period: Period, category: str, today: date, plan: _HistoryPlan
+) -> str:
     """Each household's index at the period's start and at its end, and how it moved."""
-    start_ts = _start_ts(period.start)
-    ctes = f"WITH starts AS ({_latest_index_sql(q, actor, unit, start_ts)})"
+    move = (
+        "CASE WHEN s.total IS NULL THEN 'new' WHEN e.total > s.total THEN 'up' "
+        "WHEN e.total < s.total THEN 'down' ELSE 'same' END"
+    )
+    if plan.start_from_current and plan.end_from_current:
+        return _moves_from_current_sql(q, actor, unit, period, category, today)
+    start = _index_at_sql(q, actor, unit, _start_ts(period.start), plan.start_from_current)
     if period.end >= today:
         # a period reaching today ends "now": the household's current index is its latest record
         ends = (
@@ -721,24 +780,54 @@ def _moves_sql(q: _Sql, actor: Actor, unit: Unit, period: Period, category: str,
             f"WHERE {q.scope(actor, unit, 'h')} AND h.current_index IS NOT NULL"
         )
     else:
-        # at the end of a past period: the latest record within it, else the one before it
-        # (one window over the period's few records instead of a second one over all history)
-        within = _latest_index_sql(q, actor, unit, _start_ts(period.end_exclusive), since=start_ts)
-        ctes += f", within_period AS ({within})"
-        ends = (
-            "SELECT w.household AS household, w.total AS total FROM within_period w "
-            "UNION ALL SELECT s0.household AS household, s0.total AS total FROM starts s0 "
-            "WHERE s0.household NOT IN (SELECT w2.household FROM within_period w2)"
+        ends = _index_at_sql(q, actor, unit, _start_ts(period.end_exclusive), plan.end_from_current)
+    # MATERIALIZED: each side is computed once (inlined, its per-household lookups
+    # would run again wherever the outer query mentions the total)
+    return (
+        f"WITH starts AS MATERIALIZED ({start}), ends AS MATERIALIZED ({ends}) "
+        f"SELECT e.household AS household, s.total AS start_total, e.total AS end_total, {move} AS move "
+        f"FROM ends e LEFT JOIN starts s ON s.household = e.household "
+        f"WHERE 1 = 1{q.category_of_household(category, 'e.household')}"
+    )
+
+
+def _moves_from_current_sql(
+    q: _Sql, actor: Actor, unit: Unit, period: Period, category: str, today: date
+) -> str:
+    """``_moves_sql`` in one pass over the households when both ends are read from
+    the current index (see ``_index_at_sql``): only households re-scored since the
+    start (or the end) look back into their records, one index seek each."""
+
+    def before(moment: str) -> str:
+        return (
+            f"(SELECT r.total FROM index_record r WHERE r.household = h.id AND r.computed_at < {moment} "
+            "ORDER BY r.computed_at DESC, r.id DESC LIMIT 1)"
         )
+
+    start = q.p(_start_ts(period.start))
+    ctes = f"WITH since_start AS (SELECT DISTINCT household FROM index_record WHERE computed_at >= {start})"
+    joins = "LEFT JOIN since_start ss ON ss.household = h.id"
+    end_total = "h.current_index"
+    if period.end < today:
+        end = q.p(_start_ts(period.end_exclusive))
+        ctes += f", since_end AS (SELECT DISTINCT household FROM index_record WHERE computed_at >= {end})"
+        joins += " LEFT JOIN since_end se ON se.household = h.id"
+        end_total = f"CASE WHEN se.household IS NULL THEN h.current_index ELSE {before(end)} END"
+    # MATERIALIZED: each look-back runs once per household, not once per mention below
+    ctes += (
+        ", totals AS MATERIALIZED (SELECT h.id AS household, "
+        f"CASE WHEN ss.household IS NULL THEN h.current_index ELSE {before(start)} END AS start_total, "
+        f"{end_total} AS end_total FROM household h {joins} "
+        f"WHERE {q.scope(actor, unit, 'h')} AND h.current_index IS NOT NULL)"
+    )
     move = (
-        "CASE WHEN s.total IS NULL THEN 'new' WHEN e.total > s.total THEN 'up' "
-        "WHEN e.total < s.total THEN 'down' ELSE 'same' END"
+        "CASE WHEN t.start_total IS NULL THEN 'new' WHEN t.end_total > t.start_total THEN 'up' "
+        "WHEN t.end_total < t.start_total THEN 'down' ELSE 'same' END"
     )
     return (
-        f"{ctes} SELECT e.household AS household, s.total AS start_total, e.total AS end_total, "
-        f"{move} AS move "
-        f"FROM ({ends}) e LEFT JOIN starts s ON s.household = e.household "
-        f"WHERE 1 = 1{q.category_of_household(category, 'e.household')}"
+        f"{ctes} SELECT t.household AS household, t.start_total AS start_total, t.end_total AS end_total, "
+        f"{move} AS move FROM totals t WHERE t.end_total IS NOT NULL"
+        f"{q.category_of_household(category, 't.household')}"
     )
 
 
@@ -747,8 +836,9 @@ async def _index_moves(
 ) -> None:
     """How the index moved over the period: each household's latest index at the
     period's start against its latest at the period's end."""
+    plan = await _history_plan(period, today)
     q = _Sql()
-    inner = _moves_sql(q, actor, unit, period, category, today)
+    inner = _moves_sql(q, actor, unit, period, category, today, plan)
     sql = (
         f"SELECT m.move AS move, "
         f"CASE WHEN m.start_total IS NULL THEN -1 ELSE {_bucket_sql('m.start_total')} END AS sb, "
@@ -822,31 +912,30 @@ def _investigation_sql(
 
     Done = the station's finding (eligible or ineligible) was recorded
     (``found_on``); the deadline is 15 working days after receipt. Withdrawn
-    applications that never got a finding are left out (nothing was due).
-    ``every_application`` keeps every application in scope, with ``due`` and
-    ``status`` null outside the period or when nothing was due.
+    applications that never got a finding are left out (nothing was due), or with
+    ``every_application`` kept with a null status.
     """
     period = filters.period
+    days = period.days()
     due_rows = ", ".join(
         f"({q.date_literal(d)}, {q.date_literal(add_working_days(d, INVESTIGATION_WORKING_DAYS))})"
-        for d in period.days()
+        for d in days
     )
     today = q.p(filters.today)
     status = (
-        "CASE WHEN d.due IS NULL THEN NULL "
-        f"WHEN a.found_on IS NULL THEN (CASE WHEN a.state = {q.p(AppState.WITHDRAWN.value)} THEN NULL "
+        f"CASE WHEN a.found_on IS NULL THEN (CASE WHEN a.state = {q.p(AppState.WITHDRAWN.value)} THEN NULL "
         f"WHEN d.due < {today} THEN 'overdue' ELSE 'pending' END) "
         "WHEN a.found_on <= d.due THEN 'on_time' ELSE 'late' END"
     )
-    # SQLite: "+" keeps the planner off the received_on index; a scan is 5x cheaper here
-    received = "a.received_on" if q.pg else "+a.received_on"
+    # A short period seeks the received_on index; over a long one SQLite scans the
+    # table almost twice as fast ("+" keeps its planner off the index).
+    received = "a.received_on" if q.pg or len(days) <= 92 else "+a.received_on"
     sql = (
         f"WITH due_days(day, due) AS (VALUES {due_rows}) "
         f"SELECT a.id AS application_id, a.household AS household, a.org_path AS org_path, "
-        f"a.state AS state, a.category AS category, a.received_on AS received_on, d.due AS due, "
-        f"{status} AS status "
-        f"FROM application a {'LEFT JOIN' if every_application else 'JOIN'} due_days d "
-        f"ON d.day = {received} WHERE {q.scope(actor, unit, 'a')}"
+        f"a.received_on AS received_on, {status} AS status "
+        f"FROM application a JOIN due_days d ON d.day = {received} WHERE {q.scope(actor, unit, 'a')} "
+        f"AND {received} >= {q.p(period.start)} AND {received} <= {q.p(period.end)}"
     )
     if category:
         sql += f" AND a.category = {q.p(category)}"
@@ -1017,8 +1106,17 @@ class HouseholdList:
     pages: int
 
 
-def _measure_sql(q: _Sql, actor: Actor, unit: Unit, filters: Filters, measure: str, value: str) -> str:
-    """A query of household ids (column ``hid``) counted by one dashboard figure."""
+def _measure_sql(
+    q: _Sql,
+    actor: Actor,
+    unit: Unit,
+    filters: Filters,
+    measure: str,
+    value: str,
+    plan: _HistoryPlan | None = None,
+) -> str:
+    """A query of household ids (column ``hid``) counted by one dashboard figure
+    (``plan``: how index moves read the history; needed for ``move``)."""
     category = filters.cleaned_category()
     period = filters.period
     cat_a = f" AND a.category = {q.p(category)}" if category else ""
@@ -1059,7 +1157,8 @@ def _measure_sql(q: _Sql, actor: Actor, unit: Unit, filters: Filters, measure: s
     if measure == "move":
         if value not in MOVES:
             raise DomainError(N_("Unknown measure."), field="measure")
-        inner = _moves_sql(q, actor, unit, period, category, filters.today)
+        assert plan is not None
+        inner = _moves_sql(q, actor, unit, period, category, filters.today, plan)
         return f"SELECT m.household AS hid FROM ({inner}) m WHERE m.move = {q.p(value)}"
     if measure == "investigation":
         if value not in TIMELINESS:
@@ -1098,14 +1197,15 @@ async def list_households_behind(
     require_analytics_reader(actor)
     if measure not in MEASURES:
         raise DomainError(N_("Unknown measure."), field="measure")
+    plan = await _history_plan(filters.period, filters.today) if measure == "move" else None
     q = _Sql()
-    ids_sql = _measure_sql(q, actor, unit, filters, measure, value)
+    ids_sql = _measure_sql(q, actor, unit, filters, measure, value, plan)
     count_rows = await q.rows(f"SELECT COUNT(DISTINCT z.hid) AS n FROM ({ids_sql}) z")
     total = _int(count_rows[0]["n"])
     pages = max(1, -(-total // HOUSEHOLD_PAGE))
     page = max(1, min(page, pages))
     q2 = _Sql()
-    ids_sql2 = _measure_sql(q2, actor, unit, filters, measure, value)
+    ids_sql2 = _measure_sql(q2, actor, unit, filters, measure, value, plan)
     limit = "" if everything else f" LIMIT {HOUSEHOLD_PAGE} OFFSET {(page - 1) * HOUSEHOLD_PAGE}"
     rows = await q2.rows(
         f"SELECT h.id AS id, h.file_no AS file_no, h.head_name AS head_name, o.name AS community, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,10 +15,15 @@ from relief_pwa.core.errors import NotFoundOrForbidden, PermissionDenied
 from relief_pwa.core.periods import Period, parse_period
 from relief_pwa.services.analytics import (
     Filters,
+    _HistoryPlan,
+    _moves_sql,
+    _Sql,
     get_dashboard,
     list_households_behind,
     resolve_unit,
 )
+from relief_pwa.tables import Household, IndexRecord
+from tests.helpers import found
 from tests.services.analytics_seed import SeededCity, seed_city
 
 OPEN = {
@@ -245,6 +251,119 @@ async def test_month_period_and_category_filter(world: Any) -> None:
     await _check_board(world, city, "city", None, parse_period(month="2026-09", today=today))
     await _check_board(world, city, "city", None, parse_period(today=today), category="dibao")
     await _check_board(world, city, "center", None, parse_period(today=today), category="medical")
+
+
+async def test_index_moves_read_the_history_either_way(world: Any) -> None:
+    """Each household's index at a past moment is read by a window over the records
+    before it, or from the current index corrected for later re-scores (whichever
+    is cheaper): both give the same moves, ties of one moment included."""
+    city = await seed_city(world, rng_seed=7)
+    today = world.now.date()
+    # two records of one household at the same moment (one transaction): the later one counts
+    latest = found(await IndexRecord.select().order_by(IndexRecord.computed_at, ascending=False).first())
+    await IndexRecord.insert(
+        IndexRecord(
+            household=latest["household"],
+            org_path=latest["org_path"],
+            computed_at=latest["computed_at"],
+            as_of=latest["as_of"],
+            model_version="v1",
+            total=Decimal("99.50"),
+            trigger="test",
+            snapshot_digest=latest["snapshot_digest"],
+            breakdown="{}",
+        )
+    )
+    await Household.update({Household.current_index: Decimal("99.50")}).where(
+        Household.id == latest["household"]
+    )
+    for case in city.cases:
+        if case.household_id == latest["household"]:
+            case.index_history.append((latest["computed_at"], 99.5))
+    # a re-score exactly at local midnight starting September: after that moment, not before it
+    september = datetime(2026, 9, 1, tzinfo=CHINA_TZ)
+    edge = next(
+        c
+        for c in city.cases
+        if c.index_history
+        and max(w for w, _ in c.index_history) < september
+        and c.household_id != latest["household"]
+    )
+    await IndexRecord.insert(
+        IndexRecord(
+            household=edge.household_id,
+            org_path=edge.path,
+            computed_at=september,
+            as_of=september.date(),
+            model_version="v1",
+            total=Decimal("77.77"),
+            trigger="test",
+            snapshot_digest=latest["snapshot_digest"],
+            breakdown="{}",
+        )
+    )
+    await Household.update({Household.current_index: Decimal("77.77")}).where(
+        Household.id == edge.household_id
+    )
+    edge.index_history.append((september, 77.77))
+    # a tie before September for a household re-scored since: looking back, the later record counts
+    tied = next(
+        c
+        for c in city.cases
+        if any(w < september for w, _ in c.index_history)
+        and any(w >= september for w, _ in c.index_history)
+        and c.household_id not in (latest["household"], edge.household_id)
+    )
+    tied_at = max(w for w, _ in tied.index_history if w < september)
+    await IndexRecord.insert(
+        IndexRecord(
+            household=tied.household_id,
+            org_path=tied.path,
+            computed_at=tied_at,
+            as_of=tied_at.date(),
+            model_version="v1",
+            total=Decimal("11.11"),
+            trigger="test",
+            snapshot_digest=latest["snapshot_digest"],
+            breakdown="{}",
+        )
+    )
+    # the household's history stays in time order: the tie right after its twin
+    twin = max(i for i, (w, _) in enumerate(tied.index_history) if w == tied_at)
+    tied.index_history.insert(twin + 1, (tied_at, 11.11))
+    actor = world.actor("city")
+    unit = await resolve_unit(actor, None)
+    periods = [
+        parse_period(today=today),
+        parse_period(month="2026-09", today=today),
+        parse_period(quarter="2026-Q2", today=today),
+        parse_period(start="2025-11-20", end="2026-03-10", today=today),
+        parse_period(
+            start=str(latest["computed_at"].astimezone(CHINA_TZ).date()), end=str(today), today=today
+        ),
+    ]
+    for period in periods:
+        seen = []
+        for start_from_current in (False, True):
+            for end_from_current in (False, True):
+                q = _Sql()
+                plan = _HistoryPlan(start_from_current, end_from_current)
+                rows = await q.rows(_moves_sql(q, actor, unit, period, "", today, plan))
+                seen.append(
+                    sorted(
+                        (
+                            r["household"],
+                            None if r["start_total"] is None else round(float(r["start_total"]), 2),
+                            round(float(r["end_total"]), 2),
+                            r["move"],
+                        )
+                        for r in rows
+                    )
+                )
+        assert all(moves == seen[0] for moves in seen), period
+        assert Counter(m[3] for m in seen[0]) == Expected(city, unit.path, period, today).moves(), period
+    tie = [m for m in seen[0] if m[0] == latest["household"]]
+    assert tie and tie[0][2] == 99.5
 
 
 async def test_district_and_street_scope(world: Any) -> None:
