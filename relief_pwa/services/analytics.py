@@ -717,6 +717,11 @@ async def _history_plan(period: Period, today: date) -> _HistoryPlan:
     history), or the current index corrected for the households re-scored since
     (cost grows with those). Count which side of the moment holds fewer records."""
     q = _Sql()
+    if q.pg:
+        # PostgreSQL runs a window in one sorted pass, and each look-back as a separate
+        # subquery execution: over the benchmark city the windows took 140 ms for a past
+        # month where the look-backs took 330 ms (SQLite: the other way round).
+        return _HistoryPlan(start_from_current=False, end_from_current=period.end >= today)
     start = q.p(_start_ts(period.start))
     end = q.p(_start_ts(period.end_exclusive))
     rows = await q.rows(
