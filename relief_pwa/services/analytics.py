@@ -441,16 +441,22 @@ async def _compute_dashboard(
     period = filters.period
     board = Dashboard(unit, await breadcrumbs(actor, unit), children, filters)
     run = asyncio.ensure_future  # the queries run side by side (SQLite readers in WAL, PostgreSQL pool)
-    caseload_t = run(_caseload_by(actor, unit, category, length))
+    # the longest first: they queue for connections in the order they start
+    if period.end >= filters.today:
+        # the period ends now: one pass over the households gives both
+        index_t = run(_index_now_and_moves(board, actor, unit, period, category, length, filters.today))
+        moves_t = None
+    else:
+        moves_t = run(_index_moves(board, actor, unit, period, category, filters.today))
+        index_t = run(_index_by(actor, unit, category, length))
     received_t = run(_received_by(actor, unit, filters, category, length))
-    decisions_t = run(_decisions_by(actor, unit, period, category, length))
-    index_t = run(_index_by(actor, unit, category, length))
+    caseload_t = run(_caseload_by(actor, unit, category, length))
     paid_t = run(_paid_by(actor, unit, period, category, length))
-    budgets_t = run(_provider_budgets(actor, unit))
-    batches_t = run(_batches(actor, unit, period))
+    decisions_t = run(_decisions_by(actor, unit, period, category, length))
     visits_t = run(_timed_visits(actor, unit, filters, category))
+    batches_t = run(_batches(actor, unit, period))
+    budgets_t = run(_provider_budgets(actor, unit))
     objections_t = run(_objections(actor, unit, filters, category))
-    moves_t = run(_index_moves(board, actor, unit, period, category, filters.today))
     await asyncio.gather(
         caseload_t,
         received_t,
@@ -461,7 +467,7 @@ async def _compute_dashboard(
         batches_t,
         visits_t,
         objections_t,
-        moves_t,
+        *([moves_t] if moves_t is not None else []),
     )
     caseload, decisions = caseload_t.result(), decisions_t.result()
     new, investigations = received_t.result()
@@ -834,6 +840,51 @@ def _moves_from_current_sql(
         f"{move} AS move FROM totals t WHERE t.end_total IS NOT NULL"
         f"{q.category_of_household(category, 't.household')}"
     )
+
+
+async def _index_now_and_moves(
+    board: Dashboard, actor: Actor, unit: Unit, period: Period, category: str, length: int, today: date
+) -> dict[tuple[str, int], tuple[int, float]]:
+    """``_index_by`` and ``_index_moves`` in one pass over the households, for a
+    period that ends now (its end is each household's current index)."""
+    plan = await _history_plan(period, today)
+    q = _Sql()
+    starts = _index_at_sql(q, actor, unit, _start_ts(period.start), plan.start_from_current)
+    current = "h.current_index"
+    move = (
+        f"CASE WHEN {current} IS NULL THEN NULL WHEN s.total IS NULL THEN 'new' WHEN {current} > s.total "
+        f"THEN 'up' WHEN {current} < s.total THEN 'down' ELSE 'same' END"
+    )
+    sql = (
+        f"WITH starts AS MATERIALIZED ({starts}) "
+        f"SELECT {_by(length, 'h.org_path')} AS u, h.is_open AS is_open, "
+        f"CASE WHEN {current} IS NULL THEN -1 ELSE {_bucket_sql(current)} END AS eb, "
+        f"CASE WHEN s.total IS NULL THEN -1 ELSE {_bucket_sql('s.total')} END AS sb, {move} AS move, "
+        f"COUNT(*) AS n, SUM(COALESCE({current}, 0)) AS total, "
+        f"SUM(CASE WHEN s.total IS NULL OR {current} IS NULL THEN 0 ELSE {current} - s.total END) AS change "
+        f"FROM household h LEFT JOIN starts s ON s.household = h.id WHERE {q.scope(actor, unit, 'h')}"
+        f"{q.category_of_household(category, 'h.id')} GROUP BY 1, 2, 3, 4, 5"
+    )
+    index: dict[tuple[str, int], tuple[int, float]] = {}
+    moves = dict.fromkeys(MOVES, 0)
+    change, compared = 0.0, 0
+    for r in await q.rows(sql):
+        n, end_band, start_band = _int(r["n"]), _int(r["eb"]), _int(r["sb"])
+        if r["is_open"]:
+            key = (r["u"], end_band)
+            count, total = index.get(key, (0, 0.0))
+            index[key] = (count + n, total + float(r["total"] or 0))
+        if r["move"] is None:  # not scored
+            continue
+        moves[str(r["move"])] += n
+        board.index_end[end_band] += n
+        if start_band >= 0:
+            board.index_start[start_band] += n
+            compared += n
+            change += float(r["change"] or 0)
+    board.moves = moves
+    board.mean_change = round(change / compared, 2) if compared else None
+    return index
 
 
 async def _index_moves(
