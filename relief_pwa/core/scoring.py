@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import cached_property
+from functools import cached_property, lru_cache
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -544,6 +544,7 @@ def _fmt_points(centi: int) -> str:
     return str(_points(centi).normalize()) if centi % 100 else str(centi // 100)
 
 
+@lru_cache(maxsize=4096)  # pure, and asked the same few questions for every household of a re-score
 def add_months(day: date, months: int) -> date:
     """Calendar month arithmetic, clamping to the month's last day (Jan 31 + 1 → Feb 28/29)."""
     years, month_index = divmod(day.month - 1 + months, 12)

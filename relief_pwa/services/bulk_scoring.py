@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from relief_pwa.clock import CHINA_TZ
@@ -69,6 +70,7 @@ def local_date(now: datetime) -> date:
     return now.astimezone(CHINA_TZ).date()
 
 
+@lru_cache(maxsize=8192)  # one answer per community, asked once per household
 def district_code_of(org_path: str) -> str:
     """'370100/370102/…' → '370102' (the county-level unit sets the standard)."""
     parts = [p for p in org_path.split("/") if p]
