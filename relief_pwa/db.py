@@ -161,6 +161,10 @@ def make_engine(database_url: str, sqlite_max_connections: int = 4) -> Engine[An
             "user": unquote(parsed.username or ""),
             "password": unquote(parsed.password or ""),
             "database": parsed.path.lstrip("/"),
+            # asyncpg prepares every statement; after five runs PostgreSQL may switch a
+            # statement to a generic plan that ignores the values. For the dashboards'
+            # prefix and date-range filters that plan took 12 s instead of 150 ms.
+            "server_settings": {"plan_cache_mode": "force_custom_plan"},
         }
     )
 
