@@ -7,19 +7,6 @@ from typing import Any
 import pytest
 from piccolo.querystring import QueryString
 
-from relief_pwa.db import make_engine
-
-
-def test_postgresql_urls_become_connection_settings() -> None:
-    engine: Any = make_engine("postgresql://relief:p%40ss@db.example:5433/relief")
-    assert {k: engine.config[k] for k in ("host", "port", "user", "password", "database")} == {
-        "host": "db.example",
-        "port": 5433,
-        "user": "relief",
-        "password": "p@ss",
-        "database": "relief",
-    }
-
 
 async def test_postgresql_plans_every_statement_for_its_values(db: Any) -> None:
     """asyncpg prepares statements; PostgreSQL's generic plan for a reused one
