@@ -253,6 +253,27 @@ async def test_month_period_and_category_filter(world: Any) -> None:
     await _check_board(world, city, "center", None, parse_period(today=today), category="medical")
 
 
+async def _add_record(
+    household_id: int, org_path: str, at: datetime, total: str, *, digest: str, current: bool
+) -> None:
+    """One more index record (and, if ``current``, the household's current index), as scoring writes them."""
+    await IndexRecord.insert(
+        IndexRecord(
+            household=household_id,
+            org_path=org_path,
+            computed_at=at,
+            as_of=at.date(),
+            model_version="v1",
+            total=Decimal(total),
+            trigger="test",
+            snapshot_digest=digest,
+            breakdown="{}",
+        )
+    )
+    if current:
+        await Household.update({Household.current_index: Decimal(total)}).where(Household.id == household_id)
+
+
 async def test_index_moves_read_the_history_either_way(world: Any) -> None:
     """Each household's index at a past moment is read by a window over the records
     before it, or from the current index corrected for later re-scores (whichever
@@ -261,21 +282,9 @@ async def test_index_moves_read_the_history_either_way(world: Any) -> None:
     today = world.now.date()
     # two records of one household at the same moment (one transaction): the later one counts
     latest = found(await IndexRecord.select().order_by(IndexRecord.computed_at, ascending=False).first())
-    await IndexRecord.insert(
-        IndexRecord(
-            household=latest["household"],
-            org_path=latest["org_path"],
-            computed_at=latest["computed_at"],
-            as_of=latest["as_of"],
-            model_version="v1",
-            total=Decimal("99.50"),
-            trigger="test",
-            snapshot_digest=latest["snapshot_digest"],
-            breakdown="{}",
-        )
-    )
-    await Household.update({Household.current_index: Decimal("99.50")}).where(
-        Household.id == latest["household"]
+    digest = latest["snapshot_digest"]
+    await _add_record(
+        latest["household"], latest["org_path"], latest["computed_at"], "99.50", digest=digest, current=True
     )
     for case in city.cases:
         if case.household_id == latest["household"]:
@@ -289,22 +298,7 @@ async def test_index_moves_read_the_history_either_way(world: Any) -> None:
         and max(w for w, _ in c.index_history) < september
         and c.household_id != latest["household"]
     )
-    await IndexRecord.insert(
-        IndexRecord(
-            household=edge.household_id,
-            org_path=edge.path,
-            computed_at=september,
-            as_of=september.date(),
-            model_version="v1",
-            total=Decimal("77.77"),
-            trigger="test",
-            snapshot_digest=latest["snapshot_digest"],
-            breakdown="{}",
-        )
-    )
-    await Household.update({Household.current_index: Decimal("77.77")}).where(
-        Household.id == edge.household_id
-    )
+    await _add_record(edge.household_id, edge.path, september, "77.77", digest=digest, current=True)
     edge.index_history.append((september, 77.77))
     # a tie before September for a household re-scored since: looking back, the later record counts
     tied = next(
@@ -315,19 +309,7 @@ async def test_index_moves_read_the_history_either_way(world: Any) -> None:
         and c.household_id not in (latest["household"], edge.household_id)
     )
     tied_at = max(w for w, _ in tied.index_history if w < september)
-    await IndexRecord.insert(
-        IndexRecord(
-            household=tied.household_id,
-            org_path=tied.path,
-            computed_at=tied_at,
-            as_of=tied_at.date(),
-            model_version="v1",
-            total=Decimal("11.11"),
-            trigger="test",
-            snapshot_digest=latest["snapshot_digest"],
-            breakdown="{}",
-        )
-    )
+    await _add_record(tied.household_id, tied.path, tied_at, "11.11", digest=digest, current=False)
     # the household's history stays in time order: the tie right after its twin
     twin = max(i for i, (w, _) in enumerate(tied.index_history) if w == tied_at)
     tied.index_history.insert(twin + 1, (tied_at, 11.11))
