@@ -19,10 +19,18 @@ from litestar.static_files import create_static_files_router
 import relief_pwa
 from relief_pwa.bot.app import bot_lifespan
 from relief_pwa.clock import Clock, SystemClock
-from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, PermissionDenied
+from relief_pwa.core.errors import AccessRefused, DomainError, NotFoundOrForbidden
 from relief_pwa.db import BoundedSQLiteEngine
 from relief_pwa.handlers import ROUTES
-from relief_pwa.handlers.common import current_actor, form_errors, login_redirect, render
+from relief_pwa.handlers.common import (
+    PUBLIC,
+    authorize,
+    form_errors,
+    is_htmx,
+    login_redirect,
+    provide_actor,
+    render,
+)
 from relief_pwa.handlers.session_store import DatabaseSessionStore
 from relief_pwa.handlers.supervision import refuse_supervisor_writes
 from relief_pwa.i18n import current_language, normalise_language
@@ -51,9 +59,23 @@ def _wants_html(request: Request[Any, Any, Any]) -> bool:
     return "application/json" not in request.headers.get("accept", "")
 
 
+# An htmx request that is refused shows its message in the page's alert area
+# (static/js/app.js lets htmx swap a 4xx that names a target) instead of nothing.
+HTMX_ALERT_TARGET = "#alerts"
+
+
 def _error_page(request: Request[Any, Any, Any], status: int, message: str) -> Response[Any]:
     if not _wants_html(request):
         return Response({"status": status, "detail": message}, status_code=status)
+    if is_htmx(request):
+        return render(
+            request,
+            "errors/error.html",
+            {"status": status, "message": message},
+            block="alert",
+            status_code=status,
+            headers={"HX-Retarget": HTMX_ALERT_TARGET, "HX-Reswap": "innerHTML"},
+        )
     return render(request, "errors/error.html", {"status": status, "message": message}, status_code=status)
 
 
@@ -65,14 +87,15 @@ def _on_not_authorized(request: Request[Any, Any, Any], exc: NotAuthorizedExcept
     return _error_page(request, 401, "Please log in again.")
 
 
-def _on_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+def _on_access_refused(request: Request[Any, Any, Any], exc: AccessRefused) -> Response[Any]:
+    """404 for not-found-or-not-yours (indistinguishable on purpose), 403 for not-allowed."""
     from relief_pwa.i18n import translate
 
-    message = translate(exc.message, **exc.params)
-    if isinstance(exc, NotFoundOrForbidden):
-        return _error_page(request, 404, message)
-    if isinstance(exc, PermissionDenied):
-        return _error_page(request, 403, message)
+    status = 404 if isinstance(exc, NotFoundOrForbidden) else 403
+    return _error_page(request, status, translate(exc.message, **exc.params))
+
+
+def _on_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     return _error_page(request, 400, " ".join(form_errors(exc).values()))
 
 
@@ -147,11 +170,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         exclude=CSRF_EXEMPT,
     )
     static_router = create_static_files_router(
-        path="/static", directories=[REPO_ROOT / "static"], name="static", include_in_schema=False
+        path="/static",
+        directories=[REPO_ROOT / "static"],
+        name="static",
+        include_in_schema=False,
+        opt=PUBLIC,
     )
     app = Litestar(
         route_handlers=[*ROUTES, static_router],
-        dependencies={"actor": Provide(current_actor)},
+        dependencies={"actor": Provide(provide_actor)},
         middleware=[session_config.middleware],
         stores={"sessions": DatabaseSessionStore()},
         csrf_config=csrf_config,
@@ -159,13 +186,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         after_request=_after_request,
         exception_handlers={
             NotAuthorizedException: _on_not_authorized,
+            AccessRefused: _on_access_refused,
             DomainError: _on_domain_error,
             NotFoundException: _on_http_error,
             HTTPException: _on_http_error,
             Exception: _on_server_error,
         },
         lifespan=[database_lifespan, notice_clock_lifespan, bot_lifespan],
-        guards=[refuse_supervisor_writes],
+        guards=[authorize, refuse_supervisor_writes],
         state=State({"settings": settings, "clock": clock, "version": relief_pwa.__version__}),
         request_max_body_size=2 * 1024 * 1024,
         # Pages and static files go gzip-compressed over phone networks (issue 4 page-weight target);

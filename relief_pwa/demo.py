@@ -52,6 +52,8 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, Role, str | None], ...] = (
     ("investigator", "李建国（调查员）", Role.INVESTIGATOR, DEMO_STREET),
     ("station", "张红（服务站）", Role.STATION, DEMO_STREET),
     ("center", "刘洋（服务中心）", Role.CENTER, "370102"),
+    # A second clerk of the centre: four eyes (one drafts and pays, the other approves and exports).
+    ("center2", "孙丽（服务中心复核）", Role.CENTER, "370102"),
     ("city", "陈明（市民政局）", Role.CITY, CITY_CODE),
     ("supervisor", "赵平（纪检监察）", Role.SUPERVISOR, CITY_CODE),
 )
@@ -324,7 +326,7 @@ async def seed_demo(households: int = 360, *, force: bool = False, today: dateti
         when = DEMO_TODAY - timedelta(days=rng.randint(2, 180), hours=rng.randint(0, 6))
         draft = _household(rng, community["id"], community["area_type"], when.date())
         try:
-            result = await check_and_create_intake(center, draft, now=when)
+            result = await check_and_create_intake(station, draft, now=when)
         except DomainError:
             continue  # a generated ID collided with an earlier one: skip it
         made += 1
@@ -475,7 +477,7 @@ async def seed_resources_and_payments() -> str:
         do_record_donation,
     )
 
-    city, center = await _actor("city"), await _actor("center")
+    city, center, reviewer = await _actor("city"), await _actor("center"), await _actor("center2")
     day = DEMO_TODAY - timedelta(days=6)
     bureau = await do_create_provider(
         city, ProviderDraft("济南市民政局", "government", "0531-12345"), now=day
@@ -565,7 +567,7 @@ async def seed_resources_and_payments() -> str:
         if approved >= 10:
             break  # the rest stay drafts for staff to review
         try:
-            await plans.do_approve_plan(center, plan_id, now=day + timedelta(hours=1))
+            await plans.do_approve_plan(reviewer, plan_id, now=day + timedelta(hours=1))
             approved += 1
         except (Overspending, DomainError):
             continue
@@ -579,7 +581,7 @@ async def seed_resources_and_payments() -> str:
     except DomainError:
         return f"{approved} plans approved; no batch (no lines)"
     batch_no = batch.batch_no
-    data, _name = await disbursement.do_export_batch(center, batch.batch_id, "csv", now=pay_day)
+    data, _name = await disbursement.do_export_batch(reviewer, batch.batch_id, "csv", now=pay_day)
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[1:]
     answer = io.StringIO()
     writer = csv.writer(answer)

@@ -537,6 +537,8 @@ class DisbursementBatch(Table, tablename="disbursement_batch"):
     created_at = Timestamptz()
     exported_at = Timestamptz(null=True, default=None)
     reconciled_at = Timestamptz(null=True, default=None)
+    # Who first exported the bank file: the four-eyes rule keeps them from reconciling it.
+    exported_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
 
 
 class PaymentLine(Table, tablename="payment_line"):

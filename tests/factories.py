@@ -15,6 +15,7 @@ from relief_pwa.services.auth import hash_password, load_actor
 from relief_pwa.services.intake import IntakeResult, check_and_create_intake
 from relief_pwa.services.org_admin import NewOrgUnit, do_create_org_units
 from relief_pwa.tables import OrgUnit, Staff
+from tests.helpers import found
 
 TEST_PASSWORD = "sunshine-test"
 
@@ -60,6 +61,8 @@ STAFF = {
     "station": (Role.STATION, "370102001"),
     "station_b": (Role.STATION, "370102002"),
     "center": (Role.CENTER, "370102"),
+    # A second clerk of the same centre: four eyes need one to approve what the other drafted.
+    "center_2": (Role.CENTER, "370102"),
     "center_b": (Role.CENTER, "370103"),
     "city": (Role.CITY, "370100"),
     "supervisor": (Role.SUPERVISOR, "370100"),
@@ -87,22 +90,28 @@ async def build_world(now: datetime) -> World:
     await do_create_org_units(SYSTEM_ACTOR, UNITS, now=now)
     for row in await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.path):
         world.units[row["code"]] = row["id"]
-    paths = {r["code"]: r["path"] for r in await OrgUnit.select(OrgUnit.code, OrgUnit.path)}
     for username, (role, code) in STAFF.items():
-        staff = Staff(
-            username=username,
-            display_name=username,
-            password_hash=_password_hash(),
-            role=role,
-            org_unit=world.units[code],
-            org_path=paths[code],
-            created_at=now,
-        )
-        await staff.save()
-        actor = await load_actor(staff.id)
-        assert actor is not None
-        world.actors[username] = actor
+        await add_staff(world, username, role, code)
     return world
+
+
+async def add_staff(world: World, username: str, role: str, code: str) -> Actor:
+    """One more staff account (password ``TEST_PASSWORD``), e.g. a second clerk for four eyes."""
+    unit = found(await OrgUnit.select(OrgUnit.path).where(OrgUnit.code == code).first())
+    staff = Staff(
+        username=username,
+        display_name=username,
+        password_hash=_password_hash(),
+        role=role,
+        org_unit=world.units[code],
+        org_path=unit["path"],
+        created_at=world.now,
+    )
+    await staff.save()
+    actor = await load_actor(staff.id)
+    assert actor is not None
+    world.actors[username] = actor
+    return actor
 
 
 _sequence = [100]

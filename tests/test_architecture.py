@@ -101,3 +101,71 @@ def test_services_do_not_import_handlers_or_bot() -> None:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         bad = [n for n in _imports(tree) if n.startswith(("relief_pwa.handlers", "litestar", "jinja2"))]
         assert bad == [], f"{path.name} imports {bad}"
+
+
+# --- one permission policy -------------------------------------------------------------
+#
+# Who may do what lives in core/permissions.py. Anywhere else, comparing a
+# role (``actor.role == ...``, ``row["role"] in ...``, ``... == Role.CITY``)
+# or keeping a tuple of roles (``*_ROLES = ...``) is a second, drifting policy.
+
+POLICY_MODULE = PACKAGE / "core" / "permissions.py"
+TEMPLATES = PACKAGE / "templates"
+
+
+def _is_role_operand(node: ast.AST) -> bool:
+    if isinstance(node, ast.Attribute):
+        if node.attr == "role":
+            return True
+        if isinstance(node.value, ast.Name) and node.value.id in {"Role", "R"}:
+            return True
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        return node.slice.value == "role"
+    return isinstance(node, ast.Name) and node.id.endswith("_ROLES")
+
+
+def role_comparisons(source: str) -> list[int]:
+    """Line numbers of role comparisons and role tuples in one module."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare) and any(
+            _is_role_operand(operand) for operand in [node.left, *node.comparators]
+        ):
+            lines.append(node.lineno)
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id.endswith("_ROLES") for t in targets):
+                lines.append(node.lineno)
+    return sorted(lines)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in sorted(PACKAGE.rglob("*.py")) if p != POLICY_MODULE],
+    ids=lambda p: str(p.relative_to(PACKAGE)),
+)
+def test_no_role_comparison_outside_the_policy(path: Path) -> None:
+    assert role_comparisons(path.read_text(encoding="utf-8")) == []
+
+
+def test_the_role_comparison_check_catches_violations() -> None:
+    assert role_comparisons("if actor.role == 'city':\n    pass\n") == [1]
+    assert role_comparisons("ok = row['role'] in ('liaison', 'station')\n") == [1]
+    assert role_comparisons("x = Role.CITY != y\n") == [1]
+    assert role_comparisons("EDIT_ROLES = (Role.LIAISON,)\n") == [1]
+    assert role_comparisons("allowed = actor.can(Capability.PLAN_APPROVE)\n") == []
+
+
+_TEMPLATE_ROLE_TEST = r"\brole\s*(==|!=|in\s|not\s+in\s)"
+
+
+def test_templates_ask_the_policy_not_the_role() -> None:
+    import re
+
+    offending = [
+        f"{path.relative_to(TEMPLATES)}: {line.strip()}"
+        for path in sorted(TEMPLATES.rglob("*.html"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if re.search(_TEMPLATE_ROLE_TEST, line)
+    ]
+    assert offending == []

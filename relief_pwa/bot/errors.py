@@ -9,13 +9,13 @@ from telegram.error import Forbidden, NetworkError, RetryAfter
 from telegram.ext import ContextTypes
 
 from relief_pwa.bot import texts
-from relief_pwa.core.errors import DomainError, ValidationFailed
+from relief_pwa.core.errors import AccessRefused, DomainError, ValidationFailed
 from relief_pwa.i18n import translate
 
 log = logging.getLogger("relief_pwa.bot")
 
 
-def domain_message(exc: DomainError) -> str:
+def domain_message(exc: DomainError | AccessRefused) -> str:
     """A translated, user-safe sentence for a broken rule."""
     if isinstance(exc, ValidationFailed):
         return " ".join(translate(e.message, **e.params) for e in exc.errors.values())

@@ -29,7 +29,7 @@ from relief_pwa.bot import texts
 from relief_pwa.bot.errors import domain_message, on_error
 from relief_pwa.clock import Clock
 from relief_pwa.core.enums import OrgLevel
-from relief_pwa.core.errors import DomainError
+from relief_pwa.core.errors import AccessRefused, DomainError
 from relief_pwa.core.phone import normalise_phone
 from relief_pwa.core.preapplication import (
     APPLICABLE_CATEGORIES,
@@ -110,7 +110,7 @@ async def start(update: Update, context: Context) -> None:
         return
     try:
         bound = await service.do_bind(chat_id, token, _now(context))
-    except DomainError as exc:
+    except (DomainError, AccessRefused) as exc:
         await _say(update, domain_message(exc))
         return
     await _say(update, texts.t(texts.BOUND, number=bound.number, category=texts.label(bound.category)))
@@ -196,7 +196,7 @@ async def lang_button(update: Update, context: Context) -> None:
     code = query.data.removeprefix("lang:")
     try:
         language = await service.do_set_language(update.effective_chat.id, code, _now(context))  # type: ignore[union-attr]
-    except DomainError as exc:
+    except (DomainError, AccessRefused) as exc:
         await query.answer()
         await _say(update, domain_message(exc))
         return
@@ -236,7 +236,7 @@ async def apply_start(update: Update, context: Context) -> int:
 async def apply_name(update: Update, context: Context) -> int:
     try:
         name = clean_name(update.effective_message.text or "")  # type: ignore[union-attr]
-    except DomainError as exc:
+    except (DomainError, AccessRefused) as exc:
         await _say(update, texts.t(texts.PREAPP_TRY_AGAIN, error=domain_message(exc)))
         return NAME
     _draft(context)["name"] = name
@@ -257,7 +257,7 @@ async def _ask_places(update: Update, parent_id: int | None, level_prompt: str, 
 async def apply_phone(update: Update, context: Context) -> int:
     try:
         phone = normalise_phone(update.effective_message.text or "")  # type: ignore[union-attr]
-    except DomainError as exc:
+    except (DomainError, AccessRefused) as exc:
         await _say(update, texts.t(texts.PREAPP_TRY_AGAIN, error=domain_message(exc)))
         return PHONE
     _draft(context)["phone"] = phone
@@ -301,7 +301,7 @@ async def _choose_place(
     assert query is not None and query.data is not None
     try:
         place = await service.get_place(int(query.data.rsplit(":", 1)[-1]), level, parent_id)
-    except (DomainError, ValueError):
+    except (DomainError, AccessRefused, ValueError):
         await query.answer(texts.t(texts.PICK_BUTTON))
         return this_state
     await _close_buttons(update, place.name)
@@ -318,7 +318,7 @@ async def apply_community(update: Update, context: Context) -> int:
         place = await service.get_place(
             int(query.data.rsplit(":", 1)[-1]), OrgLevel.COMMUNITY, _draft(context).get("street_id")
         )
-    except (DomainError, ValueError):
+    except (DomainError, AccessRefused, ValueError):
         await query.answer(texts.t(texts.PICK_BUTTON))
         return COMMUNITY
     await _close_buttons(update, place.name)
@@ -333,7 +333,7 @@ async def apply_category(update: Update, context: Context) -> int:
     assert query is not None and query.data is not None
     try:
         category = clean_category(query.data.removeprefix("pa:category:"))
-    except DomainError:
+    except (DomainError, AccessRefused):
         await query.answer(texts.t(texts.PICK_BUTTON))
         return CATEGORY
     await _close_buttons(update, texts.label(category.value))
@@ -346,7 +346,7 @@ async def apply_description(update: Update, context: Context) -> int:
     raw = update.effective_message.text or ""  # type: ignore[union-attr]
     try:
         description = clean_description(raw)
-    except DomainError as exc:
+    except (DomainError, AccessRefused) as exc:
         await _say(update, texts.t(texts.PREAPP_TRY_AGAIN, error=domain_message(exc)))
         return DESCRIPTION
     draft = _draft(context)
@@ -363,7 +363,7 @@ async def apply_description(update: Update, context: Context) -> int:
             ),
             _now(context),
         )
-    except DomainError as exc:
+    except (DomainError, AccessRefused) as exc:
         await _say(update, domain_message(exc))
         context.user_data.pop("preapp", None)  # type: ignore[union-attr]
         return END
@@ -456,7 +456,7 @@ async def objection_application(update: Update, context: Context) -> int:
     chat_id = update.effective_chat.id  # type: ignore[union-attr]
     try:
         bound = await service.require_bound(chat_id, int(query.data.removeprefix("obj:app:")))
-    except (DomainError, ValueError):
+    except (DomainError, AccessRefused, ValueError):
         await query.answer(texts.t(texts.PICK_BUTTON))
         return OBJ_APPLICATION
     await _close_buttons(update, bound.number)
@@ -490,7 +490,7 @@ async def objection_text(update: Update, context: Context) -> int:
         filed = await service.do_file_objection(
             chat_id, int(draft["application_id"]), draft.get("kind", "objection"), body, _now(context)
         )
-    except DomainError as exc:
+    except (DomainError, AccessRefused) as exc:
         await _say(update, texts.t(texts.PREAPP_TRY_AGAIN, error=domain_message(exc)))
         context.user_data["objection"] = draft  # type: ignore[index]
         return OBJ_TEXT

@@ -27,15 +27,28 @@ class ValidationFailed(DomainError):
         self.errors = errors
 
 
-class NotFoundOrForbidden(DomainError):
+class AccessRefused(Exception):
+    """The actor may not see or do this: never a form error, always a 403 or 404 page.
+
+    Kept apart from ``DomainError`` so that code re-rendering a form on a
+    ``DomainError`` can never swallow a refusal.
+    """
+
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message.format(**params) if params else message)
+        self.message = message
+        self.params = params
+
+
+class NotFoundOrForbidden(AccessRefused):
     """The row does not exist or the actor may not see it: deliberately the same error."""
 
     def __init__(self) -> None:
         super().__init__("Not found, or outside your jurisdiction.")
 
 
-class PermissionDenied(DomainError):
-    """The actor's role may not perform this action."""
+class PermissionDenied(AccessRefused):
+    """The actor's capabilities do not include this action (core.permissions)."""
 
 
 class InvalidTransition(DomainError):

@@ -91,7 +91,8 @@ class Capability(StrEnum):
     POLICIES_EDIT = "policies.edit"
     SCORING_MODELS_READ = "scoring_models.read"
     SCORING_MODELS_EDIT = "scoring_models.edit"
-    BOT_CONSOLE = "bot.console"
+    BOT_CONSOLE = "bot.console"  # see the console page
+    BOT_CONSOLE_SEND = "bot.console_send"  # chat with the bot through it (writes the chat state)
 
 
 C = Capability
@@ -133,12 +134,11 @@ _FIELD = {
     C.APP_START_INVESTIGATION,
     C.APP_START_REVIEW,
     C.BOT_CONSOLE,
+    C.BOT_CONSOLE_SEND,
 }
 
 GRANTS: dict[str, frozenset[Capability]] = {
-    Role.LIAISON: frozenset(
-        _FIELD | {C.INTAKE_CREATE, C.HANDOVER, C.FOLLOWUPS_READ, C.APP_WITHDRAW}
-    ),
+    Role.LIAISON: frozenset(_FIELD | {C.INTAKE_CREATE, C.HANDOVER, C.FOLLOWUPS_READ, C.APP_WITHDRAW}),
     Role.INVESTIGATOR: frozenset(_FIELD),
     Role.STATION: frozenset(
         _FIELD
@@ -207,6 +207,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.SAMPLE_DRAW,
             C.SAMPLE_FINDING_RECORD,
             C.BOT_CONSOLE,
+            C.BOT_CONSOLE_SEND,
         }
     ),
     Role.CITY: frozenset(
@@ -215,6 +216,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.BOT_TASKS_READ,
             C.INDEX_RECOMPUTE,
             C.RANKING_READ,
+            C.NOTICES_READ,
             C.APPROVALS_READ,
             C.OBJECTIONS_READ,
             C.OBJECTION_HANDLE,
@@ -246,6 +248,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.SCORING_MODELS_READ,
             C.SCORING_MODELS_EDIT,
             C.BOT_CONSOLE,
+            C.BOT_CONSOLE_SEND,
         }
     ),
     # Supervision (纪检监察/财政/审计) reads everything in scope and changes nothing.
@@ -296,6 +299,24 @@ def can(role: str, capability: Capability | str) -> bool:
 def roles_with(capability: Capability) -> tuple[str, ...]:
     """The staff roles holding a capability, e.g. whom a visit may be assigned to."""
     return tuple(role.value for role in Role if capability in GRANTS[role])
+
+
+# Who is sent to a household, nearest first: the community's liaison, then the
+# station's investigator, then the station itself (the roles that record visits).
+FIELD_ROLES_NEAREST_FIRST: tuple[str, ...] = (Role.LIAISON.value, Role.INVESTIGATOR.value, Role.STATION.value)
+
+# Roles whose work lists show only what is assigned to them (a liaison's own visits).
+_OWN_ASSIGNMENTS_ONLY: frozenset[str] = frozenset({Role.LIAISON})
+
+
+def field_rank(role: str) -> int:
+    """Position of a field role in ``FIELD_ROLES_NEAREST_FIRST`` (others last)."""
+    order = FIELD_ROLES_NEAREST_FIRST
+    return order.index(role) if role in order else len(order)
+
+
+def works_own_assignments_only(role: str) -> bool:
+    return role in _OWN_ASSIGNMENTS_ONLY
 
 
 def is_read_only(role: str) -> bool:
@@ -353,7 +374,7 @@ class FourEyes:
         "application_decide",
         N_(
             "You took this application's intake or gave its station opinion; "
-            "another colleague must decide it (four eyes)."
+            "another colleague must approve it (four eyes)."
         ),
     )
 

@@ -1,4 +1,7 @@
-"""Application state transitions: which action moves which state, and who may do it.
+"""Application state transitions: which action moves which state.
+
+Who may take each action is the capability ``application.<action>`` of
+``core.permissions``.
 
 DESIGN §3. Every refusal or stop needs a written reason; the table says which.
 """
@@ -7,15 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from relief_pwa.core.enums import AppState, Role
+from relief_pwa.core.enums import AppState
 from relief_pwa.core.errors import DomainError, InvalidTransition, PermissionDenied
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.permissions import can, transition_capability
 
 S = AppState
-R = Role
-
-# "system" actions are taken by the system clock or by public objections, not by staff roles.
-SYSTEM = "system"
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,6 @@ class Transition:
     action: str
     sources: frozenset[AppState]
     target: AppState
-    roles: frozenset[str]
     needs_reason: bool = False
     label: str = ""
 
@@ -32,12 +31,11 @@ def _t(
     action: str,
     sources: set[AppState],
     target: AppState,
-    roles: set[str],
     *,
     needs_reason: bool = False,
     label: str,
 ) -> Transition:
-    return Transition(action, frozenset(sources), target, frozenset(roles), needs_reason, label)
+    return Transition(action, frozenset(sources), target, needs_reason, label)
 
 
 _PRE_DECISION = {S.RECEIVED, S.INVESTIGATING, S.VERIFIED_ELIGIBLE, S.VERIFIED_INELIGIBLE, S.REINVESTIGATING}
@@ -49,14 +47,12 @@ TRANSITIONS: dict[str, Transition] = {
             "start_investigation",
             {S.RECEIVED},
             S.INVESTIGATING,
-            {R.STATION, R.INVESTIGATOR, R.LIAISON},
             label=N_("Start investigation"),
         ),
         _t(
             "find_eligible",
             {S.INVESTIGATING, S.REINVESTIGATING},
             S.VERIFIED_ELIGIBLE,
-            {R.STATION},
             needs_reason=True,
             label=N_("Record opinion: eligible"),
         ),
@@ -64,7 +60,6 @@ TRANSITIONS: dict[str, Transition] = {
             "find_ineligible",
             {S.INVESTIGATING, S.REINVESTIGATING},
             S.VERIFIED_INELIGIBLE,
-            {R.STATION},
             needs_reason=True,
             label=N_("Record opinion: ineligible"),
         ),
@@ -72,7 +67,6 @@ TRANSITIONS: dict[str, Transition] = {
             "reopen_investigation",
             {S.VERIFIED_ELIGIBLE, S.VERIFIED_INELIGIBLE},
             S.INVESTIGATING,
-            {R.STATION},
             needs_reason=True,
             label=N_("Reopen investigation"),
         ),
@@ -80,14 +74,12 @@ TRANSITIONS: dict[str, Transition] = {
             "start_publicity",
             {S.VERIFIED_ELIGIBLE},
             S.PUBLICIZED,
-            {R.STATION},
             label=N_("Start public notice"),
         ),
         _t(
             "object",
             {S.PUBLICIZED, S.REPUBLICIZED},
             S.REINVESTIGATING,
-            {SYSTEM, R.STATION},
             needs_reason=True,
             label=N_("Objection received"),
         ),
@@ -95,38 +87,33 @@ TRANSITIONS: dict[str, Transition] = {
             "start_republicity",
             {S.VERIFIED_ELIGIBLE},
             S.REPUBLICIZED,
-            {R.STATION},
             label=N_("Start repeated public notice"),
         ),
         _t(
             "end_publicity",
             {S.PUBLICIZED, S.REPUBLICIZED},
             S.READY_FOR_APPROVAL,
-            {SYSTEM},
             label=N_("Public notice ended without objection"),
         ),
-        _t("approve", {S.READY_FOR_APPROVAL}, S.APPROVED, {R.CENTER}, needs_reason=True, label=N_("Approve")),
+        _t("approve", {S.READY_FOR_APPROVAL}, S.APPROVED, needs_reason=True, label=N_("Approve")),
         _t(
             "reject",
             {S.READY_FOR_APPROVAL, S.VERIFIED_INELIGIBLE},
             S.REJECTED,
-            {R.CENTER},
             needs_reason=True,
             label=N_("Reject"),
         ),
-        _t("activate", {S.APPROVED}, S.ACTIVE, {R.CENTER, SYSTEM}, label=N_("Start assistance")),
+        _t("activate", {S.APPROVED}, S.ACTIVE, label=N_("Start assistance")),
         _t(
             "start_review",
             {S.ACTIVE},
             S.UNDER_REVIEW,
-            {R.STATION, R.INVESTIGATOR, R.LIAISON, SYSTEM},
             label=N_("Start periodic review"),
         ),
         _t(
             "complete_review",
             {S.UNDER_REVIEW},
             S.ACTIVE,
-            {R.STATION},
             needs_reason=True,
             label=N_("Review done: continue assistance"),
         ),
@@ -134,7 +121,6 @@ TRANSITIONS: dict[str, Transition] = {
             "exit",
             {S.ACTIVE, S.UNDER_REVIEW},
             S.EXITED,
-            {R.CENTER},
             needs_reason=True,
             label=N_("Stop assistance (exit)"),
         ),
@@ -142,7 +128,6 @@ TRANSITIONS: dict[str, Transition] = {
             "withdraw",
             _PRE_DECISION,
             S.WITHDRAWN,
-            {R.LIAISON, R.STATION, R.CENTER, SYSTEM},
             needs_reason=True,
             label=N_("Withdraw application"),
         ),
@@ -155,7 +140,7 @@ def check_transition(state: AppState, action: str, actor_role: str, reason: str 
     transition = TRANSITIONS.get(action)
     if transition is None:
         raise InvalidTransition(N_("Unknown action."))
-    if actor_role not in transition.roles:
+    if not can(actor_role, transition_capability(action)):
         raise PermissionDenied(N_("Your role may not take this action."))
     if state not in transition.sources:
         raise InvalidTransition(
@@ -168,4 +153,8 @@ def check_transition(state: AppState, action: str, actor_role: str, reason: str 
 
 def available_actions(state: AppState, actor_role: str) -> list[Transition]:
     """The actions this role may take now, for showing buttons."""
-    return [t for t in TRANSITIONS.values() if state in t.sources and actor_role in t.roles]
+    return [
+        t
+        for t in TRANSITIONS.values()
+        if state in t.sources and can(actor_role, transition_capability(t.action))
+    ]

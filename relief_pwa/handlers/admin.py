@@ -11,10 +11,10 @@ from litestar.response import Redirect
 
 from relief_pwa.core.enums import OrgLevel, Role
 from relief_pwa.core.errors import DomainError
-from relief_pwa.handlers.common import ACCESS_ERRORS, first, flash, form_errors, now_of, render
+from relief_pwa.handlers.common import C, first, flash, form_errors, needs, now_of, render
 from relief_pwa.i18n import gettext
 from relief_pwa.services.access import access_org_unit
-from relief_pwa.services.actors import Actor, require_reader
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.auth import do_create_staff, do_set_staff_active, list_staff
 from relief_pwa.services.org import list_children
 from relief_pwa.services.org_admin import OfficeDetails, do_update_office
@@ -27,26 +27,24 @@ async def _staff_page(
     return render(request, "admin/staff.html", context, status_code=status)
 
 
-@get("/admin/staff", name="admin_staff")
+@get("/admin/staff", name="admin_staff", opt=needs(C.STAFF_READ))
 async def staff_page(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[str]:
     return await _staff_page(request, actor, {}, {}, 200)
 
 
-@post("/admin/staff")
+@post("/admin/staff", opt=needs(C.STAFF_MANAGE))
 async def staff_create(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     values = {key: first(form, key, 60) for key in ("username", "display_name", "role", "org_code")}
     try:
         await do_create_staff(actor, password=first(form, "password", 200), now=now_of(request), **values)
     except DomainError as exc:
-        if isinstance(exc, ACCESS_ERRORS):
-            raise
         return await _staff_page(request, actor, form_errors(exc), values, 422)
     flash(request, gettext("Account created."))
     return Redirect("/admin/staff", status_code=303)
 
 
-@post("/admin/staff/{staff_id:int}/active")
+@post("/admin/staff/{staff_id:int}/active", opt=needs(C.STAFF_MANAGE))
 async def staff_active(
     request: Request[Any, Any, Any], staff_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Redirect:
@@ -59,21 +57,21 @@ async def staff_active(
 async def _org_page(
     request: Request[Any, Any, Any], actor: Actor, unit_id: int | None, errors: dict[str, str], status: int
 ) -> Response[str]:
-    require_reader(actor, Role.CITY, Role.SUPERVISOR)
+    require(actor, C.STAFF_READ)
     unit = await access_org_unit(actor, unit_id or actor.org_unit_id or 0)
     children = await list_children(unit.id) if unit.level != OrgLevel.COMMUNITY else []
     context = {"unit": unit.to_dict(), "children": children, "errors": errors}
     return render(request, "admin/org.html", context, status_code=status)
 
 
-@get("/admin/org", name="admin_org")
+@get("/admin/org", name="admin_org", opt=needs(C.STAFF_READ))
 async def org_page(
     request: Request[Any, Any, Any], actor: NamedDependency[Actor], unit: FromQuery[int] = 0
 ) -> Response[str]:
     return await _org_page(request, actor, unit or None, {}, 200)
 
 
-@post("/admin/org/{unit_id:int}")
+@post("/admin/org/{unit_id:int}", opt=needs(C.ORG_MANAGE))
 async def org_update(
     request: Request[Any, Any, Any], unit_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -87,8 +85,6 @@ async def org_update(
     try:
         await do_update_office(actor, unit_id, details, now=now_of(request))
     except DomainError as exc:
-        if isinstance(exc, ACCESS_ERRORS):
-            raise
         return await _org_page(request, actor, unit_id, form_errors(exc), 422)
     flash(request, gettext("Service office details saved."))
     return Redirect(f"/admin/org?unit={unit_id}", status_code=303)

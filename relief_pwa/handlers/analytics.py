@@ -31,7 +31,7 @@ from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import fen_to_decimal_str, format_yuan
 from relief_pwa.core.periods import Period, parse_period
 from relief_pwa.core.sampling import ALL, ErrorEstimate
-from relief_pwa.handlers.common import ACCESS_ERRORS, first, flash, form_errors, is_htmx, now_of, render
+from relief_pwa.handlers.common import C, first, flash, form_errors, is_htmx, needs, now_of, render
 from relief_pwa.i18n import gettext, translate
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.analytics import (
@@ -673,7 +673,7 @@ async def _dashboard_page(
     )
 
 
-@get("/analytics", name="analytics")
+@get("/analytics", name="analytics", opt=needs(C.ANALYTICS_READ))
 async def analytics_home(
     request: Request[Any, Any, Any],
     actor: NamedDependency[Actor],
@@ -691,7 +691,7 @@ async def analytics_home(
     return await _dashboard_page(request, actor, None, pq, format[:8], table[:40])
 
 
-@get("/analytics/{org_code:str}", name="analytics-unit")
+@get("/analytics/{org_code:str}", name="analytics-unit", opt=needs(C.ANALYTICS_READ))
 async def analytics_unit(
     request: Request[Any, Any, Any],
     actor: NamedDependency[Actor],
@@ -710,7 +710,7 @@ async def analytics_unit(
     return await _dashboard_page(request, actor, org_code[:12], pq, format[:8], table[:40])
 
 
-@get("/analytics/{org_code:str}/integrity", name="analytics-integrity")
+@get("/analytics/{org_code:str}/integrity", name="analytics-integrity", opt=needs(C.ANALYTICS_READ))
 async def analytics_integrity(
     request: Request[Any, Any, Any], actor: NamedDependency[Actor], org_code: FromPath[str]
 ) -> Response[Any]:
@@ -740,7 +740,7 @@ def household_table(result: HouseholdList) -> DataTable:
     return table
 
 
-@get("/analytics/{org_code:str}/households", name="analytics-households")
+@get("/analytics/{org_code:str}/households", name="analytics-households", opt=needs(C.ANALYTICS_READ))
 async def analytics_households(
     request: Request[Any, Any, Any],
     actor: NamedDependency[Actor],
@@ -813,7 +813,7 @@ def _visit_label(value: str) -> str:
 # --- monthly report for the leading group ------------------------------------------------
 
 
-@get("/analytics/report", name="analytics-report")
+@get("/analytics/report", name="analytics-report", opt=needs(C.ANALYTICS_READ))
 async def analytics_report(
     request: Request[Any, Any, Any],
     actor: NamedDependency[Actor],
@@ -889,7 +889,7 @@ def estimate_table(report: SampleReport) -> DataTable:
     return table
 
 
-@get("/analytics/targeting", name="analytics-targeting")
+@get("/analytics/targeting", name="analytics-targeting", opt=needs(C.ANALYTICS_READ))
 async def targeting_page(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[Any]:
     unit = await resolve_unit(actor, None)
     return render(
@@ -912,7 +912,7 @@ def _small_int(raw: str, field_name: str, errors: dict[str, str]) -> int:
     return 0
 
 
-@post("/analytics/targeting", name="analytics-targeting-draw")
+@post("/analytics/targeting", name="analytics-targeting-draw", opt=needs(C.SAMPLE_DRAW))
 async def targeting_draw(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     values = {k: first(form, k, 20) for k in ("size_active", "size_rejected", "seed", "org")}
@@ -933,8 +933,6 @@ async def targeting_draw(request: Request[Any, Any, Any], actor: NamedDependency
                 DrawRequest(values["org"].strip(), size_active, size_rejected, seed),
                 now=now_of(request),
             )
-        except ACCESS_ERRORS:
-            raise
         except DomainError as exc:
             errors = form_errors(exc)
         else:
@@ -954,7 +952,7 @@ async def targeting_draw(request: Request[Any, Any, Any], actor: NamedDependency
     )
 
 
-@get("/analytics/targeting/{sample_id:int}", name="analytics-sample")
+@get("/analytics/targeting/{sample_id:int}", name="analytics-sample", opt=needs(C.ANALYTICS_READ))
 async def sample_page(
     request: Request[Any, Any, Any],
     actor: NamedDependency[Actor],
@@ -1004,7 +1002,9 @@ async def sample_page(
     )
 
 
-@post("/analytics/targeting/items/{item_id:int}", name="analytics-finding")
+@post(
+    "/analytics/targeting/items/{item_id:int}", name="analytics-finding", opt=needs(C.SAMPLE_FINDING_RECORD)
+)
 async def record_finding(
     request: Request[Any, Any, Any], actor: NamedDependency[Actor], item_id: FromPath[int]
 ) -> Response[Any]:

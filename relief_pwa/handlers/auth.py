@@ -10,7 +10,7 @@ from litestar.params import FromQuery
 from litestar.response import Redirect
 
 from relief_pwa.core.errors import DomainError
-from relief_pwa.handlers.common import first, form_errors, now_of, render
+from relief_pwa.handlers.common import ANY_STAFF, PUBLIC, first, form_errors, now_of, render
 from relief_pwa.services.auth import LoginPolicy, check_login
 
 
@@ -21,12 +21,12 @@ def _safe_next(raw: str) -> str:
     return "/cases"
 
 
-@get("/login", name="login")
+@get("/login", name="login", opt=PUBLIC)
 async def login_page(request: Request[Any, Any, Any], next: FromQuery[str] = "/cases") -> Response[str]:
     return render(request, "auth/login.html", {"next": _safe_next(next), "errors": {}, "username": ""})
 
 
-@post("/login")
+@post("/login", opt=PUBLIC)
 async def login_submit(request: Request[Any, Any, Any]) -> Response[Any]:
     form = await request.form()
     username, password = first(form, "username", 40), first(form, "password", 200)
@@ -49,7 +49,7 @@ async def login_submit(request: Request[Any, Any, Any]) -> Response[Any]:
     return Redirect(next_path, status_code=303)
 
 
-@post("/logout")
+@post("/logout", opt=ANY_STAFF)
 async def logout(request: Request[Any, Any, Any]) -> Redirect:
     request.clear_session()
     return Redirect("/login", status_code=303)

@@ -14,10 +14,10 @@ from litestar.response import Redirect
 
 from relief_pwa.bot.app import runtime_of
 from relief_pwa.bot.console import callback_update, message_update
-from relief_pwa.core.enums import Category, Role
+from relief_pwa.core.enums import Category
 from relief_pwa.core.errors import DomainError, PermissionDenied
 from relief_pwa.core.i18n import N_
-from relief_pwa.handlers.common import first, flash, form_errors, now_of, render
+from relief_pwa.handlers.common import PUBLIC, C, first, flash, form_errors, needs, now_of, render
 from relief_pwa.i18n import translate
 from relief_pwa.services import bot as service
 from relief_pwa.services.actors import Actor
@@ -35,7 +35,7 @@ def secret_matches(expected: str, given: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), given.encode())
 
 
-@post("/bot/webhook", name="bot_webhook", request_max_body_size=MAX_UPDATE_BYTES)
+@post("/bot/webhook", name="bot_webhook", request_max_body_size=MAX_UPDATE_BYTES, opt=PUBLIC)
 async def webhook(request: Request[Any, Any, Any]) -> Response[Any]:
     settings: Settings = request.app.state.settings
     if not settings.bot_token:
@@ -72,7 +72,7 @@ def _require_staff_chat(actor: Actor) -> None:
         raise PermissionDenied(N_("Your role may not take this action."))
 
 
-@get("/bot/console", name="bot_console")
+@get("/bot/console", name="bot_console", opt=needs(C.BOT_CONSOLE))
 async def console_page(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[str]:
     _require_staff_chat(actor)
     runtime = await runtime_of(request.app.state)
@@ -95,7 +95,7 @@ def _console_response(request: Request[Any, Any, Any], runtime: Any, actor: Acto
     return Redirect("/bot/console", status_code=303)
 
 
-@post("/bot/console")
+@post("/bot/console", opt=needs(C.BOT_CONSOLE_SEND))
 async def console_send(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[Any]:
     _require_staff_chat(actor)
     assert actor.staff_id is not None
@@ -108,7 +108,7 @@ async def console_send(request: Request[Any, Any, Any], actor: NamedDependency[A
     return _console_response(request, runtime, actor)
 
 
-@post("/bot/console/press")
+@post("/bot/console/press", opt=needs(C.BOT_CONSOLE_SEND))
 async def console_press(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[Any]:
     _require_staff_chat(actor)
     assert actor.staff_id is not None
@@ -129,7 +129,7 @@ async def console_press(request: Request[Any, Any, Any], actor: NamedDependency[
     return _console_response(request, runtime, actor)
 
 
-@post("/bot/console/reset")
+@post("/bot/console/reset", opt=needs(C.BOT_CONSOLE_SEND))
 async def console_reset(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[Any]:
     """Start over: cancel any conversation and clear the transcript."""
     _require_staff_chat(actor)
@@ -143,17 +143,13 @@ async def console_reset(request: Request[Any, Any, Any], actor: NamedDependency[
 
 # --- pre-applications: intake tasks for liaisons and stations ----------------------------------
 
-_TASK_ROLES = {Role.LIAISON, Role.INVESTIGATOR, Role.STATION, Role.CENTER, Role.CITY, Role.SUPERVISOR}
 
-
-@get("/bot/preapplications", name="bot_preapplications")
+@get("/bot/preapplications", name="bot_preapplications", opt=needs(C.BOT_TASKS_READ))
 async def preapplications(
     request: Request[Any, Any, Any],
     actor: NamedDependency[Actor],
     status: FromQuery[str] = "new",
 ) -> Response[str]:
-    if actor.role not in _TASK_ROLES:
-        raise PermissionDenied(N_("Your role may not take this action."))
     rows = await service.list_preapplications(actor, status)
     return render(
         request,
@@ -162,13 +158,13 @@ async def preapplications(
             "rows": rows,
             "status": status,
             "statuses": service.PREAPPLICATION_STATUSES,
-            "can_handle": actor.role in {Role.LIAISON, Role.INVESTIGATOR, Role.STATION},
+            "can_handle": actor.can(C.PREAPPLICATION_HANDLE),
             "categories": Category,
         },
     )
 
 
-@post("/bot/preapplications/{preapplication_id:int}/status")
+@post("/bot/preapplications/{preapplication_id:int}/status", opt=needs(C.PREAPPLICATION_HANDLE))
 async def preapplication_status(
     request: Request[Any, Any, Any], preapplication_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -185,7 +181,7 @@ async def preapplication_status(
     return Redirect("/bot/preapplications", status_code=303)
 
 
-@post("/applications/{application_id:int}/bot-token")
+@post("/applications/{application_id:int}/bot-token", opt=needs(C.BOT_LINK_ISSUE))
 async def issue_bot_token(
     request: Request[Any, Any, Any], application_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Redirect:

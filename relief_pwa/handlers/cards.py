@@ -12,13 +12,12 @@ from litestar.response import Redirect
 
 from relief_pwa.adapters.qr import qr_png, qr_svg
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden
-from relief_pwa.handlers.common import ACCESS_ERRORS, first, flash, form_errors, now_of, render
+from relief_pwa.handlers.common import PUBLIC, C, first, flash, form_errors, needs, now_of, render
 from relief_pwa.handlers.public import limit_reads
 from relief_pwa.i18n import translate
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.auth import load_actor
 from relief_pwa.services.cards import (
-    CARD_ROLES,
     card_url,
     do_issue_card,
     do_revoke_card,
@@ -34,7 +33,7 @@ def _base_url(request: Request[Any, Any, Any]) -> str:
     return str(request.app.state.settings.public_base_url)
 
 
-@get("/households/{household_id:int}/card", name="household_card")
+@get("/households/{household_id:int}/card", name="household_card", opt=needs(C.CASES_READ))
 async def card_page(
     request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
@@ -46,14 +45,14 @@ async def card_page(
         {
             "card": card,
             "qr_svg": svg,
-            "can_issue": actor.role in CARD_ROLES,
+            "can_issue": actor.can(C.CARD_ISSUE),
             "errors": {},
         },
         headers=NO_STORE,
     )
 
 
-@get("/households/{household_id:int}/card.png", name="household_card_png")
+@get("/households/{household_id:int}/card.png", name="household_card_png", opt=needs(C.CASES_READ))
 async def card_png(
     request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[bytes]:
@@ -71,7 +70,7 @@ async def card_png(
     )
 
 
-@post("/households/{household_id:int}/card/issue")
+@post("/households/{household_id:int}/card/issue", opt=needs(C.CARD_ISSUE))
 async def card_issue(
     request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Redirect:
@@ -80,15 +79,13 @@ async def card_issue(
     return Redirect(f"/households/{household_id}/card", status_code=303)
 
 
-@post("/households/{household_id:int}/card/revoke")
+@post("/households/{household_id:int}/card/revoke", opt=needs(C.CARD_ISSUE))
 async def card_revoke(
     request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     try:
         await do_revoke_card(actor, household_id, reason=first(form, "reason", 300), now=now_of(request))
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         card = await get_card(actor, household_id)
         svg = qr_svg(card_url(_base_url(request), card.token)) if card.token else ""
@@ -113,7 +110,7 @@ async def _optional_actor(request: Request[Any, Any, Any]) -> Actor | None:
     return await load_actor(staff_id) if isinstance(staff_id, int) else None
 
 
-@get("/q/{token:str}", name="card_landing", before_request=limit_reads)
+@get("/q/{token:str}", name="card_landing", before_request=limit_reads, opt=PUBLIC)
 async def card_landing(request: Request[Any, Any, Any], *, token: FromPath[str]) -> Response[Any]:
     """Staff who may see the household land on its file; everyone else sees one neutral page."""
     actor = await _optional_actor(request)
@@ -132,7 +129,7 @@ async def card_landing(request: Request[Any, Any, Any], *, token: FromPath[str])
     )
 
 
-@get("/scan", name="scan")
+@get("/scan", name="scan", opt=needs(C.CASES_READ))
 async def scan_page(
     request: Request[Any, Any, Any], *, actor: NamedDependency[Actor], file_no: FromQuery[str] = ""
 ) -> Response[Any]:

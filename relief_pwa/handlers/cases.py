@@ -10,7 +10,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from relief_pwa.core.enums import AppState, Category
 from relief_pwa.core.errors import DomainError
-from relief_pwa.handlers.common import clean_text, form_errors, is_htmx, render
+from relief_pwa.handlers.common import C, clean_text, form_errors, is_htmx, needs, render
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.households import CaseQuery, get_household_file, list_cases
 from relief_pwa.services.org import list_units_in_scope
@@ -20,7 +20,7 @@ def _int(raw: str, default: int = 1) -> int:
     return int(raw) if raw.isdigit() and len(raw) < 7 else default
 
 
-@get("/cases", name="cases")
+@get("/cases", name="cases", opt=needs(C.CASES_READ))
 async def case_list(
     request: Request[Any, Any, Any],
     actor: NamedDependency[Actor],
@@ -48,7 +48,7 @@ async def case_list(
     return render(request, "cases/list.html", context, block=block)
 
 
-@get("/households/{household_id:int}", name="household")
+@get("/households/{household_id:int}", name="household", opt=needs(C.CASES_READ))
 async def household_file(
     request: Request[Any, Any, Any], household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:

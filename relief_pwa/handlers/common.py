@@ -9,17 +9,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
 from litestar.datastructures import FormMultiDict
 from litestar.exceptions import NotAuthorizedException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect
 from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup
 
-from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, PermissionDenied, ValidationFailed
+from relief_pwa.core.errors import DomainError, PermissionDenied, ValidationFailed
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import format_yuan
+from relief_pwa.core.permissions import Capability
 from relief_pwa.i18n import LANGUAGES, current_language, gettext, ngettext, translate
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.auth import load_actor
@@ -74,6 +77,13 @@ def action_label(action: str) -> str:
     return action
 
 
+@pass_context
+def _can(context: Any, capability: Capability | str) -> bool:
+    """Template test of the policy: ``{% if can(C.PLAN_APPROVE) %}`` shows what the actor may use."""
+    actor = context.get("actor")
+    return isinstance(actor, Actor) and actor.can(Capability(capability))
+
+
 def _yuan(fen: Any) -> str:
     return "" if fen is None else format_yuan(int(fen))
 
@@ -96,6 +106,8 @@ def build_environment() -> Environment:
         t=translate,
         nav_for=nav_for,
         action_label=action_label,
+        can=_can,
+        C=Capability,
     )
     env.filters.update(yuan=_yuan)
     # Macros as globals: a block rendered alone (an htmx fragment) does not run
@@ -108,8 +120,49 @@ def build_environment() -> Environment:
 MACROS = ("input", "select", "field_error", "badge", "pager")
 
 
-# Errors that are not about the form's values: they become 403/404 pages, never a re-rendered form.
-ACCESS_ERRORS = (PermissionDenied, NotFoundOrForbidden)
+# --- who may call a route -----------------------------------------------------
+#
+# Every route declares what it needs in its ``opt``: a capability of
+# core.permissions (``opt=needs(C.RANKING_READ)``), any logged-in staff
+# member (``opt=ANY_STAFF``) or nobody (``opt=PUBLIC``). ``authorize`` is the
+# one app-wide guard that enforces it; a route that declares nothing is refused.
+
+C = Capability  # short name for route declarations: opt=needs(C.RANKING_READ)
+_CAPABILITY = "capability"
+PUBLIC: dict[str, Any] = {"public": True}
+ANY_STAFF: dict[str, Any] = {"any_staff": True}
+
+
+def needs(capability: Capability) -> dict[str, Any]:
+    return {_CAPABILITY: capability}
+
+
+def route_requirement(opt: Mapping[str, Any]) -> Capability | str | None:
+    """What a route needs: a Capability, "public", "any_staff", or None (undeclared)."""
+    if opt.get("public"):
+        return "public"
+    if opt.get("any_staff"):
+        return "any_staff"
+    capability = opt.get(_CAPABILITY)
+    return capability if isinstance(capability, Capability) else None
+
+
+async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """App-wide guard: log-in and the route's capability, before any parameter is read."""
+    requirement = route_requirement(handler.opt)
+    if requirement == "public":
+        return
+    actor = await current_actor(connection)
+    if requirement == "any_staff":
+        return
+    if requirement is None:
+        raise PermissionDenied(N_("Your role may not take this action."))
+    if not actor.can(Capability(requirement)):
+        raise PermissionDenied(
+            N_("Your role may not see this page.")
+            if connection.scope.get("method", "GET") in ("GET", "HEAD")
+            else N_("Your role may not take this action.")
+        )
 
 
 ENV = build_environment()
@@ -164,14 +217,24 @@ def htmx_target(request: Request[Any, Any, Any]) -> str:
     return request.headers.get("hx-target", "")
 
 
-async def current_actor(request: Request[Any, Any, Any]) -> Actor:
-    """The logged-in staff member, or a redirect to the login page."""
-    staff_id = request.session.get("staff_id") if request.session else None
+async def current_actor(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
+    """The logged-in staff member (loaded once per request), or a redirect to the login page."""
+    state = connection.scope.setdefault("state", {})
+    cached = state.get("actor")
+    if isinstance(cached, Actor):
+        return cached
+    raw_session = connection.scope.get("session")
+    staff_id = raw_session.get("staff_id") if isinstance(raw_session, dict) else None
     actor = await load_actor(int(staff_id)) if isinstance(staff_id, int) else None
     if actor is None:
         raise NotAuthorizedException(detail="login required")
-    request.scope.setdefault("state", {})["actor"] = actor
+    state["actor"] = actor
     return actor
+
+
+async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
+    """The ``actor`` dependency of every staff route (``authorize`` has loaded it already)."""
+    return await current_actor(request)
 
 
 def login_redirect(request: Request[Any, Any, Any]) -> Redirect:

@@ -24,7 +24,7 @@ from relief_pwa.core.enums import (
 )
 from relief_pwa.core.errors import Conflict, DomainError
 from relief_pwa.core.intake import ItemDraft, MemberDraft
-from relief_pwa.handlers.common import ACCESS_ERRORS, first, flash, form_errors, now_of, render
+from relief_pwa.handlers.common import C, first, flash, form_errors, needs, now_of, render
 from relief_pwa.handlers.intake import ITEM_FIELDS, MEMBER_FIELDS
 from relief_pwa.i18n import gettext
 from relief_pwa.services.actors import Actor
@@ -101,8 +101,6 @@ async def _apply(
             status=409,
         )
     except DomainError as exc:
-        if isinstance(exc, ACCESS_ERRORS):
-            raise
         return await _edit_page(
             request, actor, household_id, errors=form_errors(exc), section=section, values=values, status=422
         )
@@ -110,14 +108,14 @@ async def _apply(
     return Redirect(f"/households/{household_id}/edit", status_code=303)
 
 
-@get("/households/{household_id:int}/edit", name="household_edit")
+@get("/households/{household_id:int}/edit", name="household_edit", opt=needs(C.HOUSEHOLD_EDIT))
 async def edit_page(
     request: Request[Any, Any, Any], household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
     return await _edit_page(request, actor, household_id)
 
 
-@post("/households/{household_id:int}/edit")
+@post("/households/{household_id:int}/edit", opt=needs(C.HOUSEHOLD_EDIT))
 async def edit_household(
     request: Request[Any, Any, Any], household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -130,7 +128,7 @@ async def edit_household(
     return await _apply(request, actor, household_id, "household", action)
 
 
-@post("/households/{household_id:int}/members")
+@post("/households/{household_id:int}/members", opt=needs(C.HOUSEHOLD_EDIT))
 async def add_member(
     request: Request[Any, Any, Any], household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -142,7 +140,7 @@ async def add_member(
     return await _apply(request, actor, household_id, "new_member", action)
 
 
-@post("/households/{household_id:int}/members/{member_id:int}")
+@post("/households/{household_id:int}/members/{member_id:int}", opt=needs(C.HOUSEHOLD_EDIT))
 async def edit_member(
     request: Request[Any, Any, Any],
     household_id: FromPath[int],
@@ -166,7 +164,7 @@ async def edit_member(
     return await _apply(request, actor, household_id, f"member-{member_id}", action)
 
 
-@post("/households/{household_id:int}/items")
+@post("/households/{household_id:int}/items", opt=needs(C.HOUSEHOLD_EDIT))
 async def add_item(
     request: Request[Any, Any, Any], household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -177,7 +175,7 @@ async def add_item(
     return await _apply(request, actor, household_id, "new_item", action)
 
 
-@post("/households/{household_id:int}/items/{item_id:int}/remove")
+@post("/households/{household_id:int}/items/{item_id:int}/remove", opt=needs(C.HOUSEHOLD_EDIT))
 async def remove_item(
     request: Request[Any, Any, Any],
     household_id: FromPath[int],

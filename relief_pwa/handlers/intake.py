@@ -20,7 +20,6 @@ from relief_pwa.core.enums import (
     Illness,
     IncomeKind,
     Relation,
-    Role,
     Schooling,
     Sex,
     WorkCapacity,
@@ -29,12 +28,13 @@ from relief_pwa.core.errors import DomainError, ValidationFailed
 from relief_pwa.core.intake import MAX_ITEMS, MAX_MEMBERS, IntakeDraft, ItemDraft, MemberDraft
 from relief_pwa.core.materials import MATERIALS
 from relief_pwa.handlers.common import (
-    ACCESS_ERRORS,
+    C,
     clean_text,
     first,
     flash,
     form_errors,
     is_htmx,
+    needs,
     now_of,
     render,
 )
@@ -126,9 +126,9 @@ def _visible_duplicates(exc: DomainError) -> dict[str, int]:
     }
 
 
-@get("/intake", name="intake")
+@get("/intake", name="intake", opt=needs(C.INTAKE_CREATE))
 async def intake_form(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[str]:
-    default_channel = Channel.LIAISON if actor.role == Role.LIAISON else Channel.WINDOW
+    default_channel = Channel.WINDOW if actor.can(C.INTAKE_AT_WINDOW) else Channel.LIAISON
     communities = await list_communities_for(actor)
     draft = IntakeDraft(
         channel=default_channel.value,
@@ -138,7 +138,7 @@ async def intake_form(request: Request[Any, Any, Any], actor: NamedDependency[Ac
     return render(request, "intake/form.html", await _form_context(actor, draft, {}, (3, 3)))
 
 
-@post("/intake")
+@post("/intake", opt=needs(C.INTAKE_CREATE))
 async def intake_submit(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     draft, member_rows, item_rows = parse_intake_form(form)
@@ -155,8 +155,6 @@ async def intake_submit(request: Request[Any, Any, Any], actor: NamedDependency[
     try:
         result = await check_and_create_intake(actor, draft, now=now_of(request))
     except DomainError as exc:
-        if isinstance(exc, ACCESS_ERRORS):
-            raise
         context = await _form_context(actor, draft, form_errors(exc), (member_rows, item_rows))
         context["duplicates"] = _visible_duplicates(exc)
         return render(request, "intake/form.html", context, status_code=422)
@@ -164,7 +162,7 @@ async def intake_submit(request: Request[Any, Any, Any], actor: NamedDependency[
     return Redirect(f"/applications/{result.application_id}/receipt", status_code=303)
 
 
-@get("/applications/{application_id:int}/receipt", name="receipt")
+@get("/applications/{application_id:int}/receipt", name="receipt", opt=needs(C.CASES_READ))
 async def receipt(
     request: Request[Any, Any, Any], application_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:

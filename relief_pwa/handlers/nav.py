@@ -1,43 +1,41 @@
-"""The main navigation: which areas each role sees."""
+"""The main navigation: each area is shown to whoever holds its capability."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from relief_pwa.core.enums import Role
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.permissions import Capability, can
 
-R = Role
+C = Capability
 
 
 @dataclass(frozen=True)
 class NavItem:
     href: str
     label: str  # English message id
-    roles: frozenset[str]
+    capability: Capability
 
 
 NAV: tuple[NavItem, ...] = (
-    NavItem("/cases", N_("Cases"), frozenset(Role)),
-    NavItem("/intake", N_("New application"), frozenset({R.LIAISON, R.STATION, R.CENTER})),
-    NavItem("/visits", N_("My visits"), frozenset({R.LIAISON, R.INVESTIGATOR, R.STATION})),
-    NavItem("/ranking", N_("Ranking"), frozenset({R.STATION, R.CENTER, R.CITY, R.SUPERVISOR})),
-    NavItem("/notices", N_("Public notices"), frozenset({R.STATION, R.CENTER, R.SUPERVISOR})),
-    NavItem("/resources", N_("Resources and plans"), frozenset({R.CENTER, R.CITY, R.SUPERVISOR})),
-    NavItem("/funds", N_("Funds and payments"), frozenset({R.CENTER, R.CITY, R.SUPERVISOR})),
-    NavItem("/handover", N_("Hand-over"), frozenset({R.LIAISON, R.STATION, R.CENTER})),
-    NavItem(
-        "/followups", N_("Follow-ups"), frozenset({R.LIAISON, R.STATION, R.CENTER, R.CITY, R.SUPERVISOR})
-    ),
-    NavItem("/objections", N_("Objections"), frozenset({R.STATION, R.CENTER, R.CITY, R.SUPERVISOR})),
-    NavItem("/analytics", N_("Analysis"), frozenset({R.STATION, R.CENTER, R.CITY, R.SUPERVISOR})),
-    NavItem("/supervision", N_("Supervision"), frozenset({R.CITY, R.SUPERVISOR})),
-    NavItem("/policies", N_("Published policies"), frozenset({R.CITY, R.SUPERVISOR})),
-    NavItem("/scoring/models", N_("Scoring models"), frozenset({R.CITY, R.SUPERVISOR})),
-    NavItem("/admin/staff", N_("Staff and offices"), frozenset({R.CITY, R.SUPERVISOR})),
-    NavItem("/bot/console", N_("Bot console"), frozenset(Role)),
+    NavItem("/cases", N_("Cases"), C.CASES_READ),
+    NavItem("/intake", N_("New application"), C.INTAKE_CREATE),
+    NavItem("/visits", N_("My visits"), C.VISIT_RECORD),
+    NavItem("/ranking", N_("Ranking"), C.RANKING_READ),
+    NavItem("/notices", N_("Public notices"), C.NOTICES_READ),
+    NavItem("/resources", N_("Resources and plans"), C.RESOURCES_READ),
+    NavItem("/funds", N_("Funds and payments"), C.FUNDS_READ),
+    NavItem("/handover", N_("Hand-over"), C.HANDOVER),
+    NavItem("/followups", N_("Follow-ups"), C.FOLLOWUPS_READ),
+    NavItem("/objections", N_("Objections"), C.OBJECTIONS_READ),
+    NavItem("/analytics", N_("Analysis"), C.ANALYTICS_READ),
+    NavItem("/supervision", N_("Supervision"), C.AUDIT_READ),
+    NavItem("/policies", N_("Published policies"), C.POLICIES_READ),
+    NavItem("/scoring/models", N_("Scoring models"), C.SCORING_MODELS_READ),
+    NavItem("/admin/staff", N_("Staff and offices"), C.STAFF_READ),
+    NavItem("/bot/console", N_("Bot console"), C.BOT_CONSOLE),
 )
 
 
 def nav_for(role: str) -> list[NavItem]:
-    return [item for item in NAV if role in item.roles]
+    return [item for item in NAV if can(role, item.capability)]

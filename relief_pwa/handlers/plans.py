@@ -21,7 +21,7 @@ from relief_pwa.core.errors import DomainError
 from relief_pwa.core.fieldwork import FollowUpOutcome, VisitKind
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import format_yuan
-from relief_pwa.handlers.common import ACCESS_ERRORS, first, flash, form_errors, now_of, render
+from relief_pwa.handlers.common import C, first, flash, form_errors, needs, now_of, render
 from relief_pwa.i18n import translate
 from relief_pwa.services import disbursement, followups, funds, handover, resources
 from relief_pwa.services import plans as plan_service
@@ -65,19 +65,19 @@ async def _resources_context(actor: Actor, **extra: Any) -> dict[str, Any]:
         "resource_kinds": resources.RESOURCE_KIND_LABELS,
         "units": resources.UNIT_LABELS,
         "periodicities": resources.PERIODICITY_LABELS,
-        "can_manage": actor.role in funds.MANAGER_ROLES,
+        "can_manage": actor.can(C.PLAN_DRAFT),
         "draft": extra.pop("draft", resources.ResourceDraft()),
         "errors": extra.pop("errors", {}),
         **extra,
     }
 
 
-@get("/resources", name="resources")
+@get("/resources", name="resources", opt=needs(C.RESOURCES_READ))
 async def resources_page(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[str]:
     return render(request, "resources/index.html", await _resources_context(actor))
 
 
-@post("/resources/providers")
+@post("/resources/providers", opt=needs(C.RESOURCES_MANAGE))
 async def create_provider(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     draft = resources.ProviderDraft(
@@ -85,14 +85,12 @@ async def create_provider(request: Request[Any, Any, Any], *, actor: NamedDepend
     )
     try:
         await resources.do_create_provider(actor, draft, now=now_of(request))
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         return _back(request, "/resources#providers", exc)
     return _back(request, "/resources#providers", ok=translate("Provider {name} added.", name=draft.name))
 
 
-@post("/resources")
+@post("/resources", opt=needs(C.RESOURCES_MANAGE))
 async def create_resource(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     fields = {
@@ -105,15 +103,13 @@ async def create_resource(request: Request[Any, Any, Any], *, actor: NamedDepend
     )
     try:
         await resources.do_create_resource(actor, draft, now=now_of(request))
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         context = await _resources_context(actor, draft=draft, errors=form_errors(exc))
         return render(request, "resources/index.html", context, status_code=422)
     return _back(request, "/resources#resources", ok=translate("Resource {name} added.", name=draft.name))
 
 
-@post("/resources/{resource_id:int}")
+@post("/resources/{resource_id:int}", opt=needs(C.RESOURCES_MANAGE))
 async def update_resource(
     request: Request[Any, Any, Any], *, resource_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -127,14 +123,12 @@ async def update_resource(
             active=first(form, "active", 5) == "1",
             now=now_of(request),
         )
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         return _back(request, "/resources#resources", exc)
     return _back(request, "/resources#resources", ok=translate("Resource updated."))
 
 
-@post("/resources/donations")
+@post("/resources/donations", opt=needs(C.RESOURCES_MANAGE))
 async def record_donation(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     draft = resources.DonationDraft(
@@ -148,8 +142,6 @@ async def record_donation(request: Request[Any, Any, Any], *, actor: NamedDepend
     )
     try:
         await resources.do_record_donation(actor, draft, now=now_of(request))
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         return _back(request, "/resources#donations", exc)
     return _back(request, "/resources#donations", ok=translate("Donation recorded."))
@@ -169,11 +161,11 @@ async def _draft_context(actor: Actor, scope: plan_service.DraftScope) -> dict[s
         "streets": await list_units_in_scope(actor, "street"),
         "categories": list(Category),
         "scope": scope,
-        "can_manage": actor.role in funds.MANAGER_ROLES,
+        "can_manage": actor.can(C.PLAN_DRAFT),
     }
 
 
-@get("/plans", name="plans")
+@get("/plans", name="plans", opt=needs(C.PLAN_READ))
 async def plans_page(
     request: Request[Any, Any, Any],
     *,
@@ -182,12 +174,10 @@ async def plans_page(
     page: FromQuery[int] = 1,
 ) -> Response[str]:
     result = await plan_service.list_plans(actor, status=status, page=page)
-    return render(
-        request, "plans/index.html", {"result": result, "can_manage": actor.role in funds.MANAGER_ROLES}
-    )
+    return render(request, "plans/index.html", {"result": result, "can_manage": actor.can(C.PLAN_DRAFT)})
 
 
-@get("/plans/draft", name="plan_draft")
+@get("/plans/draft", name="plan_draft", opt=needs(C.PLAN_READ))
 async def draft_page(
     request: Request[Any, Any, Any],
     *,
@@ -200,7 +190,7 @@ async def draft_page(
     return render(request, "plans/draft.html", {"view": view, **await _draft_context(actor, scope)})
 
 
-@post("/plans/draft")
+@post("/plans/draft", opt=needs(C.PLAN_DRAFT))
 async def save_drafts(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     scope = _scope(first(form, "org", 12), first(form, "category", 20))
@@ -211,8 +201,6 @@ async def save_drafts(request: Request[Any, Any, Any], *, actor: NamedDependency
         saved = await plan_service.do_save_drafts(
             actor, scope, now=now_of(request), household_ids=chosen or None
         )
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         return _back(request, "/plans/draft", exc)
     return _back(
@@ -220,7 +208,7 @@ async def save_drafts(request: Request[Any, Any, Any], *, actor: NamedDependency
     )
 
 
-@get("/plans/what-if", name="plan_what_if")
+@get("/plans/what-if", name="plan_what_if", opt=needs(C.PLAN_READ))
 async def what_if_page(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[str]:
     query = request.query_params
     scope = _scope(str(query.get("org", "")), str(query.get("category", "")))
@@ -238,8 +226,6 @@ async def what_if_page(request: Request[Any, Any, Any], *, actor: NamedDependenc
     if not errors:
         try:
             result = await plan_service.get_what_if(actor, scope, changes, now=now_of(request))
-        except ACCESS_ERRORS:
-            raise
         except DomainError as exc:
             errors[""] = _message(exc)
     pool, by_id = await plan_service.load_pool(actor, scope, now=now_of(request))
@@ -254,17 +240,15 @@ async def what_if_page(request: Request[Any, Any, Any], *, actor: NamedDependenc
     return render(request, "plans/what_if.html", context, status_code=422 if errors else 200)
 
 
-@get("/plans/{plan_id:int}", name="plan")
+@get("/plans/{plan_id:int}", name="plan", opt=needs(C.PLAN_READ))
 async def plan_page(
     request: Request[Any, Any, Any], *, plan_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
     detail = await plan_service.get_plan(actor, plan_id)
-    return render(
-        request, "plans/detail.html", {"detail": detail, "can_manage": actor.role in funds.MANAGER_ROLES}
-    )
+    return render(request, "plans/detail.html", {"detail": detail, "can_manage": actor.can(C.PLAN_DRAFT)})
 
 
-@post("/plans/lines/{line_id:int}/adjust")
+@post("/plans/lines/{line_id:int}/adjust", opt=needs(C.PLAN_DRAFT))
 async def adjust_line(
     request: Request[Any, Any, Any], *, line_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -281,14 +265,12 @@ async def adjust_line(
             now=now_of(request),
             expected_version=_id(first(form, "version", 12)),
         )
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         return _back(request, f"/plans/{plan_id}", exc)
     return _back(request, f"/plans/{plan_id}", ok=translate("The line was adjusted."))
 
 
-@post("/plans/{plan_id:int}/approve")
+@post("/plans/{plan_id:int}/approve", opt=needs(C.PLAN_APPROVE))
 async def approve_plan(
     request: Request[Any, Any, Any], *, plan_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -297,14 +279,12 @@ async def approve_plan(
         await plan_service.do_approve_plan(
             actor, plan_id, now=now_of(request), expected_version=_id(first(form, "version", 12))
         )
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         return _back(request, f"/plans/{plan_id}", exc)
     return _back(request, f"/plans/{plan_id}", ok=translate("Plan approved; the resources are reserved."))
 
 
-@post("/plans/lines/{line_id:int}/cancel")
+@post("/plans/lines/{line_id:int}/cancel", opt=needs(C.PLAN_DRAFT))
 async def cancel_line(
     request: Request[Any, Any, Any], *, line_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -314,8 +294,6 @@ async def cancel_line(
         await plan_service.do_cancel_line(
             actor, line_id, reason=first(form, "reason", 300), now=now_of(request)
         )
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         return _back(request, f"/plans/{plan_id}", exc)
     return _back(
@@ -326,30 +304,28 @@ async def cancel_line(
 # --- funds ----------------------------------------------------------------------------
 
 
-@get("/funds", name="funds")
+@get("/funds", name="funds", opt=needs(C.FUNDS_READ))
 async def funds_page(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[str]:
     context = {
         "funds": await funds.list_funds(actor),
         "providers": await resources.list_providers(actor),
-        "can_manage": actor.role in funds.MANAGER_ROLES,
+        "can_manage": actor.can(C.PLAN_DRAFT),
     }
     return render(request, "funds/index.html", context)
 
 
-@post("/funds")
+@post("/funds", opt=needs(C.FUNDS_MANAGE))
 async def create_fund(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     draft = funds.FundDraft(first(form, "code", 40), first(form, "name", 200), first(form, "provider_id", 12))
     try:
         await funds.do_create_fund(actor, draft, now=now_of(request))
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         return _back(request, "/funds", exc)
     return _back(request, "/funds", ok=translate("Fund {code} opened.", code=draft.code.upper()))
 
 
-@get("/funds/{fund_id:int}", name="fund")
+@get("/funds/{fund_id:int}", name="fund", opt=needs(C.FUNDS_READ))
 async def fund_page(
     request: Request[Any, Any, Any],
     *,
@@ -364,7 +340,7 @@ async def fund_page(
 # --- batches ----------------------------------------------------------------------------
 
 
-@get("/batches", name="batches")
+@get("/batches", name="batches", opt=needs(C.FUNDS_READ))
 async def batches_page(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[str]:
     now = now_of(request)
     context = {
@@ -372,20 +348,18 @@ async def batches_page(request: Request[Any, Any, Any], *, actor: NamedDependenc
         "queue": await disbursement.queue_summary(actor),
         "funds": await funds.list_funds(actor),
         "month": plan_service.month_of(now.date()),
-        "can_manage": actor.role in funds.MANAGER_ROLES,
+        "can_manage": actor.can(C.PLAN_DRAFT),
     }
     return render(request, "batches/index.html", context)
 
 
-@post("/batches/generate")
+@post("/batches/generate", opt=needs(C.BATCH_CREATE))
 async def generate_lines(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     try:
         result = await disbursement.do_generate_monthly_lines(
             actor, first(form, "month", 10), now=now_of(request)
         )
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         return _back(request, "/batches", exc)
     return _back(
@@ -401,15 +375,13 @@ async def generate_lines(request: Request[Any, Any, Any], *, actor: NamedDepende
     )
 
 
-@post("/batches")
+@post("/batches", opt=needs(C.BATCH_CREATE))
 async def create_batch(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     try:
         result = await disbursement.do_create_batch(
             actor, _id(first(form, "fund_id", 12)) or 0, first(form, "month", 10), now=now_of(request)
         )
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         return _back(request, "/batches", exc)
     message = translate(
@@ -425,7 +397,7 @@ async def create_batch(request: Request[Any, Any, Any], *, actor: NamedDependenc
     return _back(request, f"/batches/{result.batch_id}", ok=message)
 
 
-@get("/batches/{batch_id:int}", name="batch")
+@get("/batches/{batch_id:int}", name="batch", opt=needs(C.FUNDS_READ))
 async def batch_page(
     request: Request[Any, Any, Any],
     *,
@@ -437,11 +409,11 @@ async def batch_page(
     return render(
         request,
         "batches/detail.html",
-        {"detail": detail, "problems": [], "can_manage": actor.role in funds.MANAGER_ROLES},
+        {"detail": detail, "problems": [], "can_manage": actor.can(C.PLAN_DRAFT)},
     )
 
 
-@post("/batches/{batch_id:int}/export")
+@post("/batches/{batch_id:int}/export", opt=needs(C.BATCH_EXPORT))
 async def export_batch(
     request: Request[Any, Any, Any], *, batch_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -449,8 +421,6 @@ async def export_batch(
     file_format = first(form, "format", 5)
     try:
         data, filename = await disbursement.do_export_batch(actor, batch_id, file_format, now=now_of(request))
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         return _back(request, f"/batches/{batch_id}", exc)
     media = (
@@ -469,7 +439,9 @@ async def export_batch(
     )
 
 
-@post("/batches/{batch_id:int}/return", request_max_body_size=RETURN_UPLOAD_LIMIT)
+@post(
+    "/batches/{batch_id:int}/return", request_max_body_size=RETURN_UPLOAD_LIMIT, opt=needs(C.BATCH_RECONCILE)
+)
 async def upload_return(
     request: Request[Any, Any, Any], *, batch_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -484,8 +456,6 @@ async def upload_return(
         result = await disbursement.do_reconcile_batch(
             actor, batch_id, data, (files[0].filename or "return.csv")[:200], now=now_of(request)
         )
-    except ACCESS_ERRORS:
-        raise
     except BankFileRejected as exc:
         problems = [{"row": p.row, "message": translate(p.message, **p.params)} for p in exc.problems]
         message = _message(exc)
@@ -512,7 +482,7 @@ async def upload_return(
             "detail": detail,
             "problems": problems,
             "refused": message,
-            "can_manage": actor.role in funds.MANAGER_ROLES,
+            "can_manage": actor.can(C.PLAN_DRAFT),
         },
         status_code=422,
     )
@@ -521,7 +491,7 @@ async def upload_return(
 # --- hand-over --------------------------------------------------------------------------
 
 
-@get("/handover", name="handover")
+@get("/handover", name="handover", opt=needs(C.HANDOVER))
 async def handover_page(
     request: Request[Any, Any, Any], *, actor: NamedDependency[Actor], household: FromQuery[int] = 0
 ) -> Response[str]:
@@ -529,7 +499,7 @@ async def handover_page(
     return render(request, "handover/index.html", {"page": page, "errors": {}})
 
 
-@post("/handover/find", request_max_body_size=UPLOAD_LIMIT_BYTES)
+@post("/handover/find", request_max_body_size=UPLOAD_LIMIT_BYTES, opt=needs(C.HANDOVER))
 async def find_household(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     token = first(form, "token", 300)
@@ -550,7 +520,7 @@ async def find_household(request: Request[Any, Any, Any], *, actor: NamedDepende
     return Redirect(f"/handover?household={household_id}&method={method}", status_code=303)
 
 
-@post("/handover/lines/{line_id:int}", request_max_body_size=UPLOAD_LIMIT_BYTES)
+@post("/handover/lines/{line_id:int}", request_max_body_size=UPLOAD_LIMIT_BYTES, opt=needs(C.HANDOVER))
 async def confirm_handover(
     request: Request[Any, Any, Any], *, line_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -567,8 +537,6 @@ async def confirm_handover(
             photo=data,
             now=now_of(request),
         )
-    except ACCESS_ERRORS:
-        raise
     except (PhotoRejected, DomainError) as exc:
         page = await handover.get_handover_page(actor, household_id) if household_id else None
         return render(
@@ -583,7 +551,7 @@ async def confirm_handover(
 # --- follow-ups and reviews ----------------------------------------------------------------
 
 
-@get("/followups", name="followups")
+@get("/followups", name="followups", opt=needs(C.FOLLOWUPS_READ))
 async def followups_page(
     request: Request[Any, Any, Any], *, actor: NamedDependency[Actor], kind: FromQuery[str] = ""
 ) -> Response[str]:
@@ -597,14 +565,12 @@ async def followups_page(
     return render(request, "followups/index.html", context)
 
 
-@post("/followups/reviews")
+@post("/followups/reviews", opt=needs(C.REVIEWS_SCHEDULE))
 async def schedule_reviews(
     request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]
 ) -> Response[Any]:
     try:
         created = await followups.do_schedule_reviews(actor, now=now_of(request))
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         return _back(request, "/followups", exc)
     return _back(
@@ -614,27 +580,23 @@ async def schedule_reviews(
     )
 
 
-@post("/followups/alerts/{visit_id:int}/resolve")
+@post("/followups/alerts/{visit_id:int}/resolve", opt=needs(C.FOLLOWUP_ALERT_RESOLVE))
 async def resolve_alert(
     request: Request[Any, Any, Any], *, visit_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     try:
         await followups.do_resolve_alert(actor, visit_id, note=first(form, "note", 300), now=now_of(request))
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         return _back(request, "/followups", exc)
     return _back(request, "/followups", ok=translate("Alert resolved."))
 
 
-@post("/followups/delay")
+@post("/followups/delay", opt=needs(C.SETTINGS_MANAGE))
 async def set_delay(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     try:
         days = await followups.do_set_followup_delay(actor, first(form, "days", 5), now=now_of(request))
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         return _back(request, "/followups", exc)
     return _back(

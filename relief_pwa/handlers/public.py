@@ -18,21 +18,20 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
 
 from relief_pwa.adapters.qr import qr_png
-from relief_pwa.core.enums import Category, OrgLevel, Role
+from relief_pwa.core.enums import Category, OrgLevel
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, PermissionDenied, ValidationFailed
-from relief_pwa.core.i18n import N_
-from relief_pwa.handlers.common import first, flash, form_errors, now_of, render
+from relief_pwa.handlers.common import PUBLIC, C, first, flash, form_errors, needs, now_of, render
 from relief_pwa.i18n import current_language, gettext
 from relief_pwa.services import objections as objection_service
 from relief_pwa.services import policies as policy_service
 from relief_pwa.services import public_boards
-from relief_pwa.services.actors import Actor
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.ratelimit import PUBLIC_READS, PUBLIC_WRITES, SlidingWindowLimiter
 
 # Public pages carry no identity: no session is loaded or stored (an anonymous
 # visit writes nothing), and cacheable pages set no CSRF cookie either.
-PUBLIC_OPT = {"exclude_from_csrf": True, "skip_session": True}
-PUBLIC_FORM_OPT = {"skip_session": True}
+PUBLIC_OPT = {"exclude_from_csrf": True, "skip_session": True, **PUBLIC}
+PUBLIC_FORM_OPT = {"skip_session": True, **PUBLIC}
 BOARD_MAX_AGE = 60
 RECIPIENTS_PER_PAGE = 500
 _TOO_MANY = (
@@ -318,26 +317,25 @@ async def objection_status(request: Request[Any, Any, Any], *, code: FromQuery[s
 
 
 def _require_editor(actor: Actor) -> None:
-    if actor.role != Role.CITY:
-        raise PermissionDenied(N_("Only city staff edit published policies."))
+    require(actor, C.POLICIES_EDIT)
 
 
-@get("/policies", name="policy_admin")
+@get("/policies", name="policy_admin", opt=needs(C.POLICIES_READ))
 async def policy_admin(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     policies = await policy_service.list_policies()
     return render(
-        request, "public/policy_admin.html", {"policies": policies, "can_edit": actor.role == Role.CITY}
+        request, "public/policy_admin.html", {"policies": policies, "can_edit": actor.can(C.POLICIES_EDIT)}
     )
 
 
-@get("/policies/new", name="policy_new")
+@get("/policies/new", name="policy_new", opt=needs(C.POLICIES_EDIT))
 async def policy_new(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     _require_editor(actor)
     context = {"values": {"slug": "", "title": "", "body": ""}, "errors": {}, "is_new": True, "version": None}
     return render(request, "public/policy_edit.html", context)
 
 
-@get("/policies/{slug:str}/edit", name="policy_edit")
+@get("/policies/{slug:str}/edit", name="policy_edit", opt=needs(C.POLICIES_EDIT))
 async def policy_edit(
     request: Request[Any, Any, Any], *, slug: FromPath[str], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -352,7 +350,7 @@ async def policy_edit(
     return render(request, "public/policy_edit.html", context)
 
 
-@post("/policies", name="policy_publish")
+@post("/policies", name="policy_publish", opt=needs(C.POLICIES_EDIT))
 async def policy_publish(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     values = {

@@ -11,11 +11,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from relief_pwa.core.enums import Category, Role
+from relief_pwa.core.enums import Category
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.money import parse_yuan
 from relief_pwa.core.scoring import FACTOR_CODES, FACTOR_LABELS, model_to_dict
-from relief_pwa.handlers.common import ACCESS_ERRORS, first, flash, form_errors, is_htmx, now_of, render
+from relief_pwa.handlers.common import C, first, flash, form_errors, is_htmx, needs, now_of, render
 from relief_pwa.i18n import translate
 from relief_pwa.services import jobs
 from relief_pwa.services.actors import Actor
@@ -77,7 +77,7 @@ async def _index_page(
     return render(request, "scoring/household_index.html", context, status_code=status_code)
 
 
-@get("/households/{household_id:int}/index", name="household_index")
+@get("/households/{household_id:int}/index", name="household_index", opt=needs(C.CASES_READ))
 async def household_index(
     request: Request[Any, Any, Any],
     household_id: FromPath[int],
@@ -87,7 +87,7 @@ async def household_index(
     return await _index_page(request, actor, household_id, record_id=_int(record, 0) or None)
 
 
-@post("/households/{household_id:int}/shocks")
+@post("/households/{household_id:int}/shocks", opt=needs(C.INDEX_FACTS_RECORD))
 async def record_shock(
     request: Request[Any, Any, Any], household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -102,8 +102,6 @@ async def record_shock(
             note=values["note"],
             now=now_of(request),
         )
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         errors = {f"shock-{k}": v for k, v in form_errors(exc).items()}
         return await _index_page(
@@ -118,7 +116,7 @@ async def record_shock(
     return Redirect(f"/households/{household_id}/index", status_code=303)
 
 
-@post("/households/{household_id:int}/aid")
+@post("/households/{household_id:int}/aid", opt=needs(C.INDEX_FACTS_RECORD))
 async def record_aid(
     request: Request[Any, Any, Any], household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -137,8 +135,6 @@ async def record_aid(
             reference=values["reference"],
             now=now_of(request),
         )
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         errors = {f"aid-{k}": v for k, v in form_errors(exc).items()}
         return await _index_page(
@@ -153,14 +149,12 @@ async def record_aid(
     return Redirect(f"/households/{household_id}/index", status_code=303)
 
 
-@post("/households/{household_id:int}/index/recompute")
+@post("/households/{household_id:int}/index/recompute", opt=needs(C.INDEX_RECOMPUTE))
 async def recompute(
     request: Request[Any, Any, Any], household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     try:
         await do_recompute_household(actor, household_id, now=now_of(request))
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         flash(request, " ".join(form_errors(exc).values()), "error")
         return Redirect(f"/households/{household_id}/index", status_code=303)
@@ -171,7 +165,7 @@ async def recompute(
 # --------------------------------------------------------------------------- ranking
 
 
-@get("/ranking", name="ranking")
+@get("/ranking", name="ranking", opt=needs(C.RANKING_READ))
 async def ranking(
     request: Request[Any, Any, Any],
     actor: NamedDependency[Actor],
@@ -184,8 +178,6 @@ async def ranking(
     errors: dict[str, str] = {}
     try:
         result = await list_ranking(actor, query, now=now_of(request))
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         errors = form_errors(exc)
         result = await list_ranking(actor, RankingQuery(category=query.category), now=now_of(request))
@@ -223,11 +215,11 @@ def _models_context(models: Any, latest_jobs: Any, actor: Actor) -> dict[str, An
     return {
         "models": models,
         "jobs": latest_jobs,
-        "can_edit": actor.role == Role.CITY,
+        "can_edit": actor.can(C.SCORING_MODELS_EDIT),
     }
 
 
-@get("/scoring/models", name="scoring_models")
+@get("/scoring/models", name="scoring_models", opt=needs(C.SCORING_MODELS_READ))
 async def models_page(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[str]:
     now = now_of(request)
     models = await list_models(actor, now=now)
@@ -235,7 +227,7 @@ async def models_page(request: Request[Any, Any, Any], actor: NamedDependency[Ac
     return render(request, "scoring/models.html", _models_context(models, await jobs.latest_jobs(), actor))
 
 
-@get("/scoring/jobs/{job_id:int}", name="scoring_job")
+@get("/scoring/jobs/{job_id:int}", name="scoring_job", opt=needs(C.SCORING_MODELS_READ))
 async def job_progress(
     request: Request[Any, Any, Any], job_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
@@ -260,12 +252,12 @@ async def _new_model_form(
         "levels": LEVELS,
         "int_params": INT_PARAMS,
         "factor_labels": FACTOR_LABELS,
-        "can_edit": actor.role == Role.CITY,
+        "can_edit": actor.can(C.SCORING_MODELS_EDIT),
     }
     return render(request, "scoring/model_form.html", context, status_code=status_code)
 
 
-@get("/scoring/models/new", name="scoring_model_new")
+@get("/scoring/models/new", name="scoring_model_new", opt=needs(C.SCORING_MODELS_EDIT))
 async def new_model(
     request: Request[Any, Any, Any], actor: NamedDependency[Actor], base: FromQuery[str] = ""
 ) -> Response[str]:
@@ -279,22 +271,20 @@ async def new_model(
     return await _new_model_form(request, actor, values, {})
 
 
-@post("/scoring/models")
+@post("/scoring/models", opt=needs(C.SCORING_MODELS_EDIT))
 async def create_model(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     values = {key: first(form, key, 20000 if key == "definition_json" else 200) for key in form}
     try:
         definition = definition_from_form(values)
         model_id = await do_create_model_draft(actor, definition, now=now_of(request))
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         return await _new_model_form(request, actor, values, form_errors(exc), status_code=422)
     flash(request, translate("Draft saved. Preview it before activating."))
     return Redirect(f"/scoring/models/{model_id}", status_code=303)
 
 
-@get("/scoring/models/{model_id:int}", name="scoring_model")
+@get("/scoring/models/{model_id:int}", name="scoring_model", opt=needs(C.SCORING_MODELS_READ))
 async def model_detail(
     request: Request[Any, Any, Any], model_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
@@ -302,14 +292,14 @@ async def model_detail(
     context = {
         "model": model,
         "definition_json": json.dumps(model.definition, ensure_ascii=False, indent=2, sort_keys=True),
-        "can_edit": actor.role == Role.CITY,
+        "can_edit": actor.can(C.SCORING_MODELS_EDIT),
         "factor_codes": FACTOR_CODES,
         "factor_labels": FACTOR_LABELS,
     }
     return render(request, "scoring/model_detail.html", context)
 
 
-@get("/scoring/models/{model_id:int}/preview", name="scoring_model_preview")
+@get("/scoring/models/{model_id:int}/preview", name="scoring_model_preview", opt=needs(C.SCORING_MODELS_READ))
 async def model_preview(
     request: Request[Any, Any, Any], model_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
@@ -318,22 +308,18 @@ async def model_preview(
     what_if = None
     try:
         what_if = await preview_model(actor, model_id, now=now_of(request))
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         errors = form_errors(exc)
     context = {"model": model, "what_if": what_if, "errors": errors}
     return render(request, "scoring/preview.html", context, block="preview" if is_htmx(request) else None)
 
 
-@post("/scoring/models/{model_id:int}/activate")
+@post("/scoring/models/{model_id:int}/activate", opt=needs(C.SCORING_MODELS_EDIT))
 async def activate_model(
     request: Request[Any, Any, Any], model_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     try:
         job_id = await do_activate_model(actor, model_id, now=now_of(request))
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         flash(request, " ".join(form_errors(exc).values()), "error")
         return Redirect(f"/scoring/models/{model_id}", status_code=303)

@@ -19,16 +19,16 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
 
-from relief_pwa.core.enums import AppState, Role
-from relief_pwa.core.errors import DomainError, PermissionDenied, ValidationFailed
+from relief_pwa.core.enums import AppState
+from relief_pwa.core.errors import DomainError, ValidationFailed
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import parse_yuan
-from relief_pwa.handlers.common import first, flash, form_errors, is_htmx, now_of, render
+from relief_pwa.handlers.common import C, first, flash, form_errors, is_htmx, needs, now_of, render
 from relief_pwa.i18n import gettext, translate
 from relief_pwa.services import integrity, publicity
 from relief_pwa.services import objections as objection_service
 from relief_pwa.services import supervision as supervision_service
-from relief_pwa.services.actors import Actor
+from relief_pwa.services.actors import Actor, require
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Supervisors may still log in and out: that changes no record of the case system.
@@ -61,31 +61,26 @@ def _int(raw: str, default: int = 1) -> int:
 # --- 公示 -------------------------------------------------------------------------
 
 
-NOTICE_ROLES = {Role.STATION, Role.CENTER, Role.CITY, Role.SUPERVISOR}
-
-
-@get("/notices", name="notices")
+@get("/notices", name="notices", opt=needs(C.NOTICES_READ))
 async def notices_page(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[str]:
-    if actor.role not in NOTICE_ROLES:
-        raise PermissionDenied(N_("Your role may not take this action."))
     now = now_of(request)
     context = {
         "candidates": await publicity.list_candidates(actor, now),
         "running": await publicity.list_running(actor, now),
-        "can_start": actor.role == Role.STATION,
+        "can_start": actor.can(C.APP_START_PUBLICITY),
         "errors": {},
         "amounts": {},
     }
     return render(request, "notices/index.html", context)
 
 
-@post("/notices/start", name="notices_start")
+@post("/notices/start", name="notices_start", opt=needs(C.APP_START_PUBLICITY))
 async def notices_start(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     now = now_of(request)
-    chosen = [value for value in form.getall("application") if isinstance(value, str) and value.isdigit()][
-        :200
-    ]
+    chosen = [
+        value for value in form.getall("application", []) if isinstance(value, str) and value.isdigit()
+    ][:200]
     amounts: dict[str, str] = {}
     items: list[tuple[int, int | None]] = []
     errors: dict[str, str] = {}
@@ -99,8 +94,6 @@ async def notices_start(request: Request[Any, Any, Any], *, actor: NamedDependen
     if not errors:
         try:
             notice_ids = await publicity.do_start_publicity_batch(actor, items, now=now)
-        except PermissionDenied:
-            raise
         except DomainError as exc:
             errors = form_errors(exc)
         else:
@@ -109,7 +102,7 @@ async def notices_start(request: Request[Any, Any, Any], *, actor: NamedDependen
     context = {
         "candidates": await publicity.list_candidates(actor, now),
         "running": await publicity.list_running(actor, now),
-        "can_start": actor.role == Role.STATION,
+        "can_start": actor.can(C.APP_START_PUBLICITY),
         "errors": errors,
         "amounts": amounts,
         "chosen": set(chosen),
@@ -120,21 +113,19 @@ async def notices_start(request: Request[Any, Any, Any], *, actor: NamedDependen
 # --- the centre's decision ----------------------------------------------------------
 
 
-@get("/approvals", name="approvals")
+@get("/approvals", name="approvals", opt=needs(C.APPROVALS_READ))
 async def approvals_page(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[str]:
-    if actor.role not in {Role.CENTER, Role.CITY, Role.SUPERVISOR, Role.STATION}:
-        raise PermissionDenied(N_("Your role may not take this action."))
     context = {
         "ready": await publicity.list_decision_cases(
             actor, (AppState.READY_FOR_APPROVAL, AppState.VERIFIED_INELIGIBLE)
         ),
         "approved": await publicity.list_decision_cases(actor, (AppState.APPROVED,)),
-        "can_decide": actor.role == Role.CENTER,
+        "can_decide": actor.can(C.APP_APPROVE),
     }
     return render(request, "notices/approvals.html", context)
 
 
-@get("/approvals/{application_id:int}", name="approval")
+@get("/approvals/{application_id:int}", name="approval", opt=needs(C.APPROVALS_READ))
 async def approval_page(
     request: Request[Any, Any, Any], *, application_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
@@ -142,14 +133,14 @@ async def approval_page(
     context = {
         "case": case,
         "objections": await objection_service.objections_for_application(actor, application_id),
-        "can_decide": actor.role == Role.CENTER,
+        "can_decide": actor.can(C.APP_APPROVE),
         "errors": {},
         "values": {"reason": "", "decision": ""},
     }
     return render(request, "notices/approval.html", context)
 
 
-@post("/approvals/{application_id:int}", name="approval_decide")
+@post("/approvals/{application_id:int}", name="approval_decide", opt=needs(C.APP_APPROVE))
 async def approval_decide(
     request: Request[Any, Any, Any], *, application_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -165,14 +156,12 @@ async def approval_decide(
             now=now_of(request),
             expected_version=int(raw_version) if raw_version.isdigit() else None,
         )
-    except PermissionDenied:
-        raise
     except DomainError as exc:
         case = await publicity.get_decision_case(actor, application_id)
         context = {
             "case": case,
             "objections": await objection_service.objections_for_application(actor, application_id),
-            "can_decide": actor.role == Role.CENTER,
+            "can_decide": actor.can(C.APP_APPROVE),
             "errors": form_errors(exc),
             "values": {"reason": reason, "decision": decision},
         }
@@ -181,7 +170,7 @@ async def approval_decide(
     return Redirect(f"/approvals/{application_id}", status_code=303)
 
 
-@get("/approvals/{application_id:int}/letter", name="approval_letter")
+@get("/approvals/{application_id:int}/letter", name="approval_letter", opt=needs(C.APPROVALS_READ))
 async def approval_letter(
     request: Request[Any, Any, Any], *, application_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
@@ -197,15 +186,12 @@ async def approval_letter(
 
 # --- objections inbox ----------------------------------------------------------------------
 
-INBOX_ROLES = {Role.STATION, Role.CENTER, Role.CITY, Role.SUPERVISOR}
-
 
 def _require_inbox(actor: Actor) -> None:
-    if actor.role not in INBOX_ROLES:
-        raise PermissionDenied(N_("Your role may not take this action."))
+    require(actor, C.OBJECTIONS_READ)
 
 
-@get("/objections", name="objections")
+@get("/objections", name="objections", opt=needs(C.OBJECTIONS_READ))
 async def objections_inbox(
     request: Request[Any, Any, Any],
     *,
@@ -223,7 +209,7 @@ async def objections_inbox(
         "status_label": objection_service.status_label,
         "kind_label": objection_service.kind_label,
         "channel_label": objection_service.channel_label,
-        "can_handle": actor.role in objection_service.HANDLER_ROLES,
+        "can_handle": actor.can(C.OBJECTION_HANDLE),
     }
     block = (
         "results" if is_htmx(request) and request.headers.get("hx-target") == "objection-results" else None
@@ -247,11 +233,11 @@ async def _objection_page(
         "status_label": objection_service.status_label,
         "kind_label": objection_service.kind_label,
         "channel_label": objection_service.channel_label,
-        "can_handle": actor.role in objection_service.HANDLER_ROLES,
+        "can_handle": actor.can(C.OBJECTION_HANDLE),
     }
 
 
-@get("/objections/{objection_id:int}", name="objection")
+@get("/objections/{objection_id:int}", name="objection", opt=needs(C.OBJECTIONS_READ))
 async def objection_page(
     request: Request[Any, Any, Any], *, objection_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
@@ -260,7 +246,11 @@ async def objection_page(
     return render(request, "objections/detail.html", context)
 
 
-@post("/objections/{objection_id:int}/investigation", name="objection_investigate")
+@post(
+    "/objections/{objection_id:int}/investigation",
+    name="objection_investigate",
+    opt=needs(C.OBJECTION_HANDLE),
+)
 async def objection_investigate(
     request: Request[Any, Any, Any], *, objection_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -268,8 +258,6 @@ async def objection_investigate(
     text = first(form, "investigation", 5000)
     try:
         await objection_service.do_record_investigation(actor, objection_id, text, now=now_of(request))
-    except PermissionDenied:
-        raise
     except DomainError as exc:
         context = await _objection_page(
             request, actor, objection_id, form_errors(exc), {"investigation": text}
@@ -279,7 +267,7 @@ async def objection_investigate(
     return Redirect(f"/objections/{objection_id}", status_code=303)
 
 
-@post("/objections/{objection_id:int}/answer", name="objection_answer")
+@post("/objections/{objection_id:int}/answer", name="objection_answer", opt=needs(C.OBJECTION_HANDLE))
 async def objection_answer(
     request: Request[Any, Any, Any], *, objection_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -288,8 +276,6 @@ async def objection_answer(
     close = first(form, "close", 5) == "1"
     try:
         await objection_service.do_answer(actor, objection_id, text, now=now_of(request), close=close)
-    except PermissionDenied:
-        raise
     except DomainError as exc:
         context = await _objection_page(request, actor, objection_id, form_errors(exc), {"answer": text})
         return render(request, "objections/detail.html", context, status_code=400)
@@ -297,7 +283,7 @@ async def objection_answer(
     return Redirect(f"/objections/{objection_id}", status_code=303)
 
 
-@post("/objections/{objection_id:int}/close", name="objection_close")
+@post("/objections/{objection_id:int}/close", name="objection_close", opt=needs(C.OBJECTION_HANDLE))
 async def objection_close(
     request: Request[Any, Any, Any], *, objection_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -309,7 +295,7 @@ async def objection_close(
 # --- supervision ------------------------------------------------------------------------------
 
 
-@get("/supervision", name="supervision")
+@get("/supervision", name="supervision", opt=needs(C.AUDIT_READ))
 async def supervision_home(
     request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]
 ) -> Response[str]:
@@ -318,7 +304,7 @@ async def supervision_home(
     return render(request, "supervision/index.html", context)
 
 
-@get("/supervision/flags/{kind:str}", name="supervision_flags")
+@get("/supervision/flags/{kind:str}", name="supervision_flags", opt=needs(C.AUDIT_READ))
 async def supervision_flags(
     request: Request[Any, Any, Any], *, kind: FromPath[str], actor: NamedDependency[Actor]
 ) -> Response[str]:
@@ -329,7 +315,7 @@ async def supervision_flags(
     return render(request, "supervision/flags.html", context)
 
 
-@get("/supervision/audit", name="supervision_audit")
+@get("/supervision/audit", name="supervision_audit", opt=needs(C.AUDIT_READ))
 async def supervision_audit(
     request: Request[Any, Any, Any],
     *,
@@ -360,7 +346,7 @@ async def supervision_audit(
     return render(request, "supervision/audit.html", context, block=block)
 
 
-@get("/supervision/verify", name="supervision_verify")
+@get("/supervision/verify", name="supervision_verify", opt=needs(C.AUDIT_READ))
 async def supervision_verify(
     request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]
 ) -> Response[str]:
@@ -373,7 +359,7 @@ async def supervision_verify(
 # --- near-relative filings (近亲属备案) ---------------------------------------------------------
 
 
-@get("/households/{household_id:int}/near-relatives", name="near_relatives")
+@get("/households/{household_id:int}/near-relatives", name="near_relatives", opt=needs(C.CASES_READ))
 async def near_relatives_page(
     request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
@@ -383,12 +369,16 @@ async def near_relatives_page(
         "filings": filings,
         "errors": {},
         "values": {},
-        "can_record": actor.role in integrity.NEAR_RELATIVE_ROLES,
+        "can_record": actor.can(C.NEAR_RELATIVE_FILE),
     }
     return render(request, "supervision/near_relatives.html", context)
 
 
-@post("/households/{household_id:int}/near-relatives", name="near_relatives_record")
+@post(
+    "/households/{household_id:int}/near-relatives",
+    name="near_relatives_record",
+    opt=needs(C.NEAR_RELATIVE_FILE),
+)
 async def near_relatives_record(
     request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -401,8 +391,6 @@ async def near_relatives_record(
     }
     try:
         await integrity.do_record_near_relative(actor, household_id, now=now_of(request), **values)
-    except PermissionDenied:
-        raise
     except DomainError as exc:
         filings = await integrity.list_near_relatives(actor, household_id)
         context = {

@@ -9,17 +9,18 @@ from litestar.datastructures import Cookie
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
+from relief_pwa.handlers.common import ANY_STAFF, PUBLIC
 from relief_pwa.i18n import normalise_language
 from relief_pwa.services.health import check_database
 
 
-@get("/healthz", name="healthz", exclude_from_auth=True, cache=False)
+@get("/healthz", name="healthz", exclude_from_auth=True, cache=False, opt=PUBLIC)
 async def healthz(request: Request[Any, Any, Any]) -> dict[str, Any]:
     engine = await check_database()
     return {"status": "ok", "database": engine, "version": request.app.state.version}
 
 
-@get("/lang/{code:str}", name="set_language")
+@get("/lang/{code:str}", name="set_language", opt=PUBLIC)
 async def set_language(
     request: Request[Any, Any, Any], code: FromPath[str], next: FromQuery[str] = "/"
 ) -> Redirect:
@@ -32,6 +33,6 @@ async def set_language(
     )
 
 
-@get("/", name="home")
+@get("/", name="home", opt=ANY_STAFF)
 async def home(request: Request[Any, Any, Any]) -> Redirect:
     return Redirect("/cases", status_code=303)

@@ -28,11 +28,13 @@ from relief_pwa.core.fieldwork import (
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import parse_yuan
 from relief_pwa.handlers.common import (
-    ACCESS_ERRORS,
+    PUBLIC,
+    C,
     first,
     flash,
     form_errors,
     is_htmx,
+    needs,
     now_of,
     render,
 )
@@ -52,7 +54,6 @@ from relief_pwa.services.opinions import (
 )
 from relief_pwa.services.photos import UPLOAD_LIMIT_BYTES, do_add_photo, list_visit_photos, read_photo
 from relief_pwa.services.visits import (
-    FIELD_STAFF_ROLES,
     ImageUpload,
     ScheduleRequest,
     VisitConflict,
@@ -86,7 +87,7 @@ def _is_outbox(request: Request[Any, Any, Any]) -> bool:
 # --- my visits ---------------------------------------------------------------
 
 
-@get("/visits", name="visits")
+@get("/visits", name="visits", opt=needs(C.VISIT_RECORD))
 async def my_visits(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[str]:
     today = now_of(request).date()
     visits = await list_my_visits(actor, today)
@@ -104,12 +105,12 @@ async def my_visits(request: Request[Any, Any, Any], *, actor: NamedDependency[A
         {
             "visits": visits,
             "offline_urls": sorted(set(offline_urls)),
-            "can_schedule": actor.role in FIELD_STAFF_ROLES,
+            "can_schedule": actor.can(C.VISIT_RECORD),
         },
     )
 
 
-@get("/households/{household_id:int}/visits", name="household_visits")
+@get("/households/{household_id:int}/visits", name="household_visits", opt=needs(C.CASES_READ))
 async def household_visits(
     request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
@@ -121,7 +122,7 @@ async def household_visits(
             "visits": visits,
             "household_id": household_id,
             "kinds": list(VisitKind),
-            "can_record": actor.role in FIELD_STAFF_ROLES,
+            "can_record": actor.can(C.VISIT_RECORD),
         },
     )
 
@@ -137,7 +138,7 @@ async def _schedule_context(
     return {"form": form, "staff": staff, "kinds": list(VisitKind), "values": values, "errors": errors}
 
 
-@get("/households/{household_id:int}/visits/schedule", name="visit_schedule")
+@get("/households/{household_id:int}/visits/schedule", name="visit_schedule", opt=needs(C.VISIT_RECORD))
 async def schedule_form(
     request: Request[Any, Any, Any],
     *,
@@ -154,7 +155,7 @@ async def schedule_form(
     return render(request, "visits/schedule.html", await _schedule_context(actor, household_id, values, {}))
 
 
-@post("/households/{household_id:int}/visits/schedule")
+@post("/households/{household_id:int}/visits/schedule", opt=needs(C.VISIT_RECORD))
 async def schedule_submit(
     request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -183,8 +184,6 @@ async def schedule_submit(
             ),
             now=now_of(request),
         )
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         context = await _schedule_context(actor, household_id, values, form_errors(exc))
         return render(request, "visits/schedule.html", context, status_code=422)
@@ -192,15 +191,13 @@ async def schedule_submit(
     return Redirect(f"/visits/{visit_id}", status_code=303)
 
 
-@post("/visits/{visit_id:int}/cancel")
+@post("/visits/{visit_id:int}/cancel", opt=needs(C.VISIT_RECORD))
 async def cancel_visit(
     request: Request[Any, Any, Any], *, visit_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
     try:
         await do_cancel_visit(actor, visit_id, reason=first(form, "reason", 500), now=now_of(request))
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         flash(request, " ".join(form_errors(exc).values()), "error")
         return Redirect(f"/visits/{visit_id}", status_code=303)
@@ -221,20 +218,20 @@ async def _visit_page_context(actor: Actor, visit_id: int) -> dict[str, Any]:
         "outcomes": list(FollowUpOutcome),
         # A fresh id for a first record; an edit keeps the record's own id.
         "client_uuid": form.visit.client_uuid or str(uuid.uuid4()),
-        "can_record": actor.role in FIELD_STAFF_ROLES and form.visit.status != VisitStatus.CANCELLED,
+        "can_record": actor.can(C.VISIT_RECORD) and form.visit.status != VisitStatus.CANCELLED,
         "values": {},
         "errors": {},
     }
 
 
-@get("/visits/{visit_id:int}", name="visit")
+@get("/visits/{visit_id:int}", name="visit", opt=needs(C.CASES_READ))
 async def visit_page(
     request: Request[Any, Any, Any], *, visit_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
     return render(request, "visits/visit.html", await _visit_page_context(actor, visit_id))
 
 
-@get("/households/{household_id:int}/visits/record", name="visit_unscheduled")
+@get("/households/{household_id:int}/visits/record", name="visit_unscheduled", opt=needs(C.VISIT_RECORD))
 async def unscheduled_form(
     request: Request[Any, Any, Any],
     *,
@@ -255,7 +252,7 @@ async def unscheduled_form(
             "kinds": list(VisitKind),
             "kind": chosen,
             "client_uuid": str(uuid.uuid4()),
-            "can_record": actor.role in FIELD_STAFF_ROLES,
+            "can_record": actor.can(C.VISIT_RECORD),
             "values": {},
             "errors": {},
         },
@@ -340,7 +337,7 @@ async def parse_record_form(form: FormMultiDict, values: dict[str, str]) -> Visi
     )
 
 
-@post("/visits/record", request_max_body_size=UPLOAD_LIMIT_BYTES)
+@post("/visits/record", request_max_body_size=UPLOAD_LIMIT_BYTES, opt=needs(C.VISIT_RECORD))
 async def record_visit(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     values = record_form_values(form)
@@ -360,8 +357,6 @@ async def record_visit(request: Request[Any, Any, Any], *, actor: NamedDependenc
             block="conflict" if _is_outbox(request) or is_htmx(request) else None,
             status_code=409,
         )
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         errors = form_errors(exc)
         if _is_outbox(request):
@@ -420,7 +415,7 @@ async def _record_error_context(
 # --- photos -------------------------------------------------------------------
 
 
-@post("/visits/{visit_id:int}/photos", request_max_body_size=UPLOAD_LIMIT_BYTES)
+@post("/visits/{visit_id:int}/photos", request_max_body_size=UPLOAD_LIMIT_BYTES, opt=needs(C.VISIT_RECORD))
 async def upload_photo(
     request: Request[Any, Any, Any], *, visit_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -439,8 +434,6 @@ async def upload_photo(
             caption=first(form, "caption", 200),
             now=now_of(request),
         )
-    except ACCESS_ERRORS:
-        raise
     except (PhotoRejected, DomainError) as exc:
         error = " ".join(form_errors(exc).values())
         result = None
@@ -477,14 +470,14 @@ def _photo_response(data: bytes) -> Response[bytes]:
     )
 
 
-@get("/photos/{photo_id:int}", name="photo")
+@get("/photos/{photo_id:int}", name="photo", opt=needs(C.CASES_READ))
 async def photo_image(
     request: Request[Any, Any, Any], *, photo_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[bytes]:
     return _photo_response(await read_photo(actor, photo_id))
 
 
-@get("/photos/{photo_id:int}/thumb", name="photo_thumb")
+@get("/photos/{photo_id:int}/thumb", name="photo_thumb", opt=needs(C.CASES_READ))
 async def photo_thumb(
     request: Request[Any, Any, Any], *, photo_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[bytes]:
@@ -494,7 +487,7 @@ async def photo_thumb(
 # --- the declared-vs-verified ledger ----------------------------------------------
 
 
-@get("/households/{household_id:int}/ledger", name="ledger")
+@get("/households/{household_id:int}/ledger", name="ledger", opt=needs(C.CASES_READ))
 async def ledger_page(
     request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
@@ -505,16 +498,20 @@ async def ledger_page(
     )
 
 
-@get("/settings/discrepancy", name="discrepancy_setting")
+@get("/settings/discrepancy", name="discrepancy_setting", opt=needs(C.CASES_READ))
 async def threshold_form(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[str]:
     return render(
         request,
         "visits/threshold.html",
-        {"threshold": await discrepancy_threshold_pct(), "errors": {}, "can_edit": actor.role == "city"},
+        {
+            "threshold": await discrepancy_threshold_pct(),
+            "errors": {},
+            "can_edit": actor.can(C.SETTINGS_MANAGE),
+        },
     )
 
 
-@post("/settings/discrepancy")
+@post("/settings/discrepancy", opt=needs(C.SETTINGS_MANAGE))
 async def threshold_submit(
     request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -522,8 +519,6 @@ async def threshold_submit(
     raw = first(form, "threshold", 10)
     try:
         await do_set_discrepancy_threshold(actor, check_threshold(raw), now=now_of(request))
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         return render(
             request,
@@ -538,7 +533,7 @@ async def threshold_submit(
 # --- the eligibility opinion ----------------------------------------------------
 
 
-@get("/applications/{application_id:int}/opinion", name="opinion")
+@get("/applications/{application_id:int}/opinion", name="opinion", opt=needs(C.CASES_READ))
 async def opinion_page(
     request: Request[Any, Any, Any],
     *,
@@ -558,7 +553,7 @@ async def opinion_page(
     )
 
 
-@post("/applications/{application_id:int}/opinion")
+@post("/applications/{application_id:int}/opinion", opt=needs(C.APP_FIND_ELIGIBLE))
 async def opinion_submit(
     request: Request[Any, Any, Any], *, application_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -579,8 +574,6 @@ async def opinion_submit(
             now=now_of(request),
             expected_version=_int_or_none(values["version"]),
         )
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         page = await get_opinion_page(
             actor,
@@ -598,14 +591,12 @@ async def opinion_submit(
     return Redirect(f"/applications/{application_id}/opinion", status_code=303)
 
 
-@post("/applications/{application_id:int}/start-investigation")
+@post("/applications/{application_id:int}/start-investigation", opt=needs(C.APP_START_INVESTIGATION))
 async def start_investigation(
     request: Request[Any, Any, Any], *, application_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     try:
         await do_start_investigation(actor, application_id, now=now_of(request))
-    except ACCESS_ERRORS:
-        raise
     except DomainError as exc:
         flash(request, " ".join(form_errors(exc).values()), "error")
     else:
@@ -616,7 +607,7 @@ async def start_investigation(
 # --- the PWA ----------------------------------------------------------------------
 
 
-@get("/sw.js", name="service_worker", cache=False, include_in_schema=False)
+@get("/sw.js", name="service_worker", cache=False, include_in_schema=False, opt=PUBLIC)
 async def service_worker() -> Response[bytes]:
     """The service worker at the root, so its scope is the whole app."""
     return Response(
@@ -629,7 +620,7 @@ async def service_worker() -> Response[bytes]:
     )
 
 
-@get("/offline", name="offline", include_in_schema=False)
+@get("/offline", name="offline", include_in_schema=False, opt=PUBLIC)
 async def offline_page(request: Request[Any, Any, Any]) -> Response[str]:
     """Shown by the service worker for a page that is not kept on the phone."""
     return render(request, "visits/offline.html", {})

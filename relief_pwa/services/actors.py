@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from relief_pwa.core.enums import Role
+from relief_pwa.core import permissions
 from relief_pwa.core.errors import PermissionDenied
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.permissions import Capability
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,16 @@ class Actor:
         return f"{self.display_name} ({self.username})"
 
     @property
-    def is_supervisor(self) -> bool:
-        return self.role == Role.SUPERVISOR
+    def is_system(self) -> bool:
+        return self.staff_id is None
+
+    @property
+    def read_only(self) -> bool:
+        """Supervision: sees everything in scope, changes nothing."""
+        return permissions.is_read_only(self.role)
+
+    def can(self, capability: Capability) -> bool:
+        return permissions.can(self.role, capability)
 
     def can_see(self, org_path: str) -> bool:
         return org_path.startswith(self.org_path)
@@ -35,19 +44,15 @@ SYSTEM_ACTOR = Actor(
     staff_id=None,
     username="system",
     display_name="系统",
-    role="system",
+    role=permissions.SYSTEM_ROLE,
     org_unit_id=None,
     org_path="",
 )
 
 
-def require_role(actor: Actor, *roles: str) -> None:
-    """Refuse unless the actor has one of ``roles``; supervisors never write."""
-    if actor.role == Role.SUPERVISOR or actor.role not in roles:
+def require(actor: Actor, capability: Capability) -> None:
+    """Refuse (403) unless the actor's role holds ``capability``."""
+    if not actor.can(capability):
+        if capability in permissions.READ_ONLY:
+            raise PermissionDenied(N_("Your role may not see this page."))
         raise PermissionDenied(N_("Your role may not take this action."))
-
-
-def require_reader(actor: Actor, *roles: str) -> None:
-    """Refuse unless the actor has one of ``roles`` (supervisors may read where listed)."""
-    if actor.role not in roles:
-        raise PermissionDenied(N_("Your role may not see this page."))

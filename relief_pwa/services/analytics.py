@@ -27,10 +27,11 @@ from decimal import Decimal
 from typing import Any
 
 from relief_pwa.core.calendar import INVESTIGATION_WORKING_DAYS, add_working_days
-from relief_pwa.core.enums import OPEN_STATES, AppState, Category, OrgLevel, Role
+from relief_pwa.core.enums import OPEN_STATES, AppState, Category, OrgLevel
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, PermissionDenied
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.periods import Period
+from relief_pwa.core.permissions import FIELD_ROLES_NEAREST_FIRST, Capability, field_rank
 from relief_pwa.core.sampling import (
     ACTIVE,
     FINDINGS,
@@ -45,7 +46,7 @@ from relief_pwa.core.sampling import (
 from relief_pwa.db import write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.access import in_scope, valid_id
-from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.tables import (
     Application,
@@ -66,9 +67,6 @@ except ImportError:  # pragma: no cover - depends on what is installed
     _integrity = None  # type: ignore[assignment]
 
 CHINA_OFFSET_HOURS = 8
-READER_ROLES = (Role.STATION, Role.CENTER, Role.CITY, Role.SUPERVISOR)
-SAMPLER_ROLES = (Role.STATION, Role.CENTER, Role.CITY)
-FINDING_ROLES = (Role.LIAISON, Role.INVESTIGATOR, Role.STATION, Role.CENTER, Role.CITY)
 ACTIVE_STATES = (AppState.ACTIVE.value, AppState.UNDER_REVIEW.value)
 DECISION_ACTIONS = ("approve", "reject", "exit")
 TIMED_VISIT_KINDS = ("follow_up", "review", "reverify")
@@ -120,7 +118,8 @@ def _unit(row: dict[str, Any]) -> Unit:
 
 
 def require_analytics_reader(actor: Actor) -> None:
-    if actor.role not in READER_ROLES or not actor.org_path:
+    require(actor, Capability.ANALYTICS_READ)
+    if not actor.org_path:
         raise PermissionDenied(N_("Your role may not take this action."))
 
 
@@ -1484,18 +1483,14 @@ async def _liaisons_for(paths: set[str]) -> dict[str, int]:
     """Who visits each community: its liaison, else the nearest field worker above it."""
     staff = (
         await Staff.select(Staff.id, Staff.role, Staff.org_path)
-        .where(
-            Staff.active.eq(True)
-            & Staff.role.is_in([Role.LIAISON.value, Role.INVESTIGATOR.value, Role.STATION.value])
-        )
+        .where(Staff.active.eq(True) & Staff.role.is_in(list(FIELD_ROLES_NEAREST_FIRST)))
         .order_by(Staff.id)
     )
-    rank = {Role.LIAISON.value: 0, Role.INVESTIGATOR.value: 1, Role.STATION.value: 2}
     chosen: dict[str, int] = {}
     for path in paths:
         fits = [s for s in staff if path.startswith(s["org_path"])]
         if fits:
-            best = min(fits, key=lambda s: (-len(s["org_path"]), rank[s["role"]], s["id"]))
+            best = min(fits, key=lambda s: (-len(s["org_path"]), field_rank(s["role"]), s["id"]))
             chosen[path] = int(best["id"])
     return chosen
 
@@ -1503,7 +1498,7 @@ async def _liaisons_for(paths: set[str]) -> dict[str, int]:
 async def do_draw_sample(actor: Actor, request: DrawRequest, *, now: datetime) -> int:
     """Draw a stratified random sample of active and rejected households and schedule a
     re-verification visit for each with the community's liaison; all audited."""
-    require_role(actor, *SAMPLER_ROLES)
+    require(actor, Capability.SAMPLE_DRAW)
     check_sizes(request.size_active, request.size_rejected)
     unit = await resolve_unit(actor, request.unit_code or None)
     seed = request.seed if request.seed is not None else int(now.timestamp() * 1000) % 1_000_000_007
@@ -1598,7 +1593,7 @@ async def do_draw_sample(actor: Actor, request: DrawRequest, *, now: datetime) -
 
 async def do_record_finding(actor: Actor, item_id: int, finding: str, *, now: datetime) -> None:
     """Record what re-verification found for one sampled household (audited)."""
-    require_role(actor, *FINDING_ROLES)
+    require(actor, Capability.SAMPLE_FINDING_RECORD)
     if finding not in FINDINGS:
         raise DomainError(N_("Choose eligible or ineligible."), field="finding")
     async with write_transaction(SampleItem._meta.db):

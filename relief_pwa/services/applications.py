@@ -9,13 +9,15 @@ from relief_pwa.clock import CHINA_TZ
 from relief_pwa.core.enums import AppState
 from relief_pwa.core.errors import Conflict
 from relief_pwa.core.i18n import N_
-from relief_pwa.core.workflow import SYSTEM, check_transition
+from relief_pwa.core.permissions import FourEyes
+from relief_pwa.core.workflow import check_transition
 from relief_pwa.db import write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.access import access_application
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.audit import record_event
-from relief_pwa.tables import Application, Household
+from relief_pwa.services.four_eyes import require_second_person
+from relief_pwa.tables import Application, EligibilityOpinion, Household
 
 # The station's finding ends the investigation (its timeliness is reported on dashboards).
 _FINDINGS = {"find_eligible", "find_ineligible"}
@@ -32,6 +34,14 @@ class TransitionResult:
     version: int
 
 
+async def _case_workers(application: Application) -> list[int | None]:
+    """Who took the application's intake and who gave its station opinions."""
+    opinions = await EligibilityOpinion.select(EligibilityOpinion.decided_by).where(
+        EligibilityOpinion.application == application.id
+    )
+    return [application.submitted_by, *(row["decided_by"] for row in opinions)]
+
+
 async def do_transition(
     actor: Actor,
     application_id: int,
@@ -42,12 +52,11 @@ async def do_transition(
     expected_version: int | None = None,
 ) -> TransitionResult:
     """Apply one workflow action. A stale ``expected_version`` is a conflict, never an overwrite."""
-    role = SYSTEM if actor.role == "system" else actor.role
     engine = Application._meta.db
     async with write_transaction(engine):
         application = (
             await access_application(actor, application_id)
-            if actor.role != "system"
+            if not actor.is_system
             else (await Application.objects().where(Application.id == application_id).first())
         )
         if application is None:
@@ -57,7 +66,9 @@ async def do_transition(
         if expected_version is not None and application.version != expected_version:
             raise Conflict(N_("Someone else changed this application meanwhile. Reload it and try again."))
         old_state = AppState(application.state)
-        new_state = check_transition(old_state, action, role, reason)
+        new_state = check_transition(old_state, action, actor.role, reason)
+        if action == "approve":
+            await require_second_person(actor, FourEyes.APPLICATION_DECIDE, await _case_workers(application))
         updated = (
             await Application.update(
                 {

@@ -8,25 +8,16 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from relief_pwa.core.enums import OrgLevel, Role
+from relief_pwa.core.enums import Role
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.permissions import ROLE_LEVELS, Capability
 from relief_pwa.db import write_transaction
-from relief_pwa.services.actors import Actor, require_reader, require_role
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.tables import LoginAttempt, OrgUnit, Staff, WebSession
 
 _hasher = PasswordHasher()
-
-# Which org level each role works at: a liaison belongs to a community, etc.
-ROLE_LEVELS: dict[str, set[str]] = {
-    Role.LIAISON: {OrgLevel.COMMUNITY},
-    Role.INVESTIGATOR: {OrgLevel.STREET},
-    Role.STATION: {OrgLevel.STREET},
-    Role.CENTER: {OrgLevel.DISTRICT},
-    Role.CITY: {OrgLevel.CITY},
-    Role.SUPERVISOR: {OrgLevel.CITY, OrgLevel.DISTRICT},
-}
 
 
 def hash_password(password: str) -> str:
@@ -107,7 +98,7 @@ async def do_create_staff(
     now: datetime,
 ) -> int:
     """Create a staff account in an org unit suited to the role (city administrators only)."""
-    require_role(actor, Role.CITY, "system")
+    require(actor, Capability.STAFF_MANAGE)
     if role not in {r.value for r in Role}:
         raise DomainError(N_("Unknown role."), field="role")
     if not (3 <= len(username) <= 40) or not username.replace("_", "").replace(".", "").isalnum():
@@ -180,7 +171,7 @@ async def session_expires_at(key: str) -> datetime | None:
 
 async def list_staff(actor: Actor) -> list[dict[str, object]]:
     """Staff accounts within the actor's jurisdiction (city administrators and supervisors)."""
-    require_reader(actor, Role.CITY, Role.SUPERVISOR)
+    require(actor, Capability.STAFF_READ)
     return await (
         Staff.select(
             Staff.id,
@@ -199,7 +190,7 @@ async def list_staff(actor: Actor) -> list[dict[str, object]]:
 
 async def do_set_staff_active(actor: Actor, staff_id: int, active: bool, *, now: datetime) -> None:
     """Disable or re-enable an account; a disabled account's sessions stop working at once."""
-    require_role(actor, Role.CITY)
+    require(actor, Capability.STAFF_MANAGE)
     staff = await Staff.select().where(Staff.id == staff_id).first()
     if staff is None or not str(staff["org_path"]).startswith(actor.org_path):
         from relief_pwa.core.errors import NotFoundOrForbidden

@@ -16,10 +16,11 @@ from decimal import Decimal
 from typing import Any
 
 from relief_pwa.core.applicant_status import NextStep, next_step
-from relief_pwa.core.enums import AppState, OrgLevel, Role
+from relief_pwa.core.enums import AppState, OrgLevel
 from relief_pwa.core.errors import Conflict, DomainError, NotFoundOrForbidden
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.materials import Material
+from relief_pwa.core.permissions import Capability
 from relief_pwa.core.phone import normalise_phone
 from relief_pwa.core.preapplication import (
     clean_category,
@@ -32,7 +33,7 @@ from relief_pwa.db import write_transaction
 from relief_pwa.i18n import LANGUAGES, normalise_language
 from relief_pwa.services import hooks
 from relief_pwa.services.access import access_application, in_scope
-from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require_role
+from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.tables import (
     Application,
@@ -161,12 +162,11 @@ class BindLink:
 
 async def do_issue_bind_token(actor: Actor, application_id: int, now: datetime) -> BindLink:
     """A new one-time token for the receipt's QR code (older unused ones stay valid until they expire)."""
-    if actor.role != "system":
-        require_role(actor, Role.LIAISON, Role.INVESTIGATOR, Role.STATION, Role.CENTER)
+    require(actor, Capability.BOT_LINK_ISSUE)
     async with write_transaction(BindToken._meta.db):
         application = (
             await access_application(actor, application_id)
-            if actor.role != "system"
+            if not actor.is_system
             else await Application.objects().where(Application.id == application_id).first()
         )
         if application is None:
@@ -655,7 +655,7 @@ async def do_set_preapplication_status(
     actor: Actor, preapplication_id: int, status: str, now: datetime
 ) -> None:
     """Liaison or station takes a pre-application up (taken) or closes it (closed)."""
-    require_role(actor, Role.LIAISON, Role.INVESTIGATOR, Role.STATION)
+    require(actor, Capability.PREAPPLICATION_HANDLE)
     if status not in {"taken", "closed"}:
         raise DomainError(N_("Please choose a value from the list."), field="status")
     async with write_transaction(PreApplication._meta.db):

@@ -9,17 +9,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from relief_pwa.core.enums import Role
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.masking import mask_name
+from relief_pwa.core.permissions import Capability
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services.access import access_household, in_scope
-from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.tables import Household, HouseholdCard, OrgUnit
 
-CARD_ROLES = (Role.LIAISON.value, Role.INVESTIGATOR.value, Role.STATION.value, Role.CENTER.value)
 TOKEN_BYTES = 24  # 32 URL-safe characters: unguessable, short enough for a small QR
 _TOKEN_MAX_LENGTH = 64
 
@@ -62,7 +61,7 @@ async def get_card(actor: Actor, household_id: int) -> CardView:
 
 async def do_issue_card(actor: Actor, household_id: int, *, now: datetime) -> str:
     """Issue a card; an existing card of the household is revoked first (re-issue)."""
-    require_role(actor, *CARD_ROLES)
+    require(actor, Capability.CARD_ISSUE)
     household = await access_household(actor, household_id)
     engine = HouseholdCard._meta.db
     async with write_transaction(engine):
@@ -92,7 +91,7 @@ async def do_issue_card(actor: Actor, household_id: int, *, now: datetime) -> st
 
 
 async def do_revoke_card(actor: Actor, household_id: int, *, reason: str, now: datetime) -> None:
-    require_role(actor, *CARD_ROLES)
+    require(actor, Capability.CARD_ISSUE)
     if len(reason.strip()) < 4:
         raise DomainError(N_("Please give a written reason (at least 4 characters)."), field="reason")
     household = await access_household(actor, household_id)

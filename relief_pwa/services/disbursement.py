@@ -22,10 +22,12 @@ from typing import Any
 from relief_pwa.adapters import bankfiles
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.permissions import Capability, FourEyes
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services import funds, hooks
-from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
+from relief_pwa.services.four_eyes import require_second_person
 from relief_pwa.services.handover import record_aid
 from relief_pwa.services.numbers import next_value
 from relief_pwa.services.plans import month_name, month_number, month_of, parse_month
@@ -69,7 +71,7 @@ class GenerateResult:
 async def do_generate_monthly_lines(actor: Actor, month: str, *, now: datetime) -> GenerateResult:
     """Create the payment lines of ``month`` for every approved cash line running
     that month (one-off lines in their start month). Re-running is harmless."""
-    require_role(actor, *funds.MANAGER_ROLES)
+    require(actor, Capability.BATCH_CREATE)
     month = parse_month(month)
     if month_number(month) > month_number(month_of(now.date())) + 1:
         raise DomainError(N_("Payments can be prepared at most one month ahead."), field="month")
@@ -154,7 +156,7 @@ class BatchResult:
 async def do_create_batch(actor: Actor, fund_id: int, month: str, *, now: datetime) -> BatchResult:
     """Group the queued lines of one fund (months up to ``month``) into a batch.
     Lines of households without a one-card account stay queued and are counted."""
-    require_role(actor, *funds.MANAGER_ROLES)
+    require(actor, Capability.BATCH_CREATE)
     month = parse_month(month)
     engine = DisbursementBatch._meta.db
     async with write_transaction(engine):
@@ -245,11 +247,12 @@ async def do_export_batch(
 ) -> tuple[bytes, str]:
     """The bank file of a batch (CSV or XLSX); the first export marks it sent.
     Every download is audited: the file carries ID numbers and accounts."""
-    require_role(actor, *funds.MANAGER_ROLES)
+    require(actor, Capability.BATCH_EXPORT)
     if file_format not in ("csv", "xlsx"):
         raise DomainError(N_("Choose CSV or XLSX."), field="format")
     async with write_transaction(DisbursementBatch._meta.db):
         batch = await access_batch(actor, batch_id)
+        await require_second_person(actor, FourEyes.BATCH_EXPORT, [batch.created_by])
         lines = await _bank_lines(batch)
         data = (
             bankfiles.export_csv(batch.batch_no, lines)
@@ -258,7 +261,11 @@ async def do_export_batch(
         )
         if batch.status == "draft":
             await DisbursementBatch.update(
-                {DisbursementBatch.status: "exported", DisbursementBatch.exported_at: now}
+                {
+                    DisbursementBatch.status: "exported",
+                    DisbursementBatch.exported_at: now,
+                    DisbursementBatch.exported_by: actor.staff_id,
+                }
             ).where(DisbursementBatch.id == batch.id)
         await record_event(
             actor,
@@ -294,13 +301,14 @@ async def do_reconcile_batch(
             unknown lines, or contradicts an earlier reconciliation; each
             problem with its row number. Nothing is changed then.
     """
-    require_role(actor, *funds.MANAGER_ROLES)
+    require(actor, Capability.BATCH_RECONCILE)
     engine = DisbursementBatch._meta.db
     async with write_transaction(engine):
         batch = await access_batch(actor, batch_id)
         await advisory_xact_lock(engine, f"batch:{batch.id}")
         if batch.status == "draft":
             raise DomainError(N_("Export the batch file before reconciling it."), field="file")
+        await require_second_person(actor, FourEyes.BATCH_RECONCILE, [batch.exported_by])
         lines = await PaymentLine.select().where(PaymentLine.batch == batch.id)
         by_line_id = {row["line_id"]: row for row in lines}
         returned = bankfiles.parse_return_file(

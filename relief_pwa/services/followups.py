@@ -19,13 +19,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from relief_pwa.core.enums import AppState, AreaType, Illness, Role, WorkCapacity
+from relief_pwa.core.enums import AppState, AreaType, Illness, WorkCapacity
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.permissions import (
+    FIELD_ROLES_NEAREST_FIRST,
+    Capability,
+    field_rank,
+    works_own_assignments_only,
+)
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.access import in_scope
-from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require_role
+from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.tables import (
     Application,
@@ -109,7 +115,7 @@ async def followup_delay_days() -> int:
 
 
 async def do_set_followup_delay(actor: Actor, days: str, *, now: datetime) -> int:
-    require_role(actor, Role.CITY)
+    require(actor, Capability.SETTINGS_MANAGE)
     raw = days.strip()
     if not raw.isdigit() or not 1 <= int(raw) <= 365:
         raise ValidationFailed(
@@ -141,15 +147,11 @@ async def liaison_for(org_path: str) -> int | None:
     """The community's liaison; failing that, the nearest field worker above it."""
     rows = (
         await Staff.select(Staff.id, Staff.role, Staff.org_path)
-        .where(
-            Staff.active.eq(True)
-            & Staff.role.is_in([Role.LIAISON.value, Role.INVESTIGATOR.value, Role.STATION.value])
-        )
+        .where(Staff.active.eq(True) & Staff.role.is_in(list(FIELD_ROLES_NEAREST_FIRST)))
         .order_by(Staff.id)
     )
     covering = [r for r in rows if org_path.startswith(r["org_path"])]
-    order = {Role.LIAISON.value: 0, Role.INVESTIGATOR.value: 1, Role.STATION.value: 2}
-    covering.sort(key=lambda r: (-len(r["org_path"]), order[r["role"]], r["id"]))
+    covering.sort(key=lambda r: (-len(r["org_path"]), field_rank(r["role"]), r["id"]))
     return int(covering[0]["id"]) if covering else None
 
 
@@ -319,7 +321,7 @@ async def list_alerts(actor: Actor) -> list[Alert]:
 
 async def do_resolve_alert(actor: Actor, visit_id: int, *, note: str, now: datetime) -> None:
     """The centre closes an alert with what it did about it."""
-    require_role(actor, Role.CENTER, Role.CITY)
+    require(actor, Capability.FOLLOWUP_ALERT_RESOLVE)
     note = " ".join(note.split())[:300]
     if len(note) < 4:
         raise ValidationFailed(
@@ -484,7 +486,7 @@ async def _on_activate(**data: Any) -> None:
 
 async def do_schedule_reviews(actor: Actor, *, now: datetime) -> int:
     """Schedule the missing periodic reviews of every active recipient in the actor's area."""
-    require_role(actor, Role.STATION, Role.CENTER, Role.CITY)
+    require(actor, Capability.REVIEWS_SCHEDULE)
     rows = await Application.select(Application.household).where(
         Application.state.is_in([AppState.ACTIVE.value, AppState.UNDER_REVIEW.value])
         & in_scope(actor, Application.org_path)
@@ -515,7 +517,7 @@ async def get_followup_lists(actor: Actor, *, now: datetime, kind: str = "") -> 
     today = now.date()
     kinds = [kind] if kind in ("follow_up", "review") else ["follow_up", "review"]
     base = in_scope(actor, Visit.org_path) & (Visit.status == "scheduled") & Visit.kind.is_in(kinds)
-    if actor.role == Role.LIAISON:
+    if works_own_assignments_only(actor.role):
         base = base & (Visit.assigned_to == actor.staff_id)
     columns = (
         Visit.id,
@@ -543,5 +545,5 @@ async def get_followup_lists(actor: Actor, *, now: datetime, kind: str = "") -> 
     )
     for row in [*overdue, *upcoming]:
         row["days_late"] = (today - row["scheduled_for"]).days
-    alerts = await list_alerts(actor) if actor.role in (Role.CENTER, Role.CITY, Role.SUPERVISOR) else []
+    alerts = await list_alerts(actor) if actor.can(Capability.FOLLOWUP_ALERTS_READ) else []
     return FollowupLists(today, list(overdue), list(upcoming), alerts, await followup_delay_days())

@@ -19,17 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from relief_pwa.core.enums import Role
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import format_yuan
+from relief_pwa.core.permissions import Capability
 from relief_pwa.db import write_transaction
 from relief_pwa.services.access import in_scope
-from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.tables import Fund, FundEntry, Provider
 
-MANAGER_ROLES = (Role.CENTER, Role.CITY)
 ENTRY_KINDS = ("income", "reserve", "release", "pay", "refund")
 LEDGER_PAGE = 100
 
@@ -172,7 +171,7 @@ class FundDraft:
 
 async def do_create_fund(actor: Actor, draft: FundDraft, *, now: datetime) -> int:
     """Open a ring-fenced fund owned by the actor's unit (district or city)."""
-    require_role(actor, *MANAGER_ROLES)
+    require(actor, Capability.FUNDS_MANAGE)
     code = draft.code.strip().upper()
     name = " ".join(draft.name.split())
     errors: dict[str, DomainError] = {}

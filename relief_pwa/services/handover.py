@@ -12,18 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from relief_pwa.core.enums import Role
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.permissions import Capability
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.access import access_household
-from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.followups import schedule_followup
 from relief_pwa.tables import Handover, Photo, PlanLine
 
-HANDOVER_ROLES = (Role.LIAISON, Role.STATION, Role.CENTER)
 METHODS = ("qr", "file_no")
 
 
@@ -122,7 +121,7 @@ async def do_confirm_handover(
     now: datetime,
 ) -> int:
     """Confirm goods or a service handed to the household, with a photo."""
-    require_role(actor, *HANDOVER_ROLES)
+    require(actor, Capability.HANDOVER)
     if method not in METHODS:
         raise DomainError(N_("Unknown way of identifying the household."), field="method")
     raw = quantity.strip()

@@ -11,20 +11,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from relief_pwa.core.enums import AreaType, Housing, Relation, Role
+from relief_pwa.core.enums import AreaType, Housing, Relation
 from relief_pwa.core.errors import Conflict, DomainError, ValidationFailed
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.intake import ItemDraft, MemberDraft, check_item, check_member
+from relief_pwa.core.permissions import Capability
 from relief_pwa.core.phone import normalise_phone
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.access import access_household, access_member
-from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.intake import DuplicateIdNumber
 from relief_pwa.tables import Household, Member, MoneyItem
 
-EDIT_ROLES = (Role.LIAISON, Role.INVESTIGATOR, Role.STATION, Role.CENTER)
 STALE = N_(
     "Someone else changed this household meanwhile. Your changes were not saved; reload and try again."
 )
@@ -64,7 +64,7 @@ async def _open_household_for_edit(
     actor: Actor, household_id: int, expected_version: int, now: datetime
 ) -> Household:
     """Load within jurisdiction, refuse closed files, and claim the next version (or conflict)."""
-    require_role(actor, *EDIT_ROLES)
+    require(actor, Capability.HOUSEHOLD_EDIT)
     household = await access_household(actor, household_id)
     if not household.is_open:
         raise DomainError(N_("This household file is closed; open a new application to change it."))

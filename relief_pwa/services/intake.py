@@ -5,20 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from relief_pwa.core.enums import AppState, Channel, Role
+from relief_pwa.core.enums import AppState, Channel
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.intake import CleanIntake, IntakeDraft, validate_intake
 from relief_pwa.core.materials import Material, MemberNeeds, missing_materials, required_materials
+from relief_pwa.core.permissions import Capability
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services import hooks
-from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.numbers import application_number, household_file_no, next_value
 from relief_pwa.services.org import access_community
 from relief_pwa.tables import Application, Household, Member, MoneyItem
-
-INTAKE_ROLES = (Role.LIAISON, Role.STATION, Role.CENTER)
 
 
 class DuplicateIdNumber(DomainError):
@@ -82,7 +81,7 @@ async def _find_duplicates(actor: Actor, clean: CleanIntake) -> None:
 
 async def check_and_create_intake(actor: Actor, draft: IntakeDraft, *, now: datetime) -> IntakeResult:
     """Validate the form, refuse city-wide duplicates, write everything in one transaction."""
-    require_role(actor, *INTAKE_ROLES)
+    require(actor, Capability.INTAKE_CREATE)
     clean = validate_intake(draft, now.date())
     try:
         community = await access_community(actor, clean.community_id)
@@ -90,7 +89,7 @@ async def check_and_create_intake(actor: Actor, draft: IntakeDraft, *, now: date
         raise ValidationFailed(
             {"community_id": DomainError(N_("Please choose the community."), field="community_id")}
         ) from None
-    if actor.role == Role.LIAISON and clean.channel == Channel.WINDOW:
+    if clean.channel == Channel.WINDOW and not actor.can(Capability.INTAKE_AT_WINDOW):
         pass  # a liaison may still record a window application handed to them
     path_codes = [c for c in community.path.split("/") if c]
     district_code, street_code = path_codes[1], path_codes[2]

@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from relief_pwa.core.enums import OPEN_STATES, AppState, Role
+from relief_pwa.core.enums import OPEN_STATES, AppState
 from relief_pwa.core.errors import DomainError, ValidationFailed
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import format_yuan
+from relief_pwa.core.permissions import Capability
 from relief_pwa.db import write_transaction
 from relief_pwa.services.access import access_household, in_scope
-from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.tables import (
     Application,
@@ -62,7 +63,6 @@ GAP_THRESHOLD_KEY = "discrepancy_threshold_pct"
 DEFAULT_GAP_PCT = 20
 GAP_MIN_FEN = 10_000  # 100 yuan: smaller gaps are noise, whatever the percentage
 LIMIT_PER_FLAG = 500
-NEAR_RELATIVE_ROLES = (Role.LIAISON, Role.INVESTIGATOR, Role.STATION, Role.CENTER)
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,7 @@ class FlagReport:
 
 
 def _require_reader(actor: Actor) -> None:
-    from relief_pwa.services.supervision import require_reader
-
-    require_reader(actor)
+    require(actor, Capability.AUDIT_READ)
 
 
 async def _households(ids: set[int]) -> dict[int, dict[str, Any]]:
@@ -439,7 +437,7 @@ async def do_record_near_relative(
     now: datetime,
 ) -> int:
     """File that a household is related to relief staff or a community cadre (近亲属备案)."""
-    require_role(actor, *NEAR_RELATIVE_ROLES)
+    require(actor, Capability.NEAR_RELATIVE_FILE)
     errors: dict[str, DomainError] = {}
     name = " ".join(relative_name.split())
     if not 2 <= len(name) <= 60:

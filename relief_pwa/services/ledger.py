@@ -21,10 +21,11 @@ from relief_pwa.core.fieldwork import (
     discrepancy,
 )
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.permissions import Capability
 from relief_pwa.db import write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.access import access_household
-from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.photos import PhotoView, photo_view
 from relief_pwa.tables import Member, MoneyItem, Photo, Staff, SystemSetting, Verification, Visit
@@ -47,7 +48,7 @@ async def discrepancy_threshold_pct() -> int:
 
 async def do_set_discrepancy_threshold(actor: Actor, pct: int, *, now: datetime) -> None:
     """City administrators tune the threshold; audited with the old value."""
-    require_role(actor, "city")
+    require(actor, Capability.SETTINGS_MANAGE)
     async with write_transaction(SystemSetting._meta.db):
         before = await discrepancy_threshold_pct()
         existing = (

@@ -20,14 +20,15 @@ from datetime import date, datetime
 from typing import Any
 
 from relief_pwa.core.calendar import add_working_days, is_working_day
-from relief_pwa.core.enums import AppState, Role
+from relief_pwa.core.enums import AppState
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.permissions import Capability
 from relief_pwa.core.phone import normalise_phone
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.access import in_scope
-from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require_role
+from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.applications import do_transition
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.publicity import RUNNING, local_date
@@ -321,8 +322,6 @@ async def get_public_status(tracking_code: str) -> PublicStatus:
 
 # --- the staff inbox ---------------------------------------------------------
 
-HANDLER_ROLES = (Role.STATION, Role.CENTER, Role.CITY)
-
 
 @dataclass(frozen=True)
 class InboxRow:
@@ -496,7 +495,7 @@ async def do_record_investigation(
     actor: Actor, objection_id: int, investigation: str, *, now: datetime
 ) -> None:
     """Record (or extend) the investigation of an open objection; it becomes 'investigating'."""
-    require_role(actor, *HANDLER_ROLES)
+    require(actor, Capability.OBJECTION_HANDLE)
     text = _clean_text(investigation, "investigation")
     async with write_transaction(Objection._meta.db):
         row = await access_objection(actor, objection_id)
@@ -528,7 +527,7 @@ async def do_answer(
     actor: Actor, objection_id: int, answer: str, *, now: datetime, close: bool = False
 ) -> None:
     """Answer the filer (visible with the tracking code); ``close`` also closes the report."""
-    require_role(actor, *HANDLER_ROLES)
+    require(actor, Capability.OBJECTION_HANDLE)
     text = _clean_text(answer, "answer", minimum=10)
     async with write_transaction(Objection._meta.db):
         row = await access_objection(actor, objection_id)
@@ -566,7 +565,7 @@ async def do_answer(
 
 
 async def do_close(actor: Actor, objection_id: int, *, now: datetime) -> None:
-    require_role(actor, *HANDLER_ROLES)
+    require(actor, Capability.OBJECTION_HANDLE)
     async with write_transaction(Objection._meta.db):
         row = await access_objection(actor, objection_id)
         if row["status"] != ANSWERED:

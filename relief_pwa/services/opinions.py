@@ -11,14 +11,15 @@ from datetime import date, datetime
 from typing import Any
 
 from relief_pwa.core.eligibility import EligibilityOutcome, EligibilityResult, check_eligibility
-from relief_pwa.core.enums import AppState, Role
+from relief_pwa.core.enums import AppState
 from relief_pwa.core.errors import DomainError, InvalidTransition
 from relief_pwa.core.facts import HouseholdFacts, Standard, select_standard
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.permissions import Capability
 from relief_pwa.core.workflow import available_actions
 from relief_pwa.db import write_transaction
 from relief_pwa.services.access import access_application
-from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.applications import do_transition
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.bulk_scoring import Lookback
@@ -152,7 +153,7 @@ async def get_opinion_page(
         .order_by(EligibilityOpinion.id, ascending=False)
     )
     state = AppState(application.state)
-    actions = {t.action for t in available_actions(state, actor.role)} if not actor.is_supervisor else set()
+    actions = {t.action for t in available_actions(state, actor.role)}
     return OpinionPage(
         application=application.to_dict(),
         household=household or {},
@@ -185,7 +186,7 @@ async def do_record_opinion(
     with the opinion, so the decision can be checked later against exactly
     what the station saw.
     """
-    require_role(actor, Role.STATION)
+    require(actor, Capability.APP_FIND_ELIGIBLE)
     action = DECISIONS.get(decision)
     if action is None:
         raise DomainError(N_("Choose eligible or ineligible."), field="decision")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from relief_pwa.core.enums import AreaType, OrgLevel, Role
+from relief_pwa.core.enums import AreaType, OrgLevel
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.permissions import Capability
 from relief_pwa.db import write_transaction
-from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.org import org_path_for
 from relief_pwa.tables import OrgUnit
@@ -37,7 +38,7 @@ class NewOrgUnit:
 
 async def do_create_org_units(actor: Actor, units: list[NewOrgUnit], *, now: datetime) -> int:
     """Create units (parents before children) in one transaction, each audited."""
-    require_role(actor, Role.CITY, "system")
+    require(actor, Capability.ORG_MANAGE)
     async with write_transaction(OrgUnit._meta.db):
         known = {
             r["code"]: r for r in await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.path, OrgUnit.level)
@@ -100,7 +101,7 @@ async def do_update_office(actor: Actor, unit_id: int, details: OfficeDetails, *
     from relief_pwa.core.phone import normalise_phone
     from relief_pwa.services.access import access_org_unit
 
-    require_role(actor, Role.CITY)
+    require(actor, Capability.ORG_MANAGE)
     unit = await access_org_unit(actor, unit_id)
     errors: dict[str, DomainError] = {}
     values = {

@@ -20,14 +20,14 @@ from relief_pwa.adapters.storage import LocalPhotoStore, PhotoKind, PhotoNotStor
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden
 from relief_pwa.core.fieldwork import PhotoPurpose, VisitStatus
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.permissions import Capability
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services.access import in_scope
-from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.settings import get_settings
 from relief_pwa.tables import Photo, Visit
 
-FIELD_ROLES = ("liaison", "investigator", "station")
 # Uploads above this are refused by the route before they are read in full;
 # phone photos are ~10 MB, the browser downscales to well under 1 MB.
 UPLOAD_LIMIT_BYTES = 16 * 1024 * 1024
@@ -181,7 +181,7 @@ async def do_add_photo(
     Nothing is written when the upload is refused. A retried upload of the
     same photo returns the row stored the first time.
     """
-    require_role(actor, *FIELD_ROLES)
+    require(actor, Capability.VISIT_RECORD)
     try:
         chosen = PhotoPurpose(purpose or PhotoPurpose.EVIDENCE)
     except ValueError:

@@ -21,18 +21,21 @@ from typing import Any
 from piccolo.columns.combination import WhereRaw
 
 from relief_pwa.core import plans as core_plans
-from relief_pwa.core.enums import AppState, AreaType, Category, Role
+from relief_pwa.core.enums import AppState, AreaType, Category
 from relief_pwa.core.errors import Conflict, DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.facts import Standard, jinan_demo_standards, select_standard
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import format_yuan, parse_yuan
+from relief_pwa.core.permissions import Capability, FourEyes
 from relief_pwa.core.ranking import RankEntry, rank
 from relief_pwa.db import write_transaction
 from relief_pwa.services import funds
-from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
+from relief_pwa.services.four_eyes import require_second_person
 from relief_pwa.services.resources import core_resource, dotted
 from relief_pwa.tables import (
+    AuditEvent,
     Household,
     OrgUnit,
     Payment,
@@ -296,10 +299,7 @@ class DraftView:
 
 
 def _check_drafter(actor: Actor) -> None:
-    if actor.role not in (Role.CENTER, Role.CITY, Role.SUPERVISOR):
-        from relief_pwa.core.errors import PermissionDenied
-
-        raise PermissionDenied(N_("Your role may not take this action."))
+    require(actor, Capability.PLAN_READ)
 
 
 async def get_draft(
@@ -380,7 +380,7 @@ async def do_save_drafts(
 
     A household's earlier draft plan, if any, is cancelled and replaced.
     """
-    require_role(actor, *funds.MANAGER_ROLES)
+    require(actor, Capability.PLAN_DRAFT)
     candidates, info = await load_candidates(actor, scope, now=now)
     pool, _ = await load_pool(actor, scope, now=now)
     draft = core_plans.draft_plans(candidates, pool)
@@ -582,7 +582,7 @@ async def do_adjust_line(
 ) -> None:
     """Staff adjust a draft line: remove it, or lower its amount / quantity
     (never above what the rule gives). A written reason is required."""
-    require_role(actor, *funds.MANAGER_ROLES)
+    require(actor, Capability.PLAN_DRAFT)
     reason = " ".join(reason.split())[:300]
     if len(reason) < 4:
         raise ValidationFailed(
@@ -714,15 +714,32 @@ async def _release_resource(resource_id: int, total_fen: int, total_quantity: in
         await Resource.update(changes).where(Resource.id == resource_id)
 
 
+async def _plan_authors(plan: Plan) -> list[int | None]:
+    """Who drafted the plan and who adjusted or removed any of its lines."""
+    line_ids = [row["id"] for row in await PlanLine.select(PlanLine.id).where(PlanLine.plan == plan.id)]
+    editors = (
+        await AuditEvent.select(AuditEvent.actor).where(
+            (AuditEvent.entity_type == "plan_line")
+            & AuditEvent.entity_id.is_in(line_ids)
+            & AuditEvent.action.is_in(["plan.adjust_line", "plan.remove_line"])
+        )
+        if line_ids
+        else []
+    )
+    return [plan.created_by, *(row["actor"] for row in editors)]
+
+
 async def do_approve_plan(
     actor: Actor, plan_id: int, *, now: datetime, expected_version: int | None = None
 ) -> None:
     """Approve a draft plan: reserve every line's resource budget/quantity and
-    (cash) its fund. All or nothing: one refused reservation refuses the plan."""
-    require_role(actor, *funds.MANAGER_ROLES)
+    (cash) its fund. All or nothing: one refused reservation refuses the plan.
+    Four eyes: whoever drafted the plan or changed its lines cannot approve it."""
+    require(actor, Capability.PLAN_APPROVE)
     month = month_of(now.date())
     async with write_transaction(Plan._meta.db):
         plan = await _plan_for_change(actor, plan_id, expected_version)
+        await require_second_person(actor, FourEyes.PLAN_APPROVE, await _plan_authors(plan))
         if plan.status != "draft":
             raise DomainError(N_("Only a draft plan can be approved."), field="plan")
         lines = await PlanLine.select().where((PlanLine.plan == plan.id) & (PlanLine.status == "draft"))
@@ -798,7 +815,7 @@ async def do_approve_plan(
 async def do_cancel_line(actor: Actor, line_id: int, *, reason: str, now: datetime) -> None:
     """Stop an approved line: what was not paid or handed over goes back to the
     resource and the fund. Refused while a payment of the line is at the bank."""
-    require_role(actor, *funds.MANAGER_ROLES)
+    require(actor, Capability.PLAN_DRAFT)
     reason = " ".join(reason.split())[:300]
     if len(reason) < 4:
         raise ValidationFailed(

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from relief_pwa.core.enums import Role
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.permissions import Capability
 from relief_pwa.db import advisory_xact_lock, write_transaction
-from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.tables import PolicyPage
 
@@ -121,7 +121,7 @@ async def do_publish_policy(
     ``based_on_version`` is the version the editor started from: if someone
     published meanwhile, the edit is refused as a conflict, never overwritten.
     """
-    require_role(actor, Role.CITY)
+    require(actor, Capability.POLICIES_EDIT)
     errors: dict[str, DomainError] = {}
     slug = slug.strip().lower()
     if not SLUG_PATTERN.fullmatch(slug):

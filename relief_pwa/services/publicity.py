@@ -26,14 +26,15 @@ from typing import Any
 
 from relief_pwa.clock import CHINA_TZ
 from relief_pwa.core.calendar import PUBLICITY_DAYS, REPUBLICITY_DAYS
-from relief_pwa.core.enums import AppState, Role
-from relief_pwa.core.errors import DomainError, ValidationFailed
+from relief_pwa.core.enums import AppState
+from relief_pwa.core.errors import AccessRefused, DomainError, ValidationFailed
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.masking import mask_name
+from relief_pwa.core.permissions import Capability
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.access import access_application, in_scope
-from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require_role
+from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.applications import do_transition
 from relief_pwa.services.audit import record_event
 from relief_pwa.tables import (
@@ -468,7 +469,7 @@ async def do_start_publicity(
 ) -> int:
     """Start the 公示 of an application found eligible (a re-公示 of 3 days if an
     earlier one was interrupted by an objection). Returns the notice id."""
-    require_role(actor, Role.STATION)
+    require(actor, Capability.APP_START_PUBLICITY)
     _check_amount(proposed_amount_fen, "amount")
     engine = PublicNotice._meta.db
     async with write_transaction(engine):
@@ -495,7 +496,7 @@ async def do_start_publicity_batch(
     Every item is checked first; one bad item refuses the batch with an
     error per item (field ``app-<id>``) and nothing is started.
     """
-    require_role(actor, Role.STATION)
+    require(actor, Capability.APP_START_PUBLICITY)
     if not items:
         raise DomainError(N_("Select at least one application."), field="")
     errors: dict[str, DomainError] = {}
@@ -558,7 +559,7 @@ async def do_close_due_notices(now: datetime) -> list[int]:
                     # The case moved on some other way: the notice is over all the same.
                     await _set_status(SYSTEM_ACTOR, row["id"], INTERRUPTED, now=now, why="case_moved")
             closed.append(row["id"])
-        except DomainError:
+        except (DomainError, AccessRefused):
             log.exception("could not close public notice %s", row["id"])
     return closed
 
@@ -781,7 +782,7 @@ async def do_decide(
     expected_version: int | None,
 ) -> None:
     """The centre approves or rejects after the 公示 (written reasons), or starts assistance."""
-    require_role(actor, Role.CENTER)
+    require(actor, Capability.APP_APPROVE)
     action = DECISIONS.get(decision)
     if action is None:
         raise DomainError(N_("Choose approve or reject."), field="decision")

@@ -22,16 +22,16 @@ from typing import Any
 from piccolo.querystring import QueryString
 
 from relief_pwa.clock import CHINA_TZ
-from relief_pwa.core.enums import Category, Role
+from relief_pwa.core.enums import Category
 from relief_pwa.core.errors import DomainError, PermissionDenied
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.permissions import Capability
 from relief_pwa.core.scoring import FACTOR_CODES
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.bulk_scoring import RANKED_STATES, local_date
 from relief_pwa.services.scoring import RawSql, parse_breakdown_points
 from relief_pwa.tables import Household, OrgUnit
 
-RANKING_ROLES = frozenset({Role.STATION, Role.CENTER, Role.CITY, Role.SUPERVISOR})
 PAGE_SIZE = 25
 _ZERO = Decimal("0.00")
 
@@ -84,7 +84,7 @@ class RankingPage:
 
 
 def require_ranking_role(actor: Actor) -> None:
-    if actor.role not in RANKING_ROLES:
+    if not actor.can(Capability.RANKING_READ):
         raise PermissionDenied(N_("Your role may not take this action."))
 
 

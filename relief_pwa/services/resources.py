@@ -18,9 +18,10 @@ from relief_pwa.core.enums import Category
 from relief_pwa.core.errors import Conflict, DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import format_yuan, parse_yuan
+from relief_pwa.core.permissions import Capability
 from relief_pwa.db import write_transaction
 from relief_pwa.services import funds
-from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.tables import Donation, Fund, OrgUnit, Provider, Resource
 
@@ -56,7 +57,7 @@ class ProviderDraft:
 
 
 async def do_create_provider(actor: Actor, draft: ProviderDraft, *, now: datetime) -> int:
-    require_role(actor, *funds.MANAGER_ROLES)
+    require(actor, Capability.RESOURCES_MANAGE)
     name = _clean(draft.name, 121)
     errors: dict[str, DomainError] = {}
     if not name or len(name) > 120:
@@ -342,7 +343,7 @@ def core_resource(row: dict[str, Any]) -> core_plans.Resource:
 
 
 async def do_create_resource(actor: Actor, draft: ResourceDraft, *, now: datetime) -> int:
-    require_role(actor, *funds.MANAGER_ROLES)
+    require(actor, Capability.RESOURCES_MANAGE)
     values = await check_resource_draft(actor, draft)
     async with write_transaction(Resource._meta.db):
         resource = Resource(**values, created_at=now)
@@ -373,7 +374,7 @@ async def do_update_resource(
     actor: Actor, resource_id: int, *, budget_total: str, quantity_total: str, active: bool, now: datetime
 ) -> None:
     """Change a resource's limits or switch it off; never below what is already reserved."""
-    require_role(actor, *funds.MANAGER_ROLES)
+    require(actor, Capability.RESOURCES_MANAGE)
     errors: dict[str, DomainError] = {}
     budget = _yuan(budget_total, "budget_total", errors)
     quantity = _int(quantity_total, "quantity_total", errors, low=0, high=100_000_000)
@@ -480,7 +481,7 @@ async def do_record_donation(actor: Actor, draft: DonationDraft, *, now: datetim
     """Record a donation as it arrives: money credits the fund (income entry),
     goods add to the resource's quantity, money given to a budgeted resource
     also raises its budget."""
-    require_role(actor, *funds.MANAGER_ROLES)
+    require(actor, Capability.RESOURCES_MANAGE)
     errors: dict[str, DomainError] = {}
     provider_id = await funds._provider_in_scope(actor, draft.provider_id)
     if provider_id is None:

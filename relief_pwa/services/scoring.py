@@ -38,7 +38,6 @@ from relief_pwa.core.enums import (
     Illness,
     OrgLevel,
     Relation,
-    Role,
     Schooling,
     Sex,
     ShockKind,
@@ -56,6 +55,7 @@ from relief_pwa.core.facts import (
     select_standard,
 )
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.permissions import Capability
 from relief_pwa.core.scoring import (
     DEFAULT_MODEL,
     IndexBreakdown,
@@ -69,7 +69,7 @@ from relief_pwa.core.scoring import (
 from relief_pwa.db import advisory_xact_lock, is_sqlite, write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.access import access_application, access_household
-from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require_role
+from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.bulk_scoring import (
     RANKED_STATES,
@@ -116,7 +116,6 @@ from relief_pwa.tables import (
 log = logging.getLogger(__name__)
 
 SHOCK_KINDS: tuple[ShockKind, ...] = tuple(k for k in ShockKind if k is not ShockKind.NONE)
-RECORD_ROLES = (Role.LIAISON, Role.INVESTIGATOR, Role.STATION, Role.CENTER)
 MODEL_STATUSES = ("draft", "active", "retired")
 
 
@@ -454,7 +453,7 @@ async def _on_household_changed(household_id: int, trigger: str, now: datetime) 
 
 async def do_recompute_household(actor: Actor, household_id: int, *, now: datetime) -> HouseholdScore:
     """Staff ask for a fresh computation (e.g. after a new standard); audited."""
-    require_role(actor, Role.STATION, Role.CENTER, Role.CITY)
+    require(actor, Capability.INDEX_RECOMPUTE)
     async with write_transaction(Household._meta.db):
         household = await access_household(actor, household_id)
         score = await recompute_household(household.id, trigger="manual", now=now)
@@ -486,7 +485,7 @@ async def do_record_shock(
     actor: Actor, household_id: int, *, kind: str, occurred_on: date | None, note: str, now: datetime
 ) -> int:
     """Record a sudden shock (disaster, accident, sudden illness); the index follows at once."""
-    require_role(actor, *RECORD_ROLES)
+    require(actor, Capability.INDEX_FACTS_RECORD)
     errors: dict[str, DomainError] = {}
     if kind not in {k.value for k in SHOCK_KINDS}:
         errors["kind"] = DomainError(N_("Please choose what happened."), field="kind")
@@ -578,7 +577,7 @@ async def do_record_external_aid(
     now: datetime,
 ) -> int:
     """Record aid received from outside the system (another department, a donor); audited."""
-    require_role(actor, *RECORD_ROLES)
+    require(actor, Capability.INDEX_FACTS_RECORD)
     errors: dict[str, DomainError] = {}
     if value_fen is None or value_fen <= 0:
         errors["value"] = DomainError(N_("Please give the value of the aid in yuan."), field="value")
@@ -775,7 +774,7 @@ async def get_index_view(actor: Actor, household_id: int, record_id: int | None 
         no_standard = not await ReliefStandard.exists().where(
             (ReliefStandard.district_code == district) & (ReliefStandard.area_type == household.area_type)
         )
-    writer = actor.role in {r.value for r in RECORD_ROLES}
+    writer = actor.can(Capability.INDEX_FACTS_RECORD)
     return IndexView(
         household=household.to_dict(),
         check=check,
@@ -786,7 +785,7 @@ async def get_index_view(actor: Actor, household_id: int, record_id: int | None 
         missing_labels=[MISSING_FACT_LABELS[code] for code in missing if code in MISSING_FACT_LABELS],
         no_standard=no_standard,
         can_record=writer,
-        can_recompute=actor.role in {Role.STATION, Role.CENTER, Role.CITY},
+        can_recompute=actor.can(Capability.INDEX_RECOMPUTE),
     )
 
 

@@ -14,26 +14,24 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from relief_pwa.core.enums import Role
 from relief_pwa.core.errors import (
     Conflict,
     DomainError,
     NotFoundOrForbidden,
-    PermissionDenied,
     ValidationFailed,
 )
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.permissions import Capability
 from relief_pwa.core.ranking import RankDiff, compare_rankings
 from relief_pwa.core.scoring import FACTOR_CODES, ScoringModel, model_from_dict, model_to_dict, validate_model
 from relief_pwa.db import advisory_xact_lock, write_transaction
-from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.bulk_scoring import local_date
 from relief_pwa.services.scoring import city_path, get_active_model, score_in_memory
 from relief_pwa.tables import Household, Job
 from relief_pwa.tables import ScoringModel as ScoringModelRow
 
-READ_ROLES = frozenset({Role.CITY, Role.SUPERVISOR})
 RESCORE_JOB = "rescore"
 # Form fields per factor: (parameter, kind) — kind "points" is a decimal, "months" an integer.
 INT_PARAMS: dict[str, tuple[str, ...]] = {
@@ -50,8 +48,7 @@ LEVELS: dict[str, tuple[str, ...]] = {
 
 
 def require_reader(actor: Actor) -> None:
-    if actor.role not in READ_ROLES:
-        raise PermissionDenied(N_("Your role may not take this action."))
+    require(actor, Capability.SCORING_MODELS_READ)
 
 
 @dataclass(frozen=True)
@@ -207,7 +204,7 @@ def check_definition(data: Mapping[str, Any]) -> ScoringModel:
 
 async def do_create_model_draft(actor: Actor, data: Mapping[str, Any], *, now: datetime) -> int:
     """Store a new draft version after validating it (refused with reasons otherwise); audited."""
-    require_role(actor, Role.CITY)
+    require(actor, Capability.SCORING_MODELS_EDIT)
     model = check_definition(data)
     engine = ScoringModelRow._meta.db
     async with write_transaction(engine):
@@ -324,7 +321,7 @@ async def do_activate_model(actor: Actor, model_id: int, *, now: datetime) -> in
     Returns:
         The job id; the caller starts it (``jobs.start_job``) after the commit.
     """
-    require_role(actor, Role.CITY)
+    require(actor, Capability.SCORING_MODELS_EDIT)
     engine = ScoringModelRow._meta.db
     async with write_transaction(engine):
         await advisory_xact_lock(engine, "scoring-model")

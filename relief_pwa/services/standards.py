@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from relief_pwa.core.enums import AreaType, OrgLevel, Role
+from relief_pwa.core.enums import AreaType, OrgLevel
 from relief_pwa.core.facts import Standard, jinan_demo_standards
+from relief_pwa.core.permissions import Capability
 from relief_pwa.db import advisory_xact_lock, write_transaction
-from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require_role
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.tables import OrgUnit, ReliefStandard
 
@@ -48,8 +49,7 @@ async def do_seed_standards(
     Returns:
         How many rows were added.
     """
-    if actor is not SYSTEM_ACTOR:
-        require_role(actor, Role.CITY)
+    require(actor, Capability.STANDARDS_MANAGE)
     engine = ReliefStandard._meta.db
     async with write_transaction(engine):
         await advisory_xact_lock(engine, "relief-standards")

@@ -14,21 +14,19 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from relief_pwa.clock import CHINA_TZ
-from relief_pwa.core.enums import Role
-from relief_pwa.core.errors import DomainError, PermissionDenied, ValidationFailed
+from relief_pwa.core.errors import DomainError, ValidationFailed
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.permissions import Capability, is_read_only
 from relief_pwa.services.access import in_scope
-from relief_pwa.services.actors import Actor
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import ChainReport, verify_chain
 from relief_pwa.tables import AuditEvent, Household, Staff
 
 PAGE_SIZE = 50
-READER_ROLES = (Role.SUPERVISOR, Role.CITY)
 
 
 def require_reader(actor: Actor) -> None:
-    if actor.role not in READER_ROLES:
-        raise PermissionDenied(N_("Only supervisors and city staff read the audit log."))
+    require(actor, Capability.AUDIT_READ)
 
 
 @dataclass(frozen=True)
@@ -210,4 +208,4 @@ async def is_supervisor_session(session: dict[str, Any] | None, session_key: str
     if not isinstance(staff_id, int):
         return False
     row = await Staff.select(Staff.role).where(Staff.id == staff_id).first()
-    return row is not None and row["role"] == Role.SUPERVISOR
+    return row is not None and is_read_only(str(row["role"]))

@@ -17,7 +17,6 @@ from typing import Any
 from piccolo.columns import Column
 
 from relief_pwa.adapters.photos import ProcessedPhoto
-from relief_pwa.core.enums import Role
 from relief_pwa.core.errors import Conflict, DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.fieldwork import (
     FINDINGS_MAX_LENGTH,
@@ -34,16 +33,16 @@ from relief_pwa.core.fieldwork import (
 )
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.masking import mask_name
+from relief_pwa.core.permissions import Capability, can, roles_with
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.access import access_household, in_scope
-from relief_pwa.services.actors import Actor, require_role
+from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.ledger import VerifiedValue, record_verifications, visit_verifications
-from relief_pwa.services.photos import FIELD_ROLES, link_photo, prepare_photo, store_photo
+from relief_pwa.services.photos import link_photo, prepare_photo, store_photo
 from relief_pwa.tables import Application, Household, MoneyItem, Staff, Visit
 
-FIELD_STAFF_ROLES = (Role.LIAISON.value, Role.INVESTIGATOR.value, Role.STATION.value)
 UPCOMING_DAYS = 14
 TIME_WINDOW_MAX_LENGTH = 40
 
@@ -221,7 +220,7 @@ async def field_staff_for(household_org_path: str, *, exclude: int | None = None
     """Active field staff whose jurisdiction covers the household (may be assigned or co-sign)."""
     rows = (
         await Staff.select(Staff.id, Staff.display_name, Staff.role, Staff.org_path)
-        .where(Staff.active.eq(True) & Staff.role.is_in(list(FIELD_STAFF_ROLES)))
+        .where(Staff.active.eq(True) & Staff.role.is_in(list(roles_with(Capability.VISIT_RECORD))))
         .order_by(Staff.role)
         .order_by(Staff.display_name)
     )
@@ -237,7 +236,7 @@ async def _field_staff_ok(staff_id: int, household_org_path: str) -> bool:
     return bool(
         row
         and row["active"]
-        and row["role"] in FIELD_STAFF_ROLES
+        and can(row["role"], Capability.VISIT_RECORD)
         and household_org_path.startswith(row["org_path"])
     )
 
@@ -317,7 +316,7 @@ class ScheduleRequest:
 
 async def do_schedule_visit(actor: Actor, request: ScheduleRequest, *, now: datetime) -> int:
     """Put a visit in a field worker's diary; audited; announces "visit.scheduled"."""
-    require_role(actor, *FIELD_STAFF_ROLES)
+    require(actor, Capability.VISIT_RECORD)
     household = await access_household(actor, request.household_id)
     check_schedule_date(request.scheduled_for, now.date())
     if not await _field_staff_ok(request.assigned_to, household.org_path):
@@ -377,7 +376,7 @@ async def do_schedule_visit(actor: Actor, request: ScheduleRequest, *, now: date
 
 
 async def do_cancel_visit(actor: Actor, visit_id: int, *, reason: str, now: datetime) -> None:
-    require_role(actor, *FIELD_STAFF_ROLES)
+    require(actor, Capability.VISIT_RECORD)
     if len(reason.strip()) < 4:
         raise DomainError(N_("Please give a written reason (at least 4 characters)."), field="reason")
     async with write_transaction(Visit._meta.db):
@@ -576,7 +575,7 @@ async def check_record_visit(actor: Actor, record: VisitRecord, *, now: datetime
         VisitConflict: the record was based on an outdated version.
         NotFoundOrForbidden: the visit or household is outside the actor's area.
     """
-    require_role(actor, *FIELD_ROLES)
+    require(actor, Capability.VISIT_RECORD)
     record = _check_record_shape(record)
 
     # A resend of a record already stored: answer at once, touch nothing.

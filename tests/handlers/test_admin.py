@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from relief_pwa.tables import AuditEvent, OrgUnit, Staff
+from tests.factories import STAFF
 from tests.helpers import found
 
 
@@ -30,7 +31,7 @@ async def test_bad_account_values_rerender_with_messages(client, world):
     response = await client.post_form("/admin/staff", form)
     assert response.status_code == 422
     assert 'id="username-error"' in response.text
-    assert await Staff.count() == 10
+    assert await Staff.count() == len(STAFF)
 
 
 async def test_disabling_an_account_ends_its_sessions(client, world, make_client):

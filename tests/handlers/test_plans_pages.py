@@ -6,8 +6,21 @@ import csv
 import io
 import re
 
-from relief_pwa.tables import DisbursementBatch, Fund, Handover, Payment, Plan, PlanLine, Provider, Resource
+from relief_pwa.core.enums import Role
+from relief_pwa.services.four_eyes import do_set_four_eyes
+from relief_pwa.tables import (
+    AuditEvent,
+    DisbursementBatch,
+    Fund,
+    Handover,
+    Payment,
+    Plan,
+    PlanLine,
+    Provider,
+    Resource,
+)
 from tests.adapters.imagefactory import phone_jpeg
+from tests.factories import add_staff
 from tests.helpers import found
 from tests.services.plans_support import recipient
 
@@ -75,7 +88,10 @@ async def test_resource_form_refuses_bad_amounts_and_keeps_input(world, client):
     assert await Resource.count() == 0
 
 
-async def test_draft_save_adjust_approve_batch_and_reconcile_through_pages(world, client):
+async def test_draft_save_adjust_approve_batch_and_reconcile_through_pages(world, client, make_client):
+    """Drafter, approver, batch creator, exporter and reconciler: four eyes at every step."""
+    colleague = make_client()
+    await colleague.login("center_2")
     household = await recipient(world, index="80")
     fund_id, _ = await setup_pool_by_pages(client)
     page = await client.get("/plans/draft")
@@ -108,8 +124,25 @@ async def test_draft_save_adjust_approve_batch_and_reconcile_through_pages(world
         },
     )
     assert found(await PlanLine.objects().first()).amount_fen == 40000
+    # The drafter cannot approve their own plan.
     await client.get(f"/plans/{plan.id}")
-    response = await client.post_form(f"/plans/{plan.id}/approve", {"version": "2"})
+    refused = await client.post_form(f"/plans/{plan.id}/approve", {"version": "2"})
+    assert refused.status_code == 403 and "四眼" in refused.text
+    assert found(await Plan.objects().first()).status == "draft"
+    # A colleague who only adjusted a line cannot approve either.
+    await colleague.get(f"/plans/{plan.id}")
+    response = await colleague.post_form(
+        f"/plans/lines/{line.id}/adjust",
+        {"plan_id": str(plan.id), "version": "2", "amount": "450", "reason": "重新核定", "action": "change"},
+    )
+    assert response.status_code == 303
+    third = make_client()
+    await add_staff(world, "center_3", Role.CENTER, "370102")
+    await third.login("center_3")
+    refused = await colleague.post_form(f"/plans/{plan.id}/approve", {"version": "3"})
+    assert refused.status_code == 403
+    await third.get(f"/plans/{plan.id}")
+    response = await third.post_form(f"/plans/{plan.id}/approve", {"version": "3"})
     assert response.status_code == 303
     assert found(await Plan.objects().first()).status == "approved"
 
@@ -121,15 +154,31 @@ async def test_draft_save_adjust_approve_batch_and_reconcile_through_pages(world
     batch = found(await DisbursementBatch.objects().first())
     page = await client.get(f"/batches/{batch.id}")
     assert batch.batch_no in page.text
-    download = await client.post_form(f"/batches/{batch.id}/export", {"format": "csv"})
+    # The creator of the batch cannot export it; a colleague does.
+    refused = await client.post_form(f"/batches/{batch.id}/export", {"format": "csv"})
+    assert refused.status_code == 403 and "四眼" in refused.text
+    assert found(await DisbursementBatch.objects().first()).status == "draft"
+    await colleague.get(f"/batches/{batch.id}")
+    download = await colleague.post_form(f"/batches/{batch.id}/export", {"format": "csv"})
     assert download.status_code == 200 and "attachment" in download.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig"))))
-    assert rows[1][5] == "400.00"
-    xlsx = await client.post_form(f"/batches/{batch.id}/export", {"format": "xlsx"})
+    assert rows[1][5] == "450.00"
+    xlsx = await colleague.post_form(f"/batches/{batch.id}/export", {"format": "xlsx"})
     assert xlsx.content.startswith(b"PK")
 
+    good = f"批次号,行号,金额(元),状态,失败原因\n{batch.batch_no},{rows[1][1]},450.00,成功,\n".encode()
+    # The exporter cannot reconcile the batch they sent to the bank.
+    await colleague.get(f"/batches/{batch.id}")
+    refused = await colleague.post(
+        f"/batches/{batch.id}/return",
+        files={"file": ("r.csv", good, "text/csv")},
+        headers={"x-csrftoken": colleague.csrf},
+    )
+    assert refused.status_code == 403 and "四眼" in refused.text
+    assert await Payment.count() == 0
+
     await client.get(f"/batches/{batch.id}")
-    bad = f"批次号,行号,金额(元),状态,失败原因\n{batch.batch_no},{rows[1][1]},400.001,成功,\n".encode()
+    bad = f"批次号,行号,金额(元),状态,失败原因\n{batch.batch_no},{rows[1][1]},450.001,成功,\n".encode()
     response = await client.post(
         f"/batches/{batch.id}/return",
         files={"file": ("r.csv", bad, "text/csv")},
@@ -139,7 +188,6 @@ async def test_draft_save_adjust_approve_batch_and_reconcile_through_pages(world
         response.status_code == 422 and "Nothing was changed" in response.text
     ) or "未作任何更改" in response.text
     assert await Payment.count() == 0
-    good = f"批次号,行号,金额(元),状态,失败原因\n{batch.batch_no},{rows[1][1]},400.00,成功,\n".encode()
     await client.get(f"/batches/{batch.id}")
     response = await client.post(
         f"/batches/{batch.id}/return",
@@ -150,6 +198,20 @@ async def test_draft_save_adjust_approve_batch_and_reconcile_through_pages(world
     assert await Payment.count() == 1
     ledger = await client.get(f"/funds/{fund_id}")
     assert ledger.status_code == 200 and "payment:" in ledger.text
+
+
+async def test_four_eyes_can_be_switched_off_by_the_city(world, client):
+    """A one-clerk office: the city turns the rule off (audited); the drafter may then approve."""
+    household = await recipient(world, index="80")
+    await setup_pool_by_pages(client)
+    await client.post_form("/plans/draft", {"household": str(household)})
+    plan = found(await Plan.objects().first())
+    await client.get(f"/plans/{plan.id}")
+    assert (await client.post_form(f"/plans/{plan.id}/approve", {})).status_code == 403
+    await do_set_four_eyes(world.actor("city"), False, now=world.now)
+    await client.get(f"/plans/{plan.id}")
+    assert (await client.post_form(f"/plans/{plan.id}/approve", {})).status_code == 303
+    assert await AuditEvent.count().where(AuditEvent.action == "setting.update") == 1
 
 
 async def test_handover_page_by_file_number_with_photo(world, client):
@@ -175,6 +237,7 @@ async def test_handover_page_by_file_number_with_photo(world, client):
     await client.get("/plans/draft")
     await client.post_form("/plans/draft", {})
     plan = found(await Plan.objects().first())
+    await client.login("center_2")  # four eyes: a colleague approves what was drafted
     await client.get(f"/plans/{plan.id}")
     await client.post_form(f"/plans/{plan.id}/approve", {})
     line = found(await PlanLine.objects().first())

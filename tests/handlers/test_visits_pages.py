@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from relief_pwa.adapters.photos import MIB
+from relief_pwa.core.permissions import Capability, can
 from relief_pwa.services.audit import verify_chain
 from relief_pwa.services.cards import do_issue_card
 from relief_pwa.services.photos import UPLOAD_LIMIT_BYTES, photo_store
@@ -233,7 +234,9 @@ async def test_an_upload_over_the_route_limit_is_413(world: Any, client: Any, no
     assert await Photo.count() == 0
     # Other routes keep the small default limit.
     other = await client.post(
-        "/settings/discrepancy", data={"threshold": "x" * (3 * 1024 * 1024)}, headers={"x-csrftoken": token}
+        f"/households/{result.household_id}/near-relatives",
+        data={"relative_name": "x" * (3 * 1024 * 1024)},
+        headers={"x-csrftoken": token},
     )
     assert other.status_code == 413
 
@@ -437,16 +440,18 @@ async def test_every_fieldwork_page_renders_for_every_role(
     for username in ("liaison", "investigator", "station", "center", "city", "supervisor"):
         browser = make_client()
         await browser.login(username)
-        for url in (
-            "/visits",
-            f"/visits/{visit_id}",
-            f"/households/{result.household_id}/visits",
-            f"/households/{result.household_id}/ledger",
-            f"/households/{result.household_id}/card",
-            f"/households/{result.household_id}/visits/record?kind=letter",
-            "/scan",
-            "/settings/discrepancy",
-            f"/applications/{result.application_id}/opinion",
+        role = world.actor(username).role
+        for url, needs in (
+            ("/visits", Capability.VISIT_RECORD),
+            (f"/visits/{visit_id}", Capability.CASES_READ),
+            (f"/households/{result.household_id}/visits", Capability.CASES_READ),
+            (f"/households/{result.household_id}/ledger", Capability.CASES_READ),
+            (f"/households/{result.household_id}/card", Capability.CASES_READ),
+            (f"/households/{result.household_id}/visits/record?kind=letter", Capability.VISIT_RECORD),
+            ("/scan", Capability.CASES_READ),
+            ("/settings/discrepancy", Capability.CASES_READ),
+            (f"/applications/{result.application_id}/opinion", Capability.CASES_READ),
         ):
             response = await browser.get(url)
-            assert response.status_code == 200, (username, url, response.text[:400])
+            expected = 200 if can(role, needs) else 403
+            assert response.status_code == expected, (username, url, response.text[:400])

@@ -58,7 +58,7 @@ async def test_no_double_payment_and_no_overdraft(world, operations):
     refused = 0
     for plan_id in await plans.do_save_drafts(center, DraftScope(), now=world.now):
         try:
-            await plans.do_approve_plan(center, plan_id, now=world.now)
+            await plans.do_approve_plan(world.actor("center_2"), plan_id, now=world.now)
         except Overspending:
             refused += 1
     assert refused == 1
@@ -73,7 +73,9 @@ async def test_no_double_payment_and_no_overdraft(world, operations):
             )
             if waiting:
                 made = await disbursement.do_create_batch(center, fund, "2026-11", now=world.now)
-                await disbursement.do_export_batch(center, made.batch_id, "csv", now=world.now)
+                await disbursement.do_export_batch(
+                    world.actor("center_2"), made.batch_id, "csv", now=world.now
+                )
                 latest = (made.batch_id, made.batch_no)
         elif operation[0] == "return" and latest is not None:
             lines = await PaymentLine.select().where(PaymentLine.batch == latest[0]).order_by(PaymentLine.id)

@@ -46,7 +46,7 @@ async def approved(world, households: int = 2, **resource) -> tuple[list[int], i
     _, fund, _ = await pool(world, **resource)
     center = world.actor("center")
     for plan_id in await plans.do_save_drafts(center, DraftScope(), now=world.now):
-        await plans.do_approve_plan(center, plan_id, now=world.now)
+        await plans.do_approve_plan(world.actor("center_2"), plan_id, now=world.now)
     return ids, fund
 
 
@@ -54,7 +54,9 @@ async def batch_of(world, fund: int, month: str = "2026-11"):
     center = world.actor("center")
     await disbursement.do_generate_monthly_lines(center, month, now=world.now)
     result = await disbursement.do_create_batch(center, fund, month, now=world.now)
-    data, _name = await disbursement.do_export_batch(center, result.batch_id, "csv", now=world.now)
+    data, _name = await disbursement.do_export_batch(
+        world.actor("center_2"), result.batch_id, "csv", now=world.now
+    )
     return result, data
 
 
@@ -89,7 +91,6 @@ async def test_monthly_lines_are_generated_once_per_month(world):
 
 async def test_export_csv_and_xlsx_parse_back(world):
     households, fund = await approved(world)
-    center = world.actor("center")
     result, data = await batch_of(world, fund)
     assert result.lines == 2 and result.total_fen == 100000
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
@@ -100,7 +101,9 @@ async def test_export_csv_and_xlsx_parse_back(world):
         assert (
             row[3] in heads and row[4] == "6217000011112222333" and row[5] == "500.00" and row[6] == "DB-LX"
         )
-    xlsx, name = await disbursement.do_export_batch(center, result.batch_id, "xlsx", now=world.now)
+    xlsx, name = await disbursement.do_export_batch(
+        world.actor("center_2"), result.batch_id, "xlsx", now=world.now
+    )
     assert name.endswith(".xlsx")
     sheet = load_workbook(io.BytesIO(xlsx), read_only=True).worksheets[0]
     values = [[c for c in row] for row in sheet.iter_rows(values_only=True)]
@@ -159,7 +162,7 @@ async def test_reconcile_pays_requeues_and_never_pays_twice(world):
     # The retry goes into the next batch; when paid, the month is paid once.
     second = await disbursement.do_create_batch(center, fund, "2026-11", now=world.now)
     assert second.lines == 1
-    await disbursement.do_export_batch(center, second.batch_id, "csv", now=world.now)
+    await disbursement.do_export_batch(world.actor("center_2"), second.batch_id, "csv", now=world.now)
     await disbursement.do_reconcile_batch(
         center,
         second.batch_id,
@@ -291,7 +294,7 @@ async def test_a_paid_line_lowers_the_index_and_schedules_a_follow_up(world):
     _, fund, _ = await pool(world, unit_amount="3000")
     center = world.actor("center")
     for plan_id in await plans.do_save_drafts(center, DraftScope(), now=world.now):
-        await plans.do_approve_plan(center, plan_id, now=world.now)
+        await plans.do_approve_plan(world.actor("center_2"), plan_id, now=world.now)
     result, data = await batch_of(world, fund)
     line_id = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[1][1]
     await disbursement.do_reconcile_batch(

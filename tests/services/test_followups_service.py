@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, ValidationFailed
+from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, PermissionDenied, ValidationFailed
 from relief_pwa.services import followups, handover, plans
 from relief_pwa.services.actors import SYSTEM_ACTOR
 from relief_pwa.services.cards import do_issue_card, do_revoke_card
@@ -66,7 +66,7 @@ async def in_kind_plan(world, **resource) -> tuple[int, int]:
     await pool(world, **values)
     center = world.actor("center")
     (plan_id,) = await plans.do_save_drafts(center, DraftScope(), now=world.now)
-    await plans.do_approve_plan(center, plan_id, now=world.now)
+    await plans.do_approve_plan(world.actor("center_2"), plan_id, now=world.now)
     line = found(await PlanLine.objects().where(PlanLine.plan == plan_id).first())
     return household, line.id
 
@@ -213,5 +213,5 @@ async def test_schedule_reviews_covers_recipients_without_one(world):
     household = await recipient(world)
     await Visit.delete().where(Visit.household == household)
     assert await followups.do_schedule_reviews(world.actor("center"), now=world.now) == 1
-    with pytest.raises(DomainError):
+    with pytest.raises(PermissionDenied):
         await followups.do_schedule_reviews(world.actor("liaison"), now=world.now)

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from relief_pwa.core.errors import DomainError, PermissionDenied, ValidationFailed
+from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, PermissionDenied, ValidationFailed
 from relief_pwa.services import plans as plan_service
 from relief_pwa.services.funds import Overspending
 from relief_pwa.services.plans import DraftScope
@@ -72,7 +72,7 @@ async def test_approval_reserves_resource_and_fund_and_is_audited(world):
     _, fund, resource = await pool(world, budget_total="2000", fund_yuan="1000")
     center = world.actor("center")
     (plan_id,) = await plan_service.do_save_drafts(center, SCOPE, now=world.now)
-    await plan_service.do_approve_plan(center, plan_id, now=world.now)
+    await plan_service.do_approve_plan(world.actor("center_2"), plan_id, now=world.now)
     plan = found(await Plan.objects().where(Plan.id == plan_id).first())
     assert plan.status == "approved" and plan.household == household
     line = found(await PlanLine.objects().where(PlanLine.plan == plan_id).first())
@@ -97,9 +97,9 @@ async def test_overspending_a_fund_is_refused_and_changes_nothing(world):
     _, fund, resource = await pool(world, fund_yuan="600")
     center = world.actor("center")
     first, second = await plan_service.do_save_drafts(center, SCOPE, now=world.now)
-    await plan_service.do_approve_plan(center, first, now=world.now)
+    await plan_service.do_approve_plan(world.actor("center_2"), first, now=world.now)
     with pytest.raises(Overspending) as refused:
-        await plan_service.do_approve_plan(center, second, now=world.now)
+        await plan_service.do_approve_plan(world.actor("center_2"), second, now=world.now)
     assert "100.00" in str(refused.value.params) and refused.value.params["needed"] == "500.00"
     plan = found(await Plan.objects().where(Plan.id == second).first())
     assert plan.status == "draft"
@@ -116,10 +116,10 @@ async def test_overspending_a_resource_budget_is_refused(world):
     center = world.actor("center")
     first, second = await plan_service.do_save_drafts(center, SCOPE, now=world.now)
     # Someone lowers the budget after the draft was made.
-    await plan_service.do_approve_plan(center, first, now=world.now)
+    await plan_service.do_approve_plan(world.actor("center_2"), first, now=world.now)
     await Resource.update({Resource.budget_total_fen: 60000}).where(Resource.id == resource)
     with pytest.raises(Overspending):
-        await plan_service.do_approve_plan(center, second, now=world.now)
+        await plan_service.do_approve_plan(world.actor("center_2"), second, now=world.now)
 
 
 async def test_staff_adjust_within_limits_with_reasons(world):
@@ -143,7 +143,7 @@ async def test_staff_adjust_within_limits_with_reasons(world):
     assert detail.lines[0]["reason_data"]["adjustments"][0]["reason"] == "家庭另有亲属资助"
     await plan_service.do_adjust_line(center, line.id, remove=True, reason="重复救助，删除", now=world.now)
     with pytest.raises(DomainError):
-        await plan_service.do_approve_plan(center, plan_id, now=world.now)
+        await plan_service.do_approve_plan(world.actor("center_2"), plan_id, now=world.now)
 
 
 async def test_stale_version_is_a_conflict(world):
@@ -156,8 +156,10 @@ async def test_stale_version_is_a_conflict(world):
         center, line.id, amount="400", reason="核减金额", now=world.now, expected_version=1
     )
     with pytest.raises(DomainError):
-        await plan_service.do_approve_plan(center, plan_id, now=world.now, expected_version=1)
-    await plan_service.do_approve_plan(center, plan_id, now=world.now, expected_version=2)
+        await plan_service.do_approve_plan(
+            world.actor("center_2"), plan_id, now=world.now, expected_version=1
+        )
+    await plan_service.do_approve_plan(world.actor("center_2"), plan_id, now=world.now, expected_version=2)
 
 
 async def test_cancel_releases_what_was_not_used(world):
@@ -165,7 +167,7 @@ async def test_cancel_releases_what_was_not_used(world):
     _, fund, resource = await pool(world, budget_total="5000", periodicity="monthly", months="3")
     center = world.actor("center")
     (plan_id,) = await plan_service.do_save_drafts(center, SCOPE, now=world.now)
-    await plan_service.do_approve_plan(center, plan_id, now=world.now)
+    await plan_service.do_approve_plan(world.actor("center_2"), plan_id, now=world.now)
     line = found(await PlanLine.objects().where(PlanLine.plan == plan_id).first())
     assert (
         found(await Resource.objects().where(Resource.id == resource).first()).budget_reserved_fen == 150000
@@ -187,7 +189,7 @@ async def test_roles_and_jurisdiction(world):
     view = await plan_service.get_draft(world.actor("center_b"), SCOPE, now=world.now)
     assert view.candidates == 0 and not view.resources
     (plan_id,) = await plan_service.do_save_drafts(world.actor("center"), SCOPE, now=world.now)
-    with pytest.raises(DomainError):
+    with pytest.raises(NotFoundOrForbidden):
         await plan_service.do_approve_plan(world.actor("center_b"), plan_id, now=world.now)
 
 

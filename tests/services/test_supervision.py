@@ -10,6 +10,7 @@ from piccolo.querystring import QueryString
 
 from relief_pwa.core.errors import Conflict, PermissionDenied, ValidationFailed
 from relief_pwa.services.applications import do_transition
+from relief_pwa.services.four_eyes import do_set_four_eyes
 from relief_pwa.services.integrity import compute_flags, do_record_near_relative, list_near_relatives
 from relief_pwa.services.policies import do_publish_policy, get_policy, parse_body, policy_history
 from relief_pwa.services.publicity import do_close_due_notices, do_start_publicity
@@ -224,13 +225,19 @@ async def test_integrity_flags_found_on_seeded_cases(world):
         height=10,
         uploaded_at=now,
     ).save()
-    # The centre took in d's neighbour e and approved it itself.
+    # The centre took in d's neighbour e and wants to approve it itself: four eyes refuse,
+    # until the city switches the rule off; what then slips through is flagged.
     e = await make_intake(world, username="center", members=[member("陈六")], phone="13700000006")
     center, station = world.actor("center"), world.actor("station")
     await do_transition(station, e.application_id, "start_investigation", now=now)
     await do_transition(station, e.application_id, "find_eligible", reason="符合条件条件", now=now)
     await do_start_publicity(station, e.application_id, now=now)
     await do_close_due_notices(now + timedelta(days=8))
+    with pytest.raises(PermissionDenied):
+        await do_transition(
+            center, e.application_id, "approve", reason="同意救助申请", now=now + timedelta(days=9)
+        )
+    await do_set_four_eyes(world.actor("city"), False, now=now)
     await do_transition(
         center, e.application_id, "approve", reason="同意救助申请", now=now + timedelta(days=9)
     )
