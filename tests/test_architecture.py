@@ -169,3 +169,10 @@ def test_templates_ask_the_policy_not_the_role() -> None:
         if re.search(_TEMPLATE_ROLE_TEST, line)
     ]
     assert offending == []
+
+
+def test_the_permission_doc_lists_every_capability() -> None:
+    from relief_pwa.core.permissions import Capability
+
+    doc = (PACKAGE.parent / "docs" / "permissions.md").read_text(encoding="utf-8")
+    assert [c.value for c in Capability if f"`{c.value}`" not in doc] == []

@@ -11,11 +11,13 @@ from litestar.response import Redirect
 
 from relief_pwa.core.enums import OrgLevel, Role
 from relief_pwa.core.errors import DomainError
+from relief_pwa.core.permissions import FOUR_EYES_RULES
 from relief_pwa.handlers.common import C, first, flash, form_errors, needs, now_of, render
 from relief_pwa.i18n import gettext
 from relief_pwa.services.access import access_org_unit
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.auth import do_create_staff, do_set_staff_active, list_staff
+from relief_pwa.services.four_eyes import do_set_four_eyes, four_eyes_enabled
 from relief_pwa.services.org import list_children
 from relief_pwa.services.org_admin import OfficeDetails, do_update_office
 
@@ -90,4 +92,33 @@ async def org_update(
     return Redirect(f"/admin/org?unit={unit_id}", status_code=303)
 
 
-ROUTES: list[Any] = [staff_page, staff_create, staff_active, org_page, org_update]
+# --- four eyes on money and decisions ----------------------------------------------------
+
+
+@get("/admin/four-eyes", name="admin_four_eyes", opt=needs(C.STAFF_READ))
+async def four_eyes_page(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[str]:
+    context = {"enabled": await four_eyes_enabled(), "rules": FOUR_EYES_RULES}
+    return render(request, "admin/four_eyes.html", context)
+
+
+@post("/admin/four-eyes", opt=needs(C.SETTINGS_MANAGE))
+async def four_eyes_submit(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Redirect:
+    form = await request.form()
+    enabled = first(form, "enabled", 3) == "on"
+    await do_set_four_eyes(actor, enabled, now=now_of(request))
+    flash(
+        request,
+        gettext("Four-eyes rules switched on.") if enabled else gettext("Four-eyes rules switched off."),
+    )
+    return Redirect("/admin/four-eyes", status_code=303)
+
+
+ROUTES: list[Any] = [
+    staff_page,
+    staff_create,
+    staff_active,
+    org_page,
+    org_update,
+    four_eyes_page,
+    four_eyes_submit,
+]
