@@ -20,7 +20,9 @@ async def _ready_for_approval(world, intake_by: str) -> int:
     result = await make_intake(world, username=intake_by, members=[member("周五")])
     station = world.actor("station")
     await do_transition(station, result.application_id, "start_investigation", now=world.now)
-    await do_transition(station, result.application_id, "find_eligible", reason="人均收入低于标准", now=world.now)
+    await do_transition(
+        station, result.application_id, "find_eligible", reason="人均收入低于标准", now=world.now
+    )
     await do_start_publicity(station, result.application_id, now=world.now)
     await do_close_due_notices(world.now + timedelta(days=8))
     return int(result.application_id)
