@@ -72,6 +72,7 @@ class Settings:
     bot_mode: str = "webhook"  # "webhook" or "polling" (local development)
     bot_rate_global_per_second: float = 30.0
     bot_rate_per_chat_seconds: float = 1.0
+    read_burst_per_hour: int = 200  # household files opened by one account in an hour before it is flagged
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -142,6 +143,7 @@ def load_settings() -> Settings:
         bot_mode=_env("BOT_MODE", "webhook"),
         bot_rate_global_per_second=_env_float("BOT_RATE_PER_SECOND", 30.0),
         bot_rate_per_chat_seconds=_env_float("BOT_RATE_PER_CHAT_SECONDS", 1.0),
+        read_burst_per_hour=_env_int("READ_BURST_PER_HOUR", 200),
     )
 
 

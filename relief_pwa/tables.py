@@ -754,3 +754,24 @@ class SampleItem(Table, tablename="sample_item"):
     sample_group = Varchar(length=12)  # active | rejected
     visit = ForeignKey(Visit, null=True, on_delete=OnDelete.restrict)
     finding = Varchar(length=12, default="")  # eligible | ineligible
+
+
+class AccessLogEntry(Table, tablename="access_log"):
+    """Reads of personal data (files, ledgers, photos, cards, ID searches, exports).
+
+    Separate from the audit chain, which records changes. Written in batches
+    off the request path (services/access_log.py).
+    """
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
+    at = Timestamptz(index=True)
+    staff = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict, index=True)
+    actor_label = Varchar(length=80)
+    action = Varchar(length=30, index=True)
+    entity_type = Varchar(length=30)
+    entity_id = BigInt(null=True, default=None)
+    household_id = BigInt(null=True, default=None, index=True)
+    org_path = Varchar(length=80, index=True)
+    purpose = Varchar(length=200, default="")
+    detail = Varchar(length=200, default="")

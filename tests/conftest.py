@@ -76,7 +76,10 @@ def _tables() -> list[Any]:
 @pytest_asyncio.fixture()
 async def db(database: Any) -> AsyncIterator[Any]:
     """A database emptied after the test (tables in reverse dependency order)."""
+    from relief_pwa.services.access_log import discard_pending_reads
+
     yield database
+    discard_pending_reads()
     tables = _tables()
     if database.engine_type == "postgres":
         names = ", ".join(t._meta.tablename for t in tables)

@@ -37,7 +37,7 @@ def _base_url(request: Request[Any, Any, Any]) -> str:
 async def card_page(
     request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
-    card = await get_card(actor, household_id)
+    card = await get_card(actor, household_id, now=now_of(request))
     svg = qr_svg(card_url(_base_url(request), card.token)) if card.token else ""
     return render(
         request,
@@ -56,7 +56,7 @@ async def card_page(
 async def card_png(
     request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[bytes]:
-    card = await get_card(actor, household_id)
+    card = await get_card(actor, household_id, now=now_of(request))
     if not card.token:
         raise NotFoundOrForbidden()
     png = await anyio.to_thread.run_sync(qr_png, card_url(_base_url(request), card.token))
@@ -87,7 +87,7 @@ async def card_revoke(
     try:
         await do_revoke_card(actor, household_id, reason=first(form, "reason", 300), now=now_of(request))
     except DomainError as exc:
-        card = await get_card(actor, household_id)
+        card = await get_card(actor, household_id, now=now_of(request))
         svg = qr_svg(card_url(_base_url(request), card.token)) if card.token else ""
         return render(
             request,

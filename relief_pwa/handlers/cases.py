@@ -10,7 +10,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from relief_pwa.core.enums import AppState, Category
 from relief_pwa.core.errors import DomainError
-from relief_pwa.handlers.common import C, clean_text, form_errors, is_htmx, needs, render
+from relief_pwa.handlers.common import C, clean_text, form_errors, is_htmx, needs, now_of, render
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.households import CaseQuery, get_household_file, list_cases
 from relief_pwa.services.org import list_units_in_scope
@@ -33,10 +33,12 @@ async def case_list(
     query = CaseQuery(q=clean_text(q, 100), state=state_filter, category=category, org=org, page=_int(page))
     errors: dict[str, str] = {}
     try:
-        result = await list_cases(actor, query)
+        result = await list_cases(actor, query, now=now_of(request))
     except DomainError as exc:
         errors = form_errors(exc)
-        result = await list_cases(actor, CaseQuery(q=query.q, state=state_filter, category=category, page=1))
+        result = await list_cases(
+            actor, CaseQuery(q=query.q, state=state_filter, category=category, page=1), now=now_of(request)
+        )
     context = {
         "result": result,
         "errors": errors,
@@ -52,5 +54,5 @@ async def case_list(
 async def household_file(
     request: Request[Any, Any, Any], household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
-    file = await get_household_file(actor, household_id)
+    file = await get_household_file(actor, household_id, now=now_of(request))
     return render(request, "households/file.html", {"file": file})

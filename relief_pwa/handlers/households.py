@@ -65,7 +65,7 @@ async def _edit_page(
     values: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response[str]:
-    file = await get_household_file(actor, household_id)
+    file = await get_household_file(actor, household_id, now=now_of(request))
     context = {
         "file": file,
         "enums": ENUMS,

@@ -65,7 +65,7 @@ async def _index_page(
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response[str]:
-    view = await get_index_view(actor, household_id, record_id)
+    view = await get_index_view(actor, household_id, record_id, now=now_of(request))
     context = {
         "view": view,
         "shock_kinds": SHOCK_KINDS,

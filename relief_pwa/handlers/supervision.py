@@ -9,6 +9,7 @@ and in, whatever the route's own checks say. Services refuse them as well.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
@@ -19,13 +20,15 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
 
+from relief_pwa.clock import CHINA_TZ
 from relief_pwa.core.enums import AppState
 from relief_pwa.core.errors import DomainError, ValidationFailed
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import parse_yuan
+from relief_pwa.handlers.analytics import DataTable, export, text
 from relief_pwa.handlers.common import C, first, flash, form_errors, is_htmx, needs, now_of, render
 from relief_pwa.i18n import gettext, translate
-from relief_pwa.services import integrity, publicity
+from relief_pwa.services import access_log, integrity, publicity
 from relief_pwa.services import objections as objection_service
 from relief_pwa.services import supervision as supervision_service
 from relief_pwa.services.actors import Actor, require
@@ -356,6 +359,74 @@ async def supervision_verify(
     return render(request, "supervision/verify.html", {"check": check}, block=block)
 
 
+# --- the access log: reads of personal data --------------------------------------------------
+
+
+def _day(raw: str) -> datetime | None:
+    """A YYYY-MM-DD date as the start of that day in Beijing time (None when blank or malformed)."""
+    try:
+        return datetime.strptime(raw[:10], "%Y-%m-%d").replace(tzinfo=CHINA_TZ) if raw else None
+    except ValueError:
+        return None
+
+
+@get("/supervision/access", name="supervision_access", opt=needs(C.AUDIT_READ))
+async def supervision_access(
+    request: Request[Any, Any, Any],
+    *,
+    actor: NamedDependency[Actor],
+    username: FromQuery[str] = "",
+    staff_id: FromQuery[str] = "",
+    action: FromQuery[str] = "",
+    household: FromQuery[str] = "",
+    date_from: FromQuery[str] = "",
+    date_to: FromQuery[str] = "",
+    before: FromQuery[str] = "",
+    format: FromQuery[str] = "",
+) -> Response[Any]:
+    """Who read which household's data, newest first; exportable (the export is logged too)."""
+    until = _day(date_to)
+    query = access_log.AccessQuery(
+        username=username[:40],
+        staff_id=_int(staff_id, 0) or None,
+        action=action[:30],
+        household_id=_int(household, 0) or None,
+        date_from=_day(date_from),
+        date_to=until + timedelta(days=1) if until else None,
+        before_id=_int(before, 0) or None,
+    )
+    if format:
+        page = await access_log.list_access_log(actor, query, limit=access_log.EXPORT_LIMIT)
+        table = DataTable(
+            "access",
+            gettext("Access log"),
+            [gettext("Time"), gettext("Staff"), gettext("What"), gettext("Household"), gettext("Purpose")],
+        )
+        for row in page.rows:
+            table.rows.append(
+                [
+                    text(row["at"].astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")),
+                    text(row["actor_label"]),
+                    text(translate(access_log.READ_ACTIONS.get(row["action"], row["action"]))),
+                    text(str(row["household_id"] or "")),
+                    text(row["purpose"] or row["detail"]),
+                ]
+            )
+        access_log.note_read(
+            actor, "export", now=now_of(request), entity_type="access_log", detail=f"{len(table.rows)} rows"
+        )
+        return export([table], format[:8], "", "access-log")
+    page = await access_log.list_access_log(actor, query)
+    context = {
+        "page": page,
+        "q": query,
+        "raw": {"date_from": date_from[:10], "date_to": date_to[:10], "household": household[:20]},
+        "actions": access_log.READ_ACTIONS,
+        "china_tz": CHINA_TZ,
+    }
+    return render(request, "supervision/access.html", context)
+
+
 # --- near-relative filings (近亲属备案) ---------------------------------------------------------
 
 
@@ -418,6 +489,7 @@ ROUTES: list[Any] = [
     objection_answer,
     objection_close,
     supervision_home,
+    supervision_access,
     supervision_flags,
     supervision_audit,
     supervision_verify,

@@ -474,14 +474,14 @@ def _photo_response(data: bytes) -> Response[bytes]:
 async def photo_image(
     request: Request[Any, Any, Any], *, photo_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[bytes]:
-    return _photo_response(await read_photo(actor, photo_id))
+    return _photo_response(await read_photo(actor, photo_id, now=now_of(request)))
 
 
 @get("/photos/{photo_id:int}/thumb", name="photo_thumb", opt=needs(C.CASES_READ))
 async def photo_thumb(
     request: Request[Any, Any, Any], *, photo_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[bytes]:
-    return _photo_response(await read_photo(actor, photo_id, thumb=True))
+    return _photo_response(await read_photo(actor, photo_id, now=now_of(request), thumb=True))
 
 
 # --- the declared-vs-verified ledger ----------------------------------------------
@@ -491,7 +491,7 @@ async def photo_thumb(
 async def ledger_page(
     request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
-    ledger = await get_ledger(actor, household_id)
+    ledger = await get_ledger(actor, household_id, now=now_of(request))
     block = "ledger" if is_htmx(request) else None
     return render(
         request, "households/ledger.html", {"ledger": ledger, "household_id": household_id}, block=block

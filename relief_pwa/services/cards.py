@@ -15,6 +15,7 @@ from relief_pwa.core.masking import mask_name
 from relief_pwa.core.permissions import Capability
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services.access import access_household, in_scope
+from relief_pwa.services.access_log import note_read
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.tables import Household, HouseholdCard, OrgUnit
@@ -38,9 +39,17 @@ class CardView:
     issued_at: datetime | None
 
 
-async def get_card(actor: Actor, household_id: int) -> CardView:
+async def get_card(actor: Actor, household_id: int, *, now: datetime) -> CardView:
     """What the printed card shows: file number, community, masked head name, the token."""
     household = await access_household(actor, household_id)
+    note_read(
+        actor,
+        "card.view",
+        now=now,
+        entity_id=household.id,
+        household_id=household.id,
+        org_path=household.org_path,
+    )
     community = await OrgUnit.select(OrgUnit.name).where(OrgUnit.id == household.org_unit).first()
     card = (
         await HouseholdCard.select()

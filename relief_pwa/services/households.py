@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from relief_pwa.core.enums import AppState, Category
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.idnumber import mask_id_number
 from relief_pwa.services.access import access_household, in_scope
+from relief_pwa.services.access_log import note_read
 from relief_pwa.services.actors import Actor
 from relief_pwa.tables import Application, AuditEvent, Household, Member, MoneyItem, OrgUnit
 
@@ -54,7 +57,13 @@ class CasePage:
     query: CaseQuery
 
 
-async def list_cases(actor: Actor, query: CaseQuery) -> CasePage:
+def _looks_like_id_number(term: str) -> bool:
+    """Searches by (part of) an ID number are logged: 6 or more digits, perhaps ending in X."""
+    body = term.strip().upper().removesuffix("X")
+    return len(body) >= 6 and body.isdigit()
+
+
+async def list_cases(actor: Actor, query: CaseQuery, *, now: datetime) -> CasePage:
     """Applications in the actor's jurisdiction, newest first, searchable by
     name, ID number, file number, application number or phone."""
     query = query.cleaned()
@@ -70,6 +79,8 @@ async def list_cases(actor: Actor, query: CaseQuery) -> CasePage:
         where = where & (Application.category == query.category)
     if query.q:
         term = query.q
+        if _looks_like_id_number(term):
+            note_read(actor, "search.id_number", now=now, entity_type="search", detail=mask_id_number(term))
         household_ids = await _matching_households(actor, term)
         where = where & (
             Application.household.is_in(household_ids or [-1]) | (Application.number == term.upper())
@@ -163,8 +174,16 @@ class HouseholdFile:
     totals: dict[str, int] = field(default_factory=dict)
 
 
-async def get_household_file(actor: Actor, household_id: int) -> HouseholdFile:
+async def get_household_file(actor: Actor, household_id: int, *, now: datetime) -> HouseholdFile:
     household = await access_household(actor, household_id)
+    note_read(
+        actor,
+        "household.view",
+        now=now,
+        entity_id=household.id,
+        household_id=household.id,
+        org_path=household.org_path,
+    )
     community = await OrgUnit.select().where(OrgUnit.id == household.org_unit).first()
     members = await Member.select().where(Member.household == household.id).order_by(Member.id)
     items = (

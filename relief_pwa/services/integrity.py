@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from relief_pwa.clock import CHINA_TZ
 from relief_pwa.core.enums import OPEN_STATES, AppState
 from relief_pwa.core.errors import DomainError, ValidationFailed
 from relief_pwa.core.i18n import N_
@@ -33,8 +34,10 @@ from relief_pwa.core.money import format_yuan
 from relief_pwa.core.permissions import Capability
 from relief_pwa.db import write_transaction
 from relief_pwa.services.access import access_household, in_scope
+from relief_pwa.services.access_log import find_read_bursts
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
+from relief_pwa.settings import get_settings
 from relief_pwa.tables import (
     Application,
     AuditEvent,
@@ -57,6 +60,7 @@ FLAG_KINDS: dict[str, str] = {
     "payment_without_plan": N_("Payments without an approved plan"),
     "visit_without_evidence": N_("Home visits recorded without photo evidence"),
     "self_approval": N_("Staff approving their own intake"),
+    "read_burst": N_("Accounts opening many household files in one hour"),
 }
 
 GAP_THRESHOLD_KEY = "discrepancy_threshold_pct"
@@ -111,7 +115,7 @@ def _item(flag: str, household: dict[str, Any] | None, detail: str, **params: An
     )
 
 
-async def _shared_accounts(actor: Actor) -> list[FlagItem]:
+async def _shared_accounts(actor: Actor, now: datetime) -> list[FlagItem]:
     rows = await Household.select(Household.id, Household.onecard_account, Household.org_path).where(
         Household.is_open.eq(True) & (Household.onecard_account != "")
     )
@@ -136,7 +140,7 @@ async def _shared_accounts(actor: Actor) -> list[FlagItem]:
     return items
 
 
-async def _shared_phones(actor: Actor) -> list[FlagItem]:
+async def _shared_phones(actor: Actor, now: datetime) -> list[FlagItem]:
     household_rows = await Household.select(Household.id, Household.phone, Household.org_path).where(
         Household.is_open.eq(True) & (Household.phone != "")
     )
@@ -190,7 +194,7 @@ async def _shared_phones(actor: Actor) -> list[FlagItem]:
     return items
 
 
-async def _near_relatives(actor: Actor) -> list[FlagItem]:
+async def _near_relatives(actor: Actor, now: datetime) -> list[FlagItem]:
     filings = await NearRelativeFiling.select(
         NearRelativeFiling.household,
         NearRelativeFiling.relative_name,
@@ -239,7 +243,7 @@ async def gap_threshold_pct() -> int:
     return value if value > 0 else DEFAULT_GAP_PCT
 
 
-async def _ledger_gaps(actor: Actor) -> list[FlagItem]:
+async def _ledger_gaps(actor: Actor, now: datetime) -> list[FlagItem]:
     pct = await gap_threshold_pct()
     rows = await MoneyItem.select(
         MoneyItem.household, MoneyItem.section, MoneyItem.kind, MoneyItem.declared_fen, MoneyItem.verified_fen
@@ -271,7 +275,7 @@ async def _ledger_gaps(actor: Actor) -> list[FlagItem]:
     ]
 
 
-async def _payments_without_plan(actor: Actor) -> list[FlagItem]:
+async def _payments_without_plan(actor: Actor, now: datetime) -> list[FlagItem]:
     plan_status: Any = PaymentLine.plan_line.plan.status  # type: ignore[union-attr]
     line_status: Any = PaymentLine.plan_line.status
     rows = (
@@ -308,7 +312,7 @@ async def _payments_without_plan(actor: Actor) -> list[FlagItem]:
     ]
 
 
-async def _visits_without_evidence(actor: Actor) -> list[FlagItem]:
+async def _visits_without_evidence(actor: Actor, now: datetime) -> list[FlagItem]:
     visits = await Visit.select(
         Visit.id, Visit.household, Visit.scheduled_for, Visit.assigned_to.display_name
     ).where(in_scope(actor, Visit.org_path) & (Visit.status == "done") & (Visit.kind == "home"))
@@ -332,7 +336,7 @@ async def _visits_without_evidence(actor: Actor) -> list[FlagItem]:
     ]
 
 
-async def _self_approvals(actor: Actor) -> list[FlagItem]:
+async def _self_approvals(actor: Actor, now: datetime) -> list[FlagItem]:
     events = await AuditEvent.select(
         AuditEvent.entity_id, AuditEvent.actor, AuditEvent.actor_label, AuditEvent.at
     ).where(
@@ -364,6 +368,26 @@ async def _self_approvals(actor: Actor) -> list[FlagItem]:
     ]
 
 
+async def _read_bursts(actor: Actor, now: datetime) -> list[FlagItem]:
+    per_hour = get_settings().read_burst_per_hour
+    return [
+        FlagItem(
+            kind="read_burst",
+            household_id=None,
+            file_no="",
+            head_name=burst.actor_label,
+            detail=N_("{staff} opened {reads} household files within one hour from {start}."),
+            params={
+                "staff": burst.actor_label,
+                "reads": burst.reads,
+                "start": burst.started_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M"),
+            },
+            link=f"/supervision/access?staff_id={burst.staff_id}",
+        )
+        for burst in (await find_read_bursts(actor, now=now, per_hour=per_hour))[:LIMIT_PER_FLAG]
+    ]
+
+
 _COMPUTERS = {
     "shared_account": _shared_accounts,
     "shared_phone": _shared_phones,
@@ -372,6 +396,7 @@ _COMPUTERS = {
     "payment_without_plan": _payments_without_plan,
     "visit_without_evidence": _visits_without_evidence,
     "self_approval": _self_approvals,
+    "read_burst": _read_bursts,
 }
 
 
@@ -379,7 +404,7 @@ async def compute_flags(actor: Actor, *, now: datetime, kinds: list[str] | None 
     """Compute the integrity flags in the actor's scope (supervisors and city staff)."""
     _require_reader(actor)
     chosen = [k for k in (kinds or list(FLAG_KINDS)) if k in FLAG_KINDS]
-    items = {kind: await _COMPUTERS[kind](actor) for kind in chosen}
+    items = {kind: await _COMPUTERS[kind](actor, now) for kind in chosen}
     return FlagReport(items, now)
 
 

@@ -25,6 +25,7 @@ from relief_pwa.core.permissions import Capability
 from relief_pwa.db import write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.access import access_household
+from relief_pwa.services.access_log import note_read
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.photos import PhotoView, photo_view
@@ -134,9 +135,17 @@ def _source(raw: str) -> VerificationSource | None:
         return None
 
 
-async def get_ledger(actor: Actor, household_id: int) -> Ledger:
+async def get_ledger(actor: Actor, household_id: int, *, now: datetime) -> Ledger:
     """Declared and verified side by side, with history and evidence per item."""
     household = await access_household(actor, household_id)
+    note_read(
+        actor,
+        "ledger.view",
+        now=now,
+        entity_id=household.id,
+        household_id=household.id,
+        org_path=household.org_path,
+    )
     threshold = await discrepancy_threshold_pct()
     items = (
         await MoneyItem.select()

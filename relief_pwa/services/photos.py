@@ -23,6 +23,7 @@ from relief_pwa.core.i18n import N_
 from relief_pwa.core.permissions import Capability
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services.access import in_scope
+from relief_pwa.services.access_log import note_read
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.settings import get_settings
@@ -216,10 +217,25 @@ async def access_photo(actor: Actor, photo_id: int) -> PhotoView:
     return photo_view(row)
 
 
-async def read_photo(actor: Actor, photo_id: int, *, thumb: bool = False) -> bytes:
-    """The stored JPEG of a photo the actor may see (404 otherwise)."""
+async def read_photo(actor: Actor, photo_id: int, *, now: datetime, thumb: bool = False) -> bytes:
+    """The stored JPEG of a photo the actor may see (404 otherwise).
+
+    Opening the full photo is logged; thumbnails are part of the page that shows
+    them (the household file or the visit), whose view is logged already.
+    """
     view = await access_photo(actor, photo_id)
     kind = PhotoKind.THUMB if thumb else PhotoKind.IMAGE
+    if not thumb:
+        row = await Photo.select(Photo.org_path).where(Photo.id == view.id).first()
+        note_read(
+            actor,
+            "photo.view",
+            now=now,
+            entity_type="photo",
+            entity_id=view.id,
+            household_id=view.household_id,
+            org_path=str(row["org_path"]) if row else "",
+        )
     try:
         data: bytes = await anyio.to_thread.run_sync(photo_store().get, view.sha256, kind)
     except PhotoNotStoredError:

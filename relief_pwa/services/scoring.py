@@ -69,6 +69,7 @@ from relief_pwa.core.scoring import (
 from relief_pwa.db import advisory_xact_lock, is_sqlite, write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.access import access_application, access_household
+from relief_pwa.services.access_log import note_read
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.bulk_scoring import (
@@ -698,9 +699,19 @@ class IndexView:
     can_recompute: bool
 
 
-async def get_index_view(actor: Actor, household_id: int, record_id: int | None = None) -> IndexView:
+async def get_index_view(
+    actor: Actor, household_id: int, record_id: int | None = None, *, now: datetime
+) -> IndexView:
     """The household's index: breakdown (of the latest or a chosen record), history, shocks and aid."""
     household = await access_household(actor, household_id)
+    note_read(
+        actor,
+        "index.view",
+        now=now,
+        entity_id=household.id,
+        household_id=household.id,
+        org_path=household.org_path,
+    )
     records = (
         await IndexRecord.select(
             IndexRecord.id,

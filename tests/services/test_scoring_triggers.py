@@ -216,7 +216,7 @@ async def test_incomplete_facts_give_a_provisional_index_not_a_crash(scored: Any
     household = await _household(result.household_id)
     assert household["current_index"] is not None
     assert household["index_provisional"] is True
-    view = await get_index_view(scored.actor("station"), result.household_id)
+    view = await get_index_view(scored.actor("station"), result.household_id, now=scored.now)
     assert view.check is not None and view.check.matches
     assert "income" in view.check.breakdown.missing
     assert view.missing_labels
@@ -226,7 +226,7 @@ async def test_no_standard_leaves_the_index_uncomputed(world: Any) -> None:
     result = await make_intake(world)  # no standards seeded
     household = await _household(result.household_id)
     assert household["current_index"] is None
-    view = await get_index_view(world.actor("station"), result.household_id)
+    view = await get_index_view(world.actor("station"), result.household_id, now=world.now)
     assert view.no_standard
 
 

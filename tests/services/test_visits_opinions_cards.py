@@ -189,7 +189,7 @@ async def test_cards_are_opaque_revocable_and_reissuable(world: Any, now: dateti
     liaison = world.actor("liaison")
     token = await do_issue_card(liaison, result.household_id, now=now)
     assert len(token) >= 32 and result.file_no not in token
-    card = await get_card(world.actor("station"), result.household_id)
+    card = await get_card(world.actor("station"), result.household_id, now=world.now)
     assert card.token == token and card.masked_head == "张*" and card.file_no == result.file_no
 
     assert await resolve_card(world.actor("investigator"), token) == result.household_id
@@ -207,7 +207,7 @@ async def test_cards_are_opaque_revocable_and_reissuable(world: Any, now: dateti
         await do_revoke_card(liaison, result.household_id, reason="", now=now)
     await do_revoke_card(liaison, result.household_id, reason="卡片遗失", now=now + timedelta(days=2))
     assert await resolve_card(liaison, new_token) is None
-    assert (await get_card(liaison, result.household_id)).token is None
+    assert (await get_card(liaison, result.household_id, now=world.now)).token is None
     with pytest.raises(DomainError):
         await do_revoke_card(liaison, result.household_id, reason="卡片遗失", now=now)
     with pytest.raises(PermissionDenied):

@@ -284,7 +284,7 @@ async def test_an_unscheduled_visit_is_created_once_however_often_it_is_sent(
     assert await Visit.count() == 1
     row = await Visit.select().first()
     assert row is not None and row["kind"] == "neighbour" and row["status"] == "done"
-    ledger = await get_ledger(world.actor("station"), result.household_id)
+    ledger = await get_ledger(world.actor("station"), result.household_id, now=world.now)
     wages = next(line for line in ledger.lines if line.kind == "wages")
     assert wages.discrepancy is not None and wages.discrepancy.flagged and wages.source is not None
     assert ledger.flagged == 1 and ledger.unverified == 2
@@ -319,10 +319,12 @@ async def test_threshold_is_a_city_setting_and_moves_the_flags(world: Any, now: 
         now=now,
     )
     assert await discrepancy_threshold_pct() == 20
-    assert (await get_ledger(world.actor("station"), result.household_id)).flagged == 0  # +20 % exactly
+    assert (
+        await get_ledger(world.actor("station"), result.household_id, now=world.now)
+    ).flagged == 0  # +20 % exactly
     await do_set_discrepancy_threshold(world.actor("city"), 10, now=now)
     assert await discrepancy_threshold_pct() == 10
-    assert (await get_ledger(world.actor("station"), result.household_id)).flagged == 1
+    assert (await get_ledger(world.actor("station"), result.household_id, now=world.now)).flagged == 1
     with pytest.raises(PermissionDenied):
         await do_set_discrepancy_threshold(world.actor("station"), 30, now=now)
     setting = await AuditEvent.select().where(AuditEvent.action == "setting.update").first()
