@@ -44,6 +44,7 @@ from bench.bench_index import prepare_database
 from relief_pwa.clock import CHINA_TZ, FixedClock
 from relief_pwa.core.enums import AreaType, OrgLevel
 from relief_pwa.core.idnumber import make_id_number
+from relief_pwa.services import identifiers
 
 NOW = datetime(2026, 11, 16, 9, 30, tzinfo=CHINA_TZ)
 COMMUNITY = "370102001001"
@@ -76,15 +77,18 @@ async def seed(recipients: int, notices: int) -> None:
             area_type="urban",
             housing="rented",
             head_name=rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
-            head_id_number=make_id_number("370102", date(1950 + n % 40, 1 + n % 12, 1 + n % 28), n % 999),
-            phone=f"139{n:08d}",
+            **identifiers.identifier_columns(
+                head_id=make_id_number("370102", date(1950 + n % 40, 1 + n % 12, 1 + n % 28), n % 999),
+                phone=f"139{n:08d}",
+                account="",
+            ),
             created_at=NOW,
             updated_at=NOW,
         )
         for n in range(recipients + notices)
     ]
     await Household.insert(*households)
-    rows = await Household.select(Household.id, Household.head_name, Household.head_id_number).order_by(
+    rows = await Household.select(Household.id, Household.head_name, Household.head_id_sealed).order_by(
         Household.id
     )
     members, applications = [], []
@@ -93,7 +97,12 @@ async def seed(recipients: int, notices: int) -> None:
         for m in range(size):
             members.append(Member(
                 household=row["id"], org_path=unit["path"], name=row["head_name"] if m == 0 else "家属",
-                id_number=row["head_id_number"] if m == 0 else f"X{row['id']:08d}{m}", sex="male",
+                **identifiers.member_identifier_columns(
+                    id_number=identifiers.opened(identifiers.ID_NUMBER, row["head_id_sealed"])
+                    if m == 0 else f"X{row['id']:08d}{m}",
+                    phone="",
+                ),
+                sex="male",
                 birth_date=date(1960, 1, 1), relation="head" if m == 0 else "child", work_capacity="partial",
                 schooling="not_in_school",
             ))  # fmt: skip

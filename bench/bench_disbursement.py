@@ -33,7 +33,8 @@ from bench.synthetic_city import BENCH_NOW, build_city, bulk_insert
 from relief_pwa.adapters import bankfiles
 from relief_pwa.core import plans as core_plans
 from relief_pwa.core.enums import Category
-from relief_pwa.services import disbursement
+from relief_pwa.db import write_transaction
+from relief_pwa.services import disbursement, identifiers
 from relief_pwa.services import plans as plan_service
 from relief_pwa.services.actors import Actor
 from relief_pwa.tables import Fund, Household, OrgUnit, Provider, Resource
@@ -200,9 +201,16 @@ async def approve_lines(lines: int, resource_id: int) -> None:
     await bulk_insert(
         "plan", ("household", "org_path", "status", "note", "created_at", "approved_at", "version"), plan_rows
     )
-    await Household._meta.db.run_ddl(
-        "UPDATE household SET onecard_account = '6217' || (1000000000000000 + id) WHERE onecard_account = ''"
-    )
+    # One-card accounts are stored sealed with a blind index (services/identifiers.py).
+    missing = await Household.select(Household.id).where(Household.account_index == "")
+    async with write_transaction(Household._meta.db):
+        for row in missing:
+            account_sealed, account_key = identifiers.sealed(
+                identifiers.ACCOUNT, f"6217{1000000000000000 + row['id']}"
+            )
+            await Household.update(
+                {Household.account_sealed: account_sealed, Household.account_index: account_key}
+            ).where(Household.id == row["id"])
     plans = await Household.raw("SELECT id, household, org_path FROM plan ORDER BY id")
     line_rows = [
         (p["id"], p["household"], resource_id, p["org_path"], 42_000, 0, 12, "2026-11", "{}", "approved")

@@ -52,6 +52,7 @@ from relief_pwa.core.enums import (
 from relief_pwa.core.idnumber import make_id_number
 from relief_pwa.data.jinan import CITY_CODE, CITY_NAME, DISTRICTS, communities_for
 from relief_pwa.db import is_sqlite, write_transaction
+from relief_pwa.services import identifiers
 from relief_pwa.services.actors import SYSTEM_ACTOR
 from relief_pwa.services.auth import hash_password
 from relief_pwa.services.org_admin import NewOrgUnit, do_create_org_units
@@ -233,6 +234,8 @@ async def build_city(households: int = 60_000, *, now: datetime = BENCH_NOW, see
             sex = rng.choice([Sex.MALE, Sex.FEMALE])
             born = today - timedelta(days=age * 365 + rng.randint(0, 360))
             id_number = make_id_number(district, born, (number * 7 + position) % 500 * 2 + (sex == Sex.MALE))
+            if position == 0:
+                head_id_number = id_number
             grade = rng.choices([None, 1, 2, 3, 4], weights=[82, 3, 5, 5, 5])[0]
             illness = rng.choices([Illness.NONE, Illness.CHRONIC, Illness.SERIOUS], weights=[65, 25, 10])[0]
             if age >= 60 or age < 16 or (grade is not None and grade <= 2):
@@ -257,7 +260,7 @@ async def build_city(households: int = 60_000, *, now: datetime = BENCH_NOW, see
                     hid,
                     path,
                     name,
-                    id_number,
+                    *identifiers.sealed(identifiers.ID_NUMBER, id_number),
                     sex.value,
                     born,
                     relation.value,
@@ -265,6 +268,7 @@ async def build_city(households: int = 60_000, *, now: datetime = BENCH_NOW, see
                     illness.value,
                     work.value,
                     schooling.value,
+                    "",
                     "",
                     True,
                 )
@@ -383,9 +387,11 @@ async def build_city(households: int = 60_000, *, now: datetime = BENCH_NOW, see
                 community["area_type"],
                 rng.choices(list(Housing), weights=[55, 15, 15, 10, 5])[0].value,
                 members[0][3],
-                members[0][4],
-                f"1{rng.choice('3578')}{rng.randint(100000000, 999999999)}",
-                "",
+                *identifiers.identifier_columns(
+                    head_id=head_id_number,
+                    phone=f"1{rng.choice('3578')}{rng.randint(100000000, 999999999)}",
+                    account="",
+                ).values(),
                 state not in _CLOSED,
                 None,
                 False,
@@ -409,9 +415,12 @@ async def build_city(households: int = 60_000, *, now: datetime = BENCH_NOW, see
             "area_type",
             "housing",
             "head_name",
-            "head_id_number",
-            "phone",
-            "onecard_account",
+            "head_id_sealed",
+            "head_id_index",
+            "phone_sealed",
+            "phone_index",
+            "account_sealed",
+            "account_index",
             "is_open",
             "current_index",
             "index_provisional",
@@ -430,7 +439,8 @@ async def build_city(households: int = 60_000, *, now: datetime = BENCH_NOW, see
             "household",
             "org_path",
             "name",
-            "id_number",
+            "id_sealed",
+            "id_index",
             "sex",
             "birth_date",
             "relation",
@@ -438,7 +448,8 @@ async def build_city(households: int = 60_000, *, now: datetime = BENCH_NOW, see
             "illness",
             "work_capacity",
             "schooling",
-            "phone",
+            "phone_sealed",
+            "phone_index",
             "active",
         ),
         m_rows,

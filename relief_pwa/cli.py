@@ -1,4 +1,4 @@
-"""The ``relief-pwa`` command line: serve, migrate, seed-demo, create-user, audit verify."""
+"""The ``relief-pwa`` command line: serve, migrate, seed-demo, create-user, audit verify, keys."""
 
 from __future__ import annotations
 
@@ -135,6 +135,28 @@ def cmd_rescore(args: argparse.Namespace) -> None:
     print(f"re-scored {count} households in {seconds:.1f} s ({skipped} skipped: no standard in force)")
 
 
+def cmd_keys_rotate(args: argparse.Namespace) -> None:
+    from relief_pwa.clock import SystemClock
+    from relief_pwa.services.key_rotation import rotate_keys
+
+    def progress(table: str, done: int) -> None:
+        print(f"  {table}: {done} rows re-sealed so far", flush=True)
+
+    result = run_async(rotate_keys(now=SystemClock().now(), batch=args.batch, progress=progress))
+    print(f"re-sealed {result.resealed} rows under key {result.key_id}; {result.remaining} values left")
+    if result.remaining:
+        raise SystemExit(1)
+
+
+def cmd_keys_new(_: argparse.Namespace) -> None:
+    from relief_pwa.adapters.crypto import new_data_key_line, new_index_key
+
+    print("data key (put it first in RELIEF_DATA_KEYS, keep the old ones after it):")
+    print(new_data_key_line(f"k{int(time.time())}"))
+    print("blind-index key (RELIEF_BLIND_INDEX_KEY, only for a new installation):")
+    print(new_index_key())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relief-pwa", description="Sunshine Relief (阳光救助)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -169,6 +191,16 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="verify the hash chain").set_defaults(func=cmd_audit_verify)
+    keys = sub.add_parser("keys", help="identifier keys: make new ones, re-seal under the current one")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser("new", help="print a new data key and blind-index key").set_defaults(
+        func=cmd_keys_new
+    )
+    rotate = keys_sub.add_parser(
+        "rotate", help="re-seal every identifier under the current data key (resumable)"
+    )
+    rotate.add_argument("--batch", type=int, default=1000)
+    rotate.set_defaults(func=cmd_keys_rotate)
     from relief_pwa.bot.cli import add_bot_commands
 
     add_bot_commands(sub)  # bot-set-webhook, bot-poll, bot-console

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+
+from relief_pwa.adapters.crypto import new_data_key_line, new_index_key
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,6 +76,9 @@ class Settings:
     bot_rate_global_per_second: float = 30.0
     bot_rate_per_chat_seconds: float = 1.0
     read_burst_per_hour: int = 200  # household files opened by one account in an hour before it is flagged
+    # Identifiers at rest (adapters/crypto.py): data keys "id:base64,..." (first current), blind-index key.
+    data_keys: str = ""
+    blind_index_key: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -100,6 +106,35 @@ def _demo_secret(var_dir: Path) -> str:
     key_file.write_text(key)
     key_file.chmod(0o600)
     return key
+
+
+def _identifier_key(name: str, mode: str, var_dir: Path, demo_file: str, make: Callable[[], str]) -> str:
+    """``RELIEF_<name>``, or the file named by ``RELIEF_<name>_FILE``; generated under var/ in demo mode.
+
+    Production refuses to start without it: these keys must live outside the database.
+    """
+    value = _env(name)
+    file_name = _env(f"{name}_FILE")
+    if not value and file_name:
+        try:
+            value = Path(file_name).read_text().strip()
+        except OSError as exc:
+            raise SettingsError(f"RELIEF_{name}_FILE cannot be read: {exc}") from exc
+    if value:
+        return value
+    if mode == "production":
+        raise SettingsError(
+            f"production mode needs RELIEF_{name} or RELIEF_{name}_FILE (kept outside the database)"
+        )
+    key_file = var_dir / demo_file
+    if key_file.exists():
+        return key_file.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    value = make()
+    descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(value)
+    return value
 
 
 def load_settings() -> Settings:
@@ -144,6 +179,8 @@ def load_settings() -> Settings:
         bot_rate_global_per_second=_env_float("BOT_RATE_PER_SECOND", 30.0),
         bot_rate_per_chat_seconds=_env_float("BOT_RATE_PER_CHAT_SECONDS", 1.0),
         read_burst_per_hour=_env_int("READ_BURST_PER_HOUR", 200),
+        data_keys=_identifier_key("DATA_KEYS", mode, var_dir, "data-keys", lambda: new_data_key_line("k1")),
+        blind_index_key=_identifier_key("BLIND_INDEX_KEY", mode, var_dir, "blind-index-key", new_index_key),
     )
 
 

@@ -5,7 +5,11 @@ import sys
 
 import pytest
 
+from relief_pwa.adapters.crypto import new_data_key_line, new_index_key
 from relief_pwa.settings import SettingsError, load_settings
+
+# Keys that production needs outside the database (identifiers at rest).
+IDENTIFIER_KEYS = {"RELIEF_DATA_KEYS": new_data_key_line("k1"), "RELIEF_BLIND_INDEX_KEY": new_index_key()}
 
 
 def test_demo_mode_generates_and_keeps_a_secret_key(monkeypatch, tmp_path):
@@ -25,6 +29,8 @@ def test_demo_mode_generates_and_keeps_a_secret_key(monkeypatch, tmp_path):
 def test_production_refuses_to_start_without_a_secret_key(monkeypatch, tmp_path):
     monkeypatch.setenv("RELIEF_VAR_DIR", str(tmp_path))
     monkeypatch.setenv("RELIEF_MODE", "production")
+    for name, value in IDENTIFIER_KEYS.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("RELIEF_SECRET_KEY", raising=False)
     with pytest.raises(SettingsError, match="RELIEF_SECRET_KEY"):
         load_settings()
@@ -53,9 +59,24 @@ def test_production_refuses_demo_data(tmp_path):
         "RELIEF_SECRET_KEY": "k" * 40,
         "RELIEF_VAR_DIR": str(tmp_path),
         "PATH": "/usr/bin:/bin",
+        **IDENTIFIER_KEYS,
     }
     result = subprocess.run(
         [sys.executable, "-m", "relief_pwa", "seed-demo"], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode != 0
     assert "refusing to load demo data" in (result.stderr + result.stdout)
+
+
+def test_production_refuses_to_start_without_identifier_keys(monkeypatch, tmp_path):
+    monkeypatch.setenv("RELIEF_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("RELIEF_MODE", "production")
+    monkeypatch.setenv("RELIEF_SECRET_KEY", "k" * 40)
+    monkeypatch.delenv("RELIEF_DATA_KEYS", raising=False)
+    monkeypatch.setenv("RELIEF_BLIND_INDEX_KEY", IDENTIFIER_KEYS["RELIEF_BLIND_INDEX_KEY"])
+    with pytest.raises(SettingsError, match="RELIEF_DATA_KEYS"):
+        load_settings()
+    key_file = tmp_path / "data-keys"
+    key_file.write_text(IDENTIFIER_KEYS["RELIEF_DATA_KEYS"])
+    monkeypatch.setenv("RELIEF_DATA_KEYS_FILE", str(key_file))
+    assert load_settings().data_keys == IDENTIFIER_KEYS["RELIEF_DATA_KEYS"]

@@ -30,6 +30,7 @@ ROUTES: list[Any] = [
     auth.logout,
     cases.case_list,
     cases.household_file,
+    cases.household_identifiers,
     intake.intake_form,
     intake.intake_submit,
     intake.receipt,

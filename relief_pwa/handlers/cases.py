@@ -12,7 +12,13 @@ from relief_pwa.core.enums import AppState, Category
 from relief_pwa.core.errors import DomainError
 from relief_pwa.handlers.common import C, clean_text, form_errors, is_htmx, needs, now_of, render
 from relief_pwa.services.actors import Actor
-from relief_pwa.services.households import CaseQuery, get_household_file, list_cases
+from relief_pwa.services.households import (
+    REVEAL_PURPOSES,
+    CaseQuery,
+    get_household_file,
+    list_cases,
+    reveal_identifiers,
+)
 from relief_pwa.services.org import list_units_in_scope
 
 
@@ -56,3 +62,34 @@ async def household_file(
 ) -> Response[str]:
     file = await get_household_file(actor, household_id, now=now_of(request))
     return render(request, "households/file.html", {"file": file})
+
+
+@get("/households/{household_id:int}/identifiers", name="household_identifiers", opt=needs(C.CASES_READ))
+async def household_identifiers(
+    request: Request[Any, Any, Any],
+    household_id: FromPath[int],
+    actor: NamedDependency[Actor],
+    purpose: FromQuery[str] = "",
+) -> Response[str]:
+    """ID numbers, phones and the account in full: asks why first, and logs the answer."""
+    revealed, errors = None, {}
+    if purpose:
+        try:
+            revealed = await reveal_identifiers(
+                actor, household_id, purpose=purpose[:20], now=now_of(request)
+            )
+        except DomainError as exc:
+            errors = form_errors(exc)
+    context = {
+        "household_id": household_id,
+        "revealed": revealed,
+        "purposes": REVEAL_PURPOSES,
+        "errors": errors,
+    }
+    return render(
+        request,
+        "households/identifiers.html",
+        context,
+        status_code=400 if errors else 200,
+        headers={"cache-control": "no-store"},
+    )

@@ -43,6 +43,7 @@ READ_ACTIONS: dict[str, str] = {
     "card.view": N_("Household card viewed"),
     "index.view": N_("Relief index explanation viewed"),
     "search.id_number": N_("Search by ID number"),
+    "identifiers.reveal": N_("Full ID numbers, phones and account shown"),
     "export": N_("Export"),
 }
 

@@ -31,7 +31,7 @@ from relief_pwa.core.preapplication import (
 from relief_pwa.core.scoring import IndexBreakdown, explain_for_applicant
 from relief_pwa.db import write_transaction
 from relief_pwa.i18n import LANGUAGES, normalise_language
-from relief_pwa.services import hooks
+from relief_pwa.services import hooks, identifiers
 from relief_pwa.services.access import access_application, in_scope
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.audit import record_event
@@ -602,12 +602,14 @@ async def do_create_preapplication(
             raise Conflict(
                 N_("You already sent a pre-application for this kind of help. Staff will contact you soon.")
             )
+        phone_sealed, phone_key = identifiers.sealed(identifiers.PHONE, phone)
         row = PreApplication(
             chat_id=chat_id,
             community=community.id,
             org_path=community.path,
             name=name,
-            phone=phone,
+            phone_sealed=phone_sealed,
+            phone_index=phone_key,
             category=category,
             description=description,
             status="new",
@@ -621,7 +623,7 @@ async def do_create_preapplication(
             row.id,
             org_path=community.path,
             now=now,
-            after={"name": name, "phone": phone, "category": category, "community": community.name},
+            after={"name": name, "category": category, "community": community.name},
         )
     return PreApplicationResult(row.id, community.name, materials_to_bring(category), phone)
 
@@ -636,7 +638,7 @@ async def list_preapplications(actor: Actor, status: str = "new", limit: int = 2
         PreApplication.select(
             PreApplication.id,
             PreApplication.name,
-            PreApplication.phone,
+            PreApplication.phone_sealed,
             PreApplication.category,
             PreApplication.description,
             PreApplication.status,
@@ -648,6 +650,9 @@ async def list_preapplications(actor: Actor, status: str = "new", limit: int = 2
         .order_by(PreApplication.created_at)
         .limit(limit)
     )
+    # The liaison calls the applicant back: the task list shows the phone in full.
+    for row in rows:
+        row["phone"] = identifiers.opened(identifiers.PHONE, row.pop("phone_sealed"))
     return rows
 
 

@@ -24,7 +24,7 @@ from relief_pwa.core.errors import DomainError, NotFoundOrForbidden
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.permissions import Capability, FourEyes
 from relief_pwa.db import advisory_xact_lock, write_transaction
-from relief_pwa.services import funds, hooks
+from relief_pwa.services import funds, hooks, identifiers
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.four_eyes import require_second_person
@@ -163,7 +163,7 @@ async def do_create_batch(actor: Actor, fund_id: int, month: str, *, now: dateti
         fund = await funds.access_fund(actor, fund_id)
         await advisory_xact_lock(engine, f"batch-fund:{fund.id}")
         rows = await PaymentLine.raw(
-            "SELECT l.id, l.amount_fen, h.onecard_account FROM payment_line l "
+            "SELECT l.id, l.amount_fen, h.account_index FROM payment_line l "
             "JOIN household h ON h.id = l.household "
             "WHERE l.fund = {} AND l.status = 'queued' AND l.month <= {} AND l.org_path LIKE {} "
             "ORDER BY l.id",
@@ -171,7 +171,7 @@ async def do_create_batch(actor: Actor, fund_id: int, month: str, *, now: dateti
             month,
             f"{actor.org_path}%",
         )
-        ready = [r for r in rows if (r["onecard_account"] or "").strip()]
+        ready = [r for r in rows if r["account_index"]]
         held = len(rows) - len(ready)
         if not ready:
             raise DomainError(
@@ -220,7 +220,7 @@ async def do_create_batch(actor: Actor, fund_id: int, month: str, *, now: dateti
 
 async def _bank_lines(batch: DisbursementBatch) -> list[bankfiles.PaymentLine]:
     rows = await PaymentLine.raw(
-        "SELECT l.line_id, l.amount_fen, l.month, h.head_name, h.head_id_number, h.onecard_account, "
+        "SELECT l.line_id, l.amount_fen, l.month, h.head_name, h.head_id_sealed, h.account_sealed, "
         "f.code AS fund_code, r.name AS resource_name "
         "FROM payment_line l JOIN household h ON h.id = l.household JOIN fund f ON f.id = l.fund "
         "JOIN plan_line pl ON pl.id = l.plan_line JOIN resource r ON r.id = pl.resource "
@@ -232,8 +232,9 @@ async def _bank_lines(batch: DisbursementBatch) -> list[bankfiles.PaymentLine]:
             line_id=r["line_id"],
             batch_no=batch.batch_no,
             head_name=r["head_name"],
-            id_number=r["head_id_number"],
-            account=r["onecard_account"],
+            # The bank needs the numbers in full: the file is the one place they leave sealed storage.
+            id_number=identifiers.opened(identifiers.ID_NUMBER, r["head_id_sealed"]),
+            account=identifiers.opened(identifiers.ACCOUNT, r["account_sealed"]),
             amount_fen=int(r["amount_fen"]),
             fund_code=r["fund_code"],
             memo=f"{r['resource_name']} {r['month']}"[:60],

@@ -7,7 +7,7 @@ never a silent overwrite), is audited with before/after, and lets listeners
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from relief_pwa.core.intake import ItemDraft, MemberDraft, check_item, check_mem
 from relief_pwa.core.permissions import Capability
 from relief_pwa.core.phone import normalise_phone
 from relief_pwa.db import advisory_xact_lock, write_transaction
-from relief_pwa.services import hooks
+from relief_pwa.services import hooks, identifiers
 from relief_pwa.services.access import access_household, access_member
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
@@ -39,6 +39,12 @@ class HouseholdFields:
     onecard_account: str
 
 
+def _masked_id(row: Any) -> str:
+    """The member's ID number masked for an audit payload (never in full)."""
+    sealed_id = row.get("id_sealed", "")
+    return identifiers.masked(identifiers.ID_NUMBER, sealed_id) if sealed_id else ""
+
+
 def _member_snapshot(row: Any) -> dict[str, Any]:
     return {
         key: (value.isoformat() if hasattr(value, "isoformat") else value)
@@ -46,7 +52,6 @@ def _member_snapshot(row: Any) -> dict[str, Any]:
         if key
         in {
             "name",
-            "id_number",
             "sex",
             "birth_date",
             "relation",
@@ -54,10 +59,9 @@ def _member_snapshot(row: Any) -> dict[str, Any]:
             "illness",
             "work_capacity",
             "schooling",
-            "phone",
             "active",
         }
-    }
+    } | {"id_number": _masked_id(row)}
 
 
 async def _open_household_for_edit(
@@ -80,11 +84,12 @@ async def _open_household_for_edit(
 
 async def _refuse_duplicate(actor: Actor, id_number: str, field: str, own_member_id: int | None) -> None:
     engine = Member._meta.db
-    await advisory_xact_lock(engine, f"intake-id:{id_number}")
+    key = identifiers.index_of(identifiers.ID_NUMBER, id_number)
+    await advisory_xact_lock(engine, f"intake-id:{key}")
     query = Member.select(
         Member.id, Member.household.id, Member.household.file_no, Member.household.org_path
     ).where(
-        (Member.id_number == id_number) & (Member.active == True) & (Member.household.is_open == True)  # noqa: E712
+        (Member.id_index == key) & (Member.active == True) & (Member.household.is_open == True)  # noqa: E712
     )
     for row in await query:
         if row["id"] == own_member_id:
@@ -114,11 +119,13 @@ async def do_update_household(
         errors["area_type"] = DomainError(N_("Please choose a value from the list."), field="area_type")
     if fields.housing not in {h.value for h in Housing}:
         errors["housing"] = DomainError(N_("Please choose a value from the list."), field="housing")
+    # Identifiers are not shown in full on the form: a blank field keeps the stored value.
     phone = ""
-    try:
-        phone = normalise_phone(fields.phone)
-    except DomainError as exc:
-        errors["phone"] = DomainError(exc.message, field="phone", **exc.params)
+    if fields.phone.strip():
+        try:
+            phone = normalise_phone(fields.phone)
+        except DomainError as exc:
+            errors["phone"] = DomainError(exc.message, field="phone", **exc.params)
     account = "".join(fields.onecard_account.split())
     if account and not (account.isdigit() and 12 <= len(account) <= 30):
         errors["onecard_account"] = DomainError(
@@ -126,19 +133,25 @@ async def do_update_household(
         )
     if errors:
         raise ValidationFailed(errors)
-    after = {
-        "address": address,
-        "area_type": fields.area_type,
-        "housing": fields.housing,
-        "phone": phone,
-        "onecard_account": account,
-    }
+    after: dict[str, Any] = {"address": address, "area_type": fields.area_type, "housing": fields.housing}
     async with write_transaction(Household._meta.db):
         household = await _open_household_for_edit(actor, household_id, expected_version, now)
         before = {key: getattr(household, key) for key in after}
-        await Household.update({getattr(Household, key): value for key, value in after.items()}).where(
-            Household.id == household.id
-        )
+        changes: dict[Any, Any] = {getattr(Household, key): value for key, value in after.items()}
+        # The audit event says that an identifier changed, never what it is.
+        if phone:
+            sealed_phone, phone_key = identifiers.sealed(identifiers.PHONE, phone)
+            if phone_key != household.phone_index:
+                changes.update({Household.phone_sealed: sealed_phone, Household.phone_index: phone_key})
+                after["phone"] = "changed"
+        if account:
+            sealed_account, account_key = identifiers.sealed(identifiers.ACCOUNT, account)
+            if account_key != household.account_index:
+                changes.update(
+                    {Household.account_sealed: sealed_account, Household.account_index: account_key}
+                )
+                after["onecard_account"] = "changed"
+        await Household.update(changes).where(Household.id == household.id)
         await record_event(
             actor,
             "household.update",
@@ -169,7 +182,7 @@ async def do_add_member(
             household=household.id,
             org_path=household.org_path,
             name=clean.name,
-            id_number=clean.id_number,
+            **identifiers.member_identifier_columns(id_number=clean.id_number, phone=clean.phone),
             sex=clean.sex,
             birth_date=clean.birth_date,
             relation=clean.relation,
@@ -177,7 +190,6 @@ async def do_add_member(
             illness=clean.illness,
             work_capacity=clean.work_capacity,
             schooling=clean.schooling,
-            phone=clean.phone,
         )
         await member.save()
         await record_event(
@@ -199,6 +211,11 @@ async def do_update_member(
 ) -> None:
     member = await access_member(actor, member_id)
     errors: dict[str, DomainError] = {}
+    # The form does not show the stored ID number or phone in full: blank keeps them.
+    if not draft.id_number.strip():
+        draft = replace(draft, id_number=identifiers.opened(identifiers.ID_NUMBER, member.id_sealed))
+    if not draft.phone.strip():
+        draft = replace(draft, phone=identifiers.opened(identifiers.PHONE, member.phone_sealed))
     clean = check_member("", draft, now.date(), errors)
     if clean is not None and (clean.relation == Relation.HEAD) != (member.relation == Relation.HEAD):
         errors["relation"] = DomainError(
@@ -212,7 +229,7 @@ async def do_update_member(
         before = _member_snapshot(member.to_dict())
         values = {
             "name": clean.name,
-            "id_number": clean.id_number,
+            **identifiers.member_identifier_columns(id_number=clean.id_number, phone=clean.phone),
             "sex": clean.sex,
             "birth_date": clean.birth_date,
             "relation": clean.relation,
@@ -220,14 +237,18 @@ async def do_update_member(
             "illness": clean.illness,
             "work_capacity": clean.work_capacity,
             "schooling": clean.schooling,
-            "phone": clean.phone,
         }
         await Member.update({getattr(Member, key): value for key, value in values.items()}).where(
             Member.id == member.id
         )
         if clean.relation == Relation.HEAD:
+            head_sealed, head_key = identifiers.sealed(identifiers.ID_NUMBER, clean.id_number)
             await Household.update(
-                {Household.head_name: clean.name, Household.head_id_number: clean.id_number}
+                {
+                    Household.head_name: clean.name,
+                    Household.head_id_sealed: head_sealed,
+                    Household.head_id_index: head_key,
+                }
             ).where(Household.id == household.id)
         after = _member_snapshot({**values, "active": True})
         await record_event(

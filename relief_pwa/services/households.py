@@ -11,6 +11,7 @@ from relief_pwa.core.enums import AppState, Category
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.idnumber import mask_id_number
+from relief_pwa.services import identifiers
 from relief_pwa.services.access import access_household, in_scope
 from relief_pwa.services.access_log import note_read
 from relief_pwa.services.actors import Actor
@@ -135,17 +136,21 @@ async def _matching_households(actor: Actor, term: str) -> list[int]:
     digits = term.replace(" ", "").upper()
     ids: set[int] = set()
     if len(digits) >= 4 and (digits.rstrip("X").isdigit() or "-H" in digits):
+        # Identifiers are sealed: an exact search compares blind indexes.
+        id_key = identifiers.index_of(identifiers.ID_NUMBER, digits)
+        phone_key = identifiers.index_of(identifiers.PHONE, digits)
         by_number = await Household.select(Household.id).where(
             scope
             & (
                 (Household.file_no == digits)
-                | (Household.phone == digits)
-                | (Household.head_id_number == digits)
+                | (Household.phone_index == phone_key)
+                | (Household.head_id_index == id_key)
             )
         )
         ids.update(r["id"] for r in by_number)
         members = await Member.select(Member.household).where(
-            in_scope(actor, Member.org_path) & ((Member.id_number == digits) | (Member.phone == digits))
+            in_scope(actor, Member.org_path)
+            & ((Member.id_index == id_key) | (Member.phone_index == phone_key))
         )
         ids.update(r["household"] for r in members)
     else:
@@ -161,6 +166,70 @@ async def _matching_households(actor: Actor, term: str) -> list[int]:
         )
         ids.update(r["household"] for r in members)
     return sorted(ids)
+
+
+def masked_household(row: dict[str, Any]) -> dict[str, Any]:
+    """A household row with its identifiers masked for display (never the sealed text)."""
+    return {
+        **row,
+        "head_id_number": identifiers.masked(identifiers.ID_NUMBER, row.get("head_id_sealed", "")),
+        "phone": identifiers.masked(identifiers.PHONE, row.get("phone_sealed", "")),
+        "onecard_account": identifiers.masked(identifiers.ACCOUNT, row.get("account_sealed", "")),
+    }
+
+
+@dataclass(frozen=True)
+class RevealedIdentifiers:
+    household_id: int
+    file_no: str
+    phone: str
+    account: str
+    members: list[tuple[str, str, str]]  # name, ID number, phone
+
+
+REVEAL_PURPOSES: dict[str, str] = {
+    "verify": N_("Verifying the household's identity or documents"),
+    "contact": N_("Contacting the household"),
+    "payment": N_("Setting up or checking a payment"),
+    "supervision": N_("Supervision or audit"),
+}
+
+
+async def reveal_identifiers(
+    actor: Actor, household_id: int, *, purpose: str, now: datetime
+) -> RevealedIdentifiers:
+    """The full identifiers of one household: a logged read with a stated purpose."""
+    if purpose not in REVEAL_PURPOSES:
+        raise DomainError(N_("Please say why you need the full numbers."), field="purpose")
+    household = await access_household(actor, household_id)
+    note_read(
+        actor,
+        "identifiers.reveal",
+        now=now,
+        entity_id=household.id,
+        household_id=household.id,
+        org_path=household.org_path,
+        purpose=purpose,
+    )
+    members = (
+        await Member.select(Member.name, Member.id_sealed, Member.phone_sealed)
+        .where(Member.household == household.id)
+        .order_by(Member.id)
+    )
+    return RevealedIdentifiers(
+        household_id=household.id,
+        file_no=household.file_no,
+        phone=identifiers.opened(identifiers.PHONE, household.phone_sealed),
+        account=identifiers.opened(identifiers.ACCOUNT, household.account_sealed),
+        members=[
+            (
+                m["name"],
+                identifiers.opened(identifiers.ID_NUMBER, m["id_sealed"]),
+                identifiers.opened(identifiers.PHONE, m["phone_sealed"]),
+            )
+            for m in members
+        ],
+    )
 
 
 @dataclass
@@ -214,8 +283,11 @@ async def get_household_file(actor: Actor, household_id: int, *, now: datetime) 
         totals[item["section"]] = totals.get(item["section"], 0) + value
     for event in events:
         event["after_data"] = json.loads(event["after"]) if event["after"] else {}
+    for member in members:
+        member["id_number"] = identifiers.masked(identifiers.ID_NUMBER, member["id_sealed"])
+        member["phone"] = identifiers.masked(identifiers.PHONE, member["phone_sealed"])
     return HouseholdFile(
-        household=household.to_dict(),
+        household=masked_household(household.to_dict()),
         community=community or {},
         members=members,
         items=grouped,

@@ -8,13 +8,15 @@ from datetime import datetime
 from relief_pwa.core.enums import AppState, Channel
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.idnumber import mask_id_number
 from relief_pwa.core.intake import CleanIntake, IntakeDraft, validate_intake
 from relief_pwa.core.materials import Material, MemberNeeds, missing_materials, required_materials
 from relief_pwa.core.permissions import Capability
 from relief_pwa.db import advisory_xact_lock, write_transaction
-from relief_pwa.services import hooks
+from relief_pwa.services import hooks, identifiers
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
+from relief_pwa.services.identifiers import identifier_columns, member_identifier_columns
 from relief_pwa.services.numbers import application_number, household_file_no, next_value
 from relief_pwa.services.org import access_community
 from relief_pwa.tables import Application, Household, Member, MoneyItem
@@ -61,15 +63,15 @@ def materials_needed(clean: CleanIntake) -> list[Material]:
 
 
 async def _find_duplicates(actor: Actor, clean: CleanIntake) -> None:
-    numbers = [m.id_number for m in clean.members]
+    keys = [identifiers.index_of(identifiers.ID_NUMBER, m.id_number) for m in clean.members]
     rows = await Member.select(
-        Member.id_number, Member.household.id, Member.household.file_no, Member.household.org_path
-    ).where(Member.id_number.is_in(numbers) & Member.active.eq(True) & (Member.household.is_open == True))  # noqa: E712
+        Member.id_index, Member.household.id, Member.household.file_no, Member.household.org_path
+    ).where(Member.id_index.is_in(keys) & Member.active.eq(True) & (Member.household.is_open == True))  # noqa: E712
     if not rows:
         return
     errors: dict[str, DomainError] = {}
     for row in rows:
-        index = numbers.index(row["id_number"])
+        index = keys.index(row["id_index"])
         visible = actor.can_see(row["household.org_path"])
         errors[f"members-{index}-id_number"] = DuplicateIdNumber(
             f"members-{index}-id_number",
@@ -100,7 +102,9 @@ async def check_and_create_intake(actor: Actor, draft: IntakeDraft, *, now: date
     async with write_transaction(engine):
         for member in clean.members:
             # Two intakes of the same person at once must not both pass the check.
-            await advisory_xact_lock(engine, f"intake-id:{member.id_number}")
+            await advisory_xact_lock(
+                engine, f"intake-id:{identifiers.index_of(identifiers.ID_NUMBER, member.id_number)}"
+            )
         await _find_duplicates(actor, clean)
         file_no = household_file_no(district_code, await next_value(f"household:{district_code}"))
         head = clean.head
@@ -112,9 +116,7 @@ async def check_and_create_intake(actor: Actor, draft: IntakeDraft, *, now: date
             area_type=clean.area_type,
             housing=clean.housing,
             head_name=head.name,
-            head_id_number=head.id_number,
-            phone=clean.phone,
-            onecard_account=clean.onecard_account,
+            **identifier_columns(head_id=head.id_number, phone=clean.phone, account=clean.onecard_account),
             created_by=actor.staff_id,
             created_at=now,
             updated_at=now,
@@ -126,7 +128,7 @@ async def check_and_create_intake(actor: Actor, draft: IntakeDraft, *, now: date
                 household=household.id,
                 org_path=community.path,
                 name=member.name,
-                id_number=member.id_number,
+                **member_identifier_columns(id_number=member.id_number, phone=member.phone),
                 sex=member.sex,
                 birth_date=member.birth_date,
                 relation=member.relation,
@@ -134,7 +136,6 @@ async def check_and_create_intake(actor: Actor, draft: IntakeDraft, *, now: date
                 illness=member.illness,
                 work_capacity=member.work_capacity,
                 schooling=member.schooling,
-                phone=member.phone,
             )
             await row.save()
             member_ids.append(row.id)
@@ -179,7 +180,8 @@ async def check_and_create_intake(actor: Actor, draft: IntakeDraft, *, now: date
             after={
                 "file_no": file_no,
                 "members": [
-                    {"name": m.name, "id_number": m.id_number, "relation": m.relation} for m in clean.members
+                    {"name": m.name, "id_number": mask_id_number(m.id_number), "relation": m.relation}
+                    for m in clean.members
                 ],
                 "items": [
                     {"section": i.section, "kind": i.kind, "declared_fen": i.amount_fen} for i in clean.items

@@ -33,6 +33,7 @@ from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import format_yuan
 from relief_pwa.core.permissions import Capability
 from relief_pwa.db import write_transaction
+from relief_pwa.services import identifiers
 from relief_pwa.services.access import access_household, in_scope
 from relief_pwa.services.access_log import find_read_bursts
 from relief_pwa.services.actors import Actor, require
@@ -116,16 +117,18 @@ def _item(flag: str, household: dict[str, Any] | None, detail: str, **params: An
 
 
 async def _shared_accounts(actor: Actor, now: datetime) -> list[FlagItem]:
-    rows = await Household.select(Household.id, Household.onecard_account, Household.org_path).where(
-        Household.is_open.eq(True) & (Household.onecard_account != "")
-    )
+    # Grouped by blind index: equal accounts have equal indexes; only a flagged one is unsealed.
+    rows = await Household.select(
+        Household.id, Household.account_index, Household.account_sealed, Household.org_path
+    ).where(Household.is_open.eq(True) & (Household.account_index != ""))
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        groups[row["onecard_account"].replace(" ", "")].append(row)
+        groups[row["account_index"]].append(row)
     items: list[FlagItem] = []
-    for account, members in sorted(groups.items()):
+    for _key, members in sorted(groups.items()):
         if len(members) < 2 or not any(actor.can_see(m["org_path"]) for m in members):
             continue
+        tail = identifiers.opened(identifiers.ACCOUNT, members[0]["account_sealed"])[-4:]
         households = await _households({m["id"] for m in members if actor.can_see(m["org_path"])})
         for household in households.values():
             items.append(
@@ -133,7 +136,7 @@ async def _shared_accounts(actor: Actor, now: datetime) -> list[FlagItem]:
                     "shared_account",
                     household,
                     N_("Account ending {tail} is used by {count} open households."),
-                    tail=account[-4:],
+                    tail=tail,
                     count=len(members),
                 )
             )
@@ -141,20 +144,26 @@ async def _shared_accounts(actor: Actor, now: datetime) -> list[FlagItem]:
 
 
 async def _shared_phones(actor: Actor, now: datetime) -> list[FlagItem]:
-    household_rows = await Household.select(Household.id, Household.phone, Household.org_path).where(
-        Household.is_open.eq(True) & (Household.phone != "")
+    # Phones are compared by blind index; only a flagged phone is unsealed (for its last digits).
+    household_rows = await Household.select(
+        Household.id, Household.phone_index, Household.phone_sealed, Household.org_path
+    ).where(Household.is_open.eq(True) & (Household.phone_index != ""))
+    member_rows = await Member.select(
+        Member.household.id, Member.phone_index, Member.phone_sealed, Member.household.org_path
+    ).where(
+        (Member.household.is_open == True) & Member.active.eq(True) & (Member.phone_index != "")  # noqa: E712
     )
-    member_rows = await Member.select(Member.household.id, Member.phone, Member.household.org_path).where(
-        (Member.household.is_open == True) & Member.active.eq(True) & (Member.phone != "")  # noqa: E712
-    )
-    owners: dict[str, dict[int, str]] = defaultdict(dict)  # phone → household id → org_path
+    owners: dict[str, dict[int, str]] = defaultdict(dict)  # phone index → household id → org_path
+    sealed_phone: dict[str, str] = {}
     for row in household_rows:
-        owners[row["phone"]][row["id"]] = row["org_path"]
+        owners[row["phone_index"]][row["id"]] = row["org_path"]
+        sealed_phone.setdefault(row["phone_index"], row["phone_sealed"])
     for row in member_rows:
-        owners[row["phone"]][row["household.id"]] = row["household.org_path"]
+        owners[row["phone_index"]][row["household.id"]] = row["household.org_path"]
+        sealed_phone.setdefault(row["phone_index"], row["phone_sealed"])
     staff_phones = {
-        r["phone"]: r["display_name"]
-        for r in await Staff.select(Staff.phone, Staff.display_name).where(Staff.phone != "")
+        r["phone_index"]: r["display_name"]
+        for r in await Staff.select(Staff.phone_index, Staff.display_name).where(Staff.phone_index != "")
     }
     # Decide which phones are suspicious first, then load all their households in one query:
     # a query per phone made this flag take seconds on a city-sized caseload.
@@ -168,6 +177,7 @@ async def _shared_phones(actor: Actor, now: datetime) -> list[FlagItem]:
     loaded = await _households(set().union(*(visible for _, _, visible in flagged))) if flagged else {}
     items: list[FlagItem] = []
     for phone, households, visible in flagged:
+        tail = identifiers.opened(identifiers.PHONE, sealed_phone[phone])[-4:]
         rows = [loaded[h] for h in sorted(visible) if h in loaded]
         if len(households) >= 2:
             for household in rows:
@@ -176,7 +186,7 @@ async def _shared_phones(actor: Actor, now: datetime) -> list[FlagItem]:
                         "shared_phone",
                         household,
                         N_("Phone ending {tail} is given by {count} open households."),
-                        tail=phone[-4:],
+                        tail=tail,
                         count=len(households),
                     )
                 )
@@ -187,7 +197,7 @@ async def _shared_phones(actor: Actor, now: datetime) -> list[FlagItem]:
                         "shared_phone",
                         household,
                         N_("Phone ending {tail} is also the phone of staff member {staff}."),
-                        tail=phone[-4:],
+                        tail=tail,
                         staff=staff_phones[phone],
                     )
                 )

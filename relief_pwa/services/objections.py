@@ -26,7 +26,7 @@ from relief_pwa.core.i18n import N_
 from relief_pwa.core.permissions import Capability
 from relief_pwa.core.phone import normalise_phone
 from relief_pwa.db import advisory_xact_lock, write_transaction
-from relief_pwa.services import hooks
+from relief_pwa.services import hooks, identifiers
 from relief_pwa.services.access import in_scope
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.applications import do_transition
@@ -229,7 +229,7 @@ async def file_objection(
             about=(subject or target["about"])[:200],
             body=text,
             contact_name=name,
-            contact_phone=phone,
+            contact_phone_sealed=identifiers.sealed(identifiers.PHONE, phone)[0],
             channel=channel,
             status=RECEIVED,
             deadline=deadline,
@@ -458,6 +458,8 @@ class ObjectionDetail:
 
 async def get_objection(actor: Actor, objection_id: int, *, now: datetime) -> ObjectionDetail:
     row = await access_objection(actor, objection_id)
+    # Whoever handles the objection may call the filer back.
+    row["contact_phone"] = identifiers.opened(identifiers.PHONE, row.pop("contact_phone_sealed", ""))
     notice = (
         await PublicNotice.select().where(PublicNotice.id == row["notice"]).first() if row["notice"] else None
     )

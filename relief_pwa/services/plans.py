@@ -29,7 +29,7 @@ from relief_pwa.core.money import format_yuan, parse_yuan
 from relief_pwa.core.permissions import Capability, FourEyes
 from relief_pwa.core.ranking import RankEntry, rank
 from relief_pwa.db import write_transaction
-from relief_pwa.services import funds
+from relief_pwa.services import funds, identifiers
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.four_eyes import require_second_person
@@ -481,11 +481,15 @@ async def get_plan(actor: Actor, plan_id: int) -> PlanDetail:
             Household.head_name,
             Household.current_index,
             Household.org_path,
-            Household.onecard_account,
+            Household.account_sealed,
         )
         .where(Household.id == plan.household)
         .first()
     )
+    if household is not None:
+        household["onecard_account"] = identifiers.masked(
+            identifiers.ACCOUNT, household.pop("account_sealed")
+        )
     lines = (
         await PlanLine.select(
             *PlanLine.all_columns(),

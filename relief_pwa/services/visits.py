@@ -39,6 +39,7 @@ from relief_pwa.services import hooks
 from relief_pwa.services.access import access_household, in_scope
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
+from relief_pwa.services.households import masked_household
 from relief_pwa.services.ledger import VerifiedValue, record_verifications, visit_verifications
 from relief_pwa.services.photos import link_photo, prepare_photo, store_photo
 from relief_pwa.tables import Application, Household, MoneyItem, Staff, Visit
@@ -265,7 +266,7 @@ async def get_visit_form(actor: Actor, visit_id: int) -> VisitFormData:
     household = await access_household(actor, visit.household_id)
     return VisitFormData(
         visit=visit,
-        household=household.to_dict(),
+        household=masked_household(household.to_dict()),
         items=await _ledger_items(household.id),
         colleagues=await field_staff_for(household.org_path, exclude=visit.assigned_to_id),
         recorded=await visit_verifications(visit.id),
@@ -276,7 +277,7 @@ async def get_new_visit_form(actor: Actor, household_id: int) -> VisitFormData:
     household = await access_household(actor, household_id)
     return VisitFormData(
         visit=None,
-        household=household.to_dict(),
+        household=masked_household(household.to_dict()),
         items=await _ledger_items(household.id),
         colleagues=await field_staff_for(household.org_path, exclude=actor.staff_id),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from relief_pwa.services import identifiers
 from relief_pwa.tables import AuditEvent, PreApplication
 from tests.bot.conftest import Chat, english_chat, running_bot
 from tests.helpers import found
@@ -50,7 +51,9 @@ async def test_whole_conversation_with_bad_input_at_every_step(
         assert "Hospital diagnosis" in replies[1] and "ID cards" in replies[1]
 
         [row] = await PreApplication.select()
-        assert row["status"] == "new" and row["category"] == "medical" and row["phone"] == "13912345678"
+        assert row["status"] == "new" and row["category"] == "medical"
+        assert identifiers.opened("phone", row["phone_sealed"]) == "13912345678"
+        assert row["phone_index"] == identifiers.index_of("phone", "13912345678")
         assert row["community"] == world.units["370102001002"]
         assert row["org_path"].endswith("370102001002/")
         assert await AuditEvent.exists().where(AuditEvent.action == "preapplication.create")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from relief_pwa.services import identifiers
 from relief_pwa.services.applications import do_transition
 from relief_pwa.tables import Member
 from tests.factories import make_intake, member
@@ -22,9 +23,10 @@ async def cases(world, now):
 async def test_search_by_name_id_file_number_and_phone(client, cases):
     await client.login("station")
     head = found(
-        await Member.select(Member.id_number).where(Member.household == cases["a"].household_id).first()
+        await Member.select(Member.id_sealed).where(Member.household == cases["a"].household_id).first()
     )
-    for term in ("欧阳", head["id_number"], cases["a"].file_no, "13711112222", cases["a"].application_number):
+    head_id = identifiers.opened(identifiers.ID_NUMBER, head["id_sealed"])
+    for term in ("欧阳", head_id, cases["a"].file_no, "13711112222", cases["a"].application_number):
         page = await client.get("/cases", params={"q": term})
         assert "欧阳春华" in page.text, term
         assert "王小丽" not in page.text, term

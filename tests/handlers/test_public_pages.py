@@ -13,6 +13,7 @@ from typing import Any
 import zxingcpp
 from PIL import Image
 
+from relief_pwa.services import identifiers
 from relief_pwa.services.policies import do_publish_policy
 from relief_pwa.services.publicity import do_start_publicity
 from relief_pwa.tables import (
@@ -88,12 +89,17 @@ async def seed_community(world: World) -> dict[str, Any]:
 
 async def personal_strings() -> list[str]:
     strings: list[str] = []
-    for row in await Member.select(Member.name, Member.id_number, Member.phone):
-        strings += [row["name"], row["id_number"], row["id_number"][-8:]]
-        if row["phone"]:
-            strings.append(row["phone"])
-    for row in await Household.select(Household.address, Household.phone, Household.head_name):
-        strings += [row["address"], row["phone"], row["head_name"]]
+    for row in await Member.select(Member.name, Member.id_sealed, Member.phone_sealed):
+        id_number = identifiers.opened(identifiers.ID_NUMBER, row["id_sealed"])
+        strings += [row["name"], id_number, id_number[-8:]]
+        if row["phone_sealed"]:
+            strings.append(identifiers.opened(identifiers.PHONE, row["phone_sealed"]))
+    for row in await Household.select(Household.address, Household.phone_sealed, Household.head_name):
+        strings += [
+            row["address"],
+            identifiers.opened(identifiers.PHONE, row["phone_sealed"]),
+            row["head_name"],
+        ]
     return [s for s in strings if s]
 
 
@@ -261,7 +267,7 @@ async def test_objection_form_flow_and_status(world, client, clock):
     assert good.status_code == 200
     code = found(re.search(r"<strong>([0-9A-Z]{10})</strong>", good.text)).group(1)
     row = found(await Objection.select().where(Objection.tracking_code == code).first())
-    assert row["channel"] == "board" and row["contact_phone"] == ""
+    assert row["channel"] == "board" and row["contact_phone_sealed"] == ""
     status = await client.get(f"/public/objections/status?code={code.lower()}")
     assert status.status_code == 200 and code in status.text
     missing = await client.get("/public/objections/status?code=ZZZZZZZZZZ")

@@ -12,6 +12,7 @@ from decimal import Decimal
 from relief_pwa.clock import CHINA_TZ
 from relief_pwa.core.enums import Category
 from relief_pwa.db import write_transaction
+from relief_pwa.services import identifiers
 from relief_pwa.services.actors import SYSTEM_ACTOR
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.bulk_scoring import snapshot_digest
@@ -139,7 +140,7 @@ async def seed_city(world: World, rng_seed: int = 7, households: int = 48) -> Se
                 area_type="urban",
                 housing="rented",
                 head_name=f"户主{i}",
-                head_id_number=f"3701021970{i:08d}",
+                **identifiers.identifier_columns(head_id=f"3701021970{i:08d}", phone="", account=""),
                 is_open=is_open,
                 current_index=None if index is None else Decimal(str(index)),
                 created_at=now,

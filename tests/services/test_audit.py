@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from relief_pwa.core.errors import Conflict, InvalidTransition, PermissionDenied
+from relief_pwa.services import identifiers
 from relief_pwa.services.applications import do_transition
 from relief_pwa.services.audit import verify_chain
 from relief_pwa.tables import Application, AuditEvent
@@ -88,10 +89,11 @@ async def test_withdrawn_application_closes_the_file_and_frees_the_id(world, now
     )
     household = found(await Household.objects().get(Household.id == result.household_id))
     assert household.is_open is False
-    head = found(await Member.select(Member.id_number).where(Member.household == result.household_id).first())
+    head = found(await Member.select(Member.id_sealed).where(Member.household == result.household_id).first())
     from tests.factories import member
 
-    again = await make_intake(world, members=[member(id_number=head["id_number"])])
+    head_id = identifiers.opened(identifiers.ID_NUMBER, head["id_sealed"])
+    again = await make_intake(world, members=[member(id_number=head_id)])
     assert again.household_id != result.household_id
 
 

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 
 from relief_pwa.adapters.bankfiles import EXPORT_HEADER, BankFileRejected
 from relief_pwa.core.errors import DomainError
-from relief_pwa.services import disbursement, plans
+from relief_pwa.services import disbursement, identifiers, plans
 from relief_pwa.services.actors import SYSTEM_ACTOR
 from relief_pwa.services.plans import DraftScope
 from relief_pwa.services.standards import do_seed_standards
@@ -96,7 +96,13 @@ async def test_export_csv_and_xlsx_parse_back(world):
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert tuple(rows[0]) == EXPORT_HEADER
     assert {r[0] for r in rows[1:]} == {result.batch_no}
-    heads = {h["head_id_number"]: h for h in await Household.select().where(Household.id.is_in(households))}
+    heads = {
+        identifiers.opened("id_number", h["head_id_sealed"]): {
+            **h,
+            "onecard_account": identifiers.opened("account", h["account_sealed"]),
+        }
+        for h in await Household.select().where(Household.id.is_in(households))
+    }
     for row in rows[1:]:
         assert (
             row[3] in heads and row[4] == "6217000011112222333" and row[5] == "500.00" and row[6] == "DB-LX"

@@ -9,6 +9,7 @@ import pytest
 
 from relief_pwa.core.calendar import add_working_days
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, PermissionDenied, ValidationFailed
+from relief_pwa.services import identifiers
 from relief_pwa.services.objections import (
     CODE_ALPHABET,
     do_answer,
@@ -44,7 +45,7 @@ async def test_anonymous_complaint_gets_an_unguessable_code_and_a_deadline(world
     assert not filed.interrupted_notice
     row = found(await Objection.select().where(Objection.id == filed.objection_id).first())
     assert row["org_path"] == "370100/370102/370102001/370102001001/"
-    assert row["contact_name"] == "" and row["contact_phone"] == "" and row["channel"] == "web"
+    assert row["contact_name"] == "" and row["contact_phone_sealed"] == "" and row["channel"] == "web"
     event = found(await AuditEvent.select().where(AuditEvent.action == "objection.file").first())
     assert event["actor"] is None
     assert '"channel":"web"' in event["after"] and '"anonymous":true' in event["after"]
@@ -88,7 +89,8 @@ async def test_contact_phone_is_normalised(world):
         channel="bot",
     )
     row = found(await Objection.select().where(Objection.id == filed.objection_id).first())
-    assert (row["contact_name"], row["contact_phone"], row["channel"]) == ("王 先生", "13912345678", "bot")
+    phone = identifiers.opened("phone", row["contact_phone_sealed"])
+    assert (row["contact_name"], phone, row["channel"]) == ("王 先生", "13912345678", "bot")
 
 
 async def test_objection_about_a_current_recipient(world):

@@ -9,6 +9,7 @@ import pytest
 from piccolo.querystring import QueryString
 
 from relief_pwa.core.errors import Conflict, PermissionDenied, ValidationFailed
+from relief_pwa.services import identifiers
 from relief_pwa.services.applications import do_transition
 from relief_pwa.services.four_eyes import do_set_four_eyes
 from relief_pwa.services.integrity import compute_flags, do_record_near_relative, list_near_relatives
@@ -178,11 +179,15 @@ async def test_integrity_flags_found_on_seeded_cases(world):
 
     # Same one-card account on a (历下区) and d (市中区).
     for household in (a, d):
-        await Household.update({Household.onecard_account: "6222020200112233445"}).where(
-            Household.id == household.household_id
-        )
+        account_sealed, account_key = identifiers.sealed(identifiers.ACCOUNT, "6222020200112233445")
+        await Household.update(
+            {Household.account_sealed: account_sealed, Household.account_index: account_key}
+        ).where(Household.id == household.household_id)
     # b's phone is also a staff member's phone.
-    await Staff.update({Staff.phone: "13700000002"}).where(Staff.username == "liaison")
+    phone_sealed, phone_key = identifiers.sealed(identifiers.PHONE, "13700000002")
+    await Staff.update({Staff.phone_sealed: phone_sealed, Staff.phone_index: phone_key}).where(
+        Staff.username == "liaison"
+    )
     # Near-relative filing on c, which has an open application.
     await do_record_near_relative(
         world.actor("liaison"),
