@@ -1,4 +1,4 @@
-"""The ``relief-pwa`` command line: serve, migrate, seed-demo, create-user, audit verify."""
+"""The ``relief-pwa`` command line: serve, migrate, init, seed-demo, create-user, audit verify."""
 
 from __future__ import annotations
 
@@ -105,6 +105,50 @@ def cmd_create_user(args: argparse.Namespace) -> None:
     print(f"created staff {args.username} (id {staff_id})")
 
 
+def _read_password_file(path: str) -> str:
+    from pathlib import Path
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise SystemExit(f"cannot read the password file: {exc}") from exc
+    return lines[0].strip() if lines else ""
+
+
+def cmd_init(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    from relief_pwa.core.errors import DomainError
+    from relief_pwa.services.bootstrap import InitResult, do_init, needs_admin
+
+    run_async(_migrate())
+
+    async def run() -> InitResult | str:
+        password: str | None = None
+        if await needs_admin():
+            if args.password_file:
+                password = _read_password_file(args.password_file)
+            else:
+                password = getpass.getpass(f"Password for {args.admin}: ")
+                if password != getpass.getpass("Repeat the password: "):
+                    return "the passwords differ"
+        try:
+            return await do_init(args.admin, password, now=datetime.now(UTC))
+        except DomainError as exc:
+            return str(exc)
+
+    result = run_async(run())
+    if isinstance(result, str):
+        raise SystemExit(f"init refused: {result}")
+    if not result.changed:
+        print("already initialised: nothing changed")
+        return
+    print(
+        f"initialised: {result.units_created} org units, {result.calendar_days_added} calendar days"
+        + (f", city account {args.admin}" if result.admin_created else "")
+    )
+
+
 def cmd_audit_verify(_: argparse.Namespace) -> None:
     from relief_pwa.services.audit import verify_chain
 
@@ -149,6 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--households", type=int, default=360)
     seed.add_argument("--force", action="store_true", help="seed even if data exists")
     seed.set_defaults(func=cmd_seed_demo)
+    init = sub.add_parser(
+        "init", help="go live on an empty database: migrate, load the org network, create the first account"
+    )
+    init.add_argument("--admin", required=True, help="username of the first city account")
+    init.add_argument("--password-file", default="", help="read its password from this file (first line)")
+    init.set_defaults(func=cmd_init)
     user = sub.add_parser("create-user", help="create a staff account")
     user.add_argument("username")
     user.add_argument("--role", required=True)
