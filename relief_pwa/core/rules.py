@@ -65,20 +65,31 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
         "reverify_working_days", N_("Re-verification of a sampled household"), "working_days", 10, 1, 60
     ),
     RuleSpec(
-        "review_interval_stable_months",
-        N_("Review interval: households with a stable income (and 特困)"),
+        "review_months_able_unemployed_urban",
+        N_("Review interval: a working-age member able to work has no work income (urban)"),
+        "months",
+        1,
+        1,
+        36,
+    ),
+    RuleSpec(
+        "review_months_able_unemployed_rural",
+        N_("Review interval: a working-age member able to work has no work income (rural)"),
+        "months",
+        3,
+        1,
+        36,
+    ),
+    RuleSpec(
+        "review_months_ill_or_disabled",
+        N_("Review interval: a member is seriously ill or severely disabled"),
         "months",
         12,
         1,
         36,
     ),
     RuleSpec(
-        "review_interval_variable_months",
-        N_("Review interval: households with an irregular income"),
-        "months",
-        6,
-        1,
-        36,
+        "review_months_stable", N_("Review interval: members and income are stable"), "months", 6, 1, 36
     ),
     RuleSpec(
         "taper_months",

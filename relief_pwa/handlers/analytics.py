@@ -24,6 +24,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 from markupsafe import Markup
 
+from relief_pwa.clock import local_date
 from relief_pwa.core.charts import Bar, Series, Tile, bar_chart, grid_positions, line_chart, tile_map
 from relief_pwa.core.enums import OPEN_STATES, AppState, Category
 from relief_pwa.core.errors import DomainError
@@ -138,7 +139,7 @@ def _page_query(
     category: str,
     map_measure: str = "",
 ) -> PageQuery:
-    today = now_of(request).date()
+    today = local_date(now_of(request))
     errors: dict[str, str] = {}
     try:
         period = parse_period(
@@ -716,7 +717,7 @@ async def analytics_integrity(
 ) -> Response[Any]:
     """The number of integrity flags open in a unit (an htmx fragment, or a small page without JS)."""
     unit = await resolve_unit(actor, org_code[:12])
-    count = await integrity_open(actor, unit, now_of(request).date())
+    count = await integrity_open(actor, unit, local_date(now_of(request)))
     block = "count" if is_htmx(request) else None
     return render(request, "analytics/integrity.html", {"unit": unit, "count": count}, block=block)
 
@@ -820,7 +821,7 @@ async def analytics_report(
     month: FromQuery[str] = "",
     org: FromQuery[str] = "",
 ) -> Response[Any]:
-    today = now_of(request).date()
+    today = local_date(now_of(request))
     if not month:
         previous = today.replace(day=1) - timedelta(days=1)
         month = f"{previous:%Y-%m}"

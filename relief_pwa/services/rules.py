@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
 
+from relief_pwa.clock import local_date
 from relief_pwa.core.enums import OrgLevel, Role
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.i18n import N_
@@ -29,9 +30,7 @@ SHIPPED_CALENDAR = "holidays_cn.csv"
 
 def local_today(now: datetime) -> date:
     """The calendar day in Beijing (time is stored in UTC, days are counted locally)."""
-    from relief_pwa.clock import CHINA_TZ
-
-    return now.astimezone(CHINA_TZ).date()
+    return local_date(now)
 
 
 async def load_calendar() -> Calendar:

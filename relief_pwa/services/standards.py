@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
+
+from piccolo.columns import Column
 
 from relief_pwa.core.enums import AreaType, OrgLevel, Role
 from relief_pwa.core.facts import Standard, jinan_demo_standards
@@ -124,7 +127,7 @@ async def do_set_standard(actor: Actor, standard: Standard, *, now: datetime) ->
             .first()
         )
         before = standard_from_row(existing).to_dict() if existing else None
-        values = {
+        values: dict[Column | str, Any] = {
             ReliefStandard.dibao_monthly_fen: standard.dibao_monthly_fen,
             ReliefStandard.tekun_monthly_fen: standard.tekun_monthly_fen,
             ReliefStandard.asset_limit_months: standard.asset_limit_months,
