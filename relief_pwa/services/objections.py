@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from relief_pwa.clock import local_time
 from relief_pwa.core.enums import AppState, Role
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
@@ -495,7 +496,7 @@ async def do_record_investigation(
         row = await access_objection(actor, objection_id)
         if row["status"] not in {RECEIVED, INVESTIGATING}:
             raise DomainError(N_("This report is already answered."), field="investigation")
-        stamp = now.strftime("%Y-%m-%d %H:%M")
+        stamp = local_time(now).strftime("%Y-%m-%d %H:%M")
         entry = f"[{stamp} {actor.display_name}] {text}"
         combined = f"{row['investigation']}\n\n{entry}".strip() if row["investigation"] else entry
         await Objection.update(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from relief_pwa.core.enums import AreaType, OrgLevel
+from relief_pwa.services.actors import Actor
 from relief_pwa.services.bootstrap import do_init
 from relief_pwa.services.org_admin import NewOrgUnit, do_create_org_units
 from relief_pwa.tables import Application, AuditEvent, CalendarDay, OrgUnit, Staff
 from tests.factories import World
 from tests.handlers.test_intake_pages import intake_form
+from tests.helpers import found
 
 ADMIN_PASSWORD = "Quan-cheng 2026 spring"
 
@@ -42,7 +44,7 @@ async def test_init_then_the_first_admin_creates_a_station_that_takes_an_intake(
         [NewOrgUnit("370102001001", "解放路社区", OrgLevel.COMMUNITY, "370102001", AreaType.URBAN)],
         now=now,
     )
-    community = await OrgUnit.select(OrgUnit.id).where(OrgUnit.code == "370102001001").first()
+    community = found(await OrgUnit.select(OrgUnit.id).where(OrgUnit.code == "370102001001").first())
     station = make_client()
     await station.login("station_jfl", "a-long-station-password")
     world = World(now=now, units={"370102001001": community["id"]})
@@ -63,8 +65,8 @@ async def test_init_refuses_a_weak_password_and_leaves_nothing(db, now):
     assert await OrgUnit.count() == 0 and await Staff.count() == 0
 
 
-async def _city_actor():  # type: ignore[no-untyped-def]
+async def _city_actor() -> Actor:
     from relief_pwa.services.auth import load_actor
 
-    staff = await Staff.select(Staff.id).where(Staff.username == "admin").first()
-    return await load_actor(staff["id"])
+    staff = found(await Staff.select(Staff.id).where(Staff.username == "admin").first())
+    return found(await load_actor(staff["id"]))
