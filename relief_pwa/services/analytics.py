@@ -153,6 +153,15 @@ async def children_of(unit: Unit) -> list[Unit]:
     return [_unit(r) for r in rows]
 
 
+async def children_during(unit: Unit, period: Period) -> list[Unit]:
+    """The units below that existed during the period, under the names they had then
+    (a unit merged away or renamed since still shows under its old name for past periods)."""
+    from relief_pwa.services.org_changes import units_below_during
+
+    past = await units_below_during(unit.path, period.start, period.end)
+    return [Unit(u.id, u.code, u.name, u.level, u.path) for u in past]
+
+
 async def breadcrumbs(actor: Actor, unit: Unit) -> list[Unit]:
     """The units from the actor's own level down to ``unit`` (never above the actor)."""
     codes = [c for c in unit.path.split("/") if c]
@@ -437,7 +446,7 @@ async def _compute_dashboard(
     """The figures come from a dozen GROUP BY queries run side by side; each also
     groups by the unit one level down (a prefix of ``org_path``), so the
     drill-down table and the map cost no extra scan."""
-    children = await children_of(unit)
+    children = await children_during(unit, filters.period)
     lengths = _prefix_lengths(children)
     length = lengths[0] if len(lengths) == 1 else len(unit.path)
     period = filters.period
