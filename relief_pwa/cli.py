@@ -149,6 +149,46 @@ def cmd_init(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_import_org(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from relief_pwa.adapters.orgfile import parse_org_file
+    from relief_pwa.core.errors import DomainError
+    from relief_pwa.services.actors import SYSTEM_ACTOR
+    from relief_pwa.services.org_import import ImportPlan, do_import_org
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise SystemExit(f"cannot read {args.file}: {exc}") from exc
+
+    async def run() -> ImportPlan | str:
+        try:
+            rows = parse_org_file(data, args.file)
+            return await do_import_org(SYSTEM_ACTOR, rows, now=datetime.now(UTC), dry_run=args.dry_run)
+        except DomainError as exc:
+            return str(exc)
+
+    plan = run_async(run())
+    if isinstance(plan, str):
+        raise SystemExit(f"import refused: {plan}")
+    for problem in plan.problems:
+        print(
+            f"line {problem.line} ({problem.code}): {problem.message.format(**problem.params)}",
+            file=sys.stderr,
+        )
+    summary = (
+        f"{len(plan.create)} new, {len(plan.rename)} renamed, "
+        f"{len(plan.update_office)} office details changed, {plan.unchanged} unchanged"
+    )
+    if plan.problems:
+        raise SystemExit(
+            f"import refused: {len(plan.problems)} rows with problems, nothing written ({summary})"
+        )
+    print(("dry run, nothing written: " if args.dry_run else "imported: ") + summary)
+
+
 def cmd_audit_verify(_: argparse.Namespace) -> None:
     from relief_pwa.services.audit import verify_chain
 
@@ -199,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--admin", required=True, help="username of the first city account")
     init.add_argument("--password-file", default="", help="read its password from this file (first line)")
     init.set_defaults(func=cmd_init)
+    org = sub.add_parser("import-org", help="load communities and villages from the bureau's .xlsx or .csv")
+    org.add_argument("file")
+    org.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
+    org.set_defaults(func=cmd_import_org)
     user = sub.add_parser("create-user", help="create a staff account")
     user.add_argument("username")
     user.add_argument("--role", required=True)

@@ -170,7 +170,7 @@ async def do_rename_unit(
     actor: Actor, unit_id: int, name: str, *, now: datetime, on: date | None = None
 ) -> None:
     """Give a unit a new name from ``on`` (today in Beijing) on; reports before then keep the old one."""
-    require_role(actor, Role.CITY)
+    require_role(actor, Role.CITY, "system")
     clean = _check_name(name)
     day = _effective(on, now)
     async with write_transaction(OrgUnit._meta.db):

@@ -47,3 +47,36 @@ def test_init_is_idempotent_and_create_user_works_after_it(tmp_path):
     with sqlite3.connect(tmp_path / "relief.sqlite3") as conn:
         assert conn.execute("SELECT COUNT(*) FROM staff").fetchone()[0] == 2
     assert run(tmp_path, "audit", "verify").returncode == 0
+
+
+@pytest.mark.slow
+def test_import_org_after_init_with_a_dry_run_first(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("Quan-cheng 2026 spring\n")
+    assert run(tmp_path, "init", "--admin", "admin", "--password-file", str(secret)).returncode == 0
+    org = tmp_path / "org.csv"
+    org.write_text(
+        "代码,名称,所属街道,地址,电话\n370102001001,解放路社区,370102001,解放路1号,0531-86011111\n"
+    )
+    trial = run(tmp_path, "import-org", str(org), "--dry-run")
+    assert trial.returncode == 0 and "dry run, nothing written: 1 new" in trial.stdout
+    loaded = run(tmp_path, "import-org", str(org))
+    assert loaded.returncode == 0 and "imported: 1 new" in loaded.stdout
+    again = run(tmp_path, "import-org", str(org))
+    assert "0 new, 0 renamed, 0 office details changed, 1 unchanged" in again.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,name,parent\n370102001002,和平社区,999999999\n")
+    refused = run(tmp_path, "import-org", str(bad))
+    assert refused.returncode != 0 and "line 2 (370102001002)" in refused.stderr
+    created = run(
+        tmp_path,
+        "create-user",
+        "liaison1",
+        "--role",
+        "liaison",
+        "--org",
+        "370102001001",
+        "--password",
+        "x" * 14,
+    )
+    assert created.returncode == 0, created.stderr
