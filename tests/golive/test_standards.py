@@ -49,3 +49,11 @@ async def test_a_future_standard_applies_from_its_date_only(world):
 async def test_only_city_staff_set_standards(world):
     with pytest.raises(PermissionDenied):
         await do_set_standard(world.actor("center"), _standard(date(2026, 1, 1), 1000), now=world.now)
+
+
+async def test_the_draft_page_says_which_standard_is_missing(client, world):
+    await recipient(world, index="80")
+    await client.login("center")
+    page = await client.get("/plans/draft")
+    assert page.status_code == 400
+    assert "370102" in page.text and "2026-11-16" in page.text
