@@ -160,6 +160,13 @@ async def _rewrite_unit_paths(old: str, new: str, on: date, *, skip_id: int | No
         )
 
 
+def _forget_cached_boards() -> None:
+    """Public boards are cached by unit: a changed network must not show the old one."""
+    from relief_pwa.services import public_boards
+
+    public_boards.clear_cache()
+
+
 def _effective(on: date | None, now: datetime) -> date:
     from relief_pwa.clock import local_date
 
@@ -176,6 +183,8 @@ async def do_rename_unit(
     async with write_transaction(OrgUnit._meta.db):
         await advisory_xact_lock(OrgUnit._meta.db, "relief-org")
         unit = await _unit(actor, unit_id)
+        if not unit["active"]:
+            raise DomainError(N_("That unit is no longer active."), field="name")
         if unit["name"] == clean:
             return
         await _close_version(unit, day, "rename")
@@ -190,6 +199,7 @@ async def do_rename_unit(
             before={"name": unit["name"]},
             after={"name": clean, "from": day.isoformat()},
         )
+    _forget_cached_boards()
 
 
 async def do_reparent_unit(
@@ -226,6 +236,7 @@ async def do_reparent_unit(
             before={"parent": unit["parent"], "path": old},
             after={"parent": parent["id"], "path": new, "from": day.isoformat(), "moved": moved},
         )
+    _forget_cached_boards()
     return MoveReport(moved)
 
 
@@ -280,6 +291,7 @@ async def do_merge_units(
                 "moved": moved,
             },
         )
+    _forget_cached_boards()
     return MoveReport(moved)
 
 
@@ -317,6 +329,7 @@ async def do_deactivate_unit(actor: Actor, unit_id: int, *, now: datetime, on: d
             before={"active": True},
             after={"active": False, "from": day.isoformat()},
         )
+    _forget_cached_boards()
 
 
 # --- reading the network as it was ------------------------------------------------------
