@@ -121,3 +121,16 @@ async def test_rename_and_deactivate(world):
         await do_deactivate_unit(city, world.units[HEPING], now=world.now)
     await do_deactivate_unit(city, world.units["370102002001"], now=world.now)
     assert not found(await OrgUnit.select().where(OrgUnit.code == "370102002001").first())["active"]
+
+
+async def test_the_dashboard_page_of_last_month_names_both_old_communities(client, world):
+    await make_intake(world, community=HEPING)
+    await do_merge_units(
+        world.actor("city"), world.units[HEPING], JIEFANG, new_name="解放和平社区", now=world.now
+    )
+    await client.login("center")
+    past = await client.get(f"/analytics/{STREET}?month=2026-10")
+    assert past.status_code == 200
+    assert "解放路社区" in past.text and "和平社区" in past.text and "解放和平社区" not in past.text
+    now = await client.get(f"/analytics/{STREET}")
+    assert "解放和平社区" in now.text
