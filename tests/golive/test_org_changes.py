@@ -134,3 +134,13 @@ async def test_the_dashboard_page_of_last_month_names_both_old_communities(clien
     assert "解放路社区" in past.text and "和平社区" in past.text and "解放和平社区" not in past.text
     now = await client.get(f"/analytics/{STREET}")
     assert "解放和平社区" in now.text
+
+
+async def test_a_merged_community_takes_no_more_intakes(world):
+    from relief_pwa.services.org import list_communities_for
+
+    await do_merge_units(world.actor("city"), world.units[HEPING], JIEFANG, now=world.now)
+    codes = [c.code for c in await list_communities_for(world.actor("station"))]
+    assert HEPING not in codes and JIEFANG in codes
+    with pytest.raises(DomainError):
+        await make_intake(world, community=HEPING)
