@@ -189,6 +189,31 @@ def cmd_import_org(args: argparse.Namespace) -> None:
     print(("dry run, nothing written: " if args.dry_run else "imported: ") + summary)
 
 
+def cmd_load_calendar(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from relief_pwa.core.errors import DomainError
+    from relief_pwa.services.actors import SYSTEM_ACTOR
+    from relief_pwa.services.rules import do_load_calendar_text
+
+    try:
+        text = Path(args.file).read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"cannot read {args.file}: {exc}") from exc
+
+    async def run() -> int | str:
+        try:
+            return await do_load_calendar_text(SYSTEM_ACTOR, text, now=datetime.now(UTC))
+        except DomainError as exc:
+            return str(exc)
+
+    result = run_async(run())
+    if isinstance(result, str):
+        raise SystemExit(f"calendar refused: {result}")
+    print(f"calendar loaded: {result} days added or changed")
+
+
 def cmd_audit_verify(_: argparse.Namespace) -> None:
     from relief_pwa.services.audit import verify_chain
 
@@ -243,6 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     org.add_argument("file")
     org.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
     org.set_defaults(func=cmd_import_org)
+    calendar = sub.add_parser(
+        "load-calendar", help="load public holidays and adjusted workdays (CSV: date,kind,name)"
+    )
+    calendar.add_argument("file")
+    calendar.set_defaults(func=cmd_load_calendar)
     user = sub.add_parser("create-user", help="create a staff account")
     user.add_argument("username")
     user.add_argument("--role", required=True)

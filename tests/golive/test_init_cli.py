@@ -80,3 +80,16 @@ def test_import_org_after_init_with_a_dry_run_first(tmp_path):
         "x" * 14,
     )
     assert created.returncode == 0, created.stderr
+
+
+@pytest.mark.slow
+def test_load_calendar_from_a_file(tmp_path):
+    assert run(tmp_path, "migrate").returncode == 0
+    notice = tmp_path / "2027.csv"
+    notice.write_text("date,kind,name\n2027-02-09,holiday,春节\n2027-02-20,workday,春节调休上班\n")
+    loaded = run(tmp_path, "load-calendar", str(notice))
+    assert loaded.returncode == 0 and "2 days added or changed" in loaded.stdout, loaded.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text("2027-02-30,holiday,x\n")
+    refused = run(tmp_path, "load-calendar", str(bad))
+    assert refused.returncode != 0 and "Line 1" in refused.stderr
