@@ -126,6 +126,9 @@ async def plan_import(actor: Actor, rows: list[OrgRow]) -> ImportPlan:
         if existing["level"] != OrgLevel.COMMUNITY:
             problem(N_("The code belongs to a unit that is not a community or village."))
             continue
+        if not existing["active"]:
+            problem(N_("That unit is no longer active."))
+            continue
         if by_id.get(existing["parent"], {}).get("code") != row.parent_code:
             problem(N_("The unit belongs to another street: move it on its page first."))
             continue

@@ -108,3 +108,12 @@ async def test_city_staff_merge_on_the_unit_page(client, world):
     assert not found(await OrgUnit.select().where(OrgUnit.id == unit_id).first())["active"]
     refused = await client.post_form(f"/admin/org/{unit_id}/rename", {"name": "<b>"})
     assert refused.status_code == 303  # back to the page with the message
+
+
+async def test_a_merged_community_in_the_file_is_a_row_problem(world):
+    from relief_pwa.services.org_changes import do_merge_units
+
+    city = world.actor("city")
+    await do_merge_units(city, world.units["370102001002"], "370102001001", now=world.now)
+    plan = await do_import_org(city, parse_org_file(workbook(*GOOD), "org.xlsx"), now=world.now)
+    assert [(p.line, p.message) for p in plan.problems] == [(3, "That unit is no longer active.")]
