@@ -1,4 +1,4 @@
-"""The ``relief-pwa`` command line: serve, migrate, seed-demo, create-user, audit verify, keys."""
+"""The ``relief-pwa`` command line: serve, migrate, init, seed-demo, create-user, audit verify, keys."""
 
 from __future__ import annotations
 
@@ -105,6 +105,115 @@ def cmd_create_user(args: argparse.Namespace) -> None:
     print(f"created staff {args.username} (id {staff_id})")
 
 
+def _read_password_file(path: str) -> str:
+    from pathlib import Path
+
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise SystemExit(f"cannot read the password file: {exc}") from exc
+    return lines[0].strip() if lines else ""
+
+
+def cmd_init(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    from relief_pwa.core.errors import DomainError
+    from relief_pwa.services.bootstrap import InitResult, do_init, needs_admin
+
+    run_async(_migrate())
+
+    async def run() -> InitResult | str:
+        password: str | None = None
+        if await needs_admin():
+            if args.password_file:
+                password = _read_password_file(args.password_file)
+            else:
+                password = getpass.getpass(f"Password for {args.admin}: ")
+                if password != getpass.getpass("Repeat the password: "):
+                    return "the passwords differ"
+        try:
+            return await do_init(args.admin, password, now=datetime.now(UTC))
+        except DomainError as exc:
+            return str(exc)
+
+    result = run_async(run())
+    if isinstance(result, str):
+        raise SystemExit(f"init refused: {result}")
+    if not result.changed:
+        print("already initialised: nothing changed")
+        return
+    print(
+        f"initialised: {result.units_created} org units, {result.calendar_days_added} calendar days"
+        + (f", city account {args.admin}" if result.admin_created else "")
+    )
+
+
+def cmd_import_org(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from relief_pwa.adapters.orgfile import parse_org_file
+    from relief_pwa.core.errors import DomainError
+    from relief_pwa.services.actors import SYSTEM_ACTOR
+    from relief_pwa.services.org_import import ImportPlan, do_import_org
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise SystemExit(f"cannot read {args.file}: {exc}") from exc
+
+    async def run() -> ImportPlan | str:
+        try:
+            rows = parse_org_file(data, args.file)
+            return await do_import_org(SYSTEM_ACTOR, rows, now=datetime.now(UTC), dry_run=args.dry_run)
+        except DomainError as exc:
+            return str(exc)
+
+    plan = run_async(run())
+    if isinstance(plan, str):
+        raise SystemExit(f"import refused: {plan}")
+    for problem in plan.problems:
+        print(
+            f"line {problem.line} ({problem.code}): {problem.message.format(**problem.params)}",
+            file=sys.stderr,
+        )
+    summary = (
+        f"{len(plan.create)} new, {len(plan.rename)} renamed, "
+        f"{len(plan.update_office)} office details changed, {plan.unchanged} unchanged"
+    )
+    if plan.problems:
+        raise SystemExit(
+            f"import refused: {len(plan.problems)} rows with problems, nothing written ({summary})"
+        )
+    print(("dry run, nothing written: " if args.dry_run else "imported: ") + summary)
+
+
+def cmd_load_calendar(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from relief_pwa.core.errors import DomainError
+    from relief_pwa.services.actors import SYSTEM_ACTOR
+    from relief_pwa.services.rules import do_load_calendar_text
+
+    try:
+        text = Path(args.file).read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"cannot read {args.file}: {exc}") from exc
+
+    async def run() -> int | str:
+        try:
+            return await do_load_calendar_text(SYSTEM_ACTOR, text, now=datetime.now(UTC))
+        except DomainError as exc:
+            return str(exc)
+
+    result = run_async(run())
+    if isinstance(result, str):
+        raise SystemExit(f"calendar refused: {result}")
+    print(f"calendar loaded: {result} days added or changed")
+
+
 def cmd_audit_verify(_: argparse.Namespace) -> None:
     from relief_pwa.services.audit import verify_chain
 
@@ -171,6 +280,21 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--households", type=int, default=360)
     seed.add_argument("--force", action="store_true", help="seed even if data exists")
     seed.set_defaults(func=cmd_seed_demo)
+    init = sub.add_parser(
+        "init", help="go live on an empty database: migrate, load the org network, create the first account"
+    )
+    init.add_argument("--admin", required=True, help="username of the first city account")
+    init.add_argument("--password-file", default="", help="read its password from this file (first line)")
+    init.set_defaults(func=cmd_init)
+    org = sub.add_parser("import-org", help="load communities and villages from the bureau's .xlsx or .csv")
+    org.add_argument("file")
+    org.add_argument("--dry-run", action="store_true", help="report what would change, write nothing")
+    org.set_defaults(func=cmd_import_org)
+    calendar = sub.add_parser(
+        "load-calendar", help="load public holidays and adjusted workdays (CSV: date,kind,name)"
+    )
+    calendar.add_argument("file")
+    calendar.set_defaults(func=cmd_load_calendar)
     user = sub.add_parser("create-user", help="create a staff account")
     user.add_argument("username")
     user.add_argument("--role", required=True)

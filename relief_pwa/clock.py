@@ -6,7 +6,7 @@ the core never reads time. Tests install a FixedClock.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Protocol
 
 # Relief offices work on Beijing time: "today" and deadlines are counted there.
@@ -38,3 +38,13 @@ class FixedClock:
 
     def set(self, at: datetime) -> None:
         self._at = at
+
+
+def local_date(moment: datetime) -> date:
+    """The calendar day in Beijing of an aware moment (times are stored in UTC; days count locally)."""
+    return moment.astimezone(CHINA_TZ).date()
+
+
+def local_time(moment: datetime) -> datetime:
+    """An aware moment in Beijing time, for display."""
+    return moment.astimezone(CHINA_TZ)

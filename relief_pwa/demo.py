@@ -306,6 +306,9 @@ async def seed_demo(households: int = 360, *, force: bool = False, today: dateti
             )
     await _create_staff(staff_rows, password_hash, now)
     await seed_relief_index(now)  # standards before the first intake: the index is computed at intake
+    from relief_pwa.services.rules import do_set_calendar_days, shipped_calendar
+
+    await do_set_calendar_days(SYSTEM_ACTOR, shipped_calendar(), now=now, keep_existing=True)
 
     rng = random.Random(2011)
     communities = (

@@ -783,3 +783,43 @@ class AccessLogEntry(Table, tablename="access_log"):
     org_path = Varchar(length=80, index=True)
     purpose = Varchar(length=200, default="")
     detail = Varchar(length=200, default="")
+
+
+# --- going live: rules as data, the holiday calendar, org unit history ------
+
+
+class RuleValue(Table, tablename="rule_value"):
+    """A tunable rule (deadline in working days, 公示 length, review interval, 渐退 window)
+    with the date it applies from; the newest row not after a day is the one in force."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+    key = Varchar(length=40, index=True)
+    value = Integer()
+    effective_from = Date()
+    note = Text(default="")
+    created_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+
+
+class CalendarDay(Table, tablename="calendar_day"):
+    """A public holiday (休) or an adjusted working weekend day (调休 班) of the official calendar."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+    day = Date(unique=True)
+    kind = Varchar(length=8)  # holiday | workday
+    name = Varchar(length=60, default="")
+    updated_at = Timestamptz()
+
+
+class OrgUnitVersion(Table, tablename="org_unit_version"):
+    """What a unit was called and where it hung between two dates (old reports show old names)."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+    org_unit = ForeignKey(OrgUnit, on_delete=OnDelete.restrict)
+    code = Varchar(length=12, index=True)
+    name = Varchar(length=100)
+    path = Varchar(length=80, index=True)
+    valid_from = Date()
+    valid_to = Date(null=True, default=None)  # exclusive; None: still current
+    change = Varchar(length=12, default="")  # rename | reparent | merge | deactivate
+    merged_into = ForeignKey(OrgUnit, null=True, on_delete=OnDelete.restrict)

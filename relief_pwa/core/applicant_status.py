@@ -1,7 +1,8 @@
 """What an applicant is told about an application: the state in plain words,
 what happens next and by when.
 
-Pure: the caller passes the dates it knows; deadlines follow core.calendar.
+Pure: the caller passes the dates it knows; deadlines follow the rules and holiday calendar
+(core.rules) passed in.
 """
 
 from __future__ import annotations
@@ -9,15 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from relief_pwa.core.calendar import (
-    APPROVAL_WORKING_DAYS,
-    INVESTIGATION_WORKING_DAYS,
-    PUBLICITY_DAYS,
-    REPUBLICITY_DAYS,
-    add_working_days,
-)
 from relief_pwa.core.enums import AppState
 from relief_pwa.core.i18n import N_
+from relief_pwa.core.rules import Calendar, working_deadline
 
 
 @dataclass(frozen=True)
@@ -51,22 +46,23 @@ def next_step(
     received_on: date,
     state_changed_on: date,
     notice_ends_on: date | None = None,
-    holidays: tuple[date, ...] = (),
+    calendar: Calendar | None = None,
 ) -> NextStep:
-    """The plain-words state, the next step and its deadline."""
+    """The plain-words state, the next step and its deadline (rules and holidays from ``calendar``)."""
+    calendar = calendar or Calendar()
     explanation = _EXPLANATIONS[state]
     if state in {AppState.RECEIVED, AppState.INVESTIGATING}:
-        due = add_working_days(received_on, INVESTIGATION_WORKING_DAYS, holidays)
+        due = working_deadline(calendar, received_on, "investigation_working_days")
         return NextStep(
             explanation, N_("A home visit and a check of your situation, finished by {due}."), due
         )
     if state == AppState.REINVESTIGATING:
-        due = add_working_days(state_changed_on, INVESTIGATION_WORKING_DAYS, holidays)
+        due = working_deadline(calendar, state_changed_on, "investigation_working_days")
         return NextStep(explanation, N_("The new check is finished by {due}."), due)
     if state == AppState.VERIFIED_ELIGIBLE:
         return NextStep(explanation, N_("A 7-day public notice in your community starts soon."), None)
     if state == AppState.VERIFIED_INELIGIBLE:
-        due = add_working_days(state_changed_on, APPROVAL_WORKING_DAYS, holidays)
+        due = working_deadline(calendar, state_changed_on, "approval_working_days")
         return NextStep(
             explanation,
             N_(
@@ -76,11 +72,12 @@ def next_step(
             due,
         )
     if state in {AppState.PUBLICIZED, AppState.REPUBLICIZED}:
-        days = PUBLICITY_DAYS if state == AppState.PUBLICIZED else REPUBLICITY_DAYS
+        key = "publicity_days" if state == AppState.PUBLICIZED else "republicity_days"
+        days = calendar.rule(key, state_changed_on)
         due = notice_ends_on or state_changed_on + timedelta(days=days)
         return NextStep(explanation, N_("The notice ends on {due}; then the service centre decides."), due)
     if state == AppState.READY_FOR_APPROVAL:
-        due = add_working_days(state_changed_on, APPROVAL_WORKING_DAYS, holidays)
+        due = working_deadline(calendar, state_changed_on, "approval_working_days")
         return NextStep(explanation, N_("The decision is taken by {due}."), due)
     if state == AppState.APPROVED:
         return NextStep(explanation, N_("Assistance starts with the next monthly payment."), None)

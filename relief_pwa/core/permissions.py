@@ -85,6 +85,7 @@ class Capability(StrEnum):
     STAFF_READ = "staff.read"
     STAFF_MANAGE = "staff.manage"
     ORG_MANAGE = "org.manage"
+    STANDARDS_READ = "standards.read"  # standards, rules, the holiday calendar
     STANDARDS_MANAGE = "standards.manage"
     SETTINGS_MANAGE = "settings.manage"  # follow-up delay, ledger threshold
     POLICIES_READ = "policies.read"
@@ -114,6 +115,7 @@ READ_ONLY: frozenset[Capability] = frozenset(
         C.ANALYTICS_READ,
         C.AUDIT_READ,
         C.STAFF_READ,
+        C.STANDARDS_READ,
         C.POLICIES_READ,
         C.SCORING_MODELS_READ,
         C.BOT_CONSOLE,
@@ -241,6 +243,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.STAFF_READ,
             C.STAFF_MANAGE,
             C.ORG_MANAGE,
+            C.STANDARDS_READ,
             C.STANDARDS_MANAGE,
             C.SETTINGS_MANAGE,
             C.POLICIES_READ,
@@ -268,6 +271,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.ANALYTICS_READ,
             C.AUDIT_READ,
             C.STAFF_READ,
+            C.STANDARDS_READ,
             C.POLICIES_READ,
             C.SCORING_MODELS_READ,
             C.BOT_CONSOLE,

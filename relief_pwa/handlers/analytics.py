@@ -13,7 +13,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -24,6 +24,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 from markupsafe import Markup
 
+from relief_pwa.clock import local_date, local_time
 from relief_pwa.core.charts import Bar, Series, Tile, bar_chart, grid_positions, line_chart, tile_map
 from relief_pwa.core.enums import OPEN_STATES, AppState, Category
 from relief_pwa.core.errors import DomainError
@@ -138,7 +139,7 @@ def _page_query(
     category: str,
     map_measure: str = "",
 ) -> PageQuery:
-    today = now_of(request).date()
+    today = local_date(now_of(request))
     errors: dict[str, str] = {}
     try:
         period = parse_period(
@@ -595,7 +596,17 @@ def csv_response(table: DataTable, filename: str) -> Response[bytes]:
 
 
 def _csv_value(value: Any) -> str:
+    if isinstance(value, datetime):
+        return local_time(value).strftime("%Y-%m-%d %H:%M:%S")  # Beijing time, as on the pages
     return "" if value is None else str(value)
+
+
+def _sheet_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        return local_time(value).replace(tzinfo=None)  # a spreadsheet cell has no zone: Beijing time
+    return value
 
 
 def xlsx_response(tables: Iterable[DataTable], filename: str) -> Response[bytes]:
@@ -617,7 +628,7 @@ def xlsx_response(tables: Iterable[DataTable], filename: str) -> Response[bytes]
         sheet.append(table.headers)
         for row in table.rows:
             values = [c.export for c in row]
-            sheet.append([float(v) if isinstance(v, Decimal) else v for v in values])
+            sheet.append([_sheet_value(v) for v in values])
             for column, value in enumerate(values, start=1):
                 if isinstance(value, str):
                     sheet.cell(row=sheet.max_row, column=column).number_format = "@"
@@ -716,7 +727,7 @@ async def analytics_integrity(
 ) -> Response[Any]:
     """The number of integrity flags open in a unit (an htmx fragment, or a small page without JS)."""
     unit = await resolve_unit(actor, org_code[:12])
-    count = await integrity_open(actor, unit, now_of(request).date())
+    count = await integrity_open(actor, unit, local_date(now_of(request)))
     block = "count" if is_htmx(request) else None
     return render(request, "analytics/integrity.html", {"unit": unit, "count": count}, block=block)
 
@@ -820,7 +831,7 @@ async def analytics_report(
     month: FromQuery[str] = "",
     org: FromQuery[str] = "",
 ) -> Response[Any]:
-    today = now_of(request).date()
+    today = local_date(now_of(request))
     if not month:
         previous = today.replace(day=1) - timedelta(days=1)
         month = f"{previous:%Y-%m}"

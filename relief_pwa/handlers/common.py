@@ -4,7 +4,7 @@ current actor, form parsing and turning domain errors into messages."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -88,6 +88,33 @@ def _yuan(fen: Any) -> str:
     return "" if fen is None else format_yuan(int(fen))
 
 
+def _localtime(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored moment (UTC, or text from SQLite) shown in Beijing time; dates and blanks pass through."""
+    from datetime import date
+
+    from relief_pwa.clock import local_time
+
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        text = value
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            return text
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return local_time(value).strftime(fmt)
+    if isinstance(value, date):
+        return value.strftime(fmt if "%H" not in fmt else "%Y-%m-%d")
+    return str(value)
+
+
+def _localdate(value: Any) -> str:
+    return _localtime(value, "%Y-%m-%d")
+
+
 def build_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
@@ -109,7 +136,7 @@ def build_environment() -> Environment:
         can=_can,
         C=Capability,
     )
-    env.filters.update(yuan=_yuan)
+    env.filters.update(yuan=_yuan, localtime=_localtime, localdate=_localdate)
     # Macros as globals: a block rendered alone (an htmx fragment) does not run
     # the template's top-level {% from ... import %} statements.
     macros = env.get_template("_macros.html").module

@@ -33,6 +33,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/policies", N_("Published policies"), C.POLICIES_READ),
     NavItem("/scoring/models", N_("Scoring models"), C.SCORING_MODELS_READ),
     NavItem("/admin/staff", N_("Staff and offices"), C.STAFF_READ),
+    NavItem("/admin/standards", N_("Standards and rules"), C.STANDARDS_READ),
     NavItem("/bot/console", N_("Bot console"), C.BOT_CONSOLE),
 )
 

@@ -16,6 +16,7 @@ from litestar.response import Redirect
 
 from relief_pwa.adapters.bankfiles import MAX_RETURN_BYTES, BankFileRejected
 from relief_pwa.adapters.photos import PhotoRejected
+from relief_pwa.clock import local_date
 from relief_pwa.core.enums import Category
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.fieldwork import FollowUpOutcome, VisitKind
@@ -347,7 +348,7 @@ async def batches_page(request: Request[Any, Any, Any], *, actor: NamedDependenc
         "batches": await disbursement.list_batches(actor),
         "queue": await disbursement.queue_summary(actor),
         "funds": await funds.list_funds(actor),
-        "month": plan_service.month_of(now.date()),
+        "month": plan_service.month_of(local_date(now)),
         "can_manage": actor.can(C.PLAN_DRAFT),
     }
     return render(request, "batches/index.html", context)

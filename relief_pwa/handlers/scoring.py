@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
+from relief_pwa.clock import local_date
 from relief_pwa.core.enums import Category
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.money import parse_yuan
@@ -72,7 +73,7 @@ async def _index_page(
         "factor_labels": FACTOR_LABELS,
         "errors": errors or {},
         "values": values or {},
-        "today": now_of(request).date().isoformat(),
+        "today": local_date(now_of(request)).isoformat(),
     }
     return render(request, "scoring/household_index.html", context, status_code=status_code)
 
@@ -267,7 +268,7 @@ async def new_model(
     else:
         definition = model_to_dict(await get_active_model(now=now_of(request)))
     values = _form_values(definition)
-    values["effective_from"] = now_of(request).date().isoformat()
+    values["effective_from"] = local_date(now_of(request)).isoformat()
     return await _new_model_form(request, actor, values, {})
 
 

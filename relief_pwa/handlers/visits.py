@@ -15,6 +15,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from relief_pwa.adapters.photos import PhotoRejected
+from relief_pwa.clock import local_date
 from relief_pwa.core.errors import DomainError, ValidationFailed
 from relief_pwa.core.fieldwork import (
     FollowUpOutcome,
@@ -89,7 +90,7 @@ def _is_outbox(request: Request[Any, Any, Any]) -> bool:
 
 @get("/visits", name="visits", opt=needs(C.VISIT_RECORD))
 async def my_visits(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[str]:
-    today = now_of(request).date()
+    today = local_date(now_of(request))
     visits = await list_my_visits(actor, today)
     # The pages the service worker keeps for offline reading: each visit and its household file.
     offline_urls: list[str] = []
@@ -148,7 +149,7 @@ async def schedule_form(
 ) -> Response[str]:
     values = {
         "assigned_to": str(actor.staff_id),
-        "scheduled_for": now_of(request).date().isoformat(),
+        "scheduled_for": local_date(now_of(request)).isoformat(),
         "kind": VisitKind.HOME.value,
         "application_id": application_id[:12],
     }
@@ -542,7 +543,10 @@ async def opinion_page(
     supporter: FromQuery[str] = "",
 ) -> Response[str]:
     page = await get_opinion_page(
-        actor, application_id, as_of=now_of(request).date(), legal_supporter_able=parse_supporter(supporter)
+        actor,
+        application_id,
+        as_of=local_date(now_of(request)),
+        legal_supporter_able=parse_supporter(supporter),
     )
     block = "means_test" if is_htmx(request) else None
     return render(
@@ -578,7 +582,7 @@ async def opinion_submit(
         page = await get_opinion_page(
             actor,
             application_id,
-            as_of=now_of(request).date(),
+            as_of=local_date(now_of(request)),
             legal_supporter_able=parse_supporter(values["supporter"]),
         )
         return render(

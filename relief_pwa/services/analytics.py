@@ -21,17 +21,18 @@ import asyncio
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from relief_pwa.core.calendar import INVESTIGATION_WORKING_DAYS, add_working_days
+from relief_pwa.clock import local_date
 from relief_pwa.core.enums import OPEN_STATES, AppState, Category, OrgLevel
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, PermissionDenied
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.periods import Period
 from relief_pwa.core.permissions import FIELD_ROLES_NEAREST_FIRST, Capability, field_rank
+from relief_pwa.core.rules import Calendar, working_deadline
 from relief_pwa.core.sampling import (
     ACTIVE,
     FINDINGS,
@@ -48,6 +49,7 @@ from relief_pwa.services import hooks
 from relief_pwa.services.access import in_scope, valid_id
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
+from relief_pwa.services.rules import load_calendar
 from relief_pwa.tables import (
     Application,
     AuditEvent,
@@ -75,7 +77,6 @@ INDEX_BUCKETS = 10
 MOVES = ("up", "down", "same", "new")
 MAP_MEASURES = ("open", "active", "new", "approve", "reject", "exit", "overdue", "paid", "index")
 HOUSEHOLD_PAGE = 50
-REVERIFY_WORKING_DAYS = 10
 REJECTED_LOOKBACK_DAYS = 365
 LEVEL_BELOW = {
     OrgLevel.CITY.value: OrgLevel.DISTRICT.value,
@@ -151,6 +152,15 @@ async def children_of(unit: Unit) -> list[Unit]:
     return [_unit(r) for r in rows]
 
 
+async def children_during(unit: Unit, period: Period) -> list[Unit]:
+    """The units below that existed during the period, under the names they had then
+    (a unit merged away or renamed since still shows under its old name for past periods)."""
+    from relief_pwa.services.org_changes import units_below_during
+
+    past = await units_below_during(unit.path, period.start, period.end)
+    return [Unit(u.id, u.code, u.name, u.level, u.path) for u in past]
+
+
 async def breadcrumbs(actor: Actor, unit: Unit) -> list[Unit]:
     """The units from the actor's own level down to ``unit`` (never above the actor)."""
     codes = [c for c in unit.path.split("/") if c]
@@ -166,6 +176,7 @@ class Filters:
     period: Period
     category: str = ""
     today: date = date(2000, 1, 1)
+    calendar: Calendar = field(default_factory=Calendar)  # rules, holidays: investigation deadlines
 
     def cleaned_category(self) -> str:
         if self.category and self.category not in {c.value for c in Category}:
@@ -434,7 +445,7 @@ async def _compute_dashboard(
     """The figures come from a dozen GROUP BY queries run side by side; each also
     groups by the unit one level down (a prefix of ``org_path``), so the
     drill-down table and the map cost no extra scan."""
-    children = await children_of(unit)
+    children = await children_during(unit, filters.period)
     lengths = _prefix_lengths(children)
     length = lengths[0] if len(lengths) == 1 else len(unit.path)
     period = filters.period
@@ -552,6 +563,7 @@ async def _received_by(
     """Applications received in the period, from one pass over them: by area below
     and month received (new applications), and by area and investigation timeliness."""
     q = _Sql()
+    filters = replace(filters, calendar=await load_calendar())
     inner = _investigation_sql(q, actor, unit, filters, category, every_application=True)
     rows = await q.rows(
         f"SELECT {_by(length, 't.org_path')} AS u, {q.month_of_date('t.received_on')} AS m, "
@@ -966,15 +978,17 @@ def _investigation_sql(
     """One row per application received in the period: its investigation's timeliness.
 
     Done = the station's finding (eligible or ineligible) was recorded
-    (``found_on``); the deadline is 15 working days after receipt. Withdrawn
+    (``found_on``); the deadline is the investigation rule's working days after receipt
+    (15 by statute; public holidays skipped, adjusted workdays counted). Withdrawn
     applications that never got a finding are left out (nothing was due), or with
     ``every_application`` kept with a null status.
     """
     period = filters.period
     days = period.days()
+    calendar = filters.calendar
+    INVESTIGATION = "investigation_working_days"  # noqa: N806
     due_rows = ", ".join(
-        f"({q.date_literal(d)}, {q.date_literal(add_working_days(d, INVESTIGATION_WORKING_DAYS))})"
-        for d in days
+        f"({q.date_literal(d)}, {q.date_literal(working_deadline(calendar, d, INVESTIGATION))})" for d in days
     )
     today = q.p(filters.today)
     status = (
@@ -1253,6 +1267,7 @@ async def list_households_behind(
     if measure not in MEASURES:
         raise DomainError(N_("Unknown measure."), field="measure")
     plan = await _history_plan(filters.period, filters.today) if measure == "move" else None
+    filters = replace(filters, calendar=await load_calendar())
     q = _Sql()
     ids_sql = _measure_sql(q, actor, unit, filters, measure, value, plan)
     count_rows = await q.rows(f"SELECT COUNT(DISTINCT z.hid) AS n FROM ({ids_sql}) z")
@@ -1504,7 +1519,7 @@ async def do_draw_sample(actor: Actor, request: DrawRequest, *, now: datetime) -
     seed = request.seed if request.seed is not None else int(now.timestamp() * 1000) % 1_000_000_007
     if not 0 <= seed < 2**62:
         raise DomainError(N_("The seed is a whole number."), field="seed")
-    today = now.date()
+    today = local_date(now)
     population = await sample_population(actor, unit, today)
     picked = {
         ACTIVE: draw_stratified(population[ACTIVE], request.size_active, seed),
@@ -1520,7 +1535,7 @@ async def do_draw_sample(actor: Actor, request: DrawRequest, *, now: datetime) -
         )
     }
     visitors = await _liaisons_for({h["org_path"] for h in households.values()})
-    due = add_working_days(today, REVERIFY_WORKING_DAYS)
+    due = working_deadline(await load_calendar(), today, "reverify_working_days")
     async with write_transaction(ReverificationSample._meta.db):
         sample = ReverificationSample(
             org_path=unit.path,

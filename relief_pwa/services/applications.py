@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from relief_pwa.clock import CHINA_TZ
+from relief_pwa.clock import CHINA_TZ, local_date
 from relief_pwa.core.enums import AppState
 from relief_pwa.core.errors import Conflict
 from relief_pwa.core.i18n import N_
@@ -76,7 +76,7 @@ async def do_transition(
                     Application.state_changed_at: now,
                     Application.reason: reason.strip()[:2000],
                     Application.version: Application.version + 1,
-                    Application.decided_on: now.date()
+                    Application.decided_on: local_date(now)
                     if new_state in {AppState.APPROVED, AppState.REJECTED}
                     else application.decided_on,
                     Application.found_on: now.astimezone(CHINA_TZ).date()

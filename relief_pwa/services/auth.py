@@ -106,7 +106,7 @@ async def do_create_staff(
     if len(password) < 8 and actor.staff_id is not None:
         raise DomainError(N_("Password: at least 8 characters."), field="password")
     org = await OrgUnit.select().where(OrgUnit.code == org_code).first()
-    if org is None or not org["path"].startswith(actor.org_path):
+    if org is None or not org["path"].startswith(actor.org_path) or not org["active"]:
         raise DomainError(N_("Unknown org unit code."), field="org_code")
     if org["level"] not in ROLE_LEVELS[role]:
         raise DomainError(N_("This role does not work at that level of the org network."), field="org_code")

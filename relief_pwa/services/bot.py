@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from relief_pwa.clock import local_date
 from relief_pwa.core.applicant_status import NextStep, next_step
 from relief_pwa.core.enums import AppState, OrgLevel
 from relief_pwa.core.errors import Conflict, DomainError, NotFoundOrForbidden
@@ -35,6 +36,7 @@ from relief_pwa.services import hooks, identifiers
 from relief_pwa.services.access import access_application, in_scope
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.audit import record_event
+from relief_pwa.services.rules import load_calendar
 from relief_pwa.tables import (
     Application,
     BindToken,
@@ -228,7 +230,7 @@ async def receipt_bot_link(application_id: int, now: datetime) -> dict[str, Any]
             "token": link.token,
             "url": url,
             "qr_data_uri": "data:image/png;base64," + base64.b64encode(png).decode(),
-            "expires_on": link.expires_at.astimezone(now.tzinfo).date().isoformat(),
+            "expires_on": local_date(link.expires_at).isoformat(),
         }
     }
 
@@ -505,11 +507,12 @@ async def get_status(chat_id: int, now: datetime, language: str) -> list[Applica
         step = next_step(
             state,
             received_on=application.received_on,
-            state_changed_on=application.state_changed_at.astimezone(now.tzinfo).date(),
+            state_changed_on=local_date(application.state_changed_at),
             notice_ends_on=notice["ends_on"] if notice else None,
+            calendar=await load_calendar(),
         )
         phone = await station_phone(application.org_path)
-        visits = await upcoming_visits(application.household, now.date(), phone)
+        visits = await upcoming_visits(application.household, local_date(now), phone)
         total, provisional, factors = await applicant_factors(application.household, language)
         statuses.append(
             ApplicationStatus(

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from relief_pwa.adapters import bankfiles
+from relief_pwa.clock import local_date
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.permissions import Capability, FourEyes
@@ -73,7 +74,7 @@ async def do_generate_monthly_lines(actor: Actor, month: str, *, now: datetime) 
     that month (one-off lines in their start month). Re-running is harmless."""
     require(actor, Capability.BATCH_CREATE)
     month = parse_month(month)
-    if month_number(month) > month_number(month_of(now.date())) + 1:
+    if month_number(month) > month_number(month_of(local_date(now))) + 1:
         raise DomainError(N_("Payments can be prepared at most one month ahead."), field="month")
     target = month_number(month)
     engine = PaymentLine._meta.db

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from relief_pwa.clock import local_date
 from relief_pwa.core.enums import AppState, AreaType, Illness, WorkCapacity
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
@@ -28,11 +29,13 @@ from relief_pwa.core.permissions import (
     field_rank,
     works_own_assignments_only,
 )
+from relief_pwa.core.rules import Calendar
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.access import in_scope
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.audit import record_event
+from relief_pwa.services.rules import load_calendar
 from relief_pwa.tables import (
     Application,
     AuditEvent,
@@ -65,13 +68,20 @@ class ReviewMember:
     has_work_income: bool
 
 
-def review_interval_months(members: Sequence[ReviewMember], area_type: str, as_of: date) -> tuple[int, str]:
+def review_interval_months(
+    members: Sequence[ReviewMember], area_type: str, as_of: date, calendar: Calendar | None = None
+) -> tuple[int, str]:
     """How often a recipient household is reviewed, and why (message id).
 
     The most frequent rule that applies wins: an unemployed working-age member
     able to work → monthly (urban) / quarterly (rural); otherwise a seriously
     ill or severely disabled member (grade 1–2) → yearly; otherwise half-yearly.
     """
+    calendar = calendar or Calendar()
+
+    def months(key: str) -> int:
+        return calendar.rule(key, as_of)
+
     low, high = WORKING_AGE
     for member in members:
         if member.birth_date is None:
@@ -81,14 +91,20 @@ def review_interval_months(members: Sequence[ReviewMember], area_type: str, as_o
         able = member.work_capacity in (WorkCapacity.FULL.value, WorkCapacity.PARTIAL.value)
         if low <= age < high and able and not member.has_work_income:
             if area_type == AreaType.RURAL.value:
-                return 3, N_("A working-age member able to work has no work income (rural): quarterly.")
-            return 1, N_("A working-age member able to work has no work income (urban): monthly.")
+                return months("review_months_able_unemployed_rural"), N_(
+                    "A working-age member able to work has no work income (rural): quarterly."
+                )
+            return months("review_months_able_unemployed_urban"), N_(
+                "A working-age member able to work has no work income (urban): monthly."
+            )
     if any(
         m.illness == Illness.SERIOUS.value or (m.disability_grade is not None and m.disability_grade <= 2)
         for m in members
     ):
-        return 12, N_("A member is seriously ill or severely disabled: yearly.")
-    return 6, N_("Members and income are stable: half-yearly.")
+        return months("review_months_ill_or_disabled"), N_(
+            "A member is seriously ill or severely disabled: yearly."
+        )
+    return months("review_months_stable"), N_("Members and income are stable: half-yearly.")
 
 
 def add_months(day: date, months: int) -> date:
@@ -175,7 +191,7 @@ async def schedule_followup(actor: Actor, plan_line_id: int, *, now: datetime) -
     if line is None:
         raise NotFoundOrForbidden()
     delay = await followup_delay_days()
-    scheduled_for = now.date() + timedelta(days=delay)
+    scheduled_for = local_date(now) + timedelta(days=delay)
     assignee = await liaison_for(line["org_path"])
     visit = Visit(
         household=line["household"],
@@ -428,11 +444,13 @@ async def schedule_review(household_id: int, *, now: datetime, actor: Actor = SY
         .first()
     )
     if last_done and last_done["done_at"]:
-        base = last_done["done_at"].date()
+        base = local_date(last_done["done_at"])
     else:
-        base = application["decided_on"] or application["state_changed_at"].date()
+        base = application["decided_on"] or local_date(application["state_changed_at"])
     members = (await _review_members([household_id])).get(household_id, [])
-    months, why = review_interval_months(members, household["area_type"], now.date())
+    months, why = review_interval_months(
+        members, household["area_type"], local_date(now), await load_calendar()
+    )
     due = add_months(base, months)
     assignee = await liaison_for(household["org_path"])
     visit = Visit(
@@ -514,7 +532,7 @@ class FollowupLists:
 
 async def get_followup_lists(actor: Actor, *, now: datetime, kind: str = "") -> FollowupLists:
     """Scheduled follow-ups and reviews in the actor's area: overdue first, then the next weeks."""
-    today = now.date()
+    today = local_date(now)
     kinds = [kind] if kind in ("follow_up", "review") else ["follow_up", "review"]
     base = in_scope(actor, Visit.org_path) & (Visit.status == "scheduled") & Visit.kind.is_in(kinds)
     if works_own_assignments_only(actor.role):

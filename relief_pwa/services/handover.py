@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from relief_pwa.clock import local_date
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.permissions import Capability
@@ -258,7 +259,7 @@ async def record_aid(
     await add_aid_record(
         household_id,
         value_fen=value_fen,
-        received_on=now.date(),
+        received_on=local_date(now),
         source=source,
         reference=reference,
         note=note,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from relief_pwa.clock import local_date
 from relief_pwa.core.enums import AreaType, Housing, Relation
 from relief_pwa.core.errors import Conflict, DomainError, ValidationFailed
 from relief_pwa.core.i18n import N_
@@ -170,7 +171,7 @@ async def do_add_member(
     actor: Actor, household_id: int, draft: MemberDraft, *, expected_version: int, now: datetime
 ) -> int:
     errors: dict[str, DomainError] = {}
-    clean = check_member("", draft, now.date(), errors)
+    clean = check_member("", draft, local_date(now), errors)
     if clean is not None and clean.relation == Relation.HEAD:
         errors["relation"] = DomainError(N_("The household already has a head."), field="relation")
     if errors or clean is None:
@@ -216,7 +217,7 @@ async def do_update_member(
         draft = replace(draft, id_number=identifiers.opened(identifiers.ID_NUMBER, member.id_sealed))
     if not draft.phone.strip():
         draft = replace(draft, phone=identifiers.opened(identifiers.PHONE, member.phone_sealed))
-    clean = check_member("", draft, now.date(), errors)
+    clean = check_member("", draft, local_date(now), errors)
     if clean is not None and (clean.relation == Relation.HEAD) != (member.relation == Relation.HEAD):
         errors["relation"] = DomainError(
             N_("The head of household cannot be changed here."), field="relation"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from relief_pwa.clock import local_date
 from relief_pwa.core.enums import AppState, Channel
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
@@ -84,7 +85,7 @@ async def _find_duplicates(actor: Actor, clean: CleanIntake) -> None:
 async def check_and_create_intake(actor: Actor, draft: IntakeDraft, *, now: datetime) -> IntakeResult:
     """Validate the form, refuse city-wide duplicates, write everything in one transaction."""
     require(actor, Capability.INTAKE_CREATE)
-    clean = validate_intake(draft, now.date())
+    clean = validate_intake(draft, local_date(now))
     try:
         community = await access_community(actor, clean.community_id)
     except NotFoundOrForbidden:
@@ -163,7 +164,7 @@ async def check_and_create_intake(actor: Actor, draft: IntakeDraft, *, now: date
             state=AppState.RECEIVED,
             description=clean.description,
             missing_materials=[m.code for m in missing],
-            received_on=now.date(),
+            received_on=local_date(now),
             state_changed_at=now,
             submitted_by=actor.staff_id,
             created_at=now,

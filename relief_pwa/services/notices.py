@@ -21,12 +21,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from relief_pwa.bot import texts
-from relief_pwa.core.calendar import PUBLICITY_DAYS, REPUBLICITY_DAYS
+from relief_pwa.clock import local_date
 from relief_pwa.core.enums import AppState
 from relief_pwa.db import write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.bot import bound_chats, chat_languages, station_phone
 from relief_pwa.services.outbox import enqueue
+from relief_pwa.services.rules import load_calendar
 from relief_pwa.tables import Application, PaymentLine, PublicNotice, Visit
 
 
@@ -204,8 +205,12 @@ async def on_visit_done(*, now: datetime, visit_id: Any = None, **_: Any) -> Non
         return
     from relief_pwa.core.applicant_status import next_step
 
+    calendar = await load_calendar()
+
     def render(application: AppInfo) -> str:
-        step = next_step(AppState(application.state), received_on=visit.on, state_changed_on=visit.on)
+        step = next_step(
+            AppState(application.state), received_on=visit.on, state_changed_on=visit.on, calendar=calendar
+        )
         following = texts.t(step.next_step, due=texts.day(step.due) if step.due else "")
         return texts.t(
             texts.NOTICE_VISIT_DONE, date=texts.day(visit.on), number=application.number, next=following
@@ -217,7 +222,7 @@ async def on_visit_done(*, now: datetime, visit_id: Any = None, **_: Any) -> Non
 async def queue_visit_reminders(now: datetime) -> int:
     """Remind every household visited tomorrow (idempotent: the dedupe key makes a
     second run, or a producer's own ``visit.reminder_due``, queue nothing new)."""
-    tomorrow = now.date() + timedelta(days=1)
+    tomorrow = local_date(now) + timedelta(days=1)
     rows = await Visit.select(Visit.id).where(
         (Visit.status == "scheduled") & (Visit.scheduled_for == tomorrow)
     )
@@ -286,8 +291,10 @@ async def _queue_publicity(application_id: int, now: datetime) -> None:
         start, end, round_no = notice["starts_on"], notice["ends_on"], notice["notice_round"]
     else:
         republicity = application.state == AppState.REPUBLICIZED
-        start = now.date()
-        end = start + timedelta(days=REPUBLICITY_DAYS if republicity else PUBLICITY_DAYS)
+        start = local_date(now)
+        calendar = await load_calendar()
+        key = "republicity_days" if republicity else "publicity_days"
+        end = start + timedelta(days=calendar.rule(key, start))
         round_no = 2 if republicity else 1
 
     def render(app: AppInfo) -> str:
@@ -360,7 +367,7 @@ async def on_payment_paid(
     active = [a for a in targets if a.state in {AppState.ACTIVE, AppState.APPROVED, AppState.UNDER_REVIEW}]
     chosen = active or targets
     amount = int(amount_fen)
-    period = str(month or now.date().isoformat()[:7])
+    period = str(month or local_date(now).isoformat()[:7])
 
     def render(app: AppInfo) -> str:
         return texts.t(texts.NOTICE_PAYMENT, amount=texts.money(amount), period=period, number=app.number)

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from relief_pwa.core.calendar import add_working_days, is_working_day
+from relief_pwa.clock import local_time
 from relief_pwa.core.enums import AppState
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.permissions import Capability
 from relief_pwa.core.phone import normalise_phone
+from relief_pwa.core.rules import Calendar, working_days_between, working_deadline
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services import hooks, identifiers
 from relief_pwa.services.access import in_scope
@@ -32,6 +33,7 @@ from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.applications import do_transition
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.publicity import RUNNING, local_date
+from relief_pwa.services.rules import load_calendar
 from relief_pwa.tables import Application, Objection, OrgUnit, PublicNotice
 
 KIND_OBJECTION = "objection"  # about a listed household
@@ -45,7 +47,6 @@ ANSWERED = "answered"
 CLOSED = "closed"
 STATUSES = (RECEIVED, INVESTIGATING, ANSWERED, CLOSED)
 
-ANSWER_WORKING_DAYS = 15
 BODY_MIN, BODY_MAX = 10, 2000
 TEXT_MAX = 4000
 PAGE_SIZE = 30
@@ -94,8 +95,9 @@ def normalise_tracking_code(raw: str) -> str:
     return folded.translate(str.maketrans("OIL", "011"))[:20]
 
 
-def answer_deadline(received: date, holidays: tuple[date, ...] = ()) -> date:
-    return add_working_days(received, ANSWER_WORKING_DAYS, holidays)
+def answer_deadline(received: date, calendar: Calendar | None = None) -> date:
+    """The answer is due this many working days after receipt (the rule in force; holidays skipped)."""
+    return working_deadline(calendar or Calendar(), received, "objection_answer_working_days")
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,7 @@ async def file_objection(
         raise ValidationFailed(errors)
 
     today = local_date(now)
-    deadline = answer_deadline(today)
+    deadline = answer_deadline(today, await load_calendar())
     engine = Objection._meta.db
     interrupted = False
     async with write_transaction(engine):
@@ -350,19 +352,9 @@ class InboxPage:
     overdue_count: int
 
 
-def working_days_left(today: date, deadline: date) -> int:
+def working_days_left(today: date, deadline: date, calendar: Calendar | None = None) -> int:
     """Working days from today until the deadline (negative when overdue)."""
-    if deadline >= today:
-        days, current = 0, today
-        while current < deadline:
-            current = date.fromordinal(current.toordinal() + 1)
-            days += is_working_day(current)
-        return days
-    days, current = 0, deadline
-    while current < today:
-        current = date.fromordinal(current.toordinal() + 1)
-        days -= is_working_day(current)
-    return days
+    return working_days_between(calendar or Calendar(), today, deadline)
 
 
 async def list_inbox(actor: Actor, *, now: datetime, status: str = "open", page: int = 1) -> InboxPage:
@@ -398,6 +390,7 @@ async def list_inbox(actor: Actor, *, now: datetime, status: str = "open", page:
     )
     open_where = in_scope(actor, Objection.org_path) & Objection.status.is_in([RECEIVED, INVESTIGATING])
     today = local_date(now)
+    calendar = await load_calendar()
     open_count = await Objection.count().where(open_where)
     overdue_count = await Objection.count().where(open_where & (Objection.deadline < today))
     units = await _unit_names([r["org_path"] for r in rows])
@@ -414,7 +407,7 @@ async def list_inbox(actor: Actor, *, now: datetime, status: str = "open", page:
                 received_at=r["received_at"],
                 deadline=r["deadline"],
                 overdue=r["status"] in {RECEIVED, INVESTIGATING} and r["deadline"] < today,
-                days_left=working_days_left(today, r["deadline"]),
+                days_left=working_days_left(today, r["deadline"], calendar),
                 application_id=r["application"],
             )
             for r in rows
@@ -473,6 +466,7 @@ async def get_objection(actor: Actor, objection_id: int, *, now: datetime) -> Ob
         else None
     )
     today = local_date(now)
+    calendar = await load_calendar()
     units = await _unit_names([row["org_path"]])
     return ObjectionDetail(
         row=row,
@@ -480,7 +474,7 @@ async def get_objection(actor: Actor, objection_id: int, *, now: datetime) -> Ob
         notice=notice,
         application=application,
         overdue=row["status"] in {RECEIVED, INVESTIGATING} and row["deadline"] < today,
-        days_left=working_days_left(today, row["deadline"]),
+        days_left=working_days_left(today, row["deadline"], calendar),
     )
 
 
@@ -503,7 +497,7 @@ async def do_record_investigation(
         row = await access_objection(actor, objection_id)
         if row["status"] not in {RECEIVED, INVESTIGATING}:
             raise DomainError(N_("This report is already answered."), field="investigation")
-        stamp = now.strftime("%Y-%m-%d %H:%M")
+        stamp = local_time(now).strftime("%Y-%m-%d %H:%M")
         entry = f"[{stamp} {actor.display_name}] {text}"
         combined = f"{row['investigation']}\n\n{entry}".strip() if row["investigation"] else entry
         await Objection.update(

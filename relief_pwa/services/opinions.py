@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from relief_pwa.clock import local_date
 from relief_pwa.core.eligibility import EligibilityOutcome, EligibilityResult, check_eligibility
 from relief_pwa.core.enums import AppState
 from relief_pwa.core.errors import DomainError, InvalidTransition
@@ -205,7 +206,7 @@ async def do_record_opinion(
             N_("An opinion is given while the application is under investigation."), field="decision"
         )
     means_test = await run_means_test(
-        application.household, as_of=now.date(), legal_supporter_able=legal_supporter_able
+        application.household, as_of=local_date(now), legal_supporter_able=legal_supporter_able
     )
     if means_test.result.outcome == EligibilityOutcome.INCOMPLETE and decision == "eligible":
         raise DomainError(

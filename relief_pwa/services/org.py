@@ -44,19 +44,24 @@ async def list_children(parent_id: int | None) -> list[OrgNode]:
 
 
 async def list_communities_for(actor: Actor) -> list[OrgNode]:
-    """Communities within the actor's jurisdiction, for the intake form's picker."""
+    """Active communities within the actor's jurisdiction, for the intake form's picker."""
     rows = await (
         OrgUnit.select()
-        .where((OrgUnit.level == OrgLevel.COMMUNITY) & OrgUnit.path.like(f"{actor.org_path}%"))
+        .where(
+            (OrgUnit.level == OrgLevel.COMMUNITY)
+            & OrgUnit.path.like(f"{actor.org_path}%")
+            & OrgUnit.active.eq(True)
+        )
         .order_by(OrgUnit.code)
     )
     return [_node(r) for r in rows]
 
 
 async def list_units_in_scope(actor: Actor, level: str) -> list[OrgNode]:
+    """Active units of one level within the actor's jurisdiction (pickers and filters)."""
     rows = await (
         OrgUnit.select()
-        .where((OrgUnit.level == level) & OrgUnit.path.like(f"{actor.org_path}%"))
+        .where((OrgUnit.level == level) & OrgUnit.path.like(f"{actor.org_path}%") & OrgUnit.active.eq(True))
         .order_by(OrgUnit.code)
     )
     return [_node(r) for r in rows]
@@ -83,7 +88,11 @@ async def ancestors(path: str) -> list[OrgNode]:
 
 
 async def access_community(actor: Actor, community_id: int) -> OrgNode:
+    """An active community within the actor's jurisdiction (a merged or closed one takes no intake)."""
     node = await get_unit(community_id)
     if node is None or node.level != OrgLevel.COMMUNITY or not node.path.startswith(actor.org_path):
+        raise NotFoundOrForbidden()
+    row = await OrgUnit.select(OrgUnit.active).where(OrgUnit.id == community_id).first()
+    if row is None or not row["active"]:
         raise NotFoundOrForbidden()
     return node

@@ -23,7 +23,7 @@ from piccolo.columns.combination import WhereRaw
 from relief_pwa.core import plans as core_plans
 from relief_pwa.core.enums import AppState, AreaType, Category
 from relief_pwa.core.errors import Conflict, DomainError, NotFoundOrForbidden, ValidationFailed
-from relief_pwa.core.facts import Standard, jinan_demo_standards, select_standard
+from relief_pwa.core.facts import Standard, select_standard
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import format_yuan, parse_yuan
 from relief_pwa.core.permissions import Capability, FourEyes
@@ -34,6 +34,7 @@ from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.four_eyes import require_second_person
 from relief_pwa.services.resources import core_resource, dotted
+from relief_pwa.services.rules import local_today
 from relief_pwa.tables import (
     AuditEvent,
     Household,
@@ -42,7 +43,6 @@ from relief_pwa.tables import (
     PaymentLine,
     Plan,
     PlanLine,
-    ReliefStandard,
     Resource,
 )
 
@@ -121,21 +121,10 @@ async def _scope_path(actor: Actor, scope: DraftScope) -> str:
 
 
 async def _standards() -> list[Standard]:
-    rows = await ReliefStandard.select()
-    if rows:
-        return [
-            Standard(
-                district_code=r["district_code"],
-                area_type=AreaType(r["area_type"]),
-                effective_from=r["effective_from"],
-                dibao_monthly_fen=int(r["dibao_monthly_fen"]),
-                tekun_monthly_fen=int(r["tekun_monthly_fen"]),
-                asset_limit_months=int(r["asset_limit_months"]),
-            )
-            for r in rows
-        ]
-    codes = [r["code"] for r in await OrgUnit.select(OrgUnit.code).where(OrgUnit.level == "district")]
-    return list(jinan_demo_standards(codes))
+    """The standards city staff entered; no built-in fallback (a month none covers is refused)."""
+    from relief_pwa.services.standards import load_standards
+
+    return await load_standards()
 
 
 async def load_candidates(
@@ -201,21 +190,18 @@ async def load_candidates(
             like,
         )
     }
-    receiving = await _current_needs(like, month_of(now.date()))
+    receiving = await _current_needs(like, month_of(local_today(now)))
     standards = await _standards()
     standard_cache: dict[tuple[str, str], int] = {}
-    today = now.date()
+    today = local_today(now)
 
     def standard_for(org_path: str, area: str) -> int:
         district = org_path.split("/")[1] if org_path.count("/") > 1 else ""
         key = (district, area)
         if key not in standard_cache:
-            try:
-                standard_cache[key] = select_standard(
-                    standards, district, AreaType(area), today
-                ).dibao_monthly_fen
-            except DomainError:
-                standard_cache[key] = 0  # no standard: the statutory gap is never positive
+            # No standard in force for this month: the draft is refused with the district and date.
+            standard = select_standard(standards, district, AreaType(area), today)
+            standard_cache[key] = standard.dibao_monthly_fen
         return standard_cache[key]
 
     ranked = rank(RankEntry(h.household_id, h.index, h.first_applied_on, h.file_no) for h in info.values())
@@ -260,7 +246,7 @@ async def load_pool(
     actor: Actor, scope: DraftScope, *, now: datetime
 ) -> tuple[list[core_plans.Resource], dict[int, dict[str, Any]]]:
     """Active resources in force today that the actor may draw on."""
-    today = now.date()
+    today = local_today(now)
     rows = (
         await Resource.select(*Resource.all_columns(), Resource.fund.code.as_alias("fund_code"))
         .where(Resource.active.eq(True))
@@ -740,7 +726,7 @@ async def do_approve_plan(
     (cash) its fund. All or nothing: one refused reservation refuses the plan.
     Four eyes: whoever drafted the plan or changed its lines cannot approve it."""
     require(actor, Capability.PLAN_APPROVE)
-    month = month_of(now.date())
+    month = month_of(local_today(now))
     async with write_transaction(Plan._meta.db):
         plan = await _plan_for_change(actor, plan_id, expected_version)
         await require_second_person(actor, FourEyes.PLAN_APPROVE, await _plan_authors(plan))

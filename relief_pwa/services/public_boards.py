@@ -437,7 +437,8 @@ async def get_directory() -> Directory:
     streets: dict[str, list[Unit]] = {d.code: [] for d in districts}
     for r in rows:
         if r["level"] == OrgLevel.STREET:
-            streets.setdefault(r["code"][:6], []).append(_unit(r))
+            # The district is the path's second code (a street moved to another district keeps its code).
+            streets.setdefault(str(r["path"]).split("/")[1], []).append(_unit(r))
     return Directory(districts, streets)
 
 

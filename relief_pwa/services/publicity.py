@@ -25,18 +25,19 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from relief_pwa.clock import CHINA_TZ
-from relief_pwa.core.calendar import PUBLICITY_DAYS, REPUBLICITY_DAYS
 from relief_pwa.core.enums import AppState
 from relief_pwa.core.errors import AccessRefused, DomainError, ValidationFailed
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.masking import mask_name
 from relief_pwa.core.permissions import Capability
+from relief_pwa.core.rules import Calendar
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.access import access_application, in_scope
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.applications import do_transition
 from relief_pwa.services.audit import record_event
+from relief_pwa.services.rules import load_calendar
 from relief_pwa.tables import (
     Application,
     EligibilityOpinion,
@@ -66,9 +67,11 @@ def local_date(now: datetime) -> date:
     return now.astimezone(CHINA_TZ).date()
 
 
-def notice_window(start: date, notice_round: int) -> tuple[date, date]:
-    """First and last day of a 公示 (both inclusive): 7 days, 3 for a re-公示."""
-    days = PUBLICITY_DAYS if notice_round == 1 else REPUBLICITY_DAYS
+def notice_window(start: date, notice_round: int, calendar: Calendar | None = None) -> tuple[date, date]:
+    """First and last day of a 公示 (both inclusive): the 公示 length in force (7 days by
+    statute), the repeated-公示 length (3) for a re-公示."""
+    key = "publicity_days" if notice_round == 1 else "republicity_days"
+    days = (calendar or Calendar()).rule(key, start)
     return start, start + timedelta(days=days - 1)
 
 
@@ -274,6 +277,7 @@ async def list_candidates(actor: Actor, now: datetime) -> list[Candidate]:
     amounts = await suggested_amounts(app_ids)
     interrupted = await _interrupted_counts(app_ids)
     today = local_date(now)
+    calendar = await load_calendar()
     result = []
     for r in rows:
         republicity = interrupted.get(r["id"], 0) > 0
@@ -293,7 +297,7 @@ async def list_candidates(actor: Actor, now: datetime) -> list[Candidate]:
                 suggested_amount_fen=amounts[r["id"]],
                 notice_round=notice_round,
                 action="start_republicity" if republicity else "start_publicity",
-                ends_on=notice_window(today, notice_round)[1],
+                ends_on=notice_window(today, notice_round, calendar)[1],
             )
         )
     return result
@@ -405,7 +409,7 @@ async def _create_notice(
     interrupted = sum(1 for p in previous if p["status"] == INTERRUPTED)
     notice_round = 1 + interrupted
     today = local_date(now)
-    starts_on, ends_on = notice_window(today, notice_round)
+    starts_on, ends_on = notice_window(today, notice_round, await load_calendar())
     if proposed_amount_fen is None:
         proposed_amount_fen = (await suggested_amounts([application_id]))[application_id]
     size = (await household_sizes([household_id])).get(household_id, 0)

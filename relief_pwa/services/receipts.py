@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from relief_pwa.core.calendar import INVESTIGATION_WORKING_DAYS, add_working_days
 from relief_pwa.core.materials import MATERIALS, Material
+from relief_pwa.core.rules import working_deadline
 from relief_pwa.services.access import access_application
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.org import ancestors
+from relief_pwa.services.rules import load_calendar
 from relief_pwa.tables import Household
 
 
@@ -39,7 +40,9 @@ async def get_receipt(actor: Actor, application_id: int, now: datetime | None = 
         household=household or {},
         units=units,
         missing=missing,
-        investigate_by=add_working_days(application.received_on, INVESTIGATION_WORKING_DAYS),
+        investigate_by=working_deadline(
+            await load_calendar(), application.received_on, "investigation_working_days"
+        ),
         extras={"offices": office_rows, **(await _bot_extras(application.id, now))},
     )
 

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from relief_pwa.clock import local_date
 from relief_pwa.core import plans as core_plans
 from relief_pwa.core.enums import Category
 from relief_pwa.core.errors import Conflict, DomainError, NotFoundOrForbidden, ValidationFailed
@@ -488,8 +489,8 @@ async def do_record_donation(actor: Actor, draft: DonationDraft, *, now: datetim
         errors["provider_id"] = DomainError(N_("Choose a provider of your area."), field="provider_id")
     amount = _yuan(draft.amount, "amount", errors) or 0
     quantity = _int(draft.quantity, "quantity", errors, low=0, high=100_000_000) or 0
-    received_on = _date(draft.received_on, "received_on", errors) or now.date()
-    if received_on > now.date():
+    received_on = _date(draft.received_on, "received_on", errors) or local_date(now)
+    if received_on > local_date(now):
         errors["received_on"] = DomainError(N_("The date cannot be in the future."), field="received_on")
     resource: Resource | None = None
     if draft.resource_id.strip():

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
+
+from piccolo.columns import Column
 
 from relief_pwa.core.enums import AreaType, OrgLevel
 from relief_pwa.core.facts import Standard, jinan_demo_standards
@@ -89,3 +92,78 @@ async def do_seed_standards(
             )
             added += 1
     return added
+
+
+async def do_set_standard(actor: Actor, standard: Standard, *, now: datetime) -> int:
+    """Enter a standard for a district and area type from a date on (city staff), audited.
+
+    A row for the same district, area type and date is replaced (before/after
+    in the audit trail); months before ``effective_from`` keep the standard
+    that was in force then.
+    """
+    from relief_pwa.core.errors import DomainError
+    from relief_pwa.core.i18n import N_
+
+    require(actor, Capability.STANDARDS_MANAGE)
+    if not 0 < standard.dibao_monthly_fen < 100_000_00 or not 0 < standard.tekun_monthly_fen < 100_000_00:
+        raise DomainError(N_("Enter a monthly amount in yuan above zero."), field="dibao")
+    engine = ReliefStandard._meta.db
+    async with write_transaction(engine):
+        await advisory_xact_lock(engine, "relief-standards")
+        district = (
+            await OrgUnit.select(OrgUnit.id)
+            .where((OrgUnit.code == standard.district_code) & (OrgUnit.level == OrgLevel.DISTRICT))
+            .first()
+        )
+        if district is None:
+            raise DomainError(N_("Unknown org unit code."), field="district_code")
+        existing = (
+            await ReliefStandard.select()
+            .where(
+                (ReliefStandard.district_code == standard.district_code)
+                & (ReliefStandard.area_type == standard.area_type.value)
+                & (ReliefStandard.effective_from == standard.effective_from)
+            )
+            .first()
+        )
+        before = standard_from_row(existing).to_dict() if existing else None
+        values: dict[Column | str, Any] = {
+            ReliefStandard.dibao_monthly_fen: standard.dibao_monthly_fen,
+            ReliefStandard.tekun_monthly_fen: standard.tekun_monthly_fen,
+            ReliefStandard.asset_limit_months: standard.asset_limit_months,
+        }
+        if existing is not None:
+            await ReliefStandard.update(values).where(ReliefStandard.id == existing["id"])
+            row_id = int(existing["id"])
+        else:
+            row = ReliefStandard(
+                district_code=standard.district_code,
+                area_type=standard.area_type,
+                effective_from=standard.effective_from,
+                dibao_monthly_fen=standard.dibao_monthly_fen,
+                tekun_monthly_fen=standard.tekun_monthly_fen,
+                asset_limit_months=standard.asset_limit_months,
+            )
+            await row.save()
+            row_id = int(row.id)
+        await record_event(
+            actor,
+            "standard.set",
+            "relief_standard",
+            row_id,
+            org_path=await _city_path(),
+            now=now,
+            before=before,
+            after=standard.to_dict(),
+        )
+    return row_id
+
+
+async def list_standard_rows() -> list[dict[str, object]]:
+    """Every standard, by district, area type and newest date first (the standards page)."""
+    return list(
+        await ReliefStandard.select()
+        .order_by(ReliefStandard.district_code)
+        .order_by(ReliefStandard.area_type)
+        .order_by(ReliefStandard.effective_from, ascending=False)
+    )

@@ -17,6 +17,7 @@ from typing import Any
 from piccolo.columns import Column
 
 from relief_pwa.adapters.photos import ProcessedPhoto
+from relief_pwa.clock import local_date
 from relief_pwa.core.errors import Conflict, DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.fieldwork import (
     FINDINGS_MAX_LENGTH,
@@ -319,7 +320,7 @@ async def do_schedule_visit(actor: Actor, request: ScheduleRequest, *, now: date
     """Put a visit in a field worker's diary; audited; announces "visit.scheduled"."""
     require(actor, Capability.VISIT_RECORD)
     household = await access_household(actor, request.household_id)
-    check_schedule_date(request.scheduled_for, now.date())
+    check_schedule_date(request.scheduled_for, local_date(now))
     if not await _field_staff_ok(request.assigned_to, household.org_path):
         raise DomainError(N_("Choose a field worker of this household's area."), field="assigned_to")
     if request.application_id is not None:
@@ -767,7 +768,7 @@ async def _visit_to_record(actor: Actor, record: VisitRecord, now: datetime) -> 
         household=household.id,
         org_path=household.org_path,
         kind=kind,
-        scheduled_for=now.date(),
+        scheduled_for=local_date(now),
         assigned_to=actor.staff_id,
         status=VisitStatus.SCHEDULED,
         created_by=actor.staff_id,

@@ -26,6 +26,11 @@ from tests.services.plans_support import recipient
 
 
 async def setup_pool_by_pages(client) -> tuple[int, int]:
+    from relief_pwa.services.actors import SYSTEM_ACTOR
+    from relief_pwa.services.standards import do_seed_standards
+    from tests.conftest import TEST_NOW
+
+    await do_seed_standards(SYSTEM_ACTOR, now=TEST_NOW)  # plans need a standard in force
     await client.login("center")
     page = await client.get("/resources")
     assert page.status_code == 200
@@ -215,7 +220,11 @@ async def test_four_eyes_can_be_switched_off_by_the_city(world, client):
 
 
 async def test_handover_page_by_file_number_with_photo(world, client):
+    from relief_pwa.services.actors import SYSTEM_ACTOR
+    from relief_pwa.services.standards import do_seed_standards
+
     household = await recipient(world, index="80")
+    await do_seed_standards(SYSTEM_ACTOR, now=world.now)  # plans need a standard in force
     await client.login("center")
     await client.post_form("/resources/providers", {"name": "慈善总会", "kind": "social_org"})
     provider = found(await Provider.objects().first())

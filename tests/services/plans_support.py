@@ -79,7 +79,14 @@ async def pool(
     fund_code: str = "DB-LX",
     **resource: Any,
 ) -> tuple[int, int, int]:
-    """A provider, a fund credited by a donation, and one resource drawing on it."""
+    """Jinan's standards, a provider, a fund credited by a donation, and one resource drawing on it.
+
+    Plans need a standard in force (there is no built-in fallback), so the
+    published standards are entered here as city staff would.
+    """
+    from relief_pwa.services.standards import do_seed_standards
+
+    await do_seed_standards(SYSTEM_ACTOR, now=world.now)
     actor = world.actor(username)
     provider = await do_create_provider(actor, ProviderDraft("历下区民政局", "government"), now=world.now)
     fund = await do_create_fund(actor, FundDraft(fund_code, "低保资金专户", str(provider)), now=world.now)
