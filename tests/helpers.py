@@ -15,3 +15,14 @@ def found(value: T | None) -> T:
     """
     assert value is not None
     return value
+
+
+def production_keys() -> dict[str, str]:
+    """The keys production refuses to start without (kept outside the database), for subprocess tests."""
+    from relief_pwa.adapters.crypto import new_data_key_line, new_index_key
+
+    return {
+        "RELIEF_SECRET_KEY": "k" * 40,
+        "RELIEF_DATA_KEYS": new_data_key_line("k1"),
+        "RELIEF_BLIND_INDEX_KEY": new_index_key(),
+    }

@@ -10,13 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import production_keys
+
+# One set of keys for every command of a test: the database is sealed under them.
+KEYS = production_keys()
+
 
 def run(var_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "RELIEF_VAR_DIR": str(var_dir),
         "RELIEF_MODE": "production",
-        "RELIEF_SECRET_KEY": "k" * 40,
+        **KEYS,
     }
     env.pop("RELIEF_DATABASE_URL", None)
     env.pop("RELIEF_MEDIA_DIR", None)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from relief_pwa.core.errors import DomainError, PermissionDenied
+from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, PermissionDenied
 from relief_pwa.core.periods import month_period
 from relief_pwa.services.analytics import Filters, get_dashboard, resolve_unit
 from relief_pwa.services.audit import verify_chain
@@ -106,7 +106,7 @@ async def test_reparenting_a_community_rewrites_paths_below_and_keeps_the_old_on
     from relief_pwa.services.access import access_household
 
     await access_household(world.actor("station_b"), moving.household_id)
-    with pytest.raises(DomainError):
+    with pytest.raises(NotFoundOrForbidden):
         await access_household(world.actor("station"), moving.household_id)
     with pytest.raises(DomainError):
         await do_reparent_unit(city, world.units[HEPING], "370102", now=world.now)  # wrong level
