@@ -136,9 +136,7 @@ _FIELD = {
 }
 
 GRANTS: dict[str, frozenset[Capability]] = {
-    Role.LIAISON: frozenset(
-        _FIELD | {C.INTAKE_CREATE, C.HANDOVER, C.FOLLOWUPS_READ, C.APP_WITHDRAW}
-    ),
+    Role.LIAISON: frozenset(_FIELD | {C.INTAKE_CREATE, C.HANDOVER, C.FOLLOWUPS_READ, C.APP_WITHDRAW}),
     Role.INVESTIGATOR: frozenset(_FIELD),
     Role.STATION: frozenset(
         _FIELD

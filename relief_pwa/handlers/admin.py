@@ -15,16 +15,28 @@ from relief_pwa.handlers.common import ACCESS_ERRORS, first, flash, form_errors,
 from relief_pwa.i18n import gettext
 from relief_pwa.services.access import access_org_unit
 from relief_pwa.services.actors import Actor, require_reader
-from relief_pwa.services.auth import do_create_staff, do_set_staff_active, list_staff
+from relief_pwa.services.auth import do_create_staff, do_reset_password, do_set_staff_active, list_staff
 from relief_pwa.services.org import list_children
 from relief_pwa.services.org_admin import OfficeDetails, do_update_office
 
 
 async def _staff_page(
-    request: Request[Any, Any, Any], actor: Actor, errors: dict[str, str], values: dict[str, str], status: int
+    request: Request[Any, Any, Any],
+    actor: Actor,
+    errors: dict[str, str],
+    values: dict[str, str],
+    status: int,
+    reset: dict[str, str] | None = None,
 ) -> Response[str]:
-    context = {"staff": await list_staff(actor), "roles": list(Role), "errors": errors, "values": values}
-    return render(request, "admin/staff.html", context, status_code=status)
+    context = {
+        "staff": await list_staff(actor),
+        "roles": list(Role),
+        "errors": errors,
+        "values": values,
+        "reset": reset,
+    }
+    headers = {"cache-control": "no-store"} if reset else None
+    return render(request, "admin/staff.html", context, status_code=status, headers=headers)
 
 
 @get("/admin/staff", name="admin_staff")
@@ -54,6 +66,24 @@ async def staff_active(
     await do_set_staff_active(actor, staff_id, first(form, "active", 1) == "1", now=now_of(request))
     flash(request, gettext("Account updated."))
     return Redirect("/admin/staff", status_code=303)
+
+
+@post("/admin/staff/{staff_id:int}/password")
+async def staff_reset_password(
+    request: Request[Any, Any, Any], staff_id: FromPath[int], actor: NamedDependency[Actor]
+) -> Response[Any]:
+    """Reset a password: the temporary one is shown once, on this response, and must be changed at next login."""
+    form = await request.form()
+    try:
+        password = await do_reset_password(
+            actor, staff_id, password=first(form, "password", 200), now=now_of(request)
+        )
+    except DomainError as exc:
+        if isinstance(exc, ACCESS_ERRORS):
+            raise
+        return await _staff_page(request, actor, form_errors(exc), {}, 422)
+    username = next((str(s["username"]) for s in await list_staff(actor) if s["id"] == staff_id), "")
+    return await _staff_page(request, actor, {}, {}, 200, reset={"username": username, "password": password})
 
 
 async def _org_page(
@@ -94,4 +124,4 @@ async def org_update(
     return Redirect(f"/admin/org?unit={unit_id}", status_code=303)
 
 
-ROUTES: list[Any] = [staff_page, staff_create, staff_active, org_page, org_update]
+ROUTES: list[Any] = [staff_page, staff_create, staff_active, staff_reset_password, org_page, org_update]

@@ -189,25 +189,6 @@ async def check_chain(actor: Actor, *, now: datetime) -> ChainCheck:
     return ChainCheck(report, total, broken, now)
 
 
-async def is_supervisor_session(session: dict[str, Any] | None, session_key: str, *, now: datetime) -> bool:
-    """Whether a request comes from a logged-in supervisor.
-
-    ``session`` is the loaded session; public routes skip the session
-    middleware, so their stored session is looked up by ``session_key`` (read
-    only: nothing is written).
-    """
-    if session is None:
-        if not session_key or len(session_key) > 200:
-            return False
-        from relief_pwa.services.auth import session_get
-
-        raw = await session_get(session_key, now)
-        try:
-            session = json.loads(raw) if raw else {}
-        except ValueError:
-            session = {}
-    staff_id = session.get("staff_id") if isinstance(session, dict) else None
-    if not isinstance(staff_id, int):
-        return False
-    row = await Staff.select(Staff.role).where(Staff.id == staff_id).first()
-    return row is not None and row["role"] == Role.SUPERVISOR
+def is_supervisor_session(actor: Actor | None) -> bool:
+    """Whether a request comes from a logged-in supervisor (the actor its session loaded)."""
+    return actor is not None and actor.role == Role.SUPERVISOR
