@@ -97,6 +97,7 @@ async def build_world(now: datetime) -> World:
             org_unit=world.units[code],
             org_path=paths[code],
             created_at=now,
+            demo_password=False,
         )
         await staff.save()
         actor = await load_actor(staff.id)
