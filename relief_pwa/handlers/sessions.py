@@ -34,6 +34,7 @@ from litestar._parsers import parse_cookie_string
 from litestar.datastructures import Cookie
 from litestar.datastructures.headers import Headers
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from relief_pwa.services import auth
@@ -124,7 +125,7 @@ class WebState:
 
 
 def web_state(scope: Scope | dict[str, Any]) -> WebState | None:
-    state = scope.get(SCOPE_KEY)  # type: ignore[union-attr]
+    state = scope.get(SCOPE_KEY)
     return state if isinstance(state, WebState) else None
 
 
@@ -219,7 +220,7 @@ class SessionMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         litestar_app = scope["litestar_app"]
@@ -271,7 +272,7 @@ class SessionMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.extend(cookie.to_encoded_header() for cookie in self._cookies(state, settings))
-                message = {**message, "headers": headers}  # type: ignore[typeddict-item]
+                message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_cookies)

@@ -436,7 +436,7 @@ async def do_purge_sessions(now: datetime) -> int:
 
 async def _end_sessions_of(staff_id: int, *, keep: str = "") -> int:
     """Delete a staff member's sessions (inside the caller's transaction), except ``keep``."""
-    where = WebSession.staff_id == staff_id
+    where: Any = WebSession.staff_id == staff_id
     if keep:
         where = where & (WebSession.key != keep)
     count = await WebSession.count().where(where)

@@ -51,12 +51,16 @@ async def test_totp_enrolment_rotates_the_session_and_then_guards_the_login(clie
     assert after and after != before  # a change of privilege: a new session id
     assert await RecoveryCode.count() == 10
     assert all(r["code_hash"] not in codes for r in await RecoveryCode.select(RecoveryCode.code_hash))
-    events = await AuditEvent.select(AuditEvent.action, AuditEvent.after).where(AuditEvent.action == "staff.2fa_enrol")
+    events = await AuditEvent.select(AuditEvent.action, AuditEvent.after).where(
+        AuditEvent.action == "staff.2fa_enrol"
+    )
     assert len(events) == 1 and secret not in str(events[0]["after"])
 
     await client.post_form("/logout", {})
     client.csrf = ""
-    response = await client.post_form("/login", {"username": "center", "password": "sunshine-test", "next": "/cases"})
+    response = await client.post_form(
+        "/login", {"username": "center", "password": "sunshine-test", "next": "/cases"}
+    )
     assert response.status_code == 303 and response.headers["location"] == "/login/2fa"
     assert client.cookies.get("relief_session") is None  # no session before the second factor
     assert (await client.get("/cases")).status_code == 303
@@ -79,10 +83,13 @@ async def test_a_recovery_code_works_once(world, make_client, clock):
     async def login_with(code: str) -> httpx.Response:
         b = make_client()
         await b.ensure_csrf()
-        first = await b.post_form("/login", {"username": "center", "password": "sunshine-test", "next": "/cases"})
+        first = await b.post_form(
+            "/login", {"username": "center", "password": "sunshine-test", "next": "/cases"}
+        )
         assert first.headers["location"] == "/login/2fa"
         await b.get("/login/2fa")
-        return await b.post_form("/login/2fa", {"code": code})
+        response: httpx.Response = await b.post_form("/login/2fa", {"code": code})
+        return response
 
     assert (await login_with(codes[0].upper())).status_code == 303
     assert (await login_with(codes[0])).status_code == 400
@@ -106,7 +113,7 @@ def production_app(db: Any, clock: Any) -> Any:
 async def test_production_sends_unenrolled_centre_city_and_supervisor_accounts_to_enrol(
     world, production_app, clock
 ):
-    transport = httpx.ASGITransport(app=production_app, client=("127.0.0.1", 50000))  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=production_app, client=("127.0.0.1", 50000))
     async with Client(transport=transport, base_url="http://testserver") as c:
         await c.login("center")
         for path in ("/cases", "/account", "/admin/staff"):
@@ -143,7 +150,11 @@ async def test_admin_reset_shows_a_temporary_password_once_and_forces_a_change(w
     await station.get("/account/password")
     response = await station.post_form(
         "/account/password",
-        {"current": temporary.group(1), "password": "my-own-long-passphrase", "confirm": "my-own-long-passphrase"},
+        {
+            "current": temporary.group(1),
+            "password": "my-own-long-passphrase",
+            "confirm": "my-own-long-passphrase",
+        },
     )
     assert response.status_code == 303
     assert (await station.get("/cases")).status_code == 200
@@ -160,8 +171,13 @@ async def test_admin_reset_applies_the_password_policy(client, world):
 async def test_staff_creation_and_cli_refuse_a_weak_password(world, now):
     with pytest.raises(DomainError) as refused:
         await do_create_staff(
-            SYSTEM_ACTOR, username="newbie", display_name="", password="a", role="station",
-            org_code="370102001", now=now,
+            SYSTEM_ACTOR,
+            username="newbie",
+            display_name="",
+            password="a",
+            role="station",
+            org_code="370102001",
+            now=now,
         )
     assert refused.value.field == "password"
     from relief_pwa.cli import main
@@ -181,7 +197,9 @@ async def test_production_refuses_to_start_with_a_demo_password_account(world, p
     with pytest.raises(RuntimeError, match="demo password"):
         async with production_check_lifespan(production_app):
             pass
-    assert (await Staff.select(Staff.demo_password).where(Staff.id == staff["id"]).first() or {})["demo_password"]
+    assert (await Staff.select(Staff.demo_password).where(Staff.id == staff["id"]).first() or {})[
+        "demo_password"
+    ]
     assert await accounts_with_demo_passwords() == ["liaison"]
     await Staff.update({Staff.active: False}).where(Staff.id == staff["id"])
     async with production_check_lifespan(production_app):

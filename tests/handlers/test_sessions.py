@@ -33,7 +33,7 @@ async def staff_id(username: str) -> int:
 
 async def as_browser(app: Any, cookie: str) -> httpx.Response:
     """A request from another browser that presents ``cookie`` as its session."""
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50001))  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50001))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
         other.cookies.set("relief_session", cookie)
         return await other.get("/cases")
@@ -140,7 +140,9 @@ async def test_expired_sessions_are_purged_at_login_not_by_reads(world, make_cli
     assert await WebSession.count() == 1  # a read deletes nothing
     await make_client().login("center")
     assert await WebSession.count() == 1  # the expired row went with the next login
-    assert (await WebSession.select(WebSession.staff_id).first() or {})["staff_id"] == await staff_id("center")
+    assert (await WebSession.select(WebSession.staff_id).first() or {})["staff_id"] == await staff_id(
+        "center"
+    )
 
 
 # --- revocation ----------------------------------------------------------------------
@@ -169,7 +171,11 @@ async def test_changing_the_password_ends_the_other_sessions(world, make_client)
     await here.get("/account/password")
     response = await here.post_form(
         "/account/password",
-        {"current": "sunshine-test", "password": "a-much-better-passphrase", "confirm": "a-much-better-passphrase"},
+        {
+            "current": "sunshine-test",
+            "password": "a-much-better-passphrase",
+            "confirm": "a-much-better-passphrase",
+        },
     )
     assert response.status_code == 303, response.text[:300]
     assert session_cookie(here) != before  # a new id for this browser
@@ -188,7 +194,11 @@ async def test_password_change_applies_the_password_policy(client, world):
     assert response.status_code == 422
     wrong = await client.post_form(
         "/account/password",
-        {"current": "not-my-password", "password": "a-much-better-passphrase", "confirm": "a-much-better-passphrase"},
+        {
+            "current": "not-my-password",
+            "password": "a-much-better-passphrase",
+            "confirm": "a-much-better-passphrase",
+        },
     )
     assert wrong.status_code == 422
 
@@ -267,7 +277,9 @@ async def test_unknown_and_known_users_take_the_same_time(world, clock):
 
         async def timed(username: str) -> float:
             started = time.perf_counter()
-            response = await c.post_form("/login", {"username": username, "password": "wrong-password", "next": "/"})
+            response = await c.post_form(
+                "/login", {"username": username, "password": "wrong-password", "next": "/"}
+            )
             assert response.status_code == 400
             assert re.search("用户名或密码错误|Wrong username or password", response.text)
             return time.perf_counter() - started
