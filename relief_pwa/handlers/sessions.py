@@ -70,7 +70,8 @@ def _mac(secret: str, purpose: str, value: str) -> str:
 
 def sign(secret: str, purpose: str, payload: Any, *, now: datetime) -> str:
     """A cookie value: base64(JSON [issued-at, payload]) '.' HMAC (purpose-bound)."""
-    body = base64.urlsafe_b64encode(json.dumps([int(now.timestamp()), payload]).encode()).decode().rstrip("=")
+    text = json.dumps([int(now.timestamp()), payload], ensure_ascii=False, separators=(",", ":"))
+    body = base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
     return f"{body}.{_mac(secret, purpose, body)}"
 
 
@@ -98,6 +99,7 @@ class WebState:
     now: datetime
     cookie_secure: bool
     skip: bool  # the route opted out of sessions (public pages): behave as anonymous
+    csrf_exempt: bool = False  # cacheable public pages: no token, no cookie
     session: auth.LoadedSession | None = None
     session_cookie_seen: bool = False
     anon_nonce: str = ""
@@ -114,6 +116,8 @@ class WebState:
 
     @property
     def csrf_token(self) -> str:
+        if self.csrf_exempt:
+            return ""
         if self.session is not None and not self.skip and self.new_session_token is None:
             return _mac(self.secret, "csrf-session", self.session.key_hash)
         if self.new_session_token is not None:
@@ -157,7 +161,7 @@ def add_flash(scope: Scope | dict[str, Any], message: str, category: str) -> Non
     if state is None:
         return
     pending = list(state.flashes_out if state.flashes_out is not None else state.flashes_in)
-    pending.append({"message": message[:300], "category": category[:20]})
+    pending.append({"message": message[:200], "category": category[:20]})
     state.flashes_out = pending[-3:]
 
 
@@ -238,6 +242,7 @@ class SessionMiddleware:
             now=now,
             cookie_secure=settings.cookie_secure,
             skip=bool(opt.get("skip_session")),
+            csrf_exempt=bool(opt.get("exclude_from_csrf")) or path.startswith(CSRF_EXEMPT_PATHS),
         )
         scope[SCOPE_KEY] = state  # type: ignore[literal-required]
 
@@ -259,7 +264,7 @@ class SessionMiddleware:
         if cookies.get(FLASH_COOKIE) and not state.flashes_in:
             state.flashes_out = []  # stale or forged: drop it
 
-        if unsafe and not opt.get("exclude_from_csrf") and not path.startswith(CSRF_EXEMPT_PATHS):
+        if unsafe and not state.csrf_exempt:
             await self._check_csrf(scope, receive, state)
 
         if session is not None and not state.skip:
@@ -361,7 +366,11 @@ class SessionMiddleware:
             )
         if state.flashes_out is not None:
             if state.flashes_out:
-                value = sign(state.secret, "flash", state.flashes_out, now=state.now)
+                kept = list(state.flashes_out)
+                value = sign(state.secret, "flash", kept, now=state.now)
+                while len(value) > 3800 and len(kept) > 1:  # a cookie holds about 4 kB
+                    kept = kept[1:]
+                    value = sign(state.secret, "flash", kept, now=state.now)
                 cookies.append(Cookie(key=FLASH_COOKIE, value=value, max_age=FLASH_MAX_AGE, **common))
             else:
                 cookies.append(Cookie(key=FLASH_COOKIE, value="", max_age=0, **common))

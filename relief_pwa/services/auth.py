@@ -430,7 +430,7 @@ async def do_purge_sessions(now: datetime) -> int:
     async with write_transaction(WebSession._meta.db):
         expired = await WebSession.count().where(WebSession.expires_at <= now)
         await WebSession.delete().where(WebSession.expires_at <= now)
-        await LoginAttempt.delete().where(LoginAttempt.at < now - timedelta(days=7))
+        await LoginAttempt.delete().where(LoginAttempt.at < now - timedelta(days=30))
     return int(expired)
 
 
