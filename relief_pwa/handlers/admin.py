@@ -72,7 +72,7 @@ async def staff_active(
 async def staff_reset_password(
     request: Request[Any, Any, Any], staff_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
-    """Reset a password: the temporary one is shown once, on this response, and must be changed at next login."""
+    """Reset a password: the temporary one is shown once (this response) and must be changed at next login."""
     form = await request.form()
     try:
         password = await do_reset_password(

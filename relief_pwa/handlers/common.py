@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote

@@ -33,8 +33,8 @@ from typing import Any
 from litestar._parsers import parse_cookie_string
 from litestar.datastructures import Cookie
 from litestar.datastructures.headers import Headers
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.enums import ScopeType
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from relief_pwa.services import auth
@@ -168,10 +168,11 @@ def add_flash(scope: Scope | dict[str, Any], message: str, category: str) -> Non
 def take_flashes(scope: Scope | dict[str, Any]) -> list[dict[str, str]]:
     """The flash messages for this page; the cookie is cleared with the response."""
     state = web_state(scope)
-    if state is None:
-        return []
+    if state is None or (state.skip and state.csrf_exempt):
+        return []  # cacheable public pages show no flash and set no cookie
     shown = list(state.flashes_out if state.flashes_out is not None else state.flashes_in)
-    state.flashes_in, state.flashes_out = [], []
+    if shown or state.flashes_out is not None:
+        state.flashes_in, state.flashes_out = [], []
     return shown
 
 
