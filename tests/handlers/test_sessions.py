@@ -291,3 +291,14 @@ async def test_unknown_and_known_users_take_the_same_time(world, clock):
             unknown.append(await timed(f"nobody{i}"))
     fast, slow = sorted([statistics.median(known), statistics.median(unknown)])
     assert slow <= fast * 1.2, (known, unknown)
+
+
+async def test_forged_flash_and_login_step_cookies_are_ignored(client, world):
+    client.cookies.set(
+        "relief_flash", "W1swLFt7Im1lc3NhZ2UiOiJwd25lZCJ9XV1d.forged", domain="testserver.local"
+    )
+    page = await client.get("/login")
+    assert "pwned" not in page.text
+    # A second-factor step needs a signed "password checked" cookie; a forged one leads back to /login.
+    client.cookies.set("relief_login", "eyJzdGFmZiI6MX0.forged", domain="testserver.local", path="/login")
+    assert (await client.get("/login/2fa")).headers["location"] == "/login"
