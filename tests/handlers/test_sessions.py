@@ -302,3 +302,21 @@ async def test_forged_flash_and_login_step_cookies_are_ignored(client, world):
     # A second-factor step needs a signed "password checked" cookie; a forged one leads back to /login.
     client.cookies.set("relief_login", "eyJzdGFmZiI6MX0.forged", domain="testserver.local", path="/login")
     assert (await client.get("/login/2fa")).headers["location"] == "/login"
+
+
+async def test_a_busy_office_address_slows_down_but_never_locks_out(client, world, clock):
+    """Many failures from one NAT'd address (different accounts) bring short, capped delays only."""
+    for i in range(20):
+        response = await client.post_form("/login", {"username": f"typo{i}", "password": "bad", "next": "/"})
+        assert response.status_code == 400
+    refused = await client.post_form(
+        "/login", {"username": "station", "password": "sunshine-test", "next": "/"}
+    )
+    assert refused.status_code == 400  # the address waits 2 s
+    clock.advance(timedelta(seconds=3))
+    await client.login("station")
+    for i in range(15):
+        clock.advance(timedelta(minutes=1))
+        await client.post_form("/login", {"username": f"other{i}", "password": "bad", "next": "/"})
+    clock.advance(timedelta(minutes=16))  # the address window has passed: its failures are forgotten
+    await client.login("center")
