@@ -262,8 +262,8 @@ class SessionMiddleware:
             settings.secret_key, "flash", cookies.get(FLASH_COOKIE, ""), now=now, max_age=FLASH_MAX_AGE
         )
         state.flashes_in = [f for f in flashes if isinstance(f, dict)] if isinstance(flashes, list) else []
-        if cookies.get(FLASH_COOKIE) and not state.flashes_in:
-            state.flashes_out = []  # stale or forged: drop it
+        if cookies.get(FLASH_COOKIE) and not state.flashes_in and not state.csrf_exempt:
+            state.flashes_out = []  # stale or forged: drop it (cacheable public pages set no cookie)
 
         if unsafe and not state.csrf_exempt:
             await self._check_csrf(scope, receive, state)
