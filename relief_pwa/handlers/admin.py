@@ -76,7 +76,11 @@ async def staff_reset_password(
     form = await request.form()
     try:
         password = await do_reset_password(
-            actor, staff_id, password=first(form, "password", 200), now=now_of(request)
+            actor,
+            staff_id,
+            password=first(form, "password", 200),
+            now=now_of(request),
+            remove_second_factor=first(form, "remove_second_factor", 1) == "1",
         )
     except DomainError as exc:
         if isinstance(exc, ACCESS_ERRORS):

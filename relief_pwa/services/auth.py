@@ -516,10 +516,14 @@ async def _staff_in_scope(actor: Actor, staff_id: int) -> dict[str, Any]:
     return staff
 
 
-async def do_reset_password(actor: Actor, staff_id: int, *, password: str, now: datetime) -> str:
+async def do_reset_password(
+    actor: Actor, staff_id: int, *, password: str, now: datetime, remove_second_factor: bool = False
+) -> str:
     """An administrator sets a temporary password (typed, or generated when empty).
 
     The account must choose its own at the next login; its sessions end now.
+    ``remove_second_factor`` also turns off a lost authenticator and its recovery
+    codes (where a second factor is required, the account enrols again at login).
     Returns the temporary password, to be shown once.
     """
     require_role(actor, Role.CITY)
@@ -547,6 +551,18 @@ async def do_reset_password(actor: Actor, staff_id: int, *, password: str, now: 
             now=now,
             after={"must_change_password": True, "generated": generated, "sessions_ended": ended},
         )
+        if remove_second_factor and staff["totp_secret"]:
+            await Staff.update({Staff.totp_secret: "", Staff.totp_last_step: 0}).where(Staff.id == staff_id)
+            await RecoveryCode.delete().where(RecoveryCode.staff_id == staff_id)
+            await record_event(
+                actor,
+                "staff.2fa_disable",
+                "staff",
+                staff_id,
+                org_path=str(staff["org_path"]),
+                now=now,
+                after={"reason": "reset by an administrator"},
+            )
     return password
 
 

@@ -204,3 +204,21 @@ async def test_production_refuses_to_start_with_a_demo_password_account(world, p
     await Staff.update({Staff.active: False}).where(Staff.id == staff["id"])
     async with production_check_lifespan(production_app):
         pass
+
+
+async def test_a_reset_can_remove_a_lost_second_factor(world, make_client, clock):
+    center, admin = make_client(), make_client()
+    await center.login("center")
+    await enrol(center, clock)
+    await admin.login("city")
+    await admin.get("/admin/staff")
+    sid = (await Staff.select(Staff.id).where(Staff.username == "center").first() or {})["id"]
+    response = await admin.post_form(
+        f"/admin/staff/{sid}/password", {"password": "", "remove_second_factor": "1"}
+    )
+    temporary = re.search(r'<code class="temporary-password">([^<]+)</code>', response.text)
+    assert temporary
+    assert await RecoveryCode.count() == 0
+    fresh = make_client()
+    await fresh.login("center", temporary.group(1))  # no second step any more
+    assert fresh.cookies.get("relief_session")
