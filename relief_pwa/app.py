@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from litestar import Litestar, Request, Response
 from litestar.config.compression import CompressionConfig
-from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.static_files import create_static_files_router
 
 import relief_pwa
@@ -31,7 +30,7 @@ from relief_pwa.handlers.common import (
     provide_actor,
     render,
 )
-from relief_pwa.handlers.session_store import DatabaseSessionStore
+from relief_pwa.handlers.sessions import SessionMiddleware
 from relief_pwa.handlers.supervision import refuse_supervisor_writes
 from relief_pwa.i18n import current_language, normalise_language
 from relief_pwa.services.access_log import access_log_lifespan
@@ -41,8 +40,7 @@ from relief_pwa.settings import REPO_ROOT, Settings, get_settings
 
 log = logging.getLogger("relief_pwa")
 
-# Paths that other systems post to without a browser session (no CSRF token).
-CSRF_EXEMPT = ["/bot/webhook"]
+SESSION_PURGE_SECONDS = 600
 
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -136,6 +134,45 @@ async def _after_request(response: Response[Any]) -> Response[Any]:
     return response
 
 
+@asynccontextmanager
+async def production_check_lifespan(app: Litestar) -> AsyncIterator[None]:
+    """Production refuses to start while an active account still has a demo password."""
+    if app.state.settings.is_production:
+        from relief_pwa.services.auth import accounts_with_demo_passwords
+
+        demo = await accounts_with_demo_passwords()
+        if demo:
+            raise RuntimeError(
+                f"refusing to start in production: {len(demo)} account(s) still have a demo password "
+                f"(e.g. {', '.join(demo[:5])}); reset or disable them first"
+            )
+    yield
+
+
+@asynccontextmanager
+async def session_purge_lifespan(app: Litestar) -> AsyncIterator[None]:
+    """Expired sessions are deleted here every few minutes (and at each login), never by a page view."""
+    from relief_pwa.services.auth import do_purge_sessions
+
+    clock = app.state.clock
+
+    async def loop() -> None:
+        while True:
+            try:
+                await do_purge_sessions(clock.now())
+            except Exception:  # a database hiccup must not stop the purge for good
+                log.exception("purging expired sessions failed")
+            await asyncio.sleep(SESSION_PURGE_SECONDS)
+
+    task = asyncio.create_task(loop(), name="session-purge")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Litestar:
     settings = settings or get_settings()
     clock = clock or SystemClock()
@@ -155,21 +192,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             elif isinstance(DB, BoundedSQLiteEngine):
                 await DB.close_pool()
 
-    session_config = ServerSideSessionConfig(
-        store="sessions",
-        key="relief_session",
-        max_age=settings.session_max_age_seconds,
-        secure=settings.cookie_secure,
-        httponly=True,
-        samesite="lax",
-        renew_on_access=True,
-    )
-    csrf_config = CSRFConfig(
-        secret=settings.secret_key,
-        cookie_secure=settings.cookie_secure,
-        cookie_samesite="lax",
-        exclude=CSRF_EXEMPT,
-    )
     static_router = create_static_files_router(
         path="/static",
         directories=[REPO_ROOT / "static"],
@@ -180,9 +202,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app = Litestar(
         route_handlers=[*ROUTES, static_router],
         dependencies={"actor": Provide(provide_actor)},
-        middleware=[session_config.middleware],
-        stores={"sessions": DatabaseSessionStore()},
-        csrf_config=csrf_config,
+        # Sessions, CSRF and flash cookies: handlers/sessions.py (the /bot/webhook is CSRF-exempt there).
+        middleware=[SessionMiddleware],
         before_request=_before_request,
         after_request=_after_request,
         exception_handlers={
@@ -193,7 +214,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             HTTPException: _on_http_error,
             Exception: _on_server_error,
         },
-        lifespan=[database_lifespan, access_log_lifespan, notice_clock_lifespan, bot_lifespan],
+        lifespan=[
+            database_lifespan,
+            production_check_lifespan,
+            session_purge_lifespan,
+            access_log_lifespan,
+            notice_clock_lifespan,
+            bot_lifespan,
+        ],
         guards=[authorize, refuse_supervisor_writes],
         state=State({"settings": settings, "clock": clock, "version": relief_pwa.__version__}),
         request_max_body_size=2 * 1024 * 1024,

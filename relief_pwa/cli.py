@@ -58,6 +58,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
     settings = get_settings()
     if args.migrate:
         run_async(_migrate())
+    if settings.is_production:
+        from relief_pwa.services.auth import accounts_with_demo_passwords
+
+        demo = run_async(accounts_with_demo_passwords())
+        if demo:
+            raise SystemExit(
+                f"refusing to start in production: {len(demo)} active account(s) still have a demo password "
+                f"({', '.join(demo[:10])}); reset their passwords or disable them first"
+            )
     print(
         f"Sunshine Relief on http://{args.host}:{args.port} ({settings.mode} mode, {settings.database_url})"
     )
@@ -67,7 +76,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         log_level="info",
-        proxy_headers=True,
+        # The client address is resolved by the app itself (handlers/common.py client_address),
+        # trusting X-Forwarded-For only from RELIEF_TRUSTED_PROXIES: uvicorn must not rewrite it.
+        proxy_headers=False,
     )
 
 
@@ -83,10 +94,18 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_create_user(args: argparse.Namespace) -> None:
+    from relief_pwa.core.errors import DomainError
+    from relief_pwa.i18n import translate
     from relief_pwa.services.actors import SYSTEM_ACTOR
     from relief_pwa.services.auth import do_create_staff
+    from relief_pwa.services.passwords import check_new_password
 
     password = args.password or getpass.getpass("Password: ")
+    try:
+        # The one password policy, checked before anything touches the database.
+        check_new_password(password, username=args.username)
+    except DomainError as exc:
+        raise SystemExit(f"refused: {translate(exc.message, **exc.params)}") from exc
 
     async def run() -> int:
         from datetime import UTC, datetime
@@ -101,7 +120,10 @@ def cmd_create_user(args: argparse.Namespace) -> None:
             now=datetime.now(UTC),
         )
 
-    staff_id = run_async(run())
+    try:
+        staff_id = run_async(run())
+    except DomainError as exc:
+        raise SystemExit(f"refused: {translate(exc.message, **exc.params)}") from exc
     print(f"created staff {args.username} (id {staff_id})")
 
 

@@ -140,6 +140,7 @@ async def _create_staff(rows: list[tuple[str, str, str, str]], password_hash: st
                 org_unit=org["id"],
                 org_path=org["path"],
                 created_at=now,
+                demo_password=True,  # production refuses to start while one of these is active
             )
             await staff.save()
             await record_event(

@@ -8,6 +8,7 @@ Production mode refuses to start without a real secret key and refuses demo data
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable
@@ -63,10 +64,17 @@ class Settings:
     media_dir: Path
     default_language: str = "zh_Hans"
     sqlite_max_connections: int = 4
-    session_max_age_seconds: int = 8 * 3600
+    session_idle_seconds: int = 30 * 60
+    session_absolute_seconds: int = 12 * 3600
+    session_touch_seconds: int = 5 * 60
     cookie_secure: bool = False
     login_max_failures: int = 5
-    login_window_seconds: int = 15 * 60
+    login_window_seconds: int = 24 * 3600
+    login_base_delay_seconds: int = 2
+    login_max_delay_seconds: int = 15 * 60
+    login_address_max_failures: int = 20
+    login_address_window_seconds: int = 15 * 60
+    trusted_proxies: tuple[str, ...] = ()
     public_base_url: str = "http://127.0.0.1:8000"
     bot_token: str = ""
     bot_webhook_secret: str = ""
@@ -94,6 +102,23 @@ class Settings:
     @property
     def is_demo(self) -> bool:
         return self.mode == "demo"
+
+    @property
+    def is_production(self) -> bool:
+        return self.mode == "production"
+
+
+def _env_networks(name: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or CIDR networks, validated and normalised."""
+    networks = []
+    for part in _env(name).split(","):
+        if not part.strip():
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+        except ValueError as exc:
+            raise SettingsError(f"RELIEF_{name}: {part.strip()!r} is not an IP address or network") from exc
+    return tuple(networks)
 
 
 def _demo_secret(var_dir: Path) -> str:
@@ -166,10 +191,17 @@ def load_settings() -> Settings:
         media_dir=Path(_env("MEDIA_DIR", str(var_dir / "media"))).resolve(),
         default_language=language,
         sqlite_max_connections=_env_int("SQLITE_MAX_CONNECTIONS", 4),
-        session_max_age_seconds=_env_int("SESSION_MAX_AGE", 8 * 3600),
+        session_idle_seconds=_env_int("SESSION_IDLE_SECONDS", 30 * 60),
+        session_absolute_seconds=_env_int("SESSION_ABSOLUTE_SECONDS", 12 * 3600),
+        session_touch_seconds=_env_int("SESSION_TOUCH_SECONDS", 5 * 60),
         cookie_secure=_env_bool("COOKIE_SECURE", mode == "production"),
         login_max_failures=_env_int("LOGIN_MAX_FAILURES", 5),
-        login_window_seconds=_env_int("LOGIN_WINDOW_SECONDS", 15 * 60),
+        login_window_seconds=_env_int("LOGIN_WINDOW_SECONDS", 24 * 3600),
+        login_base_delay_seconds=_env_int("LOGIN_BASE_DELAY_SECONDS", 2),
+        login_max_delay_seconds=_env_int("LOGIN_MAX_DELAY_SECONDS", 15 * 60),
+        login_address_max_failures=_env_int("LOGIN_ADDRESS_MAX_FAILURES", 20),
+        login_address_window_seconds=_env_int("LOGIN_ADDRESS_WINDOW_SECONDS", 15 * 60),
+        trusted_proxies=_env_networks("TRUSTED_PROXIES"),
         public_base_url=_env("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
         bot_token=_env("BOT_TOKEN"),
         bot_webhook_secret=_env("BOT_WEBHOOK_SECRET"),

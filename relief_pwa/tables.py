@@ -72,6 +72,14 @@ class Staff(Table, tablename="staff"):
     language = Varchar(length=8, default="")
     active = Boolean(default=True)
     created_at = Timestamptz()
+    # Set by an administrator's reset: every page leads to the password form until it is changed.
+    must_change_password = Boolean(default=False)
+    # RFC 6238 second factor: base32 secret ("" = not enrolled) and the last time step accepted.
+    totp_secret = Varchar(length=64, default="")
+    totp_last_step = BigInt(default=0)
+    # Whether the password is one of the demo passwords (None: not known yet, checked at
+    # production start-up); set whenever a password is set, so start-up needs no argon2 per account.
+    demo_password = Boolean(null=True, default=None)
 
 
 class WebSession(Table, tablename="web_session"):
@@ -79,9 +87,12 @@ class WebSession(Table, tablename="web_session"):
 
     id: Serial  # declared for type checkers; Piccolo adds the primary key
 
-    key = Varchar(length=100, unique=True)
+    key = Varchar(length=100, unique=True)  # SHA-256 (hex) of the cookie's token, never the token
     data = Text()
-    expires_at = Timestamptz(index=True)
+    expires_at = Timestamptz(index=True)  # min(idle deadline, absolute deadline): what the purge deletes
+    staff_id = Integer(default=0, index=True)  # sessions exist for logged-in staff only
+    created_at = Timestamptz()
+    last_seen_at = Timestamptz()
 
 
 class LoginAttempt(Table, tablename="login_attempt"):
@@ -823,3 +834,13 @@ class OrgUnitVersion(Table, tablename="org_unit_version"):
     valid_to = Date(null=True, default=None)  # exclusive; None: still current
     change = Varchar(length=12, default="")  # rename | reparent | merge | deactivate
     merged_into = ForeignKey(OrgUnit, null=True, on_delete=OnDelete.restrict)
+
+
+class RecoveryCode(Table, tablename="recovery_code"):
+    """Single-use second-factor recovery codes, stored as SHA-256 hashes."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+    staff_id = Integer(index=True)
+    code_hash = Varchar(length=64, index=True)
+    created_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)

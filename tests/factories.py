@@ -106,6 +106,7 @@ async def add_staff(world: World, username: str, role: str, code: str) -> Actor:
         org_unit=world.units[code],
         org_path=unit["path"],
         created_at=world.now,
+        demo_password=False,
     )
     await staff.save()
     actor = await load_actor(staff.id)

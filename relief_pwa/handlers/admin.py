@@ -16,17 +16,29 @@ from relief_pwa.handlers.common import C, first, flash, form_errors, needs, now_
 from relief_pwa.i18n import gettext
 from relief_pwa.services.access import access_org_unit
 from relief_pwa.services.actors import Actor, require
-from relief_pwa.services.auth import do_create_staff, do_set_staff_active, list_staff
+from relief_pwa.services.auth import do_create_staff, do_reset_password, do_set_staff_active, list_staff
 from relief_pwa.services.four_eyes import do_set_four_eyes, four_eyes_enabled
 from relief_pwa.services.org import list_children
 from relief_pwa.services.org_admin import OfficeDetails, do_update_office
 
 
 async def _staff_page(
-    request: Request[Any, Any, Any], actor: Actor, errors: dict[str, str], values: dict[str, str], status: int
+    request: Request[Any, Any, Any],
+    actor: Actor,
+    errors: dict[str, str],
+    values: dict[str, str],
+    status: int,
+    reset: dict[str, str] | None = None,
 ) -> Response[str]:
-    context = {"staff": await list_staff(actor), "roles": list(Role), "errors": errors, "values": values}
-    return render(request, "admin/staff.html", context, status_code=status)
+    context = {
+        "staff": await list_staff(actor),
+        "roles": list(Role),
+        "errors": errors,
+        "values": values,
+        "reset": reset,
+    }
+    headers = {"cache-control": "no-store"} if reset else None
+    return render(request, "admin/staff.html", context, status_code=status, headers=headers)
 
 
 @get("/admin/staff", name="admin_staff", opt=needs(C.STAFF_READ))
@@ -54,6 +66,26 @@ async def staff_active(
     await do_set_staff_active(actor, staff_id, first(form, "active", 1) == "1", now=now_of(request))
     flash(request, gettext("Account updated."))
     return Redirect("/admin/staff", status_code=303)
+
+
+@post("/admin/staff/{staff_id:int}/password", opt=needs(C.STAFF_MANAGE))
+async def staff_reset_password(
+    request: Request[Any, Any, Any], staff_id: FromPath[int], actor: NamedDependency[Actor]
+) -> Response[Any]:
+    """Reset a password: the temporary one is shown once (this response) and must be changed at next login."""
+    form = await request.form()
+    try:
+        password = await do_reset_password(
+            actor,
+            staff_id,
+            password=first(form, "password", 200),
+            now=now_of(request),
+            remove_second_factor=first(form, "remove_second_factor", 1) == "1",
+        )
+    except DomainError as exc:
+        return await _staff_page(request, actor, form_errors(exc), {}, 422)
+    username = next((str(s["username"]) for s in await list_staff(actor) if s["id"] == staff_id), "")
+    return await _staff_page(request, actor, {}, {}, 200, reset={"username": username, "password": password})
 
 
 async def _org_page(
@@ -117,6 +149,7 @@ ROUTES: list[Any] = [
     staff_page,
     staff_create,
     staff_active,
+    staff_reset_password,
     org_page,
     org_update,
     four_eyes_page,

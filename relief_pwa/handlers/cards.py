@@ -12,11 +12,20 @@ from litestar.response import Redirect
 
 from relief_pwa.adapters.qr import qr_png, qr_svg
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden
-from relief_pwa.handlers.common import PUBLIC, C, first, flash, form_errors, needs, now_of, render
+from relief_pwa.handlers.common import (
+    PUBLIC,
+    C,
+    first,
+    flash,
+    form_errors,
+    needs,
+    now_of,
+    optional_actor,
+    render,
+)
 from relief_pwa.handlers.public import limit_reads
 from relief_pwa.i18n import translate
 from relief_pwa.services.actors import Actor
-from relief_pwa.services.auth import load_actor
 from relief_pwa.services.cards import (
     card_url,
     do_issue_card,
@@ -106,8 +115,7 @@ async def card_revoke(
 
 
 async def _optional_actor(request: Request[Any, Any, Any]) -> Actor | None:
-    staff_id = request.session.get("staff_id") if request.session else None
-    return await load_actor(staff_id) if isinstance(staff_id, int) else None
+    return optional_actor(request)
 
 
 @get("/q/{token:str}", name="card_landing", before_request=limit_reads, opt=PUBLIC)

@@ -3,8 +3,10 @@ current actor, form parsing and turning domain errors into messages."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -16,16 +18,15 @@ from litestar.datastructures import FormMultiDict
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect
-from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup
 
 from relief_pwa.core.errors import DomainError, PermissionDenied, ValidationFailed
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import format_yuan
 from relief_pwa.core.permissions import Capability
+from relief_pwa.handlers import sessions
 from relief_pwa.i18n import LANGUAGES, current_language, gettext, ngettext, translate
 from relief_pwa.services.actors import Actor
-from relief_pwa.services.auth import load_actor
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -196,8 +197,9 @@ ENV = build_environment()
 
 
 def csrf_token(request: Request[Any, Any, Any]) -> str:
-    token = ScopeState.from_scope(request.scope).csrf_token
-    return token if isinstance(token, str) else ""
+    """This request's CSRF token: bound to the session, or to the anonymous form cookie."""
+    state = sessions.web_state(request.scope)
+    return state.csrf_token if state is not None else ""
 
 
 def render(
@@ -220,8 +222,8 @@ def render(
         "path": request.url.path,
         **(context or {}),
     }
-    if block is None and request.scope.get("session") is not None:
-        full_context.setdefault("flashes", pop_flash(request))
+    if block is None and "flashes" not in full_context:
+        full_context["flashes"] = pop_flash(request)
     template = ENV.get_template(template_name)
     if block is not None:
         block_render = template.blocks[block]
@@ -245,23 +247,60 @@ def htmx_target(request: Request[Any, Any, Any]) -> str:
 
 
 async def current_actor(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
-    """The logged-in staff member (loaded once per request), or a redirect to the login page."""
-    state = connection.scope.setdefault("state", {})
-    cached = state.get("actor")
-    if isinstance(cached, Actor):
-        return cached
-    raw_session = connection.scope.get("session")
-    staff_id = raw_session.get("staff_id") if isinstance(raw_session, dict) else None
-    actor = await load_actor(int(staff_id)) if isinstance(staff_id, int) else None
+    """The logged-in staff member (loaded once by the session middleware), or a redirect to the login page."""
+    state = sessions.web_state(connection.scope)
+    actor = state.actor if state is not None else None
     if actor is None:
         raise NotAuthorizedException(detail="login required")
-    state["actor"] = actor
+    connection.scope.setdefault("state", {})["actor"] = actor
     return actor
 
 
 async def provide_actor(request: Request[Any, Any, Any]) -> Actor:
     """The ``actor`` dependency of every staff route (``authorize`` has loaded it already)."""
     return await current_actor(request)
+
+
+def optional_actor(request: Request[Any, Any, Any]) -> Actor | None:
+    """The logged-in staff member, if any (None on public pages, which load no session)."""
+    state = sessions.web_state(request.scope)
+    return state.actor if state is not None else None
+
+
+@lru_cache(maxsize=8)
+def _networks(trusted: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(n, strict=False) for n in trusted)
+
+
+def _is_trusted(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The client's address, the one key of login throttling and the public rate limits.
+
+    ``X-Forwarded-For`` counts only when the direct peer is a proxy named in
+    ``RELIEF_TRUSTED_PROXIES``; then the right-most address that is not itself
+    a trusted proxy is the client. Anyone else's header is ignored.
+    """
+    peer = request.client.host if request.client else "unknown"
+    networks = _networks(tuple(request.app.state.settings.trusted_proxies))
+    if not networks or not _is_trusted(peer, networks):
+        return peer
+    forwarded = [
+        part.strip() for part in request.headers.get("x-forwarded-for", "").split(",") if part.strip()
+    ]
+    for address in reversed(forwarded):
+        if not _is_trusted(address, networks):
+            try:
+                return str(ipaddress.ip_address(address))
+            except ValueError:
+                return peer  # garbage in the header: fall back to the proxy itself
+    return peer
 
 
 def login_redirect(request: Request[Any, Any, Any]) -> Redirect:
@@ -298,16 +337,9 @@ def first(form: FormMultiDict, name: str, max_len: int = 2000) -> str:
 
 
 def flash(request: Request[Any, Any, Any], message: str, category: str = "success") -> None:
-    messages = list(request.session.get("flash", [])) if request.session else []
-    messages.append({"message": message, "category": category})
-    request.set_session({**(request.session or {}), "flash": messages[-5:]})
+    """A message for the next page, carried in a short-lived signed cookie (no database write)."""
+    sessions.add_flash(request.scope, message, category)
 
 
 def pop_flash(request: Request[Any, Any, Any]) -> list[dict[str, str]]:
-    if not request.session or "flash" not in request.session:
-        return []
-    messages = list(request.session.get("flash", []))
-    session = dict(request.session)
-    session.pop("flash", None)
-    request.set_session(session)
-    return messages
+    return sessions.take_flashes(request.scope)

@@ -20,7 +20,17 @@ from litestar.response import Redirect
 from relief_pwa.adapters.qr import qr_png
 from relief_pwa.core.enums import Category, OrgLevel
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, PermissionDenied, ValidationFailed
-from relief_pwa.handlers.common import PUBLIC, C, first, flash, form_errors, needs, now_of, render
+from relief_pwa.handlers.common import (
+    PUBLIC,
+    C,
+    client_address,
+    first,
+    flash,
+    form_errors,
+    needs,
+    now_of,
+    render,
+)
 from relief_pwa.i18n import current_language, gettext
 from relief_pwa.services import objections as objection_service
 from relief_pwa.services import policies as policy_service
@@ -41,7 +51,7 @@ _TOO_MANY = (
 
 
 def client_key(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_address(request)
 
 
 def _refusal(limiter: SlidingWindowLimiter, request: Request[Any, Any, Any]) -> Response[str] | None:

@@ -27,6 +27,7 @@ from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import parse_yuan
 from relief_pwa.handlers.analytics import DataTable, export, text
 from relief_pwa.handlers.common import C, first, flash, form_errors, is_htmx, needs, now_of, render
+from relief_pwa.handlers.sessions import session_actor
 from relief_pwa.i18n import gettext, translate
 from relief_pwa.services import access_log, integrity, publicity
 from relief_pwa.services import objections as objection_service
@@ -34,26 +35,30 @@ from relief_pwa.services import supervision as supervision_service
 from relief_pwa.services.actors import Actor, require
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-# Supervisors may still log in and out: that changes no record of the case system.
-SUPERVISOR_MAY_POST = ("/login", "/logout")
-
-
-SESSION_COOKIE = "relief_session"  # the key of app.py's ServerSideSessionConfig
+# Supervisors may still log in and out and look after their own account (password,
+# second factor, sessions): that changes no record of the case system.
+SUPERVISOR_MAY_POST = (
+    "/login",
+    "/login/2fa",
+    "/logout",
+    "/account/password",
+    "/account/2fa",
+    "/account/2fa/disable",
+    "/account/sessions",
+)
 
 
 async def refuse_supervisor_writes(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
-    """App-wide guard: supervisors read everything in scope and change nothing."""
+    """App-wide guard: supervisors read everything in scope and change nothing.
+
+    The session middleware has already loaded the staff member of the request
+    (also on public routes, for writes): no second lookup here.
+    """
     if connection.scope.get("method", "GET") in SAFE_METHODS or connection.url.path in SUPERVISOR_MAY_POST:
         return
-    raw_session = connection.scope.get("session")
-    session = raw_session if isinstance(raw_session, dict) or raw_session is None else {}
-    key = connection.cookies.get(SESSION_COOKIE, "")
-    if session is None and not key:
-        return
-    now = connection.app.state.clock.now()
-    if await supervision_service.is_supervisor_session(session, key, now=now):
+    if supervision_service.is_supervisor_session(session_actor(connection.scope)):
         raise PermissionDeniedException(detail="supervisors change nothing")
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from relief_pwa.clock import CHINA_TZ
 from relief_pwa.core.errors import DomainError, ValidationFailed
 from relief_pwa.core.i18n import N_
-from relief_pwa.core.permissions import Capability, is_read_only
+from relief_pwa.core.permissions import Capability
 from relief_pwa.services.access import in_scope
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import ChainReport, verify_chain
@@ -187,25 +187,6 @@ async def check_chain(actor: Actor, *, now: datetime) -> ChainCheck:
     return ChainCheck(report, total, broken, now)
 
 
-async def is_supervisor_session(session: dict[str, Any] | None, session_key: str, *, now: datetime) -> bool:
-    """Whether a request comes from a logged-in supervisor.
-
-    ``session`` is the loaded session; public routes skip the session
-    middleware, so their stored session is looked up by ``session_key`` (read
-    only: nothing is written).
-    """
-    if session is None:
-        if not session_key or len(session_key) > 200:
-            return False
-        from relief_pwa.services.auth import session_get
-
-        raw = await session_get(session_key, now)
-        try:
-            session = json.loads(raw) if raw else {}
-        except ValueError:
-            session = {}
-    staff_id = session.get("staff_id") if isinstance(session, dict) else None
-    if not isinstance(staff_id, int):
-        return False
-    row = await Staff.select(Staff.role).where(Staff.id == staff_id).first()
-    return row is not None and is_read_only(str(row["role"]))
+def is_supervisor_session(actor: Actor | None) -> bool:
+    """Whether a request comes from a read-only (supervision) account: the actor its session loaded."""
+    return actor is not None and actor.read_only

@@ -76,8 +76,8 @@ async def test_roles_without_ranking_are_refused(city: Any, client: Any) -> None
 
 
 async def test_movement_and_why_after_aid(city: Any, client: Any, clock: Any) -> None:
+    clock.advance(timedelta(hours=1))  # before logging in: an hour idle would end the session
     await client.login("station")
-    clock.advance(timedelta(hours=1))
     page = await client.get(f"/households/{city.poor.household_id}/index")
     assert page.status_code == 200
     response = await client.post_form(

@@ -20,8 +20,17 @@ from tests.services.publicity_support import (  # noqa: F401
 )
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-# Logging in and out changes no case record: supervisors must be able to do it.
-NOT_CASE_WRITES = {"/login", "/logout"}
+# Logging in and out and looking after one's own account (password, second factor,
+# sessions) change no case record: supervisors must be able to do them.
+NOT_CASE_WRITES = {
+    "/login",
+    "/login/2fa",
+    "/logout",
+    "/account/password",
+    "/account/2fa",
+    "/account/2fa/disable",
+    "/account/sessions",
+}
 # Infrastructure tables that any request may touch (session renewal, login throttling).
 IGNORED_TABLES = {WebSession, LoginAttempt}
 
