@@ -46,7 +46,15 @@ def test_init_is_idempotent_and_create_user_works_after_it(tmp_path):
     assert second.returncode == 0, second.stderr
     assert "nothing changed" in second.stdout
     created = run(
-        tmp_path, "create-user", "jfl", "--role", "station", "--org", "370102001", "--password", "x" * 14
+        tmp_path,
+        "create-user",
+        "jfl",
+        "--role",
+        "station",
+        "--org",
+        "370102001",
+        "--password",
+        "Quiet-river-1987",
     )
     assert created.returncode == 0, created.stderr
     with sqlite3.connect(tmp_path / "relief.sqlite3") as conn:
@@ -82,7 +90,7 @@ def test_import_org_after_init_with_a_dry_run_first(tmp_path):
         "--org",
         "370102001001",
         "--password",
-        "x" * 14,
+        "Quiet-river-1987",
     )
     assert created.returncode == 0, created.stderr
 
