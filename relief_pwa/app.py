@@ -26,6 +26,7 @@ from relief_pwa.handlers.common import current_actor, form_errors, login_redirec
 from relief_pwa.handlers.session_store import DatabaseSessionStore
 from relief_pwa.handlers.supervision import refuse_supervisor_writes
 from relief_pwa.i18n import current_language, normalise_language
+from relief_pwa.services.audit import audit_checkpoint_lifespan
 from relief_pwa.services.publicity import notice_clock_lifespan
 from relief_pwa.services.wiring import register_listeners
 from relief_pwa.settings import REPO_ROOT, Settings, get_settings
@@ -164,7 +165,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             HTTPException: _on_http_error,
             Exception: _on_server_error,
         },
-        lifespan=[database_lifespan, notice_clock_lifespan, bot_lifespan],
+        lifespan=[database_lifespan, notice_clock_lifespan, audit_checkpoint_lifespan, bot_lifespan],
         guards=[refuse_supervisor_writes],
         state=State({"settings": settings, "clock": clock, "version": relief_pwa.__version__}),
         request_max_body_size=2 * 1024 * 1024,

@@ -110,7 +110,10 @@ def cmd_audit_verify(_: argparse.Namespace) -> None:
 
     report = run_async(verify_chain())
     if report.ok:
-        print(f"audit chain OK: {report.events_checked} events verified")
+        print(
+            f"audit chain OK: {report.events_checked} events verified, "
+            f"{report.checkpoints_checked} published checkpoints match"
+        )
         return
     assert report.first_break is not None
     print(
@@ -118,6 +121,18 @@ def cmd_audit_verify(_: argparse.Namespace) -> None:
         f"({report.events_checked} events before it verified)"
     )
     raise SystemExit(1)
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    from relief_pwa.services.audit import checkpoint_file, publish_checkpoint
+
+    checkpoint = run_async(publish_checkpoint(now=datetime.now(UTC), force=args.force))
+    if checkpoint is None:
+        print("no new checkpoint: the chain head has not moved since the last one (or the chain is empty)")
+        return
+    print(f"checkpoint published: event {checkpoint.seq} {checkpoint.head_hash} ({checkpoint_file()})")
 
 
 def cmd_rescore(args: argparse.Namespace) -> None:
@@ -168,7 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     rescore.set_defaults(func=cmd_rescore)
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    audit_sub.add_parser("verify", help="verify the hash chain").set_defaults(func=cmd_audit_verify)
+    audit_sub.add_parser(
+        "verify", help="verify the hash chain against every published checkpoint"
+    ).set_defaults(func=cmd_audit_verify)
+    checkpoint = audit_sub.add_parser("checkpoint", help="publish a checkpoint of the chain head now")
+    checkpoint.add_argument("--force", action="store_true", help="even when the head has not moved")
+    checkpoint.set_defaults(func=cmd_audit_checkpoint)
     from relief_pwa.bot.cli import add_bot_commands
 
     add_bot_commands(sub)  # bot-set-webhook, bot-poll, bot-console

@@ -8,8 +8,10 @@ Production mode refuses to start without a real secret key and refuses demo data
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -72,6 +74,11 @@ class Settings:
     bot_mode: str = "webhook"  # "webhook" or "polling" (local development)
     bot_rate_global_per_second: float = 30.0
     bot_rate_per_chat_seconds: float = 1.0
+    # Keys kept outside the database: the audit chain's HMAC key and the backup encryption key.
+    audit_key: str = ""
+    backup_key: str = ""
+    audit_checkpoint_file: Path = Path("audit-checkpoints.jsonl")
+    hsts: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -88,6 +95,10 @@ class Settings:
     def is_demo(self) -> bool:
         return self.mode == "demo"
 
+    @property
+    def audit_key_bytes(self) -> bytes:
+        return self.audit_key.encode("utf-8")
+
 
 def _demo_secret(var_dir: Path) -> str:
     """A development key generated once and kept under var/ so sessions survive restarts."""
@@ -99,6 +110,43 @@ def _demo_secret(var_dir: Path) -> str:
     key_file.write_text(key)
     key_file.chmod(0o600)
     return key
+
+
+def _generated_key(var_dir: Path, name: str, make: Callable[[], str]) -> str:
+    """A key generated once into ``var/<name>`` (demo mode only), readable by the owner alone."""
+    key_file = var_dir / name
+    if key_file.exists():
+        return key_file.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = make()
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def _key_setting(name: str, *, mode: str, var_dir: Path, demo_file: str, make: Callable[[], str]) -> str:
+    """A key from ``RELIEF_<name>`` or the file named by ``RELIEF_<name>_FILE``; generated in demo mode."""
+    key = _env(name)
+    key_file = _env(f"{name}_FILE")
+    if not key and key_file:
+        try:
+            key = Path(key_file).read_text().strip()
+        except OSError as exc:
+            raise SettingsError(f"RELIEF_{name}_FILE cannot be read: {exc}") from exc
+    if key:
+        if mode == "production" and len(key) < 32:
+            raise SettingsError(f"RELIEF_{name} must be at least 32 characters")
+        return key
+    if mode == "production":
+        raise SettingsError(
+            f"production mode needs RELIEF_{name} or RELIEF_{name}_FILE (kept outside the database)"
+        )
+    return _generated_key(var_dir, demo_file, make)
+
+
+def _fernet_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
 def load_settings() -> Settings:
@@ -142,6 +190,16 @@ def load_settings() -> Settings:
         bot_mode=_env("BOT_MODE", "webhook"),
         bot_rate_global_per_second=_env_float("BOT_RATE_PER_SECOND", 30.0),
         bot_rate_per_chat_seconds=_env_float("BOT_RATE_PER_CHAT_SECONDS", 1.0),
+        audit_key=_key_setting(
+            "AUDIT_KEY", mode=mode, var_dir=var_dir, demo_file="audit-key", make=lambda: secrets.token_hex(32)
+        ),
+        backup_key=_key_setting(
+            "BACKUP_KEY", mode=mode, var_dir=var_dir, demo_file="backup-key", make=_fernet_key
+        ),
+        audit_checkpoint_file=Path(
+            _env("AUDIT_CHECKPOINT_FILE", str(var_dir / "audit-checkpoints.jsonl"))
+        ).resolve(),
+        hsts=_env_bool("HSTS", mode == "production"),
     )
 
 

@@ -77,6 +77,7 @@ def _tables() -> list[Any]:
 async def db(database: Any) -> AsyncIterator[Any]:
     """A database emptied after the test (tables in reverse dependency order)."""
     yield database
+    (_TMP / "audit-checkpoints.jsonl").unlink(missing_ok=True)  # the published checkpoints go with the data
     tables = _tables()
     if database.engine_type == "postgres":
         names = ", ".join(t._meta.tablename for t in tables)

@@ -18,6 +18,7 @@ from relief_pwa.handlers import (
     scoring,
     supervision,
     system,
+    transparency,
     visits,
 )
 
@@ -39,6 +40,7 @@ ROUTES: list[Any] = [
     *visits.ROUTES,
     *cards.ROUTES,
     *public.ROUTES,
+    *transparency.ROUTES,
     *supervision.ROUTES,
     *plans.ROUTES,
     *analytics.ROUTES,

@@ -55,6 +55,7 @@ from relief_pwa.services.analytics import (
     list_samples,
     resolve_unit,
 )
+from relief_pwa.services.audit import recent_checkpoints
 
 _ = gettext
 EXPORT_FORMATS = ("csv", "xlsx")
@@ -829,10 +830,12 @@ async def analytics_report(
     pq = PageQuery(Filters(period, "", today), "active", {})
     board = await get_dashboard(actor, unit, pq.filters)
     tables = {t.key: t for t in dashboard_tables(board, pq)}
+    checkpoints = await recent_checkpoints(limit=1)
     return render(
         request,
         "analytics/report.html",
         {
+            "audit_checkpoint": checkpoints[0] if checkpoints else None,
             "board": board,
             "tables": tables,
             "period": period,
