@@ -23,10 +23,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
+from openpyxl import load_workbook
 
+from relief_pwa.adapters.exports import FORMULA_STARTS, SheetSpec, write_csv, write_xlsx
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import fen_to_decimal, fen_to_decimal_str, parse_yuan
@@ -40,7 +39,7 @@ MAX_RETURN_ROWS = 200_000
 MAX_PREAMBLE_ROWS = 5
 
 # Cells a spreadsheet would run as a formula; refused rather than silently altered.
-_FORMULA_STARTS = ("=", "+", "-", "@")
+_FORMULA_STARTS = FORMULA_STARTS
 _XLSX_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls
 
@@ -176,25 +175,22 @@ def export_csv(batch_no: str, lines: Sequence[PaymentLine]) -> bytes:
         lines: Payment lines, written in the given order.
 
     Returns:
-        The file contents.
+        The file contents (written by :mod:`relief_pwa.adapters.exports`).
 
     Raises:
         BankFileRejected: a line is for another batch, repeated, non-positive,
-            incomplete, or has text a spreadsheet would run as a formula.
+            incomplete, or has text a spreadsheet would run as a formula (a
+            payee's name is never altered in a bank file: it is refused).
     """
     _check_lines(batch_no, lines)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(EXPORT_HEADER)
-    writer.writerows(_row(line) for line in lines)
-    return buffer.getvalue().encode("utf-8-sig")
+    return write_csv(EXPORT_HEADER, (_row(line) for line in lines))
 
 
 def export_xlsx(batch_no: str, lines: Sequence[PaymentLine]) -> bytes:
     """Write a batch as XLSX with a totals row (合计) after the lines.
 
-    ID and account numbers are text cells (format ``@``); amounts are numbers
-    with two decimals.
+    Every text is a text cell (format ``@``, so ID and account numbers keep
+    their 18+ digits); amounts are numbers with two decimals.
 
     Args:
         batch_no: The batch every line must belong to.
@@ -207,46 +203,33 @@ def export_xlsx(batch_no: str, lines: Sequence[PaymentLine]) -> bytes:
         BankFileRejected: as for :func:`export_csv`.
     """
     _check_lines(batch_no, lines)
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title="一卡通批次")
-    for letter, width in zip("ABCDEFGH", (16, 18, 12, 22, 24, 14, 12, 30), strict=True):
-        sheet.column_dimensions[letter].width = width
-    sheet.freeze_panes = "A2"
-    sheet.append(EXPORT_HEADER)
-    total_fen = 0
-
-    def text_cell(value: str) -> WriteOnlyCell:
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = "@"
-        return cell
-
-    for line in lines:
-        amount = WriteOnlyCell(sheet, value=fen_to_decimal(line.amount_fen))
-        amount.number_format = "0.00"
-        # Plain strings are already text cells; the "@" format on the number
-        # columns also keeps them text when someone edits them in Excel.
-        sheet.append(
-            [
-                line.batch_no,
-                line.line_id,
-                line.head_name,
-                text_cell(line.id_number),
-                text_cell(line.account),
-                amount,
-                line.fund_code,
-                line.memo,
-            ]
-        )
-        total_fen += line.amount_fen
-    label = WriteOnlyCell(sheet, value=TOTAL_LABEL)
-    label.font = Font(bold=True)
-    total = WriteOnlyCell(sheet, value=fen_to_decimal(total_fen))
-    total.number_format = "0.00"
-    total.font = Font(bold=True)
-    sheet.append([label, None, None, None, None, total, None, None])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    rows = [
+        [
+            line.batch_no,
+            line.line_id,
+            line.head_name,
+            line.id_number,
+            line.account,
+            fen_to_decimal(line.amount_fen),
+            line.fund_code,
+            line.memo,
+        ]
+        for line in lines
+    ]
+    total_fen = sum(line.amount_fen for line in lines)
+    return write_xlsx(
+        [
+            SheetSpec(
+                name="一卡通批次",
+                header=EXPORT_HEADER,
+                rows=rows,
+                widths=(16, 18, 12, 22, 24, 14, 12, 30),
+                freeze_header=True,
+                totals=[TOTAL_LABEL, None, None, None, None, fen_to_decimal(total_fen), None, None],
+                decimal_format="0.00",
+            )
+        ]
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -9,8 +9,6 @@ produced from one table object, so they cannot disagree.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,6 +22,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 from markupsafe import Markup
 
+from relief_pwa.adapters.exports import CSV_MEDIA, XLSX_MEDIA, SheetSpec, write_csv, write_xlsx
 from relief_pwa.core.charts import Bar, Series, Tile, bar_chart, grid_positions, line_chart, tile_map
 from relief_pwa.core.enums import OPEN_STATES, AppState, Category
 from relief_pwa.core.errors import DomainError
@@ -56,10 +55,10 @@ from relief_pwa.services.analytics import (
     resolve_unit,
 )
 from relief_pwa.services.audit import recent_checkpoints
+from relief_pwa.services.exports import do_record_export
 
 _ = gettext
 EXPORT_FORMATS = ("csv", "xlsx")
-XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 # --- tables: one object for the page, the CSV and the XLSX -------------------------
@@ -582,68 +581,68 @@ def _bars(chart_id: str, table: DataTable, title: str) -> Markup:
 
 
 def csv_response(table: DataTable, filename: str) -> Response[bytes]:
-    """UTF-8 with a BOM, so spreadsheet programs read Chinese correctly."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(table.headers)
-    for row in table.rows:
-        writer.writerow([_csv_value(c.export) for c in row])
+    """UTF-8 with a BOM, so spreadsheet programs read Chinese correctly (see adapters/exports.py)."""
     return Response(
-        ("\ufeff" + buffer.getvalue()).encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="{filename}.csv"'},
+        write_csv(table.headers, ([c.export for c in row] for row in table.rows)),
+        media_type=CSV_MEDIA,
+        headers={
+            "content-disposition": f'attachment; filename="{filename}.csv"',
+            "cache-control": "no-store",
+        },
     )
-
-
-def _csv_value(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 def xlsx_response(tables: Iterable[DataTable], filename: str) -> Response[bytes]:
     """One sheet per table; codes (file numbers, org codes, batch numbers) stay text."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    workbook = Workbook()
-    workbook.remove(workbook.active)
-    used: set[str] = set()
-    for table in tables:
-        name = table.key[:31]
-        while name in used:
-            name = name[:28] + str(len(used))
-        used.add(name)
-        sheet = workbook.create_sheet(name)
-        sheet.append([table.title])
-        sheet["A1"].font = Font(bold=True)
-        sheet.append(table.headers)
-        for row in table.rows:
-            values = [c.export for c in row]
-            sheet.append([float(v) if isinstance(v, Decimal) else v for v in values])
-            for column, value in enumerate(values, start=1):
-                if isinstance(value, str):
-                    sheet.cell(row=sheet.max_row, column=column).number_format = "@"
-                elif isinstance(value, Decimal):
-                    sheet.cell(row=sheet.max_row, column=column).number_format = "#,##0.00"
-    out = io.BytesIO()
-    workbook.save(out)
+    sheets = [
+        SheetSpec(
+            name=table.key,
+            title=table.title,
+            header=table.headers,
+            rows=[[c.export for c in row] for row in table.rows],
+        )
+        for table in tables
+    ]
     return Response(
-        out.getvalue(),
+        write_xlsx(sheets),
         media_type=XLSX_MEDIA,
-        headers={"content-disposition": f'attachment; filename="{filename}.xlsx"'},
+        headers={
+            "content-disposition": f'attachment; filename="{filename}.xlsx"',
+            "cache-control": "no-store",
+        },
     )
 
 
-def export(tables: list[DataTable], fmt: str, table_key: str, filename: str) -> Response[bytes]:
+async def export(
+    request: Request[Any, Any, Any],
+    actor: Actor,
+    tables: list[DataTable],
+    fmt: str,
+    table_key: str,
+    filename: str,
+    *,
+    org_path: str = "",
+) -> Response[bytes]:
+    """A CSV (one table) or XLSX (one sheet per table) file, recorded in the audit trail."""
     if fmt not in EXPORT_FORMATS:
         raise DomainError(N_("Unknown export format."), field="format")
     chosen = [t for t in tables if not table_key or t.key == table_key]
     if not chosen:
         raise DomainError(N_("Unknown table."), field="table")
+    if fmt == "csv" and len(chosen) > 1:
+        raise DomainError(N_("Choose one table for a CSV export."), field="table")
+    name = filename if fmt == "xlsx" and len(chosen) > 1 else f"{filename}-{chosen[0].key}"
+    await do_record_export(
+        actor,
+        what=name,
+        file_format=fmt,
+        rows=sum(len(t.rows) for t in chosen),
+        org_path=org_path,
+        now=now_of(request),
+    )
     if fmt == "csv":
-        if len(chosen) > 1:
-            raise DomainError(N_("Choose one table for a CSV export."), field="table")
-        return csv_response(chosen[0], f"{filename}-{chosen[0].key}")
-    return xlsx_response(chosen, filename if len(chosen) > 1 else f"{filename}-{chosen[0].key}")
+        return csv_response(chosen[0], name)
+    return xlsx_response(chosen, name)
 
 
 # --- pages -----------------------------------------------------------------------------
@@ -657,7 +656,15 @@ async def _dashboard_page(
     board = await get_dashboard(actor, unit, pq.filters, with_integrity=False)
     tables = dashboard_tables(board, pq)
     if fmt:
-        return export(tables, fmt, table_key, f"analytics-{unit.code}-{pq.filters.period.key}")
+        return await export(
+            request,
+            actor,
+            tables,
+            fmt,
+            table_key,
+            f"analytics-{unit.code}-{pq.filters.period.key}",
+            org_path=unit.path,
+        )
     return render(
         request,
         "analytics/dashboard.html",
@@ -767,8 +774,14 @@ async def analytics_households(
     )
     table = household_table(result)
     if format:
-        return export(
-            [table], format[:8], "", f"households-{unit.code}-{measure[:20]}-{pq.filters.period.key}"
+        return await export(
+            request,
+            actor,
+            [table],
+            format[:8],
+            "",
+            f"households-{unit.code}-{measure[:20]}-{pq.filters.period.key}",
+            org_path=unit.path,
         )
     return render(
         request,
@@ -995,7 +1008,9 @@ async def sample_page(
             ]
         )
     if format:
-        return export([estimates, items], format[:8], table[:20], f"sample-{report.sample.id}")
+        return await export(
+            request, actor, [estimates, items], format[:8], table[:20], f"sample-{report.sample.id}"
+        )
     return render(
         request,
         "analytics/sample.html",

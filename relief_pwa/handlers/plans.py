@@ -15,6 +15,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from relief_pwa.adapters.bankfiles import MAX_RETURN_BYTES, BankFileRejected
+from relief_pwa.adapters.exports import CSV_MEDIA, XLSX_MEDIA
 from relief_pwa.adapters.photos import PhotoRejected
 from relief_pwa.core.enums import Category
 from relief_pwa.core.errors import DomainError
@@ -453,11 +454,7 @@ async def export_batch(
         raise
     except DomainError as exc:
         return _back(request, f"/batches/{batch_id}", exc)
-    media = (
-        "text/csv; charset=utf-8"
-        if file_format == "csv"
-        else ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    )
+    media = CSV_MEDIA if file_format == "csv" else XLSX_MEDIA
     return Response(
         data,
         media_type=media,
