@@ -22,6 +22,7 @@ from relief_pwa.clock import Clock, SystemClock
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, PermissionDenied
 from relief_pwa.db import BoundedSQLiteEngine
 from relief_pwa.handlers import ROUTES
+from relief_pwa.handlers.bounds import bounds_middleware
 from relief_pwa.handlers.common import current_actor, form_errors, login_redirect, render
 from relief_pwa.handlers.session_store import DatabaseSessionStore
 from relief_pwa.handlers.supervision import refuse_supervisor_writes
@@ -153,7 +154,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app = Litestar(
         route_handlers=[*ROUTES, static_router],
         dependencies={"actor": Provide(current_actor)},
-        middleware=[session_config.middleware],
+        middleware=[bounds_middleware, session_config.middleware],
         stores={"sessions": DatabaseSessionStore()},
         csrf_config=csrf_config,
         before_request=_before_request,

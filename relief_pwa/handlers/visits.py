@@ -5,7 +5,6 @@ eligibility opinion, and the service worker."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -15,6 +14,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from relief_pwa.adapters.photos import PhotoRejected
+from relief_pwa.core.bounds import parse_day
 from relief_pwa.core.errors import DomainError, ValidationFailed
 from relief_pwa.core.fieldwork import (
     FollowUpOutcome,
@@ -165,8 +165,8 @@ async def schedule_submit(
     }
     try:
         try:
-            scheduled_for = date.fromisoformat(values["scheduled_for"])
-        except ValueError:
+            scheduled_for = parse_day(values["scheduled_for"], "scheduled_for")
+        except DomainError:
             raise DomainError(N_("Enter a date."), field="scheduled_for") from None
         assigned = _int_or_none(values["assigned_to"])
         if assigned is None:

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from relief_pwa.core import plans as core_plans
+from relief_pwa.core.bounds import parse_day
 from relief_pwa.core.enums import Category
 from relief_pwa.core.errors import Conflict, DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
@@ -182,8 +183,8 @@ def _date(text: str, name: str, errors: dict[str, DomainError]) -> date | None:
     if not text.strip():
         return None
     try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
+        return parse_day(text, name)
+    except DomainError:
         errors[name] = DomainError(N_("Enter a date like 2026-12-31."), field=name)
         return None
 

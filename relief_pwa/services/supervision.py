@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from relief_pwa.clock import CHINA_TZ
+from relief_pwa.core.bounds import parse_day_or_none
 from relief_pwa.core.enums import Role
 from relief_pwa.core.errors import DomainError, PermissionDenied, ValidationFailed
 from relief_pwa.core.i18n import N_
@@ -64,12 +65,7 @@ class AuditPage:
 
 
 def _parse_day(text: str, field: str) -> date | None:
-    if not text.strip():
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise DomainError(N_("Enter a date as YYYY-MM-DD."), field=field) from None
+    return parse_day_or_none(text, field)
 
 
 def _loads(text: str) -> Any:
