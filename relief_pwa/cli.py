@@ -61,13 +61,21 @@ def cmd_serve(args: argparse.Namespace) -> None:
     print(
         f"Sunshine Relief on http://{args.host}:{args.port} ({settings.mode} mode, {settings.database_url})"
     )
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["loggers"]["relief_pwa"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     uvicorn.run(
         "relief_pwa.asgi:app",
+        log_config=log_config,
         host=args.host,
         port=args.port,
         workers=args.workers,
         log_level="info",
         proxy_headers=True,
+        access_log=False,  # relief_pwa.access logs route templates, never raw paths or query strings
     )
 
 
@@ -198,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
+        from relief_pwa.filesafety import secure_files
+        from relief_pwa.logsafety import install_log_redaction
+
+        settings = get_settings()
+        install_log_redaction(settings.bot_token)
+        secure_files(settings)
         args.func(args)
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

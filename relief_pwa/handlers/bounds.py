@@ -22,8 +22,8 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl
 
-from litestar.exceptions import NotFoundException, ValidationException
 from litestar.enums import ScopeType
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from relief_pwa.core.bounds import MAX_PATH_TEXT, MAX_QUERY_STRING, MAX_QUERY_VALUE, fits_int64, year_ok

@@ -471,7 +471,7 @@ def _photo_response(data: bytes) -> Response[bytes]:
         media_type="image/jpeg",
         headers={
             "x-content-type-options": "nosniff",
-            "cache-control": "private, max-age=86400",
+            "cache-control": "no-store",  # evidence photos of people's homes: never kept in caches
             "content-disposition": "inline",
         },
     )
