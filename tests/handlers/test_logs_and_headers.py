@@ -75,7 +75,10 @@ def test_database_and_media_are_owner_only(tmp_path: Path, monkeypatch: Any) -> 
     monkeypatch.setenv("RELIEF_DATABASE_URL", f"sqlite:///{old}")
     settings = load_settings()
     secure_files(settings)
-    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
     assert mode(old) == 0o600 and mode(var) == 0o700
     assert mode(var / "media") == 0o700 and mode(var / "media" / "ab" / "photo.jpg") == 0o600
     fresh = var / "new.sqlite3"
