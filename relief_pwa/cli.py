@@ -143,6 +143,49 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> None:
     print(f"checkpoint published: event {checkpoint.seq} {checkpoint.head_hash} ({checkpoint_file()})")
 
 
+def cmd_backup(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from relief_pwa.services.backup import BackupError, create_backup
+
+    try:
+        result = run_async(create_backup(get_settings(), Path(args.out).resolve(), now=datetime.now(UTC)))
+    except BackupError as exc:
+        print(f"backup refused: {exc}", file=sys.stderr)
+        raise SystemExit(1) from exc
+    rows = sum(result.row_counts.values())
+    print(
+        f"backup written: {result.path} ({result.size_bytes} bytes, encrypted; "
+        f"{rows} rows in {len(result.row_counts)} tables, {result.media_files} photos)"
+    )
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from relief_pwa.adapters.backupcrypt import BackupDecryptError
+    from relief_pwa.services.audit import verify_chain
+    from relief_pwa.services.backup import BackupError, restore_backup
+
+    try:
+        result = run_async(restore_backup(get_settings(), Path(args.source).resolve()))
+    except (BackupError, BackupDecryptError) as exc:
+        print(f"restore refused: {exc}", file=sys.stderr)
+        raise SystemExit(1) from exc
+    rows = sum(result.row_counts.values())
+    print(
+        f"restored the backup of {result.created_at}: {rows} rows in {len(result.row_counts)} tables "
+        f"(counts match the manifest), {result.media_files} photos (checksums match)"
+    )
+    report = run_async(verify_chain())
+    if not report.ok:
+        assert report.first_break is not None
+        print(f"audit chain BROKEN at event {report.first_break.seq}: {report.first_break.reason}")
+        raise SystemExit(1)
+    print(f"audit chain OK: {report.events_checked} events, {report.checkpoints_checked} checkpoints")
+
+
 def cmd_rescore(args: argparse.Namespace) -> None:
     from relief_pwa.clock import SystemClock
     from relief_pwa.services.scoring import get_active_model, rescore_all
@@ -197,6 +240,14 @@ def build_parser() -> argparse.ArgumentParser:
     checkpoint = audit_sub.add_parser("checkpoint", help="publish a checkpoint of the chain head now")
     checkpoint.add_argument("--force", action="store_true", help="even when the head has not moved")
     checkpoint.set_defaults(func=cmd_audit_checkpoint)
+    backup = sub.add_parser("backup", help="write an encrypted backup (database and photos) to a new file")
+    backup.add_argument("out")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser(
+        "restore", help="restore a backup into an empty database, then verify the audit chain"
+    )
+    restore.add_argument("source")
+    restore.set_defaults(func=cmd_restore)
     from relief_pwa.bot.cli import add_bot_commands
 
     add_bot_commands(sub)  # bot-set-webhook, bot-poll, bot-console
