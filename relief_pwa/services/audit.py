@@ -398,10 +398,11 @@ async def reanchor_redacted(*, now: datetime, legacy_key: bytes | None = None) -
                 )
         old_head = events[-1].hash
         prev = GENESIS_HASH
-        rewritten = 0
+        rewritten = masked = 0
         for event in events:
             before = _redacted_text(event.before)
             after = _redacted_text(event.after)
+            masked += (before, after) != (event.before, event.after)
             digest = event_hash(
                 key=key,
                 prev_hash=prev,
@@ -438,7 +439,10 @@ async def reanchor_redacted(*, now: datetime, legacy_key: bytes | None = None) -
                 head_hash=prev,
                 at=_iso(now),
                 kind=REANCHOR,
-                note=f"identifiers masked in {rewritten} stored events; chain re-hashed under the audit key",
+                note=(
+                    f"identifiers masked in {masked} stored events; "
+                    f"{rewritten} events re-hashed under the audit key"
+                ),
                 old_head_hash=old_head,
             ),
         )
@@ -450,7 +454,12 @@ async def reanchor_redacted(*, now: datetime, legacy_key: bytes | None = None) -
             last_seq,
             org_path="",
             now=now,
-            after={"events_rewritten": rewritten, "old_head": old_head, "new_head": prev},
+            after={
+                "events_rewritten": rewritten,
+                "events_masked": masked,
+                "old_head": old_head,
+                "new_head": prev,
+            },
         )
     _append_to_file(checkpoint)
     return ReanchorResult(rewritten, old_head, prev, checkpoint)

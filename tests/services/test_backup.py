@@ -41,6 +41,7 @@ async def test_restore_drill(world: Any, now: Any, tmp_path: Path) -> None:
     result = await make_intake(world)
     await do_transition(world.actor("station"), result.application_id, "start_investigation", now=now)
     await publish_checkpoint(now=now)
+    shutil.rmtree(settings.media_dir, ignore_errors=True)  # photos left by earlier tests (rows are gone)
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     (settings.media_dir / "ab").mkdir(exist_ok=True)
     (settings.media_dir / "ab" / "photo.jpg").write_bytes(b"\xff\xd8 evidence")
