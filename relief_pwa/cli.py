@@ -125,7 +125,7 @@ def cmd_audit_verify(_: argparse.Namespace) -> None:
         return
     assert report.first_break is not None
     print(
-        f"audit chain BROKEN at event {report.first_break.seq}: {report.first_break.reason} "
+        f"audit chain BROKEN at event {report.first_break.seq}: {report.first_break.message} "
         f"({report.events_checked} events before it verified)"
     )
     raise SystemExit(1)
@@ -181,7 +181,7 @@ def cmd_restore(args: argparse.Namespace) -> None:
     report = run_async(verify_chain())
     if not report.ok:
         assert report.first_break is not None
-        print(f"audit chain BROKEN at event {report.first_break.seq}: {report.first_break.reason}")
+        print(f"audit chain BROKEN at event {report.first_break.seq}: {report.first_break.message}")
         raise SystemExit(1)
     print(f"audit chain OK: {report.events_checked} events, {report.checkpoints_checked} checkpoints")
 

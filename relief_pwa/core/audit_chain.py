@@ -15,8 +15,10 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from relief_pwa.core.i18n import N_
 
 GENESIS_HASH = "0" * 64
 
@@ -88,7 +90,13 @@ def event_hash(
 @dataclass(frozen=True)
 class ChainBreak:
     seq: int
-    reason: str  # English message id
+    reason: str  # English message id with {placeholders}
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        """The reason in English with its values filled in (for the command line)."""
+        return self.reason.format(**self.params) if self.params else self.reason
 
 
 def find_first_break(
@@ -106,9 +114,9 @@ def find_first_break(
     expected_seq = start_seq
     for event in events:
         if event.seq != expected_seq:
-            return ChainBreak(expected_seq, "An event is missing or out of order before this position.")
+            return ChainBreak(expected_seq, N_("An event is missing or out of order before this position."))
         if event.prev_hash != expected_prev:
-            return ChainBreak(event.seq, "The event does not point at the previous event's hash.")
+            return ChainBreak(event.seq, N_("The event does not point at the previous event's hash."))
         recomputed = event_hash(
             key=key,
             prev_hash=event.prev_hash,
@@ -125,7 +133,7 @@ def find_first_break(
             after=event.after,
         )
         if not hmac.compare_digest(recomputed, event.hash):
-            return ChainBreak(event.seq, "The event's content was changed after it was written.")
+            return ChainBreak(event.seq, N_("The event's content was changed after it was written."))
         expected_prev = event.hash
         expected_seq += 1
     return None
@@ -222,19 +230,27 @@ def check_checkpoints(
     last_good = 0
     for c in effective_checkpoints(checkpoints):
         if not hmac.compare_digest(c.mac, checkpoint_mac(key, c)):
-            return ChainBreak(c.seq, f"The checkpoint published at {c.at} is not signed with the audit key.")
+            return ChainBreak(
+                c.seq, N_("The checkpoint published at {at} is not signed with the audit key."), {"at": c.at}
+            )
         if c.seq > last_seq:
             return ChainBreak(
                 last_seq + 1,
-                f"Events were deleted from the end: the checkpoint published at {c.at} "
-                f"saw event {c.seq}, the chain now ends at event {last_seq}.",
+                N_(
+                    "Events were deleted from the end: the checkpoint published at {at} "
+                    "saw event {seq}, the chain now ends at event {last}."
+                ),
+                {"at": c.at, "seq": c.seq, "last": last_seq},
             )
         stored = head_hashes.get(c.seq)
         if stored is None or not hmac.compare_digest(stored, c.head_hash):
             return ChainBreak(
                 c.seq,
-                f"History was rewritten: the chain no longer matches the checkpoint published at {c.at}; "
-                f"the change lies between event {last_good + 1} and event {c.seq}.",
+                N_(
+                    "History was rewritten: the chain no longer matches the checkpoint published at {at}; "
+                    "the change lies between event {first} and event {seq}."
+                ),
+                {"at": c.at, "first": last_good + 1, "seq": c.seq},
             )
         last_good = c.seq
     return None

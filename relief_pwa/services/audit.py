@@ -40,6 +40,7 @@ from relief_pwa.core.audit_chain import (
 )
 from relief_pwa.core.audit_chain import find_first_break as _find_first_break
 from relief_pwa.core.audit_redaction import redact_payload
+from relief_pwa.core.i18n import N_
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor
 from relief_pwa.settings import get_settings
@@ -351,9 +352,8 @@ async def verify_chain(batch_size: int = 5000, *, checkpoint_path: Path | None =
             checked,
             ChainBreak(
                 0,
-                "The checkpoint file was altered: lines "
-                + ", ".join(str(n) for n in from_file.unreadable_lines[:10])
-                + " cannot be read.",
+                N_("The checkpoint file was altered: lines {lines} cannot be read."),
+                {"lines": ", ".join(str(n) for n in from_file.unreadable_lines[:10])},
             ),
         )
     broken = check_checkpoints(checkpoints, head_hashes, last_seq=last_seq, key=key)
@@ -394,7 +394,7 @@ async def reanchor_redacted(*, now: datetime, legacy_key: bytes | None = None) -
             broken = _find_legacy_break(events, legacy_key)
             if broken is not None:
                 return ReanchorResult(
-                    0, events[-1].hash, events[-1].hash, None, refused=f"event {broken.seq}: {broken.reason}"
+                    0, events[-1].hash, events[-1].hash, None, refused=f"event {broken.seq}: {broken.message}"
                 )
         old_head = events[-1].hash
         prev = GENESIS_HASH
@@ -483,7 +483,7 @@ def _find_legacy_break(events: list[ChainedEvent], legacy_key: bytes | None) -> 
     prev = GENESIS_HASH
     for expected, event in enumerate(events, 1):
         if event.seq != expected or event.prev_hash != prev:
-            return ChainBreak(event.seq, "The event does not point at the previous event's hash.")
+            return ChainBreak(event.seq, N_("The event does not point at the previous event's hash."))
         payload = json.dumps(
             [
                 event.prev_hash,
@@ -503,6 +503,6 @@ def _find_legacy_break(events: list[ChainedEvent], legacy_key: bytes | None) -> 
             separators=(",", ":"),
         )
         if hashlib.sha256(payload.encode("utf-8")).hexdigest() != event.hash:
-            return ChainBreak(event.seq, "The event's content was changed after it was written.")
+            return ChainBreak(event.seq, N_("The event's content was changed after it was written."))
         prev = event.hash
     return None

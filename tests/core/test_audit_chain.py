@@ -143,7 +143,7 @@ def test_checkpoints_find_a_deleted_tail_and_a_rewritten_history():
     # history rewritten by someone holding the key: located between the checkpoints
     rewritten = {**_hashes(chain), 5: "e" * 64}
     located = found(check_checkpoints(points, rewritten, last_seq=6, key=KEY))
-    assert located.seq == 5 and "between event 3 and event 5" in located.reason
+    assert located.seq == 5 and "between event 3 and event 5" in located.message
 
 
 def test_a_forged_checkpoint_and_a_reanchor():

@@ -108,7 +108,7 @@ async def test_history_rewritten_with_the_key_is_located_between_checkpoints(wor
         prev = digest
     broken = found((await verify_chain()).first_break)
     assert broken.seq == second.seq
-    assert f"between event {first.seq + 1} and event {second.seq}" in broken.reason
+    assert f"between event {first.seq + 1} and event {second.seq}" in broken.message
 
 
 async def test_a_forged_line_in_the_checkpoint_file_is_reported(world, now):
