@@ -768,7 +768,7 @@ async def analytics_households(
     if pq.errors:
         raise DomainError(" ".join(pq.errors.values()))
     unit = await resolve_unit(actor, org_code[:12])
-    page_no = int(page) if page.isdigit() and len(page) < 6 else 1
+    page_no = int(page) if page.isdecimal() and len(page) < 6 else 1
     result = await list_households_behind(
         actor, unit, pq.filters, measure[:20], value[:40], page_no, everything=bool(format)
     )
@@ -807,7 +807,7 @@ def _measure_label(measure: str, value: str) -> str:
         "reject": lambda: _("Rejections"),
         "exit": lambda: _("Exits"),
         "index": lambda: (
-            _("Relief index %(band)s") % {"band": _index_label(int(value))} if value.isdigit() else ""
+            _("Relief index %(band)s") % {"band": _index_label(int(value))} if value.isdecimal() else ""
         ),
         "move": lambda: _(MOVE_LABELS.get(value, "")) if value in MOVE_LABELS else value,
         "investigation": lambda: (
@@ -922,7 +922,7 @@ async def targeting_page(request: Request[Any, Any, Any], actor: NamedDependency
 
 def _small_int(raw: str, field_name: str, errors: dict[str, str]) -> int:
     raw = raw.strip()
-    if raw.isdigit() and len(raw) <= 6:
+    if raw.isdecimal() and len(raw) <= 6:
         return int(raw)
     errors[field_name] = _("Give a whole number.")
     return 0
@@ -938,7 +938,7 @@ async def targeting_draw(request: Request[Any, Any, Any], actor: NamedDependency
     seed_raw = values["seed"].strip()
     seed = None
     if seed_raw:
-        if seed_raw.isdigit() and len(seed_raw) <= 15:
+        if seed_raw.isdecimal() and len(seed_raw) <= 15:
             seed = int(seed_raw)
         else:
             errors["seed"] = _("The seed is a whole number.")
@@ -1031,7 +1031,7 @@ async def record_finding(
     sample_id = first(form, "sample", 20)
     await do_record_finding(actor, item_id, finding, now=now_of(request))
     flash(request, _("Finding recorded."))
-    target = f"/analytics/targeting/{sample_id}" if sample_id.isdigit() else "/analytics/targeting"
+    target = f"/analytics/targeting/{sample_id}" if sample_id.isdecimal() else "/analytics/targeting"
     return Redirect(target, status_code=303)
 
 

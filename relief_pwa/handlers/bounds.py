@@ -6,8 +6,8 @@ parameter types are known):
 * an ``int`` path parameter outside the 64-bit range → 404 (no such row can
   exist; the databases would otherwise raise an overflow → 500);
 * a text path parameter longer than 256 characters → 404;
-* a query string over 16 kB, a query value over 4000 characters, or bytes
-  that are not UTF-8 → 400;
+* a query string over 16 kB, a query value over 4000 characters, bytes
+  that are not UTF-8, or "digits" that are not decimal (², ①) → 400;
 * a query parameter the handler declares as ``int`` that is not a 64-bit
   integer → 400; one declared as ``date`` outside 1900–2100 → 400.
 
@@ -88,6 +88,9 @@ def check_scope(scope: Scope) -> None:
     for name, value in pairs:
         if len(value) > MAX_QUERY_VALUE:
             raise ValidationException(f"query parameter {name[:40]} too long")
+        if any(char.isdigit() and not char.isdecimal() for char in value):
+            # superscripts, circled digits: str.isdigit() accepts them, int() does not
+            raise ValidationException(f"query parameter {name[:40]} has digits that are not numbers")
         kind = declared.get(name)
         if kind is int and value.strip():
             text = value.strip()

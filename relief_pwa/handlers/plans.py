@@ -35,7 +35,7 @@ RETURN_UPLOAD_LIMIT = MAX_RETURN_BYTES + 64 * 1024
 
 def _id(raw: str) -> int | None:
     raw = raw.strip()
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    return int(raw) if raw.isdecimal() and len(raw) < 12 else None
 
 
 def _message(exc: DomainError) -> str:

@@ -43,7 +43,7 @@ from relief_pwa.services.scoring_models import (
 
 
 def _int(raw: str, default: int = 1) -> int:
-    return int(raw) if raw.isdigit() and len(raw) < 7 else default
+    return int(raw) if raw.isdecimal() and len(raw) < 7 else default
 
 
 def _date_or_none(raw: str) -> date | None:

@@ -19,6 +19,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
 
+from relief_pwa.core.bounds import parse_id
 from relief_pwa.core.enums import AppState, Role
 from relief_pwa.core.errors import DomainError, PermissionDenied, ValidationFailed
 from relief_pwa.core.i18n import N_
@@ -55,7 +56,7 @@ async def refuse_supervisor_writes(
 
 
 def _int(raw: str, default: int = 1) -> int:
-    return int(raw) if raw.isdigit() and len(raw) < 9 else default
+    return int(raw) if raw.isdecimal() and len(raw) < 9 else default
 
 
 # --- 公示 -------------------------------------------------------------------------
@@ -83,9 +84,11 @@ async def notices_page(request: Request[Any, Any, Any], *, actor: NamedDependenc
 async def notices_start(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
     form = await request.form()
     now = now_of(request)
-    chosen = [value for value in form.getall("application") if isinstance(value, str) and value.isdigit()][
-        :200
-    ]
+    chosen = [
+        value
+        for value in form.getall("application")
+        if isinstance(value, str) and parse_id(value) is not None
+    ][:200]
     amounts: dict[str, str] = {}
     items: list[tuple[int, int | None]] = []
     errors: dict[str, str] = {}
@@ -163,7 +166,7 @@ async def approval_decide(
             decision,
             reason=reason,
             now=now_of(request),
-            expected_version=int(raw_version) if raw_version.isdigit() else None,
+            expected_version=int(raw_version) if raw_version.isdecimal() else None,
         )
     except PermissionDenied:
         raise
@@ -347,7 +350,7 @@ async def supervision_audit(
         action=action[:60],
         date_from=date_from[:10],
         date_to=date_to[:10],
-        before_seq=int(before) if before.isdigit() and len(before) < 15 else None,
+        before_seq=int(before) if before.isdecimal() and len(before) < 15 else None,
     )
     errors: dict[str, str] = {}
     try:

@@ -75,7 +75,7 @@ SERVICE_WORKER = REPO_ROOT / "static" / "sw.js"
 
 def _int_or_none(raw: str) -> int | None:
     raw = raw.strip()
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    return int(raw) if raw.isdecimal() and len(raw) < 12 else None
 
 
 def _is_outbox(request: Request[Any, Any, Any]) -> bool:

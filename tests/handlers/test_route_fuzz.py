@@ -24,6 +24,7 @@ EXTREME = [
     "%FF%FE%C3%28",  # not UTF-8 once decoded
     "1e999",
     "１２",
+    "²",  # str.isdigit() says yes, int() says no
 ]
 SKIP_PREFIXES = ("/static",)
 
