@@ -28,7 +28,12 @@ _ACCOUNT_KEYS = frozenset(
 # Shapes, bounded so that digits inside longer words or hashes are left alone.
 _ID_SHAPE = re.compile(r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}\d{7}[0-9Xx](?![0-9A-Za-z])")
 _MOBILE_SHAPE = re.compile(r"(?<![0-9A-Za-z])(?:\+?86[- ]?)?1[3-9]\d{9}(?![0-9A-Za-z])")
-_ACCOUNT_SHAPE = re.compile(r"(?<![0-9A-Za-z])\d{4}(?:[ -]?\d{4}){2,3}(?:[ -]?\d{1,3})?(?![0-9A-Za-z])")
+_OLD_ID_SHAPE = re.compile(  # first-generation 15-digit ID numbers (YYMMDD birth date)
+    r"(?<![0-9A-Za-z])[1-9]\d{5}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}(?![0-9A-Za-z])"
+)
+# Bank cards of individuals: 16-19 digits, plain or in groups of four. (12-digit
+# org codes and 15-digit numbers are not accounts.)
+_ACCOUNT_SHAPE = re.compile(r"(?<![0-9A-Za-z])\d{4}(?:[ -]?\d{4}){3}(?:[ -]?\d{1,3})?(?![0-9A-Za-z])")
 
 
 def redact_text(text: str) -> str:
@@ -36,6 +41,7 @@ def redact_text(text: str) -> str:
     if not any(char.isdigit() for char in text):
         return text
     text = _ID_SHAPE.sub(lambda m: mask_id_number(m.group(0)), text)
+    text = _OLD_ID_SHAPE.sub(lambda m: mask_id_number(m.group(0)), text)
     text = _MOBILE_SHAPE.sub(lambda m: mask_phone(m.group(0)[-11:]), text)
     return _ACCOUNT_SHAPE.sub(lambda m: mask_bank_account(m.group(0)), text)
 

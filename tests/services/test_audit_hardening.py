@@ -46,6 +46,10 @@ def test_redaction_masks_keys_and_shapes():
         "bank_account": "6222021234567890",
         "note": "身份证 370102198001011234，电话 13812345678",
         "amount_fen": 123456,
+        "community": "370102001001",  # an org code is not an account
+        "old_id": "370102800101123",
+        "file_no": "370102-H000001",
+        "number": "SQ370102001-2026-00001",
     }
     redacted = redact_payload(payload)
     text = json.dumps(redacted, ensure_ascii=False)
@@ -53,6 +57,9 @@ def test_redaction_masks_keys_and_shapes():
     assert redacted["members"][0]["id_number"] == "370102********1234"
     assert redacted["phone"] == "138****5678"
     assert redacted["amount_fen"] == 123456
+    assert redacted["community"] == "370102001001"
+    assert redacted["old_id"] == "370102*****1123"
+    assert redacted["file_no"] == "370102-H000001" and redacted["number"] == "SQ370102001-2026-00001"
 
 
 async def _two_checkpoints(world: Any, now: datetime) -> tuple[Checkpoint, Checkpoint]:
