@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from relief_pwa.core.audit_redaction import redact_text
@@ -85,6 +86,9 @@ def access_log_middleware(app: ASGIApp) -> ASGIApp:
 
         try:
             await app(scope, receive, sending)
+        except HTTPException as exc:  # answered by the exception handlers further out
+            status = exc.status_code
+            raise
         finally:
             ACCESS_LOG.info(
                 "%s %s %s %.0fms",

@@ -36,8 +36,10 @@ async def test_access_log_names_the_route_template_not_the_path(client: Any, cap
     with caplog.at_level(logging.INFO, logger="relief_pwa.access"):
         await client.get("/q/SECRET-CARD-TOKEN-123?code=ZZZ-TRACKING")
         await client.get("/public/objections/status?code=TRACK-ME-99")
+        await client.get("/q/" + "9" * 300)  # refused by the bounds check: logged with its real status
     lines = [r.getMessage() for r in caplog.records if r.name == "relief_pwa.access"]
     assert any("/q/{token}" in line for line in lines), lines
+    assert lines[-1].startswith("GET /q/{token} 404"), lines
     assert not any("SECRET-CARD" in line or "TRACK" in line for line in lines)
 
 
