@@ -161,7 +161,7 @@ async def record_donation(request: Request[Any, Any, Any], *, actor: NamedDepend
 
 def _scope(org: str, category: str) -> plan_service.DraftScope:
     category = category if category in {c.value for c in Category} else ""
-    org = org if org.isdigit() and len(org) <= 12 else ""
+    org = org if org.isdecimal() and len(org) <= 12 else ""
     return plan_service.DraftScope(org_code=org, category=category)
 
 

@@ -161,7 +161,7 @@ def _int(text: str, name: str, errors: dict[str, DomainError], *, low: int, high
     raw = text.strip()
     if not raw:
         return None
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not raw.isdecimal() or not low <= int(raw) <= high:
         errors[name] = DomainError(
             N_("Enter a whole number from {low} to {high}."), field=name, low=low, high=high
         )
@@ -193,7 +193,7 @@ async def _area_paths(actor: Actor, codes_text: str, errors: dict[str, DomainErr
     codes = [c for c in codes_text.replace("，", ",").replace(",", " ").split() if c]
     if not codes:
         return ()
-    if len(codes) > 50 or not all(c.isdigit() and len(c) <= 12 for c in codes):
+    if len(codes) > 50 or not all(c.isdecimal() and len(c) <= 12 for c in codes):
         errors["area_codes"] = DomainError(
             N_("Enter org unit codes separated by spaces."), field="area_codes"
         )
@@ -231,7 +231,7 @@ async def check_resource_draft(actor: Actor, draft: ResourceDraft) -> dict[str, 
     fund_id: int | None = None
     if draft.fund_id.strip():
         try:
-            fund = await funds.access_fund(actor, int(draft.fund_id)) if draft.fund_id.isdigit() else None
+            fund = await funds.access_fund(actor, int(draft.fund_id)) if draft.fund_id.isdecimal() else None
         except NotFoundOrForbidden:
             fund = None
         if fund is None:
@@ -496,7 +496,7 @@ async def do_record_donation(actor: Actor, draft: DonationDraft, *, now: datetim
         try:
             resource = (
                 await access_resource(actor, int(draft.resource_id), manage=True)
-                if (draft.resource_id.isdigit())
+                if (draft.resource_id.isdecimal())
                 else None
             )
         except NotFoundOrForbidden:
@@ -508,7 +508,7 @@ async def do_record_donation(actor: Actor, draft: DonationDraft, *, now: datetim
         try:
             fund = (
                 await funds.access_fund(actor, int(draft.fund_id), manage=True)
-                if draft.fund_id.isdigit()
+                if draft.fund_id.isdecimal()
                 else None
             )
         except NotFoundOrForbidden:

@@ -90,7 +90,7 @@ async def list_audit_events(actor: Actor, query: AuditQuery) -> AuditPage:
             where = where & (AuditEvent.actor.is_null() if staff is None else AuditEvent.actor == staff["id"])
     if query.household.strip():
         text = query.household.strip()[:24]
-        household_id: int | None = int(text) if text.isdigit() and len(text) < 12 else None
+        household_id: int | None = int(text) if text.isdecimal() and len(text) < 12 else None
         if household_id is None:
             row = await Household.select(Household.id).where(Household.file_no == text.upper()).first()
             household_id = row["id"] if row else None

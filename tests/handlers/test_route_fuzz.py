@@ -7,6 +7,7 @@ Runs as a city user and as an anonymous visitor. Values: ids at and beyond
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -138,3 +139,45 @@ def test_the_sweep_covers_the_routes_named_in_the_brief(app: Any) -> None:
     ):
         assert any(t.startswith(prefix + "/{") for t in templates), prefix
     assert inspect.isfunction(_sweep)
+
+
+_FORM_FIELD = re.compile(r"""(?:first\(form, |form\.getall\(|form\.get\(|values\[)["'](\w+)["']""")
+
+
+def _form_cases(app: Any) -> list[tuple[str, list[str]]]:
+    """(path template, form field names read by the handler's source) for every POST route."""
+    cases = []
+    for route in app.routes:
+        if not hasattr(route, "route_handlers"):
+            continue
+        for handler in route.route_handlers:
+            if "POST" not in handler.http_methods:
+                continue
+            try:
+                source = inspect.getsource(handler.fn)
+            except (OSError, TypeError):
+                continue
+            names = sorted(set(_FORM_FIELD.findall(source)))
+            if names:
+                cases.append((route.path, names))
+    return cases
+
+
+FORM_EXTREME = [str(2**63), "-1", "²", "x" * 10_240, "9999-12-31", "0001-01-01", "\x00", "１２"]
+
+
+async def test_no_form_answers_5xx_to_extreme_fields(world: Any, client: Any, app: Any) -> None:
+    await client.login("city")
+    failures = []
+    for template, names in _form_cases(app):
+        url = _fill(template, {})
+        for value in FORM_EXTREME:
+            token = await client.ensure_csrf()
+            response = await client.post(
+                url,
+                data={**dict.fromkeys(names, value), "_csrf_token": token},
+                headers={"x-csrftoken": token},
+            )
+            if response.status_code >= 500:
+                failures.append(f"POST {url} {value[:20]!r} -> {response.status_code}")
+    assert not failures, "\n".join(failures[:80]) + f"\n({len(failures)} in all)"
