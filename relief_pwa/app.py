@@ -10,7 +10,7 @@ from typing import Any
 
 from litestar import Litestar, Request, Response
 from litestar.config.compression import CompressionConfig
-from litestar.datastructures import State
+from litestar.datastructures import MutableScopeHeaders, State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.static_files import create_static_files_router
@@ -20,7 +20,9 @@ from relief_pwa.bot.app import bot_lifespan
 from relief_pwa.clock import Clock, SystemClock
 from relief_pwa.core.errors import AccessRefused, DomainError, NotFoundOrForbidden
 from relief_pwa.db import BoundedSQLiteEngine
+from relief_pwa.filesafety import secure_files
 from relief_pwa.handlers import ROUTES
+from relief_pwa.handlers.bounds import bounds_middleware
 from relief_pwa.handlers.common import (
     PUBLIC,
     authorize,
@@ -33,7 +35,9 @@ from relief_pwa.handlers.common import (
 from relief_pwa.handlers.sessions import SessionMiddleware
 from relief_pwa.handlers.supervision import refuse_supervisor_writes
 from relief_pwa.i18n import current_language, normalise_language
+from relief_pwa.logsafety import access_log_middleware, cache_and_transport_headers, install_log_redaction
 from relief_pwa.services.access_log import access_log_lifespan
+from relief_pwa.services.audit import audit_checkpoint_lifespan
 from relief_pwa.services.publicity import notice_clock_lifespan
 from relief_pwa.services.wiring import register_listeners
 from relief_pwa.settings import REPO_ROOT, Settings, get_settings
@@ -116,7 +120,8 @@ def _on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respo
 def _on_server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     from relief_pwa.i18n import gettext
 
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    template = request.scope.get("path_template") or "<unrouted>"  # never the raw path: card tokens, codes
+    log.exception("unhandled error on %s %s", request.method, template, exc_info=exc)
     return _error_page(request, 500, gettext("Something went wrong. The error was logged."))
 
 
@@ -173,10 +178,23 @@ async def session_purge_lifespan(app: Litestar) -> AsyncIterator[None]:
             await task
 
 
+def _transport_headers(settings: Settings) -> Any:
+    """Before sending: ``no-store`` on responses that did not choose their caching, HSTS in production."""
+
+    async def before_send(message: Any, scope: Any) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableScopeHeaders.from_message(message)
+            cache_and_transport_headers(scope.get("path", ""), headers, hsts=settings.hsts)
+
+    return before_send
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Litestar:
     settings = settings or get_settings()
     clock = clock or SystemClock()
     register_listeners()
+    install_log_redaction(settings.bot_token)
+    secure_files(settings)
 
     @asynccontextmanager
     async def database_lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -202,8 +220,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app = Litestar(
         route_handlers=[*ROUTES, static_router],
         dependencies={"actor": Provide(provide_actor)},
-        # Sessions, CSRF and flash cookies: handlers/sessions.py (the /bot/webhook is CSRF-exempt there).
-        middleware=[SessionMiddleware],
+        # Request log, parameter bounds, then sessions, CSRF and flash cookies (handlers/sessions.py;
+        # the /bot/webhook is CSRF-exempt there).
+        middleware=[access_log_middleware, bounds_middleware, SessionMiddleware],
+        before_send=[_transport_headers(settings)],
         before_request=_before_request,
         after_request=_after_request,
         exception_handlers={
@@ -220,6 +240,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             session_purge_lifespan,
             access_log_lifespan,
             notice_clock_lifespan,
+            audit_checkpoint_lifespan,
             bot_lifespan,
         ],
         guards=[authorize, refuse_supervisor_writes],

@@ -70,8 +70,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
     print(
         f"Sunshine Relief on http://{args.host}:{args.port} ({settings.mode} mode, {settings.database_url})"
     )
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["loggers"]["relief_pwa"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     uvicorn.run(
         "relief_pwa.asgi:app",
+        log_config=log_config,
         host=args.host,
         port=args.port,
         workers=args.workers,
@@ -79,6 +86,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         # The client address is resolved by the app itself (handlers/common.py client_address),
         # trusting X-Forwarded-For only from RELIEF_TRUSTED_PROXIES: uvicorn must not rewrite it.
         proxy_headers=False,
+        access_log=False,  # relief_pwa.access logs route templates, never raw paths or query strings
     )
 
 
@@ -241,14 +249,72 @@ def cmd_audit_verify(_: argparse.Namespace) -> None:
 
     report = run_async(verify_chain())
     if report.ok:
-        print(f"audit chain OK: {report.events_checked} events verified")
+        print(
+            f"audit chain OK: {report.events_checked} events verified, "
+            f"{report.checkpoints_checked} published checkpoints match"
+        )
         return
     assert report.first_break is not None
     print(
-        f"audit chain BROKEN at event {report.first_break.seq}: {report.first_break.reason} "
+        f"audit chain BROKEN at event {report.first_break.seq}: {report.first_break.message} "
         f"({report.events_checked} events before it verified)"
     )
     raise SystemExit(1)
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    from relief_pwa.services.audit import checkpoint_file, publish_checkpoint
+
+    checkpoint = run_async(publish_checkpoint(now=datetime.now(UTC), force=args.force))
+    if checkpoint is None:
+        print("no new checkpoint: the chain head has not moved since the last one (or the chain is empty)")
+        return
+    print(f"checkpoint published: event {checkpoint.seq} {checkpoint.head_hash} ({checkpoint_file()})")
+
+
+def cmd_backup(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from relief_pwa.services.backup import BackupError, create_backup
+
+    try:
+        result = run_async(create_backup(get_settings(), Path(args.out).resolve(), now=datetime.now(UTC)))
+    except BackupError as exc:
+        print(f"backup refused: {exc}", file=sys.stderr)
+        raise SystemExit(1) from exc
+    rows = sum(result.row_counts.values())
+    print(
+        f"backup written: {result.path} ({result.size_bytes} bytes, encrypted; "
+        f"{rows} rows in {len(result.row_counts)} tables, {result.media_files} photos)"
+    )
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from relief_pwa.adapters.backupcrypt import BackupDecryptError
+    from relief_pwa.services.audit import verify_chain
+    from relief_pwa.services.backup import BackupError, restore_backup
+
+    try:
+        result = run_async(restore_backup(get_settings(), Path(args.source).resolve()))
+    except (BackupError, BackupDecryptError) as exc:
+        print(f"restore refused: {exc}", file=sys.stderr)
+        raise SystemExit(1) from exc
+    rows = sum(result.row_counts.values())
+    print(
+        f"restored the backup of {result.created_at}: {rows} rows in {len(result.row_counts)} tables "
+        f"(counts match the manifest), {result.media_files} photos (checksums match)"
+    )
+    report = run_async(verify_chain())
+    if not report.ok:
+        assert report.first_break is not None
+        print(f"audit chain BROKEN at event {report.first_break.seq}: {report.first_break.message}")
+        raise SystemExit(1)
+    print(f"audit chain OK: {report.events_checked} events, {report.checkpoints_checked} checkpoints")
 
 
 def cmd_rescore(args: argparse.Namespace) -> None:
@@ -336,7 +402,20 @@ def build_parser() -> argparse.ArgumentParser:
     rescore.set_defaults(func=cmd_rescore)
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    audit_sub.add_parser("verify", help="verify the hash chain").set_defaults(func=cmd_audit_verify)
+    audit_sub.add_parser(
+        "verify", help="verify the hash chain against every published checkpoint"
+    ).set_defaults(func=cmd_audit_verify)
+    checkpoint = audit_sub.add_parser("checkpoint", help="publish a checkpoint of the chain head now")
+    checkpoint.add_argument("--force", action="store_true", help="even when the head has not moved")
+    checkpoint.set_defaults(func=cmd_audit_checkpoint)
+    backup = sub.add_parser("backup", help="write an encrypted backup (database and photos) to a new file")
+    backup.add_argument("out")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser(
+        "restore", help="restore a backup into an empty database, then verify the audit chain"
+    )
+    restore.add_argument("source")
+    restore.set_defaults(func=cmd_restore)
     keys = sub.add_parser("keys", help="identifier keys: make new ones, re-seal under the current one")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     keys_sub.add_parser("new", help="print a new data key and blind-index key").set_defaults(
@@ -356,6 +435,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
+        from relief_pwa.filesafety import secure_files
+        from relief_pwa.logsafety import install_log_redaction
+
+        settings = get_settings()
+        install_log_redaction(settings.bot_token)
+        secure_files(settings)
         args.func(args)
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

@@ -8,6 +8,7 @@ Production mode refuses to start without a real secret key and refuses demo data
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import secrets
@@ -84,9 +85,15 @@ class Settings:
     bot_rate_global_per_second: float = 30.0
     bot_rate_per_chat_seconds: float = 1.0
     read_burst_per_hour: int = 200  # household files opened by one account in an hour before it is flagged
-    # Identifiers at rest (adapters/crypto.py): data keys "id:base64,..." (first current), blind-index key.
+    # Keys kept outside the database: identifiers at rest (adapters/crypto.py: data keys
+    # "id:base64,..." with the current first, the blind-index key), the audit chain's HMAC key
+    # and the backup encryption key.
     data_keys: str = ""
     blind_index_key: str = ""
+    audit_key: str = ""
+    backup_key: str = ""
+    audit_checkpoint_file: Path = Path("audit-checkpoints.jsonl")
+    hsts: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -106,6 +113,10 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.mode == "production"
+
+    @property
+    def audit_key_bytes(self) -> bytes:
+        return self.audit_key.encode("utf-8")
 
 
 def _env_networks(name: str) -> tuple[str, ...]:
@@ -133,33 +144,41 @@ def _demo_secret(var_dir: Path) -> str:
     return key
 
 
-def _identifier_key(name: str, mode: str, var_dir: Path, demo_file: str, make: Callable[[], str]) -> str:
-    """``RELIEF_<name>``, or the file named by ``RELIEF_<name>_FILE``; generated under var/ in demo mode.
+def _generated_key(var_dir: Path, name: str, make: Callable[[], str]) -> str:
+    """A key generated once into ``var/<name>`` (demo mode only), readable by the owner alone."""
+    key_file = var_dir / name
+    if key_file.exists():
+        return key_file.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = make()
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
 
-    Production refuses to start without it: these keys must live outside the database.
-    """
-    value = _env(name)
-    file_name = _env(f"{name}_FILE")
-    if not value and file_name:
+
+def _key_setting(name: str, *, mode: str, var_dir: Path, demo_file: str, make: Callable[[], str]) -> str:
+    """A key from ``RELIEF_<name>`` or the file named by ``RELIEF_<name>_FILE``; generated in demo mode."""
+    key = _env(name)
+    key_file = _env(f"{name}_FILE")
+    if not key and key_file:
         try:
-            value = Path(file_name).read_text().strip()
+            key = Path(key_file).read_text().strip()
         except OSError as exc:
             raise SettingsError(f"RELIEF_{name}_FILE cannot be read: {exc}") from exc
-    if value:
-        return value
+    if key:
+        if mode == "production" and len(key) < 32:
+            raise SettingsError(f"RELIEF_{name} must be at least 32 characters")
+        return key
     if mode == "production":
         raise SettingsError(
             f"production mode needs RELIEF_{name} or RELIEF_{name}_FILE (kept outside the database)"
         )
-    key_file = var_dir / demo_file
-    if key_file.exists():
-        return key_file.read_text().strip()
-    var_dir.mkdir(parents=True, exist_ok=True)
-    value = make()
-    descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(value)
-    return value
+    return _generated_key(var_dir, demo_file, make)
+
+
+def _fernet_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
 def load_settings() -> Settings:
@@ -211,8 +230,26 @@ def load_settings() -> Settings:
         bot_rate_global_per_second=_env_float("BOT_RATE_PER_SECOND", 30.0),
         bot_rate_per_chat_seconds=_env_float("BOT_RATE_PER_CHAT_SECONDS", 1.0),
         read_burst_per_hour=_env_int("READ_BURST_PER_HOUR", 200),
-        data_keys=_identifier_key("DATA_KEYS", mode, var_dir, "data-keys", lambda: new_data_key_line("k1")),
-        blind_index_key=_identifier_key("BLIND_INDEX_KEY", mode, var_dir, "blind-index-key", new_index_key),
+        data_keys=_key_setting(
+            "DATA_KEYS",
+            mode=mode,
+            var_dir=var_dir,
+            demo_file="data-keys",
+            make=lambda: new_data_key_line("k1"),
+        ),
+        blind_index_key=_key_setting(
+            "BLIND_INDEX_KEY", mode=mode, var_dir=var_dir, demo_file="blind-index-key", make=new_index_key
+        ),
+        audit_key=_key_setting(
+            "AUDIT_KEY", mode=mode, var_dir=var_dir, demo_file="audit-key", make=lambda: secrets.token_hex(32)
+        ),
+        backup_key=_key_setting(
+            "BACKUP_KEY", mode=mode, var_dir=var_dir, demo_file="backup-key", make=_fernet_key
+        ),
+        audit_checkpoint_file=Path(
+            _env("AUDIT_CHECKPOINT_FILE", str(var_dir / "audit-checkpoints.jsonl"))
+        ).resolve(),
+        hsts=_env_bool("HSTS", mode == "production"),
     )
 
 

@@ -844,3 +844,29 @@ class RecoveryCode(Table, tablename="recovery_code"):
     code_hash = Varchar(length=64, index=True)
     created_at = Timestamptz()
     used_at = Timestamptz(null=True, default=None)
+
+
+# --- hardening: audit checkpoints, bot updates seen -----------------------
+
+
+class AuditCheckpoint(Table, tablename="audit_checkpoint"):
+    """A published head of the audit chain (also appended to a file outside the database)."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
+    seq = BigInt(index=True)
+    head_hash = Varchar(length=64)
+    at = Timestamptz(index=True)
+    kind = Varchar(length=12, default="checkpoint")  # checkpoint | reanchor
+    note = Text(default="")
+    old_head_hash = Varchar(length=64, default="")
+    mac = Varchar(length=64)
+
+
+class BotUpdateSeen(Table, tablename="bot_update_seen"):
+    """Telegram update ids already processed: a redelivered update is dropped."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
+    update_id = BigInt(unique=True)
+    received_at = Timestamptz(index=True)

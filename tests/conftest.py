@@ -80,6 +80,7 @@ async def db(database: Any) -> AsyncIterator[Any]:
 
     yield database
     discard_pending_reads()
+    (_TMP / "audit-checkpoints.jsonl").unlink(missing_ok=True)  # the published checkpoints go with the data
     tables = _tables()
     if database.engine_type == "postgres":
         names = ", ".join(t._meta.tablename for t in tables)

@@ -25,4 +25,6 @@ def production_keys() -> dict[str, str]:
         "RELIEF_SECRET_KEY": "k" * 40,
         "RELIEF_DATA_KEYS": new_data_key_line("k1"),
         "RELIEF_BLIND_INDEX_KEY": new_index_key(),
+        "RELIEF_AUDIT_KEY": "a" * 64,
+        "RELIEF_BACKUP_KEY": "b" * 44,
     }

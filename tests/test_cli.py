@@ -57,3 +57,56 @@ def test_rescore_is_audited_and_leaves_the_chain_valid(tmp_path):
     assert actions[-1] == "index.rescore_all"
     verified = run(tmp_path, "audit", "verify")
     assert verified.returncode == 0, verified.stdout
+
+
+@pytest.mark.slow
+def test_backup_wipe_restore_drill_and_a_cut_tail(tmp_path):
+    assert run(tmp_path, "migrate").returncode == 0
+    database = tmp_path / "relief.sqlite3"
+    with sqlite3.connect(database) as conn:
+        conn.execute(
+            "INSERT INTO org_unit (code, name, level, parent, path, area_type, office_name, office_address,"
+            " hotline, supervision_hotline, active) VALUES ('370100', '济南市', 'city', NULL, '370100/',"
+            " 'urban', '', '', '', '', 1)"
+        )
+    for name in ("admin", "admin2"):
+        created = run(
+            tmp_path,
+            "create-user",
+            name,
+            "--role",
+            "city",
+            "--org",
+            "370100",
+            "--password",
+            "long-password-1",
+        )
+        assert created.returncode == 0, created.stderr
+    published = run(tmp_path, "audit", "checkpoint")
+    assert published.returncode == 0 and "checkpoint published: event 2" in published.stdout
+    assert database.stat().st_mode & 0o777 == 0o600
+    with sqlite3.connect(database) as conn:
+        before = {
+            t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in ("staff", "audit_event")
+        }
+    out = tmp_path / "backups" / "relief.backup"
+    made = run(tmp_path, "backup", str(out))
+    assert made.returncode == 0, made.stderr
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / f"relief.sqlite3{suffix}").unlink(missing_ok=True)
+    restored = run(tmp_path, "restore", str(out))
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert "audit chain OK: 2 events, 1 checkpoints" in restored.stdout
+    with sqlite3.connect(database) as conn:
+        after = {
+            t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in ("staff", "audit_event")
+        }
+    assert after == before
+    again = run(tmp_path, "restore", str(out))
+    assert again.returncode == 1 and "not empty" in again.stderr
+    # someone deletes the newest event (and the checkpoint rows): the chain still links, the file does not
+    with sqlite3.connect(database) as conn:
+        conn.execute("DELETE FROM audit_event WHERE seq = 2")
+        conn.execute("DELETE FROM audit_checkpoint")
+    cut = run(tmp_path, "audit", "verify")
+    assert cut.returncode == 1 and "BROKEN at event 2" in cut.stdout and "deleted from the end" in cut.stdout

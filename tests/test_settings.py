@@ -38,9 +38,29 @@ def test_production_refuses_to_start_without_a_secret_key(monkeypatch, tmp_path)
     with pytest.raises(SettingsError):
         load_settings()
     monkeypatch.setenv("RELIEF_SECRET_KEY", "k" * 40)
+    monkeypatch.delenv("RELIEF_AUDIT_KEY", raising=False)
+    monkeypatch.setenv("RELIEF_BACKUP_KEY", "b" * 40)
+    with pytest.raises(SettingsError, match="RELIEF_AUDIT_KEY"):
+        load_settings()  # the audit chain's key must come from outside the database
+    key_file = tmp_path / "audit.key"
+    key_file.write_text("a" * 64)
+    monkeypatch.setenv("RELIEF_AUDIT_KEY_FILE", str(key_file))
     settings = load_settings()
-    assert settings.cookie_secure is True
+    assert settings.cookie_secure is True and settings.hsts is True
+    assert settings.audit_key == "a" * 64
     assert not (tmp_path / "dev-secret-key").exists()
+    assert not (tmp_path / "audit-key").exists()
+
+
+def test_demo_mode_generates_owner_only_audit_and_backup_keys(monkeypatch, tmp_path):
+    monkeypatch.setenv("RELIEF_VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("RELIEF_AUDIT_KEY", raising=False)
+    monkeypatch.delenv("RELIEF_BACKUP_KEY", raising=False)
+    first, second = load_settings(), load_settings()
+    assert first.audit_key == second.audit_key and len(first.audit_key) == 64
+    assert first.backup_key == second.backup_key
+    assert (tmp_path / "audit-key").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "backup-key").stat().st_mode & 0o777 == 0o600
 
 
 def test_postgresql_url_is_taken_and_nonsense_refused(monkeypatch, tmp_path):
@@ -57,6 +77,8 @@ def test_production_refuses_demo_data(tmp_path):
     env = {
         "RELIEF_MODE": "production",
         "RELIEF_SECRET_KEY": "k" * 40,
+        "RELIEF_AUDIT_KEY": "a" * 40,
+        "RELIEF_BACKUP_KEY": "b" * 40,
         "RELIEF_VAR_DIR": str(tmp_path),
         "PATH": "/usr/bin:/bin",
         **IDENTIFIER_KEYS,
@@ -72,6 +94,8 @@ def test_production_refuses_to_start_without_identifier_keys(monkeypatch, tmp_pa
     monkeypatch.setenv("RELIEF_VAR_DIR", str(tmp_path))
     monkeypatch.setenv("RELIEF_MODE", "production")
     monkeypatch.setenv("RELIEF_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("RELIEF_AUDIT_KEY", "a" * 64)
+    monkeypatch.setenv("RELIEF_BACKUP_KEY", "b" * 44)
     monkeypatch.delenv("RELIEF_DATA_KEYS", raising=False)
     monkeypatch.setenv("RELIEF_BLIND_INDEX_KEY", IDENTIFIER_KEYS["RELIEF_BLIND_INDEX_KEY"])
     with pytest.raises(SettingsError, match="RELIEF_DATA_KEYS"):

@@ -12,21 +12,14 @@ number, and nothing is changed by a refused file.
 
 from __future__ import annotations
 
-import csv
-import io
 import unicodedata
-import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-
+from relief_pwa.adapters.exports import FORMULA_STARTS, SheetSpec, write_csv, write_xlsx
+from relief_pwa.adapters.spreadsheets import SheetLimits, SpreadsheetRefused, iter_rows
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import fen_to_decimal, fen_to_decimal_str, parse_yuan
@@ -40,9 +33,7 @@ MAX_RETURN_ROWS = 200_000
 MAX_PREAMBLE_ROWS = 5
 
 # Cells a spreadsheet would run as a formula; refused rather than silently altered.
-_FORMULA_STARTS = ("=", "+", "-", "@")
-_XLSX_MAGIC = b"PK\x03\x04"
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls
+_FORMULA_STARTS = FORMULA_STARTS
 
 
 class ReturnStatus(StrEnum):
@@ -114,7 +105,18 @@ class BankFileRejected(DomainError):
             field="file",
             count=len(problems),
         )
-        self.problems = tuple(problems)
+        self.problems = tuple(problems[:MAX_PROBLEMS_LISTED])
+        self.params["count"] = len(problems)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Crosses a process boundary when a big file is parsed in a worker process.
+        return (_rejected, (list(self.problems), int(self.params["count"])))
+
+
+def _rejected(problems: list[BankFileProblem], count: int) -> BankFileRejected:
+    rejected = BankFileRejected(problems)
+    rejected.params["count"] = count
+    return rejected
 
 
 # ---------------------------------------------------------------------------
@@ -176,25 +178,22 @@ def export_csv(batch_no: str, lines: Sequence[PaymentLine]) -> bytes:
         lines: Payment lines, written in the given order.
 
     Returns:
-        The file contents.
+        The file contents (written by :mod:`relief_pwa.adapters.exports`).
 
     Raises:
         BankFileRejected: a line is for another batch, repeated, non-positive,
-            incomplete, or has text a spreadsheet would run as a formula.
+            incomplete, or has text a spreadsheet would run as a formula (a
+            payee's name is never altered in a bank file: it is refused).
     """
     _check_lines(batch_no, lines)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(EXPORT_HEADER)
-    writer.writerows(_row(line) for line in lines)
-    return buffer.getvalue().encode("utf-8-sig")
+    return write_csv(EXPORT_HEADER, (_row(line) for line in lines))
 
 
 def export_xlsx(batch_no: str, lines: Sequence[PaymentLine]) -> bytes:
     """Write a batch as XLSX with a totals row (合计) after the lines.
 
-    ID and account numbers are text cells (format ``@``); amounts are numbers
-    with two decimals.
+    Every text is a text cell (format ``@``, so ID and account numbers keep
+    their 18+ digits); amounts are numbers with two decimals.
 
     Args:
         batch_no: The batch every line must belong to.
@@ -207,46 +206,33 @@ def export_xlsx(batch_no: str, lines: Sequence[PaymentLine]) -> bytes:
         BankFileRejected: as for :func:`export_csv`.
     """
     _check_lines(batch_no, lines)
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title="一卡通批次")
-    for letter, width in zip("ABCDEFGH", (16, 18, 12, 22, 24, 14, 12, 30), strict=True):
-        sheet.column_dimensions[letter].width = width
-    sheet.freeze_panes = "A2"
-    sheet.append(EXPORT_HEADER)
-    total_fen = 0
-
-    def text_cell(value: str) -> WriteOnlyCell:
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = "@"
-        return cell
-
-    for line in lines:
-        amount = WriteOnlyCell(sheet, value=fen_to_decimal(line.amount_fen))
-        amount.number_format = "0.00"
-        # Plain strings are already text cells; the "@" format on the number
-        # columns also keeps them text when someone edits them in Excel.
-        sheet.append(
-            [
-                line.batch_no,
-                line.line_id,
-                line.head_name,
-                text_cell(line.id_number),
-                text_cell(line.account),
-                amount,
-                line.fund_code,
-                line.memo,
-            ]
-        )
-        total_fen += line.amount_fen
-    label = WriteOnlyCell(sheet, value=TOTAL_LABEL)
-    label.font = Font(bold=True)
-    total = WriteOnlyCell(sheet, value=fen_to_decimal(total_fen))
-    total.number_format = "0.00"
-    total.font = Font(bold=True)
-    sheet.append([label, None, None, None, None, total, None, None])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    rows = [
+        [
+            line.batch_no,
+            line.line_id,
+            line.head_name,
+            line.id_number,
+            line.account,
+            fen_to_decimal(line.amount_fen),
+            line.fund_code,
+            line.memo,
+        ]
+        for line in lines
+    ]
+    total_fen = sum(line.amount_fen for line in lines)
+    return write_xlsx(
+        [
+            SheetSpec(
+                name="一卡通批次",
+                header=EXPORT_HEADER,
+                rows=rows,
+                widths=(16, 18, 12, 22, 24, 14, 12, 30),
+                freeze_header=True,
+                totals=[TOTAL_LABEL, None, None, None, None, fen_to_decimal(total_fen), None, None],
+                decimal_format="0.00",
+            )
+        ]
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -257,76 +243,19 @@ def _header_key(text: str) -> str:
     return unicodedata.normalize("NFKC", text).replace(" ", "").strip().lower()
 
 
-def _cell_text(value: Any) -> str:
-    """Spreadsheet cell → text, without float noise for whole numbers."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value.is_integer():
-            return str(int(value))
-        # repr is the shortest round-tripping form; "f" expands 1e-05.
-        return format(Decimal(repr(value)), "f")
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def _decode_csv(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise BankFileRejected([BankFileProblem(0, N_("The file is not readable text (UTF-8 or GBK)."), {})])
-
-
-def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
-    text = _decode_csv(data)
-    if "\x00" in text:
-        raise BankFileRejected([BankFileProblem(0, N_("The file is not a CSV or XLSX file."), {})])
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        for cells in reader:
-            yield reader.line_num, [cell.strip() for cell in cells]
-    except csv.Error as exc:
-        raise BankFileRejected(
-            [BankFileProblem(reader.line_num, N_("The CSV cannot be read: {error}"), {"error": str(exc)})]
-        ) from exc
-
-
-def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # untrusted upload: any parser failure means "unreadable"
-        raise BankFileRejected([BankFileProblem(0, N_("The XLSX file cannot be opened."), {})]) from exc
-    try:
-        sheet = workbook.worksheets[0]
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, [_cell_text(value) for value in values]
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise BankFileRejected([BankFileProblem(0, N_("The XLSX file cannot be read."), {})]) from exc
-    finally:
-        workbook.close()
+RETURN_LIMITS = SheetLimits(max_bytes=MAX_RETURN_BYTES, max_rows=MAX_RETURN_ROWS + 1, max_columns=64)
+#: A refused file lists at most this many problems (the count says how many there were).
+MAX_PROBLEMS_LISTED = 200
 
 
 def _rows(data: bytes, filename: str) -> Iterator[tuple[int, list[str]]]:
-    suffix = filename.lower().rsplit(".", 1)[-1] if "." in filename else ""
-    if data.startswith(_OLE_MAGIC) or suffix == "xls":
+    """Rows through the guarded reader; its refusals become a refused bank file."""
+    try:
+        yield from iter_rows(data, filename, RETURN_LIMITS)
+    except SpreadsheetRefused as exc:
         raise BankFileRejected(
-            [BankFileProblem(0, N_("Old .xls files are not accepted; save as XLSX or CSV."), {})]
-        )
-    # Trust the content over the name: banks rename files freely.
-    if data.startswith(_XLSX_MAGIC):
-        return _xlsx_rows(data)
-    if suffix == "xlsx":
-        raise BankFileRejected([BankFileProblem(0, N_("The XLSX file cannot be opened."), {})])
-    return _csv_rows(data)
+            [BankFileProblem(exc.row, exc.message, {k: str(v) for k, v in exc.params.items()})]
+        ) from exc
 
 
 def _find_columns(header: list[str]) -> tuple[dict[str, int], list[str]]:

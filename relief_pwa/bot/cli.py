@@ -119,7 +119,7 @@ async def _console(settings: Settings, chat_id: int, name: str) -> None:
             line = line.strip()
             if line in {"!q", "!quit"}:
                 break
-            if line.startswith("!") and line[1:].isdigit():
+            if line.startswith("!") and line[1:].isdecimal():
                 payload = _press(transcripts, chat_id, name, int(line[1:]), callback_update)
                 if payload is None:
                     print("(no such button)")

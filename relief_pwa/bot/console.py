@@ -146,7 +146,7 @@ class ConsoleAwareRequest(BaseRequest):
     def _answer_locally(self, endpoint: str, params: dict[str, Any]) -> Any:
         raw_chat = params.get("chat_id")
         chat_id = (
-            int(raw_chat) if isinstance(raw_chat, (int, str)) and str(raw_chat).lstrip("-").isdigit() else 0
+            int(raw_chat) if isinstance(raw_chat, (int, str)) and str(raw_chat).lstrip("-").isdecimal() else 0
         )
         if endpoint == "getMe" and self._inner is None:
             return _bot_user(self._bot_username)

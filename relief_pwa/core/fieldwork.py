@@ -241,7 +241,7 @@ def discrepancy(declared_fen: int, verified_fen: int | None, threshold_pct: int)
 def check_threshold(raw: str) -> int:
     """A discrepancy threshold in whole percent, 1–100."""
     text = raw.strip().rstrip("%").strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_THRESHOLD_PCT:
+    if not text.isdecimal() or not 1 <= int(text) <= MAX_THRESHOLD_PCT:
         raise DomainError(
             N_("Enter a whole percentage between 1 and {limit}."), field="threshold", limit=MAX_THRESHOLD_PCT
         )

@@ -236,7 +236,7 @@ def check_item(
     member_index: int | None = None
     if item.member.strip():
         raw_index = item.member.strip()
-        if raw_index.isdigit() and int(raw_index) in member_index_map:
+        if raw_index.isdecimal() and int(raw_index) in member_index_map:
             member_index = member_index_map[int(raw_index)]
         else:
             errors[prefix + "member"] = DomainError(N_("Please choose a member."), field=prefix + "member")
@@ -257,7 +257,7 @@ def validate_intake(draft: IntakeDraft, as_of: date) -> CleanIntake:
     """Return the clean intake or raise ValidationFailed with every problem."""
     errors: dict[str, DomainError] = {}
     community_id = 0
-    if draft.community_id.strip().isdigit() and len(draft.community_id.strip()) < 10:
+    if draft.community_id.strip().isdecimal() and len(draft.community_id.strip()) < 10:
         community_id = int(draft.community_id.strip())
     else:
         errors["community_id"] = DomainError(N_("Please choose the community."), field="community_id")

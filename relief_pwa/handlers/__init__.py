@@ -20,6 +20,7 @@ from relief_pwa.handlers import (
     scoring,
     supervision,
     system,
+    transparency,
     visits,
 )
 
@@ -42,6 +43,7 @@ ROUTES: list[Any] = [
     *visits.ROUTES,
     *cards.ROUTES,
     *public.ROUTES,
+    *transparency.ROUTES,
     *supervision.ROUTES,
     *plans.ROUTES,
     *analytics.ROUTES,

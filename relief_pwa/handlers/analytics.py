@@ -9,11 +9,9 @@ produced from one table object, so they cannot disagree.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -24,7 +22,8 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 from markupsafe import Markup
 
-from relief_pwa.clock import local_date, local_time
+from relief_pwa.adapters.exports import CSV_MEDIA, XLSX_MEDIA, SheetSpec, write_csv, write_xlsx
+from relief_pwa.clock import local_date
 from relief_pwa.core.charts import Bar, Series, Tile, bar_chart, grid_positions, line_chart, tile_map
 from relief_pwa.core.enums import OPEN_STATES, AppState, Category
 from relief_pwa.core.errors import DomainError
@@ -56,10 +55,11 @@ from relief_pwa.services.analytics import (
     list_samples,
     resolve_unit,
 )
+from relief_pwa.services.audit import recent_checkpoints
+from relief_pwa.services.exports import do_record_export
 
 _ = gettext
 EXPORT_FORMATS = ("csv", "xlsx")
-XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 # --- tables: one object for the page, the CSV and the XLSX -------------------------
@@ -582,78 +582,68 @@ def _bars(chart_id: str, table: DataTable, title: str) -> Markup:
 
 
 def csv_response(table: DataTable, filename: str) -> Response[bytes]:
-    """UTF-8 with a BOM, so spreadsheet programs read Chinese correctly."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(table.headers)
-    for row in table.rows:
-        writer.writerow([_csv_value(c.export) for c in row])
+    """UTF-8 with a BOM, so spreadsheet programs read Chinese correctly (see adapters/exports.py)."""
     return Response(
-        ("\ufeff" + buffer.getvalue()).encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="{filename}.csv"'},
+        write_csv(table.headers, ([c.export for c in row] for row in table.rows)),
+        media_type=CSV_MEDIA,
+        headers={
+            "content-disposition": f'attachment; filename="{filename}.csv"',
+            "cache-control": "no-store",
+        },
     )
-
-
-def _csv_value(value: Any) -> str:
-    if isinstance(value, datetime):
-        return local_time(value).strftime("%Y-%m-%d %H:%M:%S")  # Beijing time, as on the pages
-    return "" if value is None else str(value)
-
-
-def _sheet_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime):
-        return local_time(value).replace(tzinfo=None)  # a spreadsheet cell has no zone: Beijing time
-    return value
 
 
 def xlsx_response(tables: Iterable[DataTable], filename: str) -> Response[bytes]:
     """One sheet per table; codes (file numbers, org codes, batch numbers) stay text."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    workbook = Workbook()
-    workbook.remove(workbook.active)
-    used: set[str] = set()
-    for table in tables:
-        name = table.key[:31]
-        while name in used:
-            name = name[:28] + str(len(used))
-        used.add(name)
-        sheet = workbook.create_sheet(name)
-        sheet.append([table.title])
-        sheet["A1"].font = Font(bold=True)
-        sheet.append(table.headers)
-        for row in table.rows:
-            values = [c.export for c in row]
-            sheet.append([_sheet_value(v) for v in values])
-            for column, value in enumerate(values, start=1):
-                if isinstance(value, str):
-                    sheet.cell(row=sheet.max_row, column=column).number_format = "@"
-                elif isinstance(value, Decimal):
-                    sheet.cell(row=sheet.max_row, column=column).number_format = "#,##0.00"
-    out = io.BytesIO()
-    workbook.save(out)
+    sheets = [
+        SheetSpec(
+            name=table.key,
+            title=table.title,
+            header=table.headers,
+            rows=[[c.export for c in row] for row in table.rows],
+        )
+        for table in tables
+    ]
     return Response(
-        out.getvalue(),
+        write_xlsx(sheets),
         media_type=XLSX_MEDIA,
-        headers={"content-disposition": f'attachment; filename="{filename}.xlsx"'},
+        headers={
+            "content-disposition": f'attachment; filename="{filename}.xlsx"',
+            "cache-control": "no-store",
+        },
     )
 
 
-def export(tables: list[DataTable], fmt: str, table_key: str, filename: str) -> Response[bytes]:
+async def export(
+    request: Request[Any, Any, Any],
+    actor: Actor,
+    tables: list[DataTable],
+    fmt: str,
+    table_key: str,
+    filename: str,
+    *,
+    org_path: str = "",
+) -> Response[bytes]:
+    """A CSV (one table) or XLSX (one sheet per table) file, recorded in the audit trail."""
     if fmt not in EXPORT_FORMATS:
         raise DomainError(N_("Unknown export format."), field="format")
     chosen = [t for t in tables if not table_key or t.key == table_key]
     if not chosen:
         raise DomainError(N_("Unknown table."), field="table")
+    if fmt == "csv" and len(chosen) > 1:
+        raise DomainError(N_("Choose one table for a CSV export."), field="table")
+    name = filename if fmt == "xlsx" and len(chosen) > 1 else f"{filename}-{chosen[0].key}"
+    await do_record_export(
+        actor,
+        what=name,
+        file_format=fmt,
+        rows=sum(len(t.rows) for t in chosen),
+        org_path=org_path,
+        now=now_of(request),
+    )
     if fmt == "csv":
-        if len(chosen) > 1:
-            raise DomainError(N_("Choose one table for a CSV export."), field="table")
-        return csv_response(chosen[0], f"{filename}-{chosen[0].key}")
-    return xlsx_response(chosen, filename if len(chosen) > 1 else f"{filename}-{chosen[0].key}")
+        return csv_response(chosen[0], name)
+    return xlsx_response(chosen, name)
 
 
 # --- pages -----------------------------------------------------------------------------
@@ -667,7 +657,15 @@ async def _dashboard_page(
     board = await get_dashboard(actor, unit, pq.filters, with_integrity=False)
     tables = dashboard_tables(board, pq)
     if fmt:
-        return export(tables, fmt, table_key, f"analytics-{unit.code}-{pq.filters.period.key}")
+        return await export(
+            request,
+            actor,
+            tables,
+            fmt,
+            table_key,
+            f"analytics-{unit.code}-{pq.filters.period.key}",
+            org_path=unit.path,
+        )
     return render(
         request,
         "analytics/dashboard.html",
@@ -771,14 +769,20 @@ async def analytics_households(
     if pq.errors:
         raise DomainError(" ".join(pq.errors.values()))
     unit = await resolve_unit(actor, org_code[:12])
-    page_no = int(page) if page.isdigit() and len(page) < 6 else 1
+    page_no = int(page) if page.isdecimal() and len(page) < 6 else 1
     result = await list_households_behind(
         actor, unit, pq.filters, measure[:20], value[:40], page_no, everything=bool(format)
     )
     table = household_table(result)
     if format:
-        return export(
-            [table], format[:8], "", f"households-{unit.code}-{measure[:20]}-{pq.filters.period.key}"
+        return await export(
+            request,
+            actor,
+            [table],
+            format[:8],
+            "",
+            f"households-{unit.code}-{measure[:20]}-{pq.filters.period.key}",
+            org_path=unit.path,
         )
     return render(
         request,
@@ -804,7 +808,7 @@ def _measure_label(measure: str, value: str) -> str:
         "reject": lambda: _("Rejections"),
         "exit": lambda: _("Exits"),
         "index": lambda: (
-            _("Relief index %(band)s") % {"band": _index_label(int(value))} if value.isdigit() else ""
+            _("Relief index %(band)s") % {"band": _index_label(int(value))} if value.isdecimal() else ""
         ),
         "move": lambda: _(MOVE_LABELS.get(value, "")) if value in MOVE_LABELS else value,
         "investigation": lambda: (
@@ -840,10 +844,12 @@ async def analytics_report(
     pq = PageQuery(Filters(period, "", today), "active", {})
     board = await get_dashboard(actor, unit, pq.filters)
     tables = {t.key: t for t in dashboard_tables(board, pq)}
+    checkpoints = await recent_checkpoints(limit=1)
     return render(
         request,
         "analytics/report.html",
         {
+            "audit_checkpoint": checkpoints[0] if checkpoints else None,
             "board": board,
             "tables": tables,
             "period": period,
@@ -917,7 +923,7 @@ async def targeting_page(request: Request[Any, Any, Any], actor: NamedDependency
 
 def _small_int(raw: str, field_name: str, errors: dict[str, str]) -> int:
     raw = raw.strip()
-    if raw.isdigit() and len(raw) <= 6:
+    if raw.isdecimal() and len(raw) <= 6:
         return int(raw)
     errors[field_name] = _("Give a whole number.")
     return 0
@@ -933,7 +939,7 @@ async def targeting_draw(request: Request[Any, Any, Any], actor: NamedDependency
     seed_raw = values["seed"].strip()
     seed = None
     if seed_raw:
-        if seed_raw.isdigit() and len(seed_raw) <= 15:
+        if seed_raw.isdecimal() and len(seed_raw) <= 15:
             seed = int(seed_raw)
         else:
             errors["seed"] = _("The seed is a whole number.")
@@ -1001,7 +1007,9 @@ async def sample_page(
             ]
         )
     if format:
-        return export([estimates, items], format[:8], table[:20], f"sample-{report.sample.id}")
+        return await export(
+            request, actor, [estimates, items], format[:8], table[:20], f"sample-{report.sample.id}"
+        )
     return render(
         request,
         "analytics/sample.html",
@@ -1024,7 +1032,7 @@ async def record_finding(
     sample_id = first(form, "sample", 20)
     await do_record_finding(actor, item_id, finding, now=now_of(request))
     flash(request, _("Finding recorded."))
-    target = f"/analytics/targeting/{sample_id}" if sample_id.isdigit() else "/analytics/targeting"
+    target = f"/analytics/targeting/{sample_id}" if sample_id.isdecimal() else "/analytics/targeting"
     return Redirect(target, status_code=303)
 
 

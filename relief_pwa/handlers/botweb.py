@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -14,6 +15,7 @@ from litestar.response import Redirect
 
 from relief_pwa.bot.app import runtime_of
 from relief_pwa.bot.console import callback_update, message_update
+from relief_pwa.core.bounds import fits_int64
 from relief_pwa.core.enums import Category
 from relief_pwa.core.errors import DomainError, PermissionDenied
 from relief_pwa.core.i18n import N_
@@ -21,8 +23,10 @@ from relief_pwa.handlers.common import PUBLIC, C, first, flash, form_errors, nee
 from relief_pwa.i18n import translate
 from relief_pwa.services import bot as service
 from relief_pwa.services.actors import Actor
+from relief_pwa.services.bot_updates import claim_update
 from relief_pwa.settings import Settings
 
+log = logging.getLogger(__name__)
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name
 MAX_UPDATE_BYTES = 1024 * 1024
 CONSOLE_TEXT_MAX = 1000
@@ -37,20 +41,61 @@ def secret_matches(expected: str, given: str | None) -> bool:
 
 @post("/bot/webhook", name="bot_webhook", request_max_body_size=MAX_UPDATE_BYTES, opt=PUBLIC)
 async def webhook(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Telegram's webhook. Anything that is not a well-formed new update is logged
+    (without its content) and dropped with 200: a non-2xx answer would make
+    Telegram deliver the same bad update again and again. Each ``update_id`` is
+    processed once (claimed in the database)."""
     settings: Settings = request.app.state.settings
     if not settings.bot_token:
         return Response({"ok": False, "description": "bot disabled"}, status_code=404)
     if not secret_matches(settings.bot_webhook_secret, request.headers.get(SECRET_HEADER)):
         return Response({"ok": False, "description": "forbidden"}, status_code=403)
+    body = await request.body()
     try:
-        payload = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        return Response({"ok": False, "description": "not JSON"}, status_code=400)
-    if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
-        return Response({"ok": False, "description": "not an update"}, status_code=400)
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        log.warning("bot webhook: dropped a body that is not JSON (%d bytes)", len(body))
+        return _dropped()
+    update_id = payload.get("update_id") if isinstance(payload, dict) else None
+    if not isinstance(update_id, int) or isinstance(update_id, bool) or not fits_int64(update_id):
+        log.warning("bot webhook: dropped a body that is not an update")
+        return _dropped()
+    if _depth(payload) > MAX_UPDATE_DEPTH:
+        log.warning("bot webhook: dropped update %s: nested too deeply", update_id)
+        return _dropped()
+    if not await claim_update(update_id, now_of(request)):
+        log.info("bot webhook: update %s was already processed", update_id)
+        return Response({"ok": True, "description": "duplicate"}, status_code=200)
     runtime = await runtime_of(request.app.state)
-    await runtime.process(payload)
+    try:
+        await runtime.process(payload)
+    except Exception as exc:  # a malformed update must not make Telegram retry it for ever
+        log.warning("bot webhook: dropped update %s (%s)", update_id, type(exc).__name__)
+        return _dropped()
     return Response({"ok": True}, status_code=200)
+
+
+MAX_UPDATE_DEPTH = 32
+
+
+def _dropped() -> Response[Any]:
+    return Response({"ok": True, "description": "dropped"}, status_code=200)
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_UPDATE_DEPTH:
+            return depth
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
 
 
 # --- the staff chat console -----------------------------------------------------------------

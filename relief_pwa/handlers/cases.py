@@ -23,7 +23,7 @@ from relief_pwa.services.org import list_units_in_scope
 
 
 def _int(raw: str, default: int = 1) -> int:
-    return int(raw) if raw.isdigit() and len(raw) < 7 else default
+    return int(raw) if raw.isdecimal() and len(raw) < 7 else default
 
 
 @get("/cases", name="cases", opt=needs(C.CASES_READ))

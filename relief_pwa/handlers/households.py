@@ -52,7 +52,7 @@ ENUMS = {
 
 def _version(form: FormMultiDict) -> int:
     raw = first(form, "version", 10)
-    return int(raw) if raw.isdigit() else -1
+    return int(raw) if raw.isdecimal() else -1
 
 
 async def _edit_page(

@@ -50,7 +50,7 @@ ITEM_FIELDS = tuple(ItemDraft.__dataclass_fields__)
 
 def _rows(form: FormMultiDict, key: str, default: int, maximum: int) -> int:
     raw = first(form, key, 4)
-    count = int(raw) if raw.isdigit() else default
+    count = int(raw) if raw.isdecimal() else default
     return max(1, min(count, maximum))
 
 

@@ -15,6 +15,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from relief_pwa.adapters.bankfiles import MAX_RETURN_BYTES, BankFileRejected
+from relief_pwa.adapters.exports import CSV_MEDIA, XLSX_MEDIA
 from relief_pwa.adapters.photos import PhotoRejected
 from relief_pwa.clock import local_date
 from relief_pwa.core.enums import Category
@@ -35,7 +36,7 @@ RETURN_UPLOAD_LIMIT = MAX_RETURN_BYTES + 64 * 1024
 
 def _id(raw: str) -> int | None:
     raw = raw.strip()
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    return int(raw) if raw.isdecimal() and len(raw) < 12 else None
 
 
 def _message(exc: DomainError) -> str:
@@ -153,7 +154,7 @@ async def record_donation(request: Request[Any, Any, Any], *, actor: NamedDepend
 
 def _scope(org: str, category: str) -> plan_service.DraftScope:
     category = category if category in {c.value for c in Category} else ""
-    org = org if org.isdigit() and len(org) <= 12 else ""
+    org = org if org.isdecimal() and len(org) <= 12 else ""
     return plan_service.DraftScope(org_code=org, category=category)
 
 
@@ -424,11 +425,7 @@ async def export_batch(
         data, filename = await disbursement.do_export_batch(actor, batch_id, file_format, now=now_of(request))
     except DomainError as exc:
         return _back(request, f"/batches/{batch_id}", exc)
-    media = (
-        "text/csv; charset=utf-8"
-        if file_format == "csv"
-        else ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    )
+    media = CSV_MEDIA if file_format == "csv" else XLSX_MEDIA
     return Response(
         data,
         media_type=media,

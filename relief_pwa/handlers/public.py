@@ -369,7 +369,7 @@ async def policy_publish(request: Request[Any, Any, Any], *, actor: NamedDepende
         "body": first(form, "body", 60_000),
     }
     raw_version = first(form, "version", 8)
-    version = int(raw_version) if raw_version.isdigit() else None
+    version = int(raw_version) if raw_version.isdecimal() else None
     try:
         published = await policy_service.do_publish_policy(
             actor,

@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from relief_pwa.clock import local_date
+from relief_pwa.core.bounds import parse_day, parse_id
 from relief_pwa.core.enums import Category
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.money import parse_yuan
@@ -43,13 +44,13 @@ from relief_pwa.services.scoring_models import (
 
 
 def _int(raw: str, default: int = 1) -> int:
-    return int(raw) if raw.isdigit() and len(raw) < 7 else default
+    return int(raw) if raw.isdecimal() and len(raw) < 7 else default
 
 
 def _date_or_none(raw: str) -> date | None:
     try:
-        return date.fromisoformat(raw.strip())
-    except ValueError:
+        return parse_day(raw, "as_of")
+    except DomainError:
         return None
 
 
@@ -263,8 +264,9 @@ async def new_model(
     request: Request[Any, Any, Any], actor: NamedDependency[Actor], base: FromQuery[str] = ""
 ) -> Response[str]:
     require_reader(actor)
-    if base.isdigit():
-        definition = (await get_model(actor, int(base))).definition
+    base_id = parse_id(base)
+    if base_id is not None:
+        definition = (await get_model(actor, base_id)).definition
     else:
         definition = model_to_dict(await get_active_model(now=now_of(request)))
     values = _form_values(definition)

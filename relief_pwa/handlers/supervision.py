@@ -21,6 +21,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
 
 from relief_pwa.clock import CHINA_TZ
+from relief_pwa.core.bounds import parse_id
 from relief_pwa.core.enums import AppState
 from relief_pwa.core.errors import DomainError, ValidationFailed
 from relief_pwa.core.i18n import N_
@@ -63,7 +64,7 @@ async def refuse_supervisor_writes(
 
 
 def _int(raw: str, default: int = 1) -> int:
-    return int(raw) if raw.isdigit() and len(raw) < 9 else default
+    return int(raw) if raw.isdecimal() and len(raw) < 9 else default
 
 
 # --- 公示 -------------------------------------------------------------------------
@@ -87,7 +88,9 @@ async def notices_start(request: Request[Any, Any, Any], *, actor: NamedDependen
     form = await request.form()
     now = now_of(request)
     chosen = [
-        value for value in form.getall("application", []) if isinstance(value, str) and value.isdigit()
+        value
+        for value in form.getall("application", [])
+        if isinstance(value, str) and parse_id(value) is not None
     ][:200]
     amounts: dict[str, str] = {}
     items: list[tuple[int, int | None]] = []
@@ -162,7 +165,7 @@ async def approval_decide(
             decision,
             reason=reason,
             now=now_of(request),
-            expected_version=int(raw_version) if raw_version.isdigit() else None,
+            expected_version=int(raw_version) if raw_version.isdecimal() else None,
         )
     except DomainError as exc:
         case = await publicity.get_decision_case(actor, application_id)
@@ -341,7 +344,7 @@ async def supervision_audit(
         action=action[:60],
         date_from=date_from[:10],
         date_to=date_to[:10],
-        before_seq=int(before) if before.isdigit() and len(before) < 15 else None,
+        before_seq=int(before) if before.isdecimal() and len(before) < 15 else None,
     )
     errors: dict[str, str] = {}
     try:
@@ -417,10 +420,7 @@ async def supervision_access(
                     text(row["purpose"] or row["detail"]),
                 ]
             )
-        access_log.note_read(
-            actor, "export", now=now_of(request), entity_type="access_log", detail=f"{len(table.rows)} rows"
-        )
-        return export([table], format[:8], "", "access-log")
+        return await export(request, actor, [table], format[:8], "", "access-log")
     page = await access_log.list_access_log(actor, query)
     context = {
         "page": page,

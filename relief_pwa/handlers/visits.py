@@ -5,7 +5,6 @@ eligibility opinion, and the service worker."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -16,6 +15,7 @@ from litestar.response import Redirect
 
 from relief_pwa.adapters.photos import PhotoRejected
 from relief_pwa.clock import local_date
+from relief_pwa.core.bounds import parse_day
 from relief_pwa.core.errors import DomainError, ValidationFailed
 from relief_pwa.core.fieldwork import (
     FollowUpOutcome,
@@ -77,7 +77,7 @@ SERVICE_WORKER = REPO_ROOT / "static" / "sw.js"
 
 def _int_or_none(raw: str) -> int | None:
     raw = raw.strip()
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    return int(raw) if raw.isdecimal() and len(raw) < 12 else None
 
 
 def _is_outbox(request: Request[Any, Any, Any]) -> bool:
@@ -167,8 +167,8 @@ async def schedule_submit(
     }
     try:
         try:
-            scheduled_for = date.fromisoformat(values["scheduled_for"])
-        except ValueError:
+            scheduled_for = parse_day(values["scheduled_for"], "scheduled_for")
+        except DomainError:
             raise DomainError(N_("Enter a date."), field="scheduled_for") from None
         assigned = _int_or_none(values["assigned_to"])
         if assigned is None:
@@ -465,7 +465,7 @@ def _photo_response(data: bytes) -> Response[bytes]:
         media_type="image/jpeg",
         headers={
             "x-content-type-options": "nosniff",
-            "cache-control": "private, max-age=86400",
+            "cache-control": "no-store",  # evidence photos of people's homes: never kept in caches
             "content-disposition": "inline",
         },
     )

@@ -130,7 +130,7 @@ async def resolve_unit(actor: Actor, code: str | None = None) -> Unit:
     columns = (OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.level, OrgUnit.path)
     if code is None:
         row = await OrgUnit.select(*columns).where(OrgUnit.path == actor.org_path).first()
-    elif code.isdigit() and len(code) <= 12:
+    elif code.isdecimal() and len(code) <= 12:
         row = (
             await OrgUnit.select(*columns)
             .where((OrgUnit.code == code) & in_scope(actor, OrgUnit.path))
@@ -1215,7 +1215,7 @@ def _measure_sql(
             f"WHERE d.action = {q.p('application.' + measure)}"
         )
     if measure == "index":
-        if not value.isdigit() or not 0 <= int(value) < INDEX_BUCKETS:
+        if not value.isdecimal() or not 0 <= int(value) < INDEX_BUCKETS:
             raise DomainError(N_("Unknown measure."), field="measure")
         return (
             f"SELECT h.id AS hid FROM household h WHERE {q.scope(actor, unit, 'h')} AND h.is_open "

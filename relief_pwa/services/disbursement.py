@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from relief_pwa.adapters import bankfiles
+from relief_pwa.adapters.spreadsheets import off_the_loop
 from relief_pwa.clock import local_date
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden
 from relief_pwa.core.i18n import N_
@@ -305,23 +306,41 @@ async def do_reconcile_batch(
     """
     require(actor, Capability.BATCH_RECONCILE)
     engine = DisbursementBatch._meta.db
+    # Parse first, in a worker thread and outside the write transaction: a big
+    # file must neither stall the event loop nor hold the database's write lock.
+    batch = await access_batch(actor, batch_id)
+    if batch.status == "draft":
+        raise DomainError(N_("Export the batch file before reconciling it."), field="file")
+    await require_second_person(actor, FourEyes.BATCH_RECONCILE, [batch.exported_by])
+    sent = await PaymentLine.select(PaymentLine.line_id, PaymentLine.amount_fen).where(
+        PaymentLine.batch == batch.id
+    )
+    returned = await off_the_loop(
+        bankfiles.parse_return_file,
+        data,
+        filename,
+        batch.batch_no,
+        {row["line_id"]: int(row["amount_fen"]) for row in sent},
+    )
     async with write_transaction(engine):
         batch = await access_batch(actor, batch_id)
         await advisory_xact_lock(engine, f"batch:{batch.id}")
-        if batch.status == "draft":
-            raise DomainError(N_("Export the batch file before reconciling it."), field="file")
         await require_second_person(actor, FourEyes.BATCH_RECONCILE, [batch.exported_by])
         lines = await PaymentLine.select().where(PaymentLine.batch == batch.id)
         by_line_id = {row["line_id"]: row for row in lines}
-        returned = bankfiles.parse_return_file(
-            data, filename, batch.batch_no, {lid: int(row["amount_fen"]) for lid, row in by_line_id.items()}
-        )
         problems: list[bankfiles.BankFileProblem] = []
         to_pay: list[tuple[dict[str, Any], bankfiles.ReturnLine]] = []
         to_fail: list[tuple[dict[str, Any], bankfiles.ReturnLine]] = []
         unchanged = 0
         for result in returned.results:
-            row = by_line_id[result.line_id]
+            row = by_line_id.get(result.line_id)
+            if row is None:  # the batch changed while the file was being read
+                problems.append(
+                    bankfiles.BankFileProblem(
+                        result.row, N_("Line {line_id} is not in this batch."), {"line_id": result.line_id}
+                    )
+                )
+                continue
             settled = row["status"] in ("paid", "failed")
             if settled:
                 if row["status"] != result.status.value:

@@ -127,13 +127,13 @@ async def followup_delay_days() -> int:
     if row is None:
         return DEFAULT_DELAY_DAYS
     raw = str(row["value"]).strip()
-    return int(raw) if raw.isdigit() and 0 < int(raw) <= 365 else DEFAULT_DELAY_DAYS
+    return int(raw) if raw.isdecimal() and 0 < int(raw) <= 365 else DEFAULT_DELAY_DAYS
 
 
 async def do_set_followup_delay(actor: Actor, days: str, *, now: datetime) -> int:
     require(actor, Capability.SETTINGS_MANAGE)
     raw = days.strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= 365:
+    if not raw.isdecimal() or not 1 <= int(raw) <= 365:
         raise ValidationFailed(
             {"days": DomainError(N_("Enter a number of days from 1 to 365."), field="days")}
         )

@@ -208,7 +208,7 @@ async def do_create_fund(actor: Actor, draft: FundDraft, *, now: datetime) -> in
 
 
 async def _provider_in_scope(actor: Actor, raw_id: str) -> int | None:
-    if not raw_id.strip().isdigit():
+    if not raw_id.strip().isdecimal():
         return None
     row = await Provider.select(Provider.id, Provider.org_path).where(Provider.id == int(raw_id)).first()
     if row is None or not visible_to(actor, row["org_path"]):

@@ -126,7 +126,7 @@ async def do_confirm_handover(
     if method not in METHODS:
         raise DomainError(N_("Unknown way of identifying the household."), field="method")
     raw = quantity.strip()
-    if not raw.isdigit() or int(raw) <= 0:
+    if not raw.isdecimal() or int(raw) <= 0:
         raise ValidationFailed(
             {"quantity": DomainError(N_("Enter the quantity handed over."), field="quantity")}
         )

@@ -128,7 +128,7 @@ async def do_update_household(
         except DomainError as exc:
             errors["phone"] = DomainError(exc.message, field="phone", **exc.params)
     account = "".join(fields.onecard_account.split())
-    if account and not (account.isdigit() and 12 <= len(account) <= 30):
+    if account and not (account.isdecimal() and 12 <= len(account) <= 30):
         errors["onecard_account"] = DomainError(
             N_("The one-card account is 12 to 30 digits."), field="onecard_account"
         )

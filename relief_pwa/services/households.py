@@ -31,7 +31,7 @@ class CaseQuery:
     def cleaned(self) -> CaseQuery:
         state = self.state if self.state in {s.value for s in AppState} else ""
         category = self.category if self.category in {c.value for c in Category} else ""
-        org = self.org if self.org.isdigit() and len(self.org) <= 12 else ""
+        org = self.org if self.org.isdecimal() and len(self.org) <= 12 else ""
         return CaseQuery(" ".join(self.q.split())[:40], state, category, org, max(1, min(self.page, 10_000)))
 
 
@@ -135,7 +135,7 @@ async def _matching_households(actor: Actor, term: str) -> list[int]:
     scope = in_scope(actor, Household.org_path)
     digits = term.replace(" ", "").upper()
     ids: set[int] = set()
-    if len(digits) >= 4 and (digits.rstrip("X").isdigit() or "-H" in digits):
+    if len(digits) >= 4 and (digits.rstrip("X").isdecimal() or "-H" in digits):
         # Identifiers are sealed: an exact search compares blind indexes.
         id_key = identifiers.index_of(identifiers.ID_NUMBER, digits)
         phone_key = identifiers.index_of(identifiers.PHONE, digits)

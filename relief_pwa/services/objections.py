@@ -601,7 +601,7 @@ def check_form_ids(raw: str, field: str) -> int | None:
     text = raw.strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 12:
+    if not text.isdecimal() or len(text) > 12:
         raise ValidationFailed({field: DomainError(N_("Invalid reference."), field=field)})
     return int(text)
 
@@ -615,7 +615,7 @@ async def describe_target(notice: str, recipient: str, board: str, *, now: datet
     from relief_pwa.services.publicity import community_names, head_birth_dates, public_name
 
     target: dict[str, Any] = {}
-    if notice.isdigit() and len(notice) < 12:
+    if notice.isdecimal() and len(notice) < 12:
         row = (
             await PublicNotice.select(
                 PublicNotice.id,
@@ -641,7 +641,7 @@ async def describe_target(notice: str, recipient: str, board: str, *, now: datet
                 "ends_on": row["ends_on"],
                 "status": row["status"],
             }
-    elif recipient.isdigit() and len(recipient) < 12:
+    elif recipient.isdecimal() and len(recipient) < 12:
         app = (
             await Application.select(
                 Application.id,
@@ -667,6 +667,6 @@ async def describe_target(notice: str, recipient: str, board: str, *, now: datet
                 ),
             }
     unit = None
-    if board.isdigit() and len(board) <= 12:
+    if board.isdecimal() and len(board) <= 12:
         unit = await OrgUnit.select(OrgUnit.code, OrgUnit.name).where(OrgUnit.code == board).first()
     return {"target": target, "board": board if unit else "", "unit": unit}

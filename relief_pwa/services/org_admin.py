@@ -47,7 +47,7 @@ async def do_create_org_units(actor: Actor, units: list[NewOrgUnit], *, now: dat
         for unit in units:
             if unit.code in known:
                 continue
-            if len(unit.code) != _CODE_LENGTH[unit.level] or not unit.code.isdigit():
+            if len(unit.code) != _CODE_LENGTH[unit.level] or not unit.code.isdecimal():
                 raise DomainError(N_("The code does not fit the level of the unit."), field="code")
             parent = known.get(unit.parent_code or "")
             if unit.level == OrgLevel.CITY:

@@ -611,7 +611,7 @@ async def do_adjust_line(
                 changes[PlanLine.amount_fen] = new_amount
             if quantity.strip():
                 limit_q = int(data.get("max_quantity") or line.quantity)
-                if not quantity.strip().isdigit() or not 0 < int(quantity) <= limit_q:
+                if not quantity.strip().isdecimal() or not 0 < int(quantity) <= limit_q:
                     raise ValidationFailed(
                         {
                             "quantity": DomainError(

@@ -161,7 +161,7 @@ def _unit(row: dict[str, Any]) -> Unit:
 
 
 async def get_unit(code: str) -> Unit:
-    if not code.isdigit() or len(code) > 12:
+    if not code.isdecimal() or len(code) > 12:
         raise NotFoundOrForbidden()
     row = (
         await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.level, OrgUnit.path)

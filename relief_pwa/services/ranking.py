@@ -22,6 +22,7 @@ from typing import Any
 from piccolo.querystring import QueryString
 
 from relief_pwa.clock import CHINA_TZ
+from relief_pwa.core.bounds import parse_day
 from relief_pwa.core.enums import Category
 from relief_pwa.core.errors import DomainError, PermissionDenied
 from relief_pwa.core.i18n import N_
@@ -232,8 +233,8 @@ async def list_ranking(actor: Actor, query: RankingQuery, *, now: datetime) -> R
     day: date | None = None
     if query.as_of:
         try:
-            day = date.fromisoformat(query.as_of)
-        except ValueError:
+            day = parse_day(query.as_of, "as_of")
+        except DomainError:
             raise DomainError(N_("Please give a date as YYYY-MM-DD."), field="as_of") from None
         if day >= local_date(now):
             day = None  # today or later: the live ranking

@@ -15,6 +15,7 @@ from typing import Any
 
 from relief_pwa.clock import local_date
 from relief_pwa.core import plans as core_plans
+from relief_pwa.core.bounds import parse_day
 from relief_pwa.core.enums import Category
 from relief_pwa.core.errors import Conflict, DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
@@ -162,7 +163,7 @@ def _int(text: str, name: str, errors: dict[str, DomainError], *, low: int, high
     raw = text.strip()
     if not raw:
         return None
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not raw.isdecimal() or not low <= int(raw) <= high:
         errors[name] = DomainError(
             N_("Enter a whole number from {low} to {high}."), field=name, low=low, high=high
         )
@@ -184,8 +185,8 @@ def _date(text: str, name: str, errors: dict[str, DomainError]) -> date | None:
     if not text.strip():
         return None
     try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
+        return parse_day(text, name)
+    except DomainError:
         errors[name] = DomainError(N_("Enter a date like 2026-12-31."), field=name)
         return None
 
@@ -194,7 +195,7 @@ async def _area_paths(actor: Actor, codes_text: str, errors: dict[str, DomainErr
     codes = [c for c in codes_text.replace("，", ",").replace(",", " ").split() if c]
     if not codes:
         return ()
-    if len(codes) > 50 or not all(c.isdigit() and len(c) <= 12 for c in codes):
+    if len(codes) > 50 or not all(c.isdecimal() and len(c) <= 12 for c in codes):
         errors["area_codes"] = DomainError(
             N_("Enter org unit codes separated by spaces."), field="area_codes"
         )
@@ -232,7 +233,7 @@ async def check_resource_draft(actor: Actor, draft: ResourceDraft) -> dict[str, 
     fund_id: int | None = None
     if draft.fund_id.strip():
         try:
-            fund = await funds.access_fund(actor, int(draft.fund_id)) if draft.fund_id.isdigit() else None
+            fund = await funds.access_fund(actor, int(draft.fund_id)) if draft.fund_id.isdecimal() else None
         except NotFoundOrForbidden:
             fund = None
         if fund is None:
@@ -497,7 +498,7 @@ async def do_record_donation(actor: Actor, draft: DonationDraft, *, now: datetim
         try:
             resource = (
                 await access_resource(actor, int(draft.resource_id), manage=True)
-                if (draft.resource_id.isdigit())
+                if (draft.resource_id.isdecimal())
                 else None
             )
         except NotFoundOrForbidden:
@@ -509,7 +510,7 @@ async def do_record_donation(actor: Actor, draft: DonationDraft, *, now: datetim
         try:
             fund = (
                 await funds.access_fund(actor, int(draft.fund_id), manage=True)
-                if draft.fund_id.isdigit()
+                if draft.fund_id.isdecimal()
                 else None
             )
         except NotFoundOrForbidden:

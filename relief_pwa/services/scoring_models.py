@@ -155,7 +155,7 @@ def definition_from_form(form: Mapping[str, str]) -> dict[str, Any]:
             value = form.get(f"{code}.{param}", "").strip()
             if value == "":
                 entry[param] = None
-            elif value.lstrip("-").isdigit() and len(value) < 6:
+            elif value.lstrip("-").isdecimal() and len(value) < 6:
                 entry[param] = int(value)
             else:
                 errors[f"{code}.{param}"] = DomainError(

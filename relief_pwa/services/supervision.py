@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from relief_pwa.clock import CHINA_TZ
+from relief_pwa.core.bounds import parse_day_or_none
 from relief_pwa.core.errors import DomainError, ValidationFailed
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.permissions import Capability
@@ -62,12 +63,7 @@ class AuditPage:
 
 
 def _parse_day(text: str, field: str) -> date | None:
-    if not text.strip():
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise DomainError(N_("Enter a date as YYYY-MM-DD."), field=field) from None
+    return parse_day_or_none(text, field)
 
 
 def _loads(text: str) -> Any:
@@ -92,7 +88,7 @@ async def list_audit_events(actor: Actor, query: AuditQuery) -> AuditPage:
             where = where & (AuditEvent.actor.is_null() if staff is None else AuditEvent.actor == staff["id"])
     if query.household.strip():
         text = query.household.strip()[:24]
-        household_id: int | None = int(text) if text.isdigit() and len(text) < 12 else None
+        household_id: int | None = int(text) if text.isdecimal() and len(text) < 12 else None
         if household_id is None:
             row = await Household.select(Household.id).where(Household.file_no == text.upper()).first()
             household_id = row["id"] if row else None

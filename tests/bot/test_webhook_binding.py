@@ -7,7 +7,7 @@ from datetime import timedelta
 from relief_pwa.bot import texts
 from relief_pwa.handlers.botweb import secret_matches
 from relief_pwa.services.bot import current_bind_link, list_bound
-from relief_pwa.tables import AuditEvent, BindToken, BotBinding
+from relief_pwa.tables import AuditEvent, BindToken, BotBinding, BotUpdateSeen
 from tests.bot.conftest import WEBHOOK_SECRET, Chat, english_chat, running_bot, text_update
 from tests.factories import make_intake
 
@@ -42,7 +42,7 @@ async def test_webhook_refuses_wrong_or_missing_secret(world, stub, bot_settings
             content=b"{not json",
             headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET, "content-type": "application/json"},
         )
-        assert bad.status_code == 400
+        assert bad.status_code == 200 and bad.json()["description"] == "dropped"  # logged, not retried
 
 
 async def test_webhook_without_token_is_off(world, client) -> None:
@@ -130,3 +130,42 @@ async def test_default_language_is_chinese_and_lang_switches(world, stub, bot_se
         replies = await chat.press("lang:en")
         assert replies[0].startswith("From now on I will write in English.")
         assert (await chat.say("/help")) == [texts.HELP]
+
+
+async def test_malformed_updates_are_dropped_with_200_and_each_update_is_processed_once(
+    world, stub, bot_settings, clock
+) -> None:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+    deep_text = '{"update_id": 77, "message": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    async with running_bot(bot_settings, clock) as (_app, client):
+        good = text_update(CHAT, "/help")
+        malformed = [
+            {"update_id": 901, "message": "x"},
+            {"update_id": 902, "message": {**good["message"], "date": "yesterday"}},
+            {"update_id": 903, "message": {"chat": None}},
+            {"update_id": "904"},
+            {"update_id": 2**70, "message": good["message"]},
+            [1, 2, 3],
+        ]
+        for body in malformed:
+            response = await client.post("/bot/webhook", json=body, headers=headers)
+            assert response.status_code == 200, (body, response.text)
+        deep = await client.post(
+            "/bot/webhook",
+            content=deep_text.encode(),
+            headers={**headers, "content-type": "application/json"},
+        )
+        assert deep.status_code == 200
+        nested_ok = await client.post(
+            "/bot/webhook",
+            content=('{"update_id": 78, "message": ' + '{"a":' * 500 + "1" + "}" * 500 + "}").encode(),
+            headers={**headers, "content-type": "application/json"},
+        )
+        assert nested_ok.status_code == 200
+        assert stub.sent(CHAT) == []
+        first = await client.post("/bot/webhook", json=good, headers=headers)
+        again = await client.post("/bot/webhook", json=good, headers=headers)
+        assert first.status_code == again.status_code == 200
+        assert again.json()["description"] == "duplicate"
+        assert len(stub.sent(CHAT)) == 1  # the re-delivered update was not answered twice
+    assert await BotUpdateSeen.exists().where(BotUpdateSeen.update_id == good["update_id"])

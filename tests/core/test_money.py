@@ -49,6 +49,16 @@ def test_parse_yuan_accepts(text: str, fen: int) -> None:
         ("١٢", "for example"),  # Arabic-Indic digits are not yuan
         ("1000000000.01", "too large"),
         ("NaN", "for example"),
+        ("+5", "for example"),  # no signs: "+" starts a spreadsheet formula
+        ("＋5", "for example"),
+        ("1 000", "for example"),  # spaces inside the number are ambiguous
+        ("1²", "for example"),  # NFKC would have made this "12"
+        ("①", "for example"),
+        ("9" * 5000, "for example"),  # bounded before int()
+        ("1,00", "for example"),
+        ("1,0000", "for example"),
+        (".5", "for example"),
+        ("5.", "for example"),
     ],
 )
 def test_parse_yuan_refuses_with_field(text: str, message_part: str) -> None:

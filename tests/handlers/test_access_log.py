@@ -66,6 +66,7 @@ async def test_supervisors_browse_and_export_reads_in_their_area_only(world, mak
     assert exported.status_code == 200
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert len(rows) == 3  # header + two reads
+    assert "access-log" in exported.headers["content-disposition"]
     await flush_access_log()
     assert await AccessLogEntry.count().where(AccessLogEntry.action == "export") == 1
 

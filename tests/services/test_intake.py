@@ -25,11 +25,14 @@ async def _counts() -> tuple[int, ...]:
 
 
 async def test_intake_writes_the_whole_file_in_one_go(world):
+    spouse_id = new_id_number(date(1972, 3, 1), male=False)
+    # the factory moves the year back once its sequence wraps (after many earlier tests)
+    spouse_born = date(int(spouse_id[6:10]), int(spouse_id[10:12]), int(spouse_id[12:14]))
     result = await make_intake(
         world,
         members=[
             member("张建国"),
-            member("李秀英", "spouse", id_number=new_id_number(date(1972, 3, 1), male=False)),
+            member("李秀英", "spouse", id_number=spouse_id),
         ],
         items=[
             ItemDraft("income", "wages", "0", "", "1,200.50"),
@@ -47,7 +50,7 @@ async def test_intake_writes_the_whole_file_in_one_go(world):
         .order_by(Member.id)
     )
     assert [(m["name"], m["sex"]) for m in members] == [("张建国", "male"), ("李秀英", "female")]
-    assert members[1]["birth_date"] == date(1972, 3, 1)
+    assert members[1]["birth_date"] == spouse_born
     items = await MoneyItem.select(MoneyItem.section, MoneyItem.declared_fen).order_by(MoneyItem.id)
     assert [(i["section"], i["declared_fen"]) for i in items] == [
         ("income", 120050),
