@@ -21,7 +21,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
 
 from relief_pwa.clock import CHINA_TZ
-from relief_pwa.core.bounds import parse_id
+from relief_pwa.core.bounds import parse_day_or_none, parse_id
 from relief_pwa.core.enums import AppState
 from relief_pwa.core.errors import DomainError, ValidationFailed
 from relief_pwa.core.i18n import N_
@@ -371,11 +371,12 @@ async def supervision_verify(
 
 
 def _day(raw: str) -> datetime | None:
-    """A YYYY-MM-DD date as the start of that day in Beijing time (None when blank or malformed)."""
+    """A YYYY-MM-DD date (1900–2100) as the start of that day in Beijing time; None when blank or bad."""
     try:
-        return datetime.strptime(raw[:10], "%Y-%m-%d").replace(tzinfo=CHINA_TZ) if raw else None
-    except ValueError:
+        day = parse_day_or_none(raw[:10], "date")
+    except DomainError:
         return None
+    return datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ) if day else None
 
 
 @get("/supervision/access", name="supervision_access", opt=needs(C.AUDIT_READ))

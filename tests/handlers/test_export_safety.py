@@ -70,7 +70,7 @@ async def test_every_analytics_export_writes_a_formula_name_as_text(world: Any, 
     await pool(world)
     center = world.actor("center")
     for plan_id in await plans.do_save_drafts(center, DraftScope(), now=world.now):
-        await plans.do_approve_plan(center, plan_id, now=world.now)
+        await plans.do_approve_plan(world.actor("center_2"), plan_id, now=world.now)  # four eyes
     sample_id = await do_draw_sample(world.actor("city"), DrawRequest("", 6, 0, seed=3), now=world.now)
     await client.login("city")
     urls = [

@@ -31,10 +31,10 @@ async def _exported_batch(world: Any) -> tuple[int, str]:
     _, fund, _ = await pool(world)
     center = world.actor("center")
     for plan_id in await plans.do_save_drafts(center, DraftScope(), now=world.now):
-        await plans.do_approve_plan(center, plan_id, now=world.now)
+        await plans.do_approve_plan(world.actor("center_2"), plan_id, now=world.now)  # four eyes
     await disbursement.do_generate_monthly_lines(center, "2026-11", now=world.now)
     result = await disbursement.do_create_batch(center, fund, "2026-11", now=world.now)
-    await disbursement.do_export_batch(center, result.batch_id, "csv", now=world.now)
+    await disbursement.do_export_batch(world.actor("center_2"), result.batch_id, "csv", now=world.now)
     return result.batch_id, result.batch_no
 
 
