@@ -3,6 +3,7 @@ current actor, form parsing and turning domain errors into messages."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -78,6 +79,28 @@ def _yuan(fen: Any) -> str:
     return "" if fen is None else format_yuan(int(fen))
 
 
+_ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9-]*\Z")
+
+
+def html_attrs(attrs: Mapping[str, Any]) -> Markup:
+    """Extra attributes of a form control, each value escaped on its own.
+
+    A mapping, never a pre-built string: autoescaping a string of attributes
+    turns its quotes into ``&#34;`` and the browser then sees broken values
+    (a pattern with literal quotes blocks the form). ``True`` gives a bare
+    attribute; ``None`` and ``False`` leave it out."""
+    if not isinstance(attrs, Mapping):
+        raise TypeError(f"form control attributes must be a mapping, not {type(attrs).__name__}")
+    parts = []
+    for name, value in attrs.items():
+        if not _ATTRIBUTE_NAME.match(name):
+            raise ValueError(f"not an attribute name: {name!r}")
+        if value is None or value is False:
+            continue
+        parts.append(Markup(" {}").format(name) if value is True else Markup(' {}="{}"').format(name, value))
+    return Markup("").join(parts)
+
+
 def build_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
@@ -96,6 +119,7 @@ def build_environment() -> Environment:
         t=translate,
         nav_for=nav_for,
         action_label=action_label,
+        html_attrs=html_attrs,
     )
     env.filters.update(yuan=_yuan)
     # Macros as globals: a block rendered alone (an htmx fragment) does not run

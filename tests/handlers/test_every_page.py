@@ -1,0 +1,232 @@
+"""Every page of every role, rendered in Chinese from the demo city.
+
+Each GET route of the app (enumerated from ``app.routes``) is opened by each
+demo account and by an anonymous visitor, with real ids filled in. Every HTML
+page returned must
+
+* keep its attributes: no escaped quote inside a tag (an autoescaped string of
+  attributes renders ``pattern=&#34;...&#34;`` and the browser sees a broken
+  value), and
+* show Chinese: no visible English word or raw code outside a short allow-list
+  (brand and technical names that stay in Latin letters).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+
+from relief_pwa.demo import DEMO_PASSWORD, DEMO_STREET, seed_demo
+from relief_pwa.services.integrity import FLAG_KINDS
+from relief_pwa.tables import (
+    Application,
+    DisbursementBatch,
+    Fund,
+    HouseholdCard,
+    Job,
+    Objection,
+    Plan,
+    PolicyPage,
+    ReverificationSample,
+    ScoringModel,
+    Visit,
+)
+from tests.services.publicity_support import fresh_public_state  # noqa: F401
+
+ROLES = ("liaison", "investigator", "station", "center", "city", "supervisor")
+SKIPPED = {
+    "/healthz",  # JSON
+    "/lang/{code:str}",  # a redirect
+    "/sw.js",  # JavaScript
+    "/static/{file_path:path}",
+}
+BINARY = (".png", "/photos/")
+
+# Words that stay in Latin letters in the Chinese interface.
+ALLOWED_WORDS = {
+    "QR",
+    "PNG",
+    "CSV",
+    "PDF",
+    "ID",
+    "SHA",
+    "English",
+    "Telegram",
+    "htmx",
+    "JavaScript",
+    "Excel",
+    "GPS",
+    "App",
+    "Chromium",
+    "Safari",
+    "Chrome",
+    "iPhone",
+    "Android",
+    "https",
+    "http",
+    "www",
+}
+# Attributes people read (or hear from a screen reader).
+VISIBLE_ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
+ESCAPED_IN_TAG = re.compile(r"<[a-zA-Z][^<>]*(?:&#34;|&quot;|&#39;)[^<>]*>")
+
+
+class _VisibleText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "template", "noscript"):
+            self._hidden += 1
+        for name, value in attrs:
+            if name in VISIBLE_ATTRIBUTES and value:
+                self.parts.append(value)
+            if tag == "input" and name == "value" and value and ("type", "submit") in attrs:
+                self.parts.append(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "template", "noscript") and self._hidden:
+            self._hidden -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    parser = _VisibleText()
+    parser.feed(html)
+    return "\n".join(parser.parts)
+
+
+def english_words(html: str) -> list[str]:
+    text = visible_text(html)
+    # Words of two or more letters; codes like bot.token_issue or home_visit count whole.
+    words = re.findall(r"(?<![\w.@/-])[A-Za-z][A-Za-z_.]*[A-Za-z](?![\w@/-])", text)
+    return [w for w in words if w not in ALLOWED_WORDS]
+
+
+def escaped_attributes(html: str) -> list[str]:
+    return [m.group(0)[:160] for m in ESCAPED_IN_TAG.finditer(html)]
+
+
+async def _ids() -> dict[str, list[str]]:
+    """Candidate values for every path parameter: several per kind, so pages
+    of different states (received, under 公示, approved, active...) are all shown."""
+    street = f"%.{DEMO_STREET}%"
+    apps = await Application.select(Application.id, Application.household, Application.state).where(
+        Application.org_path.like(f"%{DEMO_STREET}%")
+    )
+    by_state: dict[str, dict[str, Any]] = {}
+    for row in apps:
+        by_state.setdefault(row["state"], row)
+    applications = [str(r["id"]) for r in by_state.values()]
+    households = list(dict.fromkeys(str(r["household"]) for r in by_state.values()))
+    card = await HouseholdCard.select(HouseholdCard.token, HouseholdCard.household).first()
+    if card:
+        households.insert(0, str(card["household"]))
+
+    async def first(table: Any, column: Any = None) -> list[str]:
+        row = await table.select(column or table._meta.primary_key).first()
+        return [str(next(iter(row.values())))] if row else []
+
+    del street
+    return {
+        "household_id": households[:4],
+        "application_id": applications,
+        "visit_id": await first(Visit),
+        "job_id": await first(Job),
+        "model_id": await first(ScoringModel),
+        "token": [card["token"]] if card else [],
+        "code": [f"{DEMO_STREET}001", DEMO_STREET],
+        "slug": await first(PolicyPage, PolicyPage.slug),
+        "objection_id": await first(Objection),
+        "plan_id": await first(Plan),
+        "fund_id": await first(Fund),
+        "batch_id": await first(DisbursementBatch),
+        "sample_id": await first(ReverificationSample),
+        "org_code": ["370102", DEMO_STREET],
+        "kind": list(FLAG_KINDS),
+    }
+
+
+def _urls(path: str, ids: dict[str, list[str]]) -> list[str]:
+    names = re.findall(r"\{(\w+):\w+\}", path)
+    urls = [path]
+    for name in names:
+        values = ids.get(name) or []
+        urls = [re.sub(r"\{" + name + r":\w+\}", value, u) for u in urls for value in values]
+    return urls
+
+
+def _get_routes(app: Any) -> list[str]:
+    found = set()
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if "GET" in getattr(handler, "http_methods", set()) and route.path not in SKIPPED:
+                found.add(route.path)
+    return sorted(found)
+
+
+@pytest.mark.usefixtures("fresh_public_state")
+async def test_every_page_of_every_role_is_chinese_and_keeps_its_attributes(db, app, make_client, now):
+    await seed_demo(households=24, today=now)
+    ids = await _ids()
+    routes = _get_routes(app)
+    assert len(routes) > 50
+    pages = 0
+    escaped: dict[str, list[str]] = {}
+    english: dict[str, Counter[str]] = {}
+    for username in (None, *ROLES):
+        client = make_client()
+        if username:
+            await client.login(username, DEMO_PASSWORD)
+        for path in routes:
+            for url in _urls(path, ids):
+                if any(part in url for part in BINARY):
+                    continue
+                response = await client.get(url)
+                assert response.status_code < 500, (username, url, response.text[:400])
+                if response.status_code != 200 or "html" not in response.headers.get("content-type", ""):
+                    continue
+                pages += 1
+                where = f"{username or 'anonymous'} {url}"
+                if bad := escaped_attributes(response.text):
+                    escaped[where] = bad
+                if words := english_words(response.text):
+                    english[where] = Counter(words)
+    assert pages > 200, pages
+    assert escaped == {}, escaped
+
+
+def test_form_control_attributes_are_a_mapping_escaped_value_by_value():
+    from markupsafe import Markup
+
+    from relief_pwa.handlers.common import ENV, html_attrs
+
+    attrs = {"pattern": "[0-9]{4}-[0-9]{2}", "inputmode": "numeric", "required": True, "x": None}
+    assert html_attrs(attrs) == Markup(' pattern="[0-9]{4}-[0-9]{2}" inputmode="numeric" required')
+    assert html_attrs({"title": '"><script>'}) == Markup(' title="&#34;&gt;&lt;script&gt;"')
+    with pytest.raises(TypeError):
+        html_attrs('pattern="[0-9]+"')  # type: ignore[arg-type]
+    html = ENV.get_template("_macros.html").module.input(  # type: ignore[attr-defined]
+        "month", "Month", attrs={"pattern": "[0-9]{4}-[0-9]{2}", "maxlength": 7}
+    )
+    assert 'pattern="[0-9]{4}-[0-9]{2}"' in html and 'maxlength="7"' in html
+
+
+def test_no_template_passes_form_attributes_as_a_string():
+    from relief_pwa.handlers.common import TEMPLATE_DIR
+
+    offenders = [
+        f"{path.name}: {match.group(0)}"
+        for path in TEMPLATE_DIR.rglob("*.html")
+        for match in re.finditer(r"attrs=['\"][^'\"]*['\"]", path.read_text())
+    ]
+    assert offenders == []
