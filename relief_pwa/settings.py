@@ -64,7 +64,9 @@ class Settings:
     cookie_secure: bool = False
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
-    public_base_url: str = "http://127.0.0.1:8000"
+    # Where the public reaches this app (QR codes on cards and posters, the bot's
+    # webhook). Empty: each page uses the address it was requested at.
+    public_base_url: str = ""
     bot_token: str = ""
     bot_webhook_secret: str = ""
     bot_api_base_url: str = "https://api.telegram.org/bot"
@@ -134,7 +136,7 @@ def load_settings() -> Settings:
         cookie_secure=_env_bool("COOKIE_SECURE", mode == "production"),
         login_max_failures=_env_int("LOGIN_MAX_FAILURES", 5),
         login_window_seconds=_env_int("LOGIN_WINDOW_SECONDS", 15 * 60),
-        public_base_url=_env("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        public_base_url=_env("PUBLIC_BASE_URL").rstrip("/"),
         bot_token=_env("BOT_TOKEN"),
         bot_webhook_secret=_env("BOT_WEBHOOK_SECRET"),
         bot_api_base_url=_env("BOT_API_BASE_URL", "https://api.telegram.org/bot"),

@@ -12,7 +12,15 @@ from litestar.response import Redirect
 
 from relief_pwa.adapters.qr import qr_png, qr_svg
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden
-from relief_pwa.handlers.common import ACCESS_ERRORS, first, flash, form_errors, now_of, render
+from relief_pwa.handlers.common import (
+    ACCESS_ERRORS,
+    first,
+    flash,
+    form_errors,
+    now_of,
+    public_base_url,
+    render,
+)
 from relief_pwa.handlers.public import limit_reads
 from relief_pwa.i18n import translate
 from relief_pwa.services.actors import Actor
@@ -31,7 +39,7 @@ NO_STORE = {"cache-control": "no-store"}
 
 
 def _base_url(request: Request[Any, Any, Any]) -> str:
-    return str(request.app.state.settings.public_base_url)
+    return public_base_url(request)
 
 
 @get("/households/{household_id:int}/card", name="household_card")

@@ -180,6 +180,16 @@ def render(
     )
 
 
+def public_base_url(request: Request[Any, Any, Any]) -> str:
+    """The address the public reaches the app at, for QR codes and links that leave the page.
+
+    RELIEF_PUBLIC_BASE_URL when set (production behind a proxy: the address on
+    printed cards must not depend on who asked), else the address of this
+    request, so a server started on any host or port prints codes that work."""
+    configured = str(request.app.state.settings.public_base_url)
+    return configured or str(request.base_url).rstrip("/")
+
+
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
     return request.headers.get("hx-request") == "true"
 

@@ -21,7 +21,7 @@ from relief_pwa.adapters.qr import qr_png
 from relief_pwa.core.enums import Category, OrgLevel, Role
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, PermissionDenied, ValidationFailed
 from relief_pwa.core.i18n import N_
-from relief_pwa.handlers.common import first, flash, form_errors, now_of, render
+from relief_pwa.handlers.common import first, flash, form_errors, now_of, public_base_url, render
 from relief_pwa.i18n import current_language, gettext
 from relief_pwa.services import objections as objection_service
 from relief_pwa.services import policies as policy_service
@@ -114,7 +114,7 @@ def clear_rendered() -> None:
 
 
 def board_url(request: Request[Any, Any, Any], code: str) -> str:
-    return f"{request.app.state.settings.public_base_url}/board/{code}"
+    return f"{public_base_url(request)}/board/{code}"
 
 
 # --- boards ---------------------------------------------------------------------
