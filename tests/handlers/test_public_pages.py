@@ -326,7 +326,7 @@ async def test_qr_codes_follow_the_host_asked_unless_a_public_address_is_configu
     from relief_pwa.settings import load_settings
 
     async def poster_qr(settings: Any, base_url: str) -> str:
-        app = create_app(settings, clock)
+        app: Any = create_app(settings, clock)
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             poster = await client.get(f"/board/{COMMUNITY}/poster")
