@@ -176,7 +176,12 @@ _CODE_LABELS: dict[str, dict[str, str]] = {
         "cancelled": N_("Cancelled"),
     },
     "batch": {"draft": N_("Draft"), "exported": N_("Exported"), "reconciled": N_("Reconciled")},
-    "payment": {"queued": N_("Queued"), "batched": N_("In a batch"), "paid": N_("Paid"), "failed": N_("Failed")},
+    "payment": {
+        "queued": N_("Queued"),
+        "batched": N_("In a batch"),
+        "paid": N_("Paid"),
+        "failed": N_("Failed"),
+    },
     "model": {"draft": N_("Draft"), "active": N_("In use"), "retired": N_("Retired")},
     "notice": {"running": N_("Running"), "ended": N_("Ended"), "interrupted": N_("Interrupted")},
     "job": {"queued": N_("Queued"), "running": N_("Running"), "done": N_("Done"), "failed": N_("Failed")},
@@ -249,7 +254,11 @@ def translated_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """Message parameters that are themselves message ids (marked N_) translated;
     other values (names, numbers) come back unchanged."""
     return {
-        key: code_label("need", value) if key == "need" else gettext(value) if isinstance(value, str) else value
+        key: code_label("need", value)
+        if key == "need"
+        else gettext(value)
+        if isinstance(value, str)
+        else value
         for key, value in params.items()
     }
 

@@ -78,7 +78,21 @@ VISIBLE_ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
 # JSON, digests), marked <code>/<pre> or translate="no" (HTML's own "leave this
 # text alone" attribute).
 UNCHECKED_ELEMENTS = ("script", "style", "template", "noscript", "code", "pre", "kbd", "samp")
-VOID_ELEMENTS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+VOID_ELEMENTS = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "source",
+    "track",
+    "wbr",
+}
 ESCAPED_IN_TAG = re.compile(r"<[a-zA-Z][^<>]*(?:&#34;|&quot;|&#39;)[^<>]*>")
 
 
@@ -263,7 +277,11 @@ def test_stored_codes_and_clashing_words_read_in_chinese():
         assert action_label("notice.start") == "开始公示"
         assert actor_name("王秀兰（联络员） (liaison)") == "王秀兰（联络员）"
         assert entity_label("disbursement_batch") == "一卡通批次"
-        assert [code_label("batch", s) for s in ("draft", "exported", "reconciled")] == ["草稿", "已导出", "已对账"]
+        assert [code_label("batch", s) for s in ("draft", "exported", "reconciled")] == [
+            "草稿",
+            "已导出",
+            "已对账",
+        ]
         assert [code_label("payment", s) for s in ("paid", "failed")] == ["已支付", "失败"]
         assert code_label("model", "active") == "使用中"
         assert code_label("need", "temporary") == "临时困难"

@@ -340,5 +340,6 @@ async def test_qr_codes_follow_the_host_asked_unless_a_public_address_is_configu
     assert await poster_qr(unset, "http://192.168.1.20:8123") == f"http://192.168.1.20:8123/board/{COMMUNITY}"
     configured = dataclasses.replace(load_settings(), public_base_url="https://jiuzhu.jinan.gov.cn")
     assert (
-        await poster_qr(configured, "http://10.0.0.5:8000") == f"https://jiuzhu.jinan.gov.cn/board/{COMMUNITY}"
+        await poster_qr(configured, "http://10.0.0.5:8000")
+        == f"https://jiuzhu.jinan.gov.cn/board/{COMMUNITY}"
     )
