@@ -32,6 +32,7 @@ ROUTES: list[Any] = [
     cases.household_file,
     intake.intake_form,
     intake.intake_submit,
+    intake.check_id,
     intake.receipt,
     *admin.ROUTES,
     *households.ROUTES,

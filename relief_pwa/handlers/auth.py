@@ -22,7 +22,7 @@ def _safe_next(raw: str) -> str:
 
 
 @get("/login", name="login")
-async def login_page(request: Request[Any, Any, Any], next: FromQuery[str] = "/cases") -> Response[str]:
+async def login_page(request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Response[str]:
     return render(request, "auth/login.html", {"next": _safe_next(next), "errors": {}, "username": ""})
 
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get
+from litestar import Request, Response, get
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
+from relief_pwa.handlers.common import now_of, render
+from relief_pwa.handlers.nav import nav_for
 from relief_pwa.i18n import normalise_language
+from relief_pwa.services.actors import Actor
 from relief_pwa.services.health import check_database
+from relief_pwa.services.visits import list_my_visits
 
 
 @get("/healthz", name="healthz", exclude_from_auth=True, cache=False)
@@ -33,5 +38,19 @@ async def set_language(
 
 
 @get("/", name="home")
-async def home(request: Request[Any, Any, Any]) -> Redirect:
-    return Redirect("/cases", status_code=303)
+async def home(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
+    """Field staff start on today's work (visits due, records waiting to be sent,
+    a new application); everyone else on the case list."""
+    areas = {item.href for item in nav_for(actor.role)}
+    if "/visits" not in areas:
+        return Redirect("/cases", status_code=303)
+    visits = await list_my_visits(actor, now_of(request).date())
+    offline_urls = sorted(
+        {
+            url
+            for visit in visits.open_visits
+            for url in (f"/visits/{visit.id}", f"/households/{visit.household_id}")
+        }
+    )
+    context = {"visits": visits, "offline_urls": offline_urls, "can_take_applications": "/intake" in areas}
+    return render(request, "home/today.html", context)

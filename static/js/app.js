@@ -8,6 +8,34 @@
   window.addEventListener("online", showConnection);
   window.addEventListener("offline", showConnection);
   showConnection();
+  // A form sent back with mistakes: bring the first marked field into view and focus it.
+  var invalid = document.querySelector('[aria-invalid="true"], .has-error input, .has-error select, .has-error textarea');
+  if (invalid) {
+    invalid.scrollIntoView({ block: "center" });
+    invalid.focus({ preventScroll: true });
+  }
+  // A type selector narrows its kind list (<select data-filters="#id">, <optgroup data-section>).
+  function filterKinds(section) {
+    var kind = document.querySelector(section.getAttribute("data-filters"));
+    if (!kind) return;
+    Array.prototype.forEach.call(kind.querySelectorAll("optgroup[data-section]"), function (group) {
+      var off = section.value !== "" && group.getAttribute("data-section") !== section.value;
+      group.hidden = off;
+      group.disabled = off;
+    });
+    var chosen = kind.options[kind.selectedIndex];
+    if (chosen && chosen.parentNode.disabled) kind.value = "";
+  }
+  function bindFilters(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("select[data-filters]"), function (section) {
+      if (section.dataset.bound) return;
+      section.dataset.bound = "1";
+      section.addEventListener("change", function () { filterKinds(section); });
+      filterKinds(section);
+    });
+  }
+  bindFilters(document);
+  document.addEventListener("htmx:afterSwap", function (event) { bindFilters(event.target); });
   if ("serviceWorker" in navigator && location.protocol !== "file:") {
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
   }
