@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from relief_pwa.adapters.qr import qr_png, qr_svg
+from relief_pwa.adapters.qr import qr_png_captioned, qr_svg
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden
 from relief_pwa.handlers.common import (
     ACCESS_ERRORS,
@@ -68,7 +68,9 @@ async def card_png(
     card = await get_card(actor, household_id)
     if not card.token:
         raise NotFoundOrForbidden()
-    png = await anyio.to_thread.run_sync(qr_png, card_url(_base_url(request), card.token))
+    png = await anyio.to_thread.run_sync(
+        qr_png_captioned, card_url(_base_url(request), card.token), card.file_no
+    )
     return Response(
         png,
         media_type="image/png",
@@ -83,8 +85,12 @@ async def card_png(
 async def card_issue(
     request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Redirect:
+    had_card = bool((await get_card(actor, household_id)).token)
     await do_issue_card(actor, household_id, now=now_of(request))
-    flash(request, translate("A new card was issued; any earlier card no longer works."))
+    if had_card:
+        flash(request, translate("A new card was issued; any earlier card no longer works."))
+    else:
+        flash(request, translate("The household card was issued. Print it or download it below."))
     return Redirect(f"/households/{household_id}/card", status_code=303)
 
 
