@@ -178,9 +178,7 @@ async def receipt(
 async def check_id(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[str]:
     """An htmx fragment under a member's ID number: checked as soon as it is typed,
     so a duplicate is known before the rest of the form is filled."""
-    field, raw = next(
-        ((k, v) for k, v in request.query_params.items() if _ID_FIELD.fullmatch(k)), ("", "")
-    )
+    field, raw = next(((k, v) for k, v in request.query_params.items() if _ID_FIELD.fullmatch(k)), ("", ""))
     problem = await check_id_number(actor, raw[:40], field, now=now_of(request)) if raw.strip() else None
     context = {
         "field": field,
