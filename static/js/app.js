@@ -36,6 +36,28 @@
   }
   bindFilters(document);
   document.addEventListener("htmx:afterSwap", function (event) { bindFilters(event.target); });
+  // The bot console: open on the newest message; a poll keeps the reader's place
+  // (and follows new messages only when the reader was already at the bottom).
+  var place = null;
+  function transcript() { return document.getElementById("transcript"); }
+  function settle() {
+    var box = transcript();
+    if (!box) return;
+    if (place && !place.atBottom) box.scrollTop = place.top;
+    else box.scrollTop = box.scrollHeight;
+    place = null;
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var box = transcript();
+    if (!box) return;
+    var sent = event.detail.requestConfig && event.detail.requestConfig.verb !== "get";
+    place = {
+      top: box.scrollTop,
+      atBottom: sent || box.scrollHeight - box.scrollTop - box.clientHeight < 24
+    };
+  });
+  document.addEventListener("htmx:afterSettle", settle);
+  settle();
   if ("serviceWorker" in navigator && location.protocol !== "file:") {
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
   }
