@@ -14,7 +14,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.middleware.session.server_side import ServerSideSessionConfig
-from litestar.static_files import create_static_files_router
 
 import relief_pwa
 from relief_pwa.bot.app import bot_lifespan
@@ -28,7 +27,7 @@ from relief_pwa.handlers.supervision import refuse_supervisor_writes
 from relief_pwa.i18n import current_language, normalise_language
 from relief_pwa.services.publicity import notice_clock_lifespan
 from relief_pwa.services.wiring import register_listeners
-from relief_pwa.settings import REPO_ROOT, Settings, get_settings
+from relief_pwa.settings import Settings, get_settings
 
 log = logging.getLogger("relief_pwa")
 
@@ -146,11 +145,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         cookie_samesite="lax",
         exclude=CSRF_EXEMPT,
     )
-    static_router = create_static_files_router(
-        path="/static", directories=[REPO_ROOT / "static"], name="static", include_in_schema=False
-    )
     app = Litestar(
-        route_handlers=[*ROUTES, static_router],
+        route_handlers=ROUTES,  # static files too: relief_pwa/handlers/assets.py (content-hashed names)
         dependencies={"actor": Provide(current_actor)},
         middleware=[session_config.middleware],
         stores={"sessions": DatabaseSessionStore()},

@@ -7,6 +7,7 @@ from typing import Any
 from relief_pwa.handlers import (
     admin,
     analytics,
+    assets,
     auth,
     botweb,
     cards,
@@ -23,6 +24,7 @@ from relief_pwa.handlers import (
 
 ROUTES: list[Any] = [
     system.healthz,
+    *assets.ROUTES,
     system.set_language,
     system.home,
     auth.login_page,

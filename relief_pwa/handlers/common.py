@@ -332,6 +332,8 @@ def html_attrs(attrs: Mapping[str, Any]) -> Markup:
 
 
 def build_environment() -> Environment:
+    from relief_pwa.handlers.assets import static_url
+
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
         autoescape=select_autoescape(["html", "xml", "svg"], default=True),
@@ -359,6 +361,7 @@ def build_environment() -> Environment:
         actor_name=actor_name,
         actor_username=actor_username,
         html_attrs=html_attrs,
+        static_url=static_url,
     )
     env.filters.update(yuan=_yuan)
     # Macros as globals: a block rendered alone (an htmx fragment) does not run

@@ -49,7 +49,11 @@ async def home(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]
         {
             url
             for visit in visits.open_visits
-            for url in (f"/visits/{visit.id}", f"/households/{visit.household_id}")
+            for url in (
+                f"/visits/{visit.id}",
+                f"/households/{visit.household_id}",
+                f"/households/{visit.household_id}/visits/record",
+            )
         }
     )
     context = {"visits": visits, "offline_urls": offline_urls, "can_take_applications": "/intake" in areas}
