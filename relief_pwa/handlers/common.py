@@ -251,16 +251,19 @@ def trigger_label(trigger: str) -> str:
 
 
 def translated_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Message parameters that are themselves message ids (marked N_) translated;
-    other values (names, numbers) come back unchanged."""
-    return {
-        key: code_label("need", value)
-        if key == "need"
-        else gettext(value)
-        if isinstance(value, str)
-        else value
-        for key, value in params.items()
-    }
+    """Message parameters made readable: message ids (marked N_) and enum codes
+    ("urban", "dibao") translated, a need by its name; other values (names,
+    numbers) come back unchanged."""
+
+    def readable(key: str, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if key == "need":
+            return code_label("need", value)
+        translated = gettext(value)
+        return translated if translated != value else _label(value)
+
+    return {key: readable(key, value) for key, value in params.items()}
 
 
 def reference_label(reference: str) -> str:
@@ -465,8 +468,10 @@ def now_of(request: Request[Any, Any, Any]) -> datetime:
 def form_errors(exc: DomainError) -> dict[str, str]:
     """Translated messages keyed by form field ('' for the form as a whole)."""
     if isinstance(exc, ValidationFailed):
-        return {name: translate(err.message, **err.params) for name, err in exc.errors.items()}
-    return {exc.field or "": translate(exc.message, **exc.params)}
+        return {
+            name: translate(err.message, **translated_params(err.params)) for name, err in exc.errors.items()
+        }
+    return {exc.field or "": translate(exc.message, **translated_params(exc.params))}
 
 
 _CONTROL_CHARACTERS = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])
