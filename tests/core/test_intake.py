@@ -28,3 +28,12 @@ def test_an_item_naming_no_member_row_is_refused():
     with pytest.raises(ValidationFailed) as failed:
         validate_intake(draft, date(2026, 11, 16))
     assert set(failed.value.errors) == {"items-0-member"}
+
+
+def test_enum_members_sharing_a_value_keep_their_own_labels():
+    from relief_pwa.core.enums import AssetKind, Channel, IncomeKind, Relation, Role, Schooling, WorkCapacity
+
+    assert Relation.OTHER.label == "Other relative"
+    assert IncomeKind.OTHER.label == "Other income" and AssetKind.OTHER.label == "Other assets"
+    assert Role.LIAISON.label == "Community liaison" and Channel.LIAISON.label == "Liaison home visit"
+    assert len({WorkCapacity.NONE.label, Schooling.NONE.label}) == 2
