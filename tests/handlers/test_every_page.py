@@ -292,3 +292,16 @@ def test_stored_codes_and_clashing_words_read_in_chinese():
         assert level_label("housing", "rented_heavy") != "rented_heavy"
     finally:
         current_language.reset(token)
+
+
+def test_every_table_reads_as_cards_on_a_phone():
+    """A table wider than a phone scrolls the page sideways; stacked, its rows are cards."""
+    from relief_pwa.handlers.common import TEMPLATE_DIR
+
+    plain = [
+        f"{path.relative_to(TEMPLATE_DIR)}: {tag}"
+        for path in TEMPLATE_DIR.rglob("*.html")
+        for tag in re.findall(r"<table\b[^>]*>", path.read_text())
+        if not re.search(r'class="[^"]*\bstack\b', tag)
+    ]
+    assert plain == []
