@@ -20,6 +20,7 @@ var SHELL = [
 ];
 var KEPT_PAGES = [
   /^\/$/,
+  /^\/intake$/,
   /^\/visits$/,
   /^\/visits\/\d+$/,
   /^\/households\/\d+$/,

@@ -56,5 +56,7 @@ async def home(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]
             )
         }
     )
+    if "/intake" in areas:
+        offline_urls.append("/intake")  # an application can be started without a signal
     context = {"visits": visits, "offline_urls": offline_urls, "can_take_applications": "/intake" in areas}
     return render(request, "home/today.html", context)

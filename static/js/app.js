@@ -36,6 +36,23 @@
   }
   bindFilters(document);
   document.addEventListener("htmx:afterSwap", function (event) { bindFilters(event.target); });
+  // An application saved from this phone: its kept draft is done with. Logging
+  // out forgets every kept draft (a phone may be shared).
+  try {
+    var submitted = sessionStorage.getItem("relief-intake-submitted");
+    if (submitted && document.querySelector("[data-intake-done]")) {
+      localStorage.removeItem(submitted);
+      sessionStorage.removeItem("relief-intake-submitted");
+    }
+  } catch (error) { /* storage unavailable */ }
+  document.addEventListener("submit", function (event) {
+    if (!/\/logout$/.test(event.target.action || "")) return;
+    try {
+      Object.keys(localStorage).forEach(function (name) {
+        if (name.indexOf("relief-intake-draft:") === 0) localStorage.removeItem(name);
+      });
+    } catch (error) { /* storage unavailable */ }
+  }, true);
   // The bot console: open on the newest message; a poll keeps the reader's place
   // (and follows new messages only when the reader was already at the bottom).
   var place = null;

@@ -113,6 +113,8 @@ def test_liaison_takes_an_application_visits_with_a_photo_and_issues_the_card(
     me.choose("#f-housing", "rented")
     me.type("#f-phone", "13912345678")
     me.choose("#f-category", "dibao")
+    assert me.page.locator("#f-members-0-name").is_hidden()  # three short steps on a phone
+    me.tap("[data-step-next]")
     me.type("#f-members-0-name", "周明亮")
     me.type("#f-members-0-id_number", new_id_number(born=date(1988, 3, 9)))  # not one of the server's
     me.choose("#f-members-0-relation", "head")
@@ -120,18 +122,28 @@ def test_liaison_takes_an_application_visits_with_a_photo_and_issues_the_card(
     assert me.page.locator("#idcheck-0 .id-ok").count() == 1, me.page.inner_html("#idcheck-0")
     me.choose("#f-members-0-work_capacity", "partial")
     me.choose("#f-members-0-schooling", "not_in_school")
+    me.tap("[data-step-next]")
     me.choose("#f-items-0-section", "income")
     # the kind list now offers income kinds only
     assert me.page.locator("#f-items-0-kind optgroup[data-section=asset]").get_attribute("hidden") is not None
     me.choose("#f-items-0-kind", "wages")
     me.choose("#f-items-0-member", "0")
     me.type("#f-items-0-amount", "650")
+    # everything typed so far is kept on the phone: a reload loses nothing
+    me.page.reload()
+    me.page.locator("[data-intake-form]").wait_for()
+    assert me.page.locator("text=已恢复").count() == 1
+    assert me.page.input_value("#f-members-0-name") == "周明亮"
+    assert me.page.input_value("#f-items-0-amount") == "650"
+    me.tap("[data-step-next]")
+    me.tap("[data-step-next]")
     me.tap("main form.intake button[value=save]")
     me.page.wait_for_url("**/receipt")
     me.check()
     receipt = me.page.locator("main").inner_text()
     assert "周*" in receipt or "周明亮" in receipt
     assert me.page.locator("img.bot-qr").count() == 1
+    assert me.page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('relief-intake-draft'))") == []
 
     me.tap("main a.btn[href^='/households/']")
     me.page.wait_for_url(re.compile(r"/households/\d+$"))
@@ -168,7 +180,7 @@ def test_liaison_takes_an_application_visits_with_a_photo_and_issues_the_card(
     assert "已补发" not in me.page.locator("main").inner_text()
     png = me.page.request.get(me.page.locator("a[href$='/card.png']").get_attribute("href") or "")
     assert png.ok and png.headers["content-type"] == "image/png"
-    assert me.taps <= 30, me.taps  # the core job, one-handed
+    assert me.taps - 2 <= 30, me.taps  # the core job, one-handed (less the two taps after the reload)
 
 
 def test_station_records_an_opinion_and_starts_the_public_notice(live_server: LiveServer, phone: Any) -> None:
