@@ -143,7 +143,8 @@ def test_liaison_takes_an_application_visits_with_a_photo_and_issues_the_card(
     receipt = me.page.locator("main").inner_text()
     assert "周*" in receipt or "周明亮" in receipt
     assert me.page.locator("img.bot-qr").count() == 1
-    assert me.page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('relief-intake-draft'))") == []
+    kept = "Object.keys(localStorage).filter(k => k.startsWith('relief-intake-draft'))"
+    assert me.page.evaluate(kept) == []  # saved: the draft kept on the phone is gone
 
     me.tap("main a.btn[href^='/households/']")
     me.page.wait_for_url(re.compile(r"/households/\d+$"))
