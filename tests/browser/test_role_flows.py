@@ -17,6 +17,13 @@ from tests.factories import TEST_PASSWORD, new_id_number
 pytestmark = pytest.mark.browser
 
 FITS = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+# Controls a thumb must hit: buttons, fields and button-styled links, at least 44 px
+# (a check box or radio counts by the label around it).
+SMALL_CONTROLS = """() => Array.from(document.querySelectorAll(
+    'main button, main .btn, main input:not([type=hidden]), main select, main textarea'))
+  .map(el => (el.type === 'checkbox' || el.type === 'radio') && el.closest('label') ? el.closest('label') : el)
+  .filter(el => { const r = el.getBoundingClientRect(); return r.width > 0 && (r.height < 44 || r.width < 44); })
+  .map(el => el.outerHTML.slice(0, 80))"""
 
 
 class Phone:
@@ -255,6 +262,6 @@ def test_the_supervisor_reads_the_audit_trail(live_server: LiveServer, phone: An
     me.check()
     me.type("#f-action", "application.")
     me.tap("main form button[type=submit]")  # htmx swaps the results in place
-    me.page.wait_for_function("location.search.includes('action=application.')")
+    me.page.wait_for_url(re.compile(r"action=application\."))
     me.check()
     assert me.page.locator("table.audit-log tbody tr").count() > 3
