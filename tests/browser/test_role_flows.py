@@ -21,8 +21,12 @@ FITS = "document.documentElement.scrollWidth <= document.documentElement.clientW
 # (a check box or radio counts by the label around it).
 SMALL_CONTROLS = """() => Array.from(document.querySelectorAll(
     'main button, main .btn, main input:not([type=hidden]), main select, main textarea'))
-  .map(el => (el.type === 'checkbox' || el.type === 'radio') && el.closest('label') ? el.closest('label') : el)
-  .filter(el => { const r = el.getBoundingClientRect(); return r.width > 0 && (r.height < 44 || r.width < 44); })
+  .map(el => (el.type === 'checkbox' || el.type === 'radio') && el.closest('label')
+    ? el.closest('label') : el)
+  .filter(el => {
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && (r.height < 44 || r.width < 44);
+  })
   .map(el => el.outerHTML.slice(0, 80))"""
 
 
