@@ -256,6 +256,8 @@ def test_a_resident_objects_from_the_notice_board(live_server: LiveServer, phone
     me.type("#f-body", "据我了解，该户家中有一辆新购置的小轿车，请核实。")
     me.submit("main form button[type=submit]")
     assert live_server.query("SELECT count(*) FROM objection") == [(1,)]
+    me.visit("/board/370102001001/poster")  # the printable poster fits a phone too
+    assert me.page.locator(".print-a4-poster svg, .print-a4-poster img").count() >= 1
 
 
 def test_the_supervisor_reads_the_audit_trail(live_server: LiveServer, phone: Any) -> None:
@@ -269,3 +271,37 @@ def test_the_supervisor_reads_the_audit_trail(live_server: LiveServer, phone: An
     me.page.wait_for_url(re.compile(r"action=application\."))
     me.check()
     assert me.page.locator("table.audit-log tbody tr").count() > 3
+
+
+def test_the_bot_console_shows_the_newest_reply_and_its_poll_keeps_the_place(
+    live_server: LiveServer, phone: Any
+) -> None:
+    me = Phone(phone, live_server)
+    me.login("station", "/bot/console")
+
+    def console_answer(method: str) -> Any:
+        return lambda r: r.url.endswith("/bot/console") and r.request.method == method
+
+    for text in ("/start", "/status", "/lang", "/apply", "/status"):
+        me.type("#f-text", text)
+        with me.page.expect_response(console_answer("POST")):
+            me.tap("main form.bot-compose button[type=submit]")
+        me.page.wait_for_timeout(150)
+    me.check()
+    scroll = (
+        "(() => { const t = document.getElementById('transcript');"
+        " return [t.scrollTop, t.scrollHeight, t.clientHeight]; })()"
+    )
+    top, height, view = me.page.evaluate(scroll)
+    assert height > view and height - top - view < 4  # opens on the newest reply
+    with me.page.expect_response(console_answer("GET"), timeout=8000):
+        pass  # the 5 s poll swaps the transcript in
+    me.page.wait_for_timeout(200)
+    top, height, view = me.page.evaluate(scroll)
+    assert height - top - view < 4  # still following the newest
+    me.page.evaluate("document.getElementById('transcript').scrollTop = 40")
+    with me.page.expect_response(console_answer("GET"), timeout=8000):
+        pass
+    me.page.wait_for_timeout(200)
+    assert me.page.evaluate(scroll)[0] == 40  # a reader scrolled back keeps the place
+    me.check()
