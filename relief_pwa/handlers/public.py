@@ -21,6 +21,7 @@ from relief_pwa.adapters.qr import qr_png
 from relief_pwa.core.enums import Category, OrgLevel, Role
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, PermissionDenied, ValidationFailed
 from relief_pwa.core.i18n import N_
+from relief_pwa.handlers.assets import manifest
 from relief_pwa.handlers.common import first, flash, form_errors, now_of, public_base_url, render
 from relief_pwa.i18n import current_language, gettext
 from relief_pwa.services import objections as objection_service
@@ -67,7 +68,8 @@ async def limit_writes(request: Request[Any, Any, Any]) -> Response[str] | None:
 
 
 def _etag(*parts: object) -> str:
-    seed = "|".join(str(p) for p in (*parts, current_language.get()))
+    # The static files' digest too: a page names them by hashed name.
+    seed = "|".join(str(p) for p in (*parts, current_language.get(), manifest().digest))
     return '"' + hashlib.sha256(seed.encode()).hexdigest()[:32] + '"'
 
 
