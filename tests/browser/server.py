@@ -56,7 +56,7 @@ async def role_flows(world: Any, now: Any) -> dict[str, Any]:
     from tests.services.plans_support import pool, recipient
     from tests.services.publicity_support import eligible_application
 
-    station, center = world.actor("station"), world.actor("center")
+    station = world.actor("station")
     investigating = await make_intake(world, members=[member("赵调查")])
     await do_transition(station, investigating.application_id, "start_investigation", now=now)
     eligible = await eligible_application(world, members=[member("钱合格")])
@@ -69,7 +69,6 @@ async def role_flows(world: Any, now: Any) -> dict[str, Any]:
     await do_start_publicity(station, public.application_id, now=now, proposed_amount_fen=61_000)
     active_household = await recipient(world, index="80")
     _, fund_id, _ = await pool(world)
-    del center
     return {
         "investigating_id": investigating.application_id,
         "eligible_id": eligible.application_id,

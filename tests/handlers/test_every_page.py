@@ -145,7 +145,6 @@ def escaped_attributes(html: str) -> list[str]:
 async def _ids() -> dict[str, list[str]]:
     """Candidate values for every path parameter: several per kind, so pages
     of different states (received, under 公示, approved, active...) are all shown."""
-    street = f"%.{DEMO_STREET}%"
     apps = await Application.select(Application.id, Application.household, Application.state).where(
         Application.org_path.like(f"%{DEMO_STREET}%")
     )
@@ -162,7 +161,6 @@ async def _ids() -> dict[str, list[str]]:
         row = await table.select(column or table._meta.primary_key).first()
         return [str(next(iter(row.values())))] if row else []
 
-    del street
     return {
         "household_id": households[:4],
         "application_id": applications,
