@@ -13,7 +13,6 @@ from litestar.config.compression import CompressionConfig
 from litestar.datastructures import MutableScopeHeaders, State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
-from litestar.static_files import create_static_files_router
 
 import relief_pwa
 from relief_pwa.bot.app import bot_lifespan
@@ -24,7 +23,6 @@ from relief_pwa.filesafety import secure_files
 from relief_pwa.handlers import ROUTES
 from relief_pwa.handlers.bounds import bounds_middleware
 from relief_pwa.handlers.common import (
-    PUBLIC,
     authorize,
     form_errors,
     is_htmx,
@@ -40,7 +38,7 @@ from relief_pwa.services.access_log import access_log_lifespan
 from relief_pwa.services.audit import audit_checkpoint_lifespan
 from relief_pwa.services.publicity import notice_clock_lifespan
 from relief_pwa.services.wiring import register_listeners
-from relief_pwa.settings import REPO_ROOT, Settings, get_settings
+from relief_pwa.settings import Settings, get_settings
 
 log = logging.getLogger("relief_pwa")
 
@@ -210,15 +208,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             elif isinstance(DB, BoundedSQLiteEngine):
                 await DB.close_pool()
 
-    static_router = create_static_files_router(
-        path="/static",
-        directories=[REPO_ROOT / "static"],
-        name="static",
-        include_in_schema=False,
-        opt=PUBLIC,
-    )
     app = Litestar(
-        route_handlers=[*ROUTES, static_router],
+        route_handlers=ROUTES,  # static files too: relief_pwa/handlers/assets.py (content-hashed names)
         dependencies={"actor": Provide(provide_actor)},
         # Request log, parameter bounds, then sessions, CSRF and flash cookies (handlers/sessions.py;
         # the /bot/webhook is CSRF-exempt there).

@@ -39,17 +39,31 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(wrapper())
 
 
-async def _migrate() -> None:
+async def _migrate() -> str:
+    """Apply the migrations not yet run; one line saying what happened.
+
+    Piccolo's own report counts every migration as "already complete" even on
+    an empty database, so it is kept (and shown only when a migration fails)."""
+    import contextlib
+    import io
+    import re
+
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
-    result = await run_forwards("relief")
+    report = io.StringIO()
+    with contextlib.redirect_stdout(report):
+        result = await run_forwards("relief")
     if not result.success:
+        sys.stderr.write(report.getvalue())
         raise SystemExit(f"migration failed: {result.message}")
+    applied = len(re.findall(r"\[forwards\]\.\.\. ok", report.getvalue()))
+    if applied:
+        return f"migrations: {applied} applied, the database is up to date"
+    return "migrations: none to apply, the database is up to date"
 
 
 def cmd_migrate(_: argparse.Namespace) -> None:
-    run_async(_migrate())
-    print("migrations applied")
+    print(run_async(_migrate()))
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -57,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     settings = get_settings()
     if args.migrate:
-        run_async(_migrate())
+        print(run_async(_migrate()))
     if settings.is_production:
         from relief_pwa.services.auth import accounts_with_demo_passwords
 

@@ -76,7 +76,9 @@ class Settings:
     login_address_max_failures: int = 20
     login_address_window_seconds: int = 15 * 60
     trusted_proxies: tuple[str, ...] = ()
-    public_base_url: str = "http://127.0.0.1:8000"
+    # Where the public reaches this app (QR codes on cards and posters, the bot's
+    # webhook). Empty: each page uses the address it was requested at.
+    public_base_url: str = ""
     bot_token: str = ""
     bot_webhook_secret: str = ""
     bot_api_base_url: str = "https://api.telegram.org/bot"
@@ -221,7 +223,7 @@ def load_settings() -> Settings:
         login_address_max_failures=_env_int("LOGIN_ADDRESS_MAX_FAILURES", 20),
         login_address_window_seconds=_env_int("LOGIN_ADDRESS_WINDOW_SECONDS", 15 * 60),
         trusted_proxies=_env_networks("TRUSTED_PROXIES"),
-        public_base_url=_env("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        public_base_url=_env("PUBLIC_BASE_URL").rstrip("/"),
         bot_token=_env("BOT_TOKEN"),
         bot_webhook_secret=_env("BOT_WEBHOOK_SECRET"),
         bot_api_base_url=_env("BOT_API_BASE_URL", "https://api.telegram.org/bot"),

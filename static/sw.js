@@ -3,7 +3,9 @@
 // list, each visit and the files of those households (cached network-first, so
 // online pages are always fresh). Posting is left to the page's outbox.
 "use strict";
-var STATIC_CACHE = "relief-static-v1";
+// Served by relief_pwa/handlers/assets.py: the cache name becomes "relief-static-"
+// plus a digest of every static file's hash, and the shell lists hashed names.
+var STATIC_CACHE = "relief-static-dev";
 var PAGES_CACHE = "relief-pages-v1"; // also filled by static/js/outbox.js; emptied on logout
 var SHELL = [
   "/offline",
@@ -17,6 +19,8 @@ var SHELL = [
   "/static/icons/favicon.ico"
 ];
 var KEPT_PAGES = [
+  /^\/$/,
+  /^\/intake$/,
   /^\/visits$/,
   /^\/visits\/\d+$/,
   /^\/households\/\d+$/,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -22,7 +23,13 @@ def run(var_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_migrate_create_user_and_audit_verify(tmp_path):
-    assert run(tmp_path, "migrate").returncode == 0
+    fresh = run(tmp_path, "migrate")
+    assert fresh.returncode == 0
+    # One truthful line: on an empty database nothing was "already complete".
+    assert "already complete" not in fresh.stdout and "not yet run" not in fresh.stdout
+    assert re.search(r"migrations: \d+ applied", fresh.stdout), fresh.stdout
+    again = run(tmp_path, "migrate")
+    assert "none to apply" in again.stdout, again.stdout
     database = tmp_path / "relief.sqlite3"
     with sqlite3.connect(database) as conn:
         conn.execute(

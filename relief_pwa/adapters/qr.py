@@ -52,6 +52,32 @@ def qr_png(data: str, box_size: int = 8, border: int = 4) -> bytes:
     return buffer.getvalue()
 
 
+def qr_png_captioned(data: str, caption: str, box_size: int = 8, border: int = 4) -> bytes:
+    """A QR code PNG with one line of text under it (a card's file number), so a
+    downloaded or forwarded image still says which household it belongs to.
+
+    The caption is drawn with Pillow's built-in font (Latin letters, digits and
+    dashes: file numbers); the quiet zone around the code is kept."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    code = _build(data, box_size=box_size, border=border)
+    qr = code.make_image(image_factory=qrcode.image.pil.PilImage).get_image().convert("L")
+    font = ImageFont.load_default(size=max(12, box_size * 4))
+    draw = ImageDraw.Draw(qr)
+    left, top, right, bottom = draw.textbbox((0, 0), caption, font=font)
+    text_width, text_height = right - left, bottom - top
+    width = max(qr.width, text_width + 2 * box_size * border)
+    height = qr.height + text_height + box_size * border
+    image = Image.new("L", (width, height), 255)
+    image.paste(qr, ((width - qr.width) // 2, 0))
+    ImageDraw.Draw(image).text(
+        ((width - text_width) // 2 - left, qr.height - top), caption, font=font, fill=0
+    )
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def qr_svg(data: str) -> str:
     """Render ``data`` as a scalable QR code: one SVG ``<path>``, no script.
 

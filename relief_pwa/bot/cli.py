@@ -49,6 +49,8 @@ def cmd_set_webhook(args: argparse.Namespace) -> None:
 
     settings = get_settings()
     _require_token(settings)
+    if not (args.url or settings.public_base_url):
+        raise SystemExit("set RELIEF_PUBLIC_BASE_URL (or pass --url): Telegram must know the public address")
     url = args.url or f"{settings.public_base_url}/bot/webhook"
     print(run_async(_set_webhook(settings, url, args.delete, args.drop_pending)))
 

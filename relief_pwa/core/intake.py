@@ -285,11 +285,14 @@ def validate_intake(draft: IntakeDraft, as_of: date) -> CleanIntake:
     filled = [(i, m) for i, m in enumerate(member_drafts) if not m.is_blank()]
     if not filled:
         errors["members"] = DomainError(N_("Enter at least the head of household."), field="members")
-    index_map: dict[int, int] = {}
+    # Items name a member by its form row. Every filled row counts: a member with
+    # a mistake of its own is reported there, not again on each item naming it
+    # (and with any mistake nothing is saved, so the positions are only used
+    # when every member is clean).
+    index_map = {i: position for position, (i, _) in enumerate(filled)}
     for i, member_draft in filled:
         clean = _clean_member(f"members-{i}-", member_draft, as_of, errors)
         if clean is not None:
-            index_map[i] = len(members)
             members.append(clean)
     heads = [m for m in members if m.relation == Relation.HEAD]
     if members and len(heads) != 1 and "members" not in errors:

@@ -37,7 +37,7 @@ _NAME = re.compile(r"[^\W\d_](?:[^\W\d_]|[·•' \-])*[^\W\d_]", re.UNICODE)
 
 def clean_name(raw: str) -> str:
     """A person's name: 2 to 30 letters, no digits or symbols."""
-    name = " ".join(unicodedata.normalize("NFKC", raw).split())
+    name = " ".join(_fold(raw).split())
     if not name:
         raise DomainError(N_("Please type your name."), field="name")
     if len(name) > NAME_MAX:
@@ -60,9 +60,21 @@ def clean_category(raw: str) -> Category:
     return category
 
 
+# Full-width letters and digits (typed with a Chinese input method) read as ASCII;
+# Chinese punctuation (，。：（）) is the applicant's own text and stays: NFKC would
+# turn "，" into "," and "（" into "(".
+_FULL_WIDTH_ALNUM = {
+    code: code - 0xFEE0 for code in (*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B))
+}
+
+
+def _fold(raw: str) -> str:
+    return unicodedata.normalize("NFC", raw).translate(_FULL_WIDTH_ALNUM)
+
+
 def clean_description(raw: str) -> str:
     """What happened, in the applicant's words: 5 to 500 characters, no markup."""
-    text = unicodedata.normalize("NFKC", raw).strip()
+    text = _fold(raw).strip()
     if len(text) < DESCRIPTION_MIN:
         raise DomainError(
             N_("Please describe your situation in at least {min} characters."),

@@ -202,7 +202,7 @@ def _d(value: str) -> Decimal:
 DEFAULT_MODEL = ScoringModel(
     version="v1",
     effective_from=date(2020, 4, 1),
-    description="DESIGN §4 default model; rationale in docs/relief-index.md",
+    description="默认模型：各因素的分值与理由见救助指数说明。",
     factors={
         "income_gap": FactorParams(max_points=_d("35")),
         "dependants": FactorParams(max_points=_d("15")),

@@ -7,6 +7,7 @@ from typing import Any
 from relief_pwa.handlers import (
     admin,
     analytics,
+    assets,
     auth,
     botweb,
     cards,
@@ -26,6 +27,7 @@ from relief_pwa.handlers import (
 
 ROUTES: list[Any] = [
     system.healthz,
+    *assets.ROUTES,
     system.set_language,
     system.home,
     *auth.ROUTES,
@@ -34,6 +36,7 @@ ROUTES: list[Any] = [
     cases.household_identifiers,
     intake.intake_form,
     intake.intake_submit,
+    intake.check_id,
     intake.receipt,
     *org_network.ROUTES,
     *admin.ROUTES,

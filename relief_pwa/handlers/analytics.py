@@ -164,35 +164,35 @@ def _page_query(
 
 
 MAP_LABELS = {
-    "open": "Open cases",
-    "active": "Active recipients",
-    "new": "New applications",
-    "approve": "Approvals",
-    "reject": "Rejections",
-    "exit": "Exits",
-    "overdue": "Investigations overdue",
-    "paid": "Paid in the period (yuan)",
-    "index": "Mean relief index",
+    "open": N_("Open cases"),
+    "active": N_("Active recipients"),
+    "new": N_("New applications"),
+    "approve": N_("Approvals"),
+    "reject": N_("Rejections"),
+    "exit": N_("Exits"),
+    "overdue": N_("Investigations overdue"),
+    "paid": N_("Paid in the period (yuan)"),
+    "index": N_("Mean relief index"),
 }
 KIND_LABELS = {
-    "investigation": "Investigations (15 working days)",
-    "follow_up": "Follow-up visits",
-    "review": "Periodic reviews",
-    "reverify": "Re-verification visits",
+    "investigation": N_("Investigations (15 working days)"),
+    "follow_up": N_("Follow-up visits"),
+    "review": N_("Periodic reviews"),
+    "reverify": N_("Re-verification visits"),
 }
 TIMELINESS_LABELS = {
-    "on_time": "On time",
-    "late": "Done late",
-    "overdue": "Overdue",
-    "pending": "Not yet due",
+    "on_time": N_("On time"),
+    "late": N_("Done late"),
+    "overdue": N_("Overdue"),
+    "pending": N_("Not yet due"),
 }
 MOVE_LABELS = {
-    "up": "Index rose",
-    "down": "Index fell",
-    "same": "Unchanged",
-    "new": "First scored in the period",
+    "up": N_("Index rose"),
+    "down": N_("Index fell"),
+    "same": N_("Unchanged"),
+    "new": N_("First scored in the period"),
 }
-OBJECTION_LABELS = {"objection": "Objections", "complaint": "Complaints"}
+OBJECTION_LABELS = {"objection": N_("Objections"), "complaint": N_("Complaints")}
 
 
 def _map_value(measure: str, figures: dict[str, int]) -> tuple[float, str]:

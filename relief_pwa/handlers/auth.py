@@ -74,7 +74,7 @@ async def _start_session(request: Request[Any, Any, Any], actor: Actor, next_pat
 
 
 @get("/login", name="login", opt=PUBLIC)
-async def login_page(request: Request[Any, Any, Any], next: FromQuery[str] = "/cases") -> Response[str]:
+async def login_page(request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Response[str]:
     return render(
         request, "auth/login.html", {"next": _safe_next(next), "errors": {}, "username": ""}, headers=NO_STORE
     )

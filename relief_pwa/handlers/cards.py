@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from relief_pwa.adapters.qr import qr_png, qr_svg
+from relief_pwa.adapters.qr import qr_png_captioned, qr_svg
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden
 from relief_pwa.handlers.common import (
     PUBLIC,
@@ -21,6 +21,7 @@ from relief_pwa.handlers.common import (
     needs,
     now_of,
     optional_actor,
+    public_base_url,
     render,
 )
 from relief_pwa.handlers.public import limit_reads
@@ -39,7 +40,7 @@ NO_STORE = {"cache-control": "no-store"}
 
 
 def _base_url(request: Request[Any, Any, Any]) -> str:
-    return str(request.app.state.settings.public_base_url)
+    return public_base_url(request)
 
 
 @get("/households/{household_id:int}/card", name="household_card", opt=needs(C.CASES_READ))
@@ -68,7 +69,9 @@ async def card_png(
     card = await get_card(actor, household_id, now=now_of(request))
     if not card.token:
         raise NotFoundOrForbidden()
-    png = await anyio.to_thread.run_sync(qr_png, card_url(_base_url(request), card.token))
+    png = await anyio.to_thread.run_sync(
+        qr_png_captioned, card_url(_base_url(request), card.token), card.file_no
+    )
     return Response(
         png,
         media_type="image/png",
@@ -83,8 +86,12 @@ async def card_png(
 async def card_issue(
     request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Redirect:
+    had_card = bool((await get_card(actor, household_id, now=now_of(request))).token)
     await do_issue_card(actor, household_id, now=now_of(request))
-    flash(request, translate("A new card was issued; any earlier card no longer works."))
+    if had_card:
+        flash(request, translate("A new card was issued; any earlier card no longer works."))
+    else:
+        flash(request, translate("The household card was issued. Print it or download it below."))
     return Redirect(f"/households/{household_id}/card", status_code=303)
 
 

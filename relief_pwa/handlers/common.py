@@ -4,6 +4,7 @@ current actor, form parsing and turning domain errors into messages."""
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -59,11 +60,222 @@ def _label_of(enum_name: str, value: Any) -> str:
 _ACTION_LABELS = {
     "household.create": N_("Household file opened"),
     "household.close": N_("Household file closed"),
+    "household.update": N_("Household details changed"),
+    "household.near_relative": N_("Near-relative filing recorded"),
+    "member.add": N_("Member added"),
+    "member.update": N_("Member details changed"),
+    "member.remove": N_("Member left the household"),
+    "item.add": N_("Income, asset or expense added"),
+    "item.remove": N_("Income, asset or expense removed"),
     "application.receive": N_("Application received"),
+    "application.id": N_("Application number given"),
     "staff.create": N_("Staff account created"),
+    "staff.enable": N_("Staff account enabled"),
+    "staff.disable": N_("Staff account disabled"),
     "org.create": N_("Org unit created"),
+    "org.update_office": N_("Office details changed"),
+    "setting.update": N_("Setting changed"),
+    "standard.create": N_("Relief standard set"),
     "index.rescore_all": N_("Every household re-scored"),
+    "index.recompute": N_("Relief index recomputed"),
+    "scoring_model.create": N_("Scoring model drafted"),
+    "scoring_model.activate": N_("Scoring model put in use"),
+    "shock.record": N_("Sudden hardship recorded"),
+    "job.done": N_("Background job finished"),
+    "visit.schedule": N_("Home visit scheduled"),
+    "visit.create": N_("Home visit recorded (unscheduled)"),
+    "visit.record": N_("Home visit recorded"),
+    "visit.edit": N_("Home visit corrected"),
+    "visit.cancel": N_("Home visit cancelled"),
+    "verification.record": N_("Verified value recorded"),
+    "photo.add": N_("Photo added"),
+    "eligibility.opinion": N_("Eligibility opinion given"),
+    "card.issue": N_("Household card issued"),
+    "card.revoke": N_("Household card revoked"),
+    "notice.start": N_("Public notice (公示) started"),
+    "notice.end": N_("Public notice (公示) ended"),
+    "notice.interrupt": N_("Public notice (公示) interrupted"),
+    "list.publish": N_("Recipient list published"),
+    "policy.publish": N_("Policy page published"),
+    "objection.file": N_("Objection or complaint filed"),
+    "objection.investigate": N_("Objection investigated"),
+    "objection.answer": N_("Objection answered"),
+    "objection.close": N_("Objection closed"),
+    "provider.create": N_("Provider added"),
+    "fund.create": N_("Fund opened"),
+    "donation.record": N_("Donation recorded"),
+    "resource.create": N_("Resource added"),
+    "resource.update": N_("Resource changed"),
+    "plan.draft": N_("Relief plan drafted"),
+    "plan.approve": N_("Relief plan approved"),
+    "plan.adjust_line": N_("Plan line adjusted"),
+    "plan.cancel_line": N_("Plan line cancelled"),
+    "plan.remove_line": N_("Plan line removed"),
+    "payment.generate": N_("Monthly payments generated"),
+    "batch.create": N_("One-card batch created"),
+    "batch.export": N_("One-card batch exported to the bank"),
+    "batch.reconcile": N_("One-card batch reconciled"),
+    "handover.confirm": N_("Handover confirmed"),
+    "followup.alert": N_("Follow-up alert raised"),
+    "followup.resolve": N_("Follow-up resolved"),
+    "sample.draw": N_("Re-verification sample drawn"),
+    "sample_item.finding": N_("Re-verification finding recorded"),
+    "bot.token_issue": N_("Bot link code issued to the applicant"),
+    "bot.bind": N_("Applicant linked the bot"),
+    "bot.unbind": N_("Applicant unlinked the bot"),
+    "bot.language": N_("Bot language changed"),
+    "bot.chat_blocked": N_("Applicant blocked the bot"),
+    "bot.chat_unblocked": N_("Applicant unblocked the bot"),
+    "preapplication.create": N_("Pre-application received through the bot"),
+    "preapplication.taken": N_("Pre-application taken up"),
+    "preapplication.closed": N_("Pre-application closed"),
 }
+
+# Kinds of record an audit event is about (the entity_type of the event).
+_ENTITY_LABELS = {
+    "application": N_("Application"),
+    "household": N_("Household"),
+    "household_card": N_("Household card"),
+    "member": N_("Member"),
+    "money_item": N_("Income, asset or expense"),
+    "aid_record": N_("Aid received"),
+    "shock": N_("Sudden hardship"),
+    "visit": N_("Home visit"),
+    "photo": N_("Photo"),
+    "eligibility_opinion": N_("Eligibility opinion"),
+    "public_notice": N_("Public notice (公示)"),
+    "published_list": N_("Published list"),
+    "policy_page": N_("Policy page"),
+    "objection": N_("Objection or complaint"),
+    "near_relative_filing": N_("Near-relative filing"),
+    "provider": N_("Provider"),
+    "fund": N_("Fund"),
+    "donation": N_("Donation"),
+    "resource": N_("Resource"),
+    "plan": N_("Relief plan"),
+    "plan_line": N_("Plan line"),
+    "payment": N_("Payment"),
+    "payment_month": N_("Monthly payments"),
+    "disbursement_batch": N_("One-card batch"),
+    "handover": N_("Handover"),
+    "relief_standard": N_("Relief standard"),
+    "scoring_model": N_("Scoring model"),
+    "system_setting": N_("Setting"),
+    "staff": N_("Staff account"),
+    "org_unit": N_("Org unit"),
+    "job": N_("Background job"),
+    "reverification_sample": N_("Re-verification sample"),
+    "sample_item": N_("Sampled household"),
+    "bot_chat": N_("Bot chat"),
+    "pre_application": N_("Pre-application"),
+}
+
+
+# Codes stored as plain strings (not enums), by what they are codes of.
+_CODE_LABELS: dict[str, dict[str, str]] = {
+    "plan": {
+        "draft": N_("Draft"),
+        "approved": N_("Approved"),
+        "implemented": N_("Implemented"),
+        "cancelled": N_("Cancelled"),
+    },
+    "batch": {"draft": N_("Draft"), "exported": N_("Exported"), "reconciled": N_("Reconciled")},
+    "payment": {
+        "queued": N_("Queued"),
+        "batched": N_("In a batch"),
+        "paid": N_("Paid"),
+        "failed": N_("Failed"),
+    },
+    "model": {"draft": N_("Draft"), "active": N_("In use"), "retired": N_("Retired")},
+    "notice": {"running": N_("Running"), "ended": N_("Ended"), "interrupted": N_("Interrupted")},
+    "job": {"queued": N_("Queued"), "running": N_("Running"), "done": N_("Done"), "failed": N_("Failed")},
+    "fund_entry": {
+        "income": N_("Income"),
+        "reserve": N_("Reserved"),
+        "release": N_("Released"),
+        "pay": N_("Paid out"),
+        "refund": N_("Refunded"),
+    },
+    "section": {"income": N_("Income"), "asset": N_("Assets"), "expense": N_("Rigid expenses")},
+    "need": {
+        "living": N_("Basic living"),
+        "medical": N_("Medical care"),
+        "heating": N_("Heating"),
+        "temporary": N_("Temporary hardship"),
+        "bedding": N_("Bedding and clothing"),
+        "education": N_("Schooling"),
+        "housing": N_("Housing"),
+        "disaster": N_("Disaster relief"),
+        "food": N_("Food"),
+    },
+    "model_param": {
+        "window_months": N_("Window (months)"),
+        "decay_months": N_("Fades over (months)"),
+        "scale_months": N_("Scale (months)"),
+        "exemption_months": N_("Exempt for (months)"),
+    },
+    "trigger": {
+        "intake": N_("application taken"),
+        "facts": N_("facts changed"),
+        "manual": N_("recomputed by staff"),
+        "shock": N_("sudden hardship"),
+        "verification": N_("verified values"),
+    },
+}
+
+
+def code_label(group: str, code: Any) -> str:
+    """The readable name of a stored code of one kind (``group``), else the code."""
+    text = "" if code is None else str(code)
+    labels = _CODE_LABELS.get(group, {})
+    return gettext(labels[text]) if text in labels else text
+
+
+_LEVEL_ENUMS = {"illness": "Illness", "housing": "Housing"}
+
+
+def level_label(factor: str, level: str) -> str:
+    """A scoring factor's level ("housing", "rented_heavy") by the enum of that factor."""
+    if factor in _LEVEL_ENUMS:
+        return _label_of(_LEVEL_ENUMS[factor], level)
+    if factor == "disability":
+        return translate(N_("grade {grade}"), grade=level)
+    return level
+
+
+def trigger_label(trigger: str) -> str:
+    """Why an index was computed: "intake", "application.approve", "aid.cash", "model:3"..."""
+    if trigger.startswith("application."):
+        return action_label(trigger)
+    if trigger.startswith("model:"):
+        return translate(N_("model {version}"), version=trigger.removeprefix("model:"))
+    if trigger.startswith("aid."):
+        return gettext(N_("aid received"))
+    return code_label("trigger", trigger)
+
+
+def translated_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Message parameters made readable: message ids (marked N_) and enum codes
+    ("urban", "dibao") translated, a need by its name; other values (names,
+    numbers) come back unchanged."""
+
+    def readable(key: str, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if key == "need":
+            return code_label("need", value)
+        translated = gettext(value)
+        return translated if translated != value else _label(value)
+
+    return {key: readable(key, value) for key, value in params.items()}
+
+
+def reference_label(reference: str) -> str:
+    """A fund entry's reference ("donation:3", "plan_line:12") as a readable record name."""
+    kind, sep, number = reference.partition(":")
+    if sep and kind in _ENTITY_LABELS:
+        return f"{gettext(_ENTITY_LABELS[kind])} #{number}"
+    return reference
 
 
 def action_label(action: str) -> str:
@@ -83,6 +295,28 @@ def _can(context: Any, capability: Capability | str) -> bool:
     """Template test of the policy: ``{% if can(C.PLAN_APPROVE) %}`` shows what the actor may use."""
     actor = context.get("actor")
     return isinstance(actor, Actor) and actor.can(Capability(capability))
+
+
+def entity_label(entity_type: str) -> str:
+    """A readable name for the kind of record an audit event is about."""
+    return gettext(_ENTITY_LABELS[entity_type]) if entity_type in _ENTITY_LABELS else entity_type
+
+
+_ACTOR_LABEL = re.compile(r"(?P<name>.*?) \((?P<username>[^()]*)\)\Z", re.S)
+
+
+def actor_name(actor_label: str) -> str:
+    """The person in a stored actor label ("王秀兰（联络员） (liaison)" → "王秀兰（联络员）").
+
+    The label is kept whole in the audit chain (it is hashed); pages for people
+    show the name, the audit browser shows the username beside it as a code."""
+    match = _ACTOR_LABEL.match(actor_label)
+    return match.group("name") if match else actor_label
+
+
+def actor_username(actor_label: str) -> str:
+    match = _ACTOR_LABEL.match(actor_label)
+    return match.group("username") if match else ""
 
 
 def _yuan(fen: Any) -> str:
@@ -116,7 +350,31 @@ def _localdate(value: Any) -> str:
     return _localtime(value, "%Y-%m-%d")
 
 
+_ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9-]*\Z")
+
+
+def html_attrs(attrs: Mapping[str, Any]) -> Markup:
+    """Extra attributes of a form control, each value escaped on its own.
+
+    A mapping, never a pre-built string: autoescaping a string of attributes
+    turns its quotes into ``&#34;`` and the browser then sees broken values
+    (a pattern with literal quotes blocks the form). ``True`` gives a bare
+    attribute; ``None`` and ``False`` leave it out."""
+    if not isinstance(attrs, Mapping):
+        raise TypeError(f"form control attributes must be a mapping, not {type(attrs).__name__}")
+    parts = []
+    for name, value in attrs.items():
+        if not _ATTRIBUTE_NAME.match(name):
+            raise ValueError(f"not an attribute name: {name!r}")
+        if value is None or value is False:
+            continue
+        parts.append(Markup(" {}").format(name) if value is True else Markup(' {}="{}"').format(name, value))
+    return Markup("").join(parts)
+
+
 def build_environment() -> Environment:
+    from relief_pwa.handlers.assets import static_url
+
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATE_DIR)),
         autoescape=select_autoescape(["html", "xml", "svg"], default=True),
@@ -136,6 +394,17 @@ def build_environment() -> Environment:
         action_label=action_label,
         can=_can,
         C=Capability,
+        entity_label=entity_label,
+        code_label=code_label,
+        trigger_label=trigger_label,
+        level_label=level_label,
+        known_needs=tuple(_CODE_LABELS["need"]),
+        reference_label=reference_label,
+        translated_params=translated_params,
+        actor_name=actor_name,
+        actor_username=actor_username,
+        html_attrs=html_attrs,
+        static_url=static_url,
     )
     env.filters.update(yuan=_yuan, localtime=_localtime, localdate=_localdate)
     # Macros as globals: a block rendered alone (an htmx fragment) does not run
@@ -238,6 +507,16 @@ def render(
     )
 
 
+def public_base_url(request: Request[Any, Any, Any]) -> str:
+    """The address the public reaches the app at, for QR codes and links that leave the page.
+
+    RELIEF_PUBLIC_BASE_URL when set (production behind a proxy: the address on
+    printed cards must not depend on who asked), else the address of this
+    request, so a server started on any host or port prints codes that work."""
+    configured = str(request.app.state.settings.public_base_url)
+    return configured or str(request.base_url).rstrip("/")
+
+
 def is_htmx(request: Request[Any, Any, Any]) -> bool:
     return request.headers.get("hx-request") == "true"
 
@@ -318,8 +597,10 @@ def now_of(request: Request[Any, Any, Any]) -> datetime:
 def form_errors(exc: DomainError) -> dict[str, str]:
     """Translated messages keyed by form field ('' for the form as a whole)."""
     if isinstance(exc, ValidationFailed):
-        return {name: translate(err.message, **err.params) for name, err in exc.errors.items()}
-    return {exc.field or "": translate(exc.message, **exc.params)}
+        return {
+            name: translate(err.message, **translated_params(err.params)) for name, err in exc.errors.items()
+        }
+    return {exc.field or "": translate(exc.message, **translated_params(exc.params))}
 
 
 _CONTROL_CHARACTERS = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -40,11 +41,12 @@ from relief_pwa.handlers.common import (
 )
 from relief_pwa.i18n import translate
 from relief_pwa.services.actors import Actor
-from relief_pwa.services.intake import DuplicateIdNumber, check_and_create_intake
+from relief_pwa.services.intake import DuplicateIdNumber, check_and_create_intake, check_id_number
 from relief_pwa.services.org import list_communities_for
 from relief_pwa.services.receipts import get_receipt
 
 MEMBER_FIELDS = tuple(MemberDraft.__dataclass_fields__)
+_ID_FIELD = re.compile(r"members-\d{1,2}-id_number")
 ITEM_FIELDS = tuple(ItemDraft.__dataclass_fields__)
 
 
@@ -168,3 +170,17 @@ async def receipt(
 ) -> Response[str]:
     data = await get_receipt(actor, application_id, now=now_of(request))
     return render(request, "intake/receipt.html", {"receipt": data})
+
+
+@get("/intake/check-id", name="intake_check_id", opt=needs(C.INTAKE_CREATE))
+async def check_id(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[str]:
+    """An htmx fragment under a member's ID number: checked as soon as it is typed,
+    so a duplicate is known before the rest of the form is filled."""
+    field, raw = next(((k, v) for k, v in request.query_params.items() if _ID_FIELD.fullmatch(k)), ("", ""))
+    problem = await check_id_number(actor, raw[:40], field, now=now_of(request)) if raw.strip() else None
+    context = {
+        "field": field,
+        "problem": form_errors(problem).get(field, "") if problem else "",
+        "household_id": problem.household_id if isinstance(problem, DuplicateIdNumber) else None,
+    }
+    return render(request, "intake/_id_check.html", context)

@@ -20,6 +20,7 @@ from litestar.response import Redirect
 from relief_pwa.adapters.qr import qr_png
 from relief_pwa.core.enums import Category, OrgLevel
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, PermissionDenied, ValidationFailed
+from relief_pwa.handlers.assets import manifest
 from relief_pwa.handlers.common import (
     PUBLIC,
     C,
@@ -29,6 +30,7 @@ from relief_pwa.handlers.common import (
     form_errors,
     needs,
     now_of,
+    public_base_url,
     render,
 )
 from relief_pwa.i18n import current_language, gettext
@@ -76,7 +78,8 @@ async def limit_writes(request: Request[Any, Any, Any]) -> Response[str] | None:
 
 
 def _etag(*parts: object) -> str:
-    seed = "|".join(str(p) for p in (*parts, current_language.get()))
+    # The static files' digest too: a page names them by hashed name.
+    seed = "|".join(str(p) for p in (*parts, current_language.get(), manifest().digest))
     return '"' + hashlib.sha256(seed.encode()).hexdigest()[:32] + '"'
 
 
@@ -123,7 +126,7 @@ def clear_rendered() -> None:
 
 
 def board_url(request: Request[Any, Any, Any], code: str) -> str:
-    return f"{request.app.state.settings.public_base_url}/board/{code}"
+    return f"{public_base_url(request)}/board/{code}"
 
 
 # --- boards ---------------------------------------------------------------------

@@ -189,9 +189,16 @@ async def approval_letter(
     case = await publicity.get_decision_case(actor, application_id)
     if case.state not in {AppState.APPROVED, AppState.REJECTED, AppState.ACTIVE}:
         raise DomainError(N_("There is no decision to print yet."))
-    from relief_pwa.services.public_boards import office_for
+    from relief_pwa.services.public_boards import decided_amount, office_for
 
-    context = {"case": case, "office": await office_for(case.org_path), "decided_on": case.decided_on}
+    amount_fen, period = await decided_amount(case.application_id, case.household_id, case.decided_on)
+    context = {
+        "case": case,
+        "office": await office_for(case.org_path),
+        "decided_on": case.decided_on,
+        "amount_fen": amount_fen,
+        "period": period,
+    }
     return render(request, "notices/letter.html", context)
 
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get
+from litestar import Request, Response, get
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from relief_pwa.handlers.common import ANY_STAFF, PUBLIC
+from relief_pwa.clock import local_date
+from relief_pwa.handlers.common import ANY_STAFF, PUBLIC, C, now_of, render
 from relief_pwa.i18n import normalise_language
+from relief_pwa.services.actors import Actor
 from relief_pwa.services.health import check_database
+from relief_pwa.services.visits import list_my_visits
 
 
 @get("/healthz", name="healthz", exclude_from_auth=True, cache=False, opt=PUBLIC)
@@ -34,5 +38,25 @@ async def set_language(
 
 
 @get("/", name="home", opt=ANY_STAFF)
-async def home(request: Request[Any, Any, Any]) -> Redirect:
-    return Redirect("/cases", status_code=303)
+async def home(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
+    """Field staff start on today's work (visits due, records waiting to be sent,
+    a new application); everyone else on the case list."""
+    if not actor.can(C.VISIT_RECORD):
+        return Redirect("/cases", status_code=303)
+    visits = await list_my_visits(actor, local_date(now_of(request)))
+    offline_urls = sorted(
+        {
+            url
+            for visit in visits.open_visits
+            for url in (
+                f"/visits/{visit.id}",
+                f"/households/{visit.household_id}",
+                f"/households/{visit.household_id}/visits/record",
+            )
+        }
+    )
+    can_take_applications = actor.can(C.INTAKE_CREATE)
+    if can_take_applications:
+        offline_urls.append("/intake")  # an application can be started without a signal
+    context = {"visits": visits, "offline_urls": offline_urls, "can_take_applications": can_take_applications}
+    return render(request, "home/today.html", context)

@@ -28,6 +28,7 @@ from relief_pwa.core.fieldwork import (
 )
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import parse_yuan
+from relief_pwa.handlers.assets import service_worker_source
 from relief_pwa.handlers.common import (
     PUBLIC,
     C,
@@ -69,10 +70,8 @@ from relief_pwa.services.visits import (
     list_household_visits,
     list_my_visits,
 )
-from relief_pwa.settings import REPO_ROOT
 
 MAX_PHOTOS_PER_RECORD = 12
-SERVICE_WORKER = REPO_ROOT / "static" / "sw.js"
 
 
 def _int_or_none(raw: str) -> int | None:
@@ -99,6 +98,7 @@ async def my_visits(request: Request[Any, Any, Any], *, actor: NamedDependency[A
             f"/visits/{visit.id}",
             f"/households/{visit.household_id}",
             f"/households/{visit.household_id}/ledger",
+            f"/households/{visit.household_id}/visits/record",  # a walk-in visit, offline too
         ]
     return render(
         request,
@@ -615,7 +615,7 @@ async def start_investigation(
 async def service_worker() -> Response[bytes]:
     """The service worker at the root, so its scope is the whole app."""
     return Response(
-        SERVICE_WORKER.read_bytes(),
+        service_worker_source(),
         media_type="text/javascript; charset=utf-8",
         headers={
             "service-worker-allowed": "/",

@@ -220,16 +220,21 @@ async def receipt_bot_link(application_id: int, now: datetime) -> dict[str, Any]
     from relief_pwa.adapters.qr import qr_png
     from relief_pwa.settings import get_settings
 
+    def data_uri(url: str) -> str:
+        return "data:image/png;base64," + base64.b64encode(qr_png(url, box_size=4)).decode()
+
     link = await current_bind_link(application_id, now)
     if link is None:
-        return {"bot_reissue": True}
+        # A reprinted receipt keeps a code: the bot itself (a chat already linked
+        # goes on working; a new link can be issued below).
+        plain = f"https://t.me/{get_settings().bot_username}"
+        return {"bot_reissue": True, "bot_open": {"url": plain, "qr_data_uri": data_uri(plain)}}
     url = deep_link(get_settings().bot_username, link.token)
-    png = qr_png(url, box_size=4)
     return {
         "bot": {
             "token": link.token,
             "url": url,
-            "qr_data_uri": "data:image/png;base64," + base64.b64encode(png).decode(),
+            "qr_data_uri": data_uri(url),
             "expires_on": local_date(link.expires_at).isoformat(),
         }
     }

@@ -9,7 +9,7 @@ from relief_pwa.clock import local_date
 from relief_pwa.core.enums import AppState, Channel
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
-from relief_pwa.core.idnumber import mask_id_number
+from relief_pwa.core.idnumber import mask_id_number, parse_id_number
 from relief_pwa.core.intake import CleanIntake, IntakeDraft, validate_intake
 from relief_pwa.core.materials import Material, MemberNeeds, missing_materials, required_materials
 from relief_pwa.core.permissions import Capability
@@ -80,6 +80,34 @@ async def _find_duplicates(actor: Actor, clean: CleanIntake) -> None:
             row["household.id"] if visible else None,
         )
     raise ValidationFailed(errors)
+
+
+async def check_id_number(actor: Actor, raw: str, field: str, *, now: datetime) -> DomainError | None:
+    """One member's ID number checked while the form is being filled: its checksum
+    and date, and whether an open household anywhere in the city already has it
+    (named only when the actor may open it). None when it is fine so far."""
+    require(actor, Capability.INTAKE_CREATE)
+    try:
+        number = parse_id_number(raw, local_date(now)).number
+    except DomainError as exc:
+        return DomainError(exc.message, field=field, **exc.params)
+    row = (
+        await Member.select(Member.household.id, Member.household.file_no, Member.household.org_path)
+        .where(
+            (Member.id_index == identifiers.index_of(identifiers.ID_NUMBER, number))
+            & Member.active.eq(True)
+            & (Member.household.is_open == True)  # noqa: E712
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    visible = actor.can_see(row["household.org_path"])
+    return DuplicateIdNumber(
+        field,
+        row["household.file_no"] if visible else None,
+        row["household.id"] if visible else None,
+    )
 
 
 async def check_and_create_intake(actor: Actor, draft: IntakeDraft, *, now: datetime) -> IntakeResult:

@@ -228,6 +228,18 @@ async def _recipient_amounts(household_ids: list[int]) -> dict[int, tuple[int, s
     }
 
 
+async def decided_amount(application_id: int, household_id: int, decided_on: date | None) -> tuple[int, str]:
+    """The monthly amount and period an approval letter states: from the approved
+    plans, else the amount proposed in the last 公示 from the month of the decision
+    (the same figures the public list shows)."""
+    amount, period = (await _recipient_amounts([household_id])).get(household_id, (0, ""))
+    if not amount:
+        amount = (await _last_notice_amounts([application_id])).get(application_id, 0)
+    if not period and decided_on is not None:
+        period = f"{decided_on.strftime('%Y-%m')} –"
+    return amount, period
+
+
 def _add_months(month: str, count: int) -> str:
     try:
         year, mon = int(month[:4]), int(month[5:7])

@@ -228,18 +228,27 @@
           }
           list.appendChild(item);
         });
+        // What was sent is no longer waiting: it goes to its own short list (this
+        // session, the last ten minutes), never under "waiting to be sent".
         var sent = [];
         try { sent = JSON.parse(sessionStorage.getItem("relief-outbox-sent") || "[]"); } catch (error) { sent = []; }
-        sent.forEach(function (entry) {
-          var item = document.createElement("li");
-          item.className = "is-sent";
-          var link = document.createElement("a");
-          link.href = entry.url;
-          link.textContent = (entry.title || entry.url) + " · " + text(panel, "sent", "sent");
-          item.appendChild(link);
-          list.appendChild(item);
-        });
-        if (empty) empty.hidden = records.length > 0 || sent.length > 0;
+        sent = sent.filter(function (entry) { return Date.now() - entry.at < 600000; });
+        var sentBox = panel.querySelector("[data-outbox-sent]");
+        var sentList = panel.querySelector("[data-outbox-sent-list]");
+        if (sentList) {
+          sentList.textContent = "";
+          sent.forEach(function (entry) {
+            var item = document.createElement("li");
+            item.className = "is-sent";
+            var link = document.createElement("a");
+            link.href = entry.url;
+            link.textContent = (entry.title || entry.url) + " · " + text(panel, "sent", "sent");
+            item.appendChild(link);
+            sentList.appendChild(item);
+          });
+          if (sentBox) sentBox.hidden = sent.length === 0;
+        }
+        if (empty) empty.hidden = records.length > 0;
       });
       return records;
     }).catch(function () { return []; });

@@ -56,7 +56,12 @@
     setUpGps(visitForm);
     var status = visitForm.querySelector("[data-form-status]");
     var submit = visitForm.querySelector("[data-submit]");
-    var clientUuid = visitForm.querySelector("input[name=client_uuid]").value;
+    var uuidField = visitForm.querySelector("input[name=client_uuid]");
+    // A walk-in form may come from the phone's cache: each opening is a new record.
+    if (visitForm.hasAttribute("data-walk-in") && window.crypto && crypto.randomUUID) {
+      uuidField.value = crypto.randomUUID();
+    }
+    var clientUuid = uuidField.value;
 
     if (!window.indexedDB || !window.ReliefOutbox || !window.FormData) return; // plain POST then
 

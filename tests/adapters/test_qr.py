@@ -72,3 +72,15 @@ def test_svg_is_one_path_that_decodes_to_exact_data(payload: str) -> None:
     assert paths[0].attrib["d"]
     assert root.find(f".//{SVG_NS}script") is None
     assert decode(rasterise_path_svg(svg)) == [(payload, "M")]
+
+
+def test_captioned_png_still_decodes_and_carries_the_file_number_below_the_code() -> None:
+    from relief_pwa.adapters.qr import qr_png_captioned
+
+    url = "http://192.168.1.20:8123/q/" + "A" * 43
+    plain = Image.open(io.BytesIO(qr_png(url)))
+    captioned = Image.open(io.BytesIO(qr_png_captioned(url, "370102-H000011")))
+    assert decode(captioned) == decode(plain) and decode(captioned)[0][0] == url
+    assert captioned.height > plain.height + 20  # room for the caption
+    strip = captioned.crop((0, plain.height, captioned.width, captioned.height)).convert("L")
+    assert min(strip.getdata()) < 100  # dark text drawn under the code

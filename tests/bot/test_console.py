@@ -72,6 +72,8 @@ async def test_receipt_link_binds_the_console_chat_and_delivers_notices(world, c
     # A used token: the receipt offers a new link, and issuing one is audited.
     receipt = await client.get(f"/applications/{intake.application_id}/receipt")
     assert "Issue a new Telegram link" in receipt.text
+    # ...and still prints a code: the bot itself, where the linked chat goes on working.
+    assert 'src="data:image/png;base64,' in receipt.text and "https://t.me/SunshineReliefBot<" in receipt.text
     response = await client.post_form(f"/applications/{intake.application_id}/bot-token", {})
     assert response.status_code == 303
     assert await BindToken.count().where(BindToken.application == intake.application_id) == 2

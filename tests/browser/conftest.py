@@ -63,7 +63,6 @@ def live_server() -> Iterator[LiveServer]:
         "RELIEF_DATABASE_URL": f"sqlite:///{root / 'browser.sqlite3'}",
         "RELIEF_MODE": "demo",
         "RELIEF_SECRET_KEY": "browser-test-secret-" + "y" * 40,
-        "RELIEF_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "RELIEF_BOT_TOKEN": "",
         "PICCOLO_CONF": "relief_pwa.piccolo_conf",
     }

@@ -86,9 +86,11 @@ def test_offline_home_visit_with_photo_syncs_once(live_server: LiveServer, phone
     # Back online: the outbox sends it and the page moves on to the recorded visit.
     with page.expect_navigation(url=f"**/visits/{visit_id}", wait_until="load", timeout=30_000):
         phone.set_offline(False)
-    page.locator("[data-outbox-list] li.is-sent").first.wait_for()
-    assert page.locator("[data-outbox-list] li.is-pending").count() == 0
-    rows = live_server.query("SELECT status, client_uuid, version, signature_key FROM visit")
+    page.locator("[data-outbox-sent-list] li.is-sent").first.wait_for()
+    assert page.locator("[data-outbox-list] li").count() == 0  # sent is no longer "waiting to be sent"
+    rows = live_server.query(
+        "SELECT status, client_uuid, version, signature_key FROM visit WHERE id = ?", visit_id
+    )
     assert len(rows) == 1
     status, stored_uuid, version, signature_key = rows[0]
     assert (status, stored_uuid, version) == ("done", client_uuid, 2) and signature_key
@@ -112,9 +114,9 @@ def test_offline_home_visit_with_photo_syncs_once(live_server: LiveServer, phone
         [client_uuid, fields],
     )
     assert result == 0
-    assert live_server.query("SELECT count(*) FROM visit") == [(1,)]
+    assert live_server.query("SELECT count(*) FROM visit WHERE client_uuid IS NOT NULL") == [(1,)]
     assert live_server.query("SELECT count(*) FROM photo") == [(2,)]
-    assert live_server.query("SELECT version FROM visit") == [(2,)]
+    assert live_server.query("SELECT version FROM visit WHERE id = ?", visit_id) == [(2,)]
 
     page.goto(f"/visits/{visit_id}")  # kept pages this record changed were fetched again after the send
     page.wait_for_timeout(500)
@@ -125,6 +127,13 @@ def test_offline_home_visit_with_photo_syncs_once(live_server: LiveServer, phone
     assert info["file_no"] in page.locator("main").inner_text()
     page.goto(f"/households/{info['household_id']}/ledger")
     assert "900.00" in page.locator("main").inner_text()
+    # A walk-in (unscheduled) visit can be started offline too, as a new record each time.
+    page.goto(f"/households/{info['household_id']}/visits/record")
+    page.wait_for_selector("#visit-form[data-walk-in]")
+    first_uuid = page.input_value("input[name=client_uuid]")
+    page.reload()
+    page.wait_for_selector("#visit-form[data-walk-in]")
+    assert page.input_value("input[name=client_uuid]") != first_uuid
     page.goto("/cases?page=7")
     assert page.locator("[data-outbox-panel]").count() == 1
     phone.set_offline(False)

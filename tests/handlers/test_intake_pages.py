@@ -94,7 +94,7 @@ async def test_adding_a_member_keeps_everything_typed(client, world):
     assert full.status_code == 200
     assert 'value="保留的地址"' in full.text and 'name="members-2-name"' in full.text
     fragment = await client.post_form("/intake", form, headers={"HX-Request": "true"})
-    assert fragment.text.lstrip().startswith('<fieldset id="members">')
+    assert fragment.text.lstrip().startswith('<fieldset id="members"')
     assert "<html" not in fragment.text and 'name="members-2-name"' in fragment.text
     assert await Household.count() == 0
 
@@ -109,3 +109,46 @@ async def test_duplicate_id_message_links_to_the_visible_household(client, world
     household = found(await Household.objects().first())
     assert f'href="/households/{household.id}"' in second.text
     assert household.file_no in second.text
+
+
+async def test_an_id_number_is_checked_as_soon_as_it_is_typed(client, world, make_client):
+    await client.login("station")
+    id_number = new_id_number()
+    assert (
+        await client.post_form("/intake", intake_form(world, **{"members-0-id_number": id_number}))
+    ).status_code == 303
+    household = found(await Household.objects().first())
+    form = await client.get("/intake")
+    assert 'hx-get="/intake/check-id"' in form.text and 'hx-target="#idcheck-0"' in form.text
+
+    taken = await client.get("/intake/check-id", params={"members-1-id_number": id_number})
+    assert taken.status_code == 200
+    assert household.file_no in taken.text and f'href="/households/{household.id}"' in taken.text
+    fresh = await client.get("/intake/check-id", params={"members-0-id_number": new_id_number()})
+    assert "id-ok" in fresh.text and "field-error" not in fresh.text
+    typo = await client.get("/intake/check-id", params={"members-0-id_number": id_number[:-1] + "0"})
+    assert "field-error" in typo.text or "id-ok" not in typo.text
+
+    elsewhere = make_client()  # a liaison of another community learns only that it exists
+    await elsewhere.login("liaison_b")
+    hidden = await elsewhere.get("/intake/check-id", params={"members-0-id_number": id_number})
+    assert "field-error" in hidden.text and household.file_no not in hidden.text
+
+
+async def test_a_mistake_in_a_member_is_not_repeated_as_choose_a_member_on_the_items(client, world):
+    await client.login("station")
+    response = await client.post_form("/intake", intake_form(world, **{"members-0-work_capacity": ""}))
+    assert response.status_code == 422
+    assert 'id="members-0-work_capacity-error"' in response.text
+    assert 'id="items-0-member-error"' not in response.text
+    # both are starred as required
+    assert response.text.count('<span aria-hidden="true">*</span>') >= 6
+
+
+async def test_field_staff_start_on_todays_work_and_others_on_the_case_list(client, world):
+    await client.login("liaison")
+    home = await client.get("/")
+    assert home.status_code == 200
+    assert 'href="/intake"' in home.text and "btn-big" in home.text and "data-outbox-panel" in home.text
+    await client.login("center")
+    assert (await client.get("/")).headers["location"] == "/cases"

@@ -231,7 +231,7 @@ async def test_qr_poster_decodes_to_the_board_url(world, client, app):
     png = await client.get(f"/board/{COMMUNITY}/qr.png")
     assert png.headers["content-type"] == "image/png"
     [result] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.content)))
-    assert result.text == f"{app.state.settings.public_base_url}/board/{COMMUNITY}"
+    assert result.text == f"http://testserver/board/{COMMUNITY}"  # no public address set: the request's
     assert (await client.get("/board/999999999999/poster")).status_code == 404
     assert (await client.get("/board/370100")).status_code == 404  # the city has a directory, not a board
 
@@ -319,3 +319,33 @@ async def test_rate_limit_answers_429_quickly_without_writing(world, make_client
     filings = [(await neighbour.post_form("/public/objections", form)).status_code for _ in range(7)]
     assert filings == [200] * 5 + [429] * 2
     assert await Objection.count() == 5
+
+
+async def test_qr_codes_follow_the_host_asked_unless_a_public_address_is_configured(world, db, clock):
+    """A server started on another host or port prints codes that reach it; in
+    production the configured public address wins over whatever Host came in."""
+    import dataclasses
+
+    import httpx
+
+    from relief_pwa.app import create_app
+    from relief_pwa.settings import load_settings
+
+    async def poster_qr(settings: Any, base_url: str) -> str:
+        app: Any = create_app(settings, clock)
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            poster = await client.get(f"/board/{COMMUNITY}/poster")
+            assert poster.status_code == 200
+            png = await client.get(f"/board/{COMMUNITY}/qr.png")
+        [result] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.content)))
+        assert result.text in poster.text  # the printed address is the encoded one
+        return str(result.text)
+
+    unset = dataclasses.replace(load_settings(), public_base_url="")
+    assert await poster_qr(unset, "http://192.168.1.20:8123") == f"http://192.168.1.20:8123/board/{COMMUNITY}"
+    configured = dataclasses.replace(load_settings(), public_base_url="https://jiuzhu.jinan.gov.cn")
+    assert (
+        await poster_qr(configured, "http://10.0.0.5:8000")
+        == f"https://jiuzhu.jinan.gov.cn/board/{COMMUNITY}"
+    )

@@ -199,3 +199,23 @@ async def test_city_publishes_a_policy_version(world, client):
 
     await client.login("center")
     assert (await client.get("/policies/new")).status_code == 403
+
+
+async def test_an_approval_letter_states_the_monthly_amount_and_the_period(world, client):
+    app = await eligible_application(world)
+    await do_start_publicity(
+        world.actor("station"), app.application_id, now=world.now, proposed_amount_fen=61_000
+    )
+    await do_close_due_notices(world.now + timedelta(days=8))
+    await client.login("center")
+    approved = await client.post_form(
+        f"/approvals/{app.application_id}", {"decision": "approve", "reason": "经审核符合低保条件"}
+    )
+    assert approved.status_code == 303
+    letter = await client.get(f"/approvals/{app.application_id}/letter")
+    assert letter.status_code == 200
+    assert "610.00" in letter.text  # the amount proposed in the 公示, per month
+    decided = found(
+        await Application.select(Application.decided_on).where(Application.id == app.application_id).first()
+    )
+    assert decided["decided_on"].strftime("%Y-%m") + " –" in letter.text

@@ -368,6 +368,9 @@ async def test_card_png_decodes_to_the_landing_url_and_the_landing_leaks_nothing
     assert (await client.get(f"/households/{result.household_id}/card.png")).status_code == 404
     issued = await client.post_form(f"/households/{result.household_id}/card/issue", {})
     assert issued.status_code == 303
+    first_page = await client.get(f"/households/{result.household_id}/card")
+    # a first card, not a re-issue
+    assert "家庭救助卡已发放" in first_page.text and "已补发新卡" not in first_page.text
     card_page = await client.get(f"/households/{result.household_id}/card")
     assert "print-card" in card_page.text and "<svg" in card_page.text and "张*" in card_page.text
     png = await client.get(f"/households/{result.household_id}/card.png")
