@@ -16,7 +16,7 @@ import asyncio
 import sqlite3
 import zlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlparse
 import aiosqlite
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 from piccolo.querystring import QueryString
 
 _PRAGMAS = (
@@ -103,6 +103,35 @@ class _ConnectionPool:
         self._idle.clear()
 
 
+class _CancelSafeTransaction(SQLiteTransaction):
+    """A transaction that never keeps its connection when BEGIN is interrupted.
+
+    Piccolo's ``__aenter__`` does not hand the connection back when the task
+    is cancelled during ``BEGIN IMMEDIATE`` (a worker stopped mid-claim): the
+    connection stayed checked out with the write lock held, and every later
+    writer got "database is locked".
+    """
+
+    async def __aenter__(self) -> SQLiteTransaction:
+        if self._parent is not None:
+            return self._parent
+        self.connection = await self.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            await self.begin()  # type: ignore[no-untyped-call]
+        except BaseException:
+            await asyncio.shield(self._give_back())
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def _give_back(self) -> None:
+        # Statements run in order on the connection's thread: this waits for a BEGIN
+        # still running there, so the pool sees the transaction and rolls it back.
+        with suppress(Exception):
+            await self.connection.execute("SELECT 1")
+        await self.connection.close()
+
+
 class BoundedSQLiteEngine(SQLiteEngine):
     """SQLiteEngine with a bounded, reused set of connections."""
 
@@ -117,6 +146,13 @@ class BoundedSQLiteEngine(SQLiteEngine):
             # Test clients and CLI commands may run several event loops in turn.
             self._pool = _ConnectionPool(self.connection_kwargs, self.max_connections)
         return self._pool
+
+    def transaction(
+        self, transaction_type: TransactionType = TransactionType.deferred, allow_nested: bool = True
+    ) -> SQLiteTransaction:
+        return _CancelSafeTransaction(
+            engine=self, transaction_type=transaction_type, allow_nested=allow_nested
+        )
 
     async def get_connection(self) -> Any:  # used by transactions
         pool = self._current_pool()
