@@ -72,6 +72,8 @@ class Settings:
     bot_mode: str = "webhook"  # "webhook" or "polling" (local development)
     bot_rate_global_per_second: float = 30.0
     bot_rate_per_chat_seconds: float = 1.0
+    import_max_rows: int = 300_000  # caseload import: rows read from one file, all sheets
+    import_max_bytes: int = 64 * 1024 * 1024  # caseload import: largest file accepted
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -142,6 +144,8 @@ def load_settings() -> Settings:
         bot_mode=_env("BOT_MODE", "webhook"),
         bot_rate_global_per_second=_env_float("BOT_RATE_PER_SECOND", 30.0),
         bot_rate_per_chat_seconds=_env_float("BOT_RATE_PER_CHAT_SECONDS", 1.0),
+        import_max_rows=_env_int("IMPORT_MAX_ROWS", 300_000),
+        import_max_bytes=_env_int("IMPORT_MAX_BYTES", 64 * 1024 * 1024),
     )
 
 
