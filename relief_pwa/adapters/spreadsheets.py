@@ -46,7 +46,7 @@ def _cut(value: Any) -> Cell:
     if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
         return value[:MAX_CELL_CHARS]
     if value is None or isinstance(value, (str, int, float)):
-        return value  # type: ignore[no-any-return]
+        return value
     if hasattr(value, "isoformat"):
         return value  # type: ignore[no-any-return]
     return str(value)[:MAX_CELL_CHARS]

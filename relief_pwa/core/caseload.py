@@ -49,25 +49,94 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("file_no", "户号", "家庭档案编号，同一户每行相同（成员行可留空）", ("档案号", "档案编号", "家庭编号", "户编号", "家庭档案号"), True, True),
-    Column("community", "社区", "社区（村）12位代码或名称；名称重复时请填代码", ("社区代码", "社区名称", "所属社区", "社区村", "村居", "社区居委会"), True, True),
+    Column(
+        "file_no",
+        "户号",
+        "家庭档案编号，同一户每行相同（成员行可留空）",
+        ("档案号", "档案编号", "家庭编号", "户编号", "家庭档案号"),
+        True,
+        True,
+    ),
+    Column(
+        "community",
+        "社区",
+        "社区（村）12位代码或名称；名称重复时请填代码",
+        ("社区代码", "社区名称", "所属社区", "社区村", "村居", "社区居委会"),
+        True,
+        True,
+    ),
     Column("address", "家庭住址", "现居住地址", ("住址", "地址", "居住地址"), True, True),
     Column("phone", "联系电话", "手机11位或带区号的固定电话", ("电话", "手机", "手机号", "联系方式"), True),
     Column("name", "姓名", "成员姓名", ("成员姓名", "家庭成员姓名"), False, True),
-    Column("id_number", "身份证号", "18位公民身份号码，请将列设为文本格式（科学计数法会丢失末几位）", ("身份证号码", "公民身份号码", "身份证"), False, True),
-    Column("relation", "与户主关系", "户主、配偶、子女、父母、孙子女、祖父母、兄弟姐妹、其他；每户一名户主", ("关系", "与户主的关系"), False, True),
+    Column(
+        "id_number",
+        "身份证号",
+        "18位公民身份号码，请将列设为文本格式（科学计数法会丢失末几位）",
+        ("身份证号码", "公民身份号码", "身份证"),
+        False,
+        True,
+    ),
+    Column(
+        "relation",
+        "与户主关系",
+        "户主、配偶、子女、父母、孙子女、祖父母、兄弟姐妹、其他；每户一名户主",
+        ("关系", "与户主的关系"),
+        False,
+        True,
+    ),
     Column("sex", "性别", "可不填，按身份证号", ()),
     Column("birth_date", "出生日期", "可不填，按身份证号", ("出生年月",)),
     Column("disability", "残疾等级", "一级至四级，无残疾留空", ("残疾情况", "残疾")),
-    Column("work_capacity", "劳动能力", "有劳动能力、部分丧失劳动能力、无劳动能力", ("劳动能力情况",), False, True),
-    Column("schooling", "在校情况", "学龄前、小学、初中、高中、中职、大学、非在校、无；留空为非在校", ("就学情况", "就读情况", "在校状况")),
+    Column(
+        "work_capacity",
+        "劳动能力",
+        "有劳动能力、部分丧失劳动能力、无劳动能力",
+        ("劳动能力情况",),
+        False,
+        True,
+    ),
+    Column(
+        "schooling",
+        "在校情况",
+        "学龄前、小学、初中、高中、中职、大学、非在校、无；留空为非在校",
+        ("就学情况", "就读情况", "在校状况"),
+    ),
     Column("illness", "患病情况", "无、慢性病、重病；留空为无", ("健康状况", "疾病情况", "身体状况")),
-    Column("category", "救助类别", "低保、特困、低保边缘、临时救助等", ("保障类别", "类别", "救助类型"), True, True),
-    Column("amount", "月保障金额", "每月金额（元），可带“元”或千位分隔符", ("月救助金额", "保障金额", "月发放金额", "救助金额", "月保障金"), True, True),
-    Column("start_month", "起始年月", "开始享受的月份，如 2023-05、2023年5月", ("享受起始月", "起始月份", "开始发放月份", "享受年月", "起始时间"), True, True),
-    Column("onecard_account", "一卡通账号", "惠民一卡通（社保卡）账号，12至30位数字，请设为文本格式", ("一卡通", "银行账号", "账号", "卡号"), True),
+    Column(
+        "category",
+        "救助类别",
+        "低保、特困、低保边缘、临时救助等",
+        ("保障类别", "类别", "救助类型"),
+        True,
+        True,
+    ),
+    Column(
+        "amount",
+        "月保障金额",
+        "每月金额（元），可带“元”或千位分隔符",
+        ("月救助金额", "保障金额", "月发放金额", "救助金额", "月保障金"),
+        True,
+        True,
+    ),
+    Column(
+        "start_month",
+        "起始年月",
+        "开始享受的月份，如 2023-05、2023年5月",
+        ("享受起始月", "起始月份", "开始发放月份", "享受年月", "起始时间"),
+        True,
+        True,
+    ),
+    Column(
+        "onecard_account",
+        "一卡通账号",
+        "惠民一卡通（社保卡）账号，12至30位数字，请设为文本格式",
+        ("一卡通", "银行账号", "账号", "卡号"),
+        True,
+    ),
     Column("bank", "开户银行", "一卡通开户银行", ("开户行", "银行"), True),
-    Column("housing", "住房情况", "自有住房、租房、租房负担重、危房、无住房；留空为自有住房", ("住房",), True),
+    Column(
+        "housing", "住房情况", "自有住房、租房、租房负担重、危房、无住房；留空为自有住房", ("住房",), True
+    ),
 )
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
 HOUSEHOLD_KEYS = tuple(c.key for c in COLUMNS if c.household)
@@ -233,7 +302,7 @@ def id_number_cell(value: Cell, as_of: date) -> str:
         raise refuse(exc.message, "id_number", **exc.params) from None
 
 
-_MONTH = re.compile(r"(\d{4})\s*[年.\-/]\s*(\d{1,2})\s*月?(?:\s*(\d{1,2})\s*日?)?")
+_MONTH = re.compile(r"(\d{4})\s*[年.\-/]\s*(\d{1,2})\s*月?(?:\s*[.\-/]?\s*(\d{1,2})\s*日?)?")
 _COMPACT_MONTH = re.compile(r"(\d{4})(\d{2})")
 _COMPACT_DAY = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _EXCEL_EPOCH = date(1899, 12, 30)
@@ -519,9 +588,8 @@ def _member(row: SourceRow, as_of: date) -> RosterMember:
     name = text_cell(cells.get("name"), "name", required=True, max_len=40)
     id_number = id_number_cell(cells.get("id_number"), as_of)
     parsed = parse_id_number(id_number, as_of)
-    if cell_text(cells.get("sex")):
-        if choice_cell(cells.get("sex"), SEXES, "sex") != parsed.sex:
-            raise refuse(N_("The sex does not match the ID number."), "sex")
+    if cell_text(cells.get("sex")) and choice_cell(cells.get("sex"), SEXES, "sex") != parsed.sex:
+        raise refuse(N_("The sex does not match the ID number."), "sex")
     birth = date_cell(cells.get("birth_date"), "birth_date")
     if birth is not None and birth != parsed.birth_date:
         raise refuse(
@@ -621,7 +689,10 @@ def group_households(rows: Iterable[SourceRow], as_of: date) -> Grouped:
             column: next((r.cells.get(column) for r in group if cell_text(r.cells.get(column))), None)
             for column in HOUSEHOLD_KEYS
         }
-        first_row = {column: next((r for r in group if cell_text(r.cells.get(column))), group[0]) for column in HOUSEHOLD_KEYS}
+        first_row = {
+            column: next((r for r in group if cell_text(r.cells.get(column))), group[0])
+            for column in HOUSEHOLD_KEYS
+        }
         for column, parser in _HOUSEHOLD_PARSERS.items():
             try:
                 values[column] = parser(first_values.get(column))
@@ -674,7 +745,9 @@ def group_households(rows: Iterable[SourceRow], as_of: date) -> Grouped:
             members.append(person)
         heads = [m for m in members if m.relation == Relation.HEAD]
         if not problems and not heads:
-            problems.append(Refusal(group[0].sheet, group[0].row, "relation", N_("The household has no head.")))
+            problems.append(
+                Refusal(group[0].sheet, group[0].row, "relation", N_("The household has no head."))
+            )
         elif not problems and len(heads) > 1:
             problems.append(
                 Refusal(group[0].sheet, group[0].row, "relation", N_("The household has more than one head."))
@@ -724,12 +797,16 @@ def header_row() -> list[str]:
     return [c.header for c in COLUMNS]
 
 
-def household_rows(household: RosterHousehold) -> list[list[Cell]]:
+def household_rows(household: RosterHousehold, *, head_first: bool = True) -> list[list[Cell]]:
     """The roster rows of one household (head first), household columns repeated."""
     from relief_pwa.core.money import fen_to_decimal_str
 
     rows: list[list[Cell]] = []
-    ordered = sorted(household.members, key=lambda m: m.relation != Relation.HEAD)
+    ordered = (
+        sorted(household.members, key=lambda m: m.relation != Relation.HEAD)
+        if head_first
+        else list(household.members)
+    )
     for person in ordered:
         values: dict[str, Cell] = {
             "file_no": household.file_no,
