@@ -206,8 +206,9 @@ async def _communities(actor: Actor) -> tuple[dict[str, Community], dict[str, li
     return by_code, by_name
 
 
-async def _benefits() -> dict[str, Benefit]:
-    """The monthly cash resource that carries each category's benefit (lowest priority first)."""
+async def _benefits() -> list[tuple[Benefit, tuple[str, ...], frozenset[str]]]:
+    """Monthly cash resources with a fund, lowest priority first: each with the org paths
+    it serves (its rule's areas, else its owner's) and the categories it pays (empty: all)."""
     rows = (
         await Resource.select()
         .where(
@@ -219,13 +220,21 @@ async def _benefits() -> dict[str, Benefit]:
         .order_by(Resource.priority)
         .order_by(Resource.id)
     )
-    chosen: dict[str, Benefit] = {}
+    out = []
     for row in rows:
         rule = parse_rule(row["rule"])
         benefit = Benefit(int(row["id"]), int(row["fund"]), int(row["months"]), row["budget_total_fen"])
-        for category in rule.categories or tuple(core.CATEGORIES):
-            chosen.setdefault(category, benefit)
-    return chosen
+        out.append((benefit, tuple(rule.area_prefixes or (row["org_path"],)), frozenset(rule.categories)))
+    return out
+
+
+def _benefit_for(
+    benefits: list[tuple[Benefit, tuple[str, ...], frozenset[str]]], category: str, path: str
+) -> Benefit | None:
+    for benefit, areas, categories in benefits:
+        if (not categories or category in categories) and any(path.startswith(a) for a in areas):
+            return benefit
+    return None
 
 
 async def _fetch(sql: str, values: Sequence[Any]) -> list[dict[str, Any]]:
@@ -334,8 +343,8 @@ async def _check_against_database(actor: Actor, households: list[core.RosterHous
                         {"name": household.community},
                     )
                 )
-        benefit = benefits.get(household.category)
-        if benefit is None:
+        benefit = _benefit_for(benefits, household.category, community.path) if community else None
+        if community is not None and benefit is None:
             problems.append(
                 core.Refusal(
                     household.sheet,
@@ -384,10 +393,10 @@ class _Writer:
         if count == 0:
             return []
         if self.sqlite:
-            cursor = await self.connection.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
+            cursor = await self.connection.execute(f"SELECT COALESCE(MAX(id), 0) AS top FROM {table}")
             row = await cursor.fetchone()
             await cursor.close()
-            first = int(row[0]) + 1
+            first = int(row["top"]) + 1
             return list(range(first, first + count))
         rows = await self.connection.fetch(
             f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)", count

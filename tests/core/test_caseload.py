@@ -14,9 +14,7 @@ from relief_pwa.core.idnumber import make_id_number
 
 AS_OF = date(2026, 11, 16)
 ID = make_id_number("370102", date(1980, 1, 2), 123)  # a man (odd sequence)
-ID_X = next(
-    n for s in range(1, 999) if (n := make_id_number("370102", date(1975, 6, 1), s)).endswith("X")
-)
+ID_X = next(n for s in range(1, 999) if (n := make_id_number("370102", date(1975, 6, 1), s)).endswith("X"))
 
 
 @pytest.mark.parametrize(
@@ -173,7 +171,17 @@ def test_unknown_choice_names_the_choices() -> None:
 
 @pytest.mark.parametrize(
     ("cell", "grade"),
-    [("", None), (None, None), ("无", None), (0, None), (2, 2), ("2", 2), ("二级", 2), ("4级", 4), ("残疾一级", 1)],
+    [
+        ("", None),
+        (None, None),
+        ("无", None),
+        (0, None),
+        (2, 2),
+        ("2", 2),
+        ("二级", 2),
+        ("4级", 4),
+        ("残疾一级", 1),
+    ],
 )
 def test_disability_grades(cell: Any, grade: int | None) -> None:
     assert core.grade_cell(cell) == grade
@@ -196,7 +204,11 @@ def test_phones(cell: Any, phone: str) -> None:
 
 @pytest.mark.parametrize(
     ("cell", "account"),
-    [("6217 0000 1111 2222 333", "6217000011112222333"), (6217000011112222333, "6217000011112222333"), ("", "")],
+    [
+        ("6217 0000 1111 2222 333", "6217000011112222333"),
+        (6217000011112222333, "6217000011112222333"),
+        ("", ""),
+    ],
 )
 def test_accounts(cell: Any, account: str) -> None:
     assert core.account_cell(cell) == account
@@ -314,7 +326,11 @@ def _refusals(rows: list[core.SourceRow]) -> list[tuple[int, str, str]]:
         ([_row(2, start_month="五月")], "start_month", "2023-05"),
         ([_row(2, sex="女")], "sex", "sex does not match"),
         ([_row(2, birth_date="1980-01-03")], "birth_date", "birth date does not match"),
-        ([_row(2), _row(3, name="李四", id_number=SPOUSE, relation="妻", amount="800")], "amount", "disagrees"),
+        (
+            [_row(2), _row(3, name="李四", id_number=SPOUSE, relation="妻", amount="800")],
+            "amount",
+            "disagrees",
+        ),
         ([_row(2), _row(3, id_number=ID, relation="子")], "id_number", "twice"),
         ([_row(2, file_no=None)], "file_no", "household number is missing"),
         ([_row(2, work_capacity=None)], "work_capacity", "required"),
