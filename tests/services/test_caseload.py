@@ -134,7 +134,7 @@ async def test_accept_valid_imports_the_rest_and_the_fixed_rows_import_later(wor
     workbook = load_workbook(io.BytesIO(buffer.getvalue()))
     problems = list(workbook.worksheets[0].iter_rows(values_only=True))
     assert len(problems[0]) == 4  # sheet, row, column, reason
-    assert ("花名册", 6, "社区") == problems[2][:3]
+    assert problems[2][:3] == ("花名册", 6, "社区")
     fix = workbook.worksheets[1]
     rows = list(fix.iter_rows(values_only=True))
     assert [r[0] for r in rows[1:]] == ["LX-0003", "LX-0004", "LX-0005", "LX-0006"]
