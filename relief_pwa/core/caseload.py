@@ -221,7 +221,8 @@ def _fold(text: str) -> str:
 def cell_text(value: Cell) -> str:
     """A cell as text: full-width folded (NFKC), runs of spaces collapsed, trimmed.
 
-    Integral floats lose their ``.0`` (a number column read back as 5.0).
+    Integral floats lose their ``.0`` (a number column read back as 5.0); the
+    apostrophe that ``neutralise_cell`` put before ``=``, ``+``, ``-`` or ``@`` is removed.
     """
     if value is None:
         return ""
@@ -232,7 +233,13 @@ def cell_text(value: Cell) -> str:
     if isinstance(value, datetime):
         value = value.date() if value.time() == datetime.min.time() else value
     text = value.isoformat() if isinstance(value, date) else str(value)
-    return " ".join(unicodedata.normalize("NFKC", text).split())
+    text = " ".join(unicodedata.normalize("NFKC", text).split())
+    if text[:1] == "'" and text[1:2] in _FORMULA_STARTS:
+        text = text[1:]  # written neutralised by neutralise_cell: read back as it was
+    return text
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise_cell(value: Cell) -> Cell:
@@ -241,7 +248,7 @@ def neutralise_cell(value: Cell) -> Cell:
     A cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
     is written as ``'`` plus the text (the export never writes formulas).
     """
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if isinstance(value, str) and value[:1] in _FORMULA_STARTS:
         return "'" + value
     return value
 

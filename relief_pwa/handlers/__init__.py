@@ -10,6 +10,7 @@ from relief_pwa.handlers import (
     auth,
     botweb,
     cards,
+    caseload,
     cases,
     households,
     intake,
@@ -43,4 +44,5 @@ ROUTES: list[Any] = [
     *plans.ROUTES,
     *analytics.ROUTES,
     *botweb.ROUTES,
+    *caseload.ROUTES,
 ]

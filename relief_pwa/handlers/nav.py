@@ -35,6 +35,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/policies", N_("Published policies"), frozenset({R.CITY, R.SUPERVISOR})),
     NavItem("/scoring/models", N_("Scoring models"), frozenset({R.CITY, R.SUPERVISOR})),
     NavItem("/admin/staff", N_("Staff and offices"), frozenset({R.CITY, R.SUPERVISOR})),
+    NavItem("/caseload/import", N_("Bring in the caseload"), frozenset({R.CITY})),
     NavItem("/bot/console", N_("Bot console"), frozenset(Role)),
 )
 

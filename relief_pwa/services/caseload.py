@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -49,18 +50,19 @@ from relief_pwa.core.enums import (
     Sex,
     WorkCapacity,
 )
-from relief_pwa.core.errors import DomainError, PermissionDenied
+from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, PermissionDenied
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.idnumber import make_id_number
 from relief_pwa.db import advisory_xact_lock, is_sqlite, write_transaction
 from relief_pwa.services import funds
 from relief_pwa.services.actors import Actor, require_role
 from relief_pwa.services.audit import record_event
+from relief_pwa.services.auth import load_actor
 from relief_pwa.services.numbers import application_number
 from relief_pwa.services.resources import parse_rule
 from relief_pwa.services.scoring import get_active_model, rescore_batch
 from relief_pwa.settings import get_settings
-from relief_pwa.tables import Counter, Household, OrgUnit, Resource
+from relief_pwa.tables import Counter, Household, Job, OrgUnit, Resource, Staff
 
 log = logging.getLogger(__name__)
 
@@ -142,10 +144,10 @@ def parse_roster(
     examples = 0
     total = 0
     for sheet in sheets:
-        total += len(sheet.rows)
         header = core.find_header(sheet.rows)
         if header is None:
             continue
+        total += len(sheet.rows)
         names.append(sheet.name)
         columns[sheet.name] = list(header.columns)
         missing = header.missing()
@@ -782,3 +784,202 @@ async def export_roster(actor: Actor, target: Path | IO[bytes]) -> int:
 
     await asyncio.to_thread(write_xlsx, target, [SheetOut("救助对象花名册", rows(), {5: 22, 16: 24})])
     return len(households)
+
+
+async def actor_for_username(username: str) -> Actor:
+    """The active staff account named on the command line (``--user``)."""
+    row = await Staff.select(Staff.id).where((Staff.username == username) & Staff.active.eq(True)).first()
+    actor = await load_actor(int(row["id"])) if row else None
+    if actor is None:
+        raise ImportRefused(N_("No active staff account {username}."), username=username)
+    return actor
+
+
+# --- the upload page's background import ------------------------------------------------------
+
+IMPORT_JOB = "caseload_import"
+SHOWN_REFUSALS = 200
+
+_tasks: dict[int, asyncio.Task[None]] = {}
+_progress: dict[int, tuple[str, int, int]] = {}  # job id → (stage, done, total), this process only
+
+
+@dataclass(frozen=True)
+class ImportJobView:
+    id: int
+    status: str  # queued | running | done | failed
+    stage: str  # reading | checking | writing | scoring (while running)
+    done: int
+    total: int
+    filename: str
+    dry_run: bool
+    accept_valid: bool
+    result: dict[str, Any]
+    refusals: list[core.Refusal]
+    error: str
+    created_at: datetime
+    has_report: bool
+
+    @property
+    def running(self) -> bool:
+        return self.status in {"queued", "running"}
+
+    @property
+    def percent(self) -> int:
+        if self.status == "done":
+            return 100
+        return min(99, 100 * self.done // self.total) if self.total else 0
+
+
+def _reports_dir() -> Path:
+    return get_settings().var_dir / "imports"
+
+
+def report_path(job_id: int) -> Path:
+    return _reports_dir() / f"caseload-import-{job_id}-report.xlsx"
+
+
+def _job_view(row: dict[str, Any]) -> ImportJobView:
+    params = json.loads(row["params"] or "{}")
+    stage, done, total = _progress.get(int(row["id"]), (params.get("stage", ""), row["progress_done"],
+                                                        row["progress_total"]))  # fmt: skip
+    refusals = [core.Refusal(r["sheet"], r["row"], r["column"], r["message"], r["params"])
+                for r in params.get("refusals", [])]  # fmt: skip
+    return ImportJobView(
+        id=int(row["id"]), status=row["status"], stage=stage, done=done, total=total,
+        filename=str(params.get("filename", "")), dry_run=bool(params.get("dry_run")),
+        accept_valid=bool(params.get("accept_valid")), result=params.get("result", {}), refusals=refusals,
+        error=row["error"], created_at=row["created_at"], has_report=bool(params.get("report")),
+    )  # fmt: skip
+
+
+def require_importer(actor: Actor) -> None:
+    require_role(actor, *IMPORT_ROLES)
+
+
+def max_upload_mb() -> int:
+    return get_settings().import_max_bytes // 2**20
+
+
+async def read_report(actor: Actor, job_id: int) -> bytes:
+    """The validation report of an import job (XLSX), when it has one."""
+    job = await get_import_job(actor, job_id)
+    path = report_path(job.id)
+    if not job.has_report or not await asyncio.to_thread(path.is_file):
+        raise NotFoundOrForbidden()
+    return await asyncio.to_thread(path.read_bytes)
+
+
+def template_bytes() -> bytes:
+    buffer = io.BytesIO()
+    write_template(buffer)
+    return buffer.getvalue()
+
+
+async def get_import_job(actor: Actor, job_id: int) -> ImportJobView:
+    require_importer(actor)
+    row = await Job.select().where((Job.id == job_id) & (Job.kind == IMPORT_JOB)).first()
+    if row is None or (row["created_by"] != actor.staff_id and actor.role != Role.CITY):
+        raise NotFoundOrForbidden()
+    return _job_view(row)
+
+
+async def list_import_jobs(actor: Actor, limit: int = 10) -> list[ImportJobView]:
+    require_importer(actor)
+    rows = await Job.select().where(Job.kind == IMPORT_JOB).order_by(Job.id, ascending=False).limit(limit)
+    return [_job_view(r) for r in rows]
+
+
+async def do_start_import_job(
+    actor: Actor,
+    data: bytes,
+    *,
+    filename: str,
+    dry_run: bool,
+    accept_valid: bool,
+    now: datetime,
+    translate: Callable[..., str],
+) -> int:
+    """Queue an uploaded roster and import it in the background of this process."""
+    require_importer(actor)
+    file_kind(filename)
+    if not data:
+        raise ImportRefused(N_("Choose the roster file (XLSX or CSV)."))
+    if len(data) > get_settings().import_max_bytes:
+        raise ImportRefused(
+            N_("The file is larger than {mb} MB."), mb=get_settings().import_max_bytes // 2**20
+        )
+    params = {
+        "filename": filename[:120],
+        "dry_run": dry_run,
+        "accept_valid": accept_valid,
+        "stage": "reading",
+    }
+    async with write_transaction(Job._meta.db):
+        job = Job(kind=IMPORT_JOB, status="queued", params=json.dumps(params, ensure_ascii=False),
+                  created_by=actor.staff_id, created_at=now)  # fmt: skip
+        await job.save()
+    job_id = int(job.id)
+    _progress[job_id] = ("reading", 0, 0)
+    task = asyncio.get_running_loop().create_task(
+        _run_import_job(job_id, actor, data, params, now=now, translate=translate)
+    )
+    _tasks[job_id] = task
+    task.add_done_callback(lambda _t: _tasks.pop(job_id, None))
+    return job_id
+
+
+async def wait_for_import(job_id: int) -> None:
+    """Await an import started in this process (tests)."""
+    task = _tasks.get(job_id)
+    if task is not None:
+        await task
+
+
+async def _run_import_job(
+    job_id: int,
+    actor: Actor,
+    data: bytes,
+    params: dict[str, Any],
+    *,
+    now: datetime,
+    translate: Callable[..., str],
+) -> None:
+    def progress(stage: str, done: int, total: int) -> None:
+        _progress[job_id] = (stage, done, total)
+
+    await Job.update({Job.status: "running", Job.started_at: now}).where(Job.id == job_id)
+    try:
+        report = await import_caseload(
+            actor, data, filename=params["filename"], now=now, dry_run=params["dry_run"],
+            accept_valid=params["accept_valid"], progress=progress,
+        )  # fmt: skip
+        if report.refusals:
+            path = report_path(job_id)
+            await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+            await asyncio.to_thread(write_report, report, path, translate)
+            params["report"] = path.name
+        params["result"] = {
+            "sha256": report.sha256, "rows": report.rows_read, "households": report.households_in_file,
+            "imported": report.imported, "members": report.imported_members, "already": report.already,
+            "refused": report.refused_households, "written": report.written, "dry_run": report.dry_run,
+        }  # fmt: skip
+        params["refusals"] = [
+            {"sheet": r.sheet, "row": r.row, "column": r.column, "message": r.message, "params": r.params}
+            for r in report.refusals[:SHOWN_REFUSALS]
+        ]
+        params["stage"] = "done"
+        await Job.update(
+            {Job.status: "done", Job.params: json.dumps(params, ensure_ascii=False, default=str),
+             Job.progress_done: report.households_in_file, Job.progress_total: report.households_in_file,
+             Job.finished_at: now}
+        ).where(Job.id == job_id)  # fmt: skip
+    except Exception as exc:  # the job must end visibly, never hang as "running"
+        message = translate(exc.message, **exc.params) if isinstance(exc, DomainError) else str(exc)
+        if not isinstance(exc, DomainError):
+            log.exception("caseload import job %s failed", job_id)
+        await Job.update({Job.status: "failed", Job.error: message[:2000], Job.finished_at: now}).where(
+            Job.id == job_id
+        )
+    finally:
+        _progress.pop(job_id, None)
