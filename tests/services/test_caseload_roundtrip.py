@@ -74,7 +74,7 @@ async def _empty() -> None:
     engine = Household._meta.db
     async with write_transaction(engine):
         for table in ("index_record", "plan_line", "plan", "application", "member", "household"):
-            await Household.raw(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
+            await Household.raw(f"DELETE FROM {table}")
 
 
 async def _snapshot() -> dict[str, Any]:
