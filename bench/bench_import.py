@@ -192,9 +192,9 @@ async def _setup() -> Any:
     )
     await do_create_resource(
         actor,
-        ResourceDraft(provider_id=str(provider), fund_id=str(fund), name="城乡低保金", kind="cash", need="living",
-                      unit="per_household", unit_amount="1", periodicity="monthly", months="12",
-                      categories=["dibao", "tekun"], priority="1"),
+        ResourceDraft(provider_id=str(provider), fund_id=str(fund), name="城乡低保金", kind="cash",
+                      need="living", unit="per_household", unit_amount="1", periodicity="monthly",
+                      months="12", categories=["dibao", "tekun"], priority="1"),
         now=day,
     )  # fmt: skip
     return actor
