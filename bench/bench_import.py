@@ -58,6 +58,7 @@ def generate(households: int, seed: int = 2011) -> list[core.RosterHousehold]:
     rng = random.Random(seed)
     codes = community_codes()
     today = BENCH_NOW.date()
+    used: set[str] = set()
     out = []
     for number in range(households):
         code = rng.choice(codes)
@@ -75,6 +76,9 @@ def generate(households: int, seed: int = 2011) -> list[core.RosterHousehold]:
             sex = rng.choice([Sex.MALE, Sex.FEMALE])
             born = today - timedelta(days=age * 365 + rng.randint(0, 360))
             sequence = (number * 7 + position) % 500 * 2 + (sex == Sex.MALE)
+            while make_id_number(code[:6], born, sequence) in used:  # one person, one number
+                sequence = (sequence + 2) % 1000
+            used.add(make_id_number(code[:6], born, sequence))
             members.append(
                 core.RosterMember(
                     name=surname + "".join(rng.sample(_GIVEN, rng.choice([1, 2]))),
