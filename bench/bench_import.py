@@ -212,6 +212,15 @@ async def run_one(path: Path, small: Path) -> None:
     """One import in this (fresh) process: the baseline, the import, then a 100-row re-import."""
     from relief_pwa.db import close_engine
     from relief_pwa.piccolo_conf import DB
+
+    try:
+        await _run_one(path, small)
+    finally:
+        await close_engine(DB)  # SQLite's connection threads would keep a failed run alive
+
+
+async def _run_one(path: Path, small: Path) -> None:
+    from relief_pwa.piccolo_conf import DB
     from relief_pwa.services.caseload import import_caseload
 
     actor = await _setup()
@@ -238,7 +247,6 @@ async def run_one(path: Path, small: Path) -> None:
         f"{again.already} households skipped, "
         f"nothing written, in {seconds:.2f} s"
     )
-    await close_engine(DB)
 
 
 def main() -> None:

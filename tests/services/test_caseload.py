@@ -235,3 +235,12 @@ async def test_template_reads_as_an_empty_roster(world: Any) -> None:
     sheet = workbook.worksheets[0]
     assert sheet.cell(2, 1).value == "户号" and sheet.cell(3, 1).value.startswith("例")
     assert "文本格式" in str(sheet.cell(1, 6).value)
+
+
+def test_the_demo_roster_is_shipped_as_generated_and_valid() -> None:
+    from relief_pwa.demo import DEMO_ROSTER, demo_roster, demo_roster_csv
+
+    assert DEMO_ROSTER.read_bytes().decode("utf-8") == demo_roster_csv()
+    parsed = caseload.parse_roster(DEMO_ROSTER, "csv", as_of=date(2026, 11, 20), max_rows=10_000)
+    assert parsed.grouped.refusals == []
+    assert len(parsed.grouped.households) == len(demo_roster()) == 120
