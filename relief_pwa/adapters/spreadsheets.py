@@ -42,16 +42,6 @@ class Sheet:
     rows: list[tuple[Cell, ...]] = field(default_factory=list)
 
 
-def _cut(value: Any) -> Cell:
-    if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
-        return value[:MAX_CELL_CHARS]
-    if value is None or isinstance(value, (str, int, float)):
-        return value
-    if hasattr(value, "isoformat"):
-        return value  # type: ignore[no-any-return]
-    return str(value)[:MAX_CELL_CHARS]
-
-
 def read_sheets(
     source: Path | bytes,
     *,
@@ -98,7 +88,7 @@ def _iter_sheets(
         for row in csv.reader(io.StringIO(text, newline="")):
             count += 1
             _check_count(count, max_rows, progress)
-            sheet.rows.append(tuple(_cut(v) if v != "" else None for v in row[:max_columns]))
+            sheet.rows.append(tuple(v[:MAX_CELL_CHARS] if v != "" else None for v in row[:max_columns]))
         yield sheet
         return
     handle: IO[bytes] | Path = io.BytesIO(source) if isinstance(source, bytes) else source
@@ -112,7 +102,12 @@ def _iter_sheets(
             for row in worksheet.iter_rows(max_col=max_columns, values_only=True):
                 count += 1
                 _check_count(count, max_rows, progress)
-                sheet.rows.append(tuple(_cut(v) for v in row))
+                # Values are None, str, int, float, bool or dates; only long text is cut.
+                sheet.rows.append(
+                    tuple(
+                        v[:MAX_CELL_CHARS] if type(v) is str and len(v) > MAX_CELL_CHARS else v for v in row
+                    )
+                )
             yield sheet
     finally:
         workbook.close()

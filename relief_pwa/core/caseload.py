@@ -23,7 +23,7 @@ from typing import Any
 from relief_pwa.core.enums import Category, Housing, Illness, Relation, Schooling, Sex, WorkCapacity
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.i18n import N_
-from relief_pwa.core.idnumber import parse_id_number
+from relief_pwa.core.idnumber import IdNumber, parse_id_number
 from relief_pwa.core.money import MAX_FEN, parse_yuan
 from relief_pwa.core.phone import normalise_phone
 
@@ -215,7 +215,13 @@ def label_of(vocabulary: dict[str, tuple[str, ...]], code: str) -> str:
 
 
 def _fold(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split()).lower()
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return "".join(text.split()).lower()
+
+
+# Leading or trailing white space, a run of it, or any white space but a plain space.
+_UNTIDY_SPACE = re.compile(r"^\s|\s$|\s\s|[^\S ]")
 
 
 def cell_text(value: Cell) -> str:
@@ -226,14 +232,21 @@ def cell_text(value: Cell) -> str:
     """
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if type(value) is str:
+        text = value
+    elif isinstance(value, bool):
         return str(value)
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        value = int(value)
-    if isinstance(value, datetime):
-        value = value.date() if value.time() == datetime.min.time() else value
-    text = value.isoformat() if isinstance(value, date) else str(value)
-    text = " ".join(unicodedata.normalize("NFKC", text).split())
+    else:
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            value = int(value)
+        if isinstance(value, datetime):
+            value = value.date() if value.time() == datetime.min.time() else value
+        text = value.isoformat() if isinstance(value, date) else str(value)
+    # Most cells are tidy already: normalising and splitting only when needed is most of the speed.
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    if _UNTIDY_SPACE.search(text):
+        text = " ".join(text.split())
     if text[:1] == "'" and text[1:2] in _FORMULA_STARTS:
         text = text[1:]  # written neutralised by neutralise_cell: read back as it was
     return text
@@ -302,9 +315,13 @@ def digits_cell(value: Cell, column: str, *, allow_x: bool = False) -> str:
 
 def id_number_cell(value: Cell, as_of: date) -> str:
     """A member's ID number: text or an exact integer, lower-case x accepted, checksum checked."""
+    return parsed_id_cell(value, as_of).number
+
+
+def parsed_id_cell(value: Cell, as_of: date) -> IdNumber:
     text = digits_cell(value, "id_number", allow_x=True)
     try:
-        return parse_id_number(text, as_of).number
+        return parse_id_number(text, as_of)
     except DomainError as exc:
         raise refuse(exc.message, "id_number", **exc.params) from None
 
@@ -417,7 +434,7 @@ def amount_cell(value: Cell, column: str = "amount") -> int:
 
 
 def choice_cell(value: Cell, vocabulary: dict[str, tuple[str, ...]], column: str) -> str:
-    text = _fold(cell_text(value))
+    text = cell_text(value).replace(" ", "").lower()
     code = _lookup_cached(id(vocabulary), vocabulary).get(text)
     if code is None:
         raise refuse(
@@ -587,14 +604,14 @@ def row_cells(header: Header, row: Sequence[Cell]) -> dict[str, Cell]:
 
 
 def is_blank(cells: dict[str, Cell]) -> bool:
-    return all(cell_text(v) == "" for v in cells.values())
+    return all(v is None or cell_text(v) == "" for v in cells.values())
 
 
 def _member(row: SourceRow, as_of: date) -> RosterMember:
     cells = row.cells
     name = text_cell(cells.get("name"), "name", required=True, max_len=40)
-    id_number = id_number_cell(cells.get("id_number"), as_of)
-    parsed = parse_id_number(id_number, as_of)
+    parsed = parsed_id_cell(cells.get("id_number"), as_of)
+    id_number = parsed.number
     if cell_text(cells.get("sex")) and choice_cell(cells.get("sex"), SEXES, "sex") != parsed.sex:
         raise refuse(N_("The sex does not match the ID number."), "sex")
     birth = date_cell(cells.get("birth_date"), "birth_date")
@@ -675,11 +692,19 @@ def group_households(rows: Iterable[SourceRow], as_of: date) -> Grouped:
         problems: list[Refusal] = []
         values: dict[str, Any] = {}
         raw_seen: dict[str, tuple[str, int]] = {}
+        first_values: dict[str, Cell] = {}
+        first_row: dict[str, SourceRow] = {}
         for row in group:
+            cells = row.cells
             for column in HOUSEHOLD_KEYS:
-                text = cell_text(row.cells.get(column))
+                value = cells.get(column)
+                if value is None or (column in first_values and value == first_values[column]):
+                    continue  # empty, or the household's value repeated
+                text = cell_text(value)
                 if not text:
                     continue
+                if column not in first_values:
+                    first_values[column], first_row[column] = value, row
                 if column in raw_seen and raw_seen[column][0] != text and column != "file_no":
                     problems.append(
                         Refusal(
@@ -692,19 +717,11 @@ def group_households(rows: Iterable[SourceRow], as_of: date) -> Grouped:
                     )
                     continue
                 raw_seen.setdefault(column, (text, row.row))
-        first_values = {
-            column: next((r.cells.get(column) for r in group if cell_text(r.cells.get(column))), None)
-            for column in HOUSEHOLD_KEYS
-        }
-        first_row = {
-            column: next((r for r in group if cell_text(r.cells.get(column))), group[0])
-            for column in HOUSEHOLD_KEYS
-        }
         for column, parser in _HOUSEHOLD_PARSERS.items():
             try:
                 values[column] = parser(first_values.get(column))
             except DomainError as exc:
-                source = first_row[column]
+                source = first_row.get(column, group[0])
                 problems.append(Refusal(source.sheet, source.row, column, exc.message, dict(exc.params)))
         members: list[RosterMember] = []
         ids_here: dict[str, int] = {}
