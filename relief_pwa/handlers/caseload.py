@@ -18,9 +18,10 @@ from relief_pwa.handlers.common import is_htmx, now_of, render
 from relief_pwa.i18n import translate
 from relief_pwa.services import caseload
 from relief_pwa.services.actors import Actor
+from relief_pwa.settings import get_settings
 
-# The service enforces RELIEF_IMPORT_MAX_BYTES; this only stops absurd bodies early.
-UPLOAD_LIMIT = 256 * 1024 * 1024
+# The form's body: the file (RELIEF_IMPORT_MAX_BYTES, checked again by the service) and a few fields.
+UPLOAD_LIMIT = get_settings().import_max_bytes + 64 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STAGES = {
     "reading": N_("Reading the file"),

@@ -244,3 +244,42 @@ def test_the_demo_roster_is_shipped_as_generated_and_valid() -> None:
     parsed = caseload.parse_roster(DEMO_ROSTER, "csv", as_of=date(2026, 11, 20), max_rows=10_000)
     assert parsed.grouped.refusals == []
     assert len(parsed.grouped.households) == len(demo_roster()) == 120
+
+
+async def test_a_messy_workbook_as_bureaus_keep_them(world: Any) -> None:
+    """Title and group headers in merged cells, the header on row 3, numbers and dates as
+    Excel stores them, the household's cells merged down over its members."""
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    await benefit(world)
+    head, spouse, lost = new_id(), new_id(date(1975, 2, 3), male=False), new_id()
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "城乡低保"
+    sheet.append(["历下区城乡低保对象花名册（2026年11月）"])
+    sheet.merge_cells("A1:L1")
+    sheet.append(["户信息", None, None, "成员信息", None, None, None, "保障信息"])
+    sheet.merge_cells("A2:C2")
+    sheet.append(["户  号", "社区名称", "家庭住址", "姓名", "身份证号码", "与户主关系", "劳动能力",
+                  "保障类别", "月保障金额（元）", "享受起始月", "一卡通账号", "联系电话"])  # fmt: skip
+    sheet.append(["ＬＸ－００１", "解放路社区", "解放路1号", "张三", f" {head} ", "户主", "无劳动能力",
+                  "低保", 1200.5, datetime(2023, 5, 1), "6217000011112222333", 13905310001])  # fmt: skip
+    sheet.append([None, None, None, "李四", spouse.lower(), "配偶", "有劳动能力"])
+    sheet.merge_cells("A4:A5")
+    # An 18-digit number in a number cell: Excel (and openpyxl) keep only 16 or 17 digits of it.
+    sheet.append(["LX-002", "和平社区", "和平路2号", "王五", int(lost), "户主", "有劳动能力",
+                  "低保", "800元", 45047, None, None])  # fmt: skip
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+
+    report = await _import(world, buffer.getvalue(), accept_valid=True)
+    assert report.imported == 1 and report.imported_members == 2
+    (refusal,) = report.refusals
+    assert (refusal.sheet, refusal.row, refusal.column) == ("城乡低保", 6, "id_number")
+    assert "lost its last digits" in refusal.message
+    household = found(await Household.objects().where(Household.file_no == "LX-001").first())
+    line = found(await PlanLine.objects().where(PlanLine.household == household.id).first())
+    assert (line.amount_fen, line.start_month) == (120050, "2023-05")
+    assert household.onecard_account == "6217000011112222333" and household.phone == "13905310001"
