@@ -36,21 +36,20 @@ class SpreadsheetRejected(Exception):
         self.params = params
 
 
-@dataclass
-class Sheet:
-    name: str
-    rows: list[tuple[Cell, ...]] = field(default_factory=list)
+Row = tuple[Cell, ...]
 
 
-def read_sheets(
+def iter_sheets(
     source: Path | bytes,
     *,
     kind: str,
     max_rows: int,
     max_columns: int,
     progress: Callable[[int], None] | None = None,
-) -> list[Sheet]:
-    """Every sheet's rows (values only, at most ``max_columns`` each).
+) -> Iterator[tuple[str, Iterator[Row]]]:
+    """Every sheet's name and its rows (values only, at most ``max_columns`` each), streamed.
+
+    Consume each sheet's rows before asking for the next sheet; nothing is kept.
 
     Args:
         source: A file path or the file's bytes.
@@ -62,34 +61,10 @@ def read_sheets(
     Raises:
         SpreadsheetRejected: Unreadable, or more than ``max_rows`` rows.
     """
-    sheets = list(_iter_sheets(source, kind, max_rows, max_columns, progress))
-    return sheets
-
-
-def _check_count(count: int, max_rows: int, progress: Callable[[int], None] | None) -> None:
-    if count > max_rows:
-        raise SpreadsheetRejected(N_("The file has more than {max_rows} rows."), max_rows=max_rows)
-    if progress is not None and count % 1000 == 0:
-        progress(count)
-
-
-def _iter_sheets(
-    source: Path | bytes,
-    kind: str,
-    max_rows: int,
-    max_columns: int,
-    progress: Callable[[int], None] | None,
-) -> Iterator[Sheet]:
-    count = 0
+    counter = _Counter(max_rows, progress)
     if kind == "csv":
         raw = source.read_bytes() if isinstance(source, Path) else source
-        text = _decode(raw)
-        sheet = Sheet("CSV")
-        for row in csv.reader(io.StringIO(text, newline="")):
-            count += 1
-            _check_count(count, max_rows, progress)
-            sheet.rows.append(tuple(v[:MAX_CELL_CHARS] if v != "" else None for v in row[:max_columns]))
-        yield sheet
+        yield "CSV", _csv_rows(_decode(raw), max_columns, counter)
         return
     handle: IO[bytes] | Path = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
@@ -98,19 +73,38 @@ def _iter_sheets(
         raise SpreadsheetRejected(N_("The file is not a readable XLSX workbook.")) from exc
     try:
         for worksheet in workbook.worksheets:
-            sheet = Sheet(str(worksheet.title))
-            for row in worksheet.iter_rows(max_col=max_columns, values_only=True):
-                count += 1
-                _check_count(count, max_rows, progress)
-                # Values are None, str, int, float, bool or dates; only long text is cut.
-                sheet.rows.append(
-                    tuple(
-                        v[:MAX_CELL_CHARS] if type(v) is str and len(v) > MAX_CELL_CHARS else v for v in row
-                    )
-                )
-            yield sheet
+            # max_col given: a wrong declared range in the file cannot hide columns.
+            yield (
+                str(worksheet.title),
+                _xlsx_rows(worksheet.iter_rows(max_col=max_columns, values_only=True), counter),
+            )
     finally:
         workbook.close()
+
+
+class _Counter:
+    def __init__(self, max_rows: int, progress: Callable[[int], None] | None) -> None:
+        self.count, self.max_rows, self.progress = 0, max_rows, progress
+
+    def tick(self) -> None:
+        self.count += 1
+        if self.count > self.max_rows:
+            raise SpreadsheetRejected(N_("The file has more than {max_rows} rows."), max_rows=self.max_rows)
+        if self.progress is not None and self.count % 1000 == 0:
+            self.progress(self.count)
+
+
+def _csv_rows(text: str, max_columns: int, counter: _Counter) -> Iterator[Row]:
+    for row in csv.reader(io.StringIO(text, newline="")):
+        counter.tick()
+        yield tuple(v[:MAX_CELL_CHARS] if v != "" else None for v in row[:max_columns])
+
+
+def _xlsx_rows(rows: Iterable[Sequence[Any]], counter: _Counter) -> Iterator[Row]:
+    for row in rows:
+        counter.tick()
+        # Values are None, str, int, float, bool or dates; only long text is cut.
+        yield tuple(v[:MAX_CELL_CHARS] if type(v) is str and len(v) > MAX_CELL_CHARS else v for v in row)
 
 
 def _decode(raw: bytes) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import itertools
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -35,7 +36,7 @@ from typing import IO, Any
 
 from piccolo.columns.combination import WhereRaw
 
-from relief_pwa.adapters.spreadsheets import SheetOut, SpreadsheetRejected, read_sheets, write_xlsx
+from relief_pwa.adapters.spreadsheets import SheetOut, SpreadsheetRejected, iter_sheets, write_xlsx
 from relief_pwa.core import caseload as core
 from relief_pwa.core.enums import (
     AppState,
@@ -128,41 +129,45 @@ def parse_roster(
     """Read and check a roster file (synchronous: run it in a thread)."""
     data = source.read_bytes() if isinstance(source, Path) else source
     sha = hashlib.sha256(data).hexdigest()
-    try:
-        sheets = read_sheets(
-            data,
-            kind=kind,
-            max_rows=max_rows,
-            max_columns=core.MAX_COLUMNS,
-            progress=(lambda n: progress("reading", n, 0)) if progress else None,
-        )
-    except SpreadsheetRejected as exc:
-        raise ImportRefused(exc.message, **exc.params) from None
     rows: list[core.SourceRow] = []
     names: list[str] = []
     columns: dict[str, list[str]] = {}
     examples = 0
     total = 0
-    for sheet in sheets:
-        header = core.find_header(sheet.rows)
-        if header is None:
-            continue
-        total += len(sheet.rows)
-        names.append(sheet.name)
-        columns[sheet.name] = list(header.columns)
-        missing = header.missing()
-        if missing:
-            raise ImportRefused(
-                N_("Sheet {sheet} lacks the columns: {columns}."),
-                sheet=sheet.name,
-                columns="、".join(core.COLUMN_BY_KEY[k].header for k in missing),
-            )
-        for offset, raw in enumerate(sheet.rows[header.row_index + 1 :], start=header.row_index + 2):
-            cells = core.row_cells(header, raw)
-            if core.file_no_of(cells).startswith(EXAMPLE_PREFIX):
-                examples += 1
+    try:
+        for name, stream in iter_sheets(
+            data,
+            kind=kind,
+            max_rows=max_rows,
+            max_columns=core.MAX_COLUMNS,
+            progress=(lambda n: progress("reading", n, 0)) if progress else None,
+        ):
+            top = list(itertools.islice(stream, core.HEADER_SCAN_ROWS))
+            header = core.find_header(top)
+            if header is None:
+                for _ in stream:  # counted against the limit, not kept
+                    pass
                 continue
-            rows.append(core.SourceRow(sheet.name, offset, cells))
+            names.append(name)
+            columns[name] = list(header.columns)
+            missing = header.missing()
+            if missing:
+                raise ImportRefused(
+                    N_("Sheet {sheet} lacks the columns: {columns}."),
+                    sheet=name,
+                    columns="、".join(core.COLUMN_BY_KEY[k].header for k in missing),
+                )
+            number = header.row_index + 1
+            for raw in itertools.chain(top[header.row_index + 1 :], stream):
+                number += 1
+                cells = core.row_cells(header, raw)
+                if core.file_no_of(cells).startswith(EXAMPLE_PREFIX):
+                    examples += 1
+                    continue
+                rows.append(core.SourceRow(name, number, cells))
+            total += number
+    except SpreadsheetRejected as exc:
+        raise ImportRefused(exc.message, **exc.params) from None
     if not names:
         raise ImportRefused(N_("No sheet of the file has the roster's header row (户号, 姓名, 身份证号, …)."))
     if progress:
