@@ -290,7 +290,7 @@ def _peak_mb() -> float:
 
 
 async def run_one(path: Path, small: Path) -> None:
-    """One import in this (fresh) process: the baseline, the import, then a 100-row re-import."""
+    """One import in this (fresh) process, its baseline, then a 100-row re-import."""
     from relief_pwa.db import close_engine
     from relief_pwa.piccolo_conf import DB
 
@@ -300,24 +300,38 @@ async def run_one(path: Path, small: Path) -> None:
         await close_engine(DB)  # SQLite's connection threads would keep a failed run alive
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
+    return usage.ru_utime + usage.ru_stime
+
+
 async def _run_one(path: Path, small: Path) -> None:
     from relief_pwa.piccolo_conf import DB
     from relief_pwa.services.caseload import import_caseload
 
     actor = await _setup()
-    floor, cells = baseline(path)
     rss_before = _peak_mb()
+    stages: dict[str, float] = {}
     started = time.perf_counter()
-    report = await import_caseload(actor, path, filename=path.name, now=BENCH_NOW)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        stages.setdefault(stage, time.perf_counter() - started)
+
+    cpu = _cpu_seconds()
+    report = await import_caseload(actor, path, filename=path.name, now=BENCH_NOW, progress=progress)
     seconds = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu
+    peak = _peak_mb()
     assert report.refusals == [], report.refusals[:5]
+    floor, cells = baseline(path)  # after the import: the peak above is the import's own
+    marks = [*sorted(stages.items(), key=lambda item: item[1]), ("end", seconds)]
+    phases = ", ".join(f"{name} {marks[i + 1][1] - at:.1f} s" for i, (name, at) in enumerate(marks[:-1]))
     print(
         f"{path.name} on {DB.engine_type}: {report.imported} households, "
         f"{report.imported_members} members imported and scored ({report.scored}) in {seconds:.1f} s "
-        f"= {report.imported_members / seconds:,.0f} rows/s; "
-        f"baseline (stream {cells:,} cells) {floor:.1f} s, "
-        f"import = {seconds / floor:.1f}× the baseline; peak memory {_peak_mb():.0f} MB "
-        f"(before the import {rss_before:.0f} MB)"
+        f"(CPU {cpu:.1f} s; {phases}) = {report.imported_members / seconds:,.0f} rows/s; "
+        f"baseline (stream {cells:,} cells) {floor:.1f} s, import = {seconds / floor:.1f}× the baseline; "
+        f"peak memory {peak:.0f} MB (after setting up {rss_before:.0f} MB)"
     )
     started = time.perf_counter()
     again = await import_caseload(actor, small, filename=small.name, now=BENCH_NOW + timedelta(minutes=1))
@@ -325,9 +339,10 @@ async def _run_one(path: Path, small: Path) -> None:
     assert again.imported == 0 and again.already == again.households_in_file, again
     print(
         f"     re-import of {again.rows_read - 1} rows already imported: "
-        f"{again.already} households skipped, "
-        f"nothing written, in {seconds:.2f} s"
+        f"{again.already} households skipped, nothing written, in {seconds:.2f} s"
     )
+    load = os.getloadavg()
+    print(f"     machine load average {load[0]:.1f} on {os.cpu_count()} cores")
 
 
 def main() -> None:

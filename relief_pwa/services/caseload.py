@@ -127,6 +127,8 @@ def parse_roster(
     progress: Progress | None = None,
 ) -> ParsedRoster:
     """Read and check a roster file (synchronous: run it in a thread)."""
+    if progress:
+        progress("reading", 0, 0)
     data = source.read_bytes() if isinstance(source, Path) else source
     sha = hashlib.sha256(data).hexdigest()
     rows: list[core.SourceRow] = []
