@@ -7,6 +7,7 @@ shipped in ``relief_pwa/data/common_passwords.txt``).
 from __future__ import annotations
 
 from collections.abc import Collection
+from itertools import pairwise
 
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.i18n import N_
@@ -22,7 +23,7 @@ def _is_sequence(text: str) -> bool:
     """One repeated character or a run of consecutive characters (abcd…, 9876…)."""
     if len(set(text)) <= 2:
         return True
-    steps = {ord(b) - ord(a) for a, b in zip(text, text[1:], strict=False)}
+    steps = {ord(b) - ord(a) for a, b in pairwise(text)}
     return len(steps) == 1 and steps <= {-1, 1}
 
 

@@ -160,10 +160,14 @@ def parse_roster(
                     columns="、".join(core.COLUMN_BY_KEY[k].header for k in missing),
                 )
             number = header.row_index + 1
+            in_example = False
             for raw in itertools.chain(top[header.row_index + 1 :], stream):
                 number += 1
                 cells = core.row_cells(header, raw)
-                if core.file_no_of(cells).startswith(EXAMPLE_PREFIX):
+                file_no = core.file_no_of(cells)
+                if file_no:
+                    in_example = file_no.startswith(EXAMPLE_PREFIX)
+                if in_example:  # the template's example household, merged rows included
                     examples += 1
                     continue
                 rows.append(core.SourceRow(name, number, cells))

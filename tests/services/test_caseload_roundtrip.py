@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from relief_pwa.core import caseload as core
-from relief_pwa.core.enums import Category, Housing, Illness, Relation, Schooling, WorkCapacity
+from relief_pwa.core.enums import Category, Housing, Illness, Relation, Schooling, Sex, WorkCapacity
 from relief_pwa.core.idnumber import make_id_number
 from relief_pwa.db import write_transaction
 from relief_pwa.services import caseload
@@ -37,7 +37,7 @@ def person(draw: Any, relation: Relation) -> core.RosterMember:
     return core.RosterMember(
         name=draw(NAME),
         id_number=number,
-        sex=core.Sex.MALE if male else core.Sex.FEMALE,
+        sex=Sex.MALE if male else Sex.FEMALE,
         birth_date=born,
         relation=relation,
         disability_grade=draw(st.one_of(st.none(), st.integers(1, 4))),
