@@ -286,6 +286,14 @@ async def _setup() -> Any:
 
 
 def _peak_mb() -> float:
+    """This process's peak resident memory. (ru_maxrss would carry over the parent's peak
+    through fork and exec; VmHWM belongs to this program's own address space.)"""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
