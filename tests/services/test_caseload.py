@@ -283,3 +283,15 @@ async def test_a_messy_workbook_as_bureaus_keep_them(world: Any) -> None:
     line = found(await PlanLine.objects().where(PlanLine.household == household.id).first())
     assert (line.amount_fen, line.start_month) == (120050, "2023-05")
     assert household.onecard_account == "6217000011112222333" and household.phone == "13905310001"
+
+
+def test_the_example_household_is_skipped_with_its_merged_rows() -> None:
+    rows = [
+        row(file_no="例370102-0001"),
+        row(file_no=None, name="张小", relation="子", id_number=new_id(date(2012, 1, 1))),
+        row(file_no="LX-0007"),
+    ]
+    parsed = caseload.parse_roster(xlsx(rows), "xlsx", as_of=date(2026, 11, 16), max_rows=100)
+    assert parsed.skipped_examples == 2
+    assert [h.file_no for h in parsed.grouped.households] == ["LX-0007"]
+    assert parsed.grouped.refusals == []
