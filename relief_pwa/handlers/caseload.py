@@ -44,7 +44,7 @@ async def _page(
     request: Request[Any, Any, Any], actor: Actor, *, error: str = "", status_code: int = 200
 ) -> Response[str]:
     context = {
-        "jobs": await caseload.list_import_jobs(actor),
+        "jobs": await caseload.list_import_jobs(actor, now=now_of(request)),
         "columns": COLUMNS,
         "error": error,
         "max_mb": caseload.max_upload_mb(),
@@ -87,7 +87,7 @@ async def import_upload(request: Request[Any, Any, Any], actor: NamedDependency[
 async def import_job(
     request: Request[Any, Any, Any], job_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
-    job = await caseload.get_import_job(actor, job_id)
+    job = await caseload.get_import_job(actor, job_id, now=now_of(request))
     context = {"job": job, "stages": STAGES, "column_names": {k: c.header for k, c in COLUMN_BY_KEY.items()}}
     if is_htmx(request):
         return render(request, "caseload/job.html", context, block="job")

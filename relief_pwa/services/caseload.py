@@ -30,7 +30,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -850,8 +850,22 @@ def report_path(job_id: int) -> Path:
     return _reports_dir() / f"caseload-import-{job_id}-report.xlsx"
 
 
-def _job_view(row: dict[str, Any]) -> ImportJobView:
+#: A job still "running" after this long, and not running in this process, was cut off by a restart.
+STALE_IMPORT = timedelta(hours=2)
+MSG_INTERRUPTED = N_(
+    "The import was interrupted (the server restarted); nothing of it was stored. Upload the file again."
+)
+
+
+def _job_view(row: dict[str, Any], now: datetime | None = None) -> ImportJobView:
     params = json.loads(row["params"] or "{}")
+    if (
+        row["status"] in {"queued", "running"}
+        and int(row["id"]) not in _tasks
+        and now is not None
+        and now - row["created_at"] > STALE_IMPORT
+    ):
+        row = {**row, "status": "failed", "error": MSG_INTERRUPTED}
     stage, done, total = _progress.get(int(row["id"]), (params.get("stage", ""), row["progress_done"],
                                                         row["progress_total"]))  # fmt: skip
     refusals = [core.Refusal(r["sheet"], r["row"], r["column"], r["message"], r["params"])
@@ -887,18 +901,20 @@ def template_bytes() -> bytes:
     return buffer.getvalue()
 
 
-async def get_import_job(actor: Actor, job_id: int) -> ImportJobView:
+async def get_import_job(actor: Actor, job_id: int, *, now: datetime | None = None) -> ImportJobView:
     require_importer(actor)
     row = await Job.select().where((Job.id == job_id) & (Job.kind == IMPORT_JOB)).first()
     if row is None or (row["created_by"] != actor.staff_id and actor.role != Role.CITY):
         raise NotFoundOrForbidden()
-    return _job_view(row)
+    return _job_view(row, now)
 
 
-async def list_import_jobs(actor: Actor, limit: int = 10) -> list[ImportJobView]:
+async def list_import_jobs(
+    actor: Actor, limit: int = 10, *, now: datetime | None = None
+) -> list[ImportJobView]:
     require_importer(actor)
     rows = await Job.select().where(Job.kind == IMPORT_JOB).order_by(Job.id, ascending=False).limit(limit)
-    return [_job_view(r) for r in rows]
+    return [_job_view(r, now) for r in rows]
 
 
 async def do_start_import_job(

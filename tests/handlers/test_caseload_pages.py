@@ -98,3 +98,17 @@ async def test_only_city_staff_see_the_import(world: Any, client: Any) -> None:
     await client.login("center")
     assert (await client.get("/caseload/import")).status_code == 403
     assert (await client.get("/caseload/template.xlsx")).status_code == 403
+
+
+async def test_an_import_cut_off_by_a_restart_shows_as_failed(world: Any, client: Any) -> None:
+    from datetime import timedelta
+
+    from relief_pwa.tables import Job
+
+    job = Job(kind=caseload.IMPORT_JOB, status="running", params='{"filename": "r.xlsx"}',
+              created_at=world.now - timedelta(hours=3))  # fmt: skip
+    await job.save()
+    await client.login("city")
+    page = await client.get(f"/caseload/import/jobs/{job.id}")
+    assert page.status_code == 200
+    assert "hx-trigger" not in page.text and 'role="alert"' in page.text
