@@ -295,7 +295,7 @@ def digits_cell(value: Cell, column: str, *, allow_x: bool = False) -> str:
                 "format the column as text and enter it again."
             ),
             column,
-            value=f"{value:.15G}",
+            value=f"{value:.6G}",  # enough to recognise the cell; not the person's number
         )
     text = "".join(cell_text(value).split()).removeprefix("'")
     if _SCIENTIFIC.fullmatch(text):
@@ -305,7 +305,7 @@ def digits_cell(value: Cell, column: str, *, allow_x: bool = False) -> str:
                 "format the column as text and enter it again."
             ),
             column,
-            value=text,
+            value=f"{float(text):.6G}",
         )
     integral = _INTEGRAL_TEXT.fullmatch(text)
     if integral:
