@@ -100,11 +100,12 @@ def _csv_rows(text: str, max_columns: int, counter: _Counter) -> Iterator[Row]:
         yield tuple(v[:MAX_CELL_CHARS] if v != "" else None for v in row[:max_columns])
 
 
-def _xlsx_rows(rows: Iterable[Sequence[Any]], counter: _Counter) -> Iterator[Row]:
+def _xlsx_rows(rows: Iterable[Row], counter: _Counter) -> Iterator[Row]:
+    # Values are None, str, int, float, bool or dates, as openpyxl hands them over; the
+    # caller keeps only the roster's columns (core.caseload.row_cells cuts long text).
     for row in rows:
         counter.tick()
-        # Values are None, str, int, float, bool or dates; only long text is cut.
-        yield tuple(v[:MAX_CELL_CHARS] if type(v) is str and len(v) > MAX_CELL_CHARS else v for v in row)
+        yield row
 
 
 def _decode(raw: bytes) -> str:

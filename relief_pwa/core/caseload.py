@@ -600,7 +600,16 @@ class SourceRow:
 
 
 def row_cells(header: Header, row: Sequence[Cell]) -> dict[str, Cell]:
-    return {key: (row[pos] if pos < len(row) else None) for key, pos in header.columns.items()}
+    """The roster's cells of one row by column key; text longer than MAX_CELL_CHARS is cut
+    (the value is refused later anyway; a huge cell is not kept)."""
+    width = len(row)
+    cells: dict[str, Cell] = {}
+    for key, pos in header.columns.items():
+        value = row[pos] if pos < width else None
+        if type(value) is str and len(value) > MAX_CELL_CHARS:
+            value = value[:MAX_CELL_CHARS]
+        cells[key] = value
+    return cells
 
 
 def is_blank(cells: dict[str, Cell]) -> bool:
