@@ -1,4 +1,4 @@
-"""The ``relief-pwa`` command line: serve, migrate, init, seed-demo, create-user, audit verify, keys."""
+"""The ``relief-pwa`` command line: serve, migrate, init, seed-demo, create-user, import-caseload, keys…"""
 
 from __future__ import annotations
 
@@ -368,6 +368,86 @@ def cmd_keys_new(_: argparse.Namespace) -> None:
     print(new_index_key())
 
 
+def cmd_import_caseload(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from relief_pwa.clock import SystemClock
+    from relief_pwa.core.caseload import COLUMN_BY_KEY
+    from relief_pwa.core.errors import DomainError
+    from relief_pwa.i18n import current_language, translate
+    from relief_pwa.services import caseload
+    from relief_pwa.services.actors import SYSTEM_ACTOR
+
+    current_language.set(get_settings().default_language)
+    if args.template:
+        caseload.write_template(Path(args.template))
+        print(f"template written to {args.template}")
+        return
+    if not args.file:
+        raise SystemExit("name the roster file (XLSX or CSV), or --template OUT.xlsx")
+    source = Path(args.file)
+    if not source.is_file():
+        raise SystemExit(f"no such file: {source}")
+
+    async def run() -> caseload.ImportReport:
+        actor = await caseload.actor_for_username(args.user) if args.user else SYSTEM_ACTOR
+        return await caseload.import_caseload(
+            actor,
+            source,
+            filename=source.name,
+            now=SystemClock().now(),
+            dry_run=args.dry_run,
+            accept_valid=args.accept_valid,
+        )
+
+    started = time.perf_counter()
+    try:
+        report = run_async(run())
+    except DomainError as exc:
+        raise SystemExit(translate(exc.message, **exc.params)) from None
+    seconds = time.perf_counter() - started
+    print(
+        f"{source.name} (sha256 {report.sha256[:16]}…): {report.rows_read} rows, "
+        f"{report.households_in_file} households; {report.imported} imported "
+        f"({report.imported_members} members), {report.already} already imported, "
+        f"{report.refused_households} refused; {seconds:.1f} s"
+        + (" — dry run, nothing changed" if report.dry_run else "")
+    )
+    for refusal in report.refusals[:30]:
+        column = COLUMN_BY_KEY[refusal.column].header if refusal.column in COLUMN_BY_KEY else ""
+        print(f"  {refusal.sheet} row {refusal.row} {column}: {translate(refusal.message, **refusal.params)}")
+    if len(report.refusals) > 30:
+        print(f"  … {len(report.refusals) - 30} more (see the report)")
+    target = args.report or (
+        str(source.with_name(source.stem + ".refused.xlsx")) if report.refusals and args.accept_valid else ""
+    )
+    if target:
+        caseload.write_report(report, Path(target), translate)
+        print(f"report written to {target}")
+    if report.refusals and not report.written and not args.accept_valid:
+        if not report.dry_run:
+            print(
+                "nothing imported: fix the refused rows, or import the valid households with --accept-valid"
+            )
+        raise SystemExit(1)
+
+
+def cmd_export_caseload(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from relief_pwa.services import caseload
+    from relief_pwa.services.actors import SYSTEM_ACTOR
+
+    async def run() -> int:
+        actor = await caseload.actor_for_username(args.user) if args.user else SYSTEM_ACTOR
+        from relief_pwa.clock import SystemClock
+
+        return await caseload.export_roster(actor, Path(args.out), now=SystemClock().now())
+
+    count = run_async(run())
+    print(f"{count} households written to {args.out}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relief-pwa", description="Sunshine Relief (阳光救助)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -414,6 +494,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes that load and score in parallel on SQLite (0: in this process)",
     )
     rescore.set_defaults(func=cmd_rescore)
+    imp = sub.add_parser(
+        "import-caseload",
+        help="bring in a bureau's roster of current recipients (XLSX or CSV), or write its template",
+    )
+    imp.add_argument("file", nargs="?", help="the roster, .xlsx or .csv")
+    imp.add_argument("--dry-run", action="store_true", help="check every row, change nothing")
+    imp.add_argument("--report", default="", help="write the validation report (XLSX) here")
+    imp.add_argument(
+        "--accept-valid",
+        action="store_true",
+        help="import the valid households even when rows are refused (refused rows go to the report)",
+    )
+    imp.add_argument("--template", default="", metavar="OUT.xlsx", help="write the roster template and stop")
+    imp.add_argument("--user", default="", help="the city staff account importing (default: the system)")
+    imp.set_defaults(func=cmd_import_caseload)
+    exp = sub.add_parser("export-caseload", help="write the current recipients as a roster XLSX")
+    exp.add_argument("out", metavar="OUT.xlsx")
+    exp.add_argument("--user", default="", help="the staff account exporting (default: the whole city)")
+    exp.set_defaults(func=cmd_export_caseload)
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser(

@@ -7,10 +7,14 @@ has a real audit trail. Deterministic (seeded); never run in production mode.
 
 from __future__ import annotations
 
+import io
 import random
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
+from relief_pwa.adapters.roster_sheets import write_csv
 from relief_pwa.clock import CHINA_TZ
+from relief_pwa.core.caseload import RosterHousehold, RosterMember, header_row, household_rows
 from relief_pwa.core.enums import (
     AreaType,
     AssetKind,
@@ -350,7 +354,112 @@ async def seed_demo(households: int = 360, *, force: bool = False, today: dateti
     await seed_sunshine()  # issue 6: policies, running 公示, objections
     await seed_resources_and_payments()  # issue 5: pool, funds, an approved plan, a reconciled batch
     await seed_fieldwork()  # issue 4: visits due today/overdue, recorded visits, household cards
-    return f"demo city: {created_units} org units, {len(staff_rows)} staff, {made} households"
+    imported = await seed_caseload()  # the bureau's existing recipients, from the shipped roster
+    return (
+        f"demo city: {created_units} org units, {len(staff_rows)} staff, {made} households, "
+        f"{imported} brought in from the caseload roster"
+    )
+
+
+# --- the caseload roster (going live) ----------------------------------------------
+
+DEMO_ROSTER = Path(__file__).resolve().parent / "data" / "demo_caseload.csv"
+
+
+def demo_roster(count: int = 120) -> list[RosterHousehold]:
+    """The bureau's existing dibao recipients as its roster has them (deterministic)."""
+    rng = random.Random(1999)
+    streets = [s for d in DISTRICTS[:3] for s in d.streets[:4]]
+    out: list[RosterHousehold] = []
+    used: set[str] = set()
+    for number in range(count):
+        street = streets[0] if number % 2 == 0 else rng.choice(streets)  # half in the demo street
+        community = rng.choice(communities_for(street, COMMUNITIES_PER_STREET))
+        surname = rng.choice(_SURNAMES)
+        head_born = date(rng.randint(1940, 1990), rng.randint(1, 12), rng.randint(1, 28))
+        size = rng.choices([1, 2, 3, 4], weights=[40, 30, 20, 10])[0]
+        members: list[RosterMember] = []
+        for position in range(size):
+            if position == 0:
+                born, relation = head_born, Relation.HEAD
+            elif position == 1:
+                born, relation = head_born.replace(year=head_born.year + rng.randint(-4, 4)), Relation.SPOUSE
+            else:
+                born, relation = (
+                    head_born.replace(year=min(2022, head_born.year + rng.randint(22, 34))),
+                    Relation.CHILD,
+                )
+            if position == 1:  # the spouse: the other sex from the head
+                sex = Sex.FEMALE if members[0].sex == Sex.MALE else Sex.MALE
+            else:
+                sex = Sex.MALE if rng.random() < 0.5 else Sex.FEMALE
+            sequence = rng.randint(500, 998) // 2 * 2 + (1 if sex == Sex.MALE else 0)
+            while make_id_number(street.code[:6], born, sequence) in used:
+                sequence = (sequence + 2) % 1000
+            id_number = make_id_number(street.code[:6], born, sequence)
+            used.add(id_number)
+            age = 2026 - born.year
+            members.append(
+                RosterMember(
+                    name=surname + "".join(rng.sample(_GIVEN, rng.choice([1, 2]))),
+                    id_number=id_number,
+                    sex=sex,
+                    birth_date=born,
+                    relation=relation,
+                    disability_grade=rng.choices([None, 1, 2, 3, 4], weights=[80, 4, 6, 5, 5])[0],
+                    illness=rng.choices(
+                        [Illness.NONE, Illness.CHRONIC, Illness.SERIOUS], weights=[60, 30, 10]
+                    )[0],
+                    work_capacity=WorkCapacity.NONE
+                    if age >= 60 or age < 16
+                    else rng.choice(list(WorkCapacity)),
+                    schooling=Schooling.PRIMARY
+                    if 6 <= age < 12
+                    else Schooling.JUNIOR
+                    if 12 <= age < 15
+                    else Schooling.NOT_IN_SCHOOL,
+                )
+            )
+        out.append(
+            RosterHousehold(
+                file_no=f"JNMZ-{2019 + number % 6}-{number + 1:05d}",
+                community=community.code,
+                address=(
+                    f"{community.name}{rng.randint(1, 40)}号楼{rng.randint(1, 6)}单元"
+                    f"{rng.randint(101, 1202)}室"
+                ),
+                phone=f"1{rng.choice('3578')}{rng.randint(10**8, 10**9 - 1)}",
+                category=Category.DIBAO,
+                monthly_fen=rng.randint(30, 120) * 1000,
+                start_month=f"{2019 + number % 6}-{rng.randint(1, 12):02d}",
+                onecard_account=f"622848{rng.randint(10**12, 10**13 - 1)}",
+                bank="济南农商银行",
+                housing=rng.choice(list(Housing)),
+                members=tuple(members),
+                sheet="",
+                rows=(),
+            )
+        )
+    return out
+
+
+def demo_roster_csv() -> str:
+    """The shipped roster file's text (relief_pwa/data/demo_caseload.csv)."""
+    buffer = io.StringIO()
+    rows = [header_row()] + [row for household in demo_roster() for row in household_rows(household)]
+    write_csv(buffer, rows)
+    return buffer.getvalue()
+
+
+async def seed_caseload() -> int:
+    """Bring in the shipped roster through the caseload import, as a bureau would."""
+    from relief_pwa.services.caseload import import_caseload
+
+    city = await _actor("city")
+    report = await import_caseload(
+        city, DEMO_ROSTER, filename=DEMO_ROSTER.name, now=DEMO_TODAY, accept_valid=True
+    )
+    return report.imported
 
 
 # --- relief index (issue 3) ---------------------------------------------------

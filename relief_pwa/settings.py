@@ -96,6 +96,8 @@ class Settings:
     backup_key: str = ""
     audit_checkpoint_file: Path = Path("audit-checkpoints.jsonl")
     hsts: bool = False
+    import_max_rows: int = 300_000  # caseload import: rows read from one file, all sheets
+    import_max_bytes: int = 64 * 1024 * 1024  # caseload import: largest file accepted
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -252,6 +254,8 @@ def load_settings() -> Settings:
             _env("AUDIT_CHECKPOINT_FILE", str(var_dir / "audit-checkpoints.jsonl"))
         ).resolve(),
         hsts=_env_bool("HSTS", mode == "production"),
+        import_max_rows=_env_int("IMPORT_MAX_ROWS", 300_000),
+        import_max_bytes=_env_int("IMPORT_MAX_BYTES", 64 * 1024 * 1024),
     )
 
 

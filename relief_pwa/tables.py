@@ -141,6 +141,7 @@ class Household(Table, tablename="household"):
     created_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+    onecard_bank = Varchar(length=60, default="")  # the bank of the one-card account
 
 
 class Member(Table, tablename="member"):

@@ -117,3 +117,25 @@ def test_backup_wipe_restore_drill_and_a_cut_tail(tmp_path):
         conn.execute("DELETE FROM audit_checkpoint")
     cut = run(tmp_path, "audit", "verify")
     assert cut.returncode == 1 and "BROKEN at event 2" in cut.stdout and "deleted from the end" in cut.stdout
+
+
+def test_import_caseload_template_dry_run_and_refusal(tmp_path):
+    assert run(tmp_path, "migrate").returncode == 0
+    template = tmp_path / "template.xlsx"
+    written = run(tmp_path, "import-caseload", "--template", str(template))
+    assert written.returncode == 0 and template.is_file(), written.stderr
+    checked = run(tmp_path, "import-caseload", str(template), "--dry-run")
+    assert checked.returncode == 0, checked.stderr
+    assert "0 households" in checked.stdout and "dry run" in checked.stdout
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "户号,社区,家庭住址,姓名,身份证号,与户主关系,劳动能力,救助类别,月保障金额,起始年月\n"
+        "T-1,无此社区,解放路1号,张三,3.70102198001021E+17,户主,有劳动能力,低保,900,2024-03\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "report.xlsx"
+    refused = run(tmp_path, "import-caseload", str(roster), "--report", str(report))
+    assert refused.returncode == 1
+    assert "CSV row 2" in refused.stdout and report.is_file()
+    with sqlite3.connect(tmp_path / "relief.sqlite3") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM household").fetchone()[0] == 0

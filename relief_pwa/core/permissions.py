@@ -85,6 +85,7 @@ class Capability(StrEnum):
     STAFF_READ = "staff.read"
     STAFF_MANAGE = "staff.manage"
     ORG_MANAGE = "org.manage"
+    CASELOAD_IMPORT = "caseload.import"  # bring in (and export) the existing recipients' roster
     STANDARDS_READ = "standards.read"  # standards, rules, the holiday calendar
     STANDARDS_MANAGE = "standards.manage"
     SETTINGS_MANAGE = "settings.manage"  # follow-up delay, ledger threshold
@@ -243,6 +244,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.STAFF_READ,
             C.STAFF_MANAGE,
             C.ORG_MANAGE,
+            C.CASELOAD_IMPORT,
             C.STANDARDS_READ,
             C.STANDARDS_MANAGE,
             C.SETTINGS_MANAGE,
@@ -287,6 +289,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.APP_WITHDRAW,
             C.STAFF_MANAGE,
             C.ORG_MANAGE,
+            C.CASELOAD_IMPORT,
             C.STANDARDS_MANAGE,
             C.BOT_LINK_ISSUE,
             C.INDEX_RECOMPUTE,

@@ -11,6 +11,7 @@ from relief_pwa.handlers import (
     auth,
     botweb,
     cards,
+    caseload,
     cases,
     households,
     intake,
@@ -51,4 +52,5 @@ ROUTES: list[Any] = [
     *plans.ROUTES,
     *analytics.ROUTES,
     *botweb.ROUTES,
+    *caseload.ROUTES,
 ]

@@ -34,6 +34,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/scoring/models", N_("Scoring models"), C.SCORING_MODELS_READ),
     NavItem("/admin/staff", N_("Staff and offices"), C.STAFF_READ),
     NavItem("/admin/standards", N_("Standards and rules"), C.STANDARDS_READ),
+    NavItem("/caseload/import", N_("Bring in the caseload"), C.CASELOAD_IMPORT),
     NavItem("/bot/console", N_("Bot console"), C.BOT_CONSOLE),
 )
 
