@@ -58,6 +58,8 @@ def _label_of(enum_name: str, value: Any) -> str:
 
 
 _ACTION_LABELS = {
+    "caseload.import": N_("Caseload brought in from a roster"),
+    "keys.rotate": N_("Identifiers re-sealed under a new key"),
     "household.create": N_("Household file opened"),
     "household.close": N_("Household file closed"),
     "household.update": N_("Household details changed"),
@@ -133,6 +135,8 @@ _ACTION_LABELS = {
 
 # Kinds of record an audit event is about (the entity_type of the event).
 _ENTITY_LABELS = {
+    "caseload_import": N_("Caseload import"),
+    "key_ring": N_("Identifier keys"),
     "application": N_("Application"),
     "household": N_("Household"),
     "household_card": N_("Household card"),

@@ -79,13 +79,15 @@ async def _empty() -> None:
 
 async def _snapshot() -> dict[str, Any]:
     rows = await Household.raw(
-        "SELECT h.file_no, o.code, h.address, h.phone, h.onecard_account, h.onecard_bank, h.housing,"
+        # Identifiers are sealed with a fresh nonce each time: compare their blind indexes.
+        "SELECT h.file_no, o.code, h.address, h.phone_index, h.account_index, h.head_id_index, h.onecard_bank,"
+        " h.housing,"
         " h.head_name, h.area_type, h.current_index, a.category, a.state, pl.amount_fen, pl.start_month,"
         " pl.months FROM household h JOIN org_unit o ON o.id = h.org_unit"
         " JOIN application a ON a.household = h.id JOIN plan_line pl ON pl.household = h.id"
     )
     members = await Household.raw(
-        "SELECT h.file_no, m.name, m.id_number, m.sex, m.birth_date, m.relation, m.disability_grade,"
+        "SELECT h.file_no, m.name, m.id_index, m.sex, m.birth_date, m.relation, m.disability_grade,"
         " m.illness, m.work_capacity, m.schooling FROM member m JOIN household h ON h.id = m.household"
     )
     return {
