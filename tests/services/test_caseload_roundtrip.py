@@ -80,8 +80,8 @@ async def _empty() -> None:
 async def _snapshot() -> dict[str, Any]:
     rows = await Household.raw(
         # Identifiers are sealed with a fresh nonce each time: compare their blind indexes.
-        "SELECT h.file_no, o.code, h.address, h.phone_index, h.account_index, h.head_id_index, h.onecard_bank,"
-        " h.housing,"
+        "SELECT h.file_no, o.code, h.address, h.phone_index, h.account_index, h.head_id_index,"
+        " h.onecard_bank, h.housing,"
         " h.head_name, h.area_type, h.current_index, a.category, a.state, pl.amount_fen, pl.start_month,"
         " pl.months FROM household h JOIN org_unit o ON o.id = h.org_unit"
         " JOIN application a ON a.household = h.id JOIN plan_line pl ON pl.household = h.id"
