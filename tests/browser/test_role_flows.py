@@ -230,9 +230,15 @@ def test_centre_approves_plans_and_exports_a_one_card_batch(live_server: LiveSer
     me.visit("/plans/draft")
     me.submit("main form[method=post][action='/plans/draft'] button[type=submit]")
     plan_id = live_server.query("SELECT id FROM plan ORDER BY id LIMIT 1")[0][0]
-    me.visit(f"/plans/{plan_id}")
-    me.submit(f"main form[action='/plans/{plan_id}/approve'] button")
+    # Four eyes: a colleague of the centre approves the plan this clerk drafted, on her own phone.
+    phone.clear_cookies()
+    colleague = Phone(phone, live_server)
+    colleague.login("center_2", f"/plans/{plan_id}")
+    colleague.submit(f"main form[action='/plans/{plan_id}/approve'] button")
     assert live_server.query("SELECT status FROM plan WHERE id = ?", plan_id) == [("approved",)]
+    phone.clear_cookies()
+    me = Phone(phone, live_server)
+    me.login("center", "/batches")
 
     me.visit("/batches")
     # Both month fields carry a working pattern: the browser lets the forms through.
@@ -240,6 +246,11 @@ def test_centre_approves_plans_and_exports_a_one_card_batch(live_server: LiveSer
     me.submit("main form[action='/batches/generate'] button[type=submit]")
     me.submit("main form[action='/batches'] button[type=submit]")
     assert re.search(r"/batches/\d+$", me.page.url), me.page.url
+    batch_url = me.page.url
+    # The clerk who made the batch may not export it (four eyes): her colleague does.
+    phone.clear_cookies()
+    me = Phone(phone, live_server)
+    me.login("center_2", batch_url.split(live_server.url, 1)[-1])
     with me.page.expect_download() as download:
         me.tap("main button[name=format][value=csv]")
     assert download.value.suggested_filename.endswith(".csv")
