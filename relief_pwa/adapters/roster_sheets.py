@@ -20,8 +20,20 @@ from typing import IO, Any
 
 from openpyxl import Workbook, load_workbook
 
+from relief_pwa.adapters.spreadsheets import MiB, SheetLimits, SpreadsheetRefused, check_xlsx_container
 from relief_pwa.core.caseload import Cell, neutralise_cell
 from relief_pwa.core.i18n import N_
+
+#: A city's roster is bigger than a bank return file: its shared text table may reach tens of
+#: megabytes. The compression-ratio check still refuses a zip bomb (adapters/spreadsheets.py).
+ROSTER_LIMITS = SheetLimits(
+    max_bytes=512 * MiB,
+    max_rows=10_000_000,
+    max_cells=100_000_000,
+    max_uncompressed=2048 * MiB,
+    max_member_uncompressed=2048 * MiB,
+    max_shared_strings=512 * MiB,
+)
 
 #: A cell longer than this is cut (no roster value is nearly this long; a cut value is refused later).
 MAX_CELL_CHARS = 1000
@@ -66,7 +78,13 @@ def iter_sheets(
         raw = source.read_bytes() if isinstance(source, Path) else source
         yield "CSV", _csv_rows(_decode(raw), max_columns, counter)
         return
-    handle: IO[bytes] | Path = io.BytesIO(source) if isinstance(source, bytes) else source
+    # The guarded reader's container check first: a zip bomb is refused before any XML is inflated.
+    raw = source if isinstance(source, bytes) else source.read_bytes()
+    try:
+        check_xlsx_container(raw, ROSTER_LIMITS)
+    except SpreadsheetRefused as exc:
+        raise SpreadsheetRejected(exc.message, **exc.params) from None
+    handle: IO[bytes] | Path = io.BytesIO(raw)
     try:
         workbook = load_workbook(handle, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:

@@ -217,6 +217,21 @@ async def test_files_that_are_not_rosters_are_refused(world: Any) -> None:
         await _import(world, b"", "x.pdf")
 
 
+async def test_a_shared_string_bomb_is_refused_before_it_is_inflated(world: Any) -> None:
+    """A roster whose shared text table inflates 1000-fold is refused from the zip's own figures."""
+    import io
+    import zipfile
+
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/sharedStrings.xml", b"<sst>" + b"A" * (40 * 1024 * 1024) + b"</sst>")
+    assert len(bomb.getvalue()) < 1024 * 1024
+    with pytest.raises(caseload.ImportRefused) as caught:
+        await _import(world, bomb.getvalue())
+    assert "unpacks to too much" in caught.value.message or "compress" in caught.value.message
+
+
 async def test_too_many_rows_are_refused(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import replace
 
