@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Request, Response
@@ -36,6 +35,7 @@ from relief_pwa.i18n import current_language, normalise_language
 from relief_pwa.logsafety import access_log_middleware, cache_and_transport_headers, install_log_redaction
 from relief_pwa.services.access_log import access_log_lifespan
 from relief_pwa.services.audit import audit_checkpoint_lifespan
+from relief_pwa.services.periodic import every
 from relief_pwa.services.publicity import notice_clock_lifespan
 from relief_pwa.services.wiring import register_listeners
 from relief_pwa.settings import Settings, get_settings
@@ -158,22 +158,8 @@ async def session_purge_lifespan(app: Litestar) -> AsyncIterator[None]:
     from relief_pwa.services.auth import do_purge_sessions
 
     clock = app.state.clock
-
-    async def loop() -> None:
-        while True:
-            try:
-                await do_purge_sessions(clock.now())
-            except Exception:  # a database hiccup must not stop the purge for good
-                log.exception("purging expired sessions failed")
-            await asyncio.sleep(SESSION_PURGE_SECONDS)
-
-    task = asyncio.create_task(loop(), name="session-purge")
-    try:
+    async with every(SESSION_PURGE_SECONDS, lambda: do_purge_sessions(clock.now()), name="session-purge"):
         yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
 
 
 def _transport_headers(settings: Settings) -> Any:

@@ -99,7 +99,7 @@ class Capability(StrEnum):
 
 C = Capability
 
-# What each capability means, for docs and the account page (English message ids).
+# The read capabilities: all a supervisor holds (is_read_only tells such a role).
 READ_ONLY: frozenset[Capability] = frozenset(
     {
         C.CASES_READ,
@@ -257,28 +257,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
         }
     ),
     # Supervision (纪检监察/财政/审计) reads everything in scope and changes nothing.
-    Role.SUPERVISOR: frozenset(
-        {
-            C.CASES_READ,
-            C.BOT_TASKS_READ,
-            C.RANKING_READ,
-            C.NOTICES_READ,
-            C.APPROVALS_READ,
-            C.OBJECTIONS_READ,
-            C.RESOURCES_READ,
-            C.PLAN_READ,
-            C.FUNDS_READ,
-            C.FOLLOWUPS_READ,
-            C.FOLLOWUP_ALERTS_READ,
-            C.ANALYTICS_READ,
-            C.AUDIT_READ,
-            C.STAFF_READ,
-            C.STANDARDS_READ,
-            C.POLICIES_READ,
-            C.SCORING_MODELS_READ,
-            C.BOT_CONSOLE,
-        }
-    ),
+    Role.SUPERVISOR: READ_ONLY,
     # The system's own jobs: the clock ends 公示, objections reopen cases, set-up creates units.
     SYSTEM_ROLE: frozenset(
         {

@@ -13,10 +13,9 @@ ID-number search is logged with the number masked.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +25,7 @@ from relief_pwa.core.permissions import Capability
 from relief_pwa.db import write_transaction
 from relief_pwa.services.access import in_scope
 from relief_pwa.services.actors import Actor, require
+from relief_pwa.services.periodic import every
 from relief_pwa.tables import AccessLogEntry
 
 log = logging.getLogger(__name__)
@@ -141,24 +141,14 @@ async def flush_access_log() -> int:
 @asynccontextmanager
 async def access_log_lifespan(app: Any) -> AsyncIterator[None]:
     """App lifespan: flush the read buffer every few seconds and at shutdown."""
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(FLUSH_INTERVAL_SECONDS)
-            try:
-                await flush_access_log()
-            except Exception:  # the database may be busy: the buffer waits for the next round
-                log.exception("writing the access log failed; keeping %s reads buffered", pending_reads())
-
-    task = asyncio.create_task(loop(), name="access-log")
-    try:
+    async with every(
+        FLUSH_INTERVAL_SECONDS,
+        flush_access_log,
+        name="access-log",
+        first_after=FLUSH_INTERVAL_SECONDS,
+        finally_=flush_access_log,
+    ):
         yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
-        with suppress(Exception):
-            await flush_access_log()
 
 
 # --- reading the log (supervision) --------------------------------------------------

@@ -14,12 +14,11 @@ written into the trail. See ``docs/audit-trail.md``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +42,7 @@ from relief_pwa.core.audit_redaction import redact_payload
 from relief_pwa.core.i18n import N_
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor
+from relief_pwa.services.periodic import every
 from relief_pwa.settings import get_settings
 from relief_pwa.tables import AuditCheckpoint, AuditEvent
 
@@ -270,22 +270,10 @@ async def publish_checkpoint(*, now: datetime, force: bool = False) -> Checkpoin
 async def audit_checkpoint_lifespan(app: Any) -> AsyncIterator[None]:
     """App lifespan: publish a checkpoint of the chain head now and every hour."""
     clock = app.state.clock
-
-    async def loop() -> None:
-        while True:
-            try:
-                await publish_checkpoint(now=clock.now())
-            except Exception:  # a database hiccup must not stop publication for good
-                log.exception("publishing an audit checkpoint failed")
-            await asyncio.sleep(CHECKPOINT_INTERVAL_SECONDS)
-
-    task = asyncio.create_task(loop(), name="audit-checkpoints")
-    try:
+    async with every(
+        CHECKPOINT_INTERVAL_SECONDS, lambda: publish_checkpoint(now=clock.now()), name="audit-checkpoints"
+    ):
         yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
 
 
 # --- verification -----------------------------------------------------------------------

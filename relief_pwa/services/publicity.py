@@ -15,11 +15,10 @@ still gets its notice row from the listeners at the bottom of this module.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -37,6 +36,7 @@ from relief_pwa.services.access import access_application, in_scope
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.applications import do_transition
 from relief_pwa.services.audit import record_event
+from relief_pwa.services.periodic import every
 from relief_pwa.services.rules import load_calendar
 from relief_pwa.tables import (
     Application,
@@ -572,22 +572,8 @@ async def do_close_due_notices(now: datetime) -> list[int]:
 async def notice_clock_lifespan(app: Any) -> AsyncIterator[None]:
     """App lifespan: close due notices now and every 10 minutes, using the app's clock."""
     clock = app.state.clock
-
-    async def loop() -> None:
-        while True:
-            try:
-                await do_close_due_notices(clock.now())
-            except Exception:  # a database hiccup must not stop the clock for good
-                log.exception("closing due public notices failed")
-            await asyncio.sleep(CLOSE_INTERVAL_SECONDS)
-
-    task = asyncio.create_task(loop(), name="notice-clock")
-    try:
+    async with every(CLOSE_INTERVAL_SECONDS, lambda: do_close_due_notices(clock.now()), name="notice-clock"):
         yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
 
 
 # --- notice status changes (in the caller's transaction) ---------------------
