@@ -1,7 +1,9 @@
 """The bounds every value from outside must fit before it reaches a query.
 
-Ids are 64-bit signed integers in both databases: a larger number in a URL
-is simply a page that does not exist. Dates typed into forms and URLs are
+Row ids are the tables' serial keys: 32-bit on PostgreSQL (a SERIAL is an
+int4), so a larger number in a URL or a form is a row that does not exist and
+must be refused before it reaches a query (asyncpg refuses to send it). Other
+integers (Telegram update ids, amounts) are checked against 64 bits. Dates typed into forms and URLs are
 read strictly (``YYYY-MM-DD``) and must fall in 1900–2100, so date arithmetic
 (``+ timedelta``) can never overflow and nothing absurd is stored.
 """
@@ -20,6 +22,13 @@ MAX_YEAR = 2100
 MAX_PATH_TEXT = 256  # characters of one text path parameter
 MAX_QUERY_VALUE = 4000  # characters of one query parameter
 MAX_QUERY_STRING = 16 * 1024  # bytes of the whole query string
+
+
+ROW_ID_MAX = 2**31 - 1  # the largest SERIAL value on PostgreSQL
+
+
+def fits_row_id(value: int) -> bool:
+    return 0 < value <= ROW_ID_MAX
 
 
 def fits_int64(value: int) -> bool:
@@ -61,4 +70,4 @@ def parse_id(raw: str) -> int | None:
     if not (text.isascii() and text.isdigit()) or len(text) > 19:
         return None
     value = int(text)
-    return value if fits_int64(value) else None
+    return value if fits_row_id(value) else None

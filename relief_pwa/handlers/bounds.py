@@ -26,7 +26,14 @@ from litestar.enums import ScopeType
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from relief_pwa.core.bounds import MAX_PATH_TEXT, MAX_QUERY_STRING, MAX_QUERY_VALUE, fits_int64, year_ok
+from relief_pwa.core.bounds import (
+    MAX_PATH_TEXT,
+    MAX_QUERY_STRING,
+    MAX_QUERY_VALUE,
+    fits_int64,
+    fits_row_id,
+    year_ok,
+)
 
 _SKIP = {"request", "actor", "data", "state", "scope", "socket", "headers", "cookies"}
 _TYPES_CACHE: dict[int, dict[str, type]] = {}
@@ -70,8 +77,8 @@ def check_scope(scope: Scope) -> None:
     for value in (scope.get("path_params") or {}).values():
         if isinstance(value, bool):
             continue
-        if isinstance(value, int) and not fits_int64(value):
-            raise NotFoundException()
+        if isinstance(value, int) and not fits_row_id(value):
+            raise NotFoundException()  # every int path parameter is a row id
         if isinstance(value, str) and len(value) > MAX_PATH_TEXT:
             raise NotFoundException()
     raw = scope.get("query_string", b"") or b""

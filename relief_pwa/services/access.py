@@ -22,7 +22,7 @@ def in_scope(actor: Actor, org_path_column: Column) -> Any:
     return org_path_column.like(f"{actor.org_path}%")
 
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1  # serial keys are 32-bit on PostgreSQL (core/bounds.py)
 
 
 def valid_id(row_id: int) -> int:

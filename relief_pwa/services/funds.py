@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from relief_pwa.core.bounds import parse_id
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import format_yuan
 from relief_pwa.core.permissions import Capability
 from relief_pwa.db import write_transaction
-from relief_pwa.services.access import in_scope
+from relief_pwa.services.access import in_scope, valid_id
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.tables import Fund, FundEntry, Provider
@@ -44,7 +45,7 @@ def visible_to(actor: Actor, org_path: str) -> bool:
 
 
 async def access_fund(actor: Actor, fund_id: int, *, manage: bool = False) -> Fund:
-    fund = await Fund.objects().where(Fund.id == fund_id).first()
+    fund = await Fund.objects().where(Fund.id == valid_id(fund_id)).first()
     if fund is None or not actor.org_path:
         raise NotFoundOrForbidden()
     allowed = fund.org_path.startswith(actor.org_path) if manage else visible_to(actor, fund.org_path)
@@ -208,9 +209,10 @@ async def do_create_fund(actor: Actor, draft: FundDraft, *, now: datetime) -> in
 
 
 async def _provider_in_scope(actor: Actor, raw_id: str) -> int | None:
-    if not raw_id.strip().isdecimal():
+    provider_id = parse_id(raw_id)
+    if provider_id is None:
         return None
-    row = await Provider.select(Provider.id, Provider.org_path).where(Provider.id == int(raw_id)).first()
+    row = await Provider.select(Provider.id, Provider.org_path).where(Provider.id == provider_id).first()
     if row is None or not visible_to(actor, row["org_path"]):
         return None
     return int(row["id"])

@@ -20,6 +20,7 @@ from datetime import date, datetime
 from typing import Any
 
 from relief_pwa.clock import local_time
+from relief_pwa.core.bounds import parse_id
 from relief_pwa.core.enums import AppState
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
@@ -615,7 +616,8 @@ async def describe_target(notice: str, recipient: str, board: str, *, now: datet
     from relief_pwa.services.publicity import community_names, head_birth_dates, public_name
 
     target: dict[str, Any] = {}
-    if notice.isdecimal() and len(notice) < 12:
+    notice_id, recipient_id = parse_id(notice), parse_id(recipient)
+    if notice_id is not None:
         row = (
             await PublicNotice.select(
                 PublicNotice.id,
@@ -626,7 +628,7 @@ async def describe_target(notice: str, recipient: str, board: str, *, now: datet
                 PublicNotice.ends_on,
                 PublicNotice.status,
             )
-            .where(PublicNotice.id == int(notice))
+            .where(PublicNotice.id == notice_id)
             .first()
         )
         if row:
@@ -641,7 +643,7 @@ async def describe_target(notice: str, recipient: str, board: str, *, now: datet
                 "ends_on": row["ends_on"],
                 "status": row["status"],
             }
-    elif recipient.isdecimal() and len(recipient) < 12:
+    elif recipient_id is not None:
         app = (
             await Application.select(
                 Application.id,
@@ -651,7 +653,7 @@ async def describe_target(notice: str, recipient: str, board: str, *, now: datet
                 Application.household.id,
                 Application.household.head_name,
             )
-            .where(Application.id == int(recipient))
+            .where(Application.id == recipient_id)
             .first()
         )
         if app and AppState(app["state"]) in {AppState.ACTIVE, AppState.UNDER_REVIEW}:

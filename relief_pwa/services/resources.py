@@ -23,6 +23,7 @@ from relief_pwa.core.money import format_yuan, parse_yuan
 from relief_pwa.core.permissions import Capability
 from relief_pwa.db import write_transaction
 from relief_pwa.services import funds
+from relief_pwa.services.access import valid_id
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.tables import Donation, Fund, OrgUnit, Provider, Resource
@@ -363,7 +364,7 @@ async def do_create_resource(actor: Actor, draft: ResourceDraft, *, now: datetim
 
 
 async def access_resource(actor: Actor, resource_id: int, *, manage: bool = False) -> Resource:
-    row = await Resource.objects().where(Resource.id == resource_id).first()
+    row = await Resource.objects().where(Resource.id == valid_id(resource_id)).first()
     if row is None or not actor.org_path:
         raise NotFoundOrForbidden()
     allowed = row.org_path.startswith(actor.org_path) if manage else funds.visible_to(actor, row.org_path)

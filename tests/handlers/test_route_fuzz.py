@@ -15,6 +15,7 @@ import pytest
 
 EXTREME = [
     str(2**63),
+    str(2**31),  # one past PostgreSQL's SERIAL: a row id that cannot exist
     str(2**64 + 1),
     "-" + str(2**63 + 1),
     "-1",
@@ -163,7 +164,7 @@ def _form_cases(app: Any) -> list[tuple[str, list[str]]]:
     return cases
 
 
-FORM_EXTREME = [str(2**63), "-1", "²", "x" * 10_240, "9999-12-31", "0001-01-01", "\x00", "１２"]
+FORM_EXTREME = [str(2**63), str(2**31), "-1", "²", "x" * 10_240, "9999-12-31", "0001-01-01", "\x00", "１２"]
 
 
 async def test_no_form_answers_5xx_to_extreme_fields(world: Any, client: Any, app: Any) -> None:
