@@ -71,6 +71,7 @@ async def role_flows(world: Any, now: Any) -> dict[str, Any]:
     _, fund_id, _ = await pool(world)
     return {
         "investigating_id": investigating.application_id,
+        "investigating_household_id": investigating.household_id,
         "eligible_id": eligible.application_id,
         "deciding_id": deciding.application_id,
         "public_id": public.application_id,

@@ -316,3 +316,43 @@ def test_the_bot_console_shows_the_newest_reply_and_its_poll_keeps_the_place(
     me.page.wait_for_timeout(200)
     assert me.page.evaluate(scroll)[0] == 40  # a reader scrolled back keeps the place
     me.check()
+
+
+def test_the_investigator_records_a_home_visit_for_a_case_under_investigation(
+    live_server: LiveServer, phone: Any
+) -> None:
+    info = live_server.info
+    household_path = f"/households/{info['investigating_household_id']}"
+    me = Phone(phone, live_server)
+    me.login("investigator", "/cases")
+    me.tap(f"main a[href='{household_path}']")
+    me.page.wait_for_url(f"**{household_path}")
+    me.check()
+    me.tap(f"a[href='{household_path}/visits']")
+    me.page.wait_for_url(f"**{household_path}/visits")
+    me.check()
+    me.choose("#f-kind", "home")
+    me.tap("main form[action$='/visits/record'] button")
+    me.page.wait_for_selector("#visit-form[data-walk-in] [data-signature-pad]:not([hidden])")
+    me.check()
+    me.type("textarea[name=findings]", "入户核实：两人同住，无车辆，收入与申报一致。")
+    second = me.page.locator("select[name=second_investigator] option:not([value=''])").first
+    me.choose("select[name=second_investigator]", second.get_attribute("value") or "")
+    me.taps += 1
+    me.page.set_input_files(
+        "input[name=photos]",
+        files=[
+            {"name": "IMG_0101.jpg", "mimeType": "image/jpeg", "buffer": imagefactory.phone_jpeg(1200, 900)}
+        ],
+    )
+    _sign(me.page)
+    with me.page.expect_navigation(url=re.compile(r"/visits/\d+$"), timeout=30_000):
+        me.tap("[data-submit]")
+    me.check()
+    visit_id = int(me.page.url.rsplit("/", 1)[-1])
+    assert live_server.query(
+        "SELECT household, kind, status, created_by, second_investigator IS NOT NULL FROM visit WHERE id = ?",
+        visit_id,
+    ) == [(info["investigating_household_id"], "home", "done", info["investigator_id"], 1)]
+    evidence = "SELECT count(*) FROM photo WHERE visit = ? AND purpose = 'evidence'"
+    assert live_server.query(evidence, visit_id) == [(1,)]
