@@ -356,3 +356,44 @@ def test_the_investigator_records_a_home_visit_for_a_case_under_investigation(
     ) == [(info["investigating_household_id"], "home", "done", info["investigator_id"], 1)]
     evidence = "SELECT count(*) FROM photo WHERE visit = ? AND purpose = 'evidence'"
     assert live_server.query(evidence, visit_id) == [(1,)]
+
+
+def test_the_city_reads_its_dashboards_and_previews_a_scoring_model(
+    live_server: LiveServer, phone: Any
+) -> None:
+    me = Phone(phone, live_server)
+    me.login("city", "/analytics")
+    assert me.page.locator("main .figure-n").count() >= 8
+    # htmx fills in the integrity figure in place of its "…" link
+    me.page.locator("main .figure-n a[href*='/integrity']").first.wait_for(state="detached")
+    me.check()
+    figures = me.page.locator("main .figure-n").all_inner_texts()
+    assert all(re.fullmatch(r"\d+", f.strip()) for f in figures), figures
+    me.tap("main a[href^='/analytics/370102?']")  # drill into 历下区
+    me.page.wait_for_url(re.compile(r"/analytics/370102\?"))
+    me.check()
+    assert me.page.locator("main [aria-current=page]").inner_text() == "历下区"
+    open_cases = int(me.page.locator("main .figure-n").first.inner_text())
+    assert open_cases >= 4  # the cases seeded in the district's first street
+
+    me.visit("/scoring/models")
+    assert me.page.locator("main a[href^='/scoring/models/']:not([href$='/new'])").count() >= 1  # v1, active
+    me.tap("main a[href='/scoring/models/new']")  # a draft starts from the active model's figures
+    me.page.wait_for_url("**/scoring/models/new")
+    me.check()
+    assert me.page.input_value("input[name='income_gap.max_points']") != ""
+    me.type("#f-version", "v2")
+    me.type("#f-effective_from", date.today().replace(year=date.today().year + 1, month=1, day=1).isoformat())
+    me.type("#f-description", "收入缺口权重不变，试算排序影响。")
+    me.submit("main form[action='/scoring/models'] button[type=submit]")
+    assert re.search(r"/scoring/models/\d+$", me.page.url), me.page.url
+    model_path = me.page.url.removeprefix(live_server.url)
+    me.page.locator("#preview").scroll_into_view_if_needed()  # htmx loads the what-if when it shows
+    me.page.locator("#preview table.histogram").wait_for()
+    me.check()
+    me.visit(f"{model_path}/preview")  # and the preview as a page of its own
+    assert me.page.locator("main h1").inner_text().endswith("v2")
+    histogram = me.page.locator("main table.histogram tbody tr")
+    assert histogram.count() >= 1
+    counts = me.page.locator("main table.histogram tbody td.num").all_inner_texts()
+    assert sum(int(c) for c in counts) > 0, counts  # households on screen, before and after
