@@ -397,3 +397,20 @@ def test_the_city_reads_its_dashboards_and_previews_a_scoring_model(
     assert histogram.count() >= 1
     counts = me.page.locator("main table.histogram tbody td.num").all_inner_texts()
     assert sum(int(c) for c in counts) > 0, counts  # households on screen, before and after
+
+
+def test_the_supervisor_verifies_the_audit_chain(live_server: LiveServer, phone: Any) -> None:
+    me = Phone(phone, live_server)
+    me.login("supervisor", "/supervision")
+    events = live_server.query("SELECT count(*) FROM audit_event")[0][0]
+    assert events > 3
+    with me.page.expect_response(lambda r: r.url.endswith("/supervision/verify")) as answer:
+        me.tap("main a[href='/supervision/verify']:has-text('立即校验审计链')")
+    assert answer.value.ok and answer.value.request.headers.get("hx-request") == "true"  # swapped in place
+    result = me.page.locator("#chain-result .chain-ok")
+    result.wait_for()
+    me.check()
+    assert me.page.url.endswith("/supervision")
+    assert me.page.locator("#chain-result .chain-broken").count() == 0
+    text = result.inner_text()
+    assert text.startswith("审计链完整") and f"{events} 条事件" in text, text
