@@ -414,3 +414,42 @@ def test_the_supervisor_verifies_the_audit_chain(live_server: LiveServer, phone:
     assert me.page.locator("#chain-result .chain-broken").count() == 0
     text = result.inner_text()
     assert text.startswith("审计链完整") and f"{events} 条事件" in text, text
+
+
+def test_an_applicant_follows_the_application_in_the_bot_console(live_server: LiveServer, phone: Any) -> None:
+    info = live_server.info
+    number = live_server.query("SELECT number FROM application WHERE id = ?", info["public_id"])[0][0]
+    me = Phone(phone, live_server)
+    me.login("station", f"/applications/{info['public_id']}/receipt")
+    assert me.page.locator("main .bot-link a[href^='/bot/console']").count() == 0  # the printed link lapsed
+    me.submit(f"main form[action='/applications/{info['public_id']}/bot-token'] button[type=submit]")
+    assert me.page.locator("img.bot-qr").count() == 1
+    token = live_server.query(
+        "SELECT token FROM bind_token WHERE application = ? AND used_at IS NULL ORDER BY id DESC LIMIT 1",
+        info["public_id"],
+    )[0][0]
+    assert token in (me.page.locator("main .bot-link a[href^='https://t.me/']").get_attribute("href") or "")
+
+    # The applicant's side of the chat, simulated in the console: /start with the receipt's token.
+    me.tap("main .bot-link a[href^='/bot/console']")
+    me.page.wait_for_url(re.compile(r"/bot/console\?text="))
+    me.check()
+    assert me.page.input_value("#f-text") == f"/start {token}"
+
+    def reply_after(text: str) -> str:
+        before = me.page.locator("#transcript .bot-msg-bot").count()
+        with me.page.expect_response(lambda r: r.url.endswith("/bot/console") and r.request.method == "POST"):
+            me.tap("main form.bot-compose button[type=submit]")
+        me.page.locator("#transcript .bot-msg-bot").nth(before).wait_for()
+        me.check()
+        assert text in me.page.locator("#transcript .bot-msg-user").last.inner_text()
+        return me.page.locator("#transcript .bot-msg-bot").last.inner_text()
+
+    bound = reply_after(token)
+    assert f"此对话已关注申请 {number}" in bound, bound
+    assert live_server.query(
+        "SELECT count(*) FROM bot_binding WHERE application = ? AND active", info["public_id"]
+    ) == [(1,)]
+    me.type("#f-text", "/status")
+    status = reply_after("/status")
+    assert number in status and "状态：您的申请正在公示。" in status, status
