@@ -443,7 +443,7 @@ def test_an_applicant_follows_the_application_in_the_bot_console(live_server: Li
         me.page.locator("#transcript .bot-msg-bot").nth(before).wait_for()
         me.check()
         assert text in me.page.locator("#transcript .bot-msg-user").last.inner_text()
-        return me.page.locator("#transcript .bot-msg-bot").last.inner_text()
+        return str(me.page.locator("#transcript .bot-msg-bot").last.inner_text())
 
     bound = reply_after(token)
     assert f"此对话已关注申请 {number}" in bound, bound
