@@ -52,6 +52,7 @@ async def role_flows(world: Any, now: Any) -> dict[str, Any]:
 
     from relief_pwa.services.applications import do_transition
     from relief_pwa.services.publicity import do_close_due_notices, do_start_publicity
+    from relief_pwa.tables import BindToken
     from tests.factories import make_intake, member
     from tests.services.plans_support import pool, recipient
     from tests.services.publicity_support import eligible_application
@@ -67,10 +68,15 @@ async def role_flows(world: Any, now: Any) -> dict[str, Any]:
     await do_close_due_notices(now)
     public = await eligible_application(world, members=[member("李公示")])
     await do_start_publicity(station, public.application_id, now=now, proposed_amount_fen=61_000)
+    # The Telegram link printed on its receipt at intake has lapsed: the station issues a new one.
+    await BindToken.update({BindToken.expires_at: now - timedelta(days=1)}).where(
+        BindToken.application == public.application_id
+    )
     active_household = await recipient(world, index="80")
     _, fund_id, _ = await pool(world)
     return {
         "investigating_id": investigating.application_id,
+        "investigating_household_id": investigating.household_id,
         "eligible_id": eligible.application_id,
         "deciding_id": deciding.application_id,
         "public_id": public.application_id,

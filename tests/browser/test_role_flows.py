@@ -316,3 +316,140 @@ def test_the_bot_console_shows_the_newest_reply_and_its_poll_keeps_the_place(
     me.page.wait_for_timeout(200)
     assert me.page.evaluate(scroll)[0] == 40  # a reader scrolled back keeps the place
     me.check()
+
+
+def test_the_investigator_records_a_home_visit_for_a_case_under_investigation(
+    live_server: LiveServer, phone: Any
+) -> None:
+    info = live_server.info
+    household_path = f"/households/{info['investigating_household_id']}"
+    me = Phone(phone, live_server)
+    me.login("investigator", "/cases")
+    me.tap(f"main a[href='{household_path}']")
+    me.page.wait_for_url(f"**{household_path}")
+    me.check()
+    me.tap(f"a[href='{household_path}/visits']")
+    me.page.wait_for_url(f"**{household_path}/visits")
+    me.check()
+    me.choose("#f-kind", "home")
+    me.tap("main form[action$='/visits/record'] button")
+    me.page.wait_for_selector("#visit-form[data-walk-in] [data-signature-pad]:not([hidden])")
+    me.check()
+    me.type("textarea[name=findings]", "入户核实：两人同住，无车辆，收入与申报一致。")
+    second = me.page.locator("select[name=second_investigator] option:not([value=''])").first
+    me.choose("select[name=second_investigator]", second.get_attribute("value") or "")
+    me.taps += 1
+    me.page.set_input_files(
+        "input[name=photos]",
+        files=[
+            {"name": "IMG_0101.jpg", "mimeType": "image/jpeg", "buffer": imagefactory.phone_jpeg(1200, 900)}
+        ],
+    )
+    _sign(me.page)
+    with me.page.expect_navigation(url=re.compile(r"/visits/\d+$"), timeout=30_000):
+        me.tap("[data-submit]")
+    me.check()
+    visit_id = int(me.page.url.rsplit("/", 1)[-1])
+    assert live_server.query(
+        "SELECT household, kind, status, created_by, second_investigator IS NOT NULL FROM visit WHERE id = ?",
+        visit_id,
+    ) == [(info["investigating_household_id"], "home", "done", info["investigator_id"], 1)]
+    evidence = "SELECT count(*) FROM photo WHERE visit = ? AND purpose = 'evidence'"
+    assert live_server.query(evidence, visit_id) == [(1,)]
+
+
+def test_the_city_reads_its_dashboards_and_previews_a_scoring_model(
+    live_server: LiveServer, phone: Any
+) -> None:
+    me = Phone(phone, live_server)
+    me.login("city", "/analytics")
+    assert me.page.locator("main .figure-n").count() >= 8
+    # htmx fills in the integrity figure in place of its "…" link
+    me.page.locator("main .figure-n a[href*='/integrity']").first.wait_for(state="detached")
+    me.check()
+    figures = me.page.locator("main .figure-n").all_inner_texts()
+    assert all(re.fullmatch(r"\d+", f.strip()) for f in figures), figures
+    me.tap("main a[href^='/analytics/370102?']")  # drill into 历下区
+    me.page.wait_for_url(re.compile(r"/analytics/370102\?"))
+    me.check()
+    assert me.page.locator("main [aria-current=page]").inner_text() == "历下区"
+    open_cases = int(me.page.locator("main .figure-n").first.inner_text())
+    assert open_cases >= 4  # the cases seeded in the district's first street
+
+    me.visit("/scoring/models")
+    assert me.page.locator("main a[href^='/scoring/models/']:not([href$='/new'])").count() >= 1  # v1, active
+    me.tap("main a[href='/scoring/models/new']")  # a draft starts from the active model's figures
+    me.page.wait_for_url("**/scoring/models/new")
+    me.check()
+    assert me.page.input_value("input[name='income_gap.max_points']") != ""
+    me.type("#f-version", "v2")
+    me.type("#f-effective_from", date.today().replace(year=date.today().year + 1, month=1, day=1).isoformat())
+    me.type("#f-description", "收入缺口权重不变，试算排序影响。")
+    me.submit("main form[action='/scoring/models'] button[type=submit]")
+    assert re.search(r"/scoring/models/\d+$", me.page.url), me.page.url
+    model_path = me.page.url.removeprefix(live_server.url)
+    me.page.locator("#preview").scroll_into_view_if_needed()  # htmx loads the what-if when it shows
+    me.page.locator("#preview table.histogram").wait_for()
+    me.check()
+    me.visit(f"{model_path}/preview")  # and the preview as a page of its own
+    assert me.page.locator("main h1").inner_text().endswith("v2")
+    histogram = me.page.locator("main table.histogram tbody tr")
+    assert histogram.count() >= 1
+    counts = me.page.locator("main table.histogram tbody td.num").all_inner_texts()
+    assert sum(int(c) for c in counts) > 0, counts  # households on screen, before and after
+
+
+def test_the_supervisor_verifies_the_audit_chain(live_server: LiveServer, phone: Any) -> None:
+    me = Phone(phone, live_server)
+    me.login("supervisor", "/supervision")
+    events = live_server.query("SELECT count(*) FROM audit_event")[0][0]
+    assert events > 3
+    with me.page.expect_response(lambda r: r.url.endswith("/supervision/verify")) as answer:
+        me.tap("main a[href='/supervision/verify']:has-text('立即校验审计链')")
+    assert answer.value.ok and answer.value.request.headers.get("hx-request") == "true"  # swapped in place
+    result = me.page.locator("#chain-result .chain-ok")
+    result.wait_for()
+    me.check()
+    assert me.page.url.endswith("/supervision")
+    assert me.page.locator("#chain-result .chain-broken").count() == 0
+    text = result.inner_text()
+    assert text.startswith("审计链完整") and f"{events} 条事件" in text, text
+
+
+def test_an_applicant_follows_the_application_in_the_bot_console(live_server: LiveServer, phone: Any) -> None:
+    info = live_server.info
+    number = live_server.query("SELECT number FROM application WHERE id = ?", info["public_id"])[0][0]
+    me = Phone(phone, live_server)
+    me.login("station", f"/applications/{info['public_id']}/receipt")
+    assert me.page.locator("main .bot-link a[href^='/bot/console']").count() == 0  # the printed link lapsed
+    me.submit(f"main form[action='/applications/{info['public_id']}/bot-token'] button[type=submit]")
+    assert me.page.locator("img.bot-qr").count() == 1
+    token = live_server.query(
+        "SELECT token FROM bind_token WHERE application = ? AND used_at IS NULL ORDER BY id DESC LIMIT 1",
+        info["public_id"],
+    )[0][0]
+    assert token in (me.page.locator("main .bot-link a[href^='https://t.me/']").get_attribute("href") or "")
+
+    # The applicant's side of the chat, simulated in the console: /start with the receipt's token.
+    me.tap("main .bot-link a[href^='/bot/console']")
+    me.page.wait_for_url(re.compile(r"/bot/console\?text="))
+    me.check()
+    assert me.page.input_value("#f-text") == f"/start {token}"
+
+    def reply_after(text: str) -> str:
+        before = me.page.locator("#transcript .bot-msg-bot").count()
+        with me.page.expect_response(lambda r: r.url.endswith("/bot/console") and r.request.method == "POST"):
+            me.tap("main form.bot-compose button[type=submit]")
+        me.page.locator("#transcript .bot-msg-bot").nth(before).wait_for()
+        me.check()
+        assert text in me.page.locator("#transcript .bot-msg-user").last.inner_text()
+        return str(me.page.locator("#transcript .bot-msg-bot").last.inner_text())
+
+    bound = reply_after(token)
+    assert f"此对话已关注申请 {number}" in bound, bound
+    assert live_server.query(
+        "SELECT count(*) FROM bot_binding WHERE application = ? AND active", info["public_id"]
+    ) == [(1,)]
+    me.type("#f-text", "/status")
+    status = reply_after("/status")
+    assert number in status and "状态：您的申请正在公示。" in status, status
