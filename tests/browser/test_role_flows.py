@@ -267,6 +267,13 @@ def test_a_resident_objects_from_the_notice_board(live_server: LiveServer, phone
     me.type("#f-body", "据我了解，该户家中有一辆新购置的小轿车，请核实。")
     me.submit("main form button[type=submit]")
     assert live_server.query("SELECT count(*) FROM objection") == [(1,)]
+    # The tracking code on the confirmation page leads to the report's status.
+    code = me.page.locator(".tracking-code strong").inner_text().strip()
+    assert live_server.query("SELECT tracking_code FROM objection") == [(code,)]
+    me.tap("main a[href^='/public/objections/status?code=']")
+    me.page.wait_for_url("**/public/objections/status?code=*")
+    me.check()
+    assert code in me.page.locator("main").inner_text()
     me.visit("/board/370102001001/poster")  # the printable poster fits a phone too
     assert me.page.locator(".print-a4-poster svg, .print-a4-poster img").count() >= 1
 
