@@ -83,4 +83,4 @@ def test_captioned_png_still_decodes_and_carries_the_file_number_below_the_code(
     assert decode(captioned) == decode(plain) and decode(captioned)[0][0] == url
     assert captioned.height > plain.height + 20  # room for the caption
     strip = captioned.crop((0, plain.height, captioned.width, captioned.height)).convert("L")
-    assert min(strip.getdata()) < 100  # dark text drawn under the code
+    assert min(strip.tobytes()) < 100  # dark text drawn under the code (one byte per "L" pixel)
