@@ -140,6 +140,28 @@ _FIELD = {
     C.BOT_CONSOLE_SEND,
 }
 
+# What the district centre and the city bureau both do: resources, plans, funds and
+# payments, follow-ups and reviews, analysis and re-verification samples.
+_MONEY_AND_FOLLOW_UP = {
+    C.RESOURCES_READ,
+    C.RESOURCES_MANAGE,
+    C.PLAN_READ,
+    C.PLAN_DRAFT,
+    C.PLAN_APPROVE,
+    C.FUNDS_READ,
+    C.FUNDS_MANAGE,
+    C.BATCH_CREATE,
+    C.BATCH_EXPORT,
+    C.BATCH_RECONCILE,
+    C.FOLLOWUPS_READ,
+    C.FOLLOWUP_ALERTS_READ,
+    C.FOLLOWUP_ALERT_RESOLVE,
+    C.REVIEWS_SCHEDULE,
+    C.ANALYTICS_READ,
+    C.SAMPLE_DRAW,
+    C.SAMPLE_FINDING_RECORD,
+}
+
 GRANTS: dict[str, frozenset[Capability]] = {
     Role.LIAISON: frozenset(_FIELD | {C.INTAKE_CREATE, C.HANDOVER, C.FOLLOWUPS_READ, C.APP_WITHDRAW}),
     Role.INVESTIGATOR: frozenset(_FIELD),
@@ -170,7 +192,8 @@ GRANTS: dict[str, frozenset[Capability]] = {
         }
     ),
     Role.CENTER: frozenset(
-        {
+        _MONEY_AND_FOLLOW_UP
+        | {
             C.CASES_READ,
             C.INTAKE_CREATE,
             C.INTAKE_AT_WINDOW,
@@ -192,29 +215,13 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.APPROVALS_READ,
             C.OBJECTIONS_READ,
             C.OBJECTION_HANDLE,
-            C.RESOURCES_READ,
-            C.RESOURCES_MANAGE,
-            C.PLAN_READ,
-            C.PLAN_DRAFT,
-            C.PLAN_APPROVE,
-            C.FUNDS_READ,
-            C.FUNDS_MANAGE,
-            C.BATCH_CREATE,
-            C.BATCH_EXPORT,
-            C.BATCH_RECONCILE,
-            C.FOLLOWUPS_READ,
-            C.FOLLOWUP_ALERTS_READ,
-            C.FOLLOWUP_ALERT_RESOLVE,
-            C.REVIEWS_SCHEDULE,
-            C.ANALYTICS_READ,
-            C.SAMPLE_DRAW,
-            C.SAMPLE_FINDING_RECORD,
             C.BOT_CONSOLE,
             C.BOT_CONSOLE_SEND,
         }
     ),
     Role.CITY: frozenset(
-        {
+        _MONEY_AND_FOLLOW_UP
+        | {
             C.CASES_READ,
             C.BOT_TASKS_READ,
             C.INDEX_RECOMPUTE,
@@ -223,23 +230,6 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.APPROVALS_READ,
             C.OBJECTIONS_READ,
             C.OBJECTION_HANDLE,
-            C.RESOURCES_READ,
-            C.RESOURCES_MANAGE,
-            C.PLAN_READ,
-            C.PLAN_DRAFT,
-            C.PLAN_APPROVE,
-            C.FUNDS_READ,
-            C.FUNDS_MANAGE,
-            C.BATCH_CREATE,
-            C.BATCH_EXPORT,
-            C.BATCH_RECONCILE,
-            C.FOLLOWUPS_READ,
-            C.FOLLOWUP_ALERTS_READ,
-            C.FOLLOWUP_ALERT_RESOLVE,
-            C.REVIEWS_SCHEDULE,
-            C.ANALYTICS_READ,
-            C.SAMPLE_DRAW,
-            C.SAMPLE_FINDING_RECORD,
             C.AUDIT_READ,
             C.STAFF_READ,
             C.STAFF_MANAGE,

@@ -14,7 +14,7 @@ from relief_pwa.core.errors import PermissionDenied
 from relief_pwa.core.permissions import Capability, FourEyesRule, four_eyes_breach
 from relief_pwa.db import write_transaction
 from relief_pwa.services.actors import Actor, require
-from relief_pwa.services.audit import record_event
+from relief_pwa.services.system_settings import store_setting
 from relief_pwa.tables import SystemSetting
 
 FOUR_EYES_KEY = "four_eyes"
@@ -37,23 +37,5 @@ async def do_set_four_eyes(actor: Actor, enabled: bool, *, now: datetime) -> Non
     value = "on" if enabled else "off"
     async with write_transaction(SystemSetting._meta.db):
         before = await four_eyes_enabled()
-        row = await SystemSetting.select(SystemSetting.id).where(SystemSetting.key == FOUR_EYES_KEY).first()
-        if row is None:
-            setting = SystemSetting(key=FOUR_EYES_KEY, value=value, updated_at=now)
-            await setting.save()
-            setting_id = int(setting.id)
-        else:
-            setting_id = int(row["id"])
-            await SystemSetting.update({SystemSetting.value: value, SystemSetting.updated_at: now}).where(
-                SystemSetting.id == setting_id
-            )
-        await record_event(
-            actor,
-            "setting.update",
-            "system_setting",
-            setting_id,
-            org_path=actor.org_path,
-            now=now,
-            before={FOUR_EYES_KEY: "on" if before else "off"},
-            after={FOUR_EYES_KEY: value},
-        )
+        previous = "on" if before else "off"
+        await store_setting(actor, FOUR_EYES_KEY, value, before=previous, after=value, now=now)

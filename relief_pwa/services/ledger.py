@@ -29,6 +29,7 @@ from relief_pwa.services.access_log import note_read
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.photos import PhotoView, photo_view
+from relief_pwa.services.system_settings import store_setting
 from relief_pwa.tables import Member, MoneyItem, Photo, Staff, SystemSetting, Verification, Visit
 
 THRESHOLD_KEY = "discrepancy_threshold_pct"
@@ -52,30 +53,7 @@ async def do_set_discrepancy_threshold(actor: Actor, pct: int, *, now: datetime)
     require(actor, Capability.SETTINGS_MANAGE)
     async with write_transaction(SystemSetting._meta.db):
         before = await discrepancy_threshold_pct()
-        existing = (
-            await SystemSetting.select(SystemSetting.id).where(SystemSetting.key == THRESHOLD_KEY).first()
-        )
-        if existing is None:
-            await SystemSetting.insert(SystemSetting(key=THRESHOLD_KEY, value=str(pct), updated_at=now))
-            setting_id = (
-                await SystemSetting.select(SystemSetting.id).where(SystemSetting.key == THRESHOLD_KEY).first()
-                or {"id": 0}
-            )["id"]
-        else:
-            setting_id = existing["id"]
-            await SystemSetting.update({SystemSetting.value: str(pct), SystemSetting.updated_at: now}).where(
-                SystemSetting.id == setting_id
-            )
-        await record_event(
-            actor,
-            "setting.update",
-            "system_setting",
-            setting_id,
-            org_path=actor.org_path,
-            now=now,
-            before={THRESHOLD_KEY: before},
-            after={THRESHOLD_KEY: pct},
-        )
+        await store_setting(actor, THRESHOLD_KEY, str(pct), before=before, after=pct, now=now)
 
 
 @dataclass(frozen=True)
