@@ -85,6 +85,16 @@ OPEN_STATES: frozenset[AppState] = frozenset(
 )
 
 
+class ExitReason(LabelledEnum):
+    """Why assistance ends (应退尽退): the reasons the rules name."""
+
+    INCOME_ABOVE_STANDARD = "income_above_standard"
+    MOVED_AWAY = "moved_away"
+    DEATH = "death"
+    REFUSED_COOPERATION = "refused_cooperation"
+    FOUND_INELIGIBLE = "found_ineligible"
+
+
 class Sex(LabelledEnum):
     MALE = "male"
     FEMALE = "female"
@@ -207,6 +217,11 @@ _LABEL_LIST: tuple[tuple[LabelledEnum, str], ...] = (
     (AppState.UNDER_REVIEW, N_("Periodic review")),
     (AppState.EXITED, N_("Exited")),
     (AppState.WITHDRAWN, N_("Withdrawn")),
+    (ExitReason.INCOME_ABOVE_STANDARD, N_("Income above the standard at review")),
+    (ExitReason.MOVED_AWAY, N_("Moved away")),
+    (ExitReason.DEATH, N_("Death")),
+    (ExitReason.REFUSED_COOPERATION, N_("Refused to cooperate with verification")),
+    (ExitReason.FOUND_INELIGIBLE, N_("Found ineligible")),
     (Sex.MALE, N_("Male")),
     (Sex.FEMALE, N_("Female")),
     (Relation.HEAD, N_("Head of household")),

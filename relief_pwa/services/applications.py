@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from relief_pwa.clock import CHINA_TZ, local_date
-from relief_pwa.core.enums import AppState
+from relief_pwa.core.enums import AppState, ExitReason
 from relief_pwa.core.errors import Conflict
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.permissions import FourEyes
@@ -50,8 +50,13 @@ async def do_transition(
     reason: str = "",
     now: datetime,
     expected_version: int | None = None,
+    exit_reason: ExitReason | None = None,
+    effective_on: date | None = None,
 ) -> TransitionResult:
-    """Apply one workflow action. A stale ``expected_version`` is a conflict, never an overwrite."""
+    """Apply one workflow action. A stale ``expected_version`` is a conflict, never an overwrite.
+
+    ``exit_reason`` names why assistance ends (an ``exit``); ``effective_on`` is the day a
+    stop or restart takes effect when it is not today (a death date, a move date)."""
     engine = Application._meta.db
     async with write_transaction(engine):
         application = (
@@ -98,7 +103,12 @@ async def do_transition(
             now=now,
             household_id=application.household,
             before={"state": old_state},
-            after={"state": new_state, "reason": reason.strip()},
+            after={
+                "state": new_state,
+                "reason": reason.strip(),
+                **({"exit_reason": exit_reason.value} if exit_reason else {}),
+                **({"effective_on": effective_on.isoformat()} if effective_on else {}),
+            },
         )
         if new_state in _CLOSING_STATES:
             await _close_household_if_done(actor, application.household, now)
