@@ -871,3 +871,45 @@ class BotUpdateSeen(Table, tablename="bot_update_seen"):
 
     update_id = BigInt(unique=True)
     received_at = Timestamptz(index=True)
+
+
+# --- reviews that decide, 先行救助 (docs/reviews-and-aid.md) ------------------
+
+
+class ReviewDecision(Table, tablename="review_decision"):
+    """What a periodic review (复核) decided: continue, adjust the amount, exit, or 渐退."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
+    visit = ForeignKey(Visit, null=True, on_delete=OnDelete.restrict)  # unique per visit (enforced in code)
+    application = ForeignKey(Application, on_delete=OnDelete.restrict)
+    household = ForeignKey(Household, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    decision = Varchar(length=16, index=True)  # continue | adjust | exit | gradual_exit
+    exit_reason = Varchar(length=24, default="")
+    reason = Text(default="")
+    old_amount_fen = BigInt(default=0)
+    new_amount_fen = BigInt(default=0)
+    plan = ForeignKey(Plan, null=True, on_delete=OnDelete.restrict)  # the re-drafted plan of an adjustment
+    taper_until = Varchar(length=7, default="", index=True)  # YYYY-MM: last month of a 渐退 window
+    taper_finished_at = Timestamptz(null=True, default=None)
+    decided_on = Date(index=True)
+    decided_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    decided_at = Timestamptz()
+
+
+class EmergencyGrant(Table, tablename="emergency_grant"):
+    """Temporary relief granted first (先行救助); the 公示 and the full review follow."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
+    application = ForeignKey(Application, on_delete=OnDelete.restrict)
+    household = ForeignKey(Household, on_delete=OnDelete.restrict)
+    plan_line = ForeignKey(PlanLine, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    amount_fen = BigInt()
+    granted_on = Date()
+    reason = Text(default="")
+    client_token = Varchar(length=40, null=True, default=None, unique=True)  # a retried form grants once
+    granted_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    granted_at = Timestamptz()

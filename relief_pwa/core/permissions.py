@@ -75,6 +75,10 @@ class Capability(StrEnum):
     FOLLOWUP_ALERTS_READ = "followup.alerts_read"
     FOLLOWUP_ALERT_RESOLVE = "followup.alert_resolve"
     REVIEWS_SCHEDULE = "reviews.schedule"
+    RECERTIFICATION_READ = "reviews.recertification_read"  # the annual re-certification list
+    # several forms of aid per household, and 先行救助
+    APPLICATION_ADD = "household.add_application"  # apply for another form of aid from the household file
+    EMERGENCY_GRANT = "emergency.grant"  # grant temporary relief at once, up to the rule's limit
     # analysis
     ANALYTICS_READ = "analytics.read"
     SAMPLE_DRAW = "sample.draw"
@@ -113,6 +117,7 @@ READ_ONLY: frozenset[Capability] = frozenset(
         C.FUNDS_READ,
         C.FOLLOWUPS_READ,
         C.FOLLOWUP_ALERTS_READ,
+        C.RECERTIFICATION_READ,
         C.ANALYTICS_READ,
         C.AUDIT_READ,
         C.STAFF_READ,
@@ -157,19 +162,24 @@ _MONEY_AND_FOLLOW_UP = {
     C.FOLLOWUP_ALERTS_READ,
     C.FOLLOWUP_ALERT_RESOLVE,
     C.REVIEWS_SCHEDULE,
+    C.RECERTIFICATION_READ,
     C.ANALYTICS_READ,
     C.SAMPLE_DRAW,
     C.SAMPLE_FINDING_RECORD,
 }
 
 GRANTS: dict[str, frozenset[Capability]] = {
-    Role.LIAISON: frozenset(_FIELD | {C.INTAKE_CREATE, C.HANDOVER, C.FOLLOWUPS_READ, C.APP_WITHDRAW}),
+    Role.LIAISON: frozenset(
+        _FIELD | {C.INTAKE_CREATE, C.APPLICATION_ADD, C.HANDOVER, C.FOLLOWUPS_READ, C.APP_WITHDRAW}
+    ),
     Role.INVESTIGATOR: frozenset(_FIELD),
     Role.STATION: frozenset(
         _FIELD
         | {
             C.INTAKE_CREATE,
             C.INTAKE_AT_WINDOW,
+            C.APPLICATION_ADD,
+            C.EMERGENCY_GRANT,
             C.HANDOVER,
             C.INDEX_RECOMPUTE,
             C.RANKING_READ,
@@ -187,6 +197,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.OBJECTION_HANDLE,
             C.FOLLOWUPS_READ,
             C.REVIEWS_SCHEDULE,
+            C.RECERTIFICATION_READ,
             C.ANALYTICS_READ,
             C.SAMPLE_DRAW,
         }
@@ -197,6 +208,8 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.CASES_READ,
             C.INTAKE_CREATE,
             C.INTAKE_AT_WINDOW,
+            C.APPLICATION_ADD,
+            C.EMERGENCY_GRANT,
             C.HOUSEHOLD_EDIT,
             C.CARD_ISSUE,
             C.HANDOVER,
@@ -255,6 +268,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.APP_END_PUBLICITY,
             C.APP_ACTIVATE,
             C.APP_START_REVIEW,
+            C.APP_EXIT,  # the end of a 渐退 window
             C.APP_WITHDRAW,
             C.STAFF_MANAGE,
             C.ORG_MANAGE,

@@ -92,6 +92,30 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
         "review_months_stable", N_("Review interval: members and income are stable"), "months", 6, 1, 36
     ),
     RuleSpec(
+        "review_months_tekun",
+        N_("Review interval: 特困 (extreme poverty) support"),
+        "months",
+        12,
+        1,
+        36,
+    ),
+    RuleSpec(
+        "review_months_edge",
+        N_("Review interval: 低保边缘 (edge) support"),
+        "months",
+        12,
+        1,
+        36,
+    ),
+    RuleSpec(
+        "emergency_grant_limit_yuan",
+        N_("先行救助: most a station or centre may grant at once as emergency temporary relief"),
+        "yuan",
+        3000,
+        0,
+        100000,
+    ),
+    RuleSpec(
         "taper_months",
         N_("渐退 window: months of continued assistance after income rises above the standard"),
         "months",

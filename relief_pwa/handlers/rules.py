@@ -33,7 +33,12 @@ from relief_pwa.services.rules import (
 from relief_pwa.services.standards import do_set_standard, list_standard_rows
 
 CALENDAR_UPLOAD_LIMIT = 256 * 1024
-UNIT_LABELS = {"working_days": N_("working days"), "days": N_("days"), "months": N_("months")}
+UNIT_LABELS = {
+    "working_days": N_("working days"),
+    "days": N_("days"),
+    "months": N_("months"),
+    "yuan": N_("yuan"),
+}
 
 
 def _date(text: str, field: str) -> date:

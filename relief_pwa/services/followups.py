@@ -6,10 +6,13 @@
 - The liaison records the outcome on the field-work visit form; a "not
   received" (or "problem") outcome raises an alert for the district centre
   (an audited ``followup.alert`` event, until the centre resolves it).
-- Periodic reviews are scheduled by household type (domain_cn.md §1.3g,
-  Chongqing Art. 26): monthly (urban) / quarterly (rural) where a working-age
-  member able to work has no work income; yearly for households with a
-  seriously ill or severely disabled member; half-yearly otherwise.
+- Periodic reviews are scheduled by category and household type
+  (docs/reviews-and-aid.md): 特困 and 低保边缘 support by their own rules
+  (yearly by default); 低保 by household type (domain_cn.md §1.3g, Chongqing
+  Art. 26): monthly (urban) / quarterly (rural) where a working-age member
+  able to work has no work income; yearly for households with a seriously ill
+  or severely disabled member; half-yearly otherwise. One-off forms of aid
+  (medical, education, temporary…) are not reviewed periodically.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from relief_pwa.clock import local_date
-from relief_pwa.core.enums import AppState, AreaType, Illness, WorkCapacity
+from relief_pwa.core.enums import AppState, AreaType, Category, Illness, WorkCapacity
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.permissions import (
@@ -54,6 +57,18 @@ ALERT_OUTCOMES = ("none", "problem")
 WORK_INCOME_KINDS = ("wages", "business", "farming")
 WORKING_AGE = (16, 60)  # [16, 60)
 LIST_LIMIT = 300
+# The forms of aid that run month after month and so are reviewed periodically.
+PERIODIC_CATEGORIES = (Category.DIBAO.value, Category.TEKUN.value, Category.DIBAO_EDGE.value)
+_CATEGORY_RULES = {
+    Category.TEKUN.value: (
+        "review_months_tekun",
+        N_("特困 support is reviewed by its own rule (yearly by default)."),
+    ),
+    Category.DIBAO_EDGE.value: (
+        "review_months_edge",
+        N_("低保边缘 support is reviewed by its own rule (yearly by default)."),
+    ),
+}
 
 
 # --- pure rules ------------------------------------------------------------------
@@ -69,11 +84,17 @@ class ReviewMember:
 
 
 def review_interval_months(
-    members: Sequence[ReviewMember], area_type: str, as_of: date, calendar: Calendar | None = None
+    members: Sequence[ReviewMember],
+    area_type: str,
+    as_of: date,
+    calendar: Calendar | None = None,
+    *,
+    category: str = Category.DIBAO.value,
 ) -> tuple[int, str]:
-    """How often a recipient household is reviewed, and why (message id).
+    """How often a recipient household is reviewed for one form of aid, and why (message id).
 
-    The most frequent rule that applies wins: an unemployed working-age member
+    特困 and 低保边缘 support follow their own rule. For 低保 the most frequent
+    household-type rule that applies wins: an unemployed working-age member
     able to work → monthly (urban) / quarterly (rural); otherwise a seriously
     ill or severely disabled member (grade 1–2) → yearly; otherwise half-yearly.
     """
@@ -81,6 +102,10 @@ def review_interval_months(
 
     def months(key: str) -> int:
         return calendar.rule(key, as_of)
+
+    if category in _CATEGORY_RULES:
+        key, why = _CATEGORY_RULES[category]
+        return months(key), why
 
     low, high = WORKING_AGE
     for member in members:
@@ -420,16 +445,18 @@ async def schedule_review(household_id: int, *, now: datetime, actor: Actor = SY
         (Visit.household == household_id) & (Visit.kind == "review") & (Visit.status == "scheduled")
     ):
         return None
-    application = (
-        await Application.select(Application.id, Application.state_changed_at, Application.decided_on)
+    applications = (
+        await Application.select(
+            Application.id, Application.category, Application.state_changed_at, Application.decided_on
+        )
         .where(
             (Application.household == household_id)
             & Application.state.is_in([AppState.ACTIVE.value, AppState.UNDER_REVIEW.value])
+            & Application.category.is_in(list(PERIODIC_CATEGORIES))
         )
         .order_by(Application.id, ascending=False)
-        .first()
     )
-    if application is None:
+    if not applications:
         return None
     household = (
         await Household.select(Household.org_path, Household.area_type)
@@ -437,6 +464,21 @@ async def schedule_review(household_id: int, *, now: datetime, actor: Actor = SY
         .first()
     )
     assert household is not None
+    members = (await _review_members([household_id])).get(household_id, [])
+    calendar = await load_calendar()
+    # The form of aid reviewed most often sets the date (one review visit covers the household).
+    application, months, why = min(
+        (
+            (
+                app,
+                *review_interval_months(
+                    members, household["area_type"], local_date(now), calendar, category=app["category"]
+                ),
+            )
+            for app in applications
+        ),
+        key=lambda choice: choice[1],
+    )
     last_done = (
         await Visit.select(Visit.done_at)
         .where((Visit.household == household_id) & (Visit.kind == "review") & (Visit.status == "done"))
@@ -447,10 +489,6 @@ async def schedule_review(household_id: int, *, now: datetime, actor: Actor = SY
         base = local_date(last_done["done_at"])
     else:
         base = application["decided_on"] or local_date(application["state_changed_at"])
-    members = (await _review_members([household_id])).get(household_id, [])
-    months, why = review_interval_months(
-        members, household["area_type"], local_date(now), await load_calendar()
-    )
     due = add_months(base, months)
     assignee = await liaison_for(household["org_path"])
     visit = Visit(
@@ -479,6 +517,7 @@ async def schedule_review(household_id: int, *, now: datetime, actor: Actor = SY
             "assigned_to": assignee,
             "interval_months": months,
             "why": why,
+            "category": application["category"],
         },
     )
     await hooks.emit(
@@ -507,6 +546,7 @@ async def do_schedule_reviews(actor: Actor, *, now: datetime) -> int:
     require(actor, Capability.REVIEWS_SCHEDULE)
     rows = await Application.select(Application.household).where(
         Application.state.is_in([AppState.ACTIVE.value, AppState.UNDER_REVIEW.value])
+        & Application.category.is_in(list(PERIODIC_CATEGORIES))
         & in_scope(actor, Application.org_path)
     )
     household_ids = sorted({int(r["household"]) for r in rows})
@@ -565,3 +605,36 @@ async def get_followup_lists(actor: Actor, *, now: datetime, kind: str = "") -> 
         row["days_late"] = (today - row["scheduled_for"]).days
     alerts = await list_alerts(actor) if actor.can(Capability.FOLLOWUP_ALERTS_READ) else []
     return FollowupLists(today, list(overdue), list(upcoming), alerts, await followup_delay_days())
+
+
+# --- time-driven review work (the scheduler calls these once a day) -----------------
+
+
+async def raise_due_reviews(now: datetime) -> int:
+    """Start the periodic review (active → under review) of every application whose
+    scheduled review visit has come. Idempotent: an application already under
+    review is left alone. Returns how many reviews were started."""
+    from relief_pwa.services.applications import do_transition
+
+    today = local_date(now)
+    rows = await Visit.select(Visit.application).where(
+        (Visit.kind == "review")
+        & (Visit.status == "scheduled")
+        & (Visit.scheduled_for <= today)
+        & Visit.application.is_not_null()
+        & (Visit.application.state == AppState.ACTIVE.value)
+    )
+    started = 0
+    for application_id in sorted({int(r["application"]) for r in rows}):
+        try:
+            await do_transition(
+                SYSTEM_ACTOR,
+                application_id,
+                "start_review",
+                reason="复核日期已到",
+                now=now,
+            )
+        except DomainError:
+            continue  # changed meanwhile (exited, already under review): nothing to start
+        started += 1
+    return started

@@ -741,6 +741,9 @@ async def do_approve_plan(
         }
         held = await _current_needs(plan.org_path, month)
         held_needs = held.get(int(plan.household), set())
+        # A line re-drafted at a review replaces a running line: that one ends with this
+        # month and the new amount starts next month (docs/reviews-and-aid.md).
+        replacing = await _replacements(plan, lines, month)
         approved: list[dict[str, Any]] = []
         for line in lines:
             resource = resources[line["resource"]]
@@ -748,7 +751,16 @@ async def do_approve_plan(
                 raise DomainError(
                     N_("{resource} is no longer available."), field="plan", resource=resource["name"]
                 )
-            if resource["need"] in held_needs:
+            if line["id"] in replacing:
+                old_line, new_months = replacing[line["id"]]
+                line["months"] = new_months
+                await end_line_with(
+                    actor, old_line, month, reason="复核调整金额", now=now
+                )
+                await PlanLine.update(
+                    {PlanLine.months: new_months, PlanLine.start_month: month_name(month_number(month) + 1)}
+                ).where(PlanLine.id == line["id"])
+            elif resource["need"] in held_needs:
                 raise DomainError(
                     N_("The household already receives help for this need ({need})."),
                     field="plan",
@@ -779,6 +791,9 @@ async def do_approve_plan(
                 }
             )
         await PlanLine.update({PlanLine.status: "approved", PlanLine.start_month: month}).where(
+            (PlanLine.plan == plan.id) & (PlanLine.status == "draft") & (PlanLine.start_month == "")
+        )
+        await PlanLine.update({PlanLine.status: "approved"}).where(
             (PlanLine.plan == plan.id) & (PlanLine.status == "draft")
         )
         await Plan.update(
@@ -880,6 +895,264 @@ async def do_cancel_line(actor: Actor, line_id: int, *, reason: str, now: dateti
                 "reason": reason,
             },
         )
+
+
+# --- lines that replace or end running lines (reviews), and one-off grants ---------------
+
+
+async def _replacements(
+    plan: Plan, lines: list[dict[str, Any]], month: str
+) -> dict[int, tuple[int, int]]:
+    """New line id → (the running line it replaces, its months from next month on)."""
+    wanted = {
+        int(line["id"]): int(reason_data(line["reason"]).get("replaces_line") or 0) for line in lines
+    }
+    wanted = {new: old for new, old in wanted.items() if old}
+    if not wanted:
+        return {}
+    old_rows = {
+        int(r["id"]): r
+        for r in await PlanLine.select().where(
+            PlanLine.id.is_in(list(wanted.values())) & (PlanLine.household == plan.household)
+        )
+    }
+    result: dict[int, tuple[int, int]] = {}
+    for new_id, old_id in wanted.items():
+        old = old_rows.get(old_id)
+        if old is None or old["status"] not in HOLDING_STATES:
+            raise DomainError(N_("The line this plan replaces is no longer running."), field="plan")
+        last = month_number(old["start_month"]) + int(old["months"]) - 1
+        remaining = last - month_number(month)
+        if remaining < 1:
+            raise DomainError(
+                N_("The line this plan replaces ends this month; draft a new plan instead."), field="plan"
+            )
+        result[new_id] = (old_id, remaining)
+    return result
+
+
+async def end_line_with(actor: Actor, line_id: int, last_month: str, *, reason: str, now: datetime) -> bool:
+    """Shorten a running line so that ``last_month`` is its last month: later
+    queued payment lines are cancelled and what is no longer needed goes back
+    to the resource and the fund. Inside the caller's transaction; a line that
+    already ends by then is left alone (returns False)."""
+    line = await PlanLine.objects().where(PlanLine.id == line_id).first()
+    if line is None or line.status not in HOLDING_STATES or not line.start_month:
+        return False
+    keep = month_number(last_month) - month_number(line.start_month) + 1
+    if keep >= line.months:
+        return False
+    keep = max(0, keep)
+    if await PaymentLine.exists().where(
+        (PaymentLine.plan_line == line.id)
+        & (PaymentLine.status == "batched")
+        & (PaymentLine.month > last_month)
+    ):
+        raise DomainError(
+            N_("A payment of this line is at the bank; reconcile its batch first."), field="line"
+        )
+    resource = await Resource.select().where(Resource.id == line.resource).first()
+    assert resource is not None
+    dropped_fen = line.amount_fen * (line.months - keep)
+    dropped_quantity = line.quantity * (line.months - keep)
+    await _release_resource(line.resource, dropped_fen, dropped_quantity)
+    if resource["kind"] == "cash" and resource["fund"] is not None and dropped_fen > 0:
+        await funds.release(
+            resource["fund"],
+            dropped_fen,
+            reference=f"plan_line:{line.id}",
+            staff_id=actor.staff_id,
+            now=now,
+            note=reason,
+        )
+    await PaymentLine.update({PaymentLine.status: "cancelled"}).where(
+        (PaymentLine.plan_line == line.id)
+        & (PaymentLine.status == "queued")
+        & (PaymentLine.month > last_month)
+    )
+    changes: dict[Any, Any] = {PlanLine.months: max(keep, 1) if keep else line.months}
+    if keep == 0:
+        changes[PlanLine.status] = "cancelled"
+    await PlanLine.update(changes).where(PlanLine.id == line.id)
+    await record_event(
+        actor,
+        "plan.end_line",
+        "plan_line",
+        line.id,
+        org_path=line.org_path,
+        now=now,
+        household_id=line.household,
+        before={"months": line.months, "status": line.status},
+        after={
+            "months": keep,
+            "last_month": last_month,
+            "released_fen": dropped_fen,
+            "released_quantity": dropped_quantity,
+            "reason": reason,
+        },
+    )
+    return True
+
+
+async def running_monthly_lines(household_id: int, month: str) -> list[dict[str, Any]]:
+    """The household's approved monthly cash lines still running in ``month`` or later."""
+    rows = await PlanLine.raw(
+        "SELECT pl.id, pl.plan, pl.resource, pl.amount_fen, pl.quantity, pl.months, pl.start_month, "
+        "pl.status, p.application, r.name AS resource_name, r.statutory, r.unit, r.unit_amount_fen "
+        "FROM plan_line pl JOIN plan p ON p.id = pl.plan JOIN resource r ON r.id = pl.resource "
+        "WHERE pl.household = {} AND pl.status IN ('approved', 'implemented') AND pl.start_month <> '' "
+        "AND r.kind = 'cash' AND r.periodicity = 'monthly'",
+        household_id,
+    )
+    target = month_number(month)
+    return [
+        r for r in rows if month_number(r["start_month"]) + int(r["months"]) - 1 >= target
+    ]
+
+
+async def draft_replacement_plan(
+    actor: Actor,
+    household_id: int,
+    application_id: int,
+    replacements: list[tuple[dict[str, Any], int]],
+    *,
+    note: str,
+    now: datetime,
+) -> int:
+    """A draft plan whose lines replace running lines with new monthly amounts
+    (approved through ``do_approve_plan``: four eyes apply). Inside the caller's transaction."""
+    household = await Household.select(Household.org_path).where(Household.id == household_id).first()
+    assert household is not None
+    plan = Plan(
+        household=household_id,
+        application=application_id,
+        org_path=household["org_path"],
+        status="draft",
+        note=note[:2000],
+        created_by=actor.staff_id,
+        created_at=now,
+    )
+    await plan.save()
+    for old, amount_fen in replacements:
+        await PlanLine(
+            plan=plan.id,
+            household=household_id,
+            resource=old["resource"],
+            org_path=household["org_path"],
+            amount_fen=amount_fen,
+            quantity=0,
+            months=int(old["months"]),
+            reason=json.dumps(
+                {
+                    "message": N_("{resource}: amount re-drafted at review, {amount} yuan a month."),
+                    "params": {"resource": old["resource_name"], "amount": format_yuan(amount_fen)},
+                    "adjustments": [],
+                    "replaces_line": int(old["id"]),
+                    "max_amount_fen": amount_fen,
+                },
+                ensure_ascii=False,
+            ),
+            status="draft",
+        ).save()
+    await record_event(
+        actor,
+        "plan.draft",
+        "plan",
+        plan.id,
+        org_path=household["org_path"],
+        now=now,
+        household_id=household_id,
+        after={
+            "review": True,
+            "lines": [
+                {"replaces_line": int(old["id"]), "amount_fen": amount, "before_fen": int(old["amount_fen"])}
+                for old, amount in replacements
+            ],
+        },
+    )
+    return int(plan.id)
+
+
+async def grant_one_off_line(
+    actor: Actor,
+    household_id: int,
+    application_id: int,
+    resource_id: int,
+    amount_fen: int,
+    *,
+    reason: str,
+    now: datetime,
+) -> int:
+    """An approved one-off cash line paid this month, reserved on its resource and fund
+    (先行救助: one person grants within the rule's limit; docs/reviews-and-aid.md).
+    Inside the caller's transaction. Returns the line id."""
+    month = month_of(local_today(now))
+    resource = await Resource.select().where(Resource.id == resource_id).first()
+    if (
+        resource is None
+        or not resource["active"]
+        or resource["kind"] != "cash"
+        or not funds.visible_to(actor, resource["org_path"])
+    ):
+        raise DomainError(N_("Please choose a cash resource that pays temporary relief."), field="resource")
+    if resource["fund"] is None:
+        raise DomainError(N_("{resource} has no fund to pay from."), field="resource", resource=resource["name"])
+    household = await Household.select(Household.org_path).where(Household.id == household_id).first()
+    assert household is not None
+    await _reserve_resource(resource, amount_fen, 0)
+    plan = Plan(
+        household=household_id,
+        application=application_id,
+        org_path=household["org_path"],
+        status="approved",
+        note=reason[:2000],
+        created_by=actor.staff_id,
+        created_at=now,
+        approved_by=actor.staff_id,
+        approved_at=now,
+    )
+    await plan.save()
+    line = PlanLine(
+        plan=plan.id,
+        household=household_id,
+        resource=resource_id,
+        org_path=household["org_path"],
+        amount_fen=amount_fen,
+        quantity=0,
+        months=1,
+        start_month=month,
+        reason=json.dumps(
+            {
+                "message": N_("先行救助: {amount} yuan granted at once."),
+                "params": {"amount": format_yuan(amount_fen)},
+                "adjustments": [],
+                "emergency": True,
+            },
+            ensure_ascii=False,
+        ),
+        status="approved",
+    )
+    await line.save()
+    await funds.reserve(
+        resource["fund"], amount_fen, reference=f"plan_line:{line.id}", staff_id=actor.staff_id, now=now
+    )
+    await record_event(
+        actor,
+        "plan.approve",
+        "plan",
+        plan.id,
+        org_path=household["org_path"],
+        now=now,
+        household_id=household_id,
+        before={"status": "none"},
+        after={
+            "status": "approved",
+            "start_month": month,
+            "emergency": True,
+            "reserved": [{"line": line.id, "resource": resource_id, "total_fen": amount_fen}],
+        },
+    )
+    return int(line.id)
 
 
 def category_choices() -> list[Category]:
