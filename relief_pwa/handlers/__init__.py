@@ -6,6 +6,7 @@ from typing import Any
 
 from relief_pwa.handlers import (
     admin,
+    aid,
     analytics,
     assets,
     auth,
@@ -53,4 +54,5 @@ ROUTES: list[Any] = [
     *analytics.ROUTES,
     *botweb.ROUTES,
     *caseload.ROUTES,
+    *aid.ROUTES,
 ]

@@ -5,6 +5,7 @@ eligibility opinion, and the service worker."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -54,6 +55,7 @@ from relief_pwa.services.opinions import (
     get_opinion_page,
     parse_supporter,
 )
+from relief_pwa.services.reviews import get_review_decision
 from relief_pwa.services.photos import UPLOAD_LIMIT_BYTES, do_add_photo, list_visit_photos, read_photo
 from relief_pwa.services.visits import (
     ImageUpload,
@@ -209,10 +211,12 @@ async def cancel_visit(
 # --- the visit record --------------------------------------------------------
 
 
-async def _visit_page_context(actor: Actor, visit_id: int) -> dict[str, Any]:
+async def _visit_page_context(actor: Actor, visit_id: int, now: datetime | None = None) -> dict[str, Any]:
     form = await get_visit_form(actor, visit_id)
     assert form.visit is not None
     return {
+        # A review visit ends in a decision (shown with the page, not with a form error).
+        "review": await get_review_decision(actor, visit_id, now=now) if now is not None else None,
         "form": form,
         "visit": form.visit,
         "photos": await list_visit_photos(actor, visit_id),
@@ -229,7 +233,7 @@ async def _visit_page_context(actor: Actor, visit_id: int) -> dict[str, Any]:
 async def visit_page(
     request: Request[Any, Any, Any], *, visit_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
-    return render(request, "visits/visit.html", await _visit_page_context(actor, visit_id))
+    return render(request, "visits/visit.html", await _visit_page_context(actor, visit_id, now_of(request)))
 
 
 @get("/households/{household_id:int}/visits/record", name="visit_unscheduled", opt=needs(C.VISIT_RECORD))

@@ -15,6 +15,8 @@ from relief_pwa.services import identifiers
 from relief_pwa.services.access import access_household, in_scope
 from relief_pwa.services.access_log import note_read
 from relief_pwa.services.actors import Actor
+from relief_pwa.services.aid import household_aid
+from relief_pwa.services.reviews import DECISIONS
 from relief_pwa.tables import Application, AuditEvent, Household, Member, MoneyItem, OrgUnit
 
 PAGE_SIZE = 25
@@ -241,6 +243,8 @@ class HouseholdFile:
     applications: list[dict[str, Any]]
     timeline: list[dict[str, Any]]
     totals: dict[str, int] = field(default_factory=dict)
+    aid: Any = None  # services.aid.HouseholdAid: every application with its history
+    review_labels: dict[str, str] = field(default_factory=dict)
 
 
 async def get_household_file(actor: Actor, household_id: int, *, now: datetime) -> HouseholdFile:
@@ -294,4 +298,6 @@ async def get_household_file(actor: Actor, household_id: int, *, now: datetime) 
         applications=applications,
         timeline=events,
         totals=totals,
+        aid=await household_aid(household.id),
+        review_labels=dict(DECISIONS),
     )

@@ -147,6 +147,7 @@ class ReviewDecisionView:
     facts: ReviewFacts | None = None
     facts_problem: str = ""
     taper_months: int = 0
+    decision_labels: dict[str, str] = field(default_factory=lambda: dict(DECISIONS))
 
 
 async def get_review_decision(actor: Actor, visit_id: int, *, now: datetime) -> ReviewDecisionView | None:
