@@ -27,7 +27,9 @@ from relief_pwa.services.reviews import do_decide_review, get_recertification
 # --- the review decision (a section of the visit page) -------------------------------
 
 
-async def _decide(request: Request[Any, Any, Any], actor: Actor, visit_id: int, decision: str) -> Response[Any]:
+async def _decide(
+    request: Request[Any, Any, Any], actor: Actor, visit_id: int, decision: str
+) -> Response[Any]:
     form = await request.form()
     try:
         await do_decide_review(
@@ -84,7 +86,9 @@ async def add_application_form(
     request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[str]:
     form = await get_add_application_form(actor, household_id)
-    return render(request, "aid/add_application.html", {"form": form, "values": {}, "chosen": [], "errors": {}})
+    return render(
+        request, "aid/add_application.html", {"form": form, "values": {}, "chosen": [], "errors": {}}
+    )
 
 
 @post("/households/{household_id:int}/applications/new", opt=needs(C.APPLICATION_ADD))
@@ -143,7 +147,9 @@ async def emergency_submit(
         form = await get_emergency_form(actor, household_id, now=now_of(request))
         context = {"form": form, "values": values, "errors": form_errors(exc)}
         return render(request, "aid/emergency.html", context, status_code=422)
-    flash(request, translate("{amount} yuan granted first (先行救助).", amount=format_yuan(result.amount_fen)))
+    flash(
+        request, translate("{amount} yuan granted first (先行救助).", amount=format_yuan(result.amount_fen))
+    )
     return Redirect(f"/households/{household_id}#aid", status_code=303)
 
 

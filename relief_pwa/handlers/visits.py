@@ -55,8 +55,8 @@ from relief_pwa.services.opinions import (
     get_opinion_page,
     parse_supporter,
 )
-from relief_pwa.services.reviews import get_review_decision
 from relief_pwa.services.photos import UPLOAD_LIMIT_BYTES, do_add_photo, list_visit_photos, read_photo
+from relief_pwa.services.reviews import get_review_decision
 from relief_pwa.services.visits import (
     ImageUpload,
     ScheduleRequest,

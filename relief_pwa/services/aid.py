@@ -56,9 +56,9 @@ def _clean(text: str, limit: int) -> str:
 
 
 async def _materials_for(household_id: int, category: str, housing: str) -> list[Material]:
-    members = await Member.select(
-        Member.id, Member.disability_grade, Member.illness, Member.schooling
-    ).where((Member.household == household_id) & Member.active.eq(True))
+    members = await Member.select(Member.id, Member.disability_grade, Member.illness, Member.schooling).where(
+        (Member.household == household_id) & Member.active.eq(True)
+    )
     items = await MoneyItem.select(MoneyItem.section, MoneyItem.member).where(
         (MoneyItem.household == household_id) & MoneyItem.active.eq(True)
     )
@@ -96,7 +96,9 @@ async def _new_application(
     needed = await _materials_for(household.id, category, household.housing)
     missing = missing_materials(needed, materials)
     street_code = [c for c in household.org_path.split("/") if c][2]
-    number = application_number(street_code, now.year, await next_value(f"application:{street_code}:{now.year}"))
+    number = application_number(
+        street_code, now.year, await next_value(f"application:{street_code}:{now.year}")
+    )
     channel = Channel.WINDOW if actor.can(Capability.INTAKE_AT_WINDOW) else Channel.LIAISON
     application = Application(
         number=number,
@@ -235,9 +237,9 @@ async def emergency_limit_fen(today: date) -> int:
 
 async def emergency_resources(actor: Actor, today: date) -> list[dict[str, Any]]:
     """Active cash resources the actor may draw on that pay temporary relief."""
-    rows = await Resource.select(Resource.id, Resource.name, Resource.org_path, Resource.rule, Resource.fund).where(
-        Resource.active.eq(True) & (Resource.kind == "cash") & Resource.fund.is_not_null()
-    )
+    rows = await Resource.select(
+        Resource.id, Resource.name, Resource.org_path, Resource.rule, Resource.fund
+    ).where(Resource.active.eq(True) & (Resource.kind == "cash") & Resource.fund.is_not_null())
     chosen = []
     for row in rows:
         if not visible_to(actor, row["org_path"]):
@@ -412,9 +414,13 @@ async def household_aid(household_id: int) -> HouseholdAid:
     ids = [int(a["id"]) for a in applications]
     if not ids:
         return aid
-    events = await AuditEvent.select(
-        AuditEvent.entity_id, AuditEvent.at, AuditEvent.action, AuditEvent.actor_label, AuditEvent.after
-    ).where((AuditEvent.entity_type == "application") & AuditEvent.entity_id.is_in(ids)).order_by(AuditEvent.seq)
+    events = (
+        await AuditEvent.select(
+            AuditEvent.entity_id, AuditEvent.at, AuditEvent.action, AuditEvent.actor_label, AuditEvent.after
+        )
+        .where((AuditEvent.entity_type == "application") & AuditEvent.entity_id.is_in(ids))
+        .order_by(AuditEvent.seq)
+    )
     history: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for event in events:
         after = json.loads(event["after"]) if event["after"] else {}
@@ -428,9 +434,16 @@ async def household_aid(household_id: int) -> HouseholdAid:
             }
         )
     aid.history = dict(history)
-    for grant in await EmergencyGrant.select(
-        EmergencyGrant.application, EmergencyGrant.amount_fen, EmergencyGrant.granted_on, EmergencyGrant.reason
-    ).where(EmergencyGrant.household == household_id).order_by(EmergencyGrant.id):
+    for grant in (
+        await EmergencyGrant.select(
+            EmergencyGrant.application,
+            EmergencyGrant.amount_fen,
+            EmergencyGrant.granted_on,
+            EmergencyGrant.reason,
+        )
+        .where(EmergencyGrant.household == household_id)
+        .order_by(EmergencyGrant.id)
+    ):
         aid.grants.setdefault(int(grant["application"]), []).append(grant)
     for taper in await open_gradual_exits(household_id):
         aid.tapers[int(taper["application"])] = taper["taper_until"]

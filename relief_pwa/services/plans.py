@@ -754,9 +754,7 @@ async def do_approve_plan(
             if line["id"] in replacing:
                 old_line, new_months = replacing[line["id"]]
                 line["months"] = new_months
-                await end_line_with(
-                    actor, old_line, month, reason="复核调整金额", now=now
-                )
+                await end_line_with(actor, old_line, month, reason="复核调整金额", now=now)
                 await PlanLine.update(
                     {PlanLine.months: new_months, PlanLine.start_month: month_name(month_number(month) + 1)}
                 ).where(PlanLine.id == line["id"])
@@ -900,13 +898,9 @@ async def do_cancel_line(actor: Actor, line_id: int, *, reason: str, now: dateti
 # --- lines that replace or end running lines (reviews), and one-off grants ---------------
 
 
-async def _replacements(
-    plan: Plan, lines: list[dict[str, Any]], month: str
-) -> dict[int, tuple[int, int]]:
+async def _replacements(plan: Plan, lines: list[dict[str, Any]], month: str) -> dict[int, tuple[int, int]]:
     """New line id → (the running line it replaces, its months from next month on)."""
-    wanted = {
-        int(line["id"]): int(reason_data(line["reason"]).get("replaces_line") or 0) for line in lines
-    }
+    wanted = {int(line["id"]): int(reason_data(line["reason"]).get("replaces_line") or 0) for line in lines}
     wanted = {new: old for new, old in wanted.items() if old}
     if not wanted:
         return {}
@@ -1005,9 +999,7 @@ async def running_monthly_lines(household_id: int, month: str) -> list[dict[str,
         household_id,
     )
     target = month_number(month)
-    return [
-        r for r in rows if month_number(r["start_month"]) + int(r["months"]) - 1 >= target
-    ]
+    return [r for r in rows if month_number(r["start_month"]) + int(r["months"]) - 1 >= target]
 
 
 async def draft_replacement_plan(
@@ -1096,7 +1088,9 @@ async def grant_one_off_line(
     ):
         raise DomainError(N_("Please choose a cash resource that pays temporary relief."), field="resource")
     if resource["fund"] is None:
-        raise DomainError(N_("{resource} has no fund to pay from."), field="resource", resource=resource["name"])
+        raise DomainError(
+            N_("{resource} has no fund to pay from."), field="resource", resource=resource["name"]
+        )
     household = await Household.select(Household.org_path).where(Household.id == household_id).first()
     assert household is not None
     await _reserve_resource(resource, amount_fen, 0)

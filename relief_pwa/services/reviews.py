@@ -104,9 +104,9 @@ async def household_facts(household_id: int, today: date) -> ReviewFacts:
         raise NotFoundOrForbidden()
     size = await Member.count().where((Member.household == household_id) & Member.active.eq(True))
     income = work = 0
-    for item in await MoneyItem.select(
-        MoneyItem.kind, MoneyItem.declared_fen, MoneyItem.verified_fen
-    ).where((MoneyItem.household == household_id) & (MoneyItem.section == "income") & MoneyItem.active.eq(True)):
+    for item in await MoneyItem.select(MoneyItem.kind, MoneyItem.declared_fen, MoneyItem.verified_fen).where(
+        (MoneyItem.household == household_id) & (MoneyItem.section == "income") & MoneyItem.active.eq(True)
+    ):
         value = int(item["verified_fen"] if item["verified_fen"] is not None else item["declared_fen"])
         income += value
         if item["kind"] in WORK_INCOME_KINDS:
@@ -221,11 +221,7 @@ async def do_decide_review(
     engine = ReviewDecision._meta.db
     async with write_transaction(engine):
         await advisory_xact_lock(engine, f"review-decision:{visit_id}")
-        visit = (
-            await Visit.select()
-            .where((Visit.id == visit_id) & in_scope(actor, Visit.org_path))
-            .first()
-        )
+        visit = await Visit.select().where((Visit.id == visit_id) & in_scope(actor, Visit.org_path)).first()
         if visit is None or visit["kind"] != "review" or visit["application"] is None:
             raise NotFoundOrForbidden()
         earlier = await ReviewDecision.select().where(ReviewDecision.visit == visit_id).first()
@@ -297,9 +293,7 @@ async def do_decide_review(
                 )
                 new_amount = sum(amount for _line, amount in replacements)
             elif decision == "gradual_exit":
-                if not (
-                    facts.per_capita_fen >= facts.standard_fen > facts.per_capita_without_work_fen
-                ):
+                if not (facts.per_capita_fen >= facts.standard_fen > facts.per_capita_without_work_fen):
                     raise DomainError(
                         N_(
                             "Gradual exit applies when work income lifts the household "
@@ -404,7 +398,9 @@ async def finish_gradual_exits(now: datetime) -> int:
                 (ReviewDecision.application == row["application"]) & (ReviewDecision.id > row_id)
             )
             application = (
-                await Application.select(Application.state).where(Application.id == row["application"]).first()
+                await Application.select(Application.state)
+                .where(Application.id == row["application"])
+                .first()
             )
             outcome = "superseded" if superseded else "already_ended"
             ended: list[int] = []
@@ -517,7 +513,9 @@ async def get_recertification(actor: Actor, *, year: int | None, now: datetime) 
         & in_scope(actor, Application.org_path)
     )
     decided = await ReviewDecision.select(ReviewDecision.household, ReviewDecision.org_path).where(
-        (ReviewDecision.decided_on >= start) & (ReviewDecision.decided_on <= end) & in_scope(actor, ReviewDecision.org_path)
+        (ReviewDecision.decided_on >= start)
+        & (ReviewDecision.decided_on <= end)
+        & in_scope(actor, ReviewDecision.org_path)
     )
     path_of: dict[int, str] = {}
     for r in [*recipients, *decided]:
