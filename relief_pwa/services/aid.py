@@ -33,6 +33,7 @@ from relief_pwa.services import hooks, plans
 from relief_pwa.services.access import access_household
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
+from relief_pwa.services.bot import bind_new_application
 from relief_pwa.services.funds import visible_to
 from relief_pwa.services.numbers import application_number, next_value
 from relief_pwa.services.reviews import open_gradual_exits, review_history
@@ -149,6 +150,7 @@ async def _new_application(
         },
     )
     await hooks.household_changed(household.id, trigger="application.add", now=now)
+    await bind_new_application(application.id, now)
     return int(application.id), number, missing
 
 

@@ -262,6 +262,57 @@ async def _issue_token_at_intake(household_id: int, trigger: str, now: datetime)
             )
 
 
+async def bind_new_application(application_id: int, now: datetime) -> int:
+    """Another form of aid for a household already in the bot (docs/reviews-and-aid.md):
+    the new application gets its own token (for its receipt), and every chat bound
+    to an application of the same household is bound to it too, so /status shows
+    each application. Inside the caller's transaction; returns how many chats."""
+    application = await Application.objects().where(Application.id == application_id).first()
+    if application is None:
+        return 0
+    if not await BindToken.exists().where(BindToken.application == application.id):
+        link = await _insert_token(application, now)
+        await record_event(
+            SYSTEM_ACTOR,
+            "bot.token_issue",
+            "application",
+            application.id,
+            org_path=application.org_path,
+            now=now,
+            household_id=application.household,
+            after={"expires_at": link.expires_at.isoformat()},
+        )
+    chats = {
+        int(r["chat_id"])
+        for r in await BotBinding.select(BotBinding.chat_id).where(
+            (BotBinding.application.household == application.household)
+            & BotBinding.active.eq(True)
+            & (BotBinding.application != application.id)
+        )
+    }
+    for chat_id in sorted(chats):
+        if await BotBinding.exists().where(
+            (BotBinding.chat_id == chat_id)
+            & (BotBinding.application == application.id)
+            & BotBinding.active.eq(True)
+        ):
+            continue
+        await BotBinding.insert(
+            BotBinding(chat_id=chat_id, application=application.id, active=True, bound_at=now)
+        )
+        await record_event(
+            SYSTEM_ACTOR,
+            "bot.bind",
+            "application",
+            application.id,
+            org_path=application.org_path,
+            now=now,
+            household_id=application.household,
+            after={"chat_id": chat_id, "via": "household"},
+        )
+    return len(chats)
+
+
 # --- bindings ------------------------------------------------------------------
 
 
