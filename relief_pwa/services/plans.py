@@ -964,9 +964,8 @@ async def end_line_with(actor: Actor, line_id: int, last_month: str, *, reason: 
         & (PaymentLine.status == "queued")
         & (PaymentLine.month > last_month)
     )
-    changes: dict[Any, Any] = {PlanLine.months: max(keep, 1) if keep else line.months}
-    if keep == 0:
-        changes[PlanLine.status] = "cancelled"
+    # A line that had not started yet is cancelled whole; otherwise it keeps its paid months.
+    changes: dict[Any, Any] = {PlanLine.months: keep} if keep else {PlanLine.status: "cancelled"}
     await PlanLine.update(changes).where(PlanLine.id == line.id)
     await record_event(
         actor,
