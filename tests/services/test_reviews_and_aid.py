@@ -152,7 +152,12 @@ async def test_review_adjust_through_the_page_pays_the_new_amount_from_next_mont
     assert application.state == AppState.ACTIVE  # the review is completed
     # The re-drafted plan needs the centre's approval (four eyes: the station drafted it).
     assert decision.plan is not None
-    await plans.do_approve_plan(world.actor("center"), decision.plan, now=world.now)
+    await client.login("center")
+    plan_page = await client.get(f"/plans/{decision.plan}")
+    assert plan_page.status_code == 200 and "121.00" in plan_page.text
+    approved = await client.post_form(f"/plans/{decision.plan}/approve", {"version": "1"})
+    assert approved.status_code == 303
+    assert found(await Plan.objects().where(Plan.id == decision.plan).first()).status == "approved"
     old = found(await PlanLine.objects().where(PlanLine.id == old_line).first())
     new = found(await PlanLine.objects().where(PlanLine.plan == decision.plan).first())
     assert (old.start_month, old.months) == ("2026-11", 1)
@@ -279,6 +284,8 @@ async def test_a_recipient_applies_for_medical_and_temporary_relief(world, clien
         {"category": "medical", "description": "住院自付费用较高", "materials": ["id_cards", "hukou"]},
     )
     assert response.status_code == 303
+    receipt = await client.get(response.headers["location"])
+    assert receipt.status_code == 200
     refused = await client.post_form(
         f"/households/{household}/applications/new", {"category": "dibao", "description": "再次申请低保"}
     )
