@@ -132,6 +132,33 @@ async def _lines_of(application_id: int, household_id: int, month: str) -> list[
     return own or lines
 
 
+async def _reviewed_application(visit: dict[str, Any] | None) -> int | None:
+    """The application a review visit reviews: its own, or (a review recorded without
+    an appointment) the household's latest periodically reviewed one still running."""
+    if visit is None or visit["kind"] != "review":
+        return None
+    if visit["application"] is not None:
+        return int(visit["application"])
+    decided = (
+        await ReviewDecision.select(ReviewDecision.application)
+        .where(ReviewDecision.visit == visit["id"])
+        .first()
+    )
+    if decided is not None:
+        return int(decided["application"])
+    row = (
+        await Application.select(Application.id)
+        .where(
+            (Application.household == visit["household"])
+            & Application.state.is_in(list(_REVIEWABLE))
+            & Application.category.is_in(list(PERIODIC_CATEGORIES))
+        )
+        .order_by(Application.id, ascending=False)
+        .first()
+    )
+    return int(row["id"]) if row else None
+
+
 # --- the decision form ------------------------------------------------------------------
 
 
@@ -157,9 +184,10 @@ async def get_review_decision(actor: Actor, visit_id: int, *, now: datetime) -> 
         .where((Visit.id == visit_id) & in_scope(actor, Visit.org_path))
         .first()
     )
-    if visit is None or visit["kind"] != "review" or visit["application"] is None:
+    application_id = await _reviewed_application(visit)
+    if visit is None or application_id is None:
         return None
-    application = await Application.select().where(Application.id == visit["application"]).first()
+    application = await Application.select().where(Application.id == application_id).first()
     assert application is not None
     decided = await ReviewDecision.select().where(ReviewDecision.visit == visit_id).first()
     today = local_date(now)
@@ -222,7 +250,8 @@ async def do_decide_review(
     async with write_transaction(engine):
         await advisory_xact_lock(engine, f"review-decision:{visit_id}")
         visit = await Visit.select().where((Visit.id == visit_id) & in_scope(actor, Visit.org_path)).first()
-        if visit is None or visit["kind"] != "review" or visit["application"] is None:
+        reviewed = await _reviewed_application(visit)
+        if visit is None or reviewed is None:
             raise NotFoundOrForbidden()
         earlier = await ReviewDecision.select().where(ReviewDecision.visit == visit_id).first()
         if earlier is not None:
@@ -231,7 +260,7 @@ async def do_decide_review(
             raise DomainError(N_("This review was already decided."), field="decision")
         if visit["status"] != "done":
             raise DomainError(N_("Record the review visit first; then decide."), field="decision")
-        application_id = int(visit["application"])
+        application_id = reviewed
         household_id = int(visit["household"])
         application = await Application.select().where(Application.id == application_id).first()
         assert application is not None

@@ -430,3 +430,21 @@ async def test_recertification_list_counts_due_reviewed_outstanding_and_overdue(
     assert page.status_code == 200 and "解放路街道" in page.text
     await client.login("liaison")
     assert (await client.get("/reviews/recertification")).status_code == 403
+
+
+async def test_a_review_recorded_without_an_appointment_decides_on_the_running_application(world):
+    household, application, _line = await paid_recipient(world)
+    result = await check_record_visit(
+        world.actor("liaison"),
+        VisitRecord(
+            client_uuid=str(uuid.uuid4()), findings="临时入户复核", household_id=household, kind="review"
+        ),
+        now=world.now,
+    )
+    decision_id = await reviews.do_decide_review(
+        world.actor("station"), result.visit_id, "continue", reason="家庭情况无变化", now=world.now
+    )
+    decision = found(await ReviewDecision.objects().where(ReviewDecision.id == decision_id).first())
+    assert decision.application == application
+    view = found(await reviews.get_review_decision(world.actor("station"), result.visit_id, now=world.now))
+    assert view.decided is not None and view.options
