@@ -508,6 +508,8 @@ class RecertificationRow:
     reviewed: int = 0
     outstanding: int = 0
     overdue: int = 0
+    # The outstanding households (overdue first, at most OUTSTANDING_SHOWN): file no, head, review date.
+    waiting: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def percent_done(self) -> int:
@@ -520,6 +522,9 @@ class Recertification:
     today: date
     rows: list[RecertificationRow]
     total: RecertificationRow
+
+
+OUTSTANDING_SHOWN = 100
 
 
 def _station_of(org_path: str) -> str:
@@ -578,6 +583,7 @@ async def get_recertification(actor: Actor, *, year: int | None, now: datetime) 
             OrgUnit.path.is_in(list(stations))
         ):
             stations[unit["path"]].station_name = unit["name"]
+    await _fill_waiting(actor, stations, outstanding, late)
     rows = sorted(stations.values(), key=lambda r: r.station_path)
     total = RecertificationRow("", "")
     for row in rows:
@@ -586,3 +592,46 @@ async def get_recertification(actor: Actor, *, year: int | None, now: datetime) 
         total.outstanding += row.outstanding
         total.overdue += row.overdue
     return Recertification(year, today, rows, total)
+
+
+async def _fill_waiting(
+    actor: Actor, stations: dict[str, RecertificationRow], outstanding: set[int], late: set[int]
+) -> None:
+    """Name the outstanding households of each station (overdue first), so the list can be worked."""
+    if not outstanding:
+        return
+    ids = sorted(outstanding)
+    due_on: dict[int, date] = {}
+    for start in range(0, len(ids), 2000):
+        chunk = ids[start : start + 2000]
+        for visit in await Visit.select(Visit.household, Visit.scheduled_for).where(
+            Visit.household.is_in(chunk) & (Visit.kind == "review") & (Visit.status == "scheduled")
+        ):
+            household_id = int(visit["household"])
+            if household_id not in due_on or visit["scheduled_for"] < due_on[household_id]:
+                due_on[household_id] = visit["scheduled_for"]
+    ordered = sorted(ids, key=lambda h: (h not in late, due_on.get(h, date.max), h))
+    chosen: dict[str, list[int]] = {}
+    households = {
+        int(r["id"]): r
+        for start in range(0, len(ids), 2000)
+        for r in await Household.select(
+            Household.id, Household.file_no, Household.head_name, Household.org_path
+        ).where(Household.id.is_in(ids[start : start + 2000]) & in_scope(actor, Household.org_path))
+    }
+    for household_id in ordered:
+        household = households.get(household_id)
+        if household is None:
+            continue
+        key = _station_of(household["org_path"])
+        if key in stations and len(chosen.setdefault(key, [])) < OUTSTANDING_SHOWN:
+            chosen[key].append(household_id)
+            stations[key].waiting.append(
+                {
+                    "id": household_id,
+                    "file_no": household["file_no"],
+                    "head_name": household["head_name"],
+                    "review_on": due_on.get(household_id),
+                    "overdue": household_id in late,
+                }
+            )

@@ -423,6 +423,9 @@ async def test_recertification_list_counts_due_reviewed_outstanding_and_overdue(
     figures = {r.station_name: (r.due, r.reviewed, r.outstanding, r.overdue) for r in result.rows}
     assert figures == {"解放路街道": (3, 1, 2, 1), "千佛山街道": (1, 0, 1, 0)}
     assert (result.total.due, result.total.reviewed) == (4, 1)
+    (station_a,) = [r for r in result.rows if r.station_name == "解放路街道"]
+    assert station_a.waiting[0]["id"] == second  # the overdue household first
+    assert first not in {w["id"] for w in station_a.waiting}
     own = await reviews.get_recertification(world.actor("station"), year=2026, now=world.now)
     assert [r.station_name for r in own.rows] == ["解放路街道"]
     await client.login("center")
