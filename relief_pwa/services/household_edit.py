@@ -91,7 +91,7 @@ def _refuse_past_version(member: Member) -> None:
         raise Conflict(STALE)
 
 
-async def _refuse_duplicate(actor: Actor, id_number: str, field: str, own_member_id: int | None) -> None:
+async def refuse_duplicate_id(actor: Actor, id_number: str, field: str, own_member_id: int | None) -> None:
     engine = Member._meta.db
     key = identifiers.index_of(identifiers.ID_NUMBER, id_number)
     await advisory_xact_lock(engine, f"intake-id:{key}")
@@ -194,7 +194,7 @@ async def do_add_member(
         raise ValidationFailed(errors)
     async with write_transaction(Household._meta.db):
         household = await _open_household_for_edit(actor, household_id, expected_version, now)
-        await _refuse_duplicate(actor, clean.id_number, "id_number", None)
+        await refuse_duplicate_id(actor, clean.id_number, "id_number", None)
         member = Member(
             household=household.id,
             org_path=household.org_path,
@@ -245,7 +245,7 @@ async def do_update_member(
         raise ValidationFailed(errors)
     async with write_transaction(Household._meta.db):
         household = await _open_household_for_edit(actor, member.household, expected_version, now)
-        await _refuse_duplicate(actor, clean.id_number, "id_number", member.id)
+        await refuse_duplicate_id(actor, clean.id_number, "id_number", member.id)
         before = _member_snapshot(member.to_dict())
         values = {
             "name": clean.name,
