@@ -50,7 +50,9 @@ def _day(start: datetime, days: int) -> datetime:
 
 async def _approve(world: Any, household_id: int, draft: RequestDraft, when: datetime, **kwargs: Any) -> None:
     request_id = await do_request_change(world.actor("liaison"), household_id, draft, now=when, **kwargs)
-    row = found(await ChangeRequest.select(ChangeRequest.version).where(ChangeRequest.id == request_id).first())
+    row = found(
+        await ChangeRequest.select(ChangeRequest.version).where(ChangeRequest.id == request_id).first()
+    )
     await do_decide_change(
         world.actor("center"), request_id, approve=True, reason="", expected_version=row["version"], now=when
     )
@@ -108,7 +110,11 @@ async def test_facts_and_index_on_past_dates_equal_what_was_stored_then(scored: 
 
     async def add_income(when: datetime, yuan: str) -> None:
         await do_add_item(
-            station, hid, ItemDraft("income", "pension", "", "", yuan), expected_version=await _version(hid), now=when
+            station,
+            hid,
+            ItemDraft("income", "pension", "", "", yuan),
+            expected_version=await _version(hid),
+            now=when,
         )
 
     async def drop_first_income(when: datetime) -> None:
@@ -118,7 +124,9 @@ async def test_facts_and_index_on_past_dates_equal_what_was_stored_then(scored: 
             .order_by(MoneyItem.id)
             .first()
         )
-        await do_remove_item(station, item["id"], "收入已停止", expected_version=await _version(hid), now=when)
+        await do_remove_item(
+            station, item["id"], "收入已停止", expected_version=await _version(hid), now=when
+        )
 
     async def add_child(when: datetime, name: str) -> None:
         await do_add_member(
@@ -149,12 +157,20 @@ async def test_facts_and_index_on_past_dates_equal_what_was_stored_then(scored: 
         )
 
     async def child_leaves(when: datetime, name: str) -> None:
-        row = found(await Member.select(Member.id).where((Member.name == name) & Member.active.eq(True)).first())
-        await do_remove_member(station, row["id"], "外出务工落户", expected_version=await _version(hid), now=when)
+        row = found(
+            await Member.select(Member.id).where((Member.name == name) & Member.active.eq(True)).first()
+        )
+        await do_remove_member(
+            station, row["id"], "外出务工落户", expected_version=await _version(hid), now=when
+        )
 
     async def expense(when: datetime, yuan: str) -> None:
         await do_add_item(
-            station, hid, ItemDraft("expense", "medical", "", "", yuan), expected_version=await _version(hid), now=when
+            station,
+            hid,
+            ItemDraft("expense", "medical", "", "", yuan),
+            expected_version=await _version(hid),
+            now=when,
         )
 
     await step(20, lambda w: add_income(w, "300"))
@@ -170,7 +186,9 @@ async def test_facts_and_index_on_past_dates_equal_what_was_stored_then(scored: 
     await step(300, lambda w: set_housing(w, "owned_adequate"))
     await step(330, lambda w: drop_first_income(w))
     # A death recorded late, dated back: the facts of day 350 on count it; earlier ones do not.
-    elder = found(await Member.select(Member.id).where((Member.name == "赵小一") & Member.active.eq(True)).first())
+    elder = found(
+        await Member.select(Member.id).where((Member.name == "赵小一") & Member.active.eq(True)).first()
+    )
     await _approve(
         scored,
         hid,
@@ -195,7 +213,9 @@ async def test_facts_and_index_on_past_dates_equal_what_was_stored_then(scored: 
         breakdown = found(recomputed.breakdown)
         assert breakdown.total == Decimal(record["total"]), day
         stored = json.loads(
-            found(await IndexSnapshot.select().where(IndexSnapshot.digest == record["snapshot_digest"]).first())["body"]
+            found(
+                await IndexSnapshot.select().where(IndexSnapshot.digest == record["snapshot_digest"]).first()
+            )["body"]
         )
         assert recomputed.facts.to_dict()["members"] == stored["facts"]["members"], day
         assert recomputed.facts.to_dict()["incomes"] == stored["facts"]["incomes"], day
