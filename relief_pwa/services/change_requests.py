@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 from relief_pwa.clock import local_date
-from relief_pwa.core.enums import AppState, ExitReason, OrgLevel, Relation, Role
+from relief_pwa.core.enums import AppState, ExitReason, OrgLevel, Relation
 from relief_pwa.core.errors import Conflict, DomainError, NotFoundOrForbidden, ValidationFailed
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.intake import MemberDraft, check_member
@@ -29,7 +29,7 @@ from relief_pwa.core.life_events import (
     approval_capability,
     check_request,
 )
-from relief_pwa.core.permissions import Capability
+from relief_pwa.core.permissions import Capability, roles_with
 from relief_pwa.core.workflow import available_actions
 from relief_pwa.db import write_transaction
 from relief_pwa.services import facts_history, hooks, identifiers
@@ -146,6 +146,9 @@ async def get_change_request(actor: Actor, request_id: int) -> dict[str, Any]:
         for m in await Member.select(Member.id, Member.name).where(Member.household == row["household"])
     }
     row["member_names"] = members
+    # The receiving side of a move sees the request but neither the file (until it
+    # arrives) nor the decision buttons.
+    row["in_scope"] = actor.can_see(row["org_path"])
     return row
 
 
@@ -542,10 +545,15 @@ async def _move(
     )
     await facts_history.move_household_rows(household["id"], to_path, unit["id"])
     await Household.update({Household.address: address}).where(Household.id == household["id"])
-    # Open visits go to the new community's liaison, or wait unassigned for the new station.
+    # Open visits go to the new community's own field worker (its liaison), or wait
+    # unassigned for the new station.
     liaison = (
         await Staff.select(Staff.id)
-        .where((Staff.org_path == to_path) & (Staff.role == Role.LIAISON) & Staff.active.eq(True))
+        .where(
+            (Staff.org_path == to_path)
+            & Staff.role.is_in(list(roles_with(Capability.VISIT_RECORD)))
+            & Staff.active.eq(True)
+        )
         .order_by(Staff.id)
         .first()
     )

@@ -10,9 +10,11 @@ transaction.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from relief_pwa.core.i18n import N_
 from relief_pwa.tables import (
     AidRecord,
     Application,
@@ -42,6 +44,27 @@ class Source:
     DATA_CHECK = "data_check"
     IMPORT = "import"
     CHANGE_REQUEST = "change_request"
+
+
+SOURCE_LABELS: dict[str, str] = {
+    Source.DECLARED: N_("Declared"),
+    Source.VISIT: N_("Verified at a visit"),
+    Source.DATA_CHECK: N_("Data check"),
+    Source.IMPORT: N_("Imported"),
+    Source.CHANGE_REQUEST: N_("Life event (approved request)"),
+}
+
+END_LABELS: dict[str, str] = {
+    "death": N_("died"),
+    "left": N_("left the household"),
+    "moved": N_("moved away"),
+    "split": N_("formed a household of their own"),
+    "merged": N_("joined another file"),
+    "marriage": N_("Marriage"),
+    "divorce": N_("Divorce"),
+    "moved_out": N_("Moved out"),
+    "other": N_("Other reason"),
+}
 
 
 def member_valid_on(day: date) -> Any:
@@ -261,3 +284,67 @@ async def move_household_rows(household_id: int, new_path: str, new_unit: int) -
     await Household.update({Household.org_path: new_path, Household.org_unit: new_unit}).where(
         Household.id == household_id
     )
+
+
+# --------------------------------------------------------------------------- the file's history view
+
+
+@dataclass
+class FactsOnDate:
+    """What the household file shows for "facts on D": the versions valid then and the
+    index recomputed for that day (``index`` None: no standard in force then)."""
+
+    day: date
+    household: dict[str, Any]  # address, area_type, housing, org_path of that day
+    members: list[dict[str, Any]]
+    items: list[dict[str, Any]]
+    index: Any  # core.scoring.IndexBreakdown | None
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse_facts_day(text: str, today: date) -> date | None:
+    """The "facts on" date of the file page: None for today, blank or unreadable."""
+    try:
+        day = date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        return None
+    return None if day >= today else day
+
+
+async def change_history(household_id: int, limit: int = 200) -> list[dict[str, Any]]:
+    """Every version of the household's members and items, newest change first."""
+    changes: list[dict[str, Any]] = []
+    for m in await Member.select(
+        Member.id,
+        Member.name,
+        Member.relation,
+        Member.valid_from,
+        Member.valid_to,
+        Member.source,
+        Member.end_reason,
+    ).where(Member.household == household_id):
+        changes.append({"what": "member", "label": m["name"], **m})
+    for i in await MoneyItem.select(
+        MoneyItem.id,
+        MoneyItem.section,
+        MoneyItem.kind,
+        MoneyItem.declared_fen,
+        MoneyItem.valid_from,
+        MoneyItem.valid_to,
+        MoneyItem.source,
+    ).where(MoneyItem.household == household_id):
+        changes.append({"what": i["section"], "label": i["kind"], "end_reason": "", **i})
+    for v in await HouseholdVersion.select(
+        HouseholdVersion.id,
+        HouseholdVersion.address,
+        HouseholdVersion.housing,
+        HouseholdVersion.valid_from,
+        HouseholdVersion.valid_to,
+        HouseholdVersion.source,
+    ).where(HouseholdVersion.household == household_id):
+        changes.append({"what": "household", "label": v["address"], "end_reason": "", **v})
+    for change in changes:
+        change["source_label"] = SOURCE_LABELS.get(change["source"], N_("Declared"))
+        change["end_label"] = END_LABELS.get(change["end_reason"], "")
+    changes.sort(key=lambda c: (c["valid_from"] or date.min, c["id"]), reverse=True)
+    return changes[:limit]

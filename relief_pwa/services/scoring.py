@@ -362,7 +362,7 @@ async def load_household_facts(
         .order_by(MoneyItemRow.id)
     )
     if verified_before is not None:
-        await _verified_as_of(items, verified_before)
+        await verified_as_of(items, verified_before)
     for item in items:
         rows.add_item(item)
     for shock in (
@@ -392,7 +392,7 @@ async def load_household_facts(
     return rows.facts(household), household, rows.first_applied_on
 
 
-async def _verified_as_of(items: list[dict[str, Any]], before: datetime) -> None:
+async def verified_as_of(items: list[dict[str, Any]], before: datetime) -> None:
     """Replace values verified at or after ``before`` with the latest one verified earlier."""
     later = [
         item["id"] for item in items if item["verified_at"] is not None and item["verified_at"] >= before
