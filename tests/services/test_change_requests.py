@@ -230,7 +230,7 @@ async def test_every_kind_can_be_refused_with_a_reason_and_changes_nothing(
     other = (await make_intake(scored, members=[member("孙三")])).household_id
     head, spouse = await _members(hid)
     today = _today(scored)
-    drafts = [
+    drafts: list[dict[str, Any]] = [
         {"kind": "move", "to_unit_code": "370102002001", "address": "千佛山路1号"},
         {"kind": "head_change", "new_head_id": str(spouse["id"]), "old_head_outcome": "stays"},
         {"kind": "death", "member_id": str(spouse["id"])},
@@ -253,9 +253,7 @@ async def test_every_kind_can_be_refused_with_a_reason_and_changes_nothing(
     ]
     before = await Member.count()
     for fields in drafts:
-        if fields["kind"] == "birth":
-            fields["effective_on"] = today
-        request_id = await _file(scored, hid, effective_on=fields.pop("effective_on", today), **fields)
+        request_id = await _file(scored, hid, effective_on=today, **fields)
         with pytest.raises(ValidationFailed):
             await _decide(scored, request_id, "center", approve=False, reason="")
         await _decide(scored, request_id, "center", approve=False, reason="材料不全，请补充")
