@@ -266,3 +266,54 @@ async def test_the_ranking_as_of_a_date_uses_the_facts_of_that_date(scored: Any,
     assert by_household[first].index == expected_first
     assert by_household[first].index < by_household[second].index
     assert [row.household_id for row in page.rows] == [second, first]
+
+
+async def test_a_value_verified_later_is_read_back_from_the_verification_history(
+    scored: Any, now: datetime
+) -> None:
+    from relief_pwa.core.fieldwork import VerificationSource
+    from relief_pwa.db import write_transaction
+    from relief_pwa.services.ledger import VerifiedValue, record_verifications
+    from relief_pwa.services.scoring import totals_on
+    from relief_pwa.tables import Visit
+
+    start = now - timedelta(days=40)
+    hid = await check_intake_at(scored, start)
+    item = found(await MoneyItem.select().where(MoneyItem.household == hid).first())
+    station = scored.actor("station")
+    household = found(await Household.select().where(Household.id == hid).first())
+
+    async def verify(fen: int, when: datetime) -> None:
+        visit = Visit(
+            household=hid,
+            org_path=household["org_path"],
+            kind="home",
+            scheduled_for=local_date(when),
+            status="done",
+            created_at=when,
+        )
+        await visit.save()
+        async with write_transaction(Household._meta.db):
+            await record_verifications(
+                station,
+                household,
+                [VerifiedValue(item["id"], fen)],
+                visit_id=visit.id,
+                source=VerificationSource.HOME_VISIT,
+                now=when,
+            )
+
+    await verify(150000, _day(start, 10))
+    await verify(40000, _day(start, 30))
+    days = [local_date(_day(start, n)) for n in (5, 20, 35)]
+    incomes = [(await index_on(hid, day, now=now)).facts.incomes[0].verified_fen for day in days]
+    assert incomes == [None, 150000, 40000]
+    # The bulk loader of the ranking reads the same history.
+    for day in days:
+        single = found((await index_on(hid, day, now=now)).breakdown).total
+        assert (await totals_on([hid], day, now=now))[hid] == single
+    # And the stored records of those days are reproduced.
+    for record in await IndexRecord.select().where(IndexRecord.household == hid):
+        assert found((await index_on(hid, record["as_of"], now=now)).breakdown).total == Decimal(
+            record["total"]
+        )
