@@ -302,7 +302,11 @@ async def get_household_file(
     )
     grouped: dict[str, list[dict[str, Any]]] = {"income": [], "asset": [], "expense": []}
     totals = {"income": 0, "asset": 0, "expense": 0}
-    names = {m["id"]: m["name"] for m in members}
+    # An item names the member's version current when it was last touched: any version's name.
+    names = {
+        m["id"]: m["name"]
+        for m in await Member.select(Member.id, Member.name).where(Member.household == household.id)
+    }
     for item in items:
         item["member_name"] = names.get(item["member"], "")
         grouped.setdefault(item["section"], []).append(item)
