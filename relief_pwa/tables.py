@@ -160,7 +160,16 @@ class Member(Table, tablename="member"):
     schooling = Varchar(length=16, choices=Schooling)
     phone_sealed = Text(default="")
     phone_index = Varchar(length=32, default="", index=True)
+    # "Valid now", maintained alongside the validity interval for the many readers of the present.
     active = Boolean(default=True)
+    # Effective dating (docs/facts-over-time.md): [valid_from, valid_to); None = open-ended.
+    # An edit closes this version and inserts the next; ``lineage`` is the id of the
+    # person's first version (0: this row is the first), so versions of one person group.
+    valid_from = Date(null=True, default=None)
+    valid_to = Date(null=True, default=None)
+    source = Varchar(length=16, default="declared")
+    lineage = Integer(default=0, index=True)
+    end_reason = Varchar(length=16, default="")  # death | left | moved | superseded | …
 
 
 class MoneyItem(Table, tablename="money_item"):
@@ -183,7 +192,53 @@ class MoneyItem(Table, tablename="money_item"):
     verified_source = Varchar(length=20, default="")
     verified_note = Varchar(length=300, default="")
     verified_at = Timestamptz(null=True, default=None)
-    active = Boolean(default=True)
+    active = Boolean(default=True)  # "valid now", kept in step with valid_to
+    valid_from = Date(null=True, default=None)  # None: since the file was opened
+    valid_to = Date(null=True, default=None)  # exclusive; None: still valid
+    source = Varchar(length=16, default="declared")
+
+
+class HouseholdVersion(Table, tablename="household_version"):
+    """The household-level facts (where it lives, housing) with their validity.
+
+    Written from the first change on: a household without versions is read
+    from its ``household`` row for every date.
+    """
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
+    household = ForeignKey(Household, on_delete=OnDelete.restrict, index=True)
+    org_path = Varchar(length=80, index=True)
+    org_unit = Integer()
+    address = Varchar(length=200)
+    area_type = Varchar(length=8, choices=AreaType)
+    housing = Varchar(length=16, choices=Housing)
+    valid_from = Date(null=True, default=None)  # None: since the file was opened
+    valid_to = Date(null=True, default=None)  # exclusive; None: still current
+    source = Varchar(length=16, default="declared")
+    recorded_at = Timestamptz()
+
+
+class ChangeRequest(Table, tablename="change_request"):
+    """A life event (move, death, birth, join, leave, head change, split, merge) awaiting approval."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
+    household = ForeignKey(Household, on_delete=OnDelete.restrict, index=True)
+    org_path = Varchar(length=80, index=True)  # the household's jurisdiction when requested
+    to_org_path = Varchar(length=80, default="", index=True)  # a move's destination
+    kind = Varchar(length=12, index=True)
+    payload = Text(default="{}")  # JSON: the kind's fields (no identifiers in clear)
+    effective_on = Date()
+    status = Varchar(length=10, index=True)  # pending | approved | refused
+    note = Text(default="")
+    requested_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    requested_at = Timestamptz()
+    decided_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    decided_at = Timestamptz(null=True, default=None)
+    decision_reason = Text(default="")
+    result = Text(default="")  # JSON: what applying it did (new household id, exits, …)
+    version = Integer(default=1)
 
 
 class Application(Table, tablename="application"):

@@ -38,6 +38,11 @@ class Capability(StrEnum):
     INDEX_RECOMPUTE = "index.recompute"
     RANKING_READ = "ranking.read"
     NEAR_RELATIVE_FILE = "near_relative.file"
+    # life events (change requests): request, read the queue, approve (station / centre)
+    LIFE_EVENT_REQUEST = "life_event.request"
+    LIFE_EVENTS_READ = "life_event.read"
+    LIFE_EVENT_APPROVE = "life_event.approve"  # births, deaths, joining, leaving, head change
+    LIFE_EVENT_APPROVE_MAJOR = "life_event.approve_major"  # moves, splits, merges, ending a household
     # application workflow (one capability per transition of core.workflow)
     APP_START_INVESTIGATION = "application.start_investigation"
     APP_FIND_ELIGIBLE = "application.find_eligible"
@@ -108,6 +113,7 @@ READ_ONLY: frozenset[Capability] = frozenset(
     {
         C.CASES_READ,
         C.BOT_TASKS_READ,
+        C.LIFE_EVENTS_READ,
         C.RANKING_READ,
         C.NOTICES_READ,
         C.APPROVALS_READ,
@@ -170,7 +176,16 @@ _MONEY_AND_FOLLOW_UP = {
 
 GRANTS: dict[str, frozenset[Capability]] = {
     Role.LIAISON: frozenset(
-        _FIELD | {C.INTAKE_CREATE, C.APPLICATION_ADD, C.HANDOVER, C.FOLLOWUPS_READ, C.APP_WITHDRAW}
+        _FIELD
+        | {
+            C.INTAKE_CREATE,
+            C.APPLICATION_ADD,
+            C.HANDOVER,
+            C.FOLLOWUPS_READ,
+            C.APP_WITHDRAW,
+            C.LIFE_EVENT_REQUEST,
+            C.LIFE_EVENTS_READ,
+        }
     ),
     Role.INVESTIGATOR: frozenset(_FIELD),
     Role.STATION: frozenset(
@@ -200,6 +215,9 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.RECERTIFICATION_READ,
             C.ANALYTICS_READ,
             C.SAMPLE_DRAW,
+            C.LIFE_EVENT_REQUEST,
+            C.LIFE_EVENTS_READ,
+            C.LIFE_EVENT_APPROVE,
         }
     ),
     Role.CENTER: frozenset(
@@ -230,6 +248,10 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.OBJECTION_HANDLE,
             C.BOT_CONSOLE,
             C.BOT_CONSOLE_SEND,
+            C.LIFE_EVENT_REQUEST,
+            C.LIFE_EVENTS_READ,
+            C.LIFE_EVENT_APPROVE,
+            C.LIFE_EVENT_APPROVE_MAJOR,
         }
     ),
     Role.CITY: frozenset(
@@ -237,6 +259,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
         | {
             C.CASES_READ,
             C.BOT_TASKS_READ,
+            C.LIFE_EVENTS_READ,
             C.INDEX_RECOMPUTE,
             C.RANKING_READ,
             C.NOTICES_READ,

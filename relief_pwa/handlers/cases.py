@@ -8,10 +8,12 @@ from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
+from relief_pwa.clock import local_date
 from relief_pwa.core.enums import AppState, Category
 from relief_pwa.core.errors import DomainError
 from relief_pwa.handlers.common import C, clean_text, form_errors, is_htmx, needs, now_of, render
 from relief_pwa.services.actors import Actor
+from relief_pwa.services.facts_history import parse_facts_day
 from relief_pwa.services.households import (
     REVEAL_PURPOSES,
     CaseQuery,
@@ -58,10 +60,16 @@ async def case_list(
 
 @get("/households/{household_id:int}", name="household", opt=needs(C.CASES_READ))
 async def household_file(
-    request: Request[Any, Any, Any], household_id: FromPath[int], actor: NamedDependency[Actor]
+    request: Request[Any, Any, Any],
+    household_id: FromPath[int],
+    actor: NamedDependency[Actor],
+    on: FromQuery[str] = "",
 ) -> Response[str]:
-    file = await get_household_file(actor, household_id, now=now_of(request))
-    return render(request, "households/file.html", {"file": file})
+    """The household file; ``on`` (YYYY-MM-DD, before today) shows the facts valid that day."""
+    now = now_of(request)
+    day = parse_facts_day(on, local_date(now))
+    file = await get_household_file(actor, household_id, now=now, on=day)
+    return render(request, "households/file.html", {"file": file, "today": local_date(now)})
 
 
 @get("/households/{household_id:int}/identifiers", name="household_identifiers", opt=needs(C.CASES_READ))

@@ -27,6 +27,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/funds", N_("Funds and payments"), C.FUNDS_READ),
     NavItem("/handover", N_("Hand-over"), C.HANDOVER),
     NavItem("/followups", N_("Follow-ups"), C.FOLLOWUPS_READ),
+    NavItem("/life-events", N_("Life events"), C.LIFE_EVENTS_READ),
     NavItem("/objections", N_("Objections"), C.OBJECTIONS_READ),
     NavItem("/analytics", N_("Analysis"), C.ANALYTICS_READ),
     NavItem("/supervision", N_("Supervision"), C.AUDIT_READ),

@@ -261,20 +261,37 @@ def households_query(
     return sql, tuple(args)
 
 
-def fact_queries(q: Spelling, low: int, high: int, as_of: date, lookback: Lookback) -> list[Query]:
-    """Members, money items, shocks, aid and applications of households low…high (in that order)."""
+def fact_queries(
+    q: Spelling, low: int, high: int, as_of: date, lookback: Lookback, verified_before: datetime | None = None
+) -> list[Query]:
+    """Members, money items, shocks, aid and applications of households low…high (in that order).
+
+    ``verified_before`` (for a past date): an item verified again since then
+    shows the value verified before that instant (the verification history).
+    """
     span = "household >= {} AND household <= {}"
+    # The versions valid on as_of (services/facts_history.py): one predicate for today and the past.
+    valid = "(valid_from IS NULL OR valid_from <= {}) AND (valid_to IS NULL OR valid_to > {})"
     return [
         (
             f"SELECT {q.num('household')}, {q.text('birth_date')}, sex, relation,"
             f" {q.num('disability_grade')}, illness, work_capacity, schooling"
-            f" FROM member WHERE {span} AND active = {{}} ORDER BY household, id",
-            (low, high, True),
+            f" FROM member WHERE {span} AND {valid} ORDER BY household, id",
+            (low, high, as_of, as_of),
         ),
         (
             f"SELECT {q.num('household')}, section, kind, {q.num('declared_fen')}, {q.num('verified_fen')}"
-            f" FROM money_item WHERE {span} AND active = {{}} ORDER BY household, id",
-            (low, high, True),
+            f" FROM money_item WHERE {span} AND {valid} ORDER BY household, id",
+            (low, high, as_of, as_of),
+        )
+        if verified_before is None
+        else (
+            f"SELECT {q.num('household')}, section, kind, {q.num('declared_fen')},"
+            " CASE WHEN verified_at IS NULL OR verified_at < {} THEN verified_fen ELSE"
+            " (SELECT v.verified_fen FROM verification v WHERE v.money_item = money_item.id"
+            " AND v.recorded_at < {} ORDER BY v.recorded_at DESC, v.id DESC LIMIT 1) END"
+            f" FROM money_item WHERE {span} AND {valid} ORDER BY household, id",
+            (verified_before, verified_before, low, high, as_of, as_of),
         ),
         (
             f"SELECT {q.num('household')}, kind, {q.text('occurred_on')} FROM shock WHERE {span}"

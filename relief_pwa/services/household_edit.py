@@ -2,7 +2,9 @@
 
 Every change checks the version the user loaded (a stale edit is a conflict,
 never a silent overwrite), is audited with before/after, and lets listeners
-(the relief index) react in the same transaction.
+(the relief index) react in the same transaction. Nothing is overwritten: an
+edit closes the current version of the facts today and inserts the next one
+(services/facts_history.py), so the file can show the facts of any past date.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from relief_pwa.core.intake import ItemDraft, MemberDraft, check_item, check_mem
 from relief_pwa.core.permissions import Capability
 from relief_pwa.core.phone import normalise_phone
 from relief_pwa.db import advisory_xact_lock, write_transaction
-from relief_pwa.services import hooks, identifiers
+from relief_pwa.services import facts_history, hooks, identifiers
 from relief_pwa.services.access import access_household, access_member
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
@@ -83,7 +85,13 @@ async def _open_household_for_edit(
     return household
 
 
-async def _refuse_duplicate(actor: Actor, id_number: str, field: str, own_member_id: int | None) -> None:
+def _refuse_past_version(member: Member) -> None:
+    """Only the version valid now may change; an older page names a version since replaced."""
+    if not member.active:
+        raise Conflict(STALE)
+
+
+async def refuse_duplicate_id(actor: Actor, id_number: str, field: str, own_member_id: int | None) -> None:
     engine = Member._meta.db
     key = identifiers.index_of(identifiers.ID_NUMBER, id_number)
     await advisory_xact_lock(engine, f"intake-id:{key}")
@@ -153,6 +161,14 @@ async def do_update_household(
                 )
                 after["onecard_account"] = "changed"
         await Household.update(changes).where(Household.id == household.id)
+        if any(before[key] != after[key] for key in ("address", "area_type", "housing")):
+            await facts_history.set_household_facts(
+                household.to_dict(),
+                {key: after[key] for key in ("address", "area_type", "housing")},
+                local_date(now),
+                source=facts_history.Source.DECLARED,
+                now=now,
+            )
         await record_event(
             actor,
             "household.update",
@@ -178,7 +194,7 @@ async def do_add_member(
         raise ValidationFailed(errors)
     async with write_transaction(Household._meta.db):
         household = await _open_household_for_edit(actor, household_id, expected_version, now)
-        await _refuse_duplicate(actor, clean.id_number, "id_number", None)
+        await refuse_duplicate_id(actor, clean.id_number, "id_number", None)
         member = Member(
             household=household.id,
             org_path=household.org_path,
@@ -191,6 +207,8 @@ async def do_add_member(
             illness=clean.illness,
             work_capacity=clean.work_capacity,
             schooling=clean.schooling,
+            valid_from=local_date(now),
+            source=facts_history.Source.DECLARED,
         )
         await member.save()
         await record_event(
@@ -211,6 +229,7 @@ async def do_update_member(
     actor: Actor, member_id: int, draft: MemberDraft, *, expected_version: int, now: datetime
 ) -> None:
     member = await access_member(actor, member_id)
+    _refuse_past_version(member)
     errors: dict[str, DomainError] = {}
     # The form does not show the stored ID number or phone in full: blank keeps them.
     if not draft.id_number.strip():
@@ -226,7 +245,7 @@ async def do_update_member(
         raise ValidationFailed(errors)
     async with write_transaction(Household._meta.db):
         household = await _open_household_for_edit(actor, member.household, expected_version, now)
-        await _refuse_duplicate(actor, clean.id_number, "id_number", member.id)
+        await refuse_duplicate_id(actor, clean.id_number, "id_number", member.id)
         before = _member_snapshot(member.to_dict())
         values = {
             "name": clean.name,
@@ -239,8 +258,12 @@ async def do_update_member(
             "work_capacity": clean.work_capacity,
             "schooling": clean.schooling,
         }
-        await Member.update({getattr(Member, key): value for key, value in values.items()}).where(
-            Member.id == member.id
+        await facts_history.supersede_member(
+            member.to_dict(),
+            values,
+            local_date(now),
+            source=facts_history.Source.DECLARED,
+            today=local_date(now),
         )
         if clean.relation == Relation.HEAD:
             head_sealed, head_key = identifiers.sealed(identifiers.ID_NUMBER, clean.id_number)
@@ -271,6 +294,7 @@ async def do_remove_member(
 ) -> None:
     """A member leaves the household (moved out, died): kept on file, no longer counted."""
     member = await access_member(actor, member_id)
+    _refuse_past_version(member)
     if member.relation == Relation.HEAD:
         raise DomainError(N_("The head of household cannot be removed."))
     if len(reason.strip()) < 4:
@@ -283,8 +307,8 @@ async def do_remove_member(
         )
     async with write_transaction(Household._meta.db):
         household = await _open_household_for_edit(actor, member.household, expected_version, now)
-        await Member.update({Member.active: False}).where(Member.id == member.id)
-        await MoneyItem.update({MoneyItem.active: False}).where(MoneyItem.member == member.id)
+        today = local_date(now)
+        await facts_history.close_member(member.id, today, reason="left", today=today)
         await record_event(
             actor,
             "member.remove",
@@ -323,6 +347,8 @@ async def do_add_item(
             member=clean.member_index,
             description=clean.description,
             declared_fen=clean.amount_fen,
+            valid_from=local_date(now),
+            source=facts_history.Source.DECLARED,
         )
         await item.save()
         await record_event(
@@ -364,7 +390,7 @@ async def do_remove_item(
         )
     async with write_transaction(Household._meta.db):
         household = await _open_household_for_edit(actor, item.household, expected_version, now)
-        await MoneyItem.update({MoneyItem.active: False}).where(MoneyItem.id == item.id)
+        await facts_history.close_item(item.id, local_date(now), today=local_date(now))
         await record_event(
             actor,
             "item.remove",

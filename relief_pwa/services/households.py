@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from relief_pwa.core.enums import AppState, Category
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.idnumber import mask_id_number
-from relief_pwa.services import identifiers
+from relief_pwa.services import facts_history, identifiers
 from relief_pwa.services.access import access_household, in_scope
 from relief_pwa.services.access_log import note_read
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.aid import household_aid
 from relief_pwa.services.reviews import DECISIONS
+from relief_pwa.services.scoring import end_of_day, index_on, verified_as_of
 from relief_pwa.tables import Application, AuditEvent, Household, Member, MoneyItem, OrgUnit
 
 PAGE_SIZE = 25
@@ -245,9 +246,17 @@ class HouseholdFile:
     totals: dict[str, int] = field(default_factory=dict)
     aid: Any = None  # services.aid.HouseholdAid: every application with its history
     review_labels: dict[str, str] = field(default_factory=dict)
+    # "Facts on D" (docs/facts-over-time.md): the day shown (None: today), the index
+    # recomputed for it, and every version of the facts, newest first.
+    facts_day: date | None = None
+    index_on_day: Any = None
+    changes: list[dict[str, Any]] = field(default_factory=list)
 
 
-async def get_household_file(actor: Actor, household_id: int, *, now: datetime) -> HouseholdFile:
+async def get_household_file(
+    actor: Actor, household_id: int, *, now: datetime, on: date | None = None
+) -> HouseholdFile:
+    """The file as it is now, or with ``on`` the members, items and index valid on that day."""
     household = await access_household(actor, household_id)
     note_read(
         actor,
@@ -258,12 +267,30 @@ async def get_household_file(actor: Actor, household_id: int, *, now: datetime) 
         org_path=household.org_path,
     )
     community = await OrgUnit.select().where(OrgUnit.id == household.org_unit).first()
-    members = await Member.select().where(Member.household == household.id).order_by(Member.id)
-    items = (
-        await MoneyItem.select()
-        .where((MoneyItem.household == household.id) & MoneyItem.active.eq(True))
-        .order_by(MoneyItem.id)
-    )
+    index_on_day = None
+    shown = household.to_dict()
+    if on is None:
+        # One row per person: their version valid now, or the last one (people who left).
+        latest: dict[int, dict[str, Any]] = {}
+        for row in await Member.select().where(Member.household == household.id).order_by(Member.id):
+            latest[facts_history.lineage_of(row)] = row
+        members = sorted(latest.values(), key=lambda m: facts_history.lineage_of(m))
+        items = (
+            await MoneyItem.select()
+            .where((MoneyItem.household == household.id) & MoneyItem.active.eq(True))
+            .order_by(MoneyItem.id)
+        )
+    else:
+        members = await facts_history.members_on(household.id, on)
+        computed = await index_on(household.id, on, now=now)
+        index_on_day = computed.breakdown
+        items = await facts_history.items_on(household.id, on)
+        await verified_as_of(items, end_of_day(on))
+        version = await facts_history.household_facts_on(household.id, on)
+        if version is not None:
+            shown.update({key: version[key] for key in ("address", "area_type", "housing")})
+            unit = await OrgUnit.select().where(OrgUnit.id == version["org_unit"]).first()
+            community = unit or community
     applications = (
         await Application.select()
         .where(Application.household == household.id)
@@ -279,7 +306,11 @@ async def get_household_file(actor: Actor, household_id: int, *, now: datetime) 
     )
     grouped: dict[str, list[dict[str, Any]]] = {"income": [], "asset": [], "expense": []}
     totals = {"income": 0, "asset": 0, "expense": 0}
-    names = {m["id"]: m["name"] for m in members}
+    # An item names the member's version current when it was last touched: any version's name.
+    names = {
+        m["id"]: m["name"]
+        for m in await Member.select(Member.id, Member.name).where(Member.household == household.id)
+    }
     for item in items:
         item["member_name"] = names.get(item["member"], "")
         grouped.setdefault(item["section"], []).append(item)
@@ -291,7 +322,7 @@ async def get_household_file(actor: Actor, household_id: int, *, now: datetime) 
         member["id_number"] = identifiers.masked(identifiers.ID_NUMBER, member["id_sealed"])
         member["phone"] = identifiers.masked(identifiers.PHONE, member["phone_sealed"])
     return HouseholdFile(
-        household=masked_household(household.to_dict()),
+        household=masked_household(shown),
         community=community or {},
         members=members,
         items=grouped,
@@ -300,4 +331,7 @@ async def get_household_file(actor: Actor, household_id: int, *, now: datetime) 
         totals=totals,
         aid=await household_aid(household.id),
         review_labels=dict(DECISIONS),
+        facts_day=on,
+        index_on_day=index_on_day,
+        changes=await facts_history.change_history(household.id),
     )

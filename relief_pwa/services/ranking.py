@@ -1,9 +1,9 @@
 """The ranking page: households by relief index within the actor's jurisdiction.
 
 Order is core.ranking.rank (index, earlier application, file number, id).
-"Now" reads the household's current index; "as of D" rebuilds the ranking
-from the latest stored record of each household computed on or before D, so
-any past ranking can be shown again.
+"Now" reads the household's current index; "as of D" takes the households
+ranked then (the latest stored record of each computed on or before D) and
+recomputes their index from the facts valid on D (docs/facts-over-time.md).
 
 Movement: the rank the household would hold with its previous record's index
 (everyone else as they are now) against its rank now — exactly the part of
@@ -30,7 +30,7 @@ from relief_pwa.core.permissions import Capability
 from relief_pwa.core.scoring import FACTOR_CODES
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.bulk_scoring import RANKED_STATES, local_date
-from relief_pwa.services.scoring import RawSql, parse_breakdown_points
+from relief_pwa.services.scoring import RawSql, parse_breakdown_points, totals_on
 from relief_pwa.tables import Household, OrgUnit
 
 PAGE_SIZE = 25
@@ -163,8 +163,10 @@ def _cutoff(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=CHINA_TZ)
 
 
-async def _keys_as_of(scope: str, category: str, day: date) -> tuple[list[Key], dict[int, bool]]:
-    """The ranking as it stood at the end of ``day``, from the stored records."""
+async def _keys_as_of(
+    scope: str, category: str, day: date, *, now: datetime
+) -> tuple[list[Key], dict[int, bool]]:
+    """The ranking on ``day``: the households ranked then, by their index for that day's facts."""
     q = RawSql()
     sql = (
         f"SELECT {q.num('x.household')}, CAST(ROUND(x.total * 100) AS INTEGER), {q.num('x.provisional')},"  # noqa: S608
@@ -181,9 +183,17 @@ async def _keys_as_of(scope: str, category: str, day: date) -> tuple[list[Key], 
     if category:
         sql += " AND x.categories LIKE {}"
         args.append(f"%,{category},%")
+    found = await q.fetch(sql, *args)
+    # Who was ranked then, and for what, comes from the records stored then; the index
+    # itself is recomputed from the facts valid that day (a fact recorded later with an
+    # earlier effective date counts). Households without a standard then keep their record.
+    recomputed = await totals_on([row[0] for row in found], day, now=now)
     keys: list[Key] = []
     provisional: dict[int, bool] = {}
-    for hid, centi, is_provisional, file_no, first_applied in await q.fetch(sql, *args):
+    for hid, centi, is_provisional, file_no, first_applied in found:
+        total = recomputed.get(hid)
+        if total is not None:
+            centi = int((total * 100).to_integral_value())
         keys.append((-centi, _iso(first_applied), file_no, hid))
         if is_provisional:
             provisional[hid] = True
@@ -242,7 +252,7 @@ async def list_ranking(actor: Actor, query: RankingQuery, *, now: datetime) -> R
     if day is None:
         keys, provisional = await _current_keys(scope, category)
     else:
-        keys, provisional = await _keys_as_of(scope, category, day)
+        keys, provisional = await _keys_as_of(scope, category, day, now=now)
     keys.sort()
     total = len(keys)
     pages = max(1, -(-total // PAGE_SIZE))

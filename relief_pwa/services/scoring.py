@@ -32,6 +32,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from relief_pwa.clock import CHINA_TZ
 from relief_pwa.core.enums import (
     AreaType,
     Housing,
@@ -67,7 +68,7 @@ from relief_pwa.core.scoring import (
     model_to_dict,
 )
 from relief_pwa.db import advisory_xact_lock, is_sqlite, write_transaction
-from relief_pwa.services import hooks
+from relief_pwa.services import facts_history, hooks
 from relief_pwa.services.access import access_application, access_household
 from relief_pwa.services.access_log import note_read
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
@@ -103,6 +104,7 @@ from relief_pwa.tables import (
     Member,
     OrgUnit,
     ReliefStandard,
+    Verification,
 )
 from relief_pwa.tables import (
     MoneyItem as MoneyItemRow,
@@ -306,9 +308,15 @@ class HouseholdScore:
 
 
 async def load_household_facts(
-    household_id: int, as_of: date, lookback: Lookback
+    household_id: int, as_of: date, lookback: Lookback, *, verified_before: datetime | None = None
 ) -> tuple[HouseholdFacts, dict[str, Any], date | None]:
-    """The facts of one household as of ``as_of`` (with its row and first application date)."""
+    """The facts of one household valid on ``as_of`` (with its row and first application date).
+
+    Members and items are the versions valid that day; housing, area and the
+    district come from the household version valid then (services/facts_history.py).
+    ``verified_before`` (for a past date): a value verified since then is read
+    back from the verification history.
+    """
     household = (
         await Household.select(
             Household.id, Household.file_no, Household.org_path, Household.area_type, Household.housing
@@ -318,6 +326,14 @@ async def load_household_facts(
     )
     if household is None:
         raise NotFoundOrForbidden()
+    version = await facts_history.household_facts_on(household_id, as_of)
+    if version is not None:
+        household = {
+            **household,
+            "org_path": version["org_path"],
+            "area_type": version["area_type"],
+            "housing": version["housing"],
+        }
     rows = _FactRows()
     for member in (
         await Member.select(
@@ -329,17 +345,25 @@ async def load_household_facts(
             Member.work_capacity,
             Member.schooling,
         )
-        .where((Member.household == household_id) & Member.active.eq(True))
+        .where((Member.household == household_id) & facts_history.member_valid_on(as_of))
         .order_by(Member.id)
     ):
         rows.members.append(member_from_row(member))
-    for item in (
+    items = (
         await MoneyItemRow.select(
-            MoneyItemRow.section, MoneyItemRow.kind, MoneyItemRow.declared_fen, MoneyItemRow.verified_fen
+            MoneyItemRow.id,
+            MoneyItemRow.section,
+            MoneyItemRow.kind,
+            MoneyItemRow.declared_fen,
+            MoneyItemRow.verified_fen,
+            MoneyItemRow.verified_at,
         )
-        .where((MoneyItemRow.household == household_id) & MoneyItemRow.active.eq(True))
+        .where((MoneyItemRow.household == household_id) & facts_history.item_valid_on(as_of))
         .order_by(MoneyItemRow.id)
-    ):
+    )
+    if verified_before is not None:
+        await verified_as_of(items, verified_before)
+    for item in items:
         rows.add_item(item)
     for shock in (
         await ShockRow.select(ShockRow.kind, ShockRow.occurred_on)
@@ -366,6 +390,111 @@ async def load_household_facts(
     ).where(Application.household == household_id):
         rows.add_application(application)
     return rows.facts(household), household, rows.first_applied_on
+
+
+async def verified_as_of(items: list[dict[str, Any]], before: datetime) -> None:
+    """Replace values verified at or after ``before`` with the latest one verified earlier."""
+    later = [
+        item["id"] for item in items if item["verified_at"] is not None and item["verified_at"] >= before
+    ]
+    if not later:
+        return
+    earlier: dict[int, int] = {}
+    for row in (
+        await Verification.select(Verification.money_item, Verification.verified_fen)
+        .where(Verification.money_item.is_in(later) & (Verification.recorded_at < before))
+        .order_by(Verification.recorded_at)
+        .order_by(Verification.id)
+    ):
+        earlier[row["money_item"]] = row["verified_fen"]
+    for item in items:
+        if item["id"] in later:
+            item["verified_fen"] = earlier.get(item["id"])
+
+
+def end_of_day(day: date) -> datetime:
+    """The first instant after ``day`` in bureau time: what was recorded before it belongs to ``day``."""
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=CHINA_TZ)
+
+
+async def model_on(day: date, *, now: datetime) -> ScoringModel:
+    """The scoring model in force at the end of ``day`` (the latest activated by then)."""
+    row = (
+        await ScoringModelRow.select(ScoringModelRow.definition)
+        .where(ScoringModelRow.activated_at.is_not_null() & (ScoringModelRow.activated_at < end_of_day(day)))
+        .order_by(ScoringModelRow.activated_at, ascending=False)
+        .first()
+    )
+    if row is not None:
+        return _parse_model(row["definition"])
+    return await get_active_model(now=now)
+
+
+@dataclass(frozen=True)
+class IndexOnDate:
+    """The index recomputed for a date from the facts valid then (stored nowhere)."""
+
+    day: date
+    breakdown: IndexBreakdown | None  # None: no standard in force for the district then
+    facts: HouseholdFacts
+
+
+async def index_on(household_id: int, day: date, *, now: datetime) -> IndexOnDate:
+    """The pure scoring function of core applied to the household's facts on ``day``."""
+    model = await model_on(day, now=now)
+    past = day < local_date(now)
+    facts, _household, _first = await load_household_facts(
+        household_id,
+        day,
+        Lookback.for_models([model], day),
+        verified_before=end_of_day(day) if past else None,
+    )
+    standards = await load_standards(facts.district_code)
+    try:
+        standard = select_standard(standards, facts.district_code, facts.area_type, day)
+    except DomainError:
+        return IndexOnDate(day, None, facts)
+    return IndexOnDate(day, compute_index(facts, standard, model, day), facts)
+
+
+async def totals_on(household_ids: Sequence[int], day: date, *, now: datetime) -> dict[int, Decimal]:
+    """Totals of the given households recomputed for ``day`` from the facts valid then.
+
+    For the ranking "as of" a date: the bulk loaders of every re-score, with the
+    versions, household facts and verified values of that day. Households whose
+    district had no standard then are left out (the caller keeps their stored record).
+    """
+    if not household_ids:
+        return {}
+    model = await model_on(day, now=now)
+    lookback = Lookback.for_models([model], day)
+    wanted = set(household_ids)
+    low, high = min(wanted), max(wanted)
+    q = RawSql()
+    sql, args = households_query(q, after_id=low - 1, last_id=high, only_open=False)
+    households = [row for row in await q.fetch(sql, *args) if row[0] in wanted]
+    if not households:
+        return {}
+    versions = await facts_history.household_versions_on(low, high, day)
+    households = [
+        (row[0], row[1], *versions[row[0]]) if row[0] in versions else tuple(row) for row in households
+    ]
+    with bulk_allocation():
+        rows = [
+            await q.fetch(sql, *args)
+            for sql, args in fact_queries(q, low, high, day, lookback, verified_before=end_of_day(day))
+        ]
+        city = assemble_city(households, rows, as_of=day, with_json=False)
+    picker = StandardPicker(await load_standards(), day)
+    totals: dict[int, Decimal] = {}
+    for row in city.households:
+        facts = city.facts[row[0]]
+        try:
+            standard = picker.pick(facts.district_code, facts.area_type)
+        except DomainError:
+            continue
+        totals[row[0]] = compute_points(facts, standard, model, day).total
+    return totals
 
 
 async def _lock_household(household_id: int) -> None:
