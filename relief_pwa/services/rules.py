@@ -20,6 +20,7 @@ from relief_pwa.core.rules import (
     RuleSpec,
     check_rule_value,
     parse_calendar_text,
+    rule_in_force,
 )
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
@@ -55,6 +56,33 @@ async def _city_path() -> str:
 
 
 # --- rules -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuotedRules:
+    """The rule values that page and message texts quote, as in force on one day."""
+
+    investigation_working_days: int
+    approval_working_days: int
+    publicity_days: int
+    republicity_days: int
+    objection_answer_working_days: int
+
+
+async def quoted_rules(today: date) -> QuotedRules:
+    """What "we answer within N working days" and "a N-day 公示" say today (one small query)."""
+    changes = [
+        RuleChange(r["key"], int(r["value"]), _day(r["effective_from"]))
+        for r in await RuleValue.select(RuleValue.key, RuleValue.value, RuleValue.effective_from).where(
+            RuleValue.effective_from <= today
+        )
+    ]
+    return QuotedRules(
+        **{
+            name: rule_in_force(changes, name, today)
+            for name in QuotedRules.__dataclass_fields__  # the field names are the rule keys
+        }
+    )
 
 
 @dataclass(frozen=True)
