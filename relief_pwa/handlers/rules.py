@@ -28,6 +28,7 @@ from relief_pwa.services.rules import (
     do_set_calendar_days,
     do_set_rule,
     list_calendar,
+    years_without_arrangement,
     list_rules,
 )
 from relief_pwa.services.standards import do_set_standard, list_standard_rows
@@ -125,6 +126,7 @@ async def _rules_page(
     today = local_date(now_of(request))
     context = {
         "rules": await list_rules(today=today),
+        "missing_years": await years_without_arrangement(today),
         "today": today,
         "errors": errors,
         "values": values,
@@ -172,6 +174,7 @@ async def _calendar_page(
     context = {
         "year": year,
         "days": await list_calendar(year),
+        "missing_years": await years_without_arrangement(local_date(now_of(request)), also=year),
         "errors": errors,
         "values": values,
         "kinds": ("holiday", "workday"),

@@ -210,6 +210,36 @@ async def do_remove_calendar_day(actor: Actor, day: date, *, now: datetime) -> N
         )
 
 
+# The State Council announces next year's arrangement in the autumn; from this month on,
+# next year's missing arrangement is warned about too (deadlines soon reach into it).
+WARN_NEXT_YEAR_FROM_MONTH = 11
+
+
+async def years_without_arrangement(today: date, *, also: int | None = None) -> list[int]:
+    """This year (next year too from November, and ``also``) when its calendar holds no
+    adjusted working day (调休上班).
+
+    Every State Council arrangement of recent decades moves some weekend days to
+    working days, so a year without one has at most the statutory holidays
+    entered: its working-day deadlines skip no bridge days and count no 调休
+    Saturday, and city staff must load the year's notice.
+    """
+    years = {today.year}
+    if today.month >= WARN_NEXT_YEAR_FROM_MONTH:
+        years.add(today.year + 1)
+    if also is not None:
+        years.add(also)
+    arranged = {
+        _day(r["day"]).year
+        for r in await CalendarDay.select(CalendarDay.day).where(
+            (CalendarDay.kind == "workday")
+            & (CalendarDay.day >= date(min(years), 1, 1))
+            & (CalendarDay.day <= date(max(years), 12, 31))
+        )
+    }
+    return sorted(years - arranged)
+
+
 def shipped_calendar() -> list[CalendarEntry]:
     """The official calendar that ships with the project (see the file's header for what it covers)."""
     text = resources.files("relief_pwa.data").joinpath(SHIPPED_CALENDAR).read_text(encoding="utf-8")
