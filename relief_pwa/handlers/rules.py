@@ -28,8 +28,8 @@ from relief_pwa.services.rules import (
     do_set_calendar_days,
     do_set_rule,
     list_calendar,
-    years_without_arrangement,
     list_rules,
+    years_without_arrangement,
 )
 from relief_pwa.services.standards import do_set_standard, list_standard_rows
 
