@@ -34,22 +34,24 @@ WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|UPSERT|CREATE|DROP|ALTER
 @pytest.fixture()
 def statements(monkeypatch: pytest.MonkeyPatch) -> Any:
     """``with statements() as log:`` records the SQL of the block."""
-    original_run, original_ddl = DB.run_querystring, DB.run_ddl
+    # Patched on the class: PostgresEngine has slots, so an instance attribute cannot be set.
+    engine_class = type(DB)
+    original_run, original_ddl = engine_class.run_querystring, engine_class.run_ddl
 
-    async def run_querystring(querystring: Any, *args: Any, **kwargs: Any) -> Any:
+    async def run_querystring(self: Any, querystring: Any, *args: Any, **kwargs: Any) -> Any:
         log = _recording.get()
-        if log is not None:
-            log.append(querystring.compile_string(engine_type=DB.engine_type)[0])
-        return await original_run(querystring, *args, **kwargs)
+        if log is not None and self is DB:
+            log.append(querystring.compile_string(engine_type=self.engine_type)[0])
+        return await original_run(self, querystring, *args, **kwargs)
 
-    async def run_ddl(ddl: str, *args: Any, **kwargs: Any) -> Any:
+    async def run_ddl(self: Any, ddl: str, *args: Any, **kwargs: Any) -> Any:
         log = _recording.get()
-        if log is not None:
+        if log is not None and self is DB:
             log.append(ddl)
-        return await original_ddl(ddl, *args, **kwargs)
+        return await original_ddl(self, ddl, *args, **kwargs)
 
-    monkeypatch.setattr(DB, "run_querystring", run_querystring)
-    monkeypatch.setattr(DB, "run_ddl", run_ddl)
+    monkeypatch.setattr(engine_class, "run_querystring", run_querystring)
+    monkeypatch.setattr(engine_class, "run_ddl", run_ddl)
 
     @contextmanager
     def record() -> Iterator[list[str]]:
