@@ -5,7 +5,7 @@ and ``--notices`` running 公示, then drives the ASGI app through httpx with
 ``--concurrency`` clients for ``--seconds`` per page, and prints requests/s
 and latency for:
 
-- the bare page (/healthz: routing, middleware and one database round trip),
+- the bare page (/healthz: routing and middleware; it touches no table),
 - the board as served (data cached for a few seconds, HTML cached by ETag),
 - the board with its data rebuilt on every request (all queries + digest check),
 - the board with nothing cached (queries, digest check and Jinja rendering),

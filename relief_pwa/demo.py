@@ -1,7 +1,10 @@
-"""The demo city: Jinan's real districts and streets, generated communities,
-one demo account per role and a few hundred households in several states.
-
-Everything is created through the same services the pages use, so the demo
+"""The demo city, built the way a bureau goes live (README "Going live"):
+``init``'s shipped network and calendar, the demo communities from
+``data/demo_org.csv`` through ``import-org``, and the existing recipients from
+``data/demo_caseload.csv`` through ``import-caseload``. What only a demo has —
+made-up offices, one account per role with the demo password, applications
+standing at every stage of the lifecycle, policies, resources, payments and
+field work — is added through the same services the pages use, so the demo
 has a real audit trail. Deterministic (seeded); never run in production mode.
 """
 
@@ -16,7 +19,6 @@ from relief_pwa.adapters.roster_sheets import write_csv
 from relief_pwa.clock import CHINA_TZ
 from relief_pwa.core.caseload import RosterHousehold, RosterMember, header_row, household_rows
 from relief_pwa.core.enums import (
-    AreaType,
     AssetKind,
     Category,
     Channel,
@@ -34,12 +36,12 @@ from relief_pwa.core.enums import (
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.idnumber import make_id_number
 from relief_pwa.core.intake import IntakeDraft, ItemDraft, MemberDraft
-from relief_pwa.data.jinan import CITY_CODE, CITY_NAME, DISTRICTS, communities_for
+from relief_pwa.data.jinan import CITY_CODE, DISTRICTS, communities_for
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor
 from relief_pwa.services.applications import do_transition
-from relief_pwa.services.auth import hash_password, load_actor
+from relief_pwa.services.auth import DemoAccount, do_create_demo_staff, load_actor
 from relief_pwa.services.intake import check_and_create_intake
-from relief_pwa.services.org_admin import NewOrgUnit, do_create_org_units
+from relief_pwa.services.org_admin import OfficeDetails
 from relief_pwa.tables import Household, OrgUnit, Staff
 
 DEMO_PASSWORD = "sunshine"  # noqa: S105 - the documented demo password, demo mode only
@@ -68,94 +70,87 @@ _SURNAMES = (
 _GIVEN = "秀英桂兰玉梅凤华建国志强永军海燕丽娟明辉文静红霞淑珍春生德胜金凤家乐子涵浩然欣怡雨轩"
 
 
-def org_units() -> list[NewOrgUnit]:
-    units = [
-        NewOrgUnit(
-            CITY_CODE,
-            CITY_NAME,
-            OrgLevel.CITY,
-            None,
-            AreaType.URBAN,
-            "济南市民政局阳光救助办公室",
-            "济南市市中区龙奥北路1号",
-            "0531-12345",
-            "0531-12345",
-        )
-    ]
+DEMO_ORG_FILE = Path(__file__).resolve().parent / "data" / "demo_org.csv"
+
+
+def demo_org_rows() -> list[list[str]]:
+    """The demo communities and villages as a bureau's org file has them (header first)."""
+    rows = [["代码 code", "名称 name", "所属街道代码 parent", "地址 address", "电话 hotline"]]
     for district in DISTRICTS:
-        units.append(
-            NewOrgUnit(
-                district.code,
-                district.name,
-                OrgLevel.DISTRICT,
-                CITY_CODE,
-                district.area_type_default,
-                f"{district.name}阳光救助服务中心",
-                district.centre_address,
+        for street in district.streets:
+            for community in communities_for(street, COMMUNITIES_PER_STREET):
+                address = f"{district.name}{street.name}{community.name}党群服务中心"
+                rows.append([community.code, community.name, street.code, address, ""])
+    return rows
+
+
+def demo_org_csv() -> str:
+    """The shipped org file's text (relief_pwa/data/demo_org.csv)."""
+    buffer = io.StringIO()
+    write_csv(buffer, demo_org_rows())
+    return buffer.getvalue()
+
+
+def demo_offices() -> dict[str, OfficeDetails]:
+    """Made-up service offices of the city, districts and streets (the shipped network leaves them empty)."""
+    offices = {
+        CITY_CODE: OfficeDetails(
+            "济南市民政局阳光救助办公室", "济南市市中区龙奥北路1号", "0531-51708000", "0531-51708000"
+        )
+    }
+    for district in DISTRICTS:
+        offices[district.code] = OfficeDetails(
+            f"{district.name}阳光救助服务中心", district.centre_address, district.hotline, district.hotline
+        )
+        for street in district.streets:
+            offices[street.code] = OfficeDetails(
+                f"{street.name}阳光救助服务站",
+                f"{district.name}{street.name}便民服务中心一楼",
                 district.hotline,
                 district.hotline,
+            )
+    return offices
+
+
+def demo_accounts() -> list[DemoAccount]:
+    """One account per role in the demo street, and one per district centre and street station."""
+    first_community = f"{DEMO_STREET}001"
+    accounts = [DemoAccount(u, n, r.value, code or first_community) for u, n, r, code in DEMO_ACCOUNTS]
+    for district in DISTRICTS:
+        accounts.append(
+            DemoAccount(
+                f"center_{district.code}", f"{district.name}服务中心", Role.CENTER.value, district.code
             )
         )
         for street in district.streets:
-            area = AreaType.RURAL if street.kind == "town" else district.area_type_default
-            units.append(
-                NewOrgUnit(
-                    street.code,
-                    street.name,
-                    OrgLevel.STREET,
-                    district.code,
-                    area,
-                    f"{street.name}阳光救助服务站",
-                    f"{district.name}{street.name}便民服务中心一楼",
-                    district.hotline,
-                    district.hotline,
-                )
+            accounts.append(
+                DemoAccount(f"station_{street.code}", f"{street.name}服务站", Role.STATION.value, street.code)
             )
-            for community in communities_for(street, COMMUNITIES_PER_STREET):
-                units.append(
-                    NewOrgUnit(
-                        community.code,
-                        community.name,
-                        OrgLevel.COMMUNITY,
-                        street.code,
-                        community.area_type,
-                        f"{community.name}救助服务点",
-                        f"{street.name}{community.name}党群服务中心",
-                    )
-                )
-    return units
+    return accounts
 
 
-async def _create_staff(rows: list[tuple[str, str, str, str]], password_hash: str, now: datetime) -> None:
-    from relief_pwa.db import write_transaction
-    from relief_pwa.services.audit import record_event
+async def load_demo_network(now: datetime) -> int:
+    """The go-live path: ``init``'s shipped network and calendar, then ``import-org`` of the
+    shipped demo file; the made-up offices are entered as city staff would on the unit pages.
+    Returns how many org units exist."""
+    from relief_pwa.adapters.orgfile import parse_org_file
+    from relief_pwa.services.bootstrap import do_load_shipped
+    from relief_pwa.services.org_admin import do_update_office
+    from relief_pwa.services.org_import import do_import_org
 
-    orgs = {r["code"]: r for r in await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.path)}
-    async with write_transaction(Staff._meta.db):
-        for username, name, role, org_code in rows:
-            if await Staff.exists().where(Staff.username == username):
-                continue
-            org = orgs[org_code]
-            staff = Staff(
-                username=username,
-                display_name=name,
-                password_hash=password_hash,
-                role=role,
-                org_unit=org["id"],
-                org_path=org["path"],
-                created_at=now,
-                demo_password=True,  # production refuses to start while one of these is active
-            )
-            await staff.save()
-            await record_event(
-                SYSTEM_ACTOR,
-                "staff.create",
-                "staff",
-                staff.id,
-                org_path=org["path"],
-                now=now,
-                after={"username": username, "role": role, "org": org_code},
-            )
+    await do_load_shipped(now=now)
+    plan = await do_import_org(
+        SYSTEM_ACTOR, parse_org_file(DEMO_ORG_FILE.read_bytes(), DEMO_ORG_FILE.name), now=now
+    )
+    if not plan.ok:  # the shipped file is checked by a test; this names the row if it ever drifts
+        raise RuntimeError(f"the demo org file is refused: {plan.problems[:3]}")
+    offices = demo_offices()
+    units = await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.office_name)
+    for unit in units:
+        office = offices.get(unit["code"])
+        if office is not None and not unit["office_name"]:  # never undo an office already entered
+            await do_update_office(SYSTEM_ACTOR, int(unit["id"]), office, now=now)
+    return len(units)
 
 
 async def _actor(username: str) -> Actor:
@@ -291,30 +286,17 @@ _REASONS = {
 async def seed_demo(households: int = 360, *, force: bool = False, today: datetime | None = None) -> str:
     """Load the demo city. Refuses to run twice unless ``force``."""
     global DEMO_TODAY  # anchored once per seeding, read by every seeder below
-    if await Household.count() and not force:
+    first_seed = not await Household.count()
+    if not first_seed and not force:
         return "demo data already present (use --force to add more)"
     from relief_pwa.clock import SystemClock
 
     DEMO_TODAY = (today or SystemClock().now()).replace(hour=10, minute=0, second=0, microsecond=0)
     now = DEMO_TODAY - timedelta(days=200)
-    created_units = await do_create_org_units(SYSTEM_ACTOR, org_units(), now=now)
-    password_hash = hash_password(DEMO_PASSWORD)
-    first_community = f"{DEMO_STREET}001"
-    staff_rows = [(u, n, r.value, code or first_community) for u, n, r, code in DEMO_ACCOUNTS]
-    for district in DISTRICTS:
-        staff_rows.append(
-            (f"center_{district.code}", f"{district.name}服务中心", Role.CENTER.value, district.code)
-        )
-        for street in district.streets:
-            staff_rows.append(
-                (f"station_{street.code}", f"{street.name}服务站", Role.STATION.value, street.code)
-            )
-    await _create_staff(staff_rows, password_hash, now)
+    units = await load_demo_network(now)
+    accounts = demo_accounts()
+    await do_create_demo_staff(SYSTEM_ACTOR, accounts, password=DEMO_PASSWORD, now=now)
     await seed_relief_index(now)  # standards before the first intake: the index is computed at intake
-    from relief_pwa.services.rules import do_set_calendar_days, shipped_calendar
-
-    await do_set_calendar_days(SYSTEM_ACTOR, shipped_calendar(), now=now, keep_existing=True)
-
     rng = random.Random(2011)
     communities = (
         await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.area_type)
@@ -351,12 +333,13 @@ async def seed_demo(households: int = 360, *, force: bool = False, today: dateti
                 reason=_REASONS.get(action, ""),
                 now=min(step_time, DEMO_TODAY),
             )
-    await seed_sunshine()  # issue 6: policies, running 公示, objections
-    await seed_resources_and_payments()  # issue 5: pool, funds, an approved plan, a reconciled batch
-    await seed_fieldwork()  # issue 4: visits due today/overdue, recorded visits, household cards
+    if first_seed:  # once: a forced re-seed only adds households (the rest would collide)
+        await seed_sunshine()  # policies, running 公示, objections
+        await seed_resources_and_payments()  # pool, funds, an approved plan, a reconciled batch
+        await seed_fieldwork()  # visits due today/overdue, recorded visits, household cards
     imported = await seed_caseload()  # the bureau's existing recipients, from the shipped roster
     return (
-        f"demo city: {created_units} org units, {len(staff_rows)} staff, {made} households, "
+        f"demo city: {units} org units, {len(accounts)} staff, {made} households, "
         f"{imported} brought in from the caseload roster"
     )
 
@@ -476,6 +459,12 @@ async def seed_relief_index(now: datetime) -> None:
 
 # --- sunshine: 公示, objections, policies (issue 6) ------------------------------
 
+_POLICY_RULES = (
+    "investigation_working_days",
+    "publicity_days",
+    "republicity_days",
+    "objection_answer_working_days",
+)
 _DEMO_POLICIES = (
     (
         "dibao-guide",
@@ -483,7 +472,8 @@ _DEMO_POLICIES = (
         (
             "# 谁可以申请\n\n共同生活的家庭成员人均收入低于当地低保标准，且家庭财产符合规定的，可以申请。\n\n"
             "# 办理流程\n\n- 向户籍所在地街道（乡镇）服务站提出申请，或由社区联络员上门受理\n"
-            "- 入户调查、邻里访问、信息核对（15个工作日内）\n- 在社区公示栏和本网站公示7天\n"
+            "- 入户调查、邻里访问、信息核对（{investigation_working_days}个工作日内）\n"
+            "- 在社区公示栏和本网站公示{publicity_days}天\n"
             "- 区县服务中心审核确认，不符合条件的书面说明理由\n\n"
             "# 需要的材料\n\n- 家庭成员身份证、户口簿\n- 收入和财产情况说明\n- 残疾证、病历等（如有）"
         ),
@@ -495,8 +485,9 @@ _DEMO_POLICIES = (
             "任何人都可以对公示中的家庭或在保家庭提出异议，也可以投诉工作人员的作风问题，可以匿名。\n\n"
             "# 如何提出\n\n- 扫描社区公示栏上的二维码，点击家庭旁边的“提出异议”\n- 拨打监督电话\n"
             "- 通过 Telegram 机器人\n\n"
-            "# 办理时限\n\n收到后15个工作日内调查并答复。公示期内收到异议的，暂停公示，重新调查；"
-            "重新调查后仍符合条件的，再公示3天。凭跟踪码可随时查询办理进度和答复。"
+            "# 办理时限\n\n收到后{objection_answer_working_days}个工作日内调查并答复。"
+            "公示期内收到异议的，暂停公示，重新调查；"
+            "重新调查后仍符合条件的，再公示{republicity_days}天。凭跟踪码可随时查询办理进度和答复。"
         ),
     ),
 )
@@ -509,11 +500,16 @@ async def seed_sunshine() -> str:
     from relief_pwa.services.objections import do_record_investigation, file_objection
     from relief_pwa.services.policies import do_publish_policy
     from relief_pwa.services.publicity import do_start_publicity
+    from relief_pwa.services.rules import load_calendar
     from relief_pwa.tables import Application
 
     city = await _actor("city")
+    published = DEMO_TODAY - timedelta(days=30)
+    calendar = await load_calendar()
+    # The texts quote the rules in force when they are published (city staff edit both later).
+    days = {key: calendar.rule(key, published.date()) for key in _POLICY_RULES}
     for slug, title, body in _DEMO_POLICIES:
-        await do_publish_policy(city, slug=slug, title=title, body=body, now=DEMO_TODAY - timedelta(days=30))
+        await do_publish_policy(city, slug=slug, title=title, body=body.format(**days), now=published)
 
     station = await _actor("station")
     started = DEMO_TODAY - timedelta(days=2)

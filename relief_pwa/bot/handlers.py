@@ -125,7 +125,10 @@ def format_status(status: service.ApplicationStatus) -> str:
     lines = [
         texts.t(texts.STATUS_HEADER, number=status.number, category=texts.label(status.category)),
         texts.t(texts.STATUS_STATE, state=texts.t(step.explanation)),
-        texts.t(texts.STATUS_NEXT, next=texts.t(step.next_step, due=texts.day(step.due) if step.due else "")),
+        texts.t(
+            texts.STATUS_NEXT,
+            next=texts.t(step.next_step, due=texts.day(step.due) if step.due else "", days=step.days),
+        ),
     ]
     if status.reason and status.state.value in {"verified_ineligible", "rejected", "exited", "withdrawn"}:
         lines.append(texts.t(texts.STATUS_REASON, reason=status.reason))

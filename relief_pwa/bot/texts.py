@@ -144,7 +144,7 @@ NOTICE_VISIT_REMINDER = N_(
 NOTICE_VISIT_DONE = N_("The visit of {date} for application {number} is recorded. {next}")
 NOTICE_ELIGIBLE = N_(
     "Application {number}: the service station found that you meet the conditions. Reasons: {reason} "
-    "Next: a 7-day public notice in your community."
+    "Next: a {days}-day public notice in your community."
 )
 NOTICE_INELIGIBLE = N_(
     "Application {number}: the service station found that you do not meet the conditions. Reasons: {reason} "

@@ -20,6 +20,7 @@ class NextStep:
     explanation: str  # English message id: the state in plain words
     next_step: str  # English message id: what happens next
     due: date | None  # by when (None when nothing is pending on the office's side)
+    days: int | None = None  # a length the message quotes ({days}), from the rules in force
 
 
 _EXPLANATIONS: dict[AppState, str] = {
@@ -60,7 +61,10 @@ def next_step(
         due = working_deadline(calendar, state_changed_on, "investigation_working_days")
         return NextStep(explanation, N_("The new check is finished by {due}."), due)
     if state == AppState.VERIFIED_ELIGIBLE:
-        return NextStep(explanation, N_("A 7-day public notice in your community starts soon."), None)
+        days = calendar.rule("publicity_days", state_changed_on)
+        return NextStep(
+            explanation, N_("A {days}-day public notice in your community starts soon."), None, days
+        )
     if state == AppState.VERIFIED_INELIGIBLE:
         due = working_deadline(calendar, state_changed_on, "approval_working_days")
         return NextStep(

@@ -30,6 +30,7 @@ from relief_pwa.handlers import (
 
 ROUTES: list[Any] = [
     system.healthz,
+    system.readyz,
     *assets.ROUTES,
     system.set_language,
     system.home,

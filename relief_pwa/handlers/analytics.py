@@ -175,7 +175,7 @@ MAP_LABELS = {
     "index": N_("Mean relief index"),
 }
 KIND_LABELS = {
-    "investigation": N_("Investigations (15 working days)"),
+    "investigation": N_("Investigations (working-day deadline in force)"),
     "follow_up": N_("Follow-up visits"),
     "review": N_("Periodic reviews"),
     "reverify": N_("Re-verification visits"),

@@ -18,6 +18,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
 
 from relief_pwa.adapters.qr import qr_png
+from relief_pwa.clock import local_date
 from relief_pwa.core.enums import Category, OrgLevel
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, PermissionDenied, ValidationFailed
 from relief_pwa.handlers.assets import manifest
@@ -39,6 +40,7 @@ from relief_pwa.services import policies as policy_service
 from relief_pwa.services import public_boards
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.ratelimit import PUBLIC_READS, PUBLIC_WRITES, SlidingWindowLimiter
+from relief_pwa.services.rules import quoted_rules
 
 # Public pages carry no identity: no session is loaded or stored (an anonymous
 # visit writes nothing), and cacheable pages set no CSRF cookie either.
@@ -169,10 +171,16 @@ async def board_poster(request: Request[Any, Any, Any], *, code: FromPath[str]) 
         raise NotFoundOrForbidden()
     office = await public_boards.office_for(unit.path)
     trail = await public_boards.trail_for(unit)
-    context = {"unit": unit, "office": office, "url": board_url(request, code), "trail": trail}
-    return _cached_page(
-        request, "public/poster.html", context, _etag("poster", code, office, context["url"]), 3600
-    )
+    answer_days = (await quoted_rules(local_date(now_of(request)))).objection_answer_working_days
+    context = {
+        "unit": unit,
+        "office": office,
+        "url": board_url(request, code),
+        "trail": trail,
+        "answer_days": answer_days,
+    }
+    etag = _etag("poster", code, office, context["url"], answer_days)
+    return _cached_page(request, "public/poster.html", context, etag, 3600)
 
 
 @get("/board/{code:str}/qr.png", name="board_qr", opt=PUBLIC_OPT, before_request=limit_reads)

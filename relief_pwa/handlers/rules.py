@@ -29,6 +29,7 @@ from relief_pwa.services.rules import (
     do_set_rule,
     list_calendar,
     list_rules,
+    years_without_arrangement,
 )
 from relief_pwa.services.standards import do_set_standard, list_standard_rows
 
@@ -130,6 +131,7 @@ async def _rules_page(
     today = local_date(now_of(request))
     context = {
         "rules": await list_rules(today=today),
+        "missing_years": await years_without_arrangement(today),
         "today": today,
         "errors": errors,
         "values": values,
@@ -177,6 +179,7 @@ async def _calendar_page(
     context = {
         "year": year,
         "days": await list_calendar(year),
+        "missing_years": await years_without_arrangement(local_date(now_of(request)), also=year),
         "errors": errors,
         "values": values,
         "kinds": ("holiday", "workday"),

@@ -20,7 +20,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect
 
-from relief_pwa.clock import CHINA_TZ
+from relief_pwa.clock import CHINA_TZ, local_date
 from relief_pwa.core.bounds import parse_day_or_none, parse_id
 from relief_pwa.core.enums import AppState
 from relief_pwa.core.errors import DomainError, ValidationFailed
@@ -34,6 +34,7 @@ from relief_pwa.services import access_log, integrity, publicity
 from relief_pwa.services import objections as objection_service
 from relief_pwa.services import supervision as supervision_service
 from relief_pwa.services.actors import Actor, require
+from relief_pwa.services.rules import quoted_rules
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Supervisors may still log in and out and look after their own account (password,
@@ -76,6 +77,7 @@ async def notices_page(request: Request[Any, Any, Any], *, actor: NamedDependenc
     context = {
         "candidates": await publicity.list_candidates(actor, now),
         "running": await publicity.list_running(actor, now),
+        "rules": await quoted_rules(local_date(now)),
         "can_start": actor.can(C.APP_START_PUBLICITY),
         "errors": {},
         "amounts": {},
@@ -113,6 +115,7 @@ async def notices_start(request: Request[Any, Any, Any], *, actor: NamedDependen
     context = {
         "candidates": await publicity.list_candidates(actor, now),
         "running": await publicity.list_running(actor, now),
+        "rules": await quoted_rules(local_date(now)),
         "can_start": actor.can(C.APP_START_PUBLICITY),
         "errors": errors,
         "amounts": amounts,

@@ -14,14 +14,31 @@ from relief_pwa.clock import local_date
 from relief_pwa.handlers.common import ANY_STAFF, PUBLIC, C, now_of, render
 from relief_pwa.i18n import normalise_language
 from relief_pwa.services.actors import Actor
-from relief_pwa.services.health import check_database
+from relief_pwa.services.health import check_ready
 from relief_pwa.services.visits import list_my_visits
 
+# Probes answer without a session (a cookie sent along loads nothing) and set no cookie.
+PROBE_OPT = {"skip_session": True, "exclude_from_csrf": True, **PUBLIC}
 
-@get("/healthz", name="healthz", exclude_from_auth=True, cache=False, opt=PUBLIC)
+
+@get("/healthz", name="healthz", exclude_from_auth=True, cache=False, opt=PROBE_OPT)
 async def healthz(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    engine = await check_database()
-    return {"status": "ok", "database": engine, "version": request.app.state.version}
+    """Liveness: the process answers. Touches no table (``/readyz`` asks the database)."""
+    return {"status": "ok", "version": request.app.state.version}
+
+
+@get("/readyz", name="readyz", exclude_from_auth=True, cache=False, opt=PROBE_OPT)
+async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """Readiness: the database answers and every migration is applied (503 otherwise)."""
+    readiness = await check_ready()
+    body = {
+        "status": "ok" if readiness.ready else "unavailable",
+        "database": readiness.database,
+        "pending_migrations": readiness.pending_migrations,
+        "problem": readiness.problem,
+        "version": request.app.state.version,
+    }
+    return Response(body, status_code=200 if readiness.ready else 503)
 
 
 @get("/lang/{code:str}", name="set_language", opt=PUBLIC)

@@ -297,6 +297,67 @@ async def do_create_staff(
     return int(staff.id)
 
 
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    display_name: str
+    role: str
+    org_code: str
+
+
+async def do_create_demo_staff(
+    actor: Actor, accounts: list[DemoAccount], *, password: str, now: datetime
+) -> int:
+    """Create the demo's accounts, all with one documented demo password (hashed once).
+
+    Only a password from the demo list is accepted, and every account is marked
+    ``demo_password``: production refuses to start while one is active, so this
+    path can never leave a weak password unnoticed in service. Accounts that
+    exist already are kept. Returns how many were created.
+    """
+    require(actor, Capability.STAFF_MANAGE)
+    if not is_demo_password(password):
+        raise DomainError(N_("Only a demo password may be given to demo accounts."), field="password")
+    orgs = {r["code"]: r for r in await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.path, OrgUnit.level)}
+    password_hash = hash_password(password)
+    created = 0
+    async with write_transaction(Staff._meta.db):
+        taken = {r["username"] for r in await Staff.select(Staff.username)}
+        for account in accounts:
+            if account.username in taken:
+                continue
+            org = orgs.get(account.org_code)
+            if org is None or not org["path"].startswith(actor.org_path):
+                raise DomainError(N_("Unknown org unit code."), field="org_code")
+            if org["level"] not in ROLE_LEVELS[account.role]:
+                raise DomainError(
+                    N_("This role does not work at that level of the org network."), field="org_code"
+                )
+            staff = Staff(
+                username=account.username,
+                display_name=account.display_name,
+                password_hash=password_hash,
+                role=account.role,
+                org_unit=org["id"],
+                org_path=org["path"],
+                created_at=now,
+                demo_password=True,
+            )
+            await staff.save()
+            taken.add(account.username)
+            created += 1
+            await record_event(
+                actor,
+                "staff.create",
+                "staff",
+                staff.id,
+                org_path=org["path"],
+                now=now,
+                after={"username": account.username, "role": account.role, "org": account.org_code},
+            )
+    return created
+
+
 # --- server-side sessions -------------------------------------------------
 
 

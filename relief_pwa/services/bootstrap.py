@@ -60,6 +60,17 @@ class InitResult:
         return bool(self.units_created or self.calendar_days_added or self.admin_created)
 
 
+async def do_load_shipped(*, now: datetime) -> tuple[int, int]:
+    """Add the shipped org network and holiday calendar where missing (never undoes an edit).
+
+    Returns the org units and calendar days added. ``init`` and the demo both start here.
+    """
+    async with write_transaction(Staff._meta.db):
+        units = await do_create_org_units(SYSTEM_ACTOR, shipped_network(), now=now)
+        days = await do_set_calendar_days(SYSTEM_ACTOR, shipped_calendar(), now=now, keep_existing=True)
+    return units, days
+
+
 async def do_init(admin_username: str, password: str | None, *, now: datetime) -> InitResult:
     """Load what ships with the project and create the first city account, in one transaction.
 
@@ -67,8 +78,7 @@ async def do_init(admin_username: str, password: str | None, *, now: datetime) -
     no city account exists.
     """
     async with write_transaction(Staff._meta.db):
-        units = await do_create_org_units(SYSTEM_ACTOR, shipped_network(), now=now)
-        days = await do_set_calendar_days(SYSTEM_ACTOR, shipped_calendar(), now=now, keep_existing=True)
+        units, days = await do_load_shipped(now=now)
         admin = False
         if await needs_admin():
             if not password:

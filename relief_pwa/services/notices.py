@@ -27,7 +27,7 @@ from relief_pwa.db import write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.bot import bound_chats, chat_languages, station_phone
 from relief_pwa.services.outbox import enqueue
-from relief_pwa.services.rules import load_calendar
+from relief_pwa.services.rules import load_calendar, quoted_rules
 from relief_pwa.tables import Application, PaymentLine, PublicNotice, Visit
 
 
@@ -211,7 +211,7 @@ async def on_visit_done(*, now: datetime, visit_id: Any = None, **_: Any) -> Non
         step = next_step(
             AppState(application.state), received_on=visit.on, state_changed_on=visit.on, calendar=calendar
         )
-        following = texts.t(step.next_step, due=texts.day(step.due) if step.due else "")
+        following = texts.t(step.next_step, due=texts.day(step.due) if step.due else "", days=step.days)
         return texts.t(
             texts.NOTICE_VISIT_DONE, date=texts.day(visit.on), number=application.number, next=following
         )
@@ -250,10 +250,16 @@ async def _queue_decision(action: str, application_id: Any, reason: str, now: da
         return
     kind, message = _DECISIONS[action]
     phone = await station_phone(application.org_path)
+    # The length of the 公示 that follows, as the rule stands today.
+    days = (await quoted_rules(local_date(now))).publicity_days
 
     def render(app: AppInfo) -> str:
         return texts.t(
-            message, number=app.number, reason=reason.strip() or texts.t(texts.NO_REASON), phone=phone or "-"
+            message,
+            number=app.number,
+            reason=reason.strip() or texts.t(texts.NO_REASON),
+            phone=phone or "-",
+            days=days,
         )
 
     # The version makes each decision its own notice (a reopened case decided again is news).

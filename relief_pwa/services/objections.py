@@ -351,6 +351,7 @@ class InboxPage:
     status: str
     open_count: int
     overdue_count: int
+    answer_working_days: int  # the rule in force today
 
 
 def working_days_left(today: date, deadline: date, calendar: Calendar | None = None) -> int:
@@ -419,6 +420,7 @@ async def list_inbox(actor: Actor, *, now: datetime, status: str = "open", page:
         status=status,
         open_count=open_count,
         overdue_count=overdue_count,
+        answer_working_days=calendar.rule("objection_answer_working_days", today),
     )
 
 

@@ -32,6 +32,7 @@ from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services import publicity
 from relief_pwa.services.actors import SYSTEM_ACTOR
 from relief_pwa.services.audit import record_event
+from relief_pwa.services.rules import quoted_rules
 from relief_pwa.tables import Application, OrgUnit, PlanLine, PublicNotice, PublishedList
 
 BOARD_LEVELS = (OrgLevel.COMMUNITY, OrgLevel.STREET, OrgLevel.DISTRICT)
@@ -96,11 +97,19 @@ class Board:
     recipients_digest: str
     built_on: date
     totals: dict[str, int] = field(default_factory=dict)
+    answer_working_days: int = 0  # objections are answered within this many working days (the rule)
 
     @property
     def etag_seed(self) -> str:
         """Everything the page shows besides the two digested lists."""
-        frame = repr((self.office, [u.name for u in self.trail], [(u.code, u.name) for u in self.children]))
+        frame = repr(
+            (
+                self.office,
+                [u.name for u in self.trail],
+                [(u.code, u.name) for u in self.children],
+                self.answer_working_days,
+            )
+        )
         frame_hash = hashlib.sha256(frame.encode()).hexdigest()[:16]
         return f"{self.unit.code}:{self.notices_digest}:{self.recipients_digest}:{self.built_on}:{frame_hash}"
 
@@ -359,6 +368,7 @@ async def _build(unit: Unit, now: datetime) -> Board:
         notices_digest=notices_digest,
         recipients_digest=recipients_digest,
         built_on=today,
+        answer_working_days=(await quoted_rules(today)).objection_answer_working_days,
         totals={
             "notices": len(notices),
             "recipients": len(recipients),

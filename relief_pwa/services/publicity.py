@@ -110,6 +110,7 @@ class Candidate:
     notice_round: int
     action: str  # start_publicity | start_republicity
     ends_on: date
+    days: int  # the notice's length under the rule in force today
 
 
 @dataclass(frozen=True)
@@ -297,7 +298,8 @@ async def list_candidates(actor: Actor, now: datetime) -> list[Candidate]:
                 suggested_amount_fen=amounts[r["id"]],
                 notice_round=notice_round,
                 action="start_republicity" if republicity else "start_publicity",
-                ends_on=notice_window(today, notice_round, calendar)[1],
+                ends_on=(window := notice_window(today, notice_round, calendar))[1],
+                days=(window[1] - window[0]).days + 1,
             )
         )
     return result

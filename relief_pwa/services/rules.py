@@ -20,6 +20,7 @@ from relief_pwa.core.rules import (
     RuleSpec,
     check_rule_value,
     parse_calendar_text,
+    rule_in_force,
 )
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
@@ -55,6 +56,33 @@ async def _city_path() -> str:
 
 
 # --- rules -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuotedRules:
+    """The rule values that page and message texts quote, as in force on one day."""
+
+    investigation_working_days: int
+    approval_working_days: int
+    publicity_days: int
+    republicity_days: int
+    objection_answer_working_days: int
+
+
+async def quoted_rules(today: date) -> QuotedRules:
+    """What "we answer within N working days" and "a N-day 公示" say today (one small query)."""
+    changes = [
+        RuleChange(r["key"], int(r["value"]), _day(r["effective_from"]))
+        for r in await RuleValue.select(RuleValue.key, RuleValue.value, RuleValue.effective_from).where(
+            RuleValue.effective_from <= today
+        )
+    ]
+    return QuotedRules(
+        **{
+            name: rule_in_force(changes, name, today)
+            for name in QuotedRules.__dataclass_fields__  # the field names are the rule keys
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -180,6 +208,36 @@ async def do_remove_calendar_day(actor: Actor, day: date, *, now: datetime) -> N
             now=now,
             before={"day": day.isoformat(), "kind": row["kind"], "name": row["name"]},
         )
+
+
+# The State Council announces next year's arrangement in the autumn; from this month on,
+# next year's missing arrangement is warned about too (deadlines soon reach into it).
+WARN_NEXT_YEAR_FROM_MONTH = 11
+
+
+async def years_without_arrangement(today: date, *, also: int | None = None) -> list[int]:
+    """This year (next year too from November, and ``also``) when its calendar holds no
+    adjusted working day (调休上班).
+
+    Every State Council arrangement of recent decades moves some weekend days to
+    working days, so a year without one has at most the statutory holidays
+    entered: its working-day deadlines skip no bridge days and count no 调休
+    Saturday, and city staff must load the year's notice.
+    """
+    years = {today.year}
+    if today.month >= WARN_NEXT_YEAR_FROM_MONTH:
+        years.add(today.year + 1)
+    if also is not None:
+        years.add(also)
+    arranged = {
+        _day(r["day"]).year
+        for r in await CalendarDay.select(CalendarDay.day).where(
+            (CalendarDay.kind == "workday")
+            & (CalendarDay.day >= date(min(years), 1, 1))
+            & (CalendarDay.day <= date(max(years), 12, 31))
+        )
+    }
+    return sorted(years - arranged)
 
 
 def shipped_calendar() -> list[CalendarEntry]:
