@@ -21,7 +21,6 @@ from typing import IO, Any
 from openpyxl import load_workbook
 
 from relief_pwa.adapters import exports
-
 from relief_pwa.adapters.spreadsheets import MiB, SheetLimits, SpreadsheetRefused, check_xlsx_container
 from relief_pwa.core.caseload import Cell
 from relief_pwa.core.i18n import N_
@@ -148,7 +147,10 @@ def write_xlsx(target: Path | IO[bytes], sheets: Sequence[SheetOut]) -> None:
     """Roster sheets through the one export module (``adapters/exports.py``): streamed, typed, no formulas."""
     exports.save_xlsx(
         target,
-        [exports.SheetSpec(name=out.title, header=(), rows=out.rows, column_widths=out.widths) for out in sheets],
+        [
+            exports.SheetSpec(name=out.title, header=(), rows=out.rows, column_widths=out.widths)
+            for out in sheets
+        ],
     )
 
 

@@ -17,6 +17,7 @@ from relief_pwa.handlers import (
     intake,
     org_network,
     plans,
+    privacy,
     public,
     rules,
     scoring,
@@ -53,4 +54,5 @@ ROUTES: list[Any] = [
     *analytics.ROUTES,
     *botweb.ROUTES,
     *caseload.ROUTES,
+    *privacy.ROUTES,
 ]

@@ -207,7 +207,10 @@ async def check_second_factor(
     org = await OrgUnit.select(OrgUnit.name).where(OrgUnit.id == staff["org_unit"]).first()
     actor = actor_from_rows(staff, org["name"] if org else "")
     step = totp.verify_totp(
-        totp.b32decode(identifiers.opened_totp(staff["totp_sealed"])), code, now.timestamp(), last_step=int(staff["totp_last_step"])
+        totp.b32decode(identifiers.opened_totp(staff["totp_sealed"])),
+        code,
+        now.timestamp(),
+        last_step=int(staff["totp_last_step"]),
     )
     if step is not None:
         async with write_transaction(Staff._meta.db):
@@ -605,9 +608,9 @@ async def do_enrol_totp(actor: Actor, *, secret_b32: str, code: str, now: dateti
         raise DomainError(N_("Wrong or expired code."), field="code")
     codes = [_recovery_code() for _ in range(RECOVERY_CODES)]
     async with write_transaction(Staff._meta.db):
-        await Staff.update({Staff.totp_sealed: identifiers.sealed_totp(secret_b32), Staff.totp_last_step: step}).where(
-            Staff.id == actor.staff_id
-        )
+        await Staff.update(
+            {Staff.totp_sealed: identifiers.sealed_totp(secret_b32), Staff.totp_last_step: step}
+        ).where(Staff.id == actor.staff_id)
         await RecoveryCode.delete().where(RecoveryCode.staff_id == actor.staff_id)
         await RecoveryCode.insert(
             *[

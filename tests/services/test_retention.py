@@ -138,7 +138,7 @@ async def test_a_run_deletes_expired_sessions_attempts_messages_and_old_reads(wo
                 status="sent",
                 next_attempt_at=at,
                 created_at=at,
-            )  # fmt: skip
+            )
         )
         await AccessLogEntry.insert(
             AccessLogEntry(
@@ -155,7 +155,7 @@ async def test_a_run_deletes_expired_sessions_attempts_messages_and_old_reads(wo
             status="pending",
             next_attempt_at=old,
             created_at=old,
-        )  # fmt: skip
+        )
     )
     report = await run_retention(now=now, dry_run=False)
     done = {o.rule.key: o.done for o in report.outcomes}
