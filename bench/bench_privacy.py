@@ -96,7 +96,7 @@ async def bench_rotation(batch: int) -> dict[str, float]:
     settings = get_settings()
     new_key = crypto.new_data_key_line("k2")
     rotated = dataclasses.replace(settings, data_keys=f"{new_key},{settings.data_keys}")
-    identifiers.get_settings = lambda: rotated  # type: ignore[assignment]
+    identifiers.get_settings = lambda: rotated  # type: ignore[assignment, attr-defined]
     outdated = await count_outdated()
     gc.collect()
     before = _rss_mb()
