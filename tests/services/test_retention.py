@@ -7,11 +7,18 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from relief_pwa.adapters.storage import PhotoKind
-from relief_pwa.core.retention import RULES_BY_KEY, RetentionConfigError, parse_overrides, rules_with
+from relief_pwa.core.retention import (
+    RULES_BY_KEY,
+    RetentionAction,
+    RetentionConfigError,
+    parse_overrides,
+    rules_with,
+)
 from relief_pwa.services.applications import do_transition
 from relief_pwa.services.photos import photo_store
 from relief_pwa.services.retention import run_retention
@@ -175,3 +182,13 @@ def test_periods_can_be_changed_but_not_below_the_legal_minimum() -> None:
     for bad in ("access_log=30", "audit_trail=10", "payment_records=100", "nonsense=5", "photos=soon"):
         with pytest.raises(RetentionConfigError):
             parse_overrides(bad)
+
+
+def test_the_documented_table_matches_the_rules() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "retention.md").read_text()
+    rows = {line.split("|")[1].strip(" `"): line for line in doc.splitlines() if line.startswith("| `")}
+    for rule in RULES_BY_KEY.values():
+        assert rule.key in rows, rule.key
+        if rule.action != RetentionAction.KEEP:
+            assert f"| {rule.keep_days}" in rows[rule.key], rule.key
+            assert rule.action.value in rows[rule.key], rule.key
