@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 
 from relief_pwa.adapters.roster_sheets import write_csv
 from relief_pwa.core import caseload as core
+from relief_pwa.core.caseload import Cell
 from relief_pwa.services import caseload
 from relief_pwa.tables import Member
 from tests.services.caseload_support import benefit, row, xlsx
@@ -39,7 +40,9 @@ async def test_a_formula_name_is_exported_as_text_in_the_roster_xlsx(world) -> N
 def test_the_roster_csv_writer_neutralises_every_dangerous_start() -> None:
     buffer = io.StringIO()
     dangerous = ["=1+1", "+86", "-5", "@SUM(A1)", "\tx", "\rx", "＝1"]
-    write_csv(buffer, [["name", "amount"], *[[text, -5] for text in dangerous]])
+    rows_out: list[list[Cell]] = [["name", "amount"]]
+    rows_out.extend([text, -5] for text in dangerous)
+    write_csv(buffer, rows_out)
     rows = list(csv.reader(io.StringIO(buffer.getvalue(), newline="")))
     assert [r[0] for r in rows[1:]] == ["'" + text for text in dangerous]
     assert all(r[1] == "-5" for r in rows[1:])  # a number's minus sign is a sign, not a formula
