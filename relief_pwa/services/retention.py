@@ -10,8 +10,9 @@ run after an interruption, does only what is left.
 Anonymising a household file destroys its sealed identifiers and their blind
 indexes (ID numbers, phones, one-card account: nothing left to open or to
 match), masks the names (张小明 → 张*明) and the address, blanks free text
-about the family (application descriptions, visit findings, shock notes,
-near-relative notes) and deletes its evidence photos. The row and its numbers
+about the family (application descriptions, visit findings, income and
+verification notes, shock notes, near-relative notes) and deletes its
+evidence photos. The row and its numbers
 stay, so payments, statistics and the audit trail still add up.
 """
 
@@ -38,12 +39,14 @@ from relief_pwa.tables import (
     Household,
     LoginAttempt,
     Member,
+    MoneyItem,
     NearRelativeFiling,
     Objection,
     OutboxMessage,
     Photo,
     PreApplication,
     Shock,
+    Verification,
     Visit,
     WebSession,
 )
@@ -195,6 +198,10 @@ async def anonymise_households(ids: Sequence[int], *, now: datetime) -> list[str
     await Application.update({Application.description: ""}).where(Application.household.is_in(list(ids)))
     await Visit.update({Visit.findings: ""}).where(Visit.household.is_in(list(ids)))
     await Shock.update({Shock.note: ""}).where(Shock.household.is_in(list(ids)))
+    await MoneyItem.update({MoneyItem.description: "", MoneyItem.verified_note: ""}).where(
+        MoneyItem.household.is_in(list(ids))
+    )
+    await Verification.update({Verification.note: ""}).where(Verification.household.is_in(list(ids)))
     for row in await NearRelativeFiling.select(NearRelativeFiling.id, NearRelativeFiling.relative_name).where(
         NearRelativeFiling.household.is_in(list(ids))
     ):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from relief_pwa.adapters.storage import PhotoKind
+from relief_pwa.core.intake import ItemDraft
 from relief_pwa.core.retention import (
     RULES_BY_KEY,
     RetentionAction,
@@ -29,6 +30,7 @@ from relief_pwa.tables import (
     Household,
     LoginAttempt,
     Member,
+    MoneyItem,
     OutboxMessage,
     Photo,
     WebSession,
@@ -41,7 +43,12 @@ YEARS = timedelta(days=365)
 
 
 async def _closed_household(world, name: str, *, id_number: str, assisted: bool) -> int:
-    result = await make_intake(world, members=[member(name, id_number=id_number)], phone="13911112222")
+    result = await make_intake(
+        world,
+        members=[member(name, id_number=id_number)],
+        phone="13911112222",
+        items=[ItemDraft("income", "wages", "0", "在解放路饭店打工", "600")],
+    )
     await do_transition(
         world.actor("station"), result.application_id, "withdraw", reason="moved to relatives", now=world.now
     )
@@ -87,6 +94,9 @@ async def test_a_dry_run_counts_and_a_run_anonymises_closed_files_once(world) ->
     untouched = found(await Household.objects().where(Household.id == refused).first())
     assert untouched.head_name == "张小明" and untouched.head_id_sealed and untouched.anonymised_at is None
     assert photo_store().exists(key, PhotoKind.IMAGE)
+    assert await MoneyItem.exists().where(
+        (MoneyItem.household == refused) & (MoneyItem.description == "在解放路饭店打工")
+    )
 
     events_before = await AuditEvent.count()
     report = await run_retention(now=later, dry_run=False, batch=1)
@@ -100,6 +110,8 @@ async def test_a_dry_run_counts_and_a_run_anonymises_closed_files_once(world) ->
     )
     assert people == [{"name": "张*明", "id_sealed": "", "id_index": ""}]
     assert await Photo.count().where(Photo.household == refused) == 0
+    descriptions = await MoneyItem.select(MoneyItem.description).where(MoneyItem.household == refused)
+    assert descriptions and all(r["description"] == "" for r in descriptions)
     assert not photo_store().exists(key, PhotoKind.IMAGE) and report.photo_files_deleted == 1
     for other in (assisted, still_open):
         kept = found(await Household.objects().where(Household.id == other).first())
