@@ -3,6 +3,7 @@ checked at login, re-sealed by key rotation, and sealed by the migration for exi
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import importlib.util
 from datetime import timedelta
@@ -20,6 +21,7 @@ from relief_pwa.services.key_rotation import count_outdated, rotate_keys
 from relief_pwa.settings import get_settings
 from relief_pwa.tables import Staff
 from tests.helpers import found
+from tests.services.test_identifiers import _database_bytes
 
 MIGRATION = Path(__file__).resolve().parents[2] / "migrations" / "relief_2026_12_06t04_04_19_000000.py"
 
@@ -39,8 +41,12 @@ async def test_an_enrolled_secret_is_stored_sealed_and_still_checked(world, monk
     stored = await _stored(actor.staff_id)
     assert stored.startswith("s1.") and secret not in stored
     assert identifiers.opened_totp(stored) == secret
-    # A sealed secret cannot be passed off as another kind of value.
     assert crypto.sealed_key_id(stored) == identifiers.ring().current_id
+    # Nowhere in the database file (or a PostgreSQL dump) in plain base32.
+    if DB.engine_type == "sqlite":
+        await DB.run_ddl("PRAGMA wal_checkpoint(FULL)")
+    blobs = await asyncio.to_thread(_database_bytes, DB.engine_type)
+    assert blobs and all(secret.encode() not in blob for blob in blobs)
 
     later = world.now + timedelta(seconds=60)
     code = totp.totp(totp.b32decode(secret), later.timestamp())
