@@ -368,6 +368,37 @@ def cmd_keys_new(_: argparse.Namespace) -> None:
     print(new_index_key())
 
 
+def cmd_retention(args: argparse.Namespace) -> None:
+    from relief_pwa.clock import SystemClock
+    from relief_pwa.services.retention import run_retention
+
+    dry_run = not args.run
+
+    def progress(rule: str, done: int) -> None:
+        print(f"  {rule}: {done} rows so far", flush=True)
+
+    report = run_async(
+        run_retention(now=SystemClock().now(), dry_run=dry_run, batch=args.batch, progress=progress)
+    )
+    print("retention dry run: nothing changed" if dry_run else "retention run:")
+    for outcome in report.outcomes:
+        rule = outcome.rule
+        if outcome.cutoff is None:
+            period = "never removed" if rule.keep_days is None else f"{rule.keep_days} days"
+            print(f"  {rule.key}: kept ({period}; {rule.basis})")
+            continue
+        before = outcome.cutoff.date().isoformat()
+        if dry_run:
+            print(
+                f"  {rule.key}: {outcome.due} rows to {rule.action.value} "
+                f"(older than {before}, {rule.keep_days} days)"
+            )
+        else:
+            print(f"  {rule.key}: {outcome.done} rows {rule.action.value}d (older than {before})")
+    if not dry_run:
+        print(f"  photo files removed: {report.photo_files_deleted}")
+
+
 def cmd_import_caseload(args: argparse.Namespace) -> None:
     from pathlib import Path
 
@@ -539,6 +570,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rotate.add_argument("--batch", type=int, default=1000)
     rotate.set_defaults(func=cmd_keys_rotate)
+    retention = sub.add_parser(
+        "retention", help="delete or anonymise personal data past its retention period (dry run by default)"
+    )
+    mode = retention.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--dry-run", action="store_true", help="count what is due, change nothing (the default)"
+    )
+    mode.add_argument("--run", action="store_true", help="delete and anonymise what is due, in batches")
+    retention.add_argument("--batch", type=int, default=500)
+    retention.set_defaults(func=cmd_retention)
     from relief_pwa.bot.cli import add_bot_commands
 
     add_bot_commands(sub)  # bot-set-webhook, bot-poll, bot-console

@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from relief_pwa.adapters.crypto import new_data_key_line, new_index_key
+from relief_pwa.core.retention import RetentionConfigError, parse_overrides
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,6 +99,8 @@ class Settings:
     hsts: bool = False
     import_max_rows: int = 300_000  # caseload import: rows read from one file, all sheets
     import_max_bytes: int = 64 * 1024 * 1024  # caseload import: largest file accepted
+    # Retention periods changed from the defaults of core/retention.py ("photos=1095,..."; docs/retention.md).
+    retention_days: dict[str, int] = field(default_factory=dict)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -256,7 +259,15 @@ def load_settings() -> Settings:
         hsts=_env_bool("HSTS", mode == "production"),
         import_max_rows=_env_int("IMPORT_MAX_ROWS", 300_000),
         import_max_bytes=_env_int("IMPORT_MAX_BYTES", 64 * 1024 * 1024),
+        retention_days=_retention_days(),
     )
+
+
+def _retention_days() -> dict[str, int]:
+    try:
+        return parse_overrides(_env("RETENTION_DAYS"))
+    except RetentionConfigError as exc:
+        raise SettingsError(f"RELIEF_RETENTION_DAYS: {exc}") from exc
 
 
 @lru_cache(maxsize=1)

@@ -74,8 +74,9 @@ class Staff(Table, tablename="staff"):
     created_at = Timestamptz()
     # Set by an administrator's reset: every page leads to the password form until it is changed.
     must_change_password = Boolean(default=False)
-    # RFC 6238 second factor: base32 secret ("" = not enrolled) and the last time step accepted.
-    totp_secret = Varchar(length=64, default="")
+    # RFC 6238 second factor: the base32 secret sealed like the identifiers ("" = not enrolled;
+    # services/identifiers.py, kind "totp") and the last time step accepted.
+    totp_sealed = Text(default="")
     totp_last_step = BigInt(default=0)
     # Whether the password is one of the demo passwords (None: not known yet, checked at
     # production start-up); set whenever a password is set, so start-up needs no argon2 per account.
@@ -142,6 +143,8 @@ class Household(Table, tablename="household"):
     created_at = Timestamptz()
     updated_at = Timestamptz()
     onecard_bank = Varchar(length=60, default="")  # the bank of the one-card account
+    # Set when the retention run anonymised the closed file (docs/retention.md); never cleared.
+    anonymised_at = Timestamptz(null=True, default=None)
 
 
 class Member(Table, tablename="member"):
@@ -717,6 +720,7 @@ class Objection(Table, tablename="objection"):
     handled_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
     received_at = Timestamptz()
     answered_at = Timestamptz(null=True, default=None)
+    anonymised_at = Timestamptz(null=True, default=None)  # retention (docs/retention.md)
 
 
 class PublishedList(Table, tablename="published_list"):
@@ -789,6 +793,7 @@ class PreApplication(Table, tablename="pre_application"):
     status = Varchar(length=12, index=True)  # new | taken | closed
     application = ForeignKey(Application, null=True, on_delete=OnDelete.restrict)
     created_at = Timestamptz()
+    anonymised_at = Timestamptz(null=True, default=None)  # retention (docs/retention.md)
 
 
 class OutboxMessage(Table, tablename="outbox_message"):

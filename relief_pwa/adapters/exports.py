@@ -21,7 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -56,7 +57,7 @@ def _csv_value(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return _text(value)
-    if isinstance(value, int | Decimal):
+    if isinstance(value, int | float | Decimal):
         return str(value)  # numbers are written as numbers: a minus sign is a sign here
     if isinstance(value, datetime):
         return _beijing(value).strftime("%Y-%m-%d %H:%M:%S")  # as on the pages
@@ -77,6 +78,13 @@ def write_csv(
     return (("\ufeff" if bom else "") + buffer.getvalue()).encode("utf-8")
 
 
+def write_csv_rows(target: IO[str], rows: Iterable[Sequence[Any]]) -> None:
+    """CSV rows (the first is the header, if any) streamed to an open text file, neutralised as above."""
+    writer = csv.writer(target)
+    for row in rows:
+        writer.writerow([_csv_value(v) for v in row])
+
+
 @dataclass
 class SheetSpec:
     """One worksheet: an optional bold title row, a header row, typed rows."""
@@ -90,6 +98,7 @@ class SheetSpec:
     totals: Sequence[Any] | None = None  # a bold last row
     decimal_format: str = "#,##0.00"
     number_formats: dict[int, str] = field(default_factory=dict)  # column (0-based) → format
+    column_widths: dict[int, int] = field(default_factory=dict)  # column (0-based) → width, beside ``widths``
 
 
 def _sheet_title(name: str, used: set[str]) -> str:
@@ -134,18 +143,27 @@ def _cell(
 
 def write_xlsx(sheets: Sequence[SheetSpec]) -> bytes:
     """An XLSX workbook (streamed, write-only) with explicitly typed cells."""
+    buffer = io.BytesIO()
+    save_xlsx(buffer, sheets)
+    return buffer.getvalue()
+
+
+def save_xlsx(target: Path | IO[bytes], sheets: Sequence[SheetSpec]) -> None:
+    """``write_xlsx`` streamed to a file or an open binary stream (large rosters)."""
     workbook = Workbook(write_only=True)
     used: set[str] = set()
     for spec in sheets:
         sheet = workbook.create_sheet(title=_sheet_title(spec.name, used))
-        for index, width in enumerate(spec.widths):
+        widths = {index: width for index, width in enumerate(spec.widths)} | spec.column_widths
+        for index, width in widths.items():
             sheet.column_dimensions[_column_letter(index)].width = width
         if spec.freeze_header:
             sheet.freeze_panes = "A3" if spec.title else "A2"
         fmt = spec.decimal_format
         if spec.title:
             sheet.append([_cell(sheet, spec.title, decimal_format=fmt, bold=True)])
-        sheet.append([_cell(sheet, h, decimal_format=fmt) for h in spec.header])
+        if spec.header:
+            sheet.append([_cell(sheet, h, decimal_format=fmt) for h in spec.header])
         for row in spec.rows:
             sheet.append(
                 [
@@ -160,9 +178,7 @@ def write_xlsx(sheets: Sequence[SheetSpec]) -> bytes:
                     for i, v in enumerate(spec.totals)
                 ]
             )
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    workbook.save(target)
 
 
 def _column_letter(index: int) -> str:

@@ -10,6 +10,8 @@ import csv
 import io
 from dataclasses import dataclass
 
+from relief_pwa.adapters.exports import SheetSpec, write_csv, write_xlsx
+from relief_pwa.adapters.spreadsheets import SheetLimits, read_rows
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.i18n import N_
 
@@ -26,6 +28,8 @@ TEMPLATE_EXAMPLES = (
     ("370112104201", "示例村村委会", "370112104", "历城区示例镇示例村", ""),
 )
 MAX_ROWS = 20_000
+# A city's units fit easily; anything bigger is refused while reading, not after.
+ORG_LIMITS = SheetLimits(max_bytes=8 * 1024 * 1024, max_rows=MAX_ROWS + 1, max_columns=32)
 
 
 @dataclass(frozen=True)
@@ -95,16 +99,8 @@ def parse_org_file(data: bytes, filename: str) -> list[OrgRow]:
         DomainError: the file cannot be read or lacks a required column.
     """
     if filename.lower().endswith(".xlsx") or data[:2] == b"PK":
-        from openpyxl import load_workbook
-
-        try:
-            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds on a damaged file
-            raise DomainError(N_("The spreadsheet cannot be read."), field="file") from exc
-        sheet = workbook.worksheets[0]
-        table = [list(row) for row in sheet.iter_rows(values_only=True)]
-        workbook.close()
-        return _rows_from_table(table)
+        # The guarded reader: a zip or shared-string bomb is refused before openpyxl inflates it.
+        return _rows_from_table([list(values) for _, values in read_rows(data, filename, ORG_LIMITS)])
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -118,28 +114,10 @@ def parse_org_file(data: bytes, filename: str) -> list[OrgRow]:
 
 def template_xlsx() -> bytes:
     """The downloadable template: the header row and two example rows (codes as text)."""
-    from openpyxl import Workbook
-
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = "org"
-    sheet.append(list(TEMPLATE_HEADER))
-    for example in TEMPLATE_EXAMPLES:
-        sheet.append(list(example))
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
-            cell.number_format = "@"
-    for column, width in zip("ABCDE", (16, 24, 18, 36, 18), strict=True):
-        sheet.column_dimensions[column].width = width
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return write_xlsx(
+        [SheetSpec(name="org", header=TEMPLATE_HEADER, rows=TEMPLATE_EXAMPLES, widths=(16, 24, 18, 36, 18))]
+    )
 
 
 def template_csv() -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(TEMPLATE_HEADER)
-    writer.writerows(TEMPLATE_EXAMPLES)
-    return out.getvalue().encode("utf-8-sig")
+    return write_csv(TEMPLATE_HEADER, TEMPLATE_EXAMPLES)

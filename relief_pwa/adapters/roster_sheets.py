@@ -2,9 +2,9 @@
 
 Reading streams (openpyxl read-only mode, the csv module) and stops at a
 row limit, so a huge or hostile file costs bounded memory and time; these
-functions are synchronous and are run in a thread by the services. Every
-XLSX this project writes goes through ``write_xlsx``, which neutralises cells
-that a spreadsheet would run as formulas.
+functions are synchronous and are run in a thread by the services. Writing
+goes through the single export module (``adapters/exports.py``), which
+neutralises cells that a spreadsheet would run as formulas.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 
+from relief_pwa.adapters import exports
 from relief_pwa.adapters.spreadsheets import MiB, SheetLimits, SpreadsheetRefused, check_xlsx_container
-from relief_pwa.core.caseload import Cell, neutralise_cell
+from relief_pwa.core.caseload import Cell
 from relief_pwa.core.i18n import N_
 
 #: A city's roster is bigger than a bank return file: its shared text table may reach tens of
@@ -143,21 +144,16 @@ class SheetOut:
 
 
 def write_xlsx(target: Path | IO[bytes], sheets: Sequence[SheetOut]) -> None:
-    """The one XLSX writer: streaming (write-only), every text cell formula-neutralised."""
-    from openpyxl.utils import get_column_letter
-
-    workbook = Workbook(write_only=True)
-    for out in sheets:
-        worksheet = workbook.create_sheet(out.title[:31])
-        for column, width in out.widths.items():
-            worksheet.column_dimensions[get_column_letter(column + 1)].width = width
-        for row in out.rows:
-            worksheet.append([neutralise_cell(value) for value in row])
-    workbook.save(target)
+    """Roster sheets through the one export module (``adapters/exports.py``): streamed, typed, no formulas."""
+    exports.save_xlsx(
+        target,
+        [
+            exports.SheetSpec(name=out.title, header=(), rows=out.rows, column_widths=out.widths)
+            for out in sheets
+        ],
+    )
 
 
 def write_csv(target: IO[str], rows: Iterable[Sequence[Cell]]) -> None:
-    """CSV with the same formula neutralisation as ``write_xlsx``."""
-    writer = csv.writer(target)
-    for row in rows:
-        writer.writerow(["" if v is None else neutralise_cell(v) for v in row])
+    """Roster CSV rows (header first) through the one export module, neutralised the same way."""
+    exports.write_csv_rows(target, rows)

@@ -228,7 +228,8 @@ def cell_text(value: Cell) -> str:
     """A cell as text: full-width folded (NFKC), runs of spaces collapsed, trimmed.
 
     Integral floats lose their ``.0`` (a number column read back as 5.0); the
-    apostrophe that ``neutralise_cell`` put before ``=``, ``+``, ``-`` or ``@`` is removed.
+    apostrophe that the export module (``adapters/exports.neutralise``) put before ``=``, ``+``,
+    ``-`` or ``@`` is removed.
     """
     if value is None:
         return ""
@@ -248,22 +249,11 @@ def cell_text(value: Cell) -> str:
     if _UNTIDY_SPACE.search(text):
         text = " ".join(text.split())
     if text[:1] == "'" and text[1:2] in _FORMULA_STARTS:
-        text = text[1:]  # written neutralised by neutralise_cell: read back as it was
+        text = text[1:]  # written neutralised by the export module: read back as it was
     return text
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_cell(value: Cell) -> Cell:
-    """Text that a spreadsheet would run as a formula becomes an apostrophe-prefixed text.
-
-    A cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
-    is written as ``'`` plus the text (the export never writes formulas).
-    """
-    if isinstance(value, str) and value[:1] in _FORMULA_STARTS:
-        return "'" + value
-    return value
 
 
 def refuse(message: str, column: str, **params: Any) -> DomainError:

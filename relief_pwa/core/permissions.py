@@ -90,6 +90,8 @@ class Capability(StrEnum):
     SAMPLE_FINDING_RECORD = "sample.finding_record"
     # supervision
     AUDIT_READ = "audit.read"
+    # personal data: export everything held on one person, at their request (docs/retention.md)
+    SUBJECT_EXPORT = "personal_data.subject_export"
     # administration
     STAFF_READ = "staff.read"
     STAFF_MANAGE = "staff.manage"
@@ -174,6 +176,9 @@ _MONEY_AND_FOLLOW_UP = {
     C.SAMPLE_FINDING_RECORD,
 }
 
+# Answering a resident's request for the data held on them: the district centre and the city bureau.
+_PERSONAL_DATA_DUTIES = {C.SUBJECT_EXPORT}
+
 GRANTS: dict[str, frozenset[Capability]] = {
     Role.LIAISON: frozenset(
         _FIELD
@@ -222,6 +227,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
     ),
     Role.CENTER: frozenset(
         _MONEY_AND_FOLLOW_UP
+        | _PERSONAL_DATA_DUTIES
         | {
             C.CASES_READ,
             C.INTAKE_CREATE,
@@ -256,6 +262,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
     ),
     Role.CITY: frozenset(
         _MONEY_AND_FOLLOW_UP
+        | _PERSONAL_DATA_DUTIES
         | {
             C.CASES_READ,
             C.BOT_TASKS_READ,

@@ -19,6 +19,7 @@ from relief_pwa.handlers import (
     life_events,
     org_network,
     plans,
+    privacy,
     public,
     rules,
     scoring,
@@ -58,4 +59,5 @@ ROUTES: list[Any] = [
     *botweb.ROUTES,
     *caseload.ROUTES,
     *aid.ROUTES,
+    *privacy.ROUTES,
 ]

@@ -31,6 +31,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/objections", N_("Objections"), C.OBJECTIONS_READ),
     NavItem("/analytics", N_("Analysis"), C.ANALYTICS_READ),
     NavItem("/supervision", N_("Supervision"), C.AUDIT_READ),
+    NavItem("/privacy/subject-export", N_("Personal data requests"), C.SUBJECT_EXPORT),
     NavItem("/policies", N_("Published policies"), C.POLICIES_READ),
     NavItem("/scoring/models", N_("Scoring models"), C.SCORING_MODELS_READ),
     NavItem("/admin/staff", N_("Staff and offices"), C.STAFF_READ),

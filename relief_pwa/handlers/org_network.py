@@ -11,6 +11,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from relief_pwa.adapters.orgfile import parse_org_file, template_csv, template_xlsx
+from relief_pwa.adapters.spreadsheets import off_the_loop
 from relief_pwa.core.enums import AreaType, OrgLevel
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.i18n import N_
@@ -163,7 +164,8 @@ async def import_upload(request: Request[Any, Any, Any], actor: NamedDependency[
     try:
         if not files:
             raise DomainError(N_("Choose a file."), field="file")
-        rows = parse_org_file(await files[0].read(), files[0].filename or "org.csv")
+        # Parsed away from the event loop: pages stay responsive while a file is read.
+        rows = await off_the_loop(parse_org_file, await files[0].read(), files[0].filename or "org.csv")
         plan = await do_import_org(actor, rows, now=now_of(request), dry_run=dry_run)
     except DomainError as exc:
         context = {"plan": None, "errors": form_errors(exc)}

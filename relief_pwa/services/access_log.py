@@ -45,6 +45,7 @@ READ_ACTIONS: dict[str, str] = {
     "search.id_number": N_("Search by ID number"),
     "identifiers.reveal": N_("Full ID numbers, phones and account shown"),
     "export": N_("Export"),
+    "subject.export": N_("Everything held on one person exported (at their request)"),
 }
 
 

@@ -28,6 +28,7 @@ from relief_pwa.core.i18n import N_
 from relief_pwa.core.passwords import DEMO_PASSWORDS
 from relief_pwa.core.permissions import ROLE_LEVELS, Capability, second_factor_required
 from relief_pwa.db import write_transaction
+from relief_pwa.services import identifiers
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.passwords import check_new_password
@@ -184,7 +185,7 @@ async def check_login(
     if staff is None or not ok or not staff["active"]:
         await _record_failure(username, client, now)
         raise DomainError(N_("Wrong username or password."))
-    needs_second_factor = bool(staff["totp_secret"])
+    needs_second_factor = bool(staff["totp_sealed"])
     if not needs_second_factor:
         await _forget_failures(username)
     org = await OrgUnit.select(OrgUnit.name).where(OrgUnit.id == staff["org_unit"]).first()
@@ -199,14 +200,17 @@ async def check_second_factor(
     Failures count against the account like wrong passwords (same delays).
     """
     staff = await Staff.select().where((Staff.id == staff_id) & (Staff.active.eq(True))).first()
-    if staff is None or not staff["totp_secret"]:
+    if staff is None or not staff["totp_sealed"]:
         raise DomainError(N_("Please log in again."))
     username = str(staff["username"])
     await _refuse_while_waiting(username, client, now, policy)
     org = await OrgUnit.select(OrgUnit.name).where(OrgUnit.id == staff["org_unit"]).first()
     actor = actor_from_rows(staff, org["name"] if org else "")
     step = totp.verify_totp(
-        totp.b32decode(staff["totp_secret"]), code, now.timestamp(), last_step=int(staff["totp_last_step"])
+        totp.b32decode(identifiers.opened_totp(staff["totp_sealed"])),
+        code,
+        now.timestamp(),
+        last_step=int(staff["totp_last_step"]),
     )
     if step is not None:
         async with write_transaction(Staff._meta.db):
@@ -427,7 +431,7 @@ async def load_session(key_hash: str, *, now: datetime, policy: SessionPolicy) -
         created_at=created_at,
         last_seen_at=last_seen_at,
         must_change_password=bool(staff["must_change_password"]),
-        totp_enrolled=bool(staff["totp_secret"]),
+        totp_enrolled=bool(staff["totp_sealed"]),
         data=data if isinstance(data, dict) else {},
     )
 
@@ -612,8 +616,8 @@ async def do_reset_password(
             now=now,
             after={"must_change_password": True, "generated": generated, "sessions_ended": ended},
         )
-        if remove_second_factor and staff["totp_secret"]:
-            await Staff.update({Staff.totp_secret: "", Staff.totp_last_step: 0}).where(Staff.id == staff_id)
+        if remove_second_factor and staff["totp_sealed"]:
+            await Staff.update({Staff.totp_sealed: "", Staff.totp_last_step: 0}).where(Staff.id == staff_id)
             await RecoveryCode.delete().where(RecoveryCode.staff_id == staff_id)
             await record_event(
                 actor,
@@ -665,9 +669,9 @@ async def do_enrol_totp(actor: Actor, *, secret_b32: str, code: str, now: dateti
         raise DomainError(N_("Wrong or expired code."), field="code")
     codes = [_recovery_code() for _ in range(RECOVERY_CODES)]
     async with write_transaction(Staff._meta.db):
-        await Staff.update({Staff.totp_secret: secret_b32, Staff.totp_last_step: step}).where(
-            Staff.id == actor.staff_id
-        )
+        await Staff.update(
+            {Staff.totp_sealed: identifiers.sealed_totp(secret_b32), Staff.totp_last_step: step}
+        ).where(Staff.id == actor.staff_id)
         await RecoveryCode.delete().where(RecoveryCode.staff_id == actor.staff_id)
         await RecoveryCode.insert(
             *[
@@ -696,7 +700,7 @@ async def do_disable_totp(actor: Actor, *, password: str, production: bool, now:
     if staff is None or not password_ok(staff["password_hash"], password):
         raise DomainError(N_("The current password is wrong."), field="current")
     async with write_transaction(Staff._meta.db):
-        await Staff.update({Staff.totp_secret: "", Staff.totp_last_step: 0}).where(Staff.id == actor.staff_id)
+        await Staff.update({Staff.totp_sealed: "", Staff.totp_last_step: 0}).where(Staff.id == actor.staff_id)
         await RecoveryCode.delete().where(RecoveryCode.staff_id == actor.staff_id)
         await record_event(
             actor, "staff.2fa_disable", "staff", actor.staff_id, org_path=actor.org_path, now=now
@@ -714,7 +718,7 @@ class AccountView:
 async def get_account(actor: Actor, *, now: datetime) -> AccountView:
     assert actor.staff_id is not None
     staff = (
-        await Staff.select(Staff.totp_secret, Staff.must_change_password)
+        await Staff.select(Staff.totp_sealed, Staff.must_change_password)
         .where(Staff.id == actor.staff_id)
         .first()
     )
@@ -722,7 +726,7 @@ async def get_account(actor: Actor, *, now: datetime) -> AccountView:
         (RecoveryCode.staff_id == actor.staff_id) & RecoveryCode.used_at.is_null()
     )
     return AccountView(
-        totp_enrolled=bool(staff and staff["totp_secret"]),
+        totp_enrolled=bool(staff and staff["totp_sealed"]),
         recovery_codes_left=int(left),
         sessions=await count_sessions(actor.staff_id, now=now),
         must_change_password=bool(staff and staff["must_change_password"]),

@@ -20,6 +20,8 @@ ID_NUMBER = "id_number"
 PHONE = "phone"
 ACCOUNT = "account"
 KINDS = (ID_NUMBER, PHONE, ACCOUNT)
+# Staff second-factor secrets are sealed the same way (no blind index: never searched).
+TOTP = "totp"
 
 
 def ring() -> crypto.KeyRing:
@@ -30,7 +32,7 @@ def ring() -> crypto.KeyRing:
 def normalise(kind: str, value: str) -> str:
     """The form that is sealed and indexed: upper-case ID numbers, digits only for phones and accounts."""
     text = value.strip()
-    if kind == ID_NUMBER:
+    if kind in (ID_NUMBER, TOTP):
         return text.upper()
     return "".join(ch for ch in text if ch.isdigit()) if text else ""
 
@@ -48,6 +50,15 @@ def index_of(kind: str, value: str) -> str:
 
 def opened(kind: str, token: str) -> str:
     return crypto.unseal(ring(), kind, token)
+
+
+def sealed_totp(secret_b32: str) -> str:
+    """A staff TOTP secret (base32) as stored ("" stays "": not enrolled)."""
+    return crypto.seal(ring(), TOTP, normalise(TOTP, secret_b32))
+
+
+def opened_totp(token: str) -> str:
+    return crypto.unseal(ring(), TOTP, token)
 
 
 def masked(kind: str, token: str) -> str:
