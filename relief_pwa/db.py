@@ -216,7 +216,7 @@ class ReplicatedPostgresEngine(PostgresEngine):
             PostgresEngine(config=replica_config) if replica_config is not None else None
         )
 
-    @property  # type: ignore[override]
+    @property
     def pool(self) -> Any:
         replica = self.replica
         if replica is not None and replica.pool is not None and _replica_reads.get():

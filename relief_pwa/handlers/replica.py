@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from litestar.datastructures import Cookie
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from relief_pwa.db import replica_reads
@@ -61,7 +62,7 @@ class ReplicaMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         litestar_app = scope["litestar_app"]
