@@ -13,6 +13,7 @@ PostgreSQL: Piccolo's asyncpg pool, started in the app lifespan.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import zlib
 from collections.abc import AsyncIterator, Iterator
@@ -23,10 +24,13 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import aiosqlite
+import asyncpg
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 from piccolo.querystring import QueryString
+
+log = logging.getLogger(__name__)
 
 _PRAGMAS = (
     "PRAGMA foreign_keys = ON",
@@ -206,7 +210,8 @@ class ReplicatedPostgresEngine(PostgresEngine):
     acquire through ``pool``, so choosing the pool is the one switch.
     Transactions always run on the primary (writes open one through
     ``write_transaction``); a stray write outside a transaction during replica
-    reads fails on the read-only replica instead of being lost.
+    reads fails on the read-only replica instead of being lost. A replica that
+    cannot be reached leaves its reads on the primary (``_ReplicaPool``).
     """
 
     def __init__(self, config: dict[str, Any], replica_config: dict[str, Any] | None = None) -> None:
@@ -220,7 +225,7 @@ class ReplicatedPostgresEngine(PostgresEngine):
     def pool(self) -> Any:
         replica = self.replica
         if replica is not None and replica.pool is not None and _replica_reads.get():
-            return replica.pool
+            return _ReplicaPool(replica.pool, self._primary_pool)
         return self._primary_pool
 
     @pool.setter
@@ -230,7 +235,8 @@ class ReplicatedPostgresEngine(PostgresEngine):
     async def start_connection_pool(self, **kwargs: Any) -> None:
         await super().start_connection_pool(**kwargs)
         if self.replica is not None:
-            await self.replica.start_connection_pool(**kwargs)
+            # Connect lazily: the app starts, and serves from the primary, while the replica is down.
+            await self.replica.start_connection_pool(**{**kwargs, "min_size": 0})
 
     async def close_connection_pool(self) -> None:
         with replica_reads(False):
@@ -251,6 +257,33 @@ class ReplicatedPostgresEngine(PostgresEngine):
         replica, self.replica = self.replica, None
         if replica is not None:
             await replica.close_connection_pool()
+
+
+class _ReplicaPool:
+    """The replica's pool, as the readers use it (``async with pool.acquire()``).
+
+    A connection the replica cannot give (down, refusing connections) is taken
+    from the primary instead, so the heavy pages keep working while a replica
+    is rebuilt; each such fall-back is logged.
+    """
+
+    def __init__(self, replica: Any, primary: Any) -> None:
+        self._replica = replica
+        self._primary = primary
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        try:
+            connection = await self._replica.acquire()
+        except (OSError, TimeoutError, asyncpg.exceptions.PostgresConnectionError) as exc:
+            log.warning("replica unavailable (%s); reading from the primary", type(exc).__name__)
+            async with self._primary.acquire() as connection:
+                yield connection
+            return
+        try:
+            yield connection
+        finally:
+            await self._replica.release(connection)
 
 
 class _PrimaryTransaction(PostgresTransaction):

@@ -31,20 +31,22 @@ from tests.factories import make_intake
 
 REPLICA_URL = os.environ.get("RELIEF_TEST_DATABASE_REPLICA_URL", "")
 
-pytestmark = [
-    pytest.mark.skipif(
-        get_settings().is_sqlite, reason="the read replica needs PostgreSQL (RELIEF_TEST_DATABASE_URL)"
-    ),
-    pytest.mark.skipif(
-        not REPLICA_URL,
-        reason="no replica: set RELIEF_TEST_DATABASE_REPLICA_URL to what scripts/start-replica prints",
-    ),
-]
+pytestmark = pytest.mark.skipif(
+    get_settings().is_sqlite, reason="the read replica needs PostgreSQL (RELIEF_TEST_DATABASE_URL)"
+)
+needs_replica = pytest.mark.skipif(
+    not REPLICA_URL,
+    reason="no replica: set RELIEF_TEST_DATABASE_REPLICA_URL to what scripts/start-replica prints",
+)
 
 
 async def _caught_up(replica: asyncpg.Connection, database: Any) -> None:
-    """Wait until the replica has replayed everything the primary has written."""
-    [row] = await database.run_querystring(QueryString("SELECT pg_current_wal_lsn()::text AS lsn"))
+    """Wait until the replica has replayed everything the primary has written.
+
+    The insert position, not the write position: the test cluster commits
+    asynchronously, so a commit may still sit in the primary's WAL buffers.
+    """
+    [row] = await database.run_querystring(QueryString("SELECT pg_current_wal_insert_lsn()::text AS lsn"))
     for _ in range(200):
         if await replica.fetchval("SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn", row["lsn"]):
             return
@@ -80,6 +82,7 @@ def _shown_index(html: str, household_id: int) -> str:
     return found.group(0)
 
 
+@needs_replica
 async def test_replica_reads_go_to_the_standby_and_transactions_stay_on_the_primary(
     replica: asyncpg.Connection, db: Any
 ) -> None:
@@ -92,6 +95,7 @@ async def test_replica_reads_go_to_the_standby_and_transactions_stay_on_the_prim
     assert (await db.run_querystring(ask))[0]["standby"] is False
 
 
+@needs_replica
 async def test_heavy_page_is_served_by_the_replica(
     replica: asyncpg.Connection, ranked: Any, client: Any, clock: Any, db: Any
 ) -> None:
@@ -113,6 +117,7 @@ async def test_heavy_page_is_served_by_the_replica(
     assert late.file_no in (await client.get("/ranking")).text
 
 
+@needs_replica
 async def test_the_writer_reads_its_own_write_then_the_replica_again(
     replica: asyncpg.Connection, ranked: Any, client: Any, clock: Any, db: Any
 ) -> None:
@@ -144,3 +149,14 @@ async def test_the_writer_reads_its_own_write_then_the_replica_again(
     )
     assert refused.status_code == 422
     assert WROTE_COOKIE not in refused.headers.get("set-cookie", "")
+
+
+async def test_a_replica_that_is_down_leaves_the_reads_on_the_primary(db: Any) -> None:
+    # Nothing listens on port 1; the pool connects lazily, so attaching succeeds.
+    await db.attach_replica("postgresql://relief:relief@127.0.0.1:1/relief_test", min_size=0, max_size=1)
+    try:
+        with replica_reads():
+            rows = await db.run_querystring(QueryString("SELECT pg_is_in_recovery() AS standby"))
+        assert [row["standby"] for row in rows] == [False]
+    finally:
+        await db.detach_replica()
