@@ -294,7 +294,8 @@ async def read_photo(actor: Actor, photo_id: int, *, now: datetime, thumb: bool 
             org_path=str(row["org_path"]) if row else "",
         )
     try:
-        data: bytes = await anyio.to_thread.run_sync(photo_store().get, view.sha256, kind)
+        # In the thread as a whole: the first call also builds the store's client.
+        data: bytes = await anyio.to_thread.run_sync(lambda: photo_store().get(view.sha256, kind))
     except PhotoNotStoredError:
         raise NotFoundOrForbidden() from None
     except PhotoStoreError as exc:
