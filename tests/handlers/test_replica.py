@@ -31,12 +31,14 @@ from tests.factories import make_intake
 
 REPLICA_URL = os.environ.get("RELIEF_TEST_DATABASE_REPLICA_URL", "")
 
-pytestmark = pytest.mark.skipif(
-    get_settings().is_sqlite, reason="the read replica needs PostgreSQL (RELIEF_TEST_DATABASE_URL)"
-)
+ON_SQLITE = get_settings().is_sqlite
+NEEDS_POSTGRESQL = "the read replica needs PostgreSQL (RELIEF_TEST_DATABASE_URL)"
+pytestmark = pytest.mark.skipif(ON_SQLITE, reason=NEEDS_POSTGRESQL)
 needs_replica = pytest.mark.skipif(
-    not REPLICA_URL,
-    reason="no replica: set RELIEF_TEST_DATABASE_REPLICA_URL to what scripts/start-replica prints",
+    ON_SQLITE or not REPLICA_URL,
+    reason=NEEDS_POSTGRESQL
+    if ON_SQLITE
+    else "no replica: set RELIEF_TEST_DATABASE_REPLICA_URL to what scripts/start-replica prints",
 )
 
 
