@@ -123,12 +123,14 @@ class LocalPhotoStore:
     def stored(self) -> Iterator[tuple[str, PhotoKind, Path]]:
         """Every stored rendition as (key, kind, path), in key order (stray files skipped)."""
         suffixes = sorted(_SUFFIX.items(), key=lambda item: -len(item[1]))  # ".thumb.jpg" before ".jpg"
-        for path in sorted(self.root.glob("??/??/*.jpg")):
-            for kind, suffix in suffixes:
-                key = path.name.removesuffix(suffix)
-                if path.name.endswith(suffix) and is_valid_key(key):
-                    yield key, kind, path
-                    break
+        # Folder by folder, so millions of photos never sit in one list.
+        for shard in sorted(self.root.glob("??/??")):
+            for path in sorted(shard.glob("*.jpg")):
+                for kind, suffix in suffixes:
+                    key = path.name.removesuffix(suffix)
+                    if path.name.endswith(suffix) and is_valid_key(key):
+                        yield key, kind, path
+                        break
 
     def path_for(self, key: str, kind: PhotoKind) -> Path:
         """Return the path of a rendition: ``root/ab/cd/<key><suffix>``.
