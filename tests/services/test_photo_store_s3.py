@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -216,3 +219,47 @@ async def test_migrate_copies_verifies_resumes_and_repairs(
     assert len(repaired.failed) == 1 and keys[1] in repaired.failed[0] and not repaired.ok
     assert target.get(keys[0], PhotoKind.IMAGE) == source.get(keys[0], PhotoKind.IMAGE)
     assert not target.exists(keys[1], PhotoKind.IMAGE)
+
+
+@pytest.mark.slow
+def test_photos_migrate_command(s3_endpoint: str, tmp_path: Path) -> None:
+    name = f"relief-{uuid.uuid4().hex[:12]}"
+    make_s3_client(_credentials(s3_endpoint)).create_bucket(Bucket=name)
+    processed = process_photo(imagefactory.phone_jpeg(width=412))
+    local = LocalPhotoStore(tmp_path / "media" / "photos")
+    local.put(processed.sha256, processed.image_jpeg, PhotoKind.IMAGE)
+    local.put(processed.sha256, processed.thumb_jpeg, PhotoKind.THUMB)
+    env = {
+        **os.environ,
+        "RELIEF_VAR_DIR": str(tmp_path),
+        "RELIEF_MEDIA_DIR": str(tmp_path / "media"),
+        "RELIEF_MODE": "demo",
+        "RELIEF_PHOTO_STORE": f"s3://{name}/city",
+        "RELIEF_S3_ENDPOINT_URL": s3_endpoint,
+        "RELIEF_S3_REGION": "us-east-1",
+        "RELIEF_S3_ACCESS_KEY_ID": "test-key-id",
+        "RELIEF_S3_SECRET_ACCESS_KEY": "test-secret-key",
+    }
+    env.pop("RELIEF_DATABASE_URL", None)
+
+    def migrate(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "relief_pwa", "photos", "migrate"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    first = migrate(env)
+    assert first.returncode == 0, first.stderr[-500:]
+    assert "2 copied and verified, 0 already there, 0 failed" in first.stdout
+    assert "test-secret-key" not in first.stdout + first.stderr
+    again = migrate(env)
+    assert "0 copied and verified, 2 already there, 0 failed" in again.stdout
+    assert sorted(_objects(s3_endpoint, name)) == sorted(
+        f"city/{processed.sha256[:2]}/{processed.sha256[2:4]}/{processed.sha256}{suffix}"
+        for suffix in (".jpg", ".thumb.jpg")
+    )
+    without_bucket = migrate({k: v for k, v in env.items() if k != "RELIEF_PHOTO_STORE"})
+    assert without_bucket.returncode == 2 and "s3://bucket/prefix" in without_bucket.stderr
