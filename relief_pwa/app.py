@@ -29,6 +29,7 @@ from relief_pwa.handlers.common import (
     provide_actor,
     render,
 )
+from relief_pwa.handlers.replica import ReplicaMiddleware
 from relief_pwa.handlers.sessions import SessionMiddleware
 from relief_pwa.handlers.supervision import refuse_supervisor_writes
 from relief_pwa.i18n import current_language, normalise_language
@@ -198,8 +199,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         route_handlers=ROUTES,  # static files too: relief_pwa/handlers/assets.py (content-hashed names)
         dependencies={"actor": Provide(provide_actor)},
         # Request log, parameter bounds, then sessions, CSRF and flash cookies (handlers/sessions.py;
-        # the /bot/webhook is CSRF-exempt there).
-        middleware=[access_log_middleware, bounds_middleware, SessionMiddleware],
+        # the /bot/webhook is CSRF-exempt there), then the read-replica choice (handlers/replica.py).
+        middleware=[access_log_middleware, bounds_middleware, SessionMiddleware, ReplicaMiddleware],
         before_send=[_transport_headers(settings)],
         before_request=_before_request,
         after_request=_after_request,

@@ -359,6 +359,40 @@ def cmd_keys_rotate(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
+def cmd_photos_migrate(_: argparse.Namespace) -> None:
+    from relief_pwa.adapters.storage import S3PhotoStore
+    from relief_pwa.services.photos import (
+        MigrationReport,
+        local_photo_store,
+        migrate_local_photos,
+        photo_store,
+    )
+
+    target = photo_store()
+    if not isinstance(target, S3PhotoStore):
+        print(
+            "RELIEF_PHOTO_STORE names no bucket (s3://bucket/prefix): nothing to migrate to", file=sys.stderr
+        )
+        raise SystemExit(2)
+    source = local_photo_store()
+
+    def progress(report: MigrationReport) -> None:
+        done = report.copied + report.already
+        if done % 500 == 0:
+            print(f"  {done} files: {report.copied} copied, {report.already} already there", flush=True)
+
+    report = run_async(migrate_local_photos(source, target, progress=progress))
+    print(
+        f"{source.describe()} -> {target.describe()}: {report.copied} copied and verified, "
+        f"{report.already} already there, {len(report.failed)} failed"
+    )
+    for failure in report.failed[:20]:
+        print(f"  failed: {failure}", file=sys.stderr)
+    if not report.ok:
+        print("run the command again to retry the failed files", file=sys.stderr)
+        raise SystemExit(1)
+
+
 def cmd_keys_new(_: argparse.Namespace) -> None:
     from relief_pwa.adapters.crypto import new_data_key_line, new_index_key
 
@@ -522,7 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=os.cpu_count() or 1,
-        help="processes that load and score in parallel on SQLite (0: in this process)",
+        help="processes that load and score in parallel (0: in this process)",
     )
     rescore.set_defaults(func=cmd_rescore)
     imp = sub.add_parser(
@@ -580,6 +614,12 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--run", action="store_true", help="delete and anonymise what is due, in batches")
     retention.add_argument("--batch", type=int, default=500)
     retention.set_defaults(func=cmd_retention)
+    photos = sub.add_parser("photos", help="photo store tools")
+    photos_sub = photos.add_subparsers(dest="photos_command", required=True)
+    photos_sub.add_parser(
+        "migrate",
+        help="copy local photos to the bucket named by RELIEF_PHOTO_STORE (idempotent, resumable, verified)",
+    ).set_defaults(func=cmd_photos_migrate)
     from relief_pwa.bot.cli import add_bot_commands
 
     add_bot_commands(sub)  # bot-set-webhook, bot-poll, bot-console

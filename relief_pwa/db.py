@@ -13,19 +13,24 @@ PostgreSQL: Piccolo's asyncpg pool, started in the app lifespan.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import zlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 import aiosqlite
+import asyncpg
 from piccolo.engine.base import Engine
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 from piccolo.querystring import QueryString
+
+log = logging.getLogger(__name__)
 
 _PRAGMAS = (
     "PRAGMA foreign_keys = ON",
@@ -182,26 +187,142 @@ class BoundedSQLiteEngine(SQLiteEngine):
             self._pool = None
 
 
-def make_engine(database_url: str, sqlite_max_connections: int = 4) -> Engine[Any]:
-    """Build the Piccolo engine named by a database URL."""
+# Set by the web layer for a request that may read from the replica (handlers/replica.py).
+_replica_reads: ContextVar[bool] = ContextVar("relief_replica_reads", default=False)
+
+
+@contextmanager
+def replica_reads(enabled: bool = True) -> Iterator[None]:
+    """Within this block, reads outside a transaction may be served by the replica."""
+    token = _replica_reads.set(enabled)
+    try:
+        yield
+    finally:
+        _replica_reads.reset(token)
+
+
+class ReplicatedPostgresEngine(PostgresEngine):
+    """The primary, and optionally a streaming replica for heavy read-only pages.
+
+    Every query goes to the primary except a query outside a transaction run
+    while :func:`replica_reads` is on and a replica is attached: Piccolo's
+    queries, and the bulk readers that take a connection from ``pool``, all
+    acquire through ``pool``, so choosing the pool is the one switch.
+    Transactions always run on the primary (writes open one through
+    ``write_transaction``); a stray write outside a transaction during replica
+    reads fails on the read-only replica instead of being lost. A replica that
+    cannot be reached leaves its reads on the primary (``_ReplicaPool``).
+    """
+
+    def __init__(self, config: dict[str, Any], replica_config: dict[str, Any] | None = None) -> None:
+        self._primary_pool: Any = None
+        super().__init__(config=config)
+        self.replica: PostgresEngine | None = (
+            PostgresEngine(config=replica_config) if replica_config is not None else None
+        )
+
+    @property
+    def pool(self) -> Any:
+        replica = self.replica
+        if replica is not None and replica.pool is not None and _replica_reads.get():
+            return _ReplicaPool(replica.pool, self._primary_pool)
+        return self._primary_pool
+
+    @pool.setter
+    def pool(self, value: Any) -> None:
+        self._primary_pool = value
+
+    async def start_connection_pool(self, **kwargs: Any) -> None:
+        await super().start_connection_pool(**kwargs)
+        if self.replica is not None:
+            # Connect lazily: the app starts, and serves from the primary, while the replica is down.
+            await self.replica.start_connection_pool(**{**kwargs, "min_size": 0})
+
+    async def close_connection_pool(self) -> None:
+        with replica_reads(False):
+            await super().close_connection_pool()
+        if self.replica is not None:
+            await self.replica.close_connection_pool()
+
+    def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
+        return _PrimaryTransaction(engine=self, allow_nested=allow_nested)
+
+    async def attach_replica(self, replica_url: str, **pool_options: Any) -> None:
+        """Route replica reads to ``replica_url`` from now on (tests; the app uses the settings)."""
+        await self.detach_replica()
+        self.replica = PostgresEngine(config=postgres_config(replica_url))
+        await self.replica.start_connection_pool(**pool_options)
+
+    async def detach_replica(self) -> None:
+        replica, self.replica = self.replica, None
+        if replica is not None:
+            await replica.close_connection_pool()
+
+
+class _ReplicaPool:
+    """The replica's pool, as the readers use it (``async with pool.acquire()``).
+
+    A connection the replica cannot give (down, refusing connections) is taken
+    from the primary instead, so the heavy pages keep working while a replica
+    is rebuilt; each such fall-back is logged.
+    """
+
+    def __init__(self, replica: Any, primary: Any) -> None:
+        self._replica = replica
+        self._primary = primary
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Any]:
+        try:
+            connection = await self._replica.acquire()
+        except (OSError, TimeoutError, asyncpg.exceptions.PostgresConnectionError) as exc:
+            log.warning("replica unavailable (%s); reading from the primary", type(exc).__name__)
+            async with self._primary.acquire() as connection:
+                yield connection
+            return
+        try:
+            yield connection
+        finally:
+            await self._replica.release(connection)
+
+
+class _PrimaryTransaction(PostgresTransaction):
+    """Takes its connection from, and gives it back to, the primary's pool."""
+
+    async def get_connection(self) -> Any:
+        with replica_reads(False):
+            return await super().get_connection()  # type: ignore[no-untyped-call]
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        with replica_reads(False):
+            return await super().__aexit__(*exc_info)
+
+
+def postgres_config(database_url: str) -> dict[str, Any]:
+    """asyncpg's connection arguments for a postgresql:// URL."""
+    parsed = urlparse(database_url)
+    return {
+        "host": parsed.hostname or "127.0.0.1",
+        "port": parsed.port or 5432,
+        "user": unquote(parsed.username or ""),
+        "password": unquote(parsed.password or ""),
+        "database": parsed.path.lstrip("/"),
+        # asyncpg prepares every statement; after five runs PostgreSQL may switch a
+        # statement to a generic plan that ignores the values. For the dashboards'
+        # prefix and date-range filters that plan took 12 s instead of 150 ms.
+        "server_settings": {"plan_cache_mode": "force_custom_plan"},
+    }
+
+
+def make_engine(database_url: str, sqlite_max_connections: int = 4, replica_url: str = "") -> Engine[Any]:
+    """Build the Piccolo engine named by a database URL (and its replica's, PostgreSQL only)."""
     if database_url.startswith("sqlite:///"):
         path = Path(database_url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
         _enable_wal(path)
         return BoundedSQLiteEngine(path=str(path), max_connections=sqlite_max_connections)
-    parsed = urlparse(database_url)
-    return PostgresEngine(
-        config={
-            "host": parsed.hostname or "127.0.0.1",
-            "port": parsed.port or 5432,
-            "user": unquote(parsed.username or ""),
-            "password": unquote(parsed.password or ""),
-            "database": parsed.path.lstrip("/"),
-            # asyncpg prepares every statement; after five runs PostgreSQL may switch a
-            # statement to a generic plan that ignores the values. For the dashboards'
-            # prefix and date-range filters that plan took 12 s instead of 150 ms.
-            "server_settings": {"plan_cache_mode": "force_custom_plan"},
-        }
+    return ReplicatedPostgresEngine(
+        postgres_config(database_url), postgres_config(replica_url) if replica_url else None
     )
 
 

@@ -9,6 +9,8 @@ from relief_pwa.settings import get_settings
 
 _settings = get_settings()
 
-DB = make_engine(_settings.database_url, _settings.sqlite_max_connections)
+DB = make_engine(
+    _settings.database_url, _settings.sqlite_max_connections, replica_url=_settings.database_replica_url
+)
 
 APP_REGISTRY = AppRegistry(apps=["relief_pwa.piccolo_app"])

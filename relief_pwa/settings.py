@@ -101,6 +101,15 @@ class Settings:
     import_max_bytes: int = 64 * 1024 * 1024  # caseload import: largest file accepted
     # Retention periods changed from the defaults of core/retention.py ("photos=1095,..."; docs/retention.md).
     retention_days: dict[str, int] = field(default_factory=dict)
+    # A streaming replica for heavy read-only pages (docs/scale.md); empty: the primary serves all.
+    database_replica_url: str = ""
+    replica_after_write_seconds: int = 10  # a writer reads from the primary this long after a write
+    # Where photos live: empty for media_dir/photos, or "s3://bucket/prefix" (docs/scale.md).
+    photo_store: str = ""
+    s3_endpoint_url: str = ""  # empty: AWS itself; e.g. https://minio.example:9000
+    s3_region: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -206,6 +215,23 @@ def load_settings() -> Settings:
             raise SettingsError("production mode needs RELIEF_SECRET_KEY of at least 32 characters")
     elif not secret_key:
         secret_key = _demo_secret(var_dir)
+    replica_url = _env("DATABASE_REPLICA_URL")
+    if replica_url and not (
+        replica_url.startswith(("postgresql://", "postgres://"))
+        and database_url.startswith(("postgresql://", "postgres://"))
+    ):
+        raise SettingsError(
+            "RELIEF_DATABASE_REPLICA_URL needs PostgreSQL for both the primary and the replica"
+        )
+    photo_store = _env("PHOTO_STORE")
+    if photo_store and not (photo_store.startswith("s3://") and len(photo_store) > len("s3://")):
+        raise SettingsError("RELIEF_PHOTO_STORE must be empty (local disk) or s3://bucket/prefix")
+    s3_secret = _env("S3_SECRET_ACCESS_KEY")
+    if not s3_secret and _env("S3_SECRET_ACCESS_KEY_FILE"):
+        try:
+            s3_secret = Path(_env("S3_SECRET_ACCESS_KEY_FILE")).read_text().strip()
+        except OSError as exc:
+            raise SettingsError(f"RELIEF_S3_SECRET_ACCESS_KEY_FILE cannot be read: {exc}") from exc
     language = _env("LANGUAGE", "zh_Hans")
     if language not in {"zh_Hans", "en"}:
         raise SettingsError("RELIEF_LANGUAGE must be zh_Hans or en")
@@ -260,6 +286,13 @@ def load_settings() -> Settings:
         import_max_rows=_env_int("IMPORT_MAX_ROWS", 300_000),
         import_max_bytes=_env_int("IMPORT_MAX_BYTES", 64 * 1024 * 1024),
         retention_days=_retention_days(),
+        database_replica_url=replica_url,
+        replica_after_write_seconds=_env_int("REPLICA_AFTER_WRITE_SECONDS", 10),
+        photo_store=photo_store,
+        s3_endpoint_url=_env("S3_ENDPOINT_URL"),
+        s3_region=_env("S3_REGION"),
+        s3_access_key_id=_env("S3_ACCESS_KEY_ID"),
+        s3_secret_access_key=s3_secret,
     )
 
 

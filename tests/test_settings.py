@@ -104,3 +104,27 @@ def test_production_refuses_to_start_without_identifier_keys(monkeypatch, tmp_pa
     key_file.write_text(IDENTIFIER_KEYS["RELIEF_DATA_KEYS"])
     monkeypatch.setenv("RELIEF_DATA_KEYS_FILE", str(key_file))
     assert load_settings().data_keys == IDENTIFIER_KEYS["RELIEF_DATA_KEYS"]
+
+
+def test_replica_and_photo_store_settings(monkeypatch, tmp_path):
+    monkeypatch.setenv("RELIEF_VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("RELIEF_DATABASE_URL", raising=False)
+    monkeypatch.setenv("RELIEF_DATABASE_REPLICA_URL", "postgresql://u:p@replica:5432/relief")
+    with pytest.raises(SettingsError, match="REPLICA"):  # a replica of SQLite does not exist
+        load_settings()
+    monkeypatch.setenv("RELIEF_DATABASE_URL", "postgresql://u:p@primary:5432/relief")
+    assert load_settings().database_replica_url == "postgresql://u:p@replica:5432/relief"
+    monkeypatch.setenv("RELIEF_PHOTO_STORE", "/srv/photos")
+    with pytest.raises(SettingsError, match="PHOTO_STORE"):
+        load_settings()
+    secret_file = tmp_path / "s3-secret"
+    secret_file.write_text("s3cr3t\n")
+    monkeypatch.setenv("RELIEF_PHOTO_STORE", "s3://relief-photos/jinan")
+    monkeypatch.setenv("RELIEF_S3_ENDPOINT_URL", "https://minio.internal:9000")
+    monkeypatch.setenv("RELIEF_S3_SECRET_ACCESS_KEY_FILE", str(secret_file))
+    settings = load_settings()
+    assert (settings.photo_store, settings.s3_endpoint_url) == (
+        "s3://relief-photos/jinan",
+        "https://minio.internal:9000",
+    )
+    assert settings.s3_secret_access_key == "s3cr3t"

@@ -32,6 +32,7 @@ from relief_pwa.core.money import fen_to_decimal_str, format_yuan
 from relief_pwa.core.periods import Period, parse_period
 from relief_pwa.core.sampling import ALL, ErrorEstimate
 from relief_pwa.handlers.common import C, first, flash, form_errors, is_htmx, needs, now_of, render
+from relief_pwa.handlers.replica import REPLICA_READS
 from relief_pwa.i18n import gettext, translate
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.analytics import (
@@ -682,7 +683,7 @@ async def _dashboard_page(
     )
 
 
-@get("/analytics", name="analytics", opt=needs(C.ANALYTICS_READ))
+@get("/analytics", name="analytics", opt={**needs(C.ANALYTICS_READ), **REPLICA_READS})
 async def analytics_home(
     request: Request[Any, Any, Any],
     actor: NamedDependency[Actor],
@@ -700,7 +701,7 @@ async def analytics_home(
     return await _dashboard_page(request, actor, None, pq, format[:8], table[:40])
 
 
-@get("/analytics/{org_code:str}", name="analytics-unit", opt=needs(C.ANALYTICS_READ))
+@get("/analytics/{org_code:str}", name="analytics-unit", opt={**needs(C.ANALYTICS_READ), **REPLICA_READS})
 async def analytics_unit(
     request: Request[Any, Any, Any],
     actor: NamedDependency[Actor],
@@ -749,7 +750,11 @@ def household_table(result: HouseholdList) -> DataTable:
     return table
 
 
-@get("/analytics/{org_code:str}/households", name="analytics-households", opt=needs(C.ANALYTICS_READ))
+@get(
+    "/analytics/{org_code:str}/households",
+    name="analytics-households",
+    opt={**needs(C.ANALYTICS_READ), **REPLICA_READS},
+)
 async def analytics_households(
     request: Request[Any, Any, Any],
     actor: NamedDependency[Actor],
@@ -828,7 +833,7 @@ def _visit_label(value: str) -> str:
 # --- monthly report for the leading group ------------------------------------------------
 
 
-@get("/analytics/report", name="analytics-report", opt=needs(C.ANALYTICS_READ))
+@get("/analytics/report", name="analytics-report", opt={**needs(C.ANALYTICS_READ), **REPLICA_READS})
 async def analytics_report(
     request: Request[Any, Any, Any],
     actor: NamedDependency[Actor],

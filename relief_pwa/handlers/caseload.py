@@ -15,6 +15,7 @@ from relief_pwa.core.caseload import COLUMN_BY_KEY, COLUMNS
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.i18n import N_
 from relief_pwa.handlers.common import C, is_htmx, needs, now_of, render
+from relief_pwa.handlers.replica import REPLICA_READS
 from relief_pwa.i18n import translate
 from relief_pwa.services import caseload
 from relief_pwa.services.actors import Actor
@@ -112,7 +113,7 @@ async def template(request: Request[Any, Any, Any], actor: NamedDependency[Actor
     return _download(caseload.template_bytes(), "caseload-template.xlsx")
 
 
-@get("/caseload/export.xlsx", name="caseload_export", opt=needs(C.CASELOAD_IMPORT))
+@get("/caseload/export.xlsx", name="caseload_export", opt={**needs(C.CASELOAD_IMPORT), **REPLICA_READS})
 async def export(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[bytes]:
     buffer = io.BytesIO()
     await caseload.export_roster(actor, buffer, now=now_of(request))

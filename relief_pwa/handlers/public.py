@@ -34,6 +34,7 @@ from relief_pwa.handlers.common import (
     public_base_url,
     render,
 )
+from relief_pwa.handlers.replica import REPLICA_READS
 from relief_pwa.i18n import current_language, gettext
 from relief_pwa.services import objections as objection_service
 from relief_pwa.services import policies as policy_service
@@ -142,7 +143,7 @@ async def public_home(request: Request[Any, Any, Any]) -> Response[Any]:
     return _cached_page(request, "public/index.html", {"directory": directory, "policies": policies}, etag)
 
 
-@get("/board/{code:str}", name="board", opt=PUBLIC_OPT, before_request=limit_reads)
+@get("/board/{code:str}", name="board", opt={**PUBLIC_OPT, **REPLICA_READS}, before_request=limit_reads)
 async def board_page(
     request: Request[Any, Any, Any],
     *,
@@ -164,7 +165,12 @@ async def board_page(
     return _cached_page(request, "public/board.html", context, _etag("board", board.etag_seed, page))
 
 
-@get("/board/{code:str}/poster", name="board_poster", opt=PUBLIC_OPT, before_request=limit_reads)
+@get(
+    "/board/{code:str}/poster",
+    name="board_poster",
+    opt={**PUBLIC_OPT, **REPLICA_READS},
+    before_request=limit_reads,
+)
 async def board_poster(request: Request[Any, Any, Any], *, code: FromPath[str]) -> Response[Any]:
     unit = await public_boards.get_unit(code)
     if unit.level not in public_boards.BOARD_LEVELS:

@@ -18,6 +18,7 @@ from relief_pwa.core.errors import DomainError
 from relief_pwa.core.money import parse_yuan
 from relief_pwa.core.scoring import FACTOR_CODES, FACTOR_LABELS, model_to_dict
 from relief_pwa.handlers.common import C, first, flash, form_errors, is_htmx, needs, now_of, render
+from relief_pwa.handlers.replica import REPLICA_READS
 from relief_pwa.i18n import translate
 from relief_pwa.services import jobs
 from relief_pwa.services.actors import Actor
@@ -167,7 +168,7 @@ async def recompute(
 # --------------------------------------------------------------------------- ranking
 
 
-@get("/ranking", name="ranking", opt=needs(C.RANKING_READ))
+@get("/ranking", name="ranking", opt={**needs(C.RANKING_READ), **REPLICA_READS})
 async def ranking(
     request: Request[Any, Any, Any],
     actor: NamedDependency[Actor],

@@ -6,8 +6,9 @@ plain ints and ISO strings), builds each household's facts and its snapshot
 JSON from the same raw values, and scores them with ``core.scoring``.
 
 Nothing here imports the ORM or the web stack, so a worker process can import
-it quickly: on SQLite, ``score_span_sqlite`` loads and scores a span of
-households over its own read-only connection while the parent writes
+it quickly: ``score_span_sqlite`` (over its own read-only connection) and
+``score_span_postgres`` (over its own connection, on the snapshot the parent
+exported) load and score a span of households while the parent writes
 (services/scoring.py ``rescore_all``).
 """
 
@@ -16,6 +17,7 @@ households over its own read-only connection while the parent writes
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hashlib
 import json
@@ -574,3 +576,77 @@ def _not_stored(connection: sqlite3.Connection, snapshots: list[tuple[str, str]]
 def _sqlite_args(args: Sequence[Any]) -> tuple[Any, ...]:
     # What Piccolo's SQLite adapters store: ISO dates, 1/0 booleans.
     return tuple(a.isoformat() if isinstance(a, date) else int(a) if isinstance(a, bool) else a for a in args)
+
+
+def score_span_postgres(
+    connect: dict[str, Any],
+    snapshot_id: str,
+    first_id: int,
+    last_id: int,
+    model_definition: dict[str, Any],
+    standards: Sequence[Standard],
+    now: datetime,
+    trigger: str,
+) -> ScoredRows:
+    """Load and score the open households first_id…last_id on PostgreSQL, in a worker process.
+
+    ``connect`` holds asyncpg's connection arguments; ``snapshot_id`` is what the
+    parent's ``pg_export_snapshot()`` returned inside its write transaction, so
+    every worker reads exactly the state the parent writes over, whatever commits
+    meanwhile. The rows come back to the parent, which writes them in batches.
+    """
+    return asyncio.run(
+        _score_span_postgres(
+            connect, snapshot_id, first_id, last_id, model_definition, standards, now, trigger
+        )
+    )
+
+
+async def _score_span_postgres(
+    connect: dict[str, Any],
+    snapshot_id: str,
+    first_id: int,
+    last_id: int,
+    model_definition: dict[str, Any],
+    standards: Sequence[Standard],
+    now: datetime,
+    trigger: str,
+) -> ScoredRows:
+    import asyncpg  # only the PostgreSQL workers need the driver
+
+    model = model_from_dict(model_definition)
+    as_of = local_date(now)
+    q = Spelling(sqlite=False)
+    connection = await asyncpg.connect(**connect)
+    try:
+        async with connection.transaction(isolation="repeatable_read", readonly=True):
+            await connection.execute(f"SET TRANSACTION SNAPSHOT '{_snapshot_literal(snapshot_id)}'")
+            with bulk_allocation():
+                sql, args = households_query(q, after_id=first_id - 1, last_id=last_id)
+                households = await connection.fetch(q.placeholders(sql), *args)
+                if not households:
+                    return ScoredRows([], [], [], 0)
+                lookback = Lookback.for_models([model], as_of)
+                rows = [
+                    await connection.fetch(q.placeholders(sql), *args)
+                    for sql, args in fact_queries(q, households[0][0], households[-1][0], as_of, lookback)
+                ]
+                city = assemble_city(households, rows, as_of=as_of)
+                scored = score_rows(city, model, standards, now=now, trigger=trigger, sqlite=False)
+                digests = [digest for digest, _ in scored.snapshots]
+                stored = {
+                    row[0]
+                    for row in await connection.fetch(
+                        "SELECT digest FROM index_snapshot WHERE digest = ANY($1::varchar[])", digests
+                    )
+                }
+            return scored._replace(snapshots=[(d, body) for d, body in scored.snapshots if d not in stored])
+    finally:
+        await connection.close()
+
+
+def _snapshot_literal(snapshot_id: str) -> str:
+    # SET TRANSACTION SNAPSHOT takes no parameter; the id is PostgreSQL's own ("00000003-0000001B-1").
+    if not snapshot_id or any(c not in "0123456789ABCDEFabcdef-" for c in snapshot_id):
+        raise ValueError(f"not a snapshot id: {snapshot_id!r:.40}")
+    return snapshot_id

@@ -7,7 +7,9 @@ run in worker threads so one 12 MP upload never stalls the event loop.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import logging
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -16,7 +18,17 @@ from typing import Any
 import anyio.to_thread
 
 from relief_pwa.adapters.photos import PhotoLimits, ProcessedPhoto, process_photo
-from relief_pwa.adapters.storage import LocalPhotoStore, PhotoKind, PhotoNotStoredError
+from relief_pwa.adapters.storage import (
+    LocalPhotoStore,
+    PhotoKind,
+    PhotoNotStoredError,
+    PhotoStore,
+    PhotoStoreError,
+    S3Credentials,
+    S3Location,
+    S3PhotoStore,
+    make_s3_client,
+)
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden
 from relief_pwa.core.fieldwork import PhotoPurpose, VisitStatus
 from relief_pwa.core.i18n import N_
@@ -37,13 +49,46 @@ MAX_PHOTOS_PER_VISIT = 30
 CAPTION_MAX_LENGTH = 200
 
 
+log = logging.getLogger(__name__)
+
+
 @lru_cache(maxsize=4)
 def _store_at(root: Path) -> LocalPhotoStore:
     return LocalPhotoStore(root)
 
 
-def photo_store() -> LocalPhotoStore:
+@lru_cache(maxsize=4)
+def _s3_store_at(url: str, credentials: S3Credentials) -> S3PhotoStore:
+    return S3PhotoStore(S3Location.parse(url), make_s3_client(credentials))
+
+
+def local_photo_store() -> LocalPhotoStore:
+    """The photos on this machine's disk (the store unless RELIEF_PHOTO_STORE names a bucket)."""
     return _store_at(get_settings().media_dir / "photos")
+
+
+def s3_credentials() -> S3Credentials:
+    settings = get_settings()
+    return S3Credentials(
+        settings.s3_endpoint_url, settings.s3_region, settings.s3_access_key_id, settings.s3_secret_access_key
+    )
+
+
+def photo_store() -> PhotoStore:
+    """The configured store: an S3-compatible bucket, or the local disk."""
+    settings = get_settings()
+    if settings.photo_store:
+        return _s3_store_at(settings.photo_store, s3_credentials())
+    return local_photo_store()
+
+
+class PhotoStoreUnavailable(DomainError):
+    """The photo store failed; the details are logged, the user sees what to do."""
+
+
+def _unavailable(exc: PhotoStoreError, message: str) -> PhotoStoreUnavailable:
+    log.warning("%s", exc)
+    return PhotoStoreUnavailable(message, field="photo")
 
 
 async def prepare_photo(data: bytes) -> ProcessedPhoto:
@@ -56,14 +101,26 @@ async def prepare_photo(data: bytes) -> ProcessedPhoto:
 
 
 async def store_photo(photo: ProcessedPhoto) -> None:
-    """Write image and thumbnail (idempotent: the key is the content)."""
+    """Write image and thumbnail (idempotent: the key is the content), before any row
+    refers to them: a store that fails raises here and no row is written.
+
+    Raises:
+        PhotoStoreUnavailable: the store could not take both renditions.
+    """
 
     def put() -> None:
         store = photo_store()
         store.put(photo.sha256, photo.image_jpeg, PhotoKind.IMAGE)
         store.put(photo.sha256, photo.thumb_jpeg, PhotoKind.THUMB)
 
-    await anyio.to_thread.run_sync(put)
+    try:
+        await anyio.to_thread.run_sync(put)
+    except PhotoStoreError as exc:
+        # An image stored without its thumbnail is never linked (no row points at it),
+        # and the retry that the user is asked for stores the rest under the same key.
+        raise _unavailable(
+            exc, N_("The photo store cannot be reached; the photo was not saved. Please try again later.")
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -237,9 +294,12 @@ async def read_photo(actor: Actor, photo_id: int, *, now: datetime, thumb: bool 
             org_path=str(row["org_path"]) if row else "",
         )
     try:
-        data: bytes = await anyio.to_thread.run_sync(photo_store().get, view.sha256, kind)
+        # In the thread as a whole: the first call also builds the store's client.
+        data: bytes = await anyio.to_thread.run_sync(lambda: photo_store().get(view.sha256, kind))
     except PhotoNotStoredError:
         raise NotFoundOrForbidden() from None
+    except PhotoStoreError as exc:
+        raise _unavailable(exc, N_("The photo store cannot be reached. Please try again later.")) from exc
     return data
 
 
@@ -250,3 +310,56 @@ async def list_visit_photos(actor: Actor, visit_id: int) -> list[PhotoView]:
         .order_by(Photo.id)
     )
     return [photo_view(r) for r in rows]
+
+
+@dataclass
+class MigrationReport:
+    """What ``migrate_local_photos`` did, rendition by rendition."""
+
+    copied: int = 0  # written to the target and verified
+    already: int = 0  # the target held the same bytes already (an earlier or interrupted run)
+    failed: list[str] = field(default_factory=list)  # "key (kind): why"
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def _migrate_one(target: S3PhotoStore, key: str, kind: PhotoKind, path: Path) -> bool:
+    """Copy one local rendition unless the target holds the same bytes; True if copied.
+
+    The local bytes are checked against their key first (an image's key is its
+    SHA-256), and the copy is checked by the MD5 the server computed.
+    """
+    data = path.read_bytes()
+    if kind == PhotoKind.IMAGE and hashlib.sha256(data).hexdigest() != key:
+        raise PhotoStoreError(f"local file {path.name} does not match its key; not copied")
+    if target.stored_md5(key, kind) == hashlib.md5(data, usedforsecurity=False).hexdigest():
+        return False
+    target.put_verified(target.object_key(key, kind), data)
+    return True
+
+
+async def migrate_local_photos(
+    source: LocalPhotoStore, target: S3PhotoStore, *, progress: Any = None
+) -> MigrationReport:
+    """Copy every local photo and thumbnail to the bucket (``relief-pwa photos migrate``).
+
+    Idempotent and resumable: a rendition the bucket already holds with the same
+    checksum is skipped, so a second or interrupted run copies only what is left.
+    Nothing local is deleted. Each copy runs in a worker thread.
+    """
+    report = MigrationReport()
+    for key, kind, path in source.stored():
+        try:
+            copied = await anyio.to_thread.run_sync(_migrate_one, target, key, kind, path)
+        except (PhotoStoreError, OSError) as exc:
+            report.failed.append(f"{key} ({kind.value}): {exc}")
+            continue
+        if copied:
+            report.copied += 1
+        else:
+            report.already += 1
+        if progress is not None:
+            progress(report)
+    return report

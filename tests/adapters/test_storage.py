@@ -28,7 +28,8 @@ def all_files(root: Path) -> list[Path]:
 
 
 def test_round_trip_and_sharded_layout(tmp_path: Path) -> None:
-    store: PhotoStore = LocalPhotoStore(tmp_path)
+    local = LocalPhotoStore(tmp_path)
+    store: PhotoStore = local
 
     assert store.put(KEY, IMAGE, PhotoKind.IMAGE) is True
     assert store.put(KEY, THUMB, PhotoKind.THUMB) is True
@@ -38,7 +39,7 @@ def test_round_trip_and_sharded_layout(tmp_path: Path) -> None:
     assert store.exists(KEY, PhotoKind.IMAGE)
     shard = tmp_path / KEY[:2] / KEY[2:4]
     assert all_files(tmp_path) == [shard / f"{KEY}.jpg", shard / f"{KEY}.thumb.jpg"]
-    assert store.path_for(KEY, PhotoKind.THUMB) == shard / f"{KEY}.thumb.jpg"
+    assert local.path_for(KEY, PhotoKind.THUMB) == shard / f"{KEY}.thumb.jpg"
 
 
 def test_second_put_is_a_no_op(tmp_path: Path) -> None:

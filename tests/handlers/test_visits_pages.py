@@ -16,7 +16,7 @@ from relief_pwa.adapters.photos import MIB
 from relief_pwa.core.permissions import Capability, can
 from relief_pwa.services.audit import verify_chain
 from relief_pwa.services.cards import do_issue_card
-from relief_pwa.services.photos import UPLOAD_LIMIT_BYTES, photo_store
+from relief_pwa.services.photos import UPLOAD_LIMIT_BYTES, local_photo_store
 from relief_pwa.tables import Application, AuditEvent, EligibilityOpinion, Photo, Visit
 from tests.adapters import imagefactory
 from tests.services.fieldwork_support import (
@@ -58,7 +58,7 @@ def _record_form(
 
 
 async def _stored_files() -> int:
-    return sum(1 for path in photo_store().root.rglob("*.jpg"))
+    return sum(1 for path in local_photo_store().root.rglob("*.jpg"))
 
 
 async def test_my_visits_page_lists_today_and_overdue(world: Any, client: Any, now: datetime) -> None:

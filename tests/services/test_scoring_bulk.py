@@ -118,8 +118,8 @@ async def _bench_records(trigger: str) -> dict[int, dict[str, Any]]:
 
 
 async def test_worker_processes_store_what_one_process_stores(world: Any, now: Any) -> None:
-    """The forked workers (SQLite) read, score and spell snapshots exactly as the
-    in-process path does, free text escaped as json.dumps does, and the text
+    """The forked workers (SQLite, or PostgreSQL on an exported snapshot) read, score and
+    spell snapshots exactly as the in-process path does, free text escaped as json.dumps does, and the text
     equals the single-household path's snapshot (so unchanged facts are recognised)."""
     await do_seed_standards(SYSTEM_ACTOR, now=now)
     made = [
