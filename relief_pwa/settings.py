@@ -98,6 +98,9 @@ class Settings:
     hsts: bool = False
     import_max_rows: int = 300_000  # caseload import: rows read from one file, all sheets
     import_max_bytes: int = 64 * 1024 * 1024  # caseload import: largest file accepted
+    # The in-app scheduler of daily work (services/scheduler.py) looks for due tasks this
+    # often; 0 turns it off (run `relief-pwa tick` from cron or a systemd timer instead).
+    scheduler_interval_seconds: int = 600
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -256,7 +259,15 @@ def load_settings() -> Settings:
         hsts=_env_bool("HSTS", mode == "production"),
         import_max_rows=_env_int("IMPORT_MAX_ROWS", 300_000),
         import_max_bytes=_env_int("IMPORT_MAX_BYTES", 64 * 1024 * 1024),
+        scheduler_interval_seconds=_scheduler_interval(),
     )
+
+
+def _scheduler_interval() -> int:
+    seconds = _env_int("SCHEDULER_INTERVAL_SECONDS", 600)
+    if seconds < 0:
+        raise SettingsError("RELIEF_SCHEDULER_INTERVAL_SECONDS must be 0 (off) or a number of seconds")
+    return seconds
 
 
 @lru_cache(maxsize=1)

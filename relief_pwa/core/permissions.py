@@ -75,6 +75,8 @@ class Capability(StrEnum):
     FOLLOWUP_ALERTS_READ = "followup.alerts_read"
     FOLLOWUP_ALERT_RESOLVE = "followup.alert_resolve"
     REVIEWS_SCHEDULE = "reviews.schedule"
+    DEADLINE_ALERTS_READ = "deadline.alerts_read"  # overdue reviews and investigations in one's area
+    SCHEDULER_READ = "scheduler.read"  # the runs of the daily time-driven tasks
     # analysis
     ANALYTICS_READ = "analytics.read"
     SAMPLE_DRAW = "sample.draw"
@@ -120,6 +122,8 @@ READ_ONLY: frozenset[Capability] = frozenset(
         C.POLICIES_READ,
         C.SCORING_MODELS_READ,
         C.BOT_CONSOLE,
+        C.DEADLINE_ALERTS_READ,
+        C.SCHEDULER_READ,
     }
 )
 
@@ -138,6 +142,7 @@ _FIELD = {
     C.APP_START_REVIEW,
     C.BOT_CONSOLE,
     C.BOT_CONSOLE_SEND,
+    C.DEADLINE_ALERTS_READ,
 }
 
 # What the district centre and the city bureau both do: resources, plans, funds and
@@ -160,6 +165,8 @@ _MONEY_AND_FOLLOW_UP = {
     C.ANALYTICS_READ,
     C.SAMPLE_DRAW,
     C.SAMPLE_FINDING_RECORD,
+    C.DEADLINE_ALERTS_READ,
+    C.SCHEDULER_READ,
 }
 
 GRANTS: dict[str, frozenset[Capability]] = {

@@ -19,6 +19,7 @@ from relief_pwa.handlers import (
     plans,
     public,
     rules,
+    scheduler,
     scoring,
     supervision,
     system,
@@ -53,4 +54,5 @@ ROUTES: list[Any] = [
     *analytics.ROUTES,
     *botweb.ROUTES,
     *caseload.ROUTES,
+    *scheduler.ROUTES,
 ]
