@@ -206,9 +206,8 @@ async def test_a_done_review_clears_its_alert(world, now) -> None:
 
 async def test_two_holders_never_hold_the_lock_at_once(db) -> None:
     engine = ScheduledRun._meta.db
-    async with scheduler.tick_lock(engine) as first:
-        async with scheduler.tick_lock(engine) as second:
-            assert first and not second
+    async with scheduler.tick_lock(engine) as first, scheduler.tick_lock(engine) as second:
+        assert first and not second
     async with scheduler.tick_lock(engine) as again:
         assert again  # released
 
