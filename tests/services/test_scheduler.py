@@ -45,8 +45,10 @@ def _person(name: str, born: date, sequence: int, relation: str = "head") -> Any
 
 
 async def _time_records(household_id: int) -> int:
-    return await IndexRecord.count().where(
-        (IndexRecord.household == household_id) & (IndexRecord.trigger == "time")
+    return int(
+        await IndexRecord.count().where(
+            (IndexRecord.household == household_id) & (IndexRecord.trigger == "time")
+        )
     )
 
 
