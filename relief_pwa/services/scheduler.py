@@ -27,6 +27,7 @@ keeps its own loop (services/periodic.py).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time as wall
 import uuid
@@ -52,6 +53,7 @@ from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.bulk_scoring import (
     Lookback,
+    Query,
     assemble_city,
     bulk_allocation,
     fact_queries,
@@ -79,6 +81,7 @@ RENEW_EVERY_SECONDS = 30
 MAX_CATCH_UP_DAYS = 400  # after a long stop, re-scoring looks back at most this far
 RESCORE_SPAN = 2_000  # households re-scored per write transaction
 ERROR_CHARS = 500
+FIRST_TICK_AFTER_SECONDS = 5.0  # the app looks for due work this soon after start-up
 
 TaskFn = Callable[[datetime], Awaitable[int]]
 
@@ -318,7 +321,9 @@ async def scheduler_lifespan(app: Any) -> AsyncIterator[None]:
         yield
         return
     clock = app.state.clock
-    async with every(seconds, lambda: run_tick(clock.now()), name="scheduler", first_after=5.0):
+    async with every(
+        seconds, lambda: run_tick(clock.now()), name="scheduler", first_after=FIRST_TICK_AFTER_SECONDS
+    ):
         yield
 
 
@@ -622,6 +627,26 @@ async def time_driven_households(model: ScoringModel, since: date, today: date) 
     return [int(r[0]) for r in rows]
 
 
+_SPAN_PREDICATE = "household >= {} AND household <= {}"
+
+
+def _only_these(queries: list[Query], ids: list[int], sqlite: bool) -> list[Query]:
+    """The fact queries of a span of households narrowed to ``ids``: the few households
+    that changed, not every household between the first and the last of them (a query
+    whose text is not the expected span is kept as it is; its rows are filtered after)."""
+    value: Any = json.dumps(ids) if sqlite else ids
+    predicate = (
+        "household IN (SELECT value FROM json_each({}))" if sqlite else "household = ANY({}::integer[])"
+    )
+    narrowed: list[Query] = []
+    for sql, args in queries:
+        if sql.count(_SPAN_PREDICATE) == 1 and sql.index(_SPAN_PREDICATE) < sql.index("{}") + 1:
+            narrowed.append((sql.replace(_SPAN_PREDICATE, predicate), (value, *args[2:])))
+        else:
+            narrowed.append((sql, args))
+    return narrowed
+
+
 def _spans(ids: list[int], size: int) -> list[list[int]]:
     return [ids[start : start + size] for start in range(0, len(ids), size)]
 
@@ -665,10 +690,11 @@ async def rescore_time_driven(now: datetime) -> int:
                 households = [h for h in await q.fetch(sql, *args) if int(h[0]) in wanted]
                 if not households:
                     continue
-                facts = [
-                    await q.fetch(fsql, *fargs)
-                    for fsql, fargs in fact_queries(q, span[0], span[-1], today, lookback)
-                ]
+                facts = []
+                for fsql, fargs in _only_these(
+                    fact_queries(q, span[0], span[-1], today, lookback), span, q.sqlite
+                ):
+                    facts.append([r for r in await q.fetch(fsql, *fargs) if int(r[0]) in wanted])
                 city = assemble_city(households, facts, as_of=today)
                 rows = score_rows(city, model, standards, now=now, trigger="time", sqlite=is_sqlite(engine))
             if rows.records:

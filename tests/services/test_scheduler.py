@@ -288,3 +288,31 @@ async def test_the_overdue_page_shows_the_area_s_alerts(world, now, make_client)
     other = make_client()
     await other.login("station_b")
     assert f"/visits/{city['review_id']}" not in (await other.get("/deadlines")).text
+
+
+async def test_the_app_ticks_on_its_own_unless_turned_off(db, clock, monkeypatch) -> None:
+    from dataclasses import replace
+
+    from relief_pwa.app import create_app
+    from relief_pwa.settings import load_settings
+
+    ran: list[datetime] = []
+
+    async def task(at: datetime) -> int:
+        ran.append(at)
+        return 1
+
+    monkeypatch.setattr(scheduler, "_TASKS", {})
+    monkeypatch.setattr(scheduler, "FIRST_TICK_AFTER_SECONDS", 0.0)
+    scheduler.register("task", task)
+    off = create_app(replace(load_settings(), scheduler_interval_seconds=0), clock)
+    async with scheduler.scheduler_lifespan(off):
+        await asyncio.sleep(0.3)
+    assert ran == []
+    on = create_app(replace(load_settings(), scheduler_interval_seconds=1), clock)
+    async with scheduler.scheduler_lifespan(on):
+        for _ in range(50):
+            if ran:
+                break
+            await asyncio.sleep(0.1)
+    assert ran == [clock.now()]
