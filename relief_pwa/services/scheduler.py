@@ -436,6 +436,7 @@ async def close_due_notices(now: datetime) -> int:
 
 REVIEW = "review"
 INVESTIGATION = "investigation"
+ALERTS_PER_TRANSACTION = 300
 _INVESTIGATING = (AppState.RECEIVED.value, AppState.INVESTIGATING.value)
 
 
@@ -484,6 +485,38 @@ async def _overdue_now(today: date, calendar: Calendar) -> list[_Overdue]:
     return found
 
 
+async def _raise(item: _Overdue, today: date, now: datetime) -> int:
+    inserted = (
+        await DeadlineAlert.insert(
+            DeadlineAlert(
+                alert_key=item.key,
+                kind=item.kind,
+                entity_type=item.entity_type,
+                entity_id=item.entity_id,
+                household_id=item.household_id,
+                org_path=item.org_path,
+                due_on=item.due_on,
+                raised_on=today,
+            )
+        )
+        .on_conflict(target=DeadlineAlert.alert_key, action="DO NOTHING")
+        .returning(DeadlineAlert.id)
+    )
+    if not inserted:  # raised before and cleared since: once per deadline
+        return 0
+    await record_event(
+        SYSTEM_ACTOR,
+        "deadline.overdue",
+        item.entity_type,
+        item.entity_id,
+        org_path=item.org_path,
+        now=now,
+        household_id=item.household_id,
+        after={"kind": item.kind, "due_on": item.due_on.isoformat()},
+    )
+    return 1
+
+
 async def raise_overdue(now: datetime) -> int:
     """Mark each overdue review and investigation once (an alert row and an audited
     ``deadline.overdue`` event in its community, which the station and liaison see);
@@ -492,62 +525,35 @@ async def raise_overdue(now: datetime) -> int:
     overdue = await _overdue_now(today, await load_calendar())
     keys = {item.key: item for item in overdue}
     engine = DeadlineAlert._meta.db
+    open_rows = await DeadlineAlert.select(
+        DeadlineAlert.id, DeadlineAlert.alert_key, DeadlineAlert.entity_type, DeadlineAlert.entity_id,
+        DeadlineAlert.org_path, DeadlineAlert.household_id, DeadlineAlert.kind,
+    ).where(DeadlineAlert.cleared_on.is_null())  # fmt: skip
+    open_keys = {r["alert_key"] for r in open_rows}
+    new_items = [item for key, item in keys.items() if key not in open_keys]
+    gone = [row for row in open_rows if row["alert_key"] not in keys]
     raised = 0
-    async with write_transaction(engine):
-        existing: set[str] = set()
-        key_list = list(keys)
-        for start in range(0, len(key_list), 500):
-            existing.update(
-                r["alert_key"]
-                for r in await DeadlineAlert.select(DeadlineAlert.alert_key).where(
-                    DeadlineAlert.alert_key.is_in(key_list[start : start + 500])
+    # Short transactions: after a long stop thousands may be due, and SQLite has one writer.
+    for start in range(0, len(new_items), ALERTS_PER_TRANSACTION):
+        async with write_transaction(engine):
+            for item in new_items[start : start + ALERTS_PER_TRANSACTION]:
+                raised += await _raise(item, today, now)
+    for start in range(0, len(gone), ALERTS_PER_TRANSACTION):
+        async with write_transaction(engine):
+            for row in gone[start : start + ALERTS_PER_TRANSACTION]:
+                await DeadlineAlert.update({DeadlineAlert.cleared_on: today}).where(
+                    DeadlineAlert.id == row["id"]
                 )
-            )
-        for key, item in keys.items():
-            if key in existing:
-                continue
-            await DeadlineAlert.insert(
-                DeadlineAlert(
-                    alert_key=key,
-                    kind=item.kind,
-                    entity_type=item.entity_type,
-                    entity_id=item.entity_id,
-                    household_id=item.household_id,
-                    org_path=item.org_path,
-                    due_on=item.due_on,
-                    raised_on=today,
+                await record_event(
+                    SYSTEM_ACTOR,
+                    "deadline.cleared",
+                    row["entity_type"],
+                    int(row["entity_id"]),
+                    org_path=row["org_path"],
+                    now=now,
+                    household_id=int(row["household_id"]),
+                    after={"kind": row["kind"]},
                 )
-            ).on_conflict(target=DeadlineAlert.alert_key, action="DO NOTHING")
-            await record_event(
-                SYSTEM_ACTOR,
-                "deadline.overdue",
-                item.entity_type,
-                item.entity_id,
-                org_path=item.org_path,
-                now=now,
-                household_id=item.household_id,
-                after={"kind": item.kind, "due_on": item.due_on.isoformat()},
-            )
-            raised += 1
-        # Open alerts no longer overdue (done, cancelled, rescheduled): cleared, once.
-        open_rows = await DeadlineAlert.select(
-            DeadlineAlert.id, DeadlineAlert.alert_key, DeadlineAlert.entity_type, DeadlineAlert.entity_id,
-            DeadlineAlert.org_path, DeadlineAlert.household_id, DeadlineAlert.kind,
-        ).where(DeadlineAlert.cleared_on.is_null())  # fmt: skip
-        for row in open_rows:
-            if row["alert_key"] in keys:
-                continue
-            await DeadlineAlert.update({DeadlineAlert.cleared_on: today}).where(DeadlineAlert.id == row["id"])
-            await record_event(
-                SYSTEM_ACTOR,
-                "deadline.cleared",
-                row["entity_type"],
-                int(row["entity_id"]),
-                org_path=row["org_path"],
-                now=now,
-                household_id=int(row["household_id"]),
-                after={"kind": row["kind"]},
-            )
     return raised
 
 
