@@ -154,6 +154,7 @@ def test_tick_from_two_processes_does_each_task_once(tmp_path):
     assert [p.returncode for p in both] == [0, 0], outputs
     with sqlite3.connect(tmp_path / "relief.sqlite3") as conn:
         runs = conn.execute("SELECT task, day, status, attempts FROM scheduled_run ORDER BY task").fetchall()
-    assert runs and {(day, status, attempts) for _, day, status, attempts in runs} == {("2026-03-02", "done", 1)}
+    assert runs
+    assert {(day, status, attempts) for _, day, status, attempts in runs} == {("2026-03-02", "done", 1)}
     again = run(tmp_path, "tick", "--at", "2026-03-02T10:00")
     assert again.returncode == 0 and "close_due_notices: skipped" in again.stdout, again.stdout
