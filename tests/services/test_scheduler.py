@@ -316,3 +316,25 @@ async def test_the_app_ticks_on_its_own_unless_turned_off(db, clock, monkeypatch
                 break
             await asyncio.sleep(0.1)
     assert ran == [clock.now()]
+
+
+async def test_a_lease_left_by_a_dead_tick_expires(db) -> None:
+    import time as wall
+
+    from relief_pwa.db import is_sqlite
+    from relief_pwa.tables import SchedulerLease
+
+    engine = ScheduledRun._meta.db
+    if not is_sqlite(engine):
+        pytest.skip("SQLite only: PostgreSQL's advisory lock goes with its connection")
+    held_until = int(wall.time()) + 60
+    await SchedulerLease.insert(
+        SchedulerLease(name=scheduler.LOCK_NAME, holder="gone", expires_epoch=held_until)
+    )
+    async with scheduler.tick_lock(engine) as taken:
+        assert not taken  # still within its lease
+    await SchedulerLease.update({SchedulerLease.expires_epoch: int(wall.time()) - 1}).where(
+        SchedulerLease.name == scheduler.LOCK_NAME
+    )
+    async with scheduler.tick_lock(engine) as taken:
+        assert taken
