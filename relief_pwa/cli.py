@@ -346,6 +346,37 @@ def cmd_rescore(args: argparse.Namespace) -> None:
     print(f"re-scored {count} households in {seconds:.1f} s ({skipped} skipped: no standard in force)")
 
 
+def cmd_tick(args: argparse.Namespace) -> None:
+    """Run the daily tasks that are due (cron or a systemd timer; docs/scheduler.md)."""
+    from datetime import datetime
+
+    from relief_pwa.clock import CHINA_TZ, SystemClock
+    from relief_pwa.services.scheduler import run_tick
+
+    if args.at:
+        try:
+            at = datetime.fromisoformat(args.at)
+        except ValueError as exc:
+            raise SystemExit(f"--at must be an ISO time, e.g. 2026-03-01T06:00+08:00 ({exc})") from exc
+        now = at if at.tzinfo is not None else at.replace(tzinfo=CHINA_TZ)  # a bare time is Beijing time
+    else:
+        now = SystemClock().now()
+    only = [name.strip() for name in args.only.split(",") if name.strip()]
+    report = run_async(run_tick(now, only=only))
+    if report.locked_out:
+        print(f"{report.day}: another tick is running; nothing done")
+        return
+    for outcome in report.outcomes:
+        detail = (
+            f" {outcome.count}"
+            if outcome.status == "done"
+            else (f" {outcome.error}" if outcome.error else "")
+        )
+        print(f"{report.day} {outcome.task}: {outcome.status}{detail}")
+    if any(o.status == "failed" for o in report.outcomes):
+        raise SystemExit(1)
+
+
 def cmd_keys_rotate(args: argparse.Namespace) -> None:
     from relief_pwa.clock import SystemClock
     from relief_pwa.services.key_rotation import rotate_keys
@@ -559,6 +590,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes that load and score in parallel (0: in this process)",
     )
     rescore.set_defaults(func=cmd_rescore)
+    tick = sub.add_parser(
+        "tick",
+        help="run the daily time-driven work that is due (for cron or a systemd timer; safe to repeat)",
+    )
+    tick.add_argument("--at", default="", help="act as if it were this ISO time (Beijing time if no offset)")
+    tick.add_argument("--only", default="", help="comma-separated task names (default: every task)")
+    tick.set_defaults(func=cmd_tick)
     imp = sub.add_parser(
         "import-caseload",
         help="bring in a bureau's roster of current recipients (XLSX or CSV), or write its template",

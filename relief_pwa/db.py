@@ -181,6 +181,21 @@ class BoundedSQLiteEngine(SQLiteEngine):
         finally:
             await pool.release(raw)
 
+    async def _run_in_existing_connection(
+        self,
+        connection: Any,
+        query: str,
+        args: list[Any] | None = None,
+        query_type: str = "generic",
+        table: Any = None,
+    ) -> Any:
+        # Piccolo sends "PRAGMA foreign_keys = 1" before every statement of a transaction:
+        # one more trip to the connection's thread per query, and a no-op inside a
+        # transaction anyway. Pooled connections have foreign keys on from the start.
+        connection.row_factory = dict_factory
+        async with connection.execute(query, args or []) as cursor:
+            return await cursor.fetchall()
+
     async def close_pool(self) -> None:
         if self._pool is not None:
             await self._pool.close()

@@ -110,6 +110,9 @@ class Settings:
     s3_region: str = ""
     s3_access_key_id: str = ""
     s3_secret_access_key: str = ""
+    # The in-app scheduler of daily work (services/scheduler.py) looks for due tasks this
+    # often; 0 turns it off (run `relief-pwa tick` from cron or a systemd timer instead).
+    scheduler_interval_seconds: int = 600
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -293,6 +296,7 @@ def load_settings() -> Settings:
         s3_region=_env("S3_REGION"),
         s3_access_key_id=_env("S3_ACCESS_KEY_ID"),
         s3_secret_access_key=s3_secret,
+        scheduler_interval_seconds=_scheduler_interval(),
     )
 
 
@@ -301,6 +305,13 @@ def _retention_days() -> dict[str, int]:
         return parse_overrides(_env("RETENTION_DAYS"))
     except RetentionConfigError as exc:
         raise SettingsError(f"RELIEF_RETENTION_DAYS: {exc}") from exc
+
+
+def _scheduler_interval() -> int:
+    seconds = _env_int("SCHEDULER_INTERVAL_SECONDS", 600)
+    if seconds < 0:
+        raise SettingsError("RELIEF_SCHEDULER_INTERVAL_SECONDS must be 0 (off) or a number of seconds")
+    return seconds
 
 
 @lru_cache(maxsize=1)

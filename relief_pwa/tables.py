@@ -973,3 +973,51 @@ class EmergencyGrant(Table, tablename="emergency_grant"):
     client_token = Varchar(length=40, null=True, default=None, unique=True)  # a retried form grants once
     granted_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
     granted_at = Timestamptz()
+
+
+# --- work that happens on time (services/scheduler.py) -----------------------
+
+
+class ScheduledRun(Table, tablename="scheduled_run"):
+    """One daily task on one local day: done once; a failure is retried at the next tick."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
+    run_key = Varchar(length=90, unique=True)  # "<task>@<YYYY-MM-DD>"
+    task = Varchar(length=60, index=True)
+    day = Date(index=True)
+    status = Varchar(length=12, index=True)  # running | done | failed
+    attempts = Integer(default=0)
+    done_count = Integer(default=0)  # how much the task did
+    error = Text(default="")
+    started_at = Timestamptz()
+    finished_at = Timestamptz(null=True, default=None)
+    duration_ms = Integer(default=0)
+
+
+class SchedulerLease(Table, tablename="scheduler_lease"):
+    """The tick lock on SQLite: whoever holds an unexpired lease runs the tick (PostgreSQL
+    uses an advisory lock instead)."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
+    name = Varchar(length=40, unique=True)
+    holder = Varchar(length=40, default="")
+    expires_epoch = BigInt(default=0)  # wall-clock seconds: a lease is about real time, not the case clock
+
+
+class DeadlineAlert(Table, tablename="deadline_alert"):
+    """A review or investigation found overdue, raised once per deadline for the station and
+    liaison of its community; cleared when the work is done (dashboards count the open ones)."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
+    alert_key = Varchar(length=80, unique=True)  # "<kind>:<entity id>@<due day>"
+    kind = Varchar(length=20, index=True)  # review | investigation
+    entity_type = Varchar(length=20)  # visit | application
+    entity_id = BigInt(index=True)
+    household_id = BigInt(index=True)
+    org_path = Varchar(length=80, index=True)
+    due_on = Date()
+    raised_on = Date(index=True)
+    cleared_on = Date(null=True, default=None, index=True)

@@ -139,3 +139,22 @@ def test_import_caseload_template_dry_run_and_refusal(tmp_path):
     assert "CSV row 2" in refused.stdout and report.is_file()
     with sqlite3.connect(tmp_path / "relief.sqlite3") as conn:
         assert conn.execute("SELECT COUNT(*) FROM household").fetchone()[0] == 0
+
+
+@pytest.mark.slow
+def test_tick_from_two_processes_does_each_task_once(tmp_path):
+    assert run(tmp_path, "migrate").returncode == 0
+    env = {**os.environ, "RELIEF_VAR_DIR": str(tmp_path), "RELIEF_MODE": "demo"}
+    env.pop("RELIEF_DATABASE_URL", None)
+    env.pop("RELIEF_MEDIA_DIR", None)
+    command = [sys.executable, "-m", "relief_pwa", "tick", "--at", "2026-03-02T09:00"]
+    both = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
+    both.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = [p.communicate(timeout=120) for p in both]
+    assert [p.returncode for p in both] == [0, 0], outputs
+    with sqlite3.connect(tmp_path / "relief.sqlite3") as conn:
+        runs = conn.execute("SELECT task, day, status, attempts FROM scheduled_run ORDER BY task").fetchall()
+    assert runs
+    assert {(day, status, attempts) for _, day, status, attempts in runs} == {("2026-03-02", "done", 1)}
+    again = run(tmp_path, "tick", "--at", "2026-03-02T10:00")
+    assert again.returncode == 0 and "close_due_notices: skipped" in again.stdout, again.stdout

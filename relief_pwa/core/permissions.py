@@ -84,6 +84,8 @@ class Capability(StrEnum):
     # several forms of aid per household, and 先行救助
     APPLICATION_ADD = "household.add_application"  # apply for another form of aid from the household file
     EMERGENCY_GRANT = "emergency.grant"  # grant temporary relief at once, up to the rule's limit
+    DEADLINE_ALERTS_READ = "deadline.alerts_read"  # overdue reviews and investigations in one's area
+    SCHEDULER_READ = "scheduler.read"  # the runs of the daily time-driven tasks
     # analysis
     ANALYTICS_READ = "analytics.read"
     SAMPLE_DRAW = "sample.draw"
@@ -133,6 +135,8 @@ READ_ONLY: frozenset[Capability] = frozenset(
         C.POLICIES_READ,
         C.SCORING_MODELS_READ,
         C.BOT_CONSOLE,
+        C.DEADLINE_ALERTS_READ,
+        C.SCHEDULER_READ,
     }
 )
 
@@ -151,6 +155,7 @@ _FIELD = {
     C.APP_START_REVIEW,
     C.BOT_CONSOLE,
     C.BOT_CONSOLE_SEND,
+    C.DEADLINE_ALERTS_READ,
 }
 
 # What the district centre and the city bureau both do: resources, plans, funds and
@@ -174,6 +179,8 @@ _MONEY_AND_FOLLOW_UP = {
     C.ANALYTICS_READ,
     C.SAMPLE_DRAW,
     C.SAMPLE_FINDING_RECORD,
+    C.DEADLINE_ALERTS_READ,
+    C.SCHEDULER_READ,
 }
 
 # Answering a resident's request for the data held on them: the district centre and the city bureau.

@@ -22,6 +22,7 @@ from relief_pwa.handlers import (
     privacy,
     public,
     rules,
+    scheduler,
     scoring,
     supervision,
     system,
@@ -60,4 +61,5 @@ ROUTES: list[Any] = [
     *caseload.ROUTES,
     *aid.ROUTES,
     *privacy.ROUTES,
+    *scheduler.ROUTES,
 ]

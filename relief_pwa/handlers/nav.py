@@ -28,6 +28,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/handover", N_("Hand-over"), C.HANDOVER),
     NavItem("/followups", N_("Follow-ups"), C.FOLLOWUPS_READ),
     NavItem("/life-events", N_("Life events"), C.LIFE_EVENTS_READ),
+    NavItem("/deadlines", N_("Overdue"), C.DEADLINE_ALERTS_READ),
     NavItem("/objections", N_("Objections"), C.OBJECTIONS_READ),
     NavItem("/analytics", N_("Analysis"), C.ANALYTICS_READ),
     NavItem("/supervision", N_("Supervision"), C.AUDIT_READ),
@@ -38,6 +39,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/admin/standards", N_("Standards and rules"), C.STANDARDS_READ),
     NavItem("/caseload/import", N_("Bring in the caseload"), C.CASELOAD_IMPORT),
     NavItem("/bot/console", N_("Bot console"), C.BOT_CONSOLE),
+    NavItem("/system/scheduler", N_("Scheduled work"), C.SCHEDULER_READ),
 )
 
 

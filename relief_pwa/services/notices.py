@@ -157,13 +157,13 @@ async def _visit_targets(visit: VisitFacts) -> list[AppInfo]:
     return await _household_applications(visit.household)
 
 
-async def _queue_visit(kind: str, message: str, visit_id: Any, now: datetime) -> None:
+async def _queue_visit(kind: str, message: str, visit_id: Any, now: datetime) -> int:
     visit = await _visit(visit_id)
     if visit is None:
-        return
+        return 0
     targets = await _visit_targets(visit)
     if not targets:
-        return
+        return 0
     phone = await station_phone(targets[0].org_path)
 
     def render(application: AppInfo) -> str:
@@ -177,7 +177,7 @@ async def _queue_visit(kind: str, message: str, visit_id: Any, now: datetime) ->
         )
 
     # A rescheduled visit is a new notice: the date is part of the entity.
-    await queue_for_applications(targets, kind, f"visit{visit.id}@{visit.on.isoformat()}", render, now)
+    return await queue_for_applications(targets, kind, f"visit{visit.id}@{visit.on.isoformat()}", render, now)
 
 
 @hooks.on("visit.scheduled")
@@ -220,18 +220,18 @@ async def on_visit_done(*, now: datetime, visit_id: Any = None, **_: Any) -> Non
 
 
 async def queue_visit_reminders(now: datetime) -> int:
-    """Remind every household visited tomorrow (idempotent: the dedupe key makes a
-    second run, or a producer's own ``visit.reminder_due``, queue nothing new)."""
+    """Remind every household visited tomorrow; returns how many messages were queued
+    (idempotent: the dedupe key makes a second run, or a producer's own
+    ``visit.reminder_due``, queue nothing new)."""
     tomorrow = local_date(now) + timedelta(days=1)
     rows = await Visit.select(Visit.id).where(
         (Visit.status == "scheduled") & (Visit.scheduled_for == tomorrow)
     )
-    before = 0
+    queued = 0
     for row in rows:
         async with write_transaction(Visit._meta.db):
-            await on_visit_reminder(now=now, visit_id=row["id"])
-            before += 1
-    return before
+            queued += await _queue_visit("visit_reminder", texts.NOTICE_VISIT_REMINDER, row["id"], now)
+    return queued
 
 
 # --- decisions ------------------------------------------------------------------------------

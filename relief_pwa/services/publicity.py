@@ -3,7 +3,7 @@
 A 公示 runs 7 calendar days (a re-公示 after an objection 3 days;
 domain_cn.md §1.3(e)). Each notice stores the masked facts exactly as
 published. The clock closes notices whose window has passed without
-objection (:func:`do_close_due_notices`, run periodically by the app); an
+objection (:func:`do_close_due_notices`, a daily task of services/scheduler.py); an
 objection inside the window interrupts the notice and sends the case back
 to investigation (services.objections).
 
@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -36,7 +35,6 @@ from relief_pwa.services.access import access_application, in_scope
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.applications import do_transition
 from relief_pwa.services.audit import record_event
-from relief_pwa.services.periodic import every
 from relief_pwa.services.rules import load_calendar
 from relief_pwa.tables import (
     Application,
@@ -57,7 +55,6 @@ INTERRUPTED = "interrupted"
 MINOR_AGE = 18
 # A proposed monthly amount above this is a typing error, not a relief amount.
 MAX_PROPOSED_FEN = 10_000_000  # 100,000 yuan
-CLOSE_INTERVAL_SECONDS = 600
 
 _PUBLICIZED_STATES = {AppState.PUBLICIZED, AppState.REPUBLICIZED}
 
@@ -568,14 +565,6 @@ async def do_close_due_notices(now: datetime) -> list[int]:
         except (DomainError, AccessRefused):
             log.exception("could not close public notice %s", row["id"])
     return closed
-
-
-@asynccontextmanager
-async def notice_clock_lifespan(app: Any) -> AsyncIterator[None]:
-    """App lifespan: close due notices now and every 10 minutes, using the app's clock."""
-    clock = app.state.clock
-    async with every(CLOSE_INTERVAL_SECONDS, lambda: do_close_due_notices(clock.now()), name="notice-clock"):
-        yield
 
 
 # --- notice status changes (in the caller's transaction) ---------------------
