@@ -62,6 +62,7 @@ class NoticeEntry:
     starts_on: date
     ends_on: date
     notice_round: int
+    kind: str = "grant"  # grant | termination (终止公示)
 
 
 @dataclass(frozen=True)
@@ -282,6 +283,7 @@ async def _build(unit: Unit, now: datetime) -> Board:
             PublicNotice.starts_on,
             PublicNotice.ends_on,
             PublicNotice.notice_round,
+            PublicNotice.kind,
         )
         .where(PublicNotice.org_path.like(f"{prefix}%") & (PublicNotice.status == publicity.RUNNING))
         .order_by(PublicNotice.org_path)
@@ -321,6 +323,7 @@ async def _build(unit: Unit, now: datetime) -> Board:
             starts_on=r["starts_on"],
             ends_on=r["ends_on"],
             notice_round=r["notice_round"],
+            kind=r["kind"] or publicity.GRANT,
         )
         for r in notice_rows
     ]
