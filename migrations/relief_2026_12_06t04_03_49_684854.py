@@ -1,8 +1,5 @@
-"""Entitlement periods (docs/lifecycle.md) and the kind of a public notice.
-
-Applications already paying (active or under review) get one open period from
-the month they were decided, so payments continue unchanged after the upgrade.
-"""
+"""Entitlement periods (docs/lifecycle.md) and the kind of a public notice
+(the next migration opens the periods of the applications already paying)."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from enum import Enum
@@ -457,39 +454,4 @@ async def forwards():
         schema=None,
     )
 
-    async def backfill():
-        from datetime import date, datetime, timezone
-
-        from piccolo.querystring import QueryString
-
-        from relief_pwa.piccolo_conf import DB
-
-        rows = await DB.run_querystring(
-            QueryString(
-                "SELECT id, household, org_path, category, decided_on, received_on FROM application "
-                "WHERE state IN ('active', 'under_review') AND id NOT IN (SELECT application FROM entitlement)"
-            )
-        )
-        now = datetime.now(timezone.utc)
-        for row in rows:
-            day = row["decided_on"] or row["received_on"]
-            if isinstance(day, str):
-                day = date.fromisoformat(day[:10])
-            await DB.run_querystring(
-                QueryString(
-                    "INSERT INTO entitlement (application, household, org_path, category, from_month, "
-                    "to_month, opened_on, closed_on, opened_by, closed_by, open_reason, close_reason, "
-                    "exit_reason, created_at) VALUES ({}, {}, {}, {}, {}, NULL, {}, NULL, 'migration', '', '', "
-                    "'', '', {})",
-                    row["id"],
-                    row["household"],
-                    row["org_path"],
-                    row["category"],
-                    f"{day.year:04d}-{day.month:02d}",
-                    day,
-                    now,
-                )
-            )
-
-    manager.add_raw(backfill)
     return manager
