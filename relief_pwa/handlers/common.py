@@ -166,6 +166,7 @@ _ENTITY_LABELS = {
     "payment": N_("Payment"),
     "payment_month": N_("Monthly payments"),
     "disbursement_batch": N_("One-card batch"),
+    "entitlement": N_("Entitlement period"),
     "handover": N_("Handover"),
     "relief_standard": N_("Relief standard"),
     "scoring_model": N_("Scoring model"),
