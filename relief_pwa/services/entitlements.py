@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from relief_pwa.clock import local_date
 from relief_pwa.core import entitlement as rule
@@ -246,7 +246,8 @@ async def pull_unentitled_lines(
         PaymentLine.org_path,
         PaymentLine.batch,
         PaymentLine.amount_fen,
-        PaymentLine.plan_line.plan.application.as_alias("application_id"),
+        # The plan line's foreign key is declared without its table type: typed by hand.
+        cast("Any", PaymentLine.plan_line).plan.application.as_alias("application_id"),
     )
     lines: list[dict[str, Any]] = []
     if line_ids is not None:

@@ -26,9 +26,8 @@ async def _bind(intake, now, chat_id: int = CHAT) -> None:
 
 
 async def _state(application_id: int) -> str:
-    return found(await Application.select(Application.state).where(Application.id == application_id).first())[
-        "state"
-    ]
+    row = found(await Application.select(Application.state).where(Application.id == application_id).first())
+    return str(row["state"])
 
 
 async def test_withdraw_from_the_chat_with_a_reason_and_a_confirmation(world, stub, bot_settings, clock, now):

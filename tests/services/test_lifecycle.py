@@ -4,6 +4,7 @@ follow them, the termination notice, and the household file opening and closing.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Any, cast
 
 import pytest
 
@@ -190,7 +191,7 @@ async def test_exit_pulls_lines_out_of_an_unsent_batch_and_the_next_month_gets_n
     assert (batch.lines, batch.total_fen) == (4, 120_000)
 
     app_id = found(
-        await PaymentLine.select(PaymentLine.plan_line.plan.application.as_alias("a"))
+        await PaymentLine.select(cast("Any", PaymentLine.plan_line).plan.application.as_alias("a"))
         .where(PaymentLine.household == first)
         .first()
     )["a"]
