@@ -58,8 +58,9 @@ async def do_transition(
     """Apply one workflow action. A stale ``expected_version`` is a conflict, never an overwrite.
 
     ``exit_reason`` names why assistance ends (an ``exit``, required); ``effective_on`` is the
-    day a stop or restart takes effect when it is not today (a death date, a move date): the
-    entitlement period follows (services.entitlements, docs/lifecycle.md)."""
+    day a stop or restart takes effect when it is not today: the first day without assistance
+    (a move date), or for an exit with reason ``death`` the date of death. The entitlement
+    period follows (services.entitlements, docs/lifecycle.md)."""
     engine = Application._meta.db
     async with write_transaction(engine):
         application = (

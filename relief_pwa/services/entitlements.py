@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 from relief_pwa.clock import local_date
@@ -130,7 +130,13 @@ async def _close(
             field="effective_on",
             date=period["opened_on"].isoformat(),
         )
-    to_month = rule.stop_month(day, period["from_month"])
+    # A death is dated by the day of death, on which the household still was a recipient.
+    first_day_without = day + timedelta(days=1) if exit_reason == ExitReason.DEATH else day
+    to_month = (
+        rule.stop_month(first_day_without, period["from_month"])
+        if first_day_without > period["opened_on"]
+        else period["from_month"]  # stopped the day it started: covers no month
+    )
     await Entitlement.update(
         {
             Entitlement.to_month: to_month,

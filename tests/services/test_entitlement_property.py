@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -198,7 +198,8 @@ async def test_payments_follow_the_recipient_months(db, now, activations, events
         if before and not after:
             start = since[n]
             assert start is not None
-            intervals[n].append((start, day))
+            # A death is dated by the day of death, still a day as a recipient.
+            intervals[n].append((start, day + timedelta(days=1) if action == "death" else day))
         states[n] = transition.target
     end = date(*month_at(MONTHS), 1)
     for n in range(2):

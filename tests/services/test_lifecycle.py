@@ -75,9 +75,9 @@ async def test_suspend_reinstate_and_death_shape_the_entitlement_periods(world):
         center,
         app_id,
         "exit",
-        reason="户主于3月5日去世",
+        reason="户主于3月1日去世",
         exit_reason=ExitReason.DEATH,
-        effective_on=date(2027, 3, 6),
+        effective_on=date(2027, 3, 1),  # the date of death: March was still a recipient month
         now=at(date(2027, 3, 20)),
     )
     assert await _periods(app_id) == [
@@ -85,7 +85,7 @@ async def test_suspend_reinstate_and_death_shape_the_entitlement_periods(world):
         ("2027-02", "2027-04", "reinstate", "exit"),
     ]
     closed = found(await Entitlement.select().where(Entitlement.closed_by == "exit").first())
-    assert closed["exit_reason"] == "death" and closed["closed_on"] == date(2027, 3, 6)
+    assert closed["exit_reason"] == "death" and closed["closed_on"] == date(2027, 3, 1)
     actions = {r["action"] for r in await AuditEvent.select(AuditEvent.action)}
     assert {
         "entitlement.open",
@@ -97,6 +97,14 @@ async def test_suspend_reinstate_and_death_shape_the_entitlement_periods(world):
         await Household.select(Household.is_open).where(Household.id == intake.household_id).first()
     )
     assert household["is_open"] is False  # the only application ended: the file closes
+
+
+async def test_a_stop_on_the_day_of_the_start_covers_no_month(world):
+    intake = await application_in(world, AppState.ACTIVE)
+    await do_transition(
+        world.actor("station"), intake.application_id, "suspend", reason=REASON, now=world.now
+    )
+    assert await _periods(intake.application_id) == [("2026-11", "2026-11", "activate", "suspend")]
 
 
 async def test_an_exit_needs_a_reason_from_the_rules_and_a_date_within_a_year(world):
