@@ -43,7 +43,7 @@ class Household(Table, tablename="household", schema=None):
     )
 
 
-ID = "2026-12-06T04:03:49:684854"
+ID = "2026-12-06T05:10:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "entitlement periods; public notice kind"
 

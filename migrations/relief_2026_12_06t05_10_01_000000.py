@@ -4,7 +4,7 @@ upgrade (docs/lifecycle.md). Runs after the table exists; a second run adds noth
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-ID = "2026-12-06T04:03:50:000000"
+ID = "2026-12-06T05:10:01:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "entitlement periods of current recipients"
 
