@@ -601,13 +601,35 @@ class PlanLine(Table, tablename="plan_line"):
     implemented_at = Timestamptz(null=True, default=None)
 
 
+class Entitlement(Table, tablename="entitlement"):
+    """A period in which an application's aid is paid: months ``[from_month, to_month)``
+    (``to_month`` null = open). Opened by activation or reinstatement, closed by
+    suspension or exit (docs/lifecycle.md); payment lines exist only inside one."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+    application = ForeignKey(Application, on_delete=OnDelete.restrict)
+    household = ForeignKey(Household, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    category = Varchar(length=16, choices=Category)
+    from_month = Varchar(length=7, index=True)  # YYYY-MM, first month paid
+    to_month = Varchar(length=7, null=True, default=None, index=True)  # first month no longer paid
+    opened_on = Date()
+    closed_on = Date(null=True, default=None)
+    opened_by = Varchar(length=24)  # the workflow action: activate | reinstate | import
+    closed_by = Varchar(length=24, default="")  # suspend | exit
+    open_reason = Text(default="")
+    close_reason = Text(default="")
+    exit_reason = Varchar(length=24, default="")
+    created_at = Timestamptz()
+
+
 class DisbursementBatch(Table, tablename="disbursement_batch"):
     id: Serial  # declared for type checkers; Piccolo adds the primary key
     batch_no = Varchar(length=30, unique=True)
     fund = ForeignKey(Fund, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
     month = Varchar(length=7, default="")
-    status = Varchar(length=12, index=True)  # draft | exported | reconciled
+    status = Varchar(length=12, index=True)  # draft | exported | reconciled | cancelled (emptied)
     line_count = Integer(default=0)
     total_fen = BigInt(default=0)
     created_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
@@ -631,7 +653,8 @@ class PaymentLine(Table, tablename="payment_line"):
     org_path = Varchar(length=80, index=True)
     month = Varchar(length=7, index=True)
     amount_fen = BigInt()
-    status = Varchar(length=12, index=True)  # queued | batched | paid | failed
+    # queued | batched | paid | failed | withdrawn (the month is no longer entitled; reason kept)
+    status = Varchar(length=12, index=True)
     failure_reason = Varchar(length=200, default="")
     attempt = Integer(default=1)
     paid_at = Timestamptz(null=True, default=None)
@@ -687,6 +710,8 @@ class PublicNotice(Table, tablename="public_notice"):
     household = ForeignKey(Household, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
     notice_round = Integer(default=1)  # 1 = first 公示, 2+ = re-公示 after objection
+    # grant: the 公示 before a decision; termination: the 终止公示 after an exit (docs/lifecycle.md)
+    kind = Varchar(length=12, default="grant")
     starts_on = Date(index=True)
     ends_on = Date(index=True)
     status = Varchar(length=12, index=True)  # running | ended | interrupted

@@ -46,6 +46,8 @@ Buttons = list[list[tuple[str, str]]]
 # Conversation states
 NAME, PHONE, DISTRICT, STREET, COMMUNITY, CATEGORY, DESCRIPTION = range(7)
 OBJ_APPLICATION, OBJ_KIND, OBJ_TEXT = range(10, 13)
+WD_APPLICATION, WD_REASON, WD_CONFIRM = range(20, 23)
+WITHDRAW_REASON_MIN = 4
 END = ConversationHandler.END
 
 OBJECTION_BODY_MIN = 10
@@ -130,7 +132,13 @@ def format_status(status: service.ApplicationStatus) -> str:
             next=texts.t(step.next_step, due=texts.day(step.due) if step.due else "", days=step.days),
         ),
     ]
-    if status.reason and status.state.value in {"verified_ineligible", "rejected", "exited", "withdrawn"}:
+    if status.reason and status.state.value in {
+        "verified_ineligible",
+        "rejected",
+        "suspended",
+        "exited",
+        "withdrawn",
+    }:
         lines.append(texts.t(texts.STATUS_REASON, reason=status.reason))
     for visit in status.visits:
         message = texts.STATUS_VISIT if visit.staff_name else texts.STATUS_VISIT_NO_STAFF
@@ -386,6 +394,7 @@ async def expect_button(update: Update, context: Context) -> None:
 async def cancel(update: Update, context: Context) -> int:
     context.user_data.pop("preapp", None)  # type: ignore[union-attr]
     context.user_data.pop("objection", None)  # type: ignore[union-attr]
+    context.user_data.pop("withdraw", None)  # type: ignore[union-attr]
     if update.callback_query is not None:
         await _close_buttons(update)
     await _say(update, texts.t(texts.CANCELLED))
@@ -518,6 +527,90 @@ def objection_conversation() -> ConversationHandler[Context]:
     )
 
 
+# --- withdrawal conversation: choose, give a reason, confirm ---------------------------------
+
+
+async def withdraw_start(update: Update, context: Context) -> int:
+    chat_id = update.effective_chat.id  # type: ignore[union-attr]
+    if not await service.list_bound(chat_id):
+        await _say(update, texts.t(texts.NOTHING_BOUND))
+        return END
+    candidates = await service.list_withdrawable(chat_id)
+    if not candidates:
+        await _say(update, texts.t(texts.WITHDRAW_NOTHING))
+        return END
+    if len(candidates) == 1:
+        return await _ask_withdraw_reason(update, context, candidates[0])
+    rows = [[(b.number, f"wd:app:{b.application_id}")] for b in candidates]
+    await _say(update, texts.t(texts.WITHDRAW_CHOOSE), keyboard(rows, cancel="wd:cancel"))
+    return WD_APPLICATION
+
+
+async def _ask_withdraw_reason(update: Update, context: Context, bound: service.BoundApplication) -> int:
+    context.user_data["withdraw"] = {"application_id": bound.application_id, "number": bound.number}  # type: ignore[index]
+    await _say(update, texts.t(texts.WITHDRAW_ASK_REASON, number=bound.number))
+    return WD_REASON
+
+
+async def withdraw_application(update: Update, context: Context) -> int:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    chat_id = update.effective_chat.id  # type: ignore[union-attr]
+    try:
+        bound = await service.require_bound(chat_id, int(query.data.removeprefix("wd:app:")))
+    except (DomainError, AccessRefused, ValueError):
+        await query.answer(texts.t(texts.PICK_BUTTON))
+        return WD_APPLICATION
+    await _close_buttons(update, bound.number)
+    return await _ask_withdraw_reason(update, context, bound)
+
+
+async def withdraw_reason(update: Update, context: Context) -> int:
+    reason = (update.effective_message.text or "").strip()  # type: ignore[union-attr]
+    if len(reason) < WITHDRAW_REASON_MIN:
+        await _say(update, texts.t(texts.OBJECTION_TOO_SHORT, min=WITHDRAW_REASON_MIN))
+        return WD_REASON
+    draft = context.user_data.setdefault("withdraw", {})  # type: ignore[union-attr]
+    draft["reason"] = reason[:500]
+    rows = [[(texts.t(texts.WITHDRAW_YES), "wd:yes")]]
+    await _say(
+        update,
+        texts.t(texts.WITHDRAW_CONFIRM, number=draft.get("number", ""), reason=draft["reason"]),
+        keyboard(rows, cancel="wd:cancel"),
+    )
+    return WD_CONFIRM
+
+
+async def withdraw_confirm(update: Update, context: Context) -> int:
+    draft = context.user_data.pop("withdraw", {})  # type: ignore[union-attr]
+    await _close_buttons(update, texts.t(texts.WITHDRAW_YES))
+    chat_id = update.effective_chat.id  # type: ignore[union-attr]
+    try:
+        bound = await service.do_withdraw_from_chat(
+            chat_id, int(draft["application_id"]), str(draft["reason"]), _now(context)
+        )
+    except (DomainError, AccessRefused, KeyError) as exc:
+        await _say(update, domain_message(exc) if not isinstance(exc, KeyError) else texts.t(texts.CANCELLED))
+        return END
+    await _say(update, texts.t(texts.WITHDRAW_DONE, number=bound.number))
+    return END
+
+
+def withdraw_conversation() -> ConversationHandler[Context]:
+    wrong = _on_text(expect_button)
+    return ConversationHandler(
+        entry_points=[CommandHandler("withdraw", withdraw_start)],
+        states={
+            WD_APPLICATION: [CallbackQueryHandler(withdraw_application, pattern=r"^wd:app:"), wrong],
+            WD_REASON: [_on_text(withdraw_reason)],
+            WD_CONFIRM: [CallbackQueryHandler(withdraw_confirm, pattern=r"^wd:yes$"), wrong],
+        },
+        fallbacks=[CommandHandler("cancel", cancel), CallbackQueryHandler(cancel, pattern=r"^wd:cancel$")],
+        allow_reentry=True,
+        name="withdraw",
+    )
+
+
 # --- the one registration -------------------------------------------------------------------------
 
 
@@ -527,11 +620,13 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         warnings.simplefilter("ignore", PTBUserWarning)
         preapplication = preapplication_conversation()
         objection = objection_conversation()
+        withdrawal = withdraw_conversation()
     application.add_handler(TypeHandler(Update, prepare), group=-1)
     application.add_handlers(
         [
             preapplication,
             objection,
+            withdrawal,
             CommandHandler("start", start),
             CommandHandler("help", help_command),
             CommandHandler("status", status),

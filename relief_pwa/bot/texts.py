@@ -53,6 +53,7 @@ HELP = N_(
     "/status – the state of your applications and your visits\n"
     "/apply – start a pre-application\n"
     "/objection – file an objection about a decision\n"
+    "/withdraw – withdraw an application not yet decided\n"
     "/lang – switch language (中文 / English)\n"
     "/stop – stop receiving messages about an application\n"
     "/cancel – cancel what you are doing"
@@ -166,7 +167,39 @@ NOTICE_FOLLOWUP = N_(
     "to check that the help arrived. "
     "Questions: {phone}"
 )
+NOTICE_WITHDRAWN = N_(
+    "Application {number} was withdrawn. Reason: {reason} You may apply again at any time. Questions: {phone}"
+)
+NOTICE_REOPENED = N_(
+    "Application {number}: your request for reconsideration (复议) was accepted and the case is "
+    "investigated again. Reason: {reason} Questions: {phone}"
+)
+NOTICE_SUSPENDED = N_(
+    "Assistance for application {number} is suspended from {date}. Reason: {reason} "
+    "No payments until it is reinstated. Questions: {phone}"
+)
+NOTICE_REINSTATED = N_(
+    "Assistance for application {number} is reinstated from {date}. Reason: {reason} Payments resume."
+)
+NOTICE_EXITED = N_(
+    "Assistance for application {number} ends from {date} ({exit_reason}). Reason: {reason} "
+    "If you disagree, send /objection or call {phone}."
+)
 NO_REASON = N_("(none given)")
+
+# --- withdrawing from the chat ----------------------------------------------------------
+
+WITHDRAW_NOTHING = N_(
+    "None of your applications can be withdrawn now (only applications not yet decided can)."
+)
+WITHDRAW_CHOOSE = N_("Which application do you want to withdraw?")
+WITHDRAW_ASK_REASON = N_("Why do you withdraw application {number}? Write a few words (or /cancel).")
+WITHDRAW_CONFIRM = N_(
+    "Withdraw application {number}? Your reason: {reason}\nThe service station stops working on it; "
+    "you may apply again later."
+)
+WITHDRAW_YES = N_("Yes, withdraw")
+WITHDRAW_DONE = N_("Application {number} is withdrawn.")
 
 
 def money(fen: int) -> str:

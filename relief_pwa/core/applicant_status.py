@@ -36,6 +36,7 @@ _EXPLANATIONS: dict[AppState, str] = {
     AppState.REJECTED: N_("Your application was not approved."),
     AppState.ACTIVE: N_("You receive assistance."),
     AppState.UNDER_REVIEW: N_("Your assistance is being reviewed, as happens regularly."),
+    AppState.SUSPENDED: N_("Your assistance is suspended."),
     AppState.EXITED: N_("Your assistance has ended."),
     AppState.WITHDRAWN: N_("The application was withdrawn."),
 }
@@ -91,6 +92,12 @@ def next_step(
         )
     if state == AppState.UNDER_REVIEW:
         return NextStep(explanation, N_("Staff will contact you for the review."), None)
+    if state == AppState.SUSPENDED:
+        return NextStep(
+            explanation,
+            N_("The service centre decides whether it resumes or ends; no payments until then."),
+            None,
+        )
     if state == AppState.REJECTED:
         return NextStep(
             explanation,

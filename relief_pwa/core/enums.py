@@ -76,6 +76,7 @@ class AppState(LabelledEnum):
     REJECTED = "rejected"
     ACTIVE = "active"
     UNDER_REVIEW = "under_review"
+    SUSPENDED = "suspended"  # payments stopped pending a decision; reinstate or exit
     EXITED = "exited"
     WITHDRAWN = "withdrawn"
 
@@ -83,6 +84,9 @@ class AppState(LabelledEnum):
 OPEN_STATES: frozenset[AppState] = frozenset(
     s for s in AppState if s not in {AppState.REJECTED, AppState.EXITED, AppState.WITHDRAWN}
 )
+
+# States in which the household receives the application's aid (docs/lifecycle.md).
+RECIPIENT_STATES: frozenset[AppState] = frozenset({AppState.ACTIVE, AppState.UNDER_REVIEW})
 
 
 class ExitReason(LabelledEnum):
@@ -215,6 +219,7 @@ _LABEL_LIST: tuple[tuple[LabelledEnum, str], ...] = (
     (AppState.REJECTED, N_("Rejected")),
     (AppState.ACTIVE, N_("Active recipient")),
     (AppState.UNDER_REVIEW, N_("Periodic review")),
+    (AppState.SUSPENDED, N_("Suspended")),
     (AppState.EXITED, N_("Exited")),
     (AppState.WITHDRAWN, N_("Withdrawn")),
     (ExitReason.INCOME_ABOVE_STANDARD, N_("Income above the standard at review")),

@@ -20,6 +20,8 @@ from relief_pwa.core.i18n import N_
 
 # Actions taken by the system itself (clock jobs, public objections, imports).
 SYSTEM_ROLE = "system"
+# The applicant behind a Telegram chat bound to their own application.
+APPLICANT_ROLE = "applicant"
 
 
 class Capability(StrEnum):
@@ -59,6 +61,9 @@ class Capability(StrEnum):
     APP_COMPLETE_REVIEW = "application.complete_review"
     APP_EXIT = "application.exit"
     APP_WITHDRAW = "application.withdraw"
+    APP_REOPEN = "application.reopen"  # appeal (复议) after a rejection
+    APP_SUSPEND = "application.suspend"
+    APP_REINSTATE = "application.reinstate"
     # sunshine: 公示, decisions, objections
     NOTICES_READ = "notices.read"
     APPROVALS_READ = "approvals.read"
@@ -218,6 +223,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.APP_START_REPUBLICITY,
             C.APP_COMPLETE_REVIEW,
             C.APP_WITHDRAW,
+            C.APP_SUSPEND,
             C.NOTICES_READ,
             C.APPROVALS_READ,
             C.OBJECTIONS_READ,
@@ -255,6 +261,9 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.APP_ACTIVATE,
             C.APP_EXIT,
             C.APP_WITHDRAW,
+            C.APP_SUSPEND,
+            C.APP_REINSTATE,
+            C.APP_REOPEN,
             C.NOTICES_READ,
             C.APPROVALS_READ,
             C.OBJECTIONS_READ,
@@ -315,6 +324,8 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.INDEX_RECOMPUTE,
         }
     ),
+    # An applicant may withdraw their own application from a bound chat (the bot checks the binding).
+    APPLICANT_ROLE: frozenset({C.APP_WITHDRAW}),
 }
 
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from relief_pwa.clock import CHINA_TZ, local_date
-from relief_pwa.core.enums import AppState, ExitReason
-from relief_pwa.core.errors import Conflict
+from relief_pwa.core.enums import OPEN_STATES, AppState, ExitReason
+from relief_pwa.core.errors import Conflict, DomainError
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.permissions import FourEyes
-from relief_pwa.core.workflow import check_transition
+from relief_pwa.core.workflow import TRANSITIONS, Transition, available_actions, check_transition
 from relief_pwa.db import write_transaction
-from relief_pwa.services import hooks
-from relief_pwa.services.access import access_application
+from relief_pwa.services import entitlements, hooks
+from relief_pwa.services.access import access_application, access_household
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.four_eyes import require_second_person
@@ -32,6 +33,7 @@ class TransitionResult:
     old_state: AppState
     new_state: AppState
     version: int
+    household_id: int = 0
 
 
 async def _case_workers(application: Application) -> list[int | None]:
@@ -55,8 +57,10 @@ async def do_transition(
 ) -> TransitionResult:
     """Apply one workflow action. A stale ``expected_version`` is a conflict, never an overwrite.
 
-    ``exit_reason`` names why assistance ends (an ``exit``); ``effective_on`` is the day a
-    stop or restart takes effect when it is not today (a death date, a move date)."""
+    ``exit_reason`` names why assistance ends (an ``exit``, required); ``effective_on`` is the
+    day a stop or restart takes effect when it is not today: the first day without assistance
+    (a move date), or for an exit with reason ``death`` the date of death. The entitlement
+    period follows (services.entitlements, docs/lifecycle.md)."""
     engine = Application._meta.db
     async with write_transaction(engine):
         application = (
@@ -71,7 +75,13 @@ async def do_transition(
         if expected_version is not None and application.version != expected_version:
             raise Conflict(N_("Someone else changed this application meanwhile. Reload it and try again."))
         old_state = AppState(application.state)
-        new_state = check_transition(old_state, action, actor.role, reason)
+        new_state = check_transition(old_state, action, actor.role, reason, exit_reason)
+        if not TRANSITIONS[action].needs_exit_reason:
+            exit_reason = None
+        if not TRANSITIONS[action].takes_effective_date:
+            effective_on = None
+        if old_state not in OPEN_STATES and new_state in OPEN_STATES:
+            await _refuse_second_open(application)
         if action == "approve":
             await require_second_person(actor, FourEyes.APPLICATION_DECIDE, await _case_workers(application))
         updated = (
@@ -110,8 +120,21 @@ async def do_transition(
                 **({"effective_on": effective_on.isoformat()} if effective_on else {}),
             },
         )
+        await entitlements.follow_transition(
+            actor,
+            application,
+            action,
+            old_state,
+            new_state,
+            reason=reason,
+            effective_on=effective_on,
+            exit_reason=exit_reason,
+            now=now,
+        )
         if new_state in _CLOSING_STATES:
             await _close_household_if_done(actor, application.household, now)
+        elif old_state in _CLOSING_STATES:
+            await _reopen_household(actor, application.household, now)
         await hooks.household_changed(application.household, trigger=f"application.{action}", now=now)
         await hooks.application_changed(application.id, action=action, now=now)
         await hooks.emit(
@@ -121,9 +144,14 @@ async def do_transition(
             old_state=old_state,
             new_state=new_state,
             reason=reason.strip(),
+            exit_reason=exit_reason,
+            effective_on=effective_on,
+            category=application.category,
             now=now,
         )
-    return TransitionResult(application.id, old_state, new_state, int(updated[0]["version"]))
+    return TransitionResult(
+        application.id, old_state, new_state, int(updated[0]["version"]), int(application.household)
+    )
 
 
 async def _close_household_if_done(actor: Actor, household_id: int, now: datetime) -> None:
@@ -151,3 +179,99 @@ async def _close_household_if_done(actor: Actor, household_id: int, now: datetim
             before={"is_open": True},
             after={"is_open": False},
         )
+
+
+async def _refuse_second_open(application: Application) -> None:
+    """A case reopened (an appeal after a rejection) may not duplicate an open one of its category."""
+    others = await Application.select(Application.state).where(
+        (Application.household == application.household)
+        & (Application.category == application.category)
+        & (Application.id != application.id)
+    )
+    if any(AppState(r["state"]) in OPEN_STATES for r in others):
+        raise DomainError(
+            N_("The household already has an open application of this category."), field="reason"
+        )
+
+
+async def _reopen_household(actor: Actor, household_id: int, now: datetime) -> None:
+    """A closed file opens again when one of its applications is reopened (an appeal)."""
+    household = (
+        await Household.select(Household.org_path, Household.is_open)
+        .where(Household.id == household_id)
+        .first()
+    )
+    if household and not household["is_open"]:
+        await Household.update({Household.is_open: True, Household.updated_at: now}).where(
+            Household.id == household_id
+        )
+        await record_event(
+            actor,
+            "household.reopen",
+            "household",
+            household_id,
+            org_path=household["org_path"],
+            now=now,
+            household_id=household_id,
+            before={"is_open": False},
+            after={"is_open": True},
+        )
+
+
+# --- the household file's lifecycle section ------------------------------------------------
+
+
+@dataclass
+class LifecycleCase:
+    """One application of the household with the actions this actor may take from the file."""
+
+    id: int
+    number: str
+    category: str
+    state: AppState
+    version: int
+    reason: str
+    actions: list[Transition]
+    periods: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class HouseholdLifecycle:
+    household_id: int
+    file_no: str
+    today: date
+    cases: list[LifecycleCase]
+    exit_reasons: list[ExitReason]
+
+
+async def household_lifecycle(actor: Actor, household_id: int, *, now: datetime) -> HouseholdLifecycle:
+    """The household's applications, their entitlement periods and the lifecycle actions
+    (``Transition.on_file``) the actor's role may take from each one's state."""
+    household = await access_household(actor, household_id)
+    rows = (
+        await Application.select(
+            Application.id,
+            Application.number,
+            Application.category,
+            Application.state,
+            Application.version,
+            Application.reason,
+        )
+        .where(Application.household == household.id)
+        .order_by(Application.id)
+    )
+    periods = await entitlements.list_periods([int(r["id"]) for r in rows])
+    cases = [
+        LifecycleCase(
+            id=int(r["id"]),
+            number=r["number"],
+            category=r["category"],
+            state=AppState(r["state"]),
+            version=int(r["version"]),
+            reason=r["reason"] or "",
+            actions=[t for t in available_actions(AppState(r["state"]), actor.role) if t.on_file],
+            periods=periods.get(int(r["id"]), []),
+        )
+        for r in rows
+    ]
+    return HouseholdLifecycle(household.id, household.file_no, local_date(now), cases, list(ExitReason))

@@ -781,3 +781,26 @@ async def do_file_objection(
         about=bound.number,
     )
     return FiledFromChat(filed.tracking_code, filed.deadline)
+
+
+# --- withdrawing an application from the chat ------------------------------------------------
+
+
+async def list_withdrawable(chat_id: int) -> list[BoundApplication]:
+    """The chat's bound applications that may still be withdrawn (not yet decided)."""
+    from relief_pwa.core.workflow import TRANSITIONS
+
+    sources = TRANSITIONS["withdraw"].sources
+    return [b for b in await list_bound(chat_id) if AppState(b.state) in sources]
+
+
+async def do_withdraw_from_chat(
+    chat_id: int, application_id: int, reason: str, now: datetime
+) -> BoundApplication:
+    """The applicant withdraws a bound application (audited as the chat; the same transition
+    as the liaison's form, so the notice and the closing of the file follow)."""
+    from relief_pwa.services.applications import do_transition
+
+    bound = await require_bound(chat_id, application_id)
+    await do_transition(bot_actor(chat_id), application_id, "withdraw", reason=reason, now=now)
+    return bound

@@ -475,7 +475,7 @@ async def _write(
 
     stamp, staff = w.ts(now), actor.staff_id
     current = f"{now.year:04d}-{now.month:02d}"
-    households, members, applications, plans, lines = [], [], [], [], []
+    households, members, applications, plans, lines, periods = [], [], [], [], [], []
     reserve: dict[int, int] = {}
     for position, (h, community, benefit) in enumerate(ready):
         hid = household_ids[position]
@@ -499,6 +499,9 @@ async def _write(
             application_ids[position], numbers[position], hid, path, h.category, Channel.WINDOW,
             AppState.ACTIVE, "", "[]", w.day(started), stamp, w.day(started), "", staff, 1, stamp,
         ))  # fmt: skip
+        # The imported recipient's entitlement period runs from the start month (docs/lifecycle.md).
+        periods.append((application_ids[position], hid, path, h.category, h.start_month, w.day(started),
+                        "import", "", "", "", "", stamp))  # fmt: skip
         plans.append((plan_ids[position], hid, application_ids[position], path, "approved", "", staff, stamp,
                       staff, stamp, 1))  # fmt: skip
         elapsed = max(0, core.month_count(h.start_month, current) - 1)
@@ -522,6 +525,9 @@ async def _write(
         "id", "number", "household", "org_path", "category", "channel", "state", "description",
         "missing_materials", "received_on", "state_changed_at", "decided_on", "reason", "submitted_by",
         "version", "created_at"), applications)  # fmt: skip
+    await w.insert("entitlement", (
+        "application", "household", "org_path", "category", "from_month", "opened_on", "opened_by",
+        "closed_by", "open_reason", "close_reason", "exit_reason", "created_at"), periods)  # fmt: skip
     await w.insert("plan", (
         "id", "household", "application", "org_path", "status", "note", "created_by", "created_at",
         "approved_by", "approved_at", "version"), plans)  # fmt: skip

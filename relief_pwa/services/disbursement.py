@@ -1,7 +1,10 @@
 """One-card (一卡通) disbursement: payment lines, batches, bank files, reconciliation.
 
 - Every month, each approved cash plan line running that month gets one
-  PaymentLine (``do_generate_monthly_lines``).
+  PaymentLine (``do_generate_monthly_lines``) — only for a month inside an
+  entitlement period (services.entitlements, docs/lifecycle.md): money
+  follows the application's state. Building a batch checks again and pulls
+  out (status ``withdrawn``, with the reason) what is no longer entitled.
 - Queued lines of one fund are grouped into a DisbursementBatch, exported as
   the bank's CSV/XLSX file, and reconciled from the bank's return file.
 - A paid line writes a Payment row whose unique ``pay_key`` ("<plan line>:<month>")
@@ -26,7 +29,7 @@ from relief_pwa.core.errors import DomainError, NotFoundOrForbidden
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.permissions import Capability, FourEyes
 from relief_pwa.db import advisory_xact_lock, write_transaction
-from relief_pwa.services import funds, hooks, identifiers
+from relief_pwa.services import entitlements, funds, hooks, identifiers
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.four_eyes import require_second_person
@@ -68,11 +71,13 @@ class GenerateResult:
     created: int
     already: int
     total_fen: int
+    not_entitled: int = 0  # plan lines running this month whose household is not a recipient of it
 
 
 async def do_generate_monthly_lines(actor: Actor, month: str, *, now: datetime) -> GenerateResult:
     """Create the payment lines of ``month`` for every approved cash line running
-    that month (one-off lines in their start month). Re-running is harmless."""
+    that month (one-off lines in their start month) inside an entitlement period.
+    Re-running is harmless; a month withdrawn and entitled again gets a new attempt."""
     require(actor, Capability.BATCH_CREATE)
     month = parse_month(month)
     if month_number(month) > month_number(month_of(local_date(now))) + 1:
@@ -81,23 +86,31 @@ async def do_generate_monthly_lines(actor: Actor, month: str, *, now: datetime) 
     engine = PaymentLine._meta.db
     async with write_transaction(engine):
         await advisory_xact_lock(engine, f"payment-lines:{month}")
+        await advisory_xact_lock(engine, entitlements.ENTITLEMENT_LOCK)
+        periods = await entitlements.periods_for_month(actor.org_path, month)
         lines = await PlanLine.raw(
             "SELECT pl.id, pl.household, pl.org_path, pl.amount_fen, pl.start_month, pl.months, r.fund, "
-            "r.provider "
-            "FROM plan_line pl JOIN resource r ON r.id = pl.resource "
+            "r.provider, p.application "
+            "FROM plan_line pl JOIN resource r ON r.id = pl.resource JOIN plan p ON p.id = pl.plan "
             "WHERE r.kind = 'cash' AND pl.status IN ('approved', 'implemented') AND pl.start_month <> '' "
             "AND pl.start_month <= {} AND pl.org_path LIKE {}",
             month,
             f"{actor.org_path}%",
         )
-        existing = {
-            int(r["plan_line"])
-            for r in await PaymentLine.select(PaymentLine.plan_line).where(
-                (PaymentLine.month == month) & PaymentLine.org_path.like(f"{actor.org_path}%")
-            )
-        }
+        # Lines of the month by plan line: a live one (not withdrawn) means "already";
+        # otherwise the highest attempt so far numbers the next.
+        existing: set[int] = set()
+        attempts: dict[int, int] = {}
+        for r in await PaymentLine.select(
+            PaymentLine.plan_line, PaymentLine.status, PaymentLine.attempt
+        ).where((PaymentLine.month == month) & PaymentLine.org_path.like(f"{actor.org_path}%")):
+            plan_line = int(r["plan_line"])
+            attempts[plan_line] = max(attempts.get(plan_line, 0), int(r["attempt"]))
+            if r["status"] != entitlements.WITHDRAWN:
+                existing.add(plan_line)
         rows: list[PaymentLine] = []
         already = 0
+        not_entitled = 0
         total = 0
         for line in lines:
             start = month_number(line["start_month"])
@@ -106,9 +119,13 @@ async def do_generate_monthly_lines(actor: Actor, month: str, *, now: datetime) 
             if int(line["id"]) in existing:
                 already += 1
                 continue
+            if not periods.entitled(int(line["household"]), line["application"], month):
+                not_entitled += 1
+                continue
+            attempt = attempts.get(int(line["id"]), 0) + 1
             rows.append(
                 PaymentLine(
-                    line_id=payment_line_id(int(line["id"]), month, 1),
+                    line_id=payment_line_id(int(line["id"]), month, attempt),
                     plan_line=line["id"],
                     household=line["household"],
                     fund=line["fund"],
@@ -117,7 +134,7 @@ async def do_generate_monthly_lines(actor: Actor, month: str, *, now: datetime) 
                     month=month,
                     amount_fen=line["amount_fen"],
                     status="queued",
-                    attempt=1,
+                    attempt=attempt,
                     created_at=now,
                 )
             )
@@ -131,9 +148,15 @@ async def do_generate_monthly_lines(actor: Actor, month: str, *, now: datetime) 
             target,
             org_path=actor.org_path,
             now=now,
-            after={"month": month, "created": len(rows), "already": already, "total_fen": total},
+            after={
+                "month": month,
+                "created": len(rows),
+                "already": already,
+                "not_entitled": not_entitled,
+                "total_fen": total,
+            },
         )
-    return GenerateResult(month, len(rows), already, total)
+    return GenerateResult(month, len(rows), already, total, not_entitled)
 
 
 # --- batches -------------------------------------------------------------------
@@ -164,8 +187,9 @@ async def do_create_batch(actor: Actor, fund_id: int, month: str, *, now: dateti
     async with write_transaction(engine):
         fund = await funds.access_fund(actor, fund_id)
         await advisory_xact_lock(engine, f"batch-fund:{fund.id}")
+        await advisory_xact_lock(engine, entitlements.ENTITLEMENT_LOCK)
         rows = await PaymentLine.raw(
-            "SELECT l.id, l.amount_fen, h.account_index FROM payment_line l "
+            "SELECT l.id, l.amount_fen, l.household, h.account_index FROM payment_line l "
             "JOIN household h ON h.id = l.household "
             "WHERE l.fund = {} AND l.status = 'queued' AND l.month <= {} AND l.org_path LIKE {} "
             "ORDER BY l.id",
@@ -173,6 +197,17 @@ async def do_create_batch(actor: Actor, fund_id: int, month: str, *, now: dateti
             month,
             f"{actor.org_path}%",
         )
+        # Checked again: a line queued before its month stopped being entitled is pulled out here.
+        pulled = set(
+            await entitlements.pull_unentitled_lines(
+                actor,
+                sorted({int(r["household"]) for r in rows}) or [0],
+                now=now,
+                why="batch.create",
+                line_ids=[int(r["id"]) for r in rows],
+            )
+        )
+        rows = [r for r in rows if int(r["id"]) not in pulled]
         ready = [r for r in rows if r["account_index"]]
         held = len(rows) - len(ready)
         if not ready:
@@ -255,6 +290,10 @@ async def do_export_batch(
         raise DomainError(N_("Choose CSV or XLSX."), field="format")
     async with write_transaction(DisbursementBatch._meta.db):
         batch = await access_batch(actor, batch_id)
+        if batch.status == "cancelled":
+            raise DomainError(
+                N_("This batch was emptied and cancelled; there is nothing to export."), field="format"
+            )
         await require_second_person(actor, FourEyes.BATCH_EXPORT, [batch.created_by])
         lines = await _bank_lines(batch)
         data = (

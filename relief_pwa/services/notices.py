@@ -22,7 +22,7 @@ from typing import Any
 
 from relief_pwa.bot import texts
 from relief_pwa.clock import local_date
-from relief_pwa.core.enums import AppState
+from relief_pwa.core.enums import AppState, ExitReason
 from relief_pwa.db import write_transaction
 from relief_pwa.services import hooks
 from relief_pwa.services.bot import bound_chats, chat_languages, station_phone
@@ -278,6 +278,68 @@ def _decision_listener(action: str) -> hooks.EventListener:
 
 for _action in _DECISIONS:
     hooks.on(f"application.{_action}")(_decision_listener(_action))
+
+
+# --- the rest of the lifecycle: withdrawal, appeal, suspension, reinstatement, exit ---------------
+
+_LIFECYCLE = {
+    "withdraw": ("application_withdrawn", texts.NOTICE_WITHDRAWN),
+    "reopen": ("application_reopened", texts.NOTICE_REOPENED),
+    "suspend": ("assistance_suspended", texts.NOTICE_SUSPENDED),
+    "reinstate": ("assistance_reinstated", texts.NOTICE_REINSTATED),
+    "exit": ("assistance_exited", texts.NOTICE_EXITED),
+}
+
+
+async def _queue_lifecycle(
+    action: str,
+    application_id: Any,
+    reason: str,
+    effective_on: date | None,
+    exit_reason: Any,
+    now: datetime,
+) -> None:
+    application = await _application(int(application_id)) if application_id is not None else None
+    if application is None:
+        return
+    kind, message = _LIFECYCLE[action]
+    phone = await station_phone(application.org_path)
+    day = effective_on or local_date(now)
+
+    def render(app: AppInfo) -> str:
+        return texts.t(
+            message,
+            number=app.number,
+            reason=reason.strip() or texts.t(texts.NO_REASON),
+            phone=phone or "-",
+            date=texts.day(day),
+            exit_reason=texts.t(ExitReason(exit_reason).label) if exit_reason else "-",
+        )
+
+    # The version makes each transition its own notice; a retried event queues nothing new.
+    await queue_for_applications(
+        [application], kind, f"app{application.id}v{application.version}", render, now
+    )
+
+
+def _lifecycle_listener(action: str) -> hooks.EventListener:
+    async def listener(
+        *,
+        now: datetime,
+        application_id: Any = None,
+        reason: str = "",
+        effective_on: date | None = None,
+        exit_reason: Any = None,
+        **_: Any,
+    ) -> None:
+        await _queue_lifecycle(action, application_id, reason or "", effective_on, exit_reason, now)
+
+    listener.__name__ = f"on_{action}"
+    return listener
+
+
+for _action in _LIFECYCLE:
+    hooks.on(f"application.{_action}")(_lifecycle_listener(_action))
 
 
 # --- public notice (公示) -----------------------------------------------------------------------

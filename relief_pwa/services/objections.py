@@ -256,7 +256,8 @@ async def file_objection(
                 "deadline": deadline.isoformat(),
             },
         )
-        if notice is not None and kind == KIND_OBJECTION:
+        # An objection to a termination notice (终止公示) is investigated; it reopens nothing.
+        if notice is not None and kind == KIND_OBJECTION and notice.get("kind", "grant") == "grant":
             current = (
                 await PublicNotice.select(PublicNotice.status, PublicNotice.ends_on)
                 .where(PublicNotice.id == notice["id"])

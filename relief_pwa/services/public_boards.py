@@ -63,6 +63,7 @@ class NoticeEntry:
     starts_on: date
     ends_on: date
     notice_round: int
+    kind: str = "grant"  # grant | termination (终止公示)
 
 
 @dataclass(frozen=True)
@@ -291,6 +292,7 @@ async def _build(unit: Unit, now: datetime) -> Board:
             PublicNotice.starts_on,
             PublicNotice.ends_on,
             PublicNotice.notice_round,
+            PublicNotice.kind,
         )
         .where(PublicNotice.org_path.like(f"{prefix}%") & (PublicNotice.status == publicity.RUNNING))
         .order_by(PublicNotice.org_path)
@@ -330,6 +332,7 @@ async def _build(unit: Unit, now: datetime) -> Board:
             starts_on=r["starts_on"],
             ends_on=r["ends_on"],
             notice_round=r["notice_round"],
+            kind=r["kind"] or publicity.GRANT,
         )
         for r in notice_rows
     ]

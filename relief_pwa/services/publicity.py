@@ -52,6 +52,12 @@ RUNNING = "running"
 ENDED = "ended"
 INTERRUPTED = "interrupted"
 
+# A notice's kind: the 公示 before a decision, or the 终止公示 after an exit (docs/lifecycle.md).
+GRANT = "grant"
+TERMINATION = "termination"
+# Categories whose exit is publicly announced (dibao and extreme-poverty support).
+TERMINATION_NOTICE_CATEGORIES = frozenset({"dibao", "tekun"})
+
 MINOR_AGE = 18
 # A proposed monthly amount above this is a typing error, not a relief amount.
 MAX_PROPOSED_FEN = 10_000_000  # 100,000 yuan
@@ -128,6 +134,7 @@ class RunningNotice:
     ends_on: date
     days_left: int
     objections: int
+    kind: str = GRANT
 
 
 async def household_sizes(household_ids: Iterable[int]) -> dict[int, int]:
@@ -322,6 +329,7 @@ async def list_running(actor: Actor, now: datetime) -> list[RunningNotice]:
             PublicNotice.notice_round,
             PublicNotice.starts_on,
             PublicNotice.ends_on,
+            PublicNotice.kind,
         )
         .where(in_scope(actor, PublicNotice.org_path) & (PublicNotice.status == RUNNING))
         .order_by(PublicNotice.ends_on)
@@ -356,6 +364,7 @@ async def list_running(actor: Actor, now: datetime) -> list[RunningNotice]:
             ends_on=r["ends_on"],
             days_left=max(0, (r["ends_on"] - today).days + 1),
             objections=objections.get(r["id"], 0),
+            kind=r["kind"] or GRANT,
         )
         for r in rows
     ]
@@ -556,7 +565,12 @@ async def do_close_due_notices(now: datetime) -> list[int]:
                     .where(Application.id == row["application"])
                     .first()
                 )
-                if application is not None and AppState(application["state"]) in _PUBLICIZED_STATES:
+                kind = (
+                    await PublicNotice.select(PublicNotice.kind).where(PublicNotice.id == row["id"]).first()
+                )
+                if kind is not None and kind["kind"] == TERMINATION:
+                    await _set_status(SYSTEM_ACTOR, row["id"], ENDED, now=now, why="window_passed")
+                elif application is not None and AppState(application["state"]) in _PUBLICIZED_STATES:
                     await do_transition(SYSTEM_ACTOR, row["application"], "end_publicity", now=now)
                 else:
                     # The case moved on some other way: the notice is over all the same.
@@ -596,7 +610,11 @@ async def _set_status(actor: Actor, notice_id: int, status: str, *, now: datetim
 async def running_notice_of(application_id: int) -> dict[str, Any] | None:
     row: dict[str, Any] | None = (
         await PublicNotice.select()
-        .where((PublicNotice.application == application_id) & (PublicNotice.status == RUNNING))
+        .where(
+            (PublicNotice.application == application_id)
+            & (PublicNotice.status == RUNNING)
+            & (PublicNotice.kind == GRANT)
+        )
         .first()
     )
     return row
@@ -628,6 +646,70 @@ async def _withdrawn(*, application_id: int, now: datetime, **_: object) -> None
     notice = await running_notice_of(application_id)
     if notice is not None:
         await _set_status(SYSTEM_ACTOR, notice["id"], INTERRUPTED, now=now, why="withdrawn")
+
+
+@hooks.on("application.exit")
+async def _termination_notice(
+    *, application_id: int, now: datetime, category: str = "", reason: str = "", **_: object
+) -> None:
+    """The 终止公示 of an exit where the category requires one: the masked facts and the
+    reason on the board for the 公示 length in force (no decision follows; the clock ends it)."""
+    if category not in TERMINATION_NOTICE_CATEGORIES:
+        return
+    application = (
+        await Application.select(Application.household, Application.org_path, Application.category)
+        .where(Application.id == application_id)
+        .first()
+    )
+    if application is None:
+        return
+    if await PublicNotice.exists().where(
+        (PublicNotice.application == application_id)
+        & (PublicNotice.kind == TERMINATION)
+        & (PublicNotice.status == RUNNING)
+    ):
+        return
+    household_id = application["household"]
+    household = await Household.select(Household.head_name).where(Household.id == household_id).first()
+    assert household is not None
+    today = local_date(now)
+    starts_on, ends_on = notice_window(today, 1, await load_calendar())
+    births = await head_birth_dates([household_id])
+    notice = PublicNotice(
+        application=application_id,
+        household=household_id,
+        org_path=application["org_path"],
+        kind=TERMINATION,
+        notice_round=1,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        status=RUNNING,
+        masked_name=public_name(household["head_name"], births.get(household_id), today),
+        category=application["category"],
+        household_size=(await household_sizes([household_id])).get(household_id, 0),
+        proposed_amount_fen=0,
+        started_by=None,
+        created_at=now,
+    )
+    await notice.save()
+    await record_event(
+        SYSTEM_ACTOR,
+        "notice.start",
+        "public_notice",
+        notice.id,
+        org_path=application["org_path"],
+        now=now,
+        household_id=household_id,
+        after={
+            "application_id": application_id,
+            "kind": TERMINATION,
+            "starts_on": starts_on.isoformat(),
+            "ends_on": ends_on.isoformat(),
+            "masked_name": notice.masked_name,
+            "category": notice.category,
+        },
+    )
+    _invalidate()
 
 
 # Boards cache their lists for a few seconds; any change here drops the cache.
