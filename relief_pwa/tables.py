@@ -615,7 +615,7 @@ class Entitlement(Table, tablename="entitlement"):
     to_month = Varchar(length=7, null=True, default=None, index=True)  # first month no longer paid
     opened_on = Date()
     closed_on = Date(null=True, default=None)
-    opened_by = Varchar(length=24)  # the workflow action: activate | reinstate | import
+    opened_by = Varchar(length=24)  # the workflow action: activate | reinstate | import | granted_first
     closed_by = Varchar(length=24, default="")  # suspend | exit
     open_reason = Text(default="")
     close_reason = Text(default="")

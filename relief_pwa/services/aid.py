@@ -29,7 +29,7 @@ from relief_pwa.core.materials import MATERIALS, Material, MemberNeeds, missing_
 from relief_pwa.core.money import format_yuan, parse_yuan
 from relief_pwa.core.permissions import Capability
 from relief_pwa.db import advisory_xact_lock, write_transaction
-from relief_pwa.services import hooks, plans
+from relief_pwa.services import entitlements, hooks, plans
 from relief_pwa.services.access import access_household
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
@@ -360,6 +360,9 @@ async def do_grant_emergency(
         line_id = await plans.grant_one_off_line(
             actor, household.id, application_id, resource, amount_fen, reason=reason, now=now
         )
+        granted_to = await Application.objects().where(Application.id == application_id).first()
+        if granted_to is not None:
+            await entitlements.open_granted_first_month(actor, granted_to, today, reason, now)
         grant = EmergencyGrant(
             application=application_id,
             household=household.id,

@@ -76,6 +76,51 @@ async def follow_transition(
         await pull_unentitled_lines(actor, [int(application.household)], now=now, why=f"application.{action}")
 
 
+async def open_granted_first_month(
+    actor: Actor, application: Application, day: date, reason: str, now: datetime
+) -> None:
+    """先行救助: aid granted before the decision is paid in the grant's month only (a closed
+    one-month period), so money still follows an entitlement; a later approval opens the
+    application's regular period from the next month."""
+    engine = Entitlement._meta.db
+    await advisory_xact_lock(engine, ENTITLEMENT_LOCK)
+    month = rule.month_of(day)
+    periods = await Entitlement.select().where(Entitlement.application == application.id)
+    if any(rule.covers(p["from_month"], p["to_month"], month) for p in periods):
+        return  # this month is already paid for this application
+    row = Entitlement(
+        application=application.id,
+        household=application.household,
+        org_path=application.org_path,
+        category=application.category,
+        from_month=month,
+        to_month=rule.next_month(month),
+        opened_on=day,
+        closed_on=day,
+        opened_by="granted_first",
+        closed_by="granted_first",
+        open_reason=reason.strip()[:2000],
+        created_at=now,
+    )
+    await row.save()
+    await record_event(
+        actor,
+        "entitlement.open",
+        "entitlement",
+        row.id,
+        org_path=application.org_path,
+        now=now,
+        household_id=application.household,
+        after={
+            "application": application.id,
+            "from_month": row.from_month,
+            "to_month": row.to_month,
+            "opened_on": day.isoformat(),
+            "granted_first": True,
+        },
+    )
+
+
 async def _open(
     actor: Actor, application: Application, action: str, day: date, reason: str, now: datetime
 ) -> None:
