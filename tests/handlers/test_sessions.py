@@ -286,11 +286,14 @@ async def test_unknown_and_known_users_take_the_same_time(world, clock):
 
         await timed("nobody-warm-up")
         known, unknown = [], []
-        for i in range(7):
+        for i in range(11):
             known.append(await timed("station"))
             unknown.append(await timed(f"nobody{i}"))
-    fast, slow = sorted([statistics.median(known), statistics.median(unknown)])
-    assert slow <= fast * 1.2, (known, unknown)
+    # The fastest of each: on a shared, loaded machine the minimum is the request's own cost
+    # (the hash), the median also carries the neighbours' noise. Without the dummy hash the
+    # unknown user answers in a few ms against ~100 ms, far outside this margin.
+    fast, slow = sorted([min(known), min(unknown)])
+    assert slow <= fast * 1.25, (known, unknown)
 
 
 async def test_forged_flash_and_login_step_cookies_are_ignored(client, world):
