@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-import statistics
 import time
 from datetime import timedelta
 from typing import Any
