@@ -68,7 +68,8 @@ def ranking_table(result: Assessment) -> DataTable:
 def figures_table(result: Assessment, row: UnitResult, key: str) -> DataTable:
     """The figures behind one unit's score: numerator, denominator, rate and the weight it carried."""
     headers = [_("Indicator"), _("Counted"), _("Among"), _("Rate %"), _("Weight set"), _("Weight applied %")]
-    table = DataTable(key, f"{row.unit.name}: {_('figures behind the score')}", headers)
+    title = _("%(unit)s: the figures behind the score") % {"unit": row.unit.name}
+    table = DataTable(key, title, headers)
     for spec in result.specs:
         figure = row.figures.get(spec.key)
         applied = row.score.applied.get(spec.key, 0.0)
