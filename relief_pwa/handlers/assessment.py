@@ -60,7 +60,9 @@ def ranking_table(result: Assessment) -> DataTable:
     table = DataTable("ranking", _("Ranking"), headers)
     for row in result.rows:
         cells = [text(row.unit.name), num(row.rank), _score(row.score.score)]
-        cells += [_rate(row.figures[s.key].rate) if s.key in row.figures else Cell("—", "") for s in result.specs]
+        cells += [
+            _rate(row.figures[s.key].rate) if s.key in row.figures else Cell("—", "") for s in result.specs
+        ]
         table.rows.append(cells)
     return table
 
@@ -174,7 +176,12 @@ async def weights_set(request: Request[Any, Any, Any], actor: NamedDependency[Ac
         except ValueError:
             raise DomainError(N_("Enter a date as YYYY-MM-DD."), field="effective_from") from None
         await do_set_weight(
-            actor, values["key"], weight, effective_from=effective_from, note=values["note"], now=now_of(request)
+            actor,
+            values["key"],
+            weight,
+            effective_from=effective_from,
+            note=values["note"],
+            now=now_of(request),
         )
     except DomainError as exc:
         return await _weights_page(request, actor, form_errors(exc), values, 422)

@@ -89,13 +89,15 @@ def _due_days(q: _Sql, w: _Window) -> str:
             add_working_days(day, 1, cal.holidays, cal.workdays),
         )
         rows.append("(" + ", ".join(q.date_literal(v) for v in values) + ")")
-    return f"due_days(day, intake_due, investigation_due, approval_due, review_due) AS (VALUES {', '.join(rows)})"
+    columns = "day, intake_due, investigation_due, approval_due, review_due"
+    return f"due_days({columns}) AS (VALUES {', '.join(rows)})"
 
 
 def _grouped(inner: str) -> str:
     """Sum the per-case ``ok`` flags of ``inner`` by org_path."""
     return (
-        f"SELECT c.org_path AS org_path, SUM(c.ok) AS num, COUNT(*) AS den FROM ({inner}) c GROUP BY c.org_path"
+        "SELECT c.org_path AS org_path, SUM(c.ok) AS num, COUNT(*) AS den "
+        f"FROM ({inner}) c GROUP BY c.org_path"
     )
 
 

@@ -59,16 +59,30 @@ CASES = {
     # S1 ------------------------------------------------------------------------------
     # received Tue 09-22: intake due Mon 09-28 (Fri 25 is a holiday), started 09-28 → on time;
     # investigation due Wed 10-14 (15 working days, the holiday skipped), found 10-14 → on time
-    "A1": Case(S1, date(2026, 9, 22), "publicized", date(2026, 9, 28), date(2026, 10, 14), date(2026, 10, 22)),
+    "A1": Case(
+        S1, date(2026, 9, 22), "publicized", date(2026, 9, 28), date(2026, 10, 14), date(2026, 10, 22)
+    ),
     # same day, started 09-29 → late; found 10-15 → late; decision due in Q4: not in Q3's approvals
     "A2": Case(S1, date(2026, 9, 22), "verified_ineligible", date(2026, 9, 29), date(2026, 10, 15)),
     # on time in and through; 公示 ended Mon 07-20 → approval due Mon 07-27, decided 07-31 → late
     "A3": Case(
-        S1, date(2026, 7, 1), "approved", date(2026, 7, 2), date(2026, 7, 10), date(2026, 7, 20), date(2026, 7, 31)
+        S1,
+        date(2026, 7, 1),
+        "approved",
+        date(2026, 7, 2),
+        date(2026, 7, 10),
+        date(2026, 7, 20),
+        date(2026, 7, 31),
     ),
     # 公示 ended Fri 07-24 → approval due Fri 07-31, decided 07-30 → on time
     "A4": Case(
-        S1, date(2026, 7, 6), "approved", date(2026, 7, 7), date(2026, 7, 15), date(2026, 7, 24), date(2026, 7, 30)
+        S1,
+        date(2026, 7, 6),
+        "approved",
+        date(2026, 7, 7),
+        date(2026, 7, 15),
+        date(2026, 7, 24),
+        date(2026, 7, 30),
     ),
     # received Mon 09-28, never started: intake due Thu 10-01 and investigation due in October,
     # both passed by the test's today (2026-11-16) → late in both
@@ -77,10 +91,14 @@ CASES = {
     "A6": Case(S1, date(2026, 8, 3), "withdrawn"),
     # received in Q2 (not in Q3's intake); 公示 ended Wed 07-01 → approval due Wed 07-08, still
     # undecided → a late approval in Q3
-    "A7": Case(S1, date(2026, 6, 1), "ready_for_approval", date(2026, 6, 2), date(2026, 6, 10), date(2026, 7, 1)),
+    "A7": Case(
+        S1, date(2026, 6, 1), "ready_for_approval", date(2026, 6, 2), date(2026, 6, 10), date(2026, 7, 1)
+    ),
     # S2 ------------------------------------------------------------------------------
     # found ineligible Thu 08-20, rejected Mon 08-24 without 公示: due Thu 08-27 → on time
-    "B1": Case(S2, date(2026, 8, 10), "rejected", date(2026, 8, 11), date(2026, 8, 20), None, date(2026, 8, 24)),
+    "B1": Case(
+        S2, date(2026, 8, 10), "rejected", date(2026, 8, 11), date(2026, 8, 20), None, date(2026, 8, 24)
+    ),
     # S3 ------------------------------------------------------------------------------
     # received Mon 08-03: intake due Thu 08-06, started Mon 08-10 → late; found 08-14 → on time
     "C1": Case(S3, date(2026, 8, 3), "verified_eligible", date(2026, 8, 10), date(2026, 8, 14)),
@@ -256,7 +274,10 @@ async def seed_quarter(world: World) -> dict[str, int]:
                 attempt=attempt,
                 created_at=now,
             ).save()
-        for drawn, items in ((date(2026, 8, 15), SAMPLE_ITEMS), (date(2026, 6, 15), [(S3, "active", "eligible")])):
+        for drawn, items in (
+            (date(2026, 8, 15), SAMPLE_ITEMS),
+            (date(2026, 6, 15), [(S3, "active", "eligible")]),
+        ):
             sample = ReverificationSample(
                 org_path=paths["370100"], seed=1, size_active=1, size_rejected=1, drawn_at=at(drawn)
             )
