@@ -18,6 +18,7 @@ from relief_pwa.services.assessment import (
     resolve_assessed_unit,
 )
 from relief_pwa.tables import AuditEvent
+from tests.helpers import found
 from tests.services.assessment_seed import seed_quarter
 
 TODAY = date(2026, 11, 16)
@@ -196,9 +197,8 @@ async def test_referral_and_datacheck_indicators_once_their_tables_exist(
         completed_at = Timestamptz(null=True, default=None)
 
     ids = await seed_quarter(world)
-    path = str(
-        (await tables.OrgUnit.select(tables.OrgUnit.path).where(tables.OrgUnit.code == S1).first())["path"]
-    )
+    unit = found(await tables.OrgUnit.select(tables.OrgUnit.path).where(tables.OrgUnit.code == S1).first())
+    path = str(unit["path"])
     await Referral.create_table(if_not_exists=True)
     await DataCheckRequest.create_table(if_not_exists=True)
     try:
