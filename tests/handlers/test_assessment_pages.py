@@ -93,3 +93,16 @@ async def test_weights_page_is_the_citys_and_audited(world: Any, make_client: An
     assert len(events) == 1 and events[0]["actor"] == world.actor("city").staff_id
     page = await client.get("/assessment/weights")
     assert "40 " in page.text
+
+
+async def test_bad_quarter_and_other_districts_are_refused(world: Any, make_client: Any) -> None:
+    client = make_client()
+    await client.login("center")
+    bad = await client.get("/assessment?quarter=2026-Q9")
+    assert 400 <= bad.status_code < 500 and bad.status_code != 404
+    other = await client.get("/assessment/report?quarter=2026-Q3&org=370103")
+    assert other.status_code == 404
+    city = make_client()
+    await city.login("city")
+    drill = await city.get("/assessment?quarter=2026-Q3&org=370103")
+    assert drill.status_code == 200 and "大观园街道" in drill.text
