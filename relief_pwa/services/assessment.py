@@ -107,7 +107,8 @@ def _grouped(inner: str) -> str:
 def _intake_sql(q: _Sql, w: _Window) -> str:
     """Applications received in the quarter: the investigation started (the audited
     ``start_investigation``) by the intake deadline. Not counted: still within the deadline
-    and not started, or withdrawn before it started."""
+    and not started, withdrawn before it started, or an imported recipient that never went
+    through intake here (only a case still in ``received`` can be overdue)."""
     started = q.local_day("e.at")
     today = q.p(w.today)
     inner = (
@@ -120,7 +121,7 @@ def _intake_sql(q: _Sql, w: _Window) -> str:
         f"WHERE {q.scope(w.actor, w.unit, 'a')} "
         f"AND a.received_on >= {q.p(w.period.start)} AND a.received_on <= {q.p(w.period.end)} "
         f"AND (s.started IS NOT NULL OR (d.intake_due < {today} "
-        f"AND a.state <> {q.p(AppState.WITHDRAWN.value)}))"
+        f"AND a.state = {q.p(AppState.RECEIVED.value)}))"
     )
     return _grouped(inner)
 
@@ -128,16 +129,19 @@ def _intake_sql(q: _Sql, w: _Window) -> str:
 def _investigation_sql(q: _Sql, w: _Window) -> str:
     """Applications received in the quarter: the station's finding (``found_on``) by the
     investigation deadline. Not counted: no finding yet and the deadline not passed, or
-    withdrawn without a finding (the same rule as the dashboard's investigation timeliness)."""
+    withdrawn without a finding, or an imported recipient that never went through the
+    investigation here (only a case still waiting for its finding can be overdue)."""
     today = q.p(w.today)
+    waiting = ", ".join(
+        q.p(s.value) for s in (AppState.RECEIVED, AppState.INVESTIGATING, AppState.REINVESTIGATING)
+    )
     inner = (
         f"SELECT a.org_path AS org_path, "
         f"CASE WHEN a.found_on IS NOT NULL AND a.found_on <= d.investigation_due THEN 1 ELSE 0 END AS ok "
         f"FROM application a JOIN due_days d ON d.day = a.received_on "
         f"WHERE {q.scope(w.actor, w.unit, 'a')} "
         f"AND a.received_on >= {q.p(w.period.start)} AND a.received_on <= {q.p(w.period.end)} "
-        f"AND (a.found_on IS NOT NULL OR (d.investigation_due < {today} "
-        f"AND a.state <> {q.p(AppState.WITHDRAWN.value)}))"
+        f"AND (a.found_on IS NOT NULL OR (d.investigation_due < {today} AND a.state IN ({waiting})))"
     )
     return _grouped(inner)
 

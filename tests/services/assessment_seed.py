@@ -89,6 +89,8 @@ CASES = {
     "A5": Case(S1, date(2026, 9, 28), "received"),
     # withdrawn before anything started: counted nowhere
     "A6": Case(S1, date(2026, 8, 3), "withdrawn"),
+    # a recipient brought in with the existing caseload (no intake or finding here): counted nowhere
+    "A8": Case(S1, date(2026, 8, 5), "active"),
     # received in Q2 (not in Q3's intake); 公示 ended Wed 07-01 → approval due Wed 07-08, still
     # undecided → a late approval in Q3
     "A7": Case(
