@@ -26,10 +26,8 @@ Q3 = parse_period(quarter="2026-Q3", today=TODAY)
 
 # Every figure below is counted by hand from the events in assessment_seed.py.
 S1_FIGURES = {
-    "intake": (
-        3,
-        5,
-    ),  # A1 A3 A4 on time; A2 late, A5 never started; A6 withdrawn, A8 imported; A7 received in Q2
+    # A1 A3 A4 on time; A2 late, A5 never started; not counted: A6 withdrawn, A8 imported, A7 (Q2)
+    "intake": (3, 5),
     "investigation": (3, 5),  # A1 (holiday-extended deadline) A3 A4; A2 late, A5 overdue
     "approval": (1, 3),  # A4 on time; A3 late, A7 undecided past its deadline
     "review": (2, 4),  # 08-05 and 09-24 (holiday grace) on time; the missed one and the late one
