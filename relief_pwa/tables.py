@@ -1046,3 +1046,18 @@ class DeadlineAlert(Table, tablename="deadline_alert"):
     due_on = Date()
     raised_on = Date(index=True)
     cleared_on = Date(null=True, default=None, index=True)
+
+
+# --- the quarterly assessment (docs/assessment.md) ------------------------------------
+
+
+class AssessmentWeight(Table, tablename="assessment_weight"):
+    """The weight the city gives one assessment indicator from a date on (like a rule value)."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+    key = Varchar(length=40, index=True)
+    weight = Integer()
+    effective_from = Date()
+    note = Text(default="")
+    created_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()

@@ -95,6 +95,8 @@ class Capability(StrEnum):
     ANALYTICS_READ = "analytics.read"
     SAMPLE_DRAW = "sample.draw"
     SAMPLE_FINDING_RECORD = "sample.finding_record"
+    ASSESSMENT_READ = "assessment.read"  # the quarterly assessment of districts and streets, its report
+    ASSESSMENT_WEIGHTS_MANAGE = "assessment.weights_manage"  # the city sets the indicators' weights
     # supervision
     AUDIT_READ = "audit.read"
     # personal data: export everything held on one person, at their request (docs/retention.md)
@@ -134,6 +136,7 @@ READ_ONLY: frozenset[Capability] = frozenset(
         C.FOLLOWUP_ALERTS_READ,
         C.RECERTIFICATION_READ,
         C.ANALYTICS_READ,
+        C.ASSESSMENT_READ,
         C.AUDIT_READ,
         C.STAFF_READ,
         C.STANDARDS_READ,
@@ -242,6 +245,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
         _MONEY_AND_FOLLOW_UP
         | _PERSONAL_DATA_DUTIES
         | {
+            C.ASSESSMENT_READ,
             C.CASES_READ,
             C.INTAKE_CREATE,
             C.INTAKE_AT_WINDOW,
@@ -280,6 +284,8 @@ GRANTS: dict[str, frozenset[Capability]] = {
         _MONEY_AND_FOLLOW_UP
         | _PERSONAL_DATA_DUTIES
         | {
+            C.ASSESSMENT_READ,
+            C.ASSESSMENT_WEIGHTS_MANAGE,
             C.CASES_READ,
             C.BOT_TASKS_READ,
             C.LIFE_EVENTS_READ,

@@ -54,6 +54,14 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
     RuleSpec("publicity_days", N_("Length of the 公示"), "days", PUBLICITY_DAYS, 1, 30),
     RuleSpec("republicity_days", N_("Length of a repeated 公示"), "days", REPUBLICITY_DAYS, 1, 30),
     RuleSpec(
+        "intake_working_days",
+        N_("Start of the investigation after an application is received"),
+        "working_days",
+        3,
+        1,
+        30,
+    ),
+    RuleSpec(
         "objection_answer_working_days",
         N_("Answer to an objection"),
         "working_days",

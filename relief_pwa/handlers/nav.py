@@ -31,6 +31,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/deadlines", N_("Overdue"), C.DEADLINE_ALERTS_READ),
     NavItem("/objections", N_("Objections"), C.OBJECTIONS_READ),
     NavItem("/analytics", N_("Analysis"), C.ANALYTICS_READ),
+    NavItem("/assessment", N_("Assessment"), C.ASSESSMENT_READ),
     NavItem("/supervision", N_("Supervision"), C.AUDIT_READ),
     NavItem("/privacy/subject-export", N_("Personal data requests"), C.SUBJECT_EXPORT),
     NavItem("/policies", N_("Published policies"), C.POLICIES_READ),
