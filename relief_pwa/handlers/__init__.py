@@ -14,6 +14,8 @@ from relief_pwa.handlers import (
     cards,
     caseload,
     cases,
+    department_api,
+    departments,
     households,
     intake,
     life_events,
@@ -62,4 +64,6 @@ ROUTES: list[Any] = [
     *aid.ROUTES,
     *privacy.ROUTES,
     *scheduler.ROUTES,
+    *departments.ROUTES,
+    *department_api.ROUTES,
 ]
