@@ -36,6 +36,7 @@ from relief_pwa.services.access import access_application, access_household, in_
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.notices import queue_referral_step
+from relief_pwa.services.org import org_path_for
 from relief_pwa.services.rules import load_calendar
 from relief_pwa.tables import Application, Household, OrgUnit, Referral
 
@@ -483,7 +484,7 @@ async def _centre_of(org_path: str) -> int | None:
     if len(codes) < 2:
         return None
     row = await OrgUnit.select(OrgUnit.id).where(
-        (OrgUnit.path == f"/{codes[0]}/{codes[1]}/") & (OrgUnit.level == OrgLevel.DISTRICT)
+        (OrgUnit.path == org_path_for(org_path_for("", codes[0]), codes[1])) & (OrgUnit.level == OrgLevel.DISTRICT)
     ).first()
     return int(row["id"]) if row else None
 
