@@ -549,9 +549,9 @@ async def list_department_admin(actor: Actor) -> list[DepartmentAdmin]:
         DepartmentAdmin(
             d,
             [
-                TokenRow(t["id"], t["label"], t["created_at"], t["revoked_at"])
-                for t in tokens
-                if t["org_unit"] == d.id
+                TokenRow(row["id"], row["label"], row["created_at"], row["revoked_at"])
+                for row in tokens
+                if row["org_unit"] == d.id
             ],
         )
         for d in departments
