@@ -76,9 +76,7 @@ class Qualification:
             return False
         if self.housing and household.housing not in self.housing:
             return False
-        if self.member_tests and not any(t.passes(m) for t in self.member_tests for m in household.members):
-            return False
-        return True
+        return not self.member_tests or any(t.passes(m) for t in self.member_tests for m in household.members)
 
 
 _SUBSISTENCE = frozenset({Category.DIBAO, Category.TEKUN, Category.DIBAO_EDGE})
@@ -92,7 +90,9 @@ _IN_SCHOOL = frozenset(
         Schooling.UNIVERSITY,
     }
 )
-_ABLE_WORKING_AGE = MemberTest(work_capacity=frozenset({WorkCapacity.FULL, WorkCapacity.PARTIAL}), min_age=16, max_age=59)
+_ABLE_WORKING_AGE = MemberTest(
+    work_capacity=frozenset({WorkCapacity.FULL, WorkCapacity.PARTIAL}), min_age=16, max_age=59
+)
 
 QUALIFICATIONS: dict[DepartmentKind, Qualification] = {
     # 教育救助: subsistence households with a child or young person in education.
@@ -163,7 +163,8 @@ _CONTACT = frozenset({"file_no", "head_name", "address", "phone", "categories", 
 
 FIELDS_BY_KIND: dict[DepartmentKind, frozenset[str]] = {
     DepartmentKind.EDUCATION: _CONTACT | {"head_id_masked", "member_schooling"},
-    DepartmentKind.MEDICAL_INSURANCE: _CONTACT | {"head_id_masked", "member_illness", "member_disability", "index"},
+    DepartmentKind.MEDICAL_INSURANCE: _CONTACT
+    | {"head_id_masked", "member_illness", "member_disability", "index"},
     DepartmentKind.HOUSING: _CONTACT | {"head_id_masked", "housing", "income", "assets", "index"},
     DepartmentKind.EMPLOYMENT: _CONTACT | {"head_id_masked", "member_work", "member_schooling", "income"},
     DepartmentKind.LEGAL_AID: _CONTACT,

@@ -115,7 +115,9 @@ async def api_households(
     return Response(content=body)
 
 
-async def api_household(request: Request[Any, Any, Any], household_id: FromPath[int]) -> Response[HouseholdView]:
+async def api_household(
+    request: Request[Any, Any, Any], household_id: FromPath[int]
+) -> Response[HouseholdView]:
     """One household as the department sees it (its field-level view)."""
     actor = await _actor(request)
     if isinstance(actor, Response):
@@ -135,7 +137,9 @@ async def api_referrals(
     if isinstance(actor, Response):
         return actor
     rows = await referrals.list_referrals(actor, open_only=open_only)
-    access_log.note_read(actor, "department.referrals", now=now_of(request), entity_type="referral", purpose="api")
+    access_log.note_read(
+        actor, "department.referrals", now=now_of(request), entity_type="referral", purpose="api"
+    )
     return Response(
         content=[
             ReferralItem(
@@ -160,9 +164,7 @@ async def api_referrals(
 def _api_handlers() -> list[Any]:
     """Fresh route handlers (the schema is generated from a copy registered on its own)."""
     return [
-        get(f"{PREFIX}/households", opt=PUBLIC, name="api_department_households")(
-            api_households
-        ),
+        get(f"{PREFIX}/households", opt=PUBLIC, name="api_department_households")(api_households),
         get(f"{PREFIX}/households/{{household_id:int}}", opt=PUBLIC, name="api_department_household")(
             api_household
         ),

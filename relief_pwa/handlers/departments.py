@@ -32,12 +32,19 @@ def _int(text: str) -> int | None:
 async def department_households(
     request: Request[Any, Any, Any], *, actor: NamedDependency[Actor], page: FromQuery[int] = 1
 ) -> Response[str]:
-    result = await departments.qualifying_households(actor, now=now_of(request), page=max(1, min(page, 10_000)))
+    result = await departments.qualifying_households(
+        actor, now=now_of(request), page=max(1, min(page, 10_000))
+    )
     return render(request, "departments/households.html", {"result": result})
 
 
 async def _household_page(
-    request: Request[Any, Any, Any], actor: Actor, household_id: int, *, values: dict[str, str], errors: dict[str, str]
+    request: Request[Any, Any, Any],
+    actor: Actor,
+    household_id: int,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str],
 ) -> Response[str]:
     view = await departments.department_view(actor, household_id, now=now_of(request))
     context = {
@@ -83,7 +90,11 @@ async def department_aid(
 
 
 async def _refer_page(
-    request: Request[Any, Any, Any], actor: Actor, household_id: int, values: dict[str, str], errors: dict[str, str]
+    request: Request[Any, Any, Any],
+    actor: Actor,
+    household_id: int,
+    values: dict[str, str],
+    errors: dict[str, str],
 ) -> Response[str]:
     form = await referrals.get_refer_form(actor, household_id)
     context = {"form": form, "values": values, "errors": errors}
@@ -131,7 +142,9 @@ async def referral_list(
 
 
 @get("/referrals/overdue", name="referrals_overdue", opt=needs(C.REFERRALS_OVERDUE_READ))
-async def referral_overdue(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[str]:
+async def referral_overdue(
+    request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]
+) -> Response[str]:
     rows = await referrals.list_overdue(actor)
     return render(request, "departments/overdue.html", {"rows": rows})
 
@@ -172,7 +185,9 @@ async def _act(request: Request[Any, Any, Any], actor: Actor, referral_id: int, 
                 actor, referral_id, question=first(form, "question"), version=version, now=now
             )
         elif action == "supply_info":
-            await referrals.do_supply_info(actor, referral_id, answer=first(form, "answer"), version=version, now=now)
+            await referrals.do_supply_info(
+                actor, referral_id, answer=first(form, "answer"), version=version, now=now
+            )
         elif action == "decide":
             await referrals.do_decide(
                 actor,
@@ -258,12 +273,16 @@ async def _admin_page(
 
 
 @get("/admin/departments", name="department_admin", opt=needs(C.DEPARTMENTS_MANAGE))
-async def department_admin(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[str]:
+async def department_admin(
+    request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]
+) -> Response[str]:
     return await _admin_page(request, actor)
 
 
 @post("/admin/departments", opt=needs(C.DEPARTMENTS_MANAGE))
-async def department_create(request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]) -> Response[Any]:
+async def department_create(
+    request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]
+) -> Response[Any]:
     form = await request.form()
     values = {k: first(form, k, 100) for k in ("kind", "parent_code", "name")}
     try:
@@ -279,7 +298,9 @@ async def department_token_create(
     request: Request[Any, Any, Any], *, department_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
     form = await request.form()
-    token = await departments.do_create_token(actor, department_id, label=first(form, "label", 100), now=now_of(request))
+    token = await departments.do_create_token(
+        actor, department_id, label=first(form, "label", 100), now=now_of(request)
+    )
     # Shown once, on this response only: it is stored hashed.
     return await _admin_page(request, actor, new_token=token)
 

@@ -114,7 +114,11 @@ async def load_actor(staff_id: int) -> Actor | None:
     staff = await Staff.select().where((Staff.id == staff_id) & (Staff.active.eq(True))).first()
     if staff is None:
         return None
-    org = await OrgUnit.select(OrgUnit.name, OrgUnit.path, OrgUnit.department_kind).where(OrgUnit.id == staff["org_unit"]).first()
+    org = (
+        await OrgUnit.select(OrgUnit.name, OrgUnit.path, OrgUnit.department_kind)
+        .where(OrgUnit.id == staff["org_unit"])
+        .first()
+    )
     return actor_from_rows(staff, org)
 
 
@@ -192,7 +196,11 @@ async def check_login(
     needs_second_factor = bool(staff["totp_sealed"])
     if not needs_second_factor:
         await _forget_failures(username)
-    org = await OrgUnit.select(OrgUnit.name, OrgUnit.path, OrgUnit.department_kind).where(OrgUnit.id == staff["org_unit"]).first()
+    org = (
+        await OrgUnit.select(OrgUnit.name, OrgUnit.path, OrgUnit.department_kind)
+        .where(OrgUnit.id == staff["org_unit"])
+        .first()
+    )
     return PasswordChecked(actor_from_rows(staff, org), needs_second_factor)
 
 
@@ -208,7 +216,11 @@ async def check_second_factor(
         raise DomainError(N_("Please log in again."))
     username = str(staff["username"])
     await _refuse_while_waiting(username, client, now, policy)
-    org = await OrgUnit.select(OrgUnit.name, OrgUnit.path, OrgUnit.department_kind).where(OrgUnit.id == staff["org_unit"]).first()
+    org = (
+        await OrgUnit.select(OrgUnit.name, OrgUnit.path, OrgUnit.department_kind)
+        .where(OrgUnit.id == staff["org_unit"])
+        .first()
+    )
     actor = actor_from_rows(staff, org)
     step = totp.verify_totp(
         totp.b32decode(identifiers.opened_totp(staff["totp_sealed"])),
@@ -335,7 +347,7 @@ async def do_create_demo_staff(
     require(actor, Capability.STAFF_MANAGE)
     if not is_demo_password(password):
         raise DomainError(N_("Only a demo password may be given to demo accounts."), field="password")
-    orgs = {r["code"]: r for r in await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.path, OrgUnit.level)}
+    orgs = {r["code"]: r for r in await OrgUnit.select()}
     password_hash = hash_password(password)
     created = 0
     async with write_transaction(Staff._meta.db):
@@ -356,7 +368,7 @@ async def do_create_demo_staff(
                 password_hash=password_hash,
                 role=account.role,
                 org_unit=org["id"],
-                org_path=org["path"],
+                org_path=await jurisdiction_of(org),
                 created_at=now,
                 demo_password=True,
             )
@@ -433,7 +445,11 @@ async def load_session(key_hash: str, *, now: datetime, policy: SessionPolicy) -
     staff = await Staff.select().where((Staff.id == row["staff_id"]) & (Staff.active.eq(True))).first()
     if staff is None:
         return None
-    org = await OrgUnit.select(OrgUnit.name, OrgUnit.path, OrgUnit.department_kind).where(OrgUnit.id == staff["org_unit"]).first()
+    org = (
+        await OrgUnit.select(OrgUnit.name, OrgUnit.path, OrgUnit.department_kind)
+        .where(OrgUnit.id == staff["org_unit"])
+        .first()
+    )
     try:
         data = json.loads(row["data"] or "{}")
     except ValueError:

@@ -99,9 +99,7 @@ async def department_of(unit_id: int) -> Department | None:
     return None
 
 
-async def do_create_department(
-    actor: Actor, *, kind: str, parent_code: str, name: str, now: datetime
-) -> int:
+async def do_create_department(actor: Actor, *, kind: str, parent_code: str, name: str, now: datetime) -> int:
     """Add a department unit under the city or a district (city administrators), audited."""
     require(actor, Capability.DEPARTMENTS_MANAGE)
     errors: dict[str, DomainError] = {}
@@ -214,15 +212,23 @@ async def household_summaries(household_ids: list[int], today: date) -> dict[int
     ).where(Member.household.is_in(household_ids) & Member.active.eq(True)):
         members.setdefault(m["household"], []).append(
             MemberSummary(
-                age_on(m["birth_date"], today), m["schooling"], m["disability_grade"], m["illness"], m["work_capacity"]
+                age_on(m["birth_date"], today),
+                m["schooling"],
+                m["disability_grade"],
+                m["illness"],
+                m["work_capacity"],
             )
         )
     housing = {
         r["id"]: r["housing"]
-        for r in await Household.select(Household.id, Household.housing).where(Household.id.is_in(household_ids))
+        for r in await Household.select(Household.id, Household.housing).where(
+            Household.id.is_in(household_ids)
+        )
     }
     return {
-        hid: HouseholdSummary(frozenset(categories.get(hid, ())), housing.get(hid, ""), tuple(members.get(hid, ())))
+        hid: HouseholdSummary(
+            frozenset(categories.get(hid, ())), housing.get(hid, ""), tuple(members.get(hid, ()))
+        )
         for hid in household_ids
     }
 
@@ -350,9 +356,9 @@ async def build_view(household: Household, kind: str, today: date) -> Department
     if "index" in allowed:
         values["index"] = str(household.current_index) if household.current_index is not None else ""
     if {"income", "assets"} & allowed:
-        items = await MoneyItem.select(MoneyItem.section, MoneyItem.declared_fen, MoneyItem.verified_fen).where(
-            (MoneyItem.household == household.id) & MoneyItem.active.eq(True)
-        )
+        items = await MoneyItem.select(
+            MoneyItem.section, MoneyItem.declared_fen, MoneyItem.verified_fen
+        ).where((MoneyItem.household == household.id) & MoneyItem.active.eq(True))
         for section, name in (("income", "income"), ("asset", "assets")):
             if name in allowed:
                 values[name] = sum(
@@ -362,15 +368,19 @@ async def build_view(household: Household, kind: str, today: date) -> Department
                 )
     members: list[dict[str, Any]] = []
     if "members" in allowed:
-        for m in await Member.select(
-            Member.name,
-            Member.birth_date,
-            Member.relation,
-            Member.schooling,
-            Member.disability_grade,
-            Member.illness,
-            Member.work_capacity,
-        ).where((Member.household == household.id) & Member.active.eq(True)).order_by(Member.id):
+        for m in (
+            await Member.select(
+                Member.name,
+                Member.birth_date,
+                Member.relation,
+                Member.schooling,
+                Member.disability_grade,
+                Member.illness,
+                Member.work_capacity,
+            )
+            .where((Member.household == household.id) & Member.active.eq(True))
+            .order_by(Member.id)
+        ):
             row: dict[str, Any] = {"name": m["name"], "relation": m["relation"]}
             for name, column in _MEMBER_FIELDS.items():
                 if name in allowed:
@@ -380,7 +390,9 @@ async def build_view(household: Household, kind: str, today: date) -> Department
     return DepartmentView(household.id, kind, values, members, columns)
 
 
-async def department_view(actor: Actor, household_id: int, *, now: datetime, purpose: str = "") -> DepartmentView:
+async def department_view(
+    actor: Actor, household_id: int, *, now: datetime, purpose: str = ""
+) -> DepartmentView:
     """One household as the actor's department sees it (read logged)."""
     household = await access_household_for_department(actor, household_id, local_date(now))
     view = await build_view(household, actor.department_kind, local_date(now))
@@ -489,7 +501,9 @@ def parse_aid(draft: DepartmentAid, *, now: datetime) -> tuple[int, date, str, i
         try:
             received_on = date.fromisoformat(draft.received_on.strip())
         except ValueError:
-            errors["received_on"] = DomainError(N_("Please give the date it was received."), field="received_on")
+            errors["received_on"] = DomainError(
+                N_("Please give the date it was received."), field="received_on"
+            )
     if received_on > local_date(now):
         errors["received_on"] = DomainError(N_("The date cannot be in the future."), field="received_on")
     note = " ".join(draft.note.split())[:300]
@@ -501,7 +515,9 @@ def parse_aid(draft: DepartmentAid, *, now: datetime) -> tuple[int, date, str, i
     return value_fen, received_on, note, resource_id
 
 
-async def do_record_department_aid(actor: Actor, household_id: int, draft: DepartmentAid, *, now: datetime) -> int:
+async def do_record_department_aid(
+    actor: Actor, household_id: int, draft: DepartmentAid, *, now: datetime
+) -> int:
     """A department records the relief it gave a household in its view; lowers the index."""
     require(actor, Capability.DEPARTMENT_AID_RECORD)
     value_fen, received_on, note, resource_id = parse_aid(draft, now=now)
@@ -567,7 +583,7 @@ async def _api_account(unit: dict[str, Any], now: datetime) -> int:
     staff = Staff(
         username=username,
         display_name=f"{unit['name']} API"[:60],
-        password_hash="!",  # no password opens this account
+        password_hash="!",  # noqa: S106 - not a hash: no password opens this account
         role=Role.DEPARTMENT.value,
         org_unit=unit["id"],
         org_path=await jurisdiction_of(unit),
@@ -612,9 +628,13 @@ async def do_create_token(actor: Actor, department_id: int, *, label: str, now: 
 async def do_revoke_token(actor: Actor, token_id: int, *, now: datetime) -> None:
     require(actor, Capability.DEPARTMENTS_MANAGE)
     async with write_transaction(DepartmentToken._meta.db):
-        row = await DepartmentToken.select(
-            DepartmentToken.id, DepartmentToken.revoked_at, DepartmentToken.org_unit.path
-        ).where(DepartmentToken.id == valid_id(token_id)).first()
+        row = (
+            await DepartmentToken.select(
+                DepartmentToken.id, DepartmentToken.revoked_at, DepartmentToken.org_unit.path
+            )
+            .where(DepartmentToken.id == valid_id(token_id))
+            .first()
+        )
         if row is None or not row["org_unit.path"].startswith(actor.org_path):
             raise NotFoundOrForbidden()
         if row["revoked_at"] is not None:
@@ -644,7 +664,9 @@ async def actor_for_token(token: str) -> Actor | None:
     staff = await Staff.select().where(Staff.id == row["staff"]).first()
     if staff is None:
         return None
-    org = await OrgUnit.select(OrgUnit.name, OrgUnit.path, OrgUnit.department_kind).where(
-        OrgUnit.id == staff["org_unit"]
-    ).first()
+    org = (
+        await OrgUnit.select(OrgUnit.name, OrgUnit.path, OrgUnit.department_kind)
+        .where(OrgUnit.id == staff["org_unit"])
+        .first()
+    )
     return actor_from_rows(staff, org)

@@ -69,7 +69,7 @@ async def access_referral(actor: Actor, referral_id: int) -> Referral:
             raise NotFoundOrForbidden()
     elif not actor.org_path or not row.org_path.startswith(actor.org_path):
         raise NotFoundOrForbidden()
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 def _scope(actor: Actor) -> Any:
@@ -129,9 +129,7 @@ async def get_referral(actor: Actor, referral_id: int, *, now: datetime) -> Refe
     if actor.department_kind:
         view = await departments.department_view(actor, row.household, now=now, purpose="referral")
     others = [d for d in await departments.list_departments(covering=row.org_path) if d.id != row.to_unit]
-    chain = await _rows(
-        (Referral.household == row.household) & _scope(actor) & (Referral.id != row.id), 20
-    )
+    chain = await _rows((Referral.household == row.household) & _scope(actor) & (Referral.id != row.id), 20)
     return ReferralDetail(rows[0], view, others, chain)
 
 
@@ -192,7 +190,9 @@ async def _insert(
     referred_from: int | None,
     now: datetime,
 ) -> Referral:
-    target = next((d for d in await departments.list_departments(covering=household.org_path) if d.id == to_unit), None)
+    target = next(
+        (d for d in await departments.list_departments(covering=household.org_path) if d.id == to_unit), None
+    )
     if target is None:
         raise DomainError(N_("Choose a department serving this household's area."), field="to_unit")
     row = Referral(
@@ -255,7 +255,9 @@ async def do_refer(
         if application_id is not None:
             application = await access_application(actor, application_id)
             if application.household != household.id:
-                raise DomainError(N_("That application belongs to another household."), field="application_id")
+                raise DomainError(
+                    N_("That application belongs to another household."), field="application_id"
+                )
         if await Referral.exists().where(
             (Referral.household == household.id)
             & (Referral.to_unit == to_unit)
@@ -281,7 +283,9 @@ async def do_refer(
 # --- the department's answers ----------------------------------------------------------------
 
 
-async def _for_answer(actor: Actor, referral_id: int, version: int | None, allowed: tuple[str, ...]) -> Referral:
+async def _for_answer(
+    actor: Actor, referral_id: int, version: int | None, allowed: tuple[str, ...]
+) -> Referral:
     require(actor, Capability.REFERRAL_ANSWER)
     row = await access_referral(actor, referral_id)
     if not actor.department_kind:
@@ -386,7 +390,9 @@ async def do_decide(
     if decision == GRANTED and amount.strip():
         try:
             value_fen, _, _, resource = departments.parse_aid(
-                departments.DepartmentAid(amount=amount, received_on="", note=reason or "-", resource_id=resource_id),
+                departments.DepartmentAid(
+                    amount=amount, received_on="", note=reason or "-", resource_id=resource_id
+                ),
                 now=now,
             )
         except ValidationFailed as exc:
@@ -444,6 +450,8 @@ async def do_refer_on(
         if to_unit == row.to_unit:
             raise DomainError(N_("Choose another department."), field="to_unit")
         household = await Household.objects().where(Household.id == row.household).first()
+        if household is None:
+            raise NotFoundOrForbidden()
         new = await _insert(
             actor,
             household,
@@ -460,7 +468,9 @@ async def do_refer_on(
         row.reason = reason
         row.answered_at = row.answered_at or now
         row.decided_at = now
-        await _save(actor, row, "refer_on", now, {"_before": before, "to_referral": new.id, "reason": reason[:300]})
+        await _save(
+            actor, row, "refer_on", now, {"_before": before, "to_referral": new.id, "reason": reason[:300]}
+        )
         other = await OrgUnit.select(OrgUnit.name).where(OrgUnit.id == new.to_unit).first()
         await queue_referral_step(
             referral_id=row.id,
@@ -483,9 +493,14 @@ async def _centre_of(org_path: str) -> int | None:
     codes = [c for c in org_path.split("/") if c]
     if len(codes) < 2:
         return None
-    row = await OrgUnit.select(OrgUnit.id).where(
-        (OrgUnit.path == org_path_for(org_path_for("", codes[0]), codes[1])) & (OrgUnit.level == OrgLevel.DISTRICT)
-    ).first()
+    row = (
+        await OrgUnit.select(OrgUnit.id)
+        .where(
+            (OrgUnit.path == org_path_for(org_path_for("", codes[0]), codes[1]))
+            & (OrgUnit.level == OrgLevel.DISTRICT)
+        )
+        .first()
+    )
     return int(row["id"]) if row else None
 
 

@@ -64,7 +64,9 @@ async def _unit(code: str) -> int:
 async def test_round_trip_with_escalation_tells_the_applicant_each_step_once(
     world: Any, stub: Any, bot: Bot, now: datetime
 ) -> None:
-    await do_create_department(SYSTEM_ACTOR, kind="medical_insurance", parent_code="370102", name="历下区医保局", now=now)
+    await do_create_department(
+        SYSTEM_ACTOR, kind="medical_insurance", parent_code="370102", name="历下区医保局", now=now
+    )
     medical = await add_staff(world, "medical", Role.DEPARTMENT, "370102D02")
     education = world.actor("department")
     station = world.actor("station")
@@ -95,7 +97,11 @@ async def test_round_trip_with_escalation_tells_the_applicant_each_step_once(
     await do_request_info(education, referral_id, question="请提供学籍证明", now=later)
     await do_supply_info(station, referral_id, answer="学籍证明已上传", now=later + timedelta(hours=1))
     new_id = await do_refer_on(
-        education, referral_id, to_unit=await _unit("370102D02"), reason="属医疗救助", now=later + timedelta(hours=2)
+        education,
+        referral_id,
+        to_unit=await _unit("370102D02"),
+        reason="属医疗救助",
+        now=later + timedelta(hours=2),
     )
     old = found(await Referral.objects().where(Referral.id == referral_id).first())
     assert old.status == "referred_on" and old.answered_at == later
@@ -140,7 +146,12 @@ async def test_round_trip_with_escalation_tells_the_applicant_each_step_once(
 
     await _deliver(bot)
     texts = stub.texts(CHAT)
-    kinds = [r["kind"] for r in await OutboxMessage.select(OutboxMessage.kind).where(OutboxMessage.chat_id == CHAT).order_by(OutboxMessage.id)]
+    kinds = [
+        r["kind"]
+        for r in await OutboxMessage.select(OutboxMessage.kind)
+        .where(OutboxMessage.chat_id == CHAT)
+        .order_by(OutboxMessage.id)
+    ]
     referral_kinds = [k for k in kinds if k.startswith("referral_")]
     assert referral_kinds == [
         "referral_created",

@@ -18,10 +18,15 @@ from relief_pwa.services.referrals import do_refer
 from relief_pwa.tables import DepartmentToken, Household, OrgUnit, Referral
 from tests.factories import add_staff
 from tests.helpers import found
+from tests.services.departments_support import ACCOUNT, seed_city
 from tests.services.publicity_support import fresh_public_state  # noqa: F401
-from tests.services.test_departments import ACCOUNT, city  # noqa: F401
 
 API = "/api/departments/v1"
+
+
+@pytest.fixture()
+async def city(world: Any, now: Any) -> dict[str, int]:
+    return await seed_city(world, now)
 
 
 async def _unit(code: str) -> int:
@@ -73,7 +78,12 @@ async def test_refer_from_the_household_file_and_answer_in_the_inbox(
     token = await station.ensure_csrf()
     sent = await station.post(
         f"/households/{household_id}/refer",
-        data={"_csrf_token": token, "to_unit": str(await _unit("370102D01")), "category": "education", "request": "学费困难"},
+        data={
+            "_csrf_token": token,
+            "to_unit": str(await _unit("370102D01")),
+            "category": "education",
+            "request": "学费困难",
+        },
     )
     assert sent.status_code == 303
     referral = found(await Referral.objects().where(Referral.household == household_id).first())
@@ -100,8 +110,12 @@ async def test_refer_from_the_household_file_and_answer_in_the_inbox(
 async def tokens(world: Any, city: dict[str, int], now: Any) -> dict[str, str]:
     """API tokens: the 历下区 education bureau, the 历下区 medical insurance bureau and the
     市中区 education bureau; one referral to the 历下区 education bureau."""
-    await do_create_department(SYSTEM_ACTOR, kind="medical_insurance", parent_code="370102", name="历下区医保局", now=now)
-    await do_create_department(SYSTEM_ACTOR, kind="education", parent_code="370103", name="市中区教育局", now=now)
+    await do_create_department(
+        SYSTEM_ACTOR, kind="medical_insurance", parent_code="370102", name="历下区医保局", now=now
+    )
+    await do_create_department(
+        SYSTEM_ACTOR, kind="education", parent_code="370103", name="市中区教育局", now=now
+    )
     city_admin = world.actor("city")
     made = {
         name: await do_create_token(city_admin, await _unit(code), label=name, now=now)
@@ -122,7 +136,9 @@ async def test_api_matrix_each_department_sees_only_its_own(
     client: Any, world: Any, city: dict[str, int], tokens: dict[str, str]
 ) -> None:
     listed = {
-        name: [h["id"] for h in (await client.get(f"{API}/households", headers=_auth(t))).json()["households"]]
+        name: [
+            h["id"] for h in (await client.get(f"{API}/households", headers=_auth(t))).json()["households"]
+        ]
         for name, t in tokens.items()
     }
     assert listed == {"edu": [city["with_child"]], "med": [], "edu_b": [city["elsewhere"]]}
@@ -153,10 +169,14 @@ async def test_api_refuses_bad_and_revoked_tokens_and_logs_every_call(
     assert all(t not in stored for t in tokens.values())  # only hashes are kept
     access_log.discard_pending_reads()
     assert (await client.get(f"{API}/households", headers=_auth(tokens["edu"]))).status_code == 200
-    assert (await client.get(f"{API}/households/{city['with_child']}", headers=_auth(tokens["edu"]))).status_code == 200
+    assert (
+        await client.get(f"{API}/households/{city['with_child']}", headers=_auth(tokens["edu"]))
+    ).status_code == 200
     assert (await client.get(f"{API}/referrals", headers=_auth(tokens["edu"]))).status_code == 200
     assert access_log.pending_reads() == 3
-    token_row = found(await DepartmentToken.select(DepartmentToken.id).where(DepartmentToken.label == "edu").first())
+    token_row = found(
+        await DepartmentToken.select(DepartmentToken.id).where(DepartmentToken.label == "edu").first()
+    )
     await do_revoke_token(world.actor("city"), token_row["id"], now=now)
     assert (await client.get(f"{API}/households", headers=_auth(tokens["edu"]))).status_code == 401
     # Staff of another district cannot revoke; the API account never logs in.
@@ -172,7 +192,9 @@ async def test_api_rate_limit(
     client: Any, world: Any, city: dict[str, int], tokens: dict[str, str], monkeypatch: Any
 ) -> None:
     monkeypatch.setattr(ratelimit, "DEPARTMENT_API", SlidingWindowLimiter(limit=3, window_seconds=60))
-    codes = [(await client.get(f"{API}/referrals", headers=_auth(tokens["edu"]))).status_code for _ in range(4)]
+    codes = [
+        (await client.get(f"{API}/referrals", headers=_auth(tokens["edu"]))).status_code for _ in range(4)
+    ]
     assert codes == [200, 200, 200, 429]
 
 

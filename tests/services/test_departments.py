@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -20,37 +19,20 @@ from relief_pwa.services.departments import (
     do_record_department_aid,
     qualifying_households,
 )
-from relief_pwa.services.standards import do_seed_standards
-from relief_pwa.tables import AidRecord, Application, AuditEvent, Household, Provider, Resource
-from tests.factories import add_staff, make_intake, member, new_id_number
-from tests.services.publicity_support import active_application
-
-ACCOUNT = "6222020200112233445"
+from relief_pwa.tables import AidRecord, AuditEvent, Household, Provider, Resource
+from tests.factories import add_staff
+from tests.helpers import found
+from tests.services.departments_support import ACCOUNT, seed_city
 
 
-def schoolchild(name: str = "李小明") -> Any:
-    return member(name, "child", id_number=new_id_number(born=date(2015, 3, 1)), schooling="primary")
+async def _index(household_id: int) -> Decimal:
+    row = found(await Household.select(Household.current_index).where(Household.id == household_id).first())
+    return Decimal(str(row["current_index"]))
 
 
 @pytest.fixture()
-async def city(world: Any, now: Any) -> Any:
-    """Households of 历下区 and 市中区: with and without a schoolchild, receiving or only applying."""
-    await do_seed_standards(SYSTEM_ACTOR, now=now)
-    with_child = await active_application(
-        world, members=[member("王芳"), schoolchild()], onecard_account=ACCOUNT
-    )
-    without_child = await active_application(world, members=[member("赵强")])
-    applying = await make_intake(world, members=[member("孙丽"), schoolchild("孙小")])
-    elsewhere = await make_intake(
-        world, username="center_b", community="370103002001", members=[member("周敏"), schoolchild("周小")]
-    )
-    await Application.update({Application.state: "active"}).where(Application.id == elsewhere.application_id)
-    return {
-        "with_child": with_child.household_id,
-        "without_child": without_child.household_id,
-        "applying": applying.household_id,
-        "elsewhere": elsewhere.household_id,
-    }
+async def city(world: Any, now: Any) -> dict[str, int]:
+    return await seed_city(world, now)
 
 
 def test_qualification_rules_are_data_per_kind() -> None:
@@ -95,7 +77,9 @@ async def test_the_view_holds_only_the_education_fields(world: Any, city: dict[s
 
 
 async def test_the_red_cross_sees_the_account_only_masked(world: Any, city: dict[str, int], now: Any) -> None:
-    unit_id = await do_create_department(SYSTEM_ACTOR, kind="red_cross", parent_code="370102", name="历下区红十字会", now=now)
+    unit_id = await do_create_department(
+        SYSTEM_ACTOR, kind="red_cross", parent_code="370102", name="历下区红十字会", now=now
+    )
     assert unit_id
     red_cross = await add_staff(world, "redcross", Role.DEPARTMENT, "370102D02")
     # The with-child household has no seriously ill member: the Red Cross does not see it.
@@ -108,7 +92,7 @@ async def test_recorded_relief_lowers_the_index_and_draws_on_own_resource(
 ) -> None:
     bureau = world.actor("department")
     household_id = city["with_child"]
-    before = Decimal(str((await Household.select(Household.current_index).where(Household.id == household_id).first())["current_index"]))  # type: ignore[index]
+    before = await _index(household_id)
     provider = Provider(name="历下区教育局", kind="government", org_path=bureau.unit_path, created_at=now)
     await provider.save()
     resource = Resource(
@@ -124,12 +108,14 @@ async def test_recorded_relief_lowers_the_index_and_draws_on_own_resource(
         created_at=now,
     )
     await resource.save()
-    draft = DepartmentAid(amount="1000", received_on="", note="春季学期助学金", resource_id=str(resource.id), token="t-1")
+    draft = DepartmentAid(
+        amount="1000", received_on="", note="春季学期助学金", resource_id=str(resource.id), token="t-1"
+    )
     aid_id = await do_record_department_aid(bureau, household_id, draft, now=now)
     again = await do_record_department_aid(bureau, household_id, draft, now=now)  # a retried submit
     assert again == aid_id
     assert await AidRecord.count().where(AidRecord.household == household_id) == 1
-    after = Decimal(str((await Household.select(Household.current_index).where(Household.id == household_id).first())["current_index"]))  # type: ignore[index]
+    after = await _index(household_id)
     assert after < before
     reserved = await Resource.select(Resource.budget_reserved_fen).where(Resource.id == resource.id).first()
     assert reserved == {"budget_reserved_fen": 100_000}
