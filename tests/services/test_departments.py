@@ -136,3 +136,32 @@ async def test_other_roles_have_no_department_view(world: Any, city: dict[str, i
         await qualifying_households(world.actor("center"), now=now)
     with pytest.raises(PermissionDenied):
         await department_view(world.actor("station"), city["with_child"], now=now)
+
+
+async def test_staff_admin_makes_department_accounts_scoped_to_the_area_served(world: Any, now: Any) -> None:
+    from relief_pwa.services.auth import do_create_staff, load_actor
+    from relief_pwa.tables import Staff
+
+    staff_id = await do_create_staff(
+        world.actor("city"),
+        username="edu.clerk",
+        display_name="教育局 王老师",
+        password="a-long-enough-passphrase-2026",
+        role=Role.DEPARTMENT.value,
+        org_code="370102D01",
+        now=now,
+    )
+    row = found(await Staff.select(Staff.org_path).where(Staff.id == staff_id).first())
+    assert row["org_path"] == "370100/370102/"  # the district it serves, not the unit's own path
+    actor = found(await load_actor(staff_id))
+    assert actor.department_kind == "education" and actor.unit_path == "370100/370102/370102D01/"
+    with pytest.raises(DomainError):  # the role works only at a department unit
+        await do_create_staff(
+            world.actor("city"),
+            username="edu.wrong",
+            display_name="x",
+            password="a-long-enough-passphrase-2026",
+            role=Role.DEPARTMENT.value,
+            org_code="370102",
+            now=now,
+        )
