@@ -46,13 +46,14 @@ async def _household_page(
     values: dict[str, str],
     errors: dict[str, str],
 ) -> Response[str]:
-    view = await departments.department_view(actor, household_id, now=now_of(request))
+    page = await referrals.get_department_household(actor, household_id, now=now_of(request))
+    view = page.view
     context = {
         "view": view,
         "field_names": [f for f in VIEW_FIELDS if f in view.fields],
         "FIELD_LABELS": FIELD_LABELS,
-        "resources": await departments.own_resources(actor),
-        "referrals": await referrals.list_for_household(actor, household_id),
+        "resources": page.resources,
+        "referrals": page.referrals,
         "values": values or {"token": str(uuid.uuid4())},
         "errors": errors,
     }
@@ -160,7 +161,7 @@ async def _detail(
         "FIELD_LABELS": FIELD_LABELS,
         "view": detail.view,
         "decisions": DECISIONS,
-        "resources": await departments.own_resources(actor),
+        "resources": detail.resources,
         "errors": errors or {},
     }
     return render(request, "departments/referral.html", context, status_code=422 if errors else 200)

@@ -120,6 +120,7 @@ class ReferralDetail:
     view: departments.DepartmentView | None  # the department's view of the household (for the department)
     others: list[departments.Department]  # departments it may be referred on to
     history: list[dict[str, Any]]  # the chain: referred from / on
+    resources: list[dict[str, Any]]  # the department's own resources its relief may draw on
 
 
 async def get_referral(actor: Actor, referral_id: int, *, now: datetime) -> ReferralDetail:
@@ -130,7 +131,24 @@ async def get_referral(actor: Actor, referral_id: int, *, now: datetime) -> Refe
         view = await departments.department_view(actor, row.household, now=now, purpose="referral")
     others = [d for d in await departments.list_departments(covering=row.org_path) if d.id != row.to_unit]
     chain = await _rows((Referral.household == row.household) & _scope(actor) & (Referral.id != row.id), 20)
-    return ReferralDetail(rows[0], view, others, chain)
+    return ReferralDetail(rows[0], view, others, chain, await departments.own_resources(actor))
+
+
+@dataclass(frozen=True)
+class DepartmentHouseholdPage:
+    view: departments.DepartmentView
+    resources: list[dict[str, Any]]
+    referrals: list[dict[str, Any]]
+
+
+async def get_department_household(
+    actor: Actor, household_id: int, *, now: datetime
+) -> DepartmentHouseholdPage:
+    """A household as the department sees it, with its resources and the referrals of that household."""
+    view = await departments.department_view(actor, household_id, now=now)
+    return DepartmentHouseholdPage(
+        view, await departments.own_resources(actor), await list_for_household(actor, household_id)
+    )
 
 
 # --- referring -----------------------------------------------------------------------------
