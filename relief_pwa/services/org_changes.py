@@ -215,6 +215,8 @@ async def do_reparent_unit(
         level = OrgLevel(unit["level"])
         if level == OrgLevel.CITY:
             raise DomainError(N_("A city has no parent unit."), field="parent_code")
+        if level not in _PARENT_LEVEL:  # relief departments are managed on their own page
+            raise DomainError(N_("The parent unit is missing or at the wrong level."), field="parent_code")
         parent = await _unit_by_code(actor, parent_code, "parent_code")
         if OrgLevel(parent["level"]) != _PARENT_LEVEL[level]:
             raise DomainError(N_("The parent unit is missing or at the wrong level."), field="parent_code")
