@@ -14,7 +14,7 @@ from tests.helpers import found
 
 async def _places() -> int:
     """Org units of the network (the test world's relief department is not one)."""
-    return await OrgUnit.count().where(OrgUnit.department_kind == "")
+    return int(await OrgUnit.count().where(OrgUnit.department_kind == ""))
 
 
 def workbook(*rows: tuple[object, ...]) -> bytes:
