@@ -142,6 +142,10 @@ async def test_api_matrix_each_department_sees_only_its_own(
         for name, t in tokens.items()
     }
     assert listed == {"edu": [city["with_child"]], "med": [], "edu_b": [city["elsewhere"]]}
+    second_page = (
+        await client.get(f"{API}/households?page=2&page_size=1", headers=_auth(tokens["edu"]))
+    ).json()
+    assert (second_page["total"], second_page["page"], second_page["households"]) == (1, 2, [])
     allowed = {("edu", "with_child"), ("edu_b", "elsewhere")}
     for name, token in tokens.items():
         for household in city:
