@@ -62,6 +62,8 @@ DEMO_ACCOUNTS: tuple[tuple[str, str, Role, str | None], ...] = (
     ("center2", "孙丽（服务中心复核）", Role.CENTER, "370102"),
     ("city", "陈明（市民政局）", Role.CITY, CITY_CODE),
     ("supervisor", "赵平（纪检监察）", Role.SUPERVISOR, CITY_CODE),
+    # The city's education bureau (shipped departments: docs/departments.md).
+    ("education", "周静（市教育局）", Role.DEPARTMENT, f"{CITY_CODE}D02"),
 )
 
 _SURNAMES = (

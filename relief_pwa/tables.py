@@ -57,6 +57,8 @@ class OrgUnit(Table, tablename="org_unit"):
     hotline = Varchar(length=40, default="")
     supervision_hotline = Varchar(length=40, default="")
     active = Boolean(default=True)
+    # A relief department (core.enums.DepartmentKind) when ``level`` is "department", else "".
+    department_kind = Varchar(length=24, default="", index=True)
 
 
 class Staff(Table, tablename="staff"):
@@ -1061,3 +1063,49 @@ class AssessmentWeight(Table, tablename="assessment_weight"):
     note = Text(default="")
     created_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
     created_at = Timestamptz()
+
+
+# --- relief departments and referrals (docs/departments.md) ---------------------------------
+
+
+class Referral(Table, tablename="referral"):
+    """A request taken at one window and referred to the department that owns it."""
+
+    id: Serial
+
+    household = ForeignKey(Household, on_delete=OnDelete.restrict, index=True)
+    application = ForeignKey(Application, null=True, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)  # the household's
+    from_unit = ForeignKey(OrgUnit, on_delete=OnDelete.restrict)
+    to_unit = ForeignKey(OrgUnit, on_delete=OnDelete.restrict, index=True)  # the department
+    category = Varchar(length=16, choices=Category)
+    status = Varchar(length=16, index=True)  # core.enums.ReferralStatus
+    due_on = Date(index=True)  # the working-day deadline for the department's decision
+    request = Text(default="")  # what the applicant asks for
+    info_request = Text(default="")  # what the department asked the referrer for
+    created_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+    answered_at = Timestamptz(null=True, default=None)  # first accept, question or decision
+    decided_at = Timestamptz(null=True, default=None)
+    decision = Varchar(length=10, default="")  # granted | refused | ""
+    reason = Text(default="")
+    granted_fen = BigInt(default=0)
+    aid_record = Integer(null=True, default=None)  # the AidRecord of granted relief
+    referred_from = Integer(null=True, default=None)  # the referral this one was referred on from
+    escalated_at = Timestamptz(null=True, default=None)
+    escalated_to = ForeignKey(OrgUnit, null=True, on_delete=OnDelete.restrict)  # the centre told
+    version = Integer(default=1)
+
+
+class DepartmentToken(Table, tablename="department_token"):
+    """A read-only API token of one department; only its SHA-256 is stored."""
+
+    id: Serial
+
+    org_unit = ForeignKey(OrgUnit, on_delete=OnDelete.restrict, index=True)
+    staff = ForeignKey(Staff, on_delete=OnDelete.restrict)  # the department's API account
+    token_hash = Varchar(length=64, unique=True)
+    label = Varchar(length=100, default="")
+    created_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    created_at = Timestamptz()
+    revoked_at = Timestamptz(null=True, default=None)

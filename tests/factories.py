@@ -11,7 +11,8 @@ from relief_pwa.core.enums import AreaType, OrgLevel, Role
 from relief_pwa.core.idnumber import make_id_number
 from relief_pwa.core.intake import IntakeDraft, ItemDraft, MemberDraft
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor
-from relief_pwa.services.auth import hash_password, load_actor
+from relief_pwa.services.auth import hash_password, jurisdiction_of, load_actor
+from relief_pwa.services.departments import do_create_department
 from relief_pwa.services.intake import IntakeResult, check_and_create_intake
 from relief_pwa.services.org_admin import NewOrgUnit, do_create_org_units
 from relief_pwa.tables import OrgUnit, Staff
@@ -67,7 +68,13 @@ STAFF = {
     "city": (Role.CITY, "370100"),
     "supervisor": (Role.SUPERVISOR, "370100"),
     "supervisor_b": (Role.SUPERVISOR, "370103"),
+    # The education bureau of 历下区 (a relief department, DEPARTMENT_UNITS).
+    "department": (Role.DEPARTMENT, "370102D01"),
 }
+
+# Relief departments of the test world: (kind, the city or district served, name); their
+# codes are given in order, 370102D01 first.
+DEPARTMENT_UNITS = [("education", "370102", "历下区教育局")]
 
 
 @lru_cache(maxsize=1)
@@ -88,6 +95,8 @@ class World:
 async def build_world(now: datetime) -> World:
     world = World(now=now)
     await do_create_org_units(SYSTEM_ACTOR, UNITS, now=now)
+    for kind, parent_code, name in DEPARTMENT_UNITS:
+        await do_create_department(SYSTEM_ACTOR, kind=kind, parent_code=parent_code, name=name, now=now)
     for row in await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.path):
         world.units[row["code"]] = row["id"]
     for username, (role, code) in STAFF.items():
@@ -97,14 +106,14 @@ async def build_world(now: datetime) -> World:
 
 async def add_staff(world: World, username: str, role: str, code: str) -> Actor:
     """One more staff account (password ``TEST_PASSWORD``), e.g. a second clerk for four eyes."""
-    unit = found(await OrgUnit.select(OrgUnit.path).where(OrgUnit.code == code).first())
+    unit = found(await OrgUnit.select().where(OrgUnit.code == code).first())
     staff = Staff(
         username=username,
         display_name=username,
         password_hash=_password_hash(),
         role=role,
-        org_unit=world.units[code],
-        org_path=unit["path"],
+        org_unit=unit["id"],
+        org_path=await jurisdiction_of(unit),
         created_at=world.now,
         demo_password=False,
     )

@@ -186,6 +186,21 @@ NOTICE_EXITED = N_(
     "If you disagree, send /objection or call {phone}."
 )
 NO_REASON = N_("(none given)")
+# Referrals to relief departments (一门受理、分类转办), one notice per step.
+REFERRAL_NOTICES = {
+    "created": N_("Your request was referred to {department}. It will answer by {due}."),
+    "accepted": N_("{department} has accepted your request and is handling it."),
+    "info_requested": N_(
+        "{department} needs more information: {reason} Your service station will contact you."
+    ),
+    "info_supplied": N_("The information {department} asked for has been sent. It will answer by {due}."),
+    "granted": N_("{department} granted your request. {reason}"),
+    "refused": N_(
+        "{department} did not grant your request. Reasons: {reason} You may ask for a review; call {phone}."
+    ),
+    "referred_on": N_("{department} passed your request on to {other}, which will answer by {due}."),
+    "escalated": N_("Your request to {department} is overdue; the service centre is following it up."),
+}
 
 # --- withdrawing from the chat ----------------------------------------------------------
 

@@ -26,6 +26,7 @@ class Role(LabelledEnum):
     CENTER = "center"
     CITY = "city"
     SUPERVISOR = "supervisor"
+    DEPARTMENT = "department"  # staff of a relief department (education bureau, Red Cross, …)
 
 
 class OrgLevel(LabelledEnum):
@@ -33,6 +34,30 @@ class OrgLevel(LabelledEnum):
     DISTRICT = "district"
     STREET = "street"
     COMMUNITY = "community"
+    DEPARTMENT = "department"  # a relief department attached to the city or a district
+
+
+class DepartmentKind(LabelledEnum):
+    """The relief departments that work on the same system (部门联动, docs/departments.md)."""
+
+    MEDICAL_INSURANCE = "medical_insurance"  # 医保局
+    EDUCATION = "education"  # 教育局
+    HOUSING = "housing"  # 住建局
+    EMPLOYMENT = "employment"  # 人社局
+    LEGAL_AID = "legal_aid"  # 司法局 法律援助
+    DISABLED_FEDERATION = "disabled_federation"  # 残联
+    TRADE_UNION = "trade_union"  # 总工会
+    CHARITY_FEDERATION = "charity_federation"  # 慈善总会
+    RED_CROSS = "red_cross"  # 红十字会
+
+
+class ReferralStatus(LabelledEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    INFO_REQUESTED = "info_requested"
+    DECIDED = "decided"
+    REFERRED_ON = "referred_on"
+    ESCALATED = "escalated"
 
 
 class AreaType(LabelledEnum):
@@ -188,10 +213,27 @@ _LABEL_LIST: tuple[tuple[LabelledEnum, str], ...] = (
     (Role.CENTER, N_("Service centre staff")),
     (Role.CITY, N_("City bureau administrator")),
     (Role.SUPERVISOR, N_("Supervisor")),
+    (Role.DEPARTMENT, N_("Relief department staff")),
     (OrgLevel.CITY, N_("City")),
     (OrgLevel.DISTRICT, N_("District / county")),
     (OrgLevel.STREET, N_("Street / town")),
     (OrgLevel.COMMUNITY, N_("Community / village")),
+    (OrgLevel.DEPARTMENT, N_("Relief department")),
+    (DepartmentKind.MEDICAL_INSURANCE, N_("Medical insurance bureau")),
+    (DepartmentKind.EDUCATION, N_("Education bureau")),
+    (DepartmentKind.HOUSING, N_("Housing bureau")),
+    (DepartmentKind.EMPLOYMENT, N_("Human resources and employment bureau")),
+    (DepartmentKind.LEGAL_AID, N_("Justice bureau (legal aid)")),
+    (DepartmentKind.DISABLED_FEDERATION, N_("Disabled persons' federation")),
+    (DepartmentKind.TRADE_UNION, N_("Trade union")),
+    (DepartmentKind.CHARITY_FEDERATION, N_("Charity federation")),
+    (DepartmentKind.RED_CROSS, N_("Red Cross")),
+    (ReferralStatus.PENDING, N_("Waiting for the department")),
+    (ReferralStatus.ACCEPTED, N_("Accepted by the department")),
+    (ReferralStatus.INFO_REQUESTED, N_("More information requested")),
+    (ReferralStatus.DECIDED, N_("Decided")),
+    (ReferralStatus.REFERRED_ON, N_("Referred on to another department")),
+    (ReferralStatus.ESCALATED, N_("Overdue: escalated to the centre")),
     (AreaType.URBAN, N_("Urban")),
     (AreaType.RURAL, N_("Rural")),
     (Category.DIBAO, N_("Minimum living allowance (dibao)")),

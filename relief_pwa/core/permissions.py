@@ -91,6 +91,14 @@ class Capability(StrEnum):
     EMERGENCY_GRANT = "emergency.grant"  # grant temporary relief at once, up to the rule's limit
     DEADLINE_ALERTS_READ = "deadline.alerts_read"  # overdue reviews and investigations in one's area
     SCHEDULER_READ = "scheduler.read"  # the runs of the daily time-driven tasks
+    # relief departments and referrals between them (docs/departments.md)
+    DEPARTMENT_HOUSEHOLDS_READ = "department.households_read"  # the households qualifying for its relief
+    DEPARTMENT_AID_RECORD = "department.aid_record"  # record the relief a department gives
+    DEPARTMENTS_MANAGE = "departments.manage"  # departments and their API tokens (the city)
+    REFERRAL_CREATE = "referral.create"  # refer a request to the department that owns it
+    REFERRAL_READ = "referral.read"
+    REFERRAL_ANSWER = "referral.answer"  # accept, ask for more, decide or refer on (the department)
+    REFERRALS_OVERDUE_READ = "referral.overdue_read"  # escalated referrals (the centre)
     # analysis
     ANALYTICS_READ = "analytics.read"
     SAMPLE_DRAW = "sample.draw"
@@ -145,6 +153,8 @@ READ_ONLY: frozenset[Capability] = frozenset(
         C.BOT_CONSOLE,
         C.DEADLINE_ALERTS_READ,
         C.SCHEDULER_READ,
+        C.REFERRAL_READ,
+        C.REFERRALS_OVERDUE_READ,
     }
 )
 
@@ -205,6 +215,8 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.APP_WITHDRAW,
             C.LIFE_EVENT_REQUEST,
             C.LIFE_EVENTS_READ,
+            C.REFERRAL_CREATE,
+            C.REFERRAL_READ,
         }
     ),
     Role.INVESTIGATOR: frozenset(_FIELD),
@@ -239,6 +251,8 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.LIFE_EVENT_REQUEST,
             C.LIFE_EVENTS_READ,
             C.LIFE_EVENT_APPROVE,
+            C.REFERRAL_CREATE,
+            C.REFERRAL_READ,
         }
     ),
     Role.CENTER: frozenset(
@@ -278,6 +292,9 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.LIFE_EVENTS_READ,
             C.LIFE_EVENT_APPROVE,
             C.LIFE_EVENT_APPROVE_MAJOR,
+            C.REFERRAL_CREATE,
+            C.REFERRAL_READ,
+            C.REFERRALS_OVERDUE_READ,
         }
     ),
     Role.CITY: frozenset(
@@ -309,6 +326,21 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.SCORING_MODELS_EDIT,
             C.BOT_CONSOLE,
             C.BOT_CONSOLE_SEND,
+            C.DEPARTMENTS_MANAGE,
+            C.REFERRAL_READ,
+            C.REFERRALS_OVERDUE_READ,
+        }
+    ),
+    # A relief department: the households its relief is for (a field-level view, never the
+    # full file), the relief it gives, its own resources in the pool, and referrals to it.
+    Role.DEPARTMENT: frozenset(
+        {
+            C.DEPARTMENT_HOUSEHOLDS_READ,
+            C.DEPARTMENT_AID_RECORD,
+            C.REFERRAL_READ,
+            C.REFERRAL_ANSWER,
+            C.RESOURCES_READ,
+            C.RESOURCES_MANAGE,
         }
     ),
     # Supervision (纪检监察/财政/审计) reads everything in scope and changes nothing.
@@ -328,6 +360,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.STANDARDS_MANAGE,
             C.BOT_LINK_ISSUE,
             C.INDEX_RECOMPUTE,
+            C.DEPARTMENTS_MANAGE,
         }
     ),
     # An applicant may withdraw their own application from a bound chat (the bot checks the binding).
@@ -382,6 +415,7 @@ ROLE_LEVELS: dict[str, frozenset[str]] = {
     Role.CENTER: frozenset({OrgLevel.DISTRICT}),
     Role.CITY: frozenset({OrgLevel.CITY}),
     Role.SUPERVISOR: frozenset({OrgLevel.CITY, OrgLevel.DISTRICT}),
+    Role.DEPARTMENT: frozenset({OrgLevel.DEPARTMENT}),
 }
 
 # Accounts that hold money or the whole city: a second factor is required in production.

@@ -70,6 +70,14 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
         60,
     ),
     RuleSpec(
+        "referral_working_days",
+        N_("A department's decision on a referred request"),
+        "working_days",
+        10,
+        1,
+        60,
+    ),
+    RuleSpec(
         "reverify_working_days", N_("Re-verification of a sampled household"), "working_days", 10, 1, 60
     ),
     RuleSpec(

@@ -15,6 +15,8 @@ from relief_pwa.handlers import (
     cards,
     caseload,
     cases,
+    department_api,
+    departments,
     households,
     intake,
     life_events,
@@ -66,4 +68,6 @@ ROUTES: list[Any] = [
     *aid.ROUTES,
     *privacy.ROUTES,
     *scheduler.ROUTES,
+    *departments.ROUTES,
+    *department_api.ROUTES,
 ]

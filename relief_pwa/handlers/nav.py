@@ -19,6 +19,8 @@ class NavItem:
 
 NAV: tuple[NavItem, ...] = (
     NavItem("/cases", N_("Cases"), C.CASES_READ),
+    NavItem("/department", N_("Households for our relief"), C.DEPARTMENT_HOUSEHOLDS_READ),
+    NavItem("/referrals", N_("Referrals"), C.REFERRAL_READ),
     NavItem("/intake", N_("New application"), C.INTAKE_CREATE),
     NavItem("/visits", N_("My visits"), C.VISIT_RECORD),
     NavItem("/ranking", N_("Ranking"), C.RANKING_READ),
@@ -29,6 +31,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/followups", N_("Follow-ups"), C.FOLLOWUPS_READ),
     NavItem("/life-events", N_("Life events"), C.LIFE_EVENTS_READ),
     NavItem("/deadlines", N_("Overdue"), C.DEADLINE_ALERTS_READ),
+    NavItem("/referrals/overdue", N_("Overdue referrals"), C.REFERRALS_OVERDUE_READ),
     NavItem("/objections", N_("Objections"), C.OBJECTIONS_READ),
     NavItem("/analytics", N_("Analysis"), C.ANALYTICS_READ),
     NavItem("/assessment", N_("Assessment"), C.ASSESSMENT_READ),
@@ -37,6 +40,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/policies", N_("Published policies"), C.POLICIES_READ),
     NavItem("/scoring/models", N_("Scoring models"), C.SCORING_MODELS_READ),
     NavItem("/admin/staff", N_("Staff and offices"), C.STAFF_READ),
+    NavItem("/admin/departments", N_("Relief departments"), C.DEPARTMENTS_MANAGE),
     NavItem("/admin/standards", N_("Standards and rules"), C.STANDARDS_READ),
     NavItem("/caseload/import", N_("Bring in the caseload"), C.CASELOAD_IMPORT),
     NavItem("/bot/console", N_("Bot console"), C.BOT_CONSOLE),

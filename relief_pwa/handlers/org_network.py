@@ -54,7 +54,7 @@ async def add_unit(
     try:
         require(actor, C.ORG_MANAGE)
         parent = await get_unit(unit_id)
-        if parent is None or not parent.path.startswith(actor.org_path) or parent.level == OrgLevel.COMMUNITY:
+        if parent is None or not parent.path.startswith(actor.org_path) or parent.level not in _CHILD_LEVEL:
             raise DomainError(N_("The parent unit is missing or at the wrong level."), field="parent_code")
         level = _CHILD_LEVEL[OrgLevel(parent.level)]
         code = first(form, "code", 12)

@@ -19,6 +19,10 @@ class Actor:
     org_unit_id: int | None
     org_path: str  # jurisdiction: every row whose org_path starts with this
     org_name: str = ""
+    # Staff of a relief department: its kind (core.enums.DepartmentKind) and the
+    # department unit's own path (what it owns in the pool); "" for everyone else.
+    department_kind: str = ""
+    unit_path: str = ""
 
     @property
     def label(self) -> str:
@@ -35,6 +39,11 @@ class Actor:
 
     def can(self, capability: Capability) -> bool:
         return permissions.can(self.role, capability)
+
+    @property
+    def owner_path(self) -> str:
+        """Where what this actor creates in the resource pool belongs (a department's own unit)."""
+        return self.unit_path or self.org_path
 
     def can_see(self, org_path: str) -> bool:
         return org_path.startswith(self.org_path)

@@ -146,7 +146,7 @@ async def resolve_unit(actor: Actor, code: str | None = None) -> Unit:
 async def children_of(unit: Unit) -> list[Unit]:
     rows = (
         await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.level, OrgUnit.path)
-        .where((OrgUnit.parent == unit.id) & OrgUnit.active.eq(True))
+        .where((OrgUnit.parent == unit.id) & OrgUnit.active.eq(True) & (OrgUnit.department_kind == ""))
         .order_by(OrgUnit.code)
     )
     return [_unit(r) for r in rows]

@@ -93,7 +93,9 @@ class LoginThrottled(DomainError):
     pass
 
 
-def actor_from_rows(staff: dict[str, object], org_name: str) -> Actor:
+def actor_from_rows(staff: dict[str, object], org: dict[str, object] | None) -> Actor:
+    org = org or {}
+    kind = str(org.get("department_kind") or "")
     return Actor(
         staff_id=int(staff["id"]),  # type: ignore[call-overload]
         username=str(staff["username"]),
@@ -101,7 +103,9 @@ def actor_from_rows(staff: dict[str, object], org_name: str) -> Actor:
         role=str(staff["role"]),
         org_unit_id=int(staff["org_unit"]),  # type: ignore[call-overload]
         org_path=str(staff["org_path"]),
-        org_name=org_name,
+        org_name=str(org.get("name") or ""),
+        department_kind=kind,
+        unit_path=str(org.get("path") or "") if kind else "",
     )
 
 
@@ -110,8 +114,12 @@ async def load_actor(staff_id: int) -> Actor | None:
     staff = await Staff.select().where((Staff.id == staff_id) & (Staff.active.eq(True))).first()
     if staff is None:
         return None
-    org = await OrgUnit.select(OrgUnit.name).where(OrgUnit.id == staff["org_unit"]).first()
-    return actor_from_rows(staff, org["name"] if org else "")
+    org = (
+        await OrgUnit.select(OrgUnit.name, OrgUnit.path, OrgUnit.department_kind)
+        .where(OrgUnit.id == staff["org_unit"])
+        .first()
+    )
+    return actor_from_rows(staff, org)
 
 
 # --- login ------------------------------------------------------------------------
@@ -188,8 +196,12 @@ async def check_login(
     needs_second_factor = bool(staff["totp_sealed"])
     if not needs_second_factor:
         await _forget_failures(username)
-    org = await OrgUnit.select(OrgUnit.name).where(OrgUnit.id == staff["org_unit"]).first()
-    return PasswordChecked(actor_from_rows(staff, org["name"] if org else ""), needs_second_factor)
+    org = (
+        await OrgUnit.select(OrgUnit.name, OrgUnit.path, OrgUnit.department_kind)
+        .where(OrgUnit.id == staff["org_unit"])
+        .first()
+    )
+    return PasswordChecked(actor_from_rows(staff, org), needs_second_factor)
 
 
 async def check_second_factor(
@@ -204,8 +216,12 @@ async def check_second_factor(
         raise DomainError(N_("Please log in again."))
     username = str(staff["username"])
     await _refuse_while_waiting(username, client, now, policy)
-    org = await OrgUnit.select(OrgUnit.name).where(OrgUnit.id == staff["org_unit"]).first()
-    actor = actor_from_rows(staff, org["name"] if org else "")
+    org = (
+        await OrgUnit.select(OrgUnit.name, OrgUnit.path, OrgUnit.department_kind)
+        .where(OrgUnit.id == staff["org_unit"])
+        .first()
+    )
+    actor = actor_from_rows(staff, org)
     step = totp.verify_totp(
         totp.b32decode(identifiers.opened_totp(staff["totp_sealed"])),
         code,
@@ -253,6 +269,15 @@ async def check_second_factor(
     raise DomainError(N_("Wrong or expired code."), field="code")
 
 
+async def jurisdiction_of(org: dict[str, Any]) -> str:
+    """The org path a staff member of ``org`` sees: the unit's subtree, or for a relief
+    department the area it serves (its parent, the city or a district)."""
+    if not org.get("department_kind") or org.get("parent") is None:
+        return str(org["path"])
+    parent = await OrgUnit.select(OrgUnit.path).where(OrgUnit.id == org["parent"]).first()
+    return str(parent["path"]) if parent else str(org["path"])
+
+
 async def do_create_staff(
     actor: Actor,
     *,
@@ -284,7 +309,7 @@ async def do_create_staff(
             password_hash=hash_password(password),
             role=role,
             org_unit=org["id"],
-            org_path=org["path"],
+            org_path=await jurisdiction_of(org),
             created_at=now,
             demo_password=is_demo_password(password),
         )
@@ -322,7 +347,7 @@ async def do_create_demo_staff(
     require(actor, Capability.STAFF_MANAGE)
     if not is_demo_password(password):
         raise DomainError(N_("Only a demo password may be given to demo accounts."), field="password")
-    orgs = {r["code"]: r for r in await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.path, OrgUnit.level)}
+    orgs = {r["code"]: r for r in await OrgUnit.select()}
     password_hash = hash_password(password)
     created = 0
     async with write_transaction(Staff._meta.db):
@@ -343,7 +368,7 @@ async def do_create_demo_staff(
                 password_hash=password_hash,
                 role=account.role,
                 org_unit=org["id"],
-                org_path=org["path"],
+                org_path=await jurisdiction_of(org),
                 created_at=now,
                 demo_password=True,
             )
@@ -420,14 +445,18 @@ async def load_session(key_hash: str, *, now: datetime, policy: SessionPolicy) -
     staff = await Staff.select().where((Staff.id == row["staff_id"]) & (Staff.active.eq(True))).first()
     if staff is None:
         return None
-    org = await OrgUnit.select(OrgUnit.name).where(OrgUnit.id == staff["org_unit"]).first()
+    org = (
+        await OrgUnit.select(OrgUnit.name, OrgUnit.path, OrgUnit.department_kind)
+        .where(OrgUnit.id == staff["org_unit"])
+        .first()
+    )
     try:
         data = json.loads(row["data"] or "{}")
     except ValueError:
         data = {}
     return LoadedSession(
         key_hash=key_hash,
-        actor=actor_from_rows(staff, org["name"] if org else ""),
+        actor=actor_from_rows(staff, org),
         created_at=created_at,
         last_seen_at=last_seen_at,
         must_change_password=bool(staff["must_change_password"]),

@@ -18,6 +18,7 @@ from relief_pwa.data.jinan import CITY_CODE, CITY_NAME, DISTRICTS
 from relief_pwa.db import write_transaction
 from relief_pwa.services.actors import SYSTEM_ACTOR
 from relief_pwa.services.auth import do_create_staff
+from relief_pwa.services.departments import do_load_shipped_departments
 from relief_pwa.services.org_admin import NewOrgUnit, do_create_org_units
 from relief_pwa.services.passwords import check_new_password
 from relief_pwa.services.rules import do_set_calendar_days, shipped_calendar
@@ -67,6 +68,7 @@ async def do_load_shipped(*, now: datetime) -> tuple[int, int]:
     """
     async with write_transaction(Staff._meta.db):
         units = await do_create_org_units(SYSTEM_ACTOR, shipped_network(), now=now)
+        units += await do_load_shipped_departments(SYSTEM_ACTOR, CITY_CODE, now=now)
         days = await do_set_calendar_days(SYSTEM_ACTOR, shipped_calendar(), now=now, keep_existing=True)
     return units, days
 

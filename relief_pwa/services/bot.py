@@ -601,7 +601,9 @@ class Place:
 async def list_places(parent_id: int | None) -> list[Place]:
     """Districts (``parent_id`` None: the children of the city), then streets, then communities."""
     # Districts are the children of the city; below them, the children of the chosen unit.
-    condition = OrgUnit.level == OrgLevel.DISTRICT if parent_id is None else OrgUnit.parent == parent_id
+    condition = (OrgUnit.level == OrgLevel.DISTRICT if parent_id is None else OrgUnit.parent == parent_id) & (
+        OrgUnit.department_kind == ""
+    )  # relief departments are not places
     rows = await (
         OrgUnit.select(OrgUnit.id, OrgUnit.name, OrgUnit.level, OrgUnit.path)
         .where(condition & OrgUnit.active.eq(True))

@@ -441,3 +441,45 @@ async def on_payment_paid(
         return texts.t(texts.NOTICE_PAYMENT, amount=texts.money(amount), period=period, number=app.number)
 
     await queue_for_applications(chosen, "payment_paid", entity, render, now)
+
+
+# --- referrals to relief departments ----------------------------------------------------------------
+
+
+async def queue_referral_step(
+    *,
+    referral_id: int,
+    version: int,
+    step: str,
+    household_id: int,
+    application_id: int | None,
+    department: str,
+    reason: str = "",
+    due: date | None = None,
+    other: str = "",
+    now: datetime,
+) -> int:
+    """Tell the applicant one step of a referral (inside the step's transaction; once per step)."""
+    if application_id is not None:
+        found = await _application(application_id)
+        applications = [found] if found is not None else []
+    else:
+        applications = await _household_applications(household_id)
+    if not applications:
+        return 0
+    phone = await station_phone(applications[0].org_path)
+    message = texts.REFERRAL_NOTICES[step]
+
+    def render(app: AppInfo) -> str:
+        return texts.t(
+            message,
+            department=department,
+            other=other,
+            reason=reason.strip() or texts.t(texts.NO_REASON),
+            due=texts.day(due) if due else "-",
+            phone=phone or "-",
+        )
+
+    return await queue_for_applications(
+        applications, f"referral_{step}", f"ref{referral_id}v{version}", render, now
+    )

@@ -38,7 +38,11 @@ def org_path_for(parent_path: str, code: str) -> str:
 
 
 async def list_children(parent_id: int | None) -> list[OrgNode]:
-    query = OrgUnit.select().where(OrgUnit.active.eq(True)).order_by(OrgUnit.code)
+    query = (
+        OrgUnit.select()
+        .where(OrgUnit.active.eq(True) & (OrgUnit.department_kind == ""))
+        .order_by(OrgUnit.code)
+    )
     query = query.where(OrgUnit.parent.is_null() if parent_id is None else OrgUnit.parent == parent_id)
     return [_node(r) for r in await query]
 

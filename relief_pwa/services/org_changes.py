@@ -215,6 +215,8 @@ async def do_reparent_unit(
         level = OrgLevel(unit["level"])
         if level == OrgLevel.CITY:
             raise DomainError(N_("A city has no parent unit."), field="parent_code")
+        if level not in _PARENT_LEVEL:  # relief departments are managed on their own page
+            raise DomainError(N_("The parent unit is missing or at the wrong level."), field="parent_code")
         parent = await _unit_by_code(actor, parent_code, "parent_code")
         if OrgLevel(parent["level"]) != _PARENT_LEVEL[level]:
             raise DomainError(N_("The parent unit is missing or at the wrong level."), field="parent_code")
@@ -350,7 +352,9 @@ async def units_below_during(parent_path: str, start: date, end: date) -> list[P
     (inclusive), each under the name and path it had at the end of that stretch (or when
     it was retired). Current units keep their current path (their rows moved with them)."""
     depth = parent_path.count("/") + 1
-    current = await OrgUnit.select().where(OrgUnit.path.like(f"{parent_path}%") & OrgUnit.active.eq(True))
+    current = await OrgUnit.select().where(
+        OrgUnit.path.like(f"{parent_path}%") & OrgUnit.active.eq(True) & (OrgUnit.department_kind == "")
+    )  # relief departments hang below a district but are not part of its area
     versions = await OrgUnitVersion.select().where(OrgUnitVersion.path.like(f"{parent_path}%"))
     by_unit: dict[int, list[dict[str, Any]]] = {}
     for v in versions:

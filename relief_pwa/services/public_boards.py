@@ -276,7 +276,7 @@ async def _build(unit: Unit, now: datetime) -> Board:
     children = [
         _unit(r)
         for r in await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.level, OrgUnit.path)
-        .where((OrgUnit.parent == unit.id) & OrgUnit.active.eq(True))
+        .where((OrgUnit.parent == unit.id) & OrgUnit.active.eq(True) & (OrgUnit.department_kind == ""))
         .order_by(OrgUnit.code)
     ]
     office = await office_for(unit.path)

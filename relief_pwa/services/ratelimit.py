@@ -73,9 +73,12 @@ class SlidingWindowLimiter:
 # few times); filing objections: a handful per address and hour.
 PUBLIC_READS = SlidingWindowLimiter(limit=120, window_seconds=60)
 PUBLIC_WRITES = SlidingWindowLimiter(limit=5, window_seconds=600)
+# The departments' read-only API: per client address and per department (docs/departments.md).
+DEPARTMENT_API = SlidingWindowLimiter(limit=120, window_seconds=60)
 
 
 def reset_all() -> None:
     """Forget every window (tests start from a clean slate)."""
     PUBLIC_READS.reset()
+    DEPARTMENT_API.reset()
     PUBLIC_WRITES.reset()

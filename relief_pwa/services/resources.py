@@ -74,7 +74,7 @@ async def do_create_provider(actor: Actor, draft: ProviderDraft, *, now: datetim
             name=name,
             kind=draft.kind,
             contact=_clean(draft.contact, 120),
-            org_path=actor.org_path,
+            org_path=actor.owner_path,
             created_at=now,
         )
         await provider.save()
@@ -83,7 +83,7 @@ async def do_create_provider(actor: Actor, draft: ProviderDraft, *, now: datetim
             "provider.create",
             "provider",
             provider.id,
-            org_path=actor.org_path,
+            org_path=actor.owner_path,
             now=now,
             after={"name": name, "kind": draft.kind, "contact": provider.contact},
         )
@@ -287,7 +287,7 @@ async def check_resource_draft(actor: Actor, draft: ResourceDraft) -> dict[str, 
     values: dict[str, Any] = {
         "provider": provider_id,
         "fund": fund_id,
-        "org_path": actor.org_path,
+        "org_path": actor.owner_path,
         "name": name,
         "kind": draft.kind,
         "need": need,
@@ -356,7 +356,7 @@ async def do_create_resource(actor: Actor, draft: ResourceDraft, *, now: datetim
             "resource.create",
             "resource",
             resource.id,
-            org_path=actor.org_path,
+            org_path=actor.owner_path,
             now=now,
             after={k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items()},
         )
@@ -367,7 +367,7 @@ async def access_resource(actor: Actor, resource_id: int, *, manage: bool = Fals
     row = await Resource.objects().where(Resource.id == valid_id(resource_id)).first()
     if row is None or not actor.org_path:
         raise NotFoundOrForbidden()
-    allowed = row.org_path.startswith(actor.org_path) if manage else funds.visible_to(actor, row.org_path)
+    allowed = row.org_path.startswith(actor.owner_path) if manage else funds.visible_to(actor, row.org_path)
     if not allowed:
         raise NotFoundOrForbidden()
     return row
@@ -458,7 +458,7 @@ async def list_resources(actor: Actor, *, include_inactive: bool = True) -> list
     for row in rows:
         rule = parse_rule(row["rule"])
         row["rule_data"] = rule
-        row["manageable"] = row["org_path"].startswith(actor.org_path)
+        row["manageable"] = row["org_path"].startswith(actor.owner_path)
         total, reserved = row["budget_total_fen"], row["budget_reserved_fen"]
         row["budget_left_fen"] = None if total is None else total - reserved
         qtotal, qreserved = row["quantity_total"], row["quantity_reserved"]
@@ -568,7 +568,7 @@ async def do_record_donation(actor: Actor, draft: DonationDraft, *, now: datetim
             "donation.record",
             "donation",
             donation.id,
-            org_path=actor.org_path,
+            org_path=actor.owner_path,
             now=now,
             after={
                 "provider": provider_id,

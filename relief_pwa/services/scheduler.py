@@ -711,6 +711,15 @@ async def rescore_time_driven(now: datetime) -> int:
     return scored
 
 
+# --- task: referrals to relief departments past their deadline ---------------------------------------
+
+
+async def escalate_referrals(now: datetime) -> int:
+    from relief_pwa.services.referrals import escalate_overdue_referrals
+
+    return await escalate_overdue_referrals(now)
+
+
 # --- the registry of the case system's daily work ---------------------------------------------------
 # Order matters: state changes first (notices, reviews, exits), then what reads the state.
 
@@ -722,6 +731,7 @@ register(
     label=N_("End assistance whose gradual-exit (渐退) window has run out"),
 )
 register("raise_overdue", raise_overdue, label=N_("Raise overdue reviews and investigations"))
+register("escalate_referrals", escalate_referrals, label=N_("Escalate referrals overdue at a department"))
 register(RESCORE_TASK, rescore_time_driven, label=N_("Re-score households whose index changes with time"))
 # Reminders go out in the morning, not at midnight.
 register(

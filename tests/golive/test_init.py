@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from relief_pwa.core.enums import OrgLevel
 from relief_pwa.services.bootstrap import do_init
+from relief_pwa.services.departments import SHIPPED_DEPARTMENTS
 from relief_pwa.tables import Application, AuditEvent, CalendarDay, OrgUnit, Staff
 from tests.factories import World
 from tests.handlers.test_intake_pages import intake_form
@@ -14,7 +15,7 @@ ADMIN_PASSWORD = "Quan-cheng 2026 spring"
 
 async def test_init_then_the_first_admin_creates_a_station_that_takes_an_intake(db, now, client, make_client):
     result = await do_init("admin", ADMIN_PASSWORD, now=now)
-    assert result.admin_created and result.units_created == 1 + 13 + 164
+    assert result.admin_created and result.units_created == 1 + 13 + 164 + len(SHIPPED_DEPARTMENTS)
     assert await OrgUnit.count().where(OrgUnit.level == OrgLevel.STREET) == 164
     assert await CalendarDay.count() > 50
     events = await AuditEvent.count()

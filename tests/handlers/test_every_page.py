@@ -37,7 +37,7 @@ from relief_pwa.tables import (
 )
 from tests.services.publicity_support import fresh_public_state  # noqa: F401
 
-ROLES = ("liaison", "investigator", "station", "center", "city", "supervisor")
+ROLES = ("liaison", "investigator", "station", "center", "city", "supervisor", "education")
 SKIPPED = {
     "/healthz",  # JSON
     "/lang/{code:str}",  # a redirect

@@ -34,6 +34,7 @@ ROLE_USERS = {
     Role.CENTER: "center",
     Role.CITY: "city",
     Role.SUPERVISOR: "supervisor",
+    Role.DEPARTMENT: "department",
 }
 MISSING_ID = "987654321"  # no such row: allowed roles get 404, never a write
 
