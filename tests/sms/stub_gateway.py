@@ -78,7 +78,8 @@ class StubGateway:
                     break
                 status, extra, payload = answer
                 data = json.dumps(payload).encode()
-                head = f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+                head = f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
+                head += f"Content-Length: {len(data)}\r\n"
                 head += "".join(f"{k}: {v}\r\n" for k, v in extra.items())
                 writer.write((head + "\r\n").encode() + data)
                 await writer.drain()
@@ -120,5 +121,7 @@ class StubGateway:
     def _accept(self, key: str, payload: dict[str, Any]) -> bool:
         if any(d.key == key for d in self.delivered):
             return False
-        self.delivered.append(Delivered(key, str(payload["to"]), str(payload["sender"]), str(payload["text"])))
+        self.delivered.append(
+            Delivered(key, str(payload["to"]), str(payload["sender"]), str(payload["text"]))
+        )
         return True

@@ -124,7 +124,10 @@ async def test_a_chat_that_blocked_the_bot_falls_back_to_sms(world, now, sms_set
 
     await BotChat.update({BotChat.blocked: True}).where(BotChat.chat_id == CHAT)
     await _schedule(world, now, intake)
-    assert [(r["channel"], r["status"]) for r in await _rows()] == [("telegram", "blocked"), ("sms", "pending")]
+    assert [(r["channel"], r["status"]) for r in await _rows()] == [
+        ("telegram", "blocked"),
+        ("sms", "pending"),
+    ]
 
 
 async def test_without_a_gateway_the_notice_is_recorded_unreachable(world, now) -> None:
@@ -199,9 +202,9 @@ async def test_opt_out_is_audited_and_honoured_and_opt_in_restores(world, now, s
 
 async def test_status_query_is_answered_only_to_a_registered_phone(world, now, sms_client) -> None:
     intake = await _intake(world, SMS_PHONE, "王二")
-    number = (await OutboxMessage.raw("SELECT number FROM application WHERE id = {}", intake.application_id))[0][
-        "number"
-    ]
+    number = (await OutboxMessage.raw("SELECT number FROM application WHERE id = {}", intake.application_id))[
+        0
+    ]["number"]
     assert await _reply(sms_client, now, "in-3", SMS_PHONE, "查询") == 200
     assert await _reply(sms_client, now, "in-3", SMS_PHONE, "查询") == 200  # delivered twice: one answer
     [answer] = await _replies()
@@ -231,4 +234,3 @@ async def test_the_webhook_is_off_without_a_gateway(db, clock, now) -> None:
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))  # type: ignore[arg-type]
     async with Client(transport=transport, base_url="http://testserver") as client:
         assert await _reply(client, now, "in-8", SMS_PHONE, "退订") == 404
-

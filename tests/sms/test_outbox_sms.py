@@ -46,7 +46,9 @@ async def queue(messages: list[tuple[str, str]], kind: str = "test") -> None:
             assert await enqueue_sms(lane_of(index), kind, text, f"{kind}:{text}", now, phone_sealed=sealed)
 
 
-async def test_failures_timeouts_and_429s_lose_nothing_and_duplicate_nothing(db, gateway_stub, gateway) -> None:
+async def test_failures_timeouts_and_429s_lose_nothing_and_duplicate_nothing(
+    db, gateway_stub, gateway
+) -> None:
     await queue([(phone, f"{phone}第{i}条") for i in range(3) for phone in PHONES])
     for kind in ("500", "accept_then_timeout", "drop", "timeout", "503"):
         gateway_stub.fail_next(kind)
@@ -100,14 +102,24 @@ async def test_a_refused_message_fails_and_the_phone_goes_on(db, gateway_stub, g
     assert gateway_stub.texts_to(PHONES[1]) == ["好的"]
     assert await outbox_counts() == {"failed": 1, "sent": 1}
     failed = await OutboxMessage.select().where(OutboxMessage.status == "failed").first()
-    assert failed is not None and "invalid_number" in failed["last_error"] and PHONES[1] not in failed["last_error"]
+    assert (
+        failed is not None
+        and "invalid_number" in failed["last_error"]
+        and PHONES[1] not in failed["last_error"]
+    )
 
 
-async def test_an_opt_out_stops_what_was_already_queued_but_not_its_own_reply(db, gateway_stub, gateway) -> None:
+async def test_an_opt_out_stops_what_was_already_queued_but_not_its_own_reply(
+    db, gateway_stub, gateway
+) -> None:
     await queue([(PHONES[2], "通知")])
     await queue([(PHONES[2], "您已退订")], kind="sms_reply")
     await SmsOptOut.insert(
-        SmsOptOut(phone_index=identifiers.index_of(identifiers.PHONE, PHONES[2]), opted_out=True, changed_at=CLOCK.now())
+        SmsOptOut(
+            phone_index=identifiers.index_of(identifiers.PHONE, PHONES[2]),
+            opted_out=True,
+            changed_at=CLOCK.now(),
+        )
     )
     worker = worker_for(gateway)
     worker.start()
@@ -122,5 +134,7 @@ async def test_without_a_gateway_sms_rows_wait(db, gateway_stub) -> None:
     worker = OutboxWorker(no_telegram, CLOCK, SendPacer(200.0, 0.05), poll_seconds=0.05)
     assert await worker.run_once() == 1
     row = await OutboxMessage.select().first()
-    assert row is not None and row["status"] == "pending" and row["last_error"] == "SMS gateway not configured"
+    assert (
+        row is not None and row["status"] == "pending" and row["last_error"] == "SMS gateway not configured"
+    )
     assert gateway_stub.attempts == []

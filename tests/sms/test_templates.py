@@ -4,6 +4,8 @@ what the applicant needs: the application number and how to stop."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from relief_pwa.bot import texts
@@ -65,7 +67,9 @@ def test_each_notice_fits_two_segments_with_long_values(name: str) -> None:
 
 def test_short_values_are_not_cut() -> None:
     text = sms_service.fit(
-        sms_service.SMS_REJECTED, {"number": NUMBER, "reason": "收入高于标准", "phone": "0531-88881234"}, shrink="reason"
+        sms_service.SMS_REJECTED,
+        {"number": NUMBER, "reason": "收入高于标准", "phone": "0531-88881234"},
+        shrink="reason",
     )
     assert "收入高于标准" in text and rules.ELLIPSIS not in text
 
@@ -84,7 +88,5 @@ def test_a_notice_without_sms_wording_falls_back_to_its_chat_text_cut_to_fit() -
     assert text.startswith("申请") and NUMBER in text and text.endswith("回TD退订")
 
 
-def _day():
-    from datetime import date
-
+def _day() -> date:
     return date(2026, 12, 1)
