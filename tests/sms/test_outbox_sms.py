@@ -138,3 +138,16 @@ async def test_without_a_gateway_sms_rows_wait(db, gateway_stub) -> None:
         row is not None and row["status"] == "pending" and row["last_error"] == "SMS gateway not configured"
     )
     assert gateway_stub.attempts == []
+
+
+async def test_without_telegram_a_worker_still_sends_sms_but_no_telegram(db, gateway_stub, gateway) -> None:
+    from relief_pwa.services.outbox import enqueue
+
+    await queue([(PHONES[4], "短信照发")])
+    async with write_transaction(OutboxMessage._meta.db):
+        await enqueue(123456, "test", "stays queued", "test:telegram", CLOCK.now())
+    worker = worker_for(gateway, console_only=True)
+    await worker.run_once()
+    await worker.run_once()
+    assert gateway_stub.texts_to(PHONES[4]) == ["短信照发"]
+    assert await outbox_counts() == {"sent": 1, "pending": 1}
