@@ -6,7 +6,7 @@ from piccolo.columns.column_types import Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 
-ID = "2026-12-06T04:51:41:413174"
+ID = "2026-12-06T05:40:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "SMS channel on the outbox, SMS opt-outs"
 
