@@ -87,6 +87,13 @@ class Settings:
     bot_mode: str = "webhook"  # "webhook" or "polling" (local development)
     bot_rate_global_per_second: float = 30.0
     bot_rate_per_chat_seconds: float = 1.0
+    # SMS to applicants without a bound chat (docs/sms.md); off while the URL is empty.
+    sms_gateway_url: str = ""
+    sms_gateway_key: str = ""
+    sms_sender_id: str = "阳光救助"
+    sms_webhook_secret: str = ""
+    sms_rate_per_second: float = 20.0
+    sms_timeout_seconds: float = 10.0
     read_burst_per_hour: int = 200  # household files opened by one account in an hour before it is flagged
     # Keys kept outside the database: identifiers at rest (adapters/crypto.py: data keys
     # "id:base64,..." with the current first, the blind-index key), the audit chain's HMAC key
@@ -235,6 +242,12 @@ def load_settings() -> Settings:
             s3_secret = Path(_env("S3_SECRET_ACCESS_KEY_FILE")).read_text().strip()
         except OSError as exc:
             raise SettingsError(f"RELIEF_S3_SECRET_ACCESS_KEY_FILE cannot be read: {exc}") from exc
+    sms_url = _env("SMS_GATEWAY_URL")
+    if sms_url and not sms_url.startswith(("https://", "http://")):
+        raise SettingsError("RELIEF_SMS_GATEWAY_URL must be an http(s) URL")
+    sms_key = _secret_or_file("SMS_GATEWAY_KEY")
+    if sms_url and not sms_key:
+        raise SettingsError("RELIEF_SMS_GATEWAY_URL needs RELIEF_SMS_GATEWAY_KEY (or _FILE)")
     language = _env("LANGUAGE", "zh_Hans")
     if language not in {"zh_Hans", "en"}:
         raise SettingsError("RELIEF_LANGUAGE must be zh_Hans or en")
@@ -297,7 +310,24 @@ def load_settings() -> Settings:
         s3_access_key_id=_env("S3_ACCESS_KEY_ID"),
         s3_secret_access_key=s3_secret,
         scheduler_interval_seconds=_scheduler_interval(),
+        sms_gateway_url=sms_url,
+        sms_gateway_key=sms_key,
+        sms_sender_id=_env("SMS_SENDER_ID", "阳光救助"),
+        sms_webhook_secret=_secret_or_file("SMS_WEBHOOK_SECRET"),
+        sms_rate_per_second=_env_float("SMS_RATE_PER_SECOND", 20.0),
+        sms_timeout_seconds=_env_float("SMS_TIMEOUT_SECONDS", 10.0),
     )
+
+
+def _secret_or_file(name: str) -> str:
+    """``RELIEF_<name>``, or the contents of the file named by ``RELIEF_<name>_FILE``."""
+    value = _env(name)
+    if not value and _env(f"{name}_FILE"):
+        try:
+            value = Path(_env(f"{name}_FILE")).read_text().strip()
+        except OSError as exc:
+            raise SettingsError(f"RELIEF_{name}_FILE cannot be read: {exc}") from exc
+    return value
 
 
 def _retention_days() -> dict[str, int]:

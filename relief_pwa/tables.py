@@ -828,16 +828,28 @@ class OutboxMessage(Table, tablename="outbox_message"):
 
     id: Serial  # declared for type checkers; Piccolo adds the primary key
 
-    chat_id = BigInt(index=True)
+    chat_id = BigInt(index=True)  # a Telegram chat, or an SMS row's lane (core/sms.py: one per phone)
     kind = Varchar(length=30)
     text = Text()
     dedupe_key = Varchar(length=120, unique=True)
-    status = Varchar(length=12, index=True)  # pending | sending | sent | failed | blocked
+    # pending | sending | sent | failed | blocked | opted_out | unreachable (no channel: docs/sms.md)
+    status = Varchar(length=12, index=True)
+    channel = Varchar(length=8, default="telegram")  # telegram | sms | none
+    phone_sealed = Text(default="")  # an SMS row's destination (sealed like every phone)
     attempts = Integer(default=0)
     next_attempt_at = Timestamptz(index=True)
     last_error = Varchar(length=300, default="")
     created_at = Timestamptz()
     sent_at = Timestamptz(null=True, default=None)
+
+
+class SmsOptOut(Table, tablename="sms_opt_out"):
+    """Phones that replied "退订": no SMS until they reply "订阅" (docs/sms.md)."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+    phone_index = Varchar(length=32, unique=True)
+    opted_out = Boolean(default=True)
+    changed_at = Timestamptz()
 
 
 # --- analytics: targeting monitor -----------------------------------------

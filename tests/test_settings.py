@@ -128,3 +128,25 @@ def test_replica_and_photo_store_settings(monkeypatch, tmp_path):
         "https://minio.internal:9000",
     )
     assert settings.s3_secret_access_key == "s3cr3t"
+
+
+def test_sms_gateway_settings(monkeypatch, tmp_path):
+    monkeypatch.setenv("RELIEF_VAR_DIR", str(tmp_path))
+    assert load_settings().sms_gateway_url == ""  # SMS off by default
+    monkeypatch.setenv("RELIEF_SMS_GATEWAY_URL", "https://sms.example.test/v1/messages")
+    with pytest.raises(SettingsError, match="RELIEF_SMS_GATEWAY_KEY"):
+        load_settings()
+    key_file = tmp_path / "sms-key"
+    key_file.write_text("from-a-file\n")
+    monkeypatch.setenv("RELIEF_SMS_GATEWAY_KEY_FILE", str(key_file))
+    monkeypatch.setenv("RELIEF_SMS_WEBHOOK_SECRET", "shared")
+    monkeypatch.setenv("RELIEF_SMS_SENDER_ID", "济南民政")
+    settings = load_settings()
+    assert (settings.sms_gateway_key, settings.sms_webhook_secret, settings.sms_sender_id) == (
+        "from-a-file",
+        "shared",
+        "济南民政",
+    )
+    monkeypatch.setenv("RELIEF_SMS_GATEWAY_URL", "ftp://sms.example.test")
+    with pytest.raises(SettingsError, match="http"):
+        load_settings()

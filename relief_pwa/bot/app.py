@@ -5,8 +5,9 @@ to ``process_update``. Polling mode (``relief-pwa bot-poll``) for local
 development. Without a token the bot is off for Telegram, and the chat
 console still drives the same handlers (see bot/console.py).
 
-The runtime also owns the outbox worker and the daily visit reminders; the
-app lifespan starts and stops it.
+The runtime also owns the outbox worker (which sends SMS too when a gateway
+is configured: docs/sms.md) and the daily visit reminders; the app lifespan
+starts and stops it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
+from relief_pwa.adapters.sms import SmsGateway
 from relief_pwa.bot.console import ConsoleAwareRequest, ConsoleTranscripts
 from relief_pwa.bot.handlers import register
 from relief_pwa.clock import Clock
@@ -86,11 +88,24 @@ class BotRuntime:
         self.application = build_application(
             settings, clock=clock, transcripts=self.transcripts, polling=polling
         )
+        self.sms_gateway = (
+            SmsGateway(
+                settings.sms_gateway_url,
+                settings.sms_gateway_key,
+                settings.sms_sender_id,
+                timeout_seconds=settings.sms_timeout_seconds,
+            )
+            if settings.sms_gateway_url
+            else None
+        )
         self.worker = OutboxWorker(
             self.send,
             clock,
             SendPacer(settings.bot_rate_global_per_second, settings.bot_rate_per_chat_seconds),
             console_only=not self.telegram_enabled,
+            sms_send=self.sms_gateway.send if self.sms_gateway else None,
+            # One SMS per phone every few seconds keeps a phone's messages in order on the handset.
+            sms_pacer=SendPacer(settings.sms_rate_per_second, 2.0),
         )
         self._reminders: asyncio.Task[None] | None = None
         self._initialized = False
@@ -117,6 +132,8 @@ class BotRuntime:
                 await self._reminders
             self._reminders = None
         await self.worker.stop()
+        if self.sms_gateway is not None:
+            await self.sms_gateway.aclose()
         if self.application.running:
             await self.application.stop()
         if self._initialized:

@@ -88,7 +88,7 @@ RULES: tuple[RetentionRule, ...] = (
     ),
     RetentionRule(
         "outbox_messages",
-        "bot messages sent, failed or blocked",
+        "bot and SMS messages sent, failed, blocked, opted out or unreachable",
         "the message was queued",
         90,
         RetentionAction.DELETE,

@@ -52,7 +52,7 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 FLASH_MAX_AGE = 120  # seconds: a flash is shown on the very next page
 LOGIN_STEP_MAX_AGE = 300  # seconds to type the second factor after the password
 # Paths that other systems post to without a browser (no CSRF token).
-CSRF_EXEMPT_PATHS = ("/bot/webhook",)
+CSRF_EXEMPT_PATHS = ("/bot/webhook", "/sms/inbound")
 # Paths an account may use while it must change its password or enrol a second factor.
 ALWAYS_ALLOWED = ("/logout", "/static/", "/lang/", "/healthz", "/readyz", "/sw.js")
 PASSWORD_FORM = "/account/password"  # noqa: S105 (a path, not a password)

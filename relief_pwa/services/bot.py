@@ -551,40 +551,57 @@ async def get_status(chat_id: int, now: datetime, language: str) -> list[Applica
     statuses: list[ApplicationStatus] = []
     for bound in await list_bound(chat_id):
         application = await Application.objects().where(Application.id == bound.application_id).first()
-        if application is None:
-            continue
-        state = AppState(application.state)
-        notice = await (
-            PublicNotice.select(PublicNotice.ends_on)
-            .where((PublicNotice.application == application.id) & (PublicNotice.status == "running"))
-            .order_by(PublicNotice.id, ascending=False)
-            .first()
-        )
-        step = next_step(
-            state,
-            received_on=application.received_on,
-            state_changed_on=local_date(application.state_changed_at),
-            notice_ends_on=notice["ends_on"] if notice else None,
-            calendar=await load_calendar(),
-        )
-        phone = await station_phone(application.org_path)
-        visits = await upcoming_visits(application.household, local_date(now), phone)
-        total, provisional, factors = await applicant_factors(application.household, language)
-        statuses.append(
-            ApplicationStatus(
-                application.id,
-                application.number,
-                application.category,
-                state,
-                application.reason or "",
-                step,
-                visits,
-                total,
-                provisional,
-                factors,
-            )
-        )
+        if application is not None:
+            statuses.append(await application_status(application, now, language))
     return statuses
+
+
+async def household_status(household_id: int, now: datetime, language: str) -> list[ApplicationStatus]:
+    """The same for every application of a household, newest first (the SMS status query)."""
+    applications = await (
+        Application.objects()
+        .where(Application.household == household_id)
+        .order_by(Application.id, ascending=False)
+    )
+    return [
+        await application_status(application, now, language, with_index=False) for application in applications
+    ]
+
+
+async def application_status(
+    application: Application, now: datetime, language: str, *, with_index: bool = True
+) -> ApplicationStatus:
+    state = AppState(application.state)
+    notice = await (
+        PublicNotice.select(PublicNotice.ends_on)
+        .where((PublicNotice.application == application.id) & (PublicNotice.status == "running"))
+        .order_by(PublicNotice.id, ascending=False)
+        .first()
+    )
+    step = next_step(
+        state,
+        received_on=application.received_on,
+        state_changed_on=local_date(application.state_changed_at),
+        notice_ends_on=notice["ends_on"] if notice else None,
+        calendar=await load_calendar(),
+    )
+    phone = await station_phone(application.org_path)
+    visits = await upcoming_visits(application.household, local_date(now), phone)
+    total, provisional, factors = (
+        await applicant_factors(application.household, language) if with_index else (None, False, [])
+    )
+    return ApplicationStatus(
+        application.id,
+        application.number,
+        application.category,
+        state,
+        application.reason or "",
+        step,
+        visits,
+        total,
+        provisional,
+        factors,
+    )
 
 
 # --- the org network, step by step ----------------------------------------------

@@ -34,6 +34,7 @@ SEALED_COLUMNS: dict[str, list[tuple[str, str]]] = {
     "staff": [("phone_sealed", identifiers.PHONE), ("totp_sealed", identifiers.TOTP)],
     "objection": [("contact_phone_sealed", identifiers.PHONE)],
     "pre_application": [("phone_sealed", identifiers.PHONE)],
+    "outbox_message": [("phone_sealed", identifiers.PHONE)],  # an SMS row's destination
 }
 
 

@@ -1,5 +1,10 @@
-"""Telegram notices: listeners on domain events that queue outbox rows in the
+"""Applicant notices: listeners on domain events that queue outbox rows in the
 event's own transaction (so a notice exists exactly when its event committed).
+
+The channel is chosen per household: its bound chats get the notice by
+Telegram; a household with no bound chat (or only chats that blocked the bot)
+gets it by SMS on its mobile, in the notice's SMS wording (services/sms.py);
+with neither, the notice is recorded as undeliverable (docs/sms.md).
 
 Each notice is written in the chat's language at the time of the event. The
 dedupe key is (event kind, entity, chat): the same event reported twice, or
@@ -25,6 +30,7 @@ from relief_pwa.clock import local_date
 from relief_pwa.core.enums import AppState, ExitReason
 from relief_pwa.db import write_transaction
 from relief_pwa.services import hooks
+from relief_pwa.services import sms as sms_notices
 from relief_pwa.services.bot import bound_chats, chat_languages, station_phone
 from relief_pwa.services.outbox import enqueue
 from relief_pwa.services.rules import load_calendar, quoted_rules
@@ -81,8 +87,12 @@ async def queue_for_applications(
     entity: str,
     render: Callable[[AppInfo], str],
     now: datetime,
+    *,
+    sms: Callable[[AppInfo], str] | None = None,
 ) -> int:
-    """Queue one message per bound chat (a chat bound to two of the applications gets one).
+    """Queue one message per bound chat (a chat bound to two of the applications gets one),
+    and for each household without a reachable chat one SMS (``sms`` renders its text;
+    without it, the chat text in Chinese is cut to fit).
 
     Must run inside the event's write transaction; returns how many rows were new.
     """
@@ -91,20 +101,33 @@ async def queue_for_applications(
     for application in applications:
         for chat_id in chats_by_app.get(application.id, []):
             targets.setdefault(chat_id, application)
-    if not targets:
-        return 0
     infos = await chat_languages(list(targets))
     queued = 0
+    reachable_households: set[int] = set()
     for chat_id, application in targets.items():
         info = infos.get(chat_id)
         language = info.language if info else "zh_Hans"
+        blocked = bool(info and info.blocked)
+        if not blocked:
+            reachable_households.add(application.household)
         with texts.in_language(language):
             text = render(application)
-        if await enqueue(
-            chat_id, kind, text, f"{kind}:{entity}:{chat_id}", now, blocked=bool(info and info.blocked)
-        ):
+        if await enqueue(chat_id, kind, text, f"{kind}:{entity}:{chat_id}", now, blocked=blocked):
+            queued += 1
+    for household, application in _first_per_household(applications).items():
+        if household in reachable_households:
+            continue
+        text = sms(application) if sms is not None else sms_notices.fallback_text(render, application)
+        if await sms_notices.queue_sms_notice(household, kind, entity, text, now):
             queued += 1
     return queued
+
+
+def _first_per_household(applications: list[AppInfo]) -> dict[int, AppInfo]:
+    chosen: dict[int, AppInfo] = {}
+    for application in applications:
+        chosen.setdefault(application.household, application)
+    return chosen
 
 
 # --- visits -------------------------------------------------------------------------------
@@ -165,19 +188,30 @@ async def _queue_visit(kind: str, message: str, visit_id: Any, now: datetime) ->
     if not targets:
         return 0
     phone = await station_phone(targets[0].org_path)
+    values: dict[str, object] = {
+        "date": texts.day(visit.on),
+        "window": visit.window,
+        "staff": visit.staff or "-",
+        "phone": phone or "-",
+    }
 
     def render(application: AppInfo) -> str:
-        return texts.t(
-            message,
-            number=application.number,
-            date=texts.day(visit.on),
-            window=visit.window,
-            staff=visit.staff or "-",
-            phone=phone or "-",
-        )
+        return texts.t(message, number=application.number, **values)
+
+    def render_sms(application: AppInfo) -> str:
+        return sms_notices.fit(_SMS_VISIT[kind], {"number": application.number, **values}, shrink="staff")
 
     # A rescheduled visit is a new notice: the date is part of the entity.
-    return await queue_for_applications(targets, kind, f"visit{visit.id}@{visit.on.isoformat()}", render, now)
+    return await queue_for_applications(
+        targets, kind, f"visit{visit.id}@{visit.on.isoformat()}", render, now, sms=render_sms
+    )
+
+
+_SMS_VISIT = {
+    "visit_scheduled": sms_notices.SMS_VISIT_SCHEDULED,
+    "visit_reminder": sms_notices.SMS_VISIT_REMINDER,
+    "followup_scheduled": sms_notices.SMS_FOLLOWUP,
+}
 
 
 @hooks.on("visit.scheduled")
@@ -207,16 +241,30 @@ async def on_visit_done(*, now: datetime, visit_id: Any = None, **_: Any) -> Non
 
     calendar = await load_calendar()
 
-    def render(application: AppInfo) -> str:
+    def following(application: AppInfo) -> str:
         step = next_step(
             AppState(application.state), received_on=visit.on, state_changed_on=visit.on, calendar=calendar
         )
-        following = texts.t(step.next_step, due=texts.day(step.due) if step.due else "", days=step.days)
+        return texts.t(step.next_step, due=texts.day(step.due) if step.due else "", days=step.days)
+
+    def render(application: AppInfo) -> str:
         return texts.t(
-            texts.NOTICE_VISIT_DONE, date=texts.day(visit.on), number=application.number, next=following
+            texts.NOTICE_VISIT_DONE,
+            date=texts.day(visit.on),
+            number=application.number,
+            next=following(application),
         )
 
-    await queue_for_applications(targets, "visit_done", f"visit{visit.id}", render, now)
+    def render_sms(application: AppInfo) -> str:
+        with texts.in_language(sms_notices.SMS_LANGUAGE):
+            step = following(application)
+        return sms_notices.fit(
+            sms_notices.SMS_VISIT_DONE,
+            {"date": texts.day(visit.on), "number": application.number, "next": step},
+            shrink="next",
+        )
+
+    await queue_for_applications(targets, "visit_done", f"visit{visit.id}", render, now, sms=render_sms)
 
 
 async def queue_visit_reminders(now: datetime) -> int:
@@ -237,10 +285,10 @@ async def queue_visit_reminders(now: datetime) -> int:
 # --- decisions ------------------------------------------------------------------------------
 
 _DECISIONS = {
-    "find_eligible": ("decision_eligible", texts.NOTICE_ELIGIBLE),
-    "find_ineligible": ("decision_ineligible", texts.NOTICE_INELIGIBLE),
-    "approve": ("decision_approved", texts.NOTICE_APPROVED),
-    "reject": ("decision_rejected", texts.NOTICE_REJECTED),
+    "find_eligible": ("decision_eligible", texts.NOTICE_ELIGIBLE, sms_notices.SMS_ELIGIBLE),
+    "find_ineligible": ("decision_ineligible", texts.NOTICE_INELIGIBLE, sms_notices.SMS_INELIGIBLE),
+    "approve": ("decision_approved", texts.NOTICE_APPROVED, sms_notices.SMS_APPROVED),
+    "reject": ("decision_rejected", texts.NOTICE_REJECTED, sms_notices.SMS_REJECTED),
 }
 
 
@@ -248,7 +296,7 @@ async def _queue_decision(action: str, application_id: Any, reason: str, now: da
     application = await _application(int(application_id)) if application_id is not None else None
     if application is None:
         return
-    kind, message = _DECISIONS[action]
+    kind, message, sms_message = _DECISIONS[action]
     phone = await station_phone(application.org_path)
     # The length of the 公示 that follows, as the rule stands today.
     days = (await quoted_rules(local_date(now))).publicity_days
@@ -262,9 +310,18 @@ async def _queue_decision(action: str, application_id: Any, reason: str, now: da
             days=days,
         )
 
+    def render_sms(app: AppInfo) -> str:
+        with texts.in_language(sms_notices.SMS_LANGUAGE):
+            why = reason.strip() or texts.t(texts.NO_REASON)
+        return sms_notices.fit(
+            sms_message,
+            {"number": app.number, "reason": why, "phone": phone or "-", "days": days},
+            shrink="reason",
+        )
+
     # The version makes each decision its own notice (a reopened case decided again is news).
     await queue_for_applications(
-        [application], kind, f"app{application.id}v{application.version}", render, now
+        [application], kind, f"app{application.id}v{application.version}", render, now, sms=render_sms
     )
 
 
@@ -368,9 +425,15 @@ async def _queue_publicity(application_id: int, now: datetime) -> None:
     def render(app: AppInfo) -> str:
         return texts.t(texts.NOTICE_PUBLICITY, number=app.number, start=texts.day(start), end=texts.day(end))
 
+    def render_sms(app: AppInfo) -> str:
+        return sms_notices.fit(
+            sms_notices.SMS_PUBLICITY,
+            {"number": app.number, "start": texts.day(start), "end": texts.day(end)},
+        )
+
     # Both producers name the same round of the same application: one message.
     await queue_for_applications(
-        [application], "publicity_started", f"app{application.id}r{round_no}", render, now
+        [application], "publicity_started", f"app{application.id}r{round_no}", render, now, sms=render_sms
     )
 
 
@@ -440,7 +503,12 @@ async def on_payment_paid(
     def render(app: AppInfo) -> str:
         return texts.t(texts.NOTICE_PAYMENT, amount=texts.money(amount), period=period, number=app.number)
 
-    await queue_for_applications(chosen, "payment_paid", entity, render, now)
+    def render_sms(app: AppInfo) -> str:
+        return sms_notices.fit(
+            sms_notices.SMS_PAYMENT, {"amount": texts.money(amount), "period": period, "number": app.number}
+        )
+
+    await queue_for_applications(chosen, "payment_paid", entity, render, now, sms=render_sms)
 
 
 # --- referrals to relief departments ----------------------------------------------------------------

@@ -17,6 +17,14 @@ Delivery guarantees
 - Order per chat: only the oldest open row of a chat is ever claimed
   ("head of line"), so a chat's messages go out in order, one at a time.
 
+SMS (docs/sms.md): rows with ``channel = 'sms'`` live in a lane per phone
+(``chat_id`` from :func:`relief_pwa.core.sms.lane_of`), so the same claim and
+head-of-line order apply; :meth:`OutboxWorker._deliver_sms` sends them through
+the SMS gateway with its own pacer, and the gateway's idempotency key (the row's
+id) closes the at-least-once window above for SMS. Notices for an applicant
+with neither a bound chat nor a reachable mobile are recorded with status
+``unreachable`` (or ``opted_out``) and never sent.
+
 Pacing: a :class:`~relief_pwa.core.ratelimit.SendPacer` spaces sends at the
 configured global rate (default 30/s) and per-chat gap (default 1 s). It is
 per process: run the worker in one process (the app's lifespan starts one per
@@ -36,13 +44,16 @@ from typing import Any
 
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter
 
+from relief_pwa.adapters.sms import SmsRefused, SmsRetryAfter, SmsTemporaryError
 from relief_pwa.clock import Clock
 from relief_pwa.core.ratelimit import SendPacer
+from relief_pwa.core.sms import SMS_LANE_BASE, is_sms_lane
 from relief_pwa.db import is_sqlite, write_transaction
+from relief_pwa.services import identifiers
 from relief_pwa.services.actors import SYSTEM_ACTOR
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.bot import CONSOLE_CHAT_BASE
-from relief_pwa.tables import BotChat, OutboxMessage
+from relief_pwa.tables import BotChat, OutboxMessage, SmsOptOut
 
 log = logging.getLogger("relief_pwa.outbox")
 
@@ -52,6 +63,9 @@ BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 600.0
 
 SendFn = Callable[[int, str], Awaitable[Any]]
+# (outbox message id — the gateway's idempotency key —, phone digits, text)
+SmsSendFn = Callable[[int, str, str], Awaitable[Any]]
+SMS_UNCONDITIONAL_KINDS = frozenset({"sms_reply"})  # answers to the phone's own request (even "退订")
 
 
 # --- writing ----------------------------------------------------------------------
@@ -72,6 +86,57 @@ async def enqueue(
                 attempts=0,
                 next_attempt_at=now,
                 last_error="chat blocked the bot" if blocked else "",
+                created_at=now,
+            )
+        )
+        .on_conflict(target=OutboxMessage.dedupe_key, action="DO NOTHING")
+        .returning(OutboxMessage.id)
+    )
+    return bool(inserted)
+
+
+async def enqueue_sms(
+    lane: int, kind: str, text: str, dedupe_key: str, now: datetime, *, phone_sealed: str
+) -> bool:
+    """Queue one SMS inside the caller's transaction (``lane``: core.sms.lane_of of the phone)."""
+    inserted = await (
+        OutboxMessage.insert(
+            OutboxMessage(
+                chat_id=lane,
+                kind=kind[:30],
+                text=text,
+                dedupe_key=dedupe_key[:120],
+                status="pending",
+                channel="sms",
+                phone_sealed=phone_sealed,
+                attempts=0,
+                next_attempt_at=now,
+                last_error="",
+                created_at=now,
+            )
+        )
+        .on_conflict(target=OutboxMessage.dedupe_key, action="DO NOTHING")
+        .returning(OutboxMessage.id)
+    )
+    return bool(inserted)
+
+
+async def record_undeliverable(
+    kind: str, text: str, dedupe_key: str, now: datetime, *, status: str, why: str
+) -> bool:
+    """Record a notice that no channel can carry (``unreachable`` or ``opted_out``): kept, never sent."""
+    inserted = await (
+        OutboxMessage.insert(
+            OutboxMessage(
+                chat_id=0,
+                kind=kind[:30],
+                text=text,
+                dedupe_key=dedupe_key[:120],
+                status=status,
+                channel="none",
+                attempts=0,
+                next_attempt_at=now,
+                last_error=why[:300],
                 created_at=now,
             )
         )
@@ -123,12 +188,25 @@ RETURNING id, chat_id, kind, text, attempts
 """
 
 
+def _lowest_chat(console_only: bool, with_sms: bool) -> int | None:
+    """Without Telegram a worker takes only console chats, and SMS lanes when it can send SMS."""
+    if not console_only:
+        return None
+    return SMS_LANE_BASE if with_sms else CONSOLE_CHAT_BASE
+
+
 async def claim_due(
-    now: datetime, limit: int, *, lease_seconds: float = LEASE_SECONDS, console_only: bool = False
+    now: datetime,
+    limit: int,
+    *,
+    lease_seconds: float = LEASE_SECONDS,
+    console_only: bool = False,
+    with_sms: bool = False,
 ) -> list[Claimed]:
     """Take up to ``limit`` due head-of-line rows (and expired leases) for this worker."""
     engine = OutboxMessage._meta.db
-    scope = f"AND o.chat_id >= {int(CONSOLE_CHAT_BASE)}" if console_only else ""
+    lowest = _lowest_chat(console_only, with_sms)
+    scope = f"AND o.chat_id >= {int(lowest)}" if lowest is not None else ""
     lock = "" if is_sqlite(engine) else "FOR UPDATE SKIP LOCKED"
     sql = _CLAIM_SQL.format(scope=scope, lock=lock)
     lease_until = now + timedelta(seconds=lease_seconds)
@@ -193,6 +271,30 @@ async def mark_chat_blocked(chat_id: int, message_id: int, error: str, now: date
             )
 
 
+async def mark_status(message_id: int, status: str, why: str) -> None:
+    """End a claimed row without sending it (``opted_out``)."""
+    async with write_transaction(OutboxMessage._meta.db):
+        await OutboxMessage.update({OutboxMessage.status: status, OutboxMessage.last_error: why[:300]}).where(
+            (OutboxMessage.id == message_id) & (OutboxMessage.status == "sending")
+        )
+
+
+async def sms_destination(message_id: int, kind: str) -> str | None:
+    """The phone of a claimed SMS row, or None when it opted out since the row was queued."""
+    row = await OutboxMessage.select(OutboxMessage.phone_sealed).where(OutboxMessage.id == message_id).first()
+    phone = identifiers.opened(identifiers.PHONE, row["phone_sealed"]) if row else ""
+    if not phone:
+        return None
+    if kind not in SMS_UNCONDITIONAL_KINDS:
+        opted_out = await SmsOptOut.exists().where(
+            (SmsOptOut.phone_index == identifiers.index_of(identifiers.PHONE, phone))
+            & SmsOptOut.opted_out.eq(True)
+        )
+        if opted_out:
+            return None
+    return phone
+
+
 async def outbox_counts() -> dict[str, int]:
     rows = await OutboxMessage.raw("SELECT status, COUNT(*) AS n FROM outbox_message GROUP BY status")
     return {r["status"]: int(r["n"]) for r in rows}
@@ -215,8 +317,13 @@ class OutboxWorker:
         lease_seconds: float = LEASE_SECONDS,
         poll_seconds: float = 0.25,
         backoff_base: float = BACKOFF_BASE_SECONDS,
+        sms_send: SmsSendFn | None = None,
+        sms_pacer: SendPacer | None = None,
     ) -> None:
         self._backoff_base = backoff_base
+        self._sms_send = sms_send
+        self._sms_pacer = sms_pacer or SendPacer(20.0, 1.0)
+        self._sms_pace_lock = asyncio.Lock()
         self._pace_lock = asyncio.Lock()
         self._send = send
         self._clock = clock
@@ -287,6 +394,7 @@ class OutboxWorker:
                         free,
                         lease_seconds=self._lease_seconds,
                         console_only=self._console_only,
+                        with_sms=self._sms_send is not None,
                     )
                 except Exception:  # the database may be briefly unavailable; keep the worker alive
                     log.exception("outbox: claiming failed")
@@ -313,6 +421,9 @@ class OutboxWorker:
                 last_forget = time.monotonic()
 
     async def _deliver(self, row: Claimed) -> None:
+        if is_sms_lane(row.chat_id):
+            await self._deliver_sms(row)
+            return
         # Wait for the chat's own gap first, without holding up other chats…
         while (wait := self._pacer.chat_wait(row.chat_id, time.monotonic())) > 0:  # noqa: ASYNC110 - a timed gap
             await asyncio.sleep(wait)
@@ -356,10 +467,60 @@ class OutboxWorker:
             await mark_sent(row.id, self._clock.now())
             self.sent += 1
 
+    async def _deliver_sms(self, row: Claimed) -> None:
+        """One SMS row through the gateway: its own pacing, Retry-After, backoff; never Telegram's slots."""
+        now = self._clock.now()
+        if self._sms_send is None:
+            await reschedule(
+                row.id, now + timedelta(seconds=BACKOFF_MAX_SECONDS), "SMS gateway not configured"
+            )
+            return
+        target = await sms_destination(row.id, row.kind)
+        if target is None:
+            await mark_status(row.id, "opted_out", "the phone opted out of SMS")
+            return
+        while (wait := self._sms_pacer.chat_wait(row.chat_id, time.monotonic())) > 0:  # noqa: ASYNC110 - a timed gap
+            await asyncio.sleep(wait)
+        async with self._sms_pace_lock:
+            delay = self._sms_pacer.reserve(row.chat_id, time.monotonic())
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._sms_pacer.started(row.chat_id, time.monotonic())
+        try:
+            await self._sms_send(row.id, target, row.text)
+        except SmsRetryAfter as exc:
+            self._sms_pacer.pause(time.monotonic() + exc.seconds)
+            self.retried += 1
+            await reschedule(row.id, self._clock.now() + timedelta(seconds=exc.seconds), str(exc))
+        except SmsRefused as exc:
+            log.warning("outbox: SMS %s refused for good: %s", row.id, exc)
+            await mark_failed(row.id, f"SmsRefused: {exc}")
+        except SmsTemporaryError as exc:
+            self.retried += 1
+            if row.attempts >= MAX_NETWORK_ATTEMPTS:
+                log.error("outbox: SMS %s gave up after %s attempts: %s", row.id, row.attempts, exc)
+                await mark_failed(row.id, f"SmsTemporaryError: {exc}")
+            else:
+                at = self._clock.now() + timedelta(seconds=backoff_seconds(row.attempts, self._backoff_base))
+                await reschedule(row.id, at, f"SmsTemporaryError: {exc}")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("outbox: unexpected error sending SMS %s", row.id)
+            at = self._clock.now() + timedelta(seconds=backoff_seconds(row.attempts, self._backoff_base))
+            await reschedule(row.id, at, f"{type(exc).__name__}")
+        else:
+            await mark_sent(row.id, self._clock.now())
+            self.sent += 1
+
     async def run_once(self, limit: int = 50) -> int:
         """Claim and deliver one batch now, without the background loop (console page, tests)."""
         claimed = await claim_due(
-            self._clock.now(), limit, lease_seconds=self._lease_seconds, console_only=self._console_only
+            self._clock.now(),
+            limit,
+            lease_seconds=self._lease_seconds,
+            console_only=self._console_only,
+            with_sms=self._sms_send is not None,
         )
         await asyncio.gather(*(self._deliver(row) for row in claimed))
         return len(claimed)
@@ -369,15 +530,15 @@ class OutboxWorker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self._inflight:
-                counts = await _open_count(self._console_only)
+                counts = await _open_count(_lowest_chat(self._console_only, self._sms_send is not None))
                 if counts == 0:
                     return
             await asyncio.sleep(0.05)
         raise TimeoutError("outbox did not drain in time")
 
 
-async def _open_count(console_only: bool) -> int:
+async def _open_count(lowest_chat: int | None) -> int:
     query = OutboxMessage.count().where(OutboxMessage.status.is_in(["pending", "sending"]))
-    if console_only:
-        query = query.where(OutboxMessage.chat_id >= CONSOLE_CHAT_BASE)
+    if lowest_chat is not None:
+        query = query.where(OutboxMessage.chat_id >= lowest_chat)
     return int(await query)

@@ -146,7 +146,7 @@ async def _due_batch(rule: RetentionRule, cutoff: datetime, after_id: int, limit
         )
     elif key == "outbox_messages":
         table = OutboxMessage
-        where = OutboxMessage.status.is_in(["sent", "failed", "blocked"]) & (
+        where = OutboxMessage.status.is_in(["sent", "failed", "blocked", "opted_out", "unreachable"]) & (
             OutboxMessage.created_at < cutoff
         )
     elif key == "sessions":

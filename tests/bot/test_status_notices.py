@@ -197,10 +197,12 @@ async def test_payment_and_followup_notices(world, now) -> None:
 
 async def test_notices_use_the_chat_language_and_skip_unbound_chats(world, now) -> None:
     intake = await _bound_case(world, now, language="zh_Hans")
-    other = await make_intake(world)  # nobody bound: no notice
+    other = await make_intake(world)  # nobody bound and no SMS gateway: recorded, never sent
     await _schedule(world, now, intake)
     await _schedule(world, now, other)
-    [row] = await _outbox("visit_scheduled")
+    row, unbound = await _outbox("visit_scheduled")
+    assert (row["chat_id"], row["status"]) == (CHAT, "pending")
+    assert (unbound["channel"], unbound["status"]) == ("none", "unreachable")
     with texts.in_language("zh_Hans"):
         expected_start = texts.t(
             texts.NOTICE_VISIT_SCHEDULED, number="@@", date="", window="", staff="", phone=""
@@ -214,8 +216,10 @@ async def test_blocked_chat_notices_are_kept_but_not_sent(world, now) -> None:
     intake = await _bound_case(world, now)
     await BotChat.update({BotChat.blocked: True}).where(BotChat.chat_id == CHAT)
     await _schedule(world, now, intake)
-    [row] = await _outbox("visit_scheduled")
+    row, fallback = await _outbox("visit_scheduled")
     assert row["status"] == "blocked"
+    # The household has no other way in: SMS would take it (docs/sms.md); without a gateway, recorded.
+    assert (fallback["channel"], fallback["status"]) == ("none", "unreachable")
 
 
 async def test_english_chat_helper(now, world) -> None:
