@@ -340,11 +340,11 @@ for _action in _DECISIONS:
 # --- the rest of the lifecycle: withdrawal, appeal, suspension, reinstatement, exit ---------------
 
 _LIFECYCLE = {
-    "withdraw": ("application_withdrawn", texts.NOTICE_WITHDRAWN),
-    "reopen": ("application_reopened", texts.NOTICE_REOPENED),
-    "suspend": ("assistance_suspended", texts.NOTICE_SUSPENDED),
-    "reinstate": ("assistance_reinstated", texts.NOTICE_REINSTATED),
-    "exit": ("assistance_exited", texts.NOTICE_EXITED),
+    "withdraw": ("application_withdrawn", texts.NOTICE_WITHDRAWN, sms_notices.SMS_WITHDRAWN),
+    "reopen": ("application_reopened", texts.NOTICE_REOPENED, sms_notices.SMS_REOPENED),
+    "suspend": ("assistance_suspended", texts.NOTICE_SUSPENDED, sms_notices.SMS_SUSPENDED),
+    "reinstate": ("assistance_reinstated", texts.NOTICE_REINSTATED, sms_notices.SMS_REINSTATED),
+    "exit": ("assistance_exited", texts.NOTICE_EXITED, sms_notices.SMS_EXITED),
 }
 
 
@@ -359,7 +359,7 @@ async def _queue_lifecycle(
     application = await _application(int(application_id)) if application_id is not None else None
     if application is None:
         return
-    kind, message = _LIFECYCLE[action]
+    kind, message, sms_message = _LIFECYCLE[action]
     phone = await station_phone(application.org_path)
     day = effective_on or local_date(now)
 
@@ -373,9 +373,25 @@ async def _queue_lifecycle(
             exit_reason=texts.t(ExitReason(exit_reason).label) if exit_reason else "-",
         )
 
+    def render_sms(app: AppInfo) -> str:
+        with texts.in_language(sms_notices.SMS_LANGUAGE):
+            why = reason.strip() or texts.t(texts.NO_REASON)
+            ended_by = texts.t(ExitReason(exit_reason).label) if exit_reason else "-"
+        return sms_notices.fit(
+            sms_message,
+            {
+                "number": app.number,
+                "reason": why,
+                "phone": phone or "-",
+                "date": texts.day(day),
+                "exit_reason": ended_by,
+            },
+            shrink="reason",
+        )
+
     # The version makes each transition its own notice; a retried event queues nothing new.
     await queue_for_applications(
-        [application], kind, f"app{application.id}v{application.version}", render, now
+        [application], kind, f"app{application.id}v{application.version}", render, now, sms=render_sms
     )
 
 

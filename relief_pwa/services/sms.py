@@ -60,6 +60,16 @@ SMS_REJECTED = N_(
 SMS_PUBLICITY = N_("Application {number} is on public notice in your community from {start} to {end}.")
 SMS_PAYMENT = N_("Paid {amount} yuan for {period} (application {number}) to your one-card account.")
 SMS_STATUS = N_("Application {number}: {state} Next: {next}")
+SMS_WITHDRAWN = N_("Application {number} was withdrawn. Reason: {reason}. You may apply again. Tel {phone}.")
+SMS_REOPENED = N_("Application {number}: your request for reconsideration was accepted. Reason: {reason}.")
+SMS_SUSPENDED = N_(
+    "Assistance for application {number} is suspended from {date}. Reason: {reason}. Tel {phone}."
+)
+SMS_REINSTATED = N_("Assistance for application {number} resumes from {date}. Reason: {reason}.")
+SMS_EXITED = N_(
+    "Assistance for application {number} ends from {date} ({exit_reason}). Reason: {reason}. "
+    "To object call {phone}."
+)
 SMS_OPTED_OUT = N_("You will receive no more SMS from Sunshine Relief. Reply 订阅 to receive them again.")
 SMS_OPTED_IN = N_("You will receive SMS from Sunshine Relief again. Reply TD to stop.")
 

@@ -31,6 +31,7 @@ LONG_VALUES: dict[str, object] = {
     "end": "2026-12-14",
     "amount": texts.money(12_345_67),
     "period": "2026-12",
+    "exit_reason": "拒不配合核查",
     "state": "",
     "next": "",
 }
