@@ -169,7 +169,9 @@ async def _close(
     )
     if period is None:
         return
-    if day < period["opened_on"]:
+    # A death found late (before assistance began here) still ends it, and the period then
+    # covers no month; any other stop dated before the start is a typing error.
+    if day < period["opened_on"] and exit_reason != ExitReason.DEATH:
         raise DomainError(
             N_("The effective date cannot be before assistance started ({date})."),
             field="effective_on",

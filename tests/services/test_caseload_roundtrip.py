@@ -73,7 +73,16 @@ def household(draw: Any) -> core.RosterHousehold:
 async def _empty() -> None:
     engine = Household._meta.db
     async with write_transaction(engine):
-        for table in ("index_record", "plan_line", "plan", "application", "member", "household"):
+        for table in (
+            "index_record",
+            "entitlement",
+            "plan_line",
+            "plan",
+            "application",
+            "household_version",
+            "member",
+            "household",
+        ):
             await Household.raw(f"DELETE FROM {table}")
 
 

@@ -136,6 +136,17 @@ async def test_an_exit_needs_a_reason_from_the_rules_and_a_date_within_a_year(wo
         )
     assert before_start.value.field == "effective_on"
     assert await _periods(intake.application_id) == [("2026-11", None, "activate", "")]
+    # A death reported late, before assistance began: recorded, and no month is paid.
+    await do_transition(
+        center,
+        intake.application_id,
+        "exit",
+        reason=REASON,
+        exit_reason=ExitReason.DEATH,
+        effective_on=world.now.date() - timedelta(days=30),
+        now=world.now,
+    )
+    assert await _periods(intake.application_id) == [("2026-11", "2026-11", "activate", "exit")]
 
 
 async def test_an_appeal_reopens_a_rejected_case_and_its_file(world):
