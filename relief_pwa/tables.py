@@ -14,6 +14,7 @@ from piccolo.columns import (
     BigInt,
     Boolean,
     Date,
+    DoublePrecision,
     ForeignKey,
     Integer,
     Numeric,
@@ -1021,3 +1022,35 @@ class DeadlineAlert(Table, tablename="deadline_alert"):
     due_on = Date()
     raised_on = Date(index=True)
     cleared_on = Date(null=True, default=None, index=True)
+
+
+class SendSlot(Table, tablename="send_slot"):
+    """The next free send slot of a shared rate (e.g. Telegram's global 30 messages a
+    second), in the database server's epoch seconds: every outbox sender of every process
+    reserves its slot here with one atomic UPDATE (PostgreSQL; SQLite paces in process)."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
+    name = Varchar(length=40, unique=True)
+    next_at = DoublePrecision(default=0.0)
+
+
+class ChatSendSlot(Table, tablename="chat_send_slot"):
+    """The earliest moment a chat may receive its next message (Telegram's 1 message a
+    second per chat), shared by every sender like :class:`SendSlot`."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
+    chat_id = BigInt(unique=True)
+    next_at = DoublePrecision(default=0.0, index=True)
+
+
+class RateCounter(Table, tablename="rate_counter"):
+    """Public rate limits shared by every app process (PostgreSQL): hits of one limit and
+    client address in the current fixed window, counted with atomic upserts."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
+    bucket = Varchar(length=120, unique=True)  # "<limit>:<client address>"
+    window_start = BigInt(default=0)  # epoch seconds, a multiple of the window length
+    hits = Integer(default=0)

@@ -57,7 +57,7 @@ from relief_pwa.core.permissions import Capability
 from relief_pwa.db import advisory_xact_lock, is_sqlite, write_transaction
 from relief_pwa.services import funds, identifiers
 from relief_pwa.services.access_log import note_read
-from relief_pwa.services.actors import Actor, require
+from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.auth import load_actor
 from relief_pwa.services.numbers import application_number
@@ -967,6 +967,15 @@ async def do_start_import_job(
                   created_by=actor.staff_id, created_at=now)  # fmt: skip
         await job.save()
     job_id = int(job.id)
+    from relief_pwa.i18n import current_language
+    from relief_pwa.services import queue
+
+    if queue.uses_queue():
+        # PostgreSQL: a worker of any machine imports it; the file travels in the queued job.
+        header = {"job": job_id, "staff": actor.staff_id, "language": current_language.get(),
+                  "now": now.isoformat(), **params}  # fmt: skip
+        await queue.enqueue(queue.CASELOAD_IMPORT, queue.pack_import(header, data), dedupe_key=f"import:{job_id}")
+        return job_id
     _progress[job_id] = ("reading", 0, 0)
     task = asyncio.get_running_loop().create_task(
         _run_import_job(job_id, actor, data, params, now=now, translate=translate)
@@ -976,8 +985,57 @@ async def do_start_import_job(
     return job_id
 
 
+async def run_queued_import(job_id: int, header: dict[str, Any], data: bytes) -> None:
+    """A worker's run of an import queued on the page (services/queue.py), as the uploader,
+    in the uploader's language (the report's texts), dated when it was uploaded (as in-process)."""
+    now = datetime.fromisoformat(header["now"])
+    from relief_pwa.i18n import current_language, translate
+
+    row = await Job.select(Job.status).where(Job.id == job_id).first()
+    if row is None or row["status"] not in {"queued", "running"}:
+        return  # done already (a job taken again after its worker died mid-way is not redone)
+    actor = await load_actor(int(header["staff"])) if header.get("staff") else SYSTEM_ACTOR
+    if actor is None:
+        await Job.update({Job.status: "failed", Job.error: "the uploader's account is gone",
+                          Job.finished_at: now}).where(Job.id == job_id)  # fmt: skip
+        return
+    params = {k: header[k] for k in ("filename", "dry_run", "accept_valid", "stage") if k in header}
+    token = current_language.set(str(header.get("language") or current_language.get()))
+    _progress[job_id] = ("reading", 0, 0)
+    try:
+        await _run_import_job(job_id, actor, data, params, now=now, translate=translate)
+    finally:
+        current_language.reset(token)
+
+
+async def save_progress(job_id: int) -> None:
+    """Write an import's progress from this process's memory to its row (the queue's workers)."""
+    progress = _progress.get(job_id)
+    if progress is None:
+        return
+    stage, done, total = progress
+    async with write_transaction(Job._meta.db):
+        row = await Job.select(Job.params, Job.status).where(Job.id == job_id).first()
+        if row is None or row["status"] != "running":
+            return
+        params = json.loads(row["params"] or "{}")
+        params["stage"] = stage
+        await Job.update(
+            {Job.params: json.dumps(params, ensure_ascii=False, default=str), Job.progress_done: done,
+             Job.progress_total: total}
+        ).where((Job.id == job_id) & (Job.status == "running"))  # fmt: skip
+
+
 async def wait_for_import(job_id: int) -> None:
-    """Await an import started in this process (tests)."""
+    """Await an import started in this process, or on PostgreSQL run the queue here until
+    it is empty (tests)."""
+    from relief_pwa.services import queue
+
+    if queue.uses_queue() and job_id not in _tasks:
+        from relief_pwa.clock import SystemClock
+
+        await queue.drain(SystemClock())
+        return
     task = _tasks.get(job_id)
     if task is not None:
         await task

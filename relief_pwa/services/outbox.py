@@ -17,10 +17,14 @@ Delivery guarantees
 - Order per chat: only the oldest open row of a chat is ever claimed
   ("head of line"), so a chat's messages go out in order, one at a time.
 
-Pacing: a :class:`~relief_pwa.core.ratelimit.SendPacer` spaces sends at the
-configured global rate (default 30/s) and per-chat gap (default 1 s). It is
-per process: run the worker in one process (the app's lifespan starts one per
-server process; start the server with one worker process when the bot is on).
+Pacing: sends are spaced at the configured global rate (default 30/s) and
+per-chat gap (default 1 s). On PostgreSQL every sender of every process (each
+app process and each ``relief-pwa worker`` runs one) reserves its slot in the
+database (:class:`SharedPacer`: one atomic ``UPDATE`` of a ``send_slot`` row
+and an upsert of the chat's ``chat_send_slot``, timed by the database server's
+clock), so any number of them together stay within Telegram's limits. On
+SQLite there is one process, and a :class:`~relief_pwa.core.ratelimit.SendPacer`
+paces it in memory.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from relief_pwa.db import is_sqlite, write_transaction
 from relief_pwa.services.actors import SYSTEM_ACTOR
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.bot import CONSOLE_CHAT_BASE
-from relief_pwa.tables import BotChat, OutboxMessage
+from relief_pwa.tables import BotChat, ChatSendSlot, OutboxMessage, SendSlot
 
 log = logging.getLogger("relief_pwa.outbox")
 
@@ -198,11 +202,94 @@ async def outbox_counts() -> dict[str, int]:
     return {r["status"]: int(r["n"]) for r in rows}
 
 
+# --- pacing shared by every process (PostgreSQL) ----------------------------------------
+
+_RESERVE_SQL = """
+WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
+chat AS (
+    SELECT COALESCE((SELECT next_at FROM chat_send_slot WHERE chat_id = {}), 0)::float8 AS next_at
+),
+slot AS (
+    UPDATE send_slot
+    SET next_at = GREATEST(send_slot.next_at, (SELECT now FROM clock), (SELECT next_at FROM chat)) + {}
+    WHERE name = {}
+    RETURNING next_at - {} AS at
+),
+booked AS (
+    INSERT INTO chat_send_slot (chat_id, next_at) SELECT {}, at + {} FROM slot
+    ON CONFLICT (chat_id) DO UPDATE SET next_at = GREATEST(chat_send_slot.next_at, EXCLUDED.next_at)
+)
+SELECT at - (SELECT now FROM clock) AS wait FROM slot
+"""
+
+
+class SharedPacer:
+    """Send slots reserved in the database, so every sender of every process shares one
+    global rate and one gap per chat. A reservation is one statement: the global row is
+    locked for its duration, which orders the senders; times are the server's epoch seconds."""
+
+    def __init__(self, name: str, per_second: float, per_chat_interval: float) -> None:
+        if per_second <= 0 or per_chat_interval < 0:
+            raise ValueError("per_second must be positive and per_chat_interval not negative")
+        self.name = name[:40]
+        self.interval = 1.0 / per_second
+        self.per_chat_interval = per_chat_interval
+        self._ready = False
+
+    async def _ensure_row(self) -> None:
+        if not self._ready:
+            await SendSlot.insert(SendSlot(name=self.name, next_at=0.0)).on_conflict(
+                target=SendSlot.name, action="DO NOTHING"
+            )
+            self._ready = True
+
+    async def reserve(self, chat_id: int) -> float:
+        """Book the next slot free for both the fleet and ``chat_id``; seconds to wait for it."""
+        await self._ensure_row()
+        rows = await SendSlot.raw(
+            _RESERVE_SQL, chat_id, self.interval, self.name, self.interval, chat_id, self.per_chat_interval
+        )
+        return max(0.0, float(rows[0]["wait"])) if rows else 0.0
+
+    async def pause(self, seconds: float) -> None:
+        """Telegram said "retry after": no sender of any process sends before that."""
+        await self._ensure_row()
+        await SendSlot.raw(
+            "UPDATE send_slot SET next_at = GREATEST(next_at, extract(epoch FROM clock_timestamp()) + {}) "
+            "WHERE name = {}",
+            seconds,
+            self.name,
+        )
+
+    async def delay_chat(self, chat_id: int, seconds: float) -> None:
+        await ChatSendSlot.raw(
+            "INSERT INTO chat_send_slot (chat_id, next_at) "
+            "VALUES ({}, extract(epoch FROM clock_timestamp()) + {}) "
+            "ON CONFLICT (chat_id) DO UPDATE SET next_at = GREATEST(chat_send_slot.next_at, EXCLUDED.next_at)",
+            chat_id,
+            seconds,
+        )
+
+    async def forget_idle(self) -> None:
+        """Chats whose gap passed long ago need no row."""
+        await ChatSendSlot.raw(
+            "DELETE FROM chat_send_slot WHERE next_at < extract(epoch FROM clock_timestamp()) - 60"
+        )
+
+
+def shared_pacer_for(name: str, per_second: float, per_chat_interval: float) -> SharedPacer | None:
+    """A database-shared pacer on PostgreSQL; None on SQLite (one process paces in memory)."""
+    if is_sqlite(OutboxMessage._meta.db):
+        return None
+    return SharedPacer(name, per_second, per_chat_interval)
+
+
 # --- the worker ------------------------------------------------------------------------
 
 
 class OutboxWorker:
-    """Claims due rows and sends them, paced, with retries; one per process."""
+    """Claims due rows and sends them, paced, with retries; one per process, any number of
+    processes (claims skip each other's rows; ``shared_pacer`` paces them together)."""
 
     def __init__(
         self,
@@ -215,8 +302,10 @@ class OutboxWorker:
         lease_seconds: float = LEASE_SECONDS,
         poll_seconds: float = 0.25,
         backoff_base: float = BACKOFF_BASE_SECONDS,
+        shared_pacer: SharedPacer | None = None,
     ) -> None:
         self._backoff_base = backoff_base
+        self._shared = shared_pacer
         self._pace_lock = asyncio.Lock()
         self._send = send
         self._clock = clock
@@ -311,25 +400,52 @@ class OutboxWorker:
             if time.monotonic() - last_forget > 60:
                 self._pacer.forget_idle(time.monotonic())
                 last_forget = time.monotonic()
+                if self._shared is not None:
+                    try:
+                        await self._shared.forget_idle()
+                    except Exception:
+                        log.warning("outbox: could not forget idle chats", exc_info=True)
 
-    async def _deliver(self, row: Claimed) -> None:
+    async def _wait_turn(self, chat_id: int) -> None:
+        if self._shared is not None:
+            # The slot is booked in the database for every process; wait for it here.
+            delay = await self._shared.reserve(chat_id)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            return
         # Wait for the chat's own gap first, without holding up other chats…
-        while (wait := self._pacer.chat_wait(row.chat_id, time.monotonic())) > 0:  # noqa: ASYNC110 - a timed gap
+        while (wait := self._pacer.chat_wait(chat_id, time.monotonic())) > 0:  # noqa: ASYNC110 - a timed gap
             await asyncio.sleep(wait)
         # …then take global slots one sender at a time, counted from the real start.
         async with self._pace_lock:
-            delay = self._pacer.reserve(row.chat_id, time.monotonic())
+            delay = self._pacer.reserve(chat_id, time.monotonic())
             if delay > 0:
                 await asyncio.sleep(delay)
-            self._pacer.started(row.chat_id, time.monotonic())
+            self._pacer.started(chat_id, time.monotonic())
+
+    async def _hold_back(self, chat_id: int, seconds: float) -> None:
+        # Telegram does not say whether the limit was per chat or global: pause both.
+        until = time.monotonic() + seconds
+        self._pacer.pause(until)
+        self._pacer.delay_chat(chat_id, until)
+        if self._shared is not None:
+            try:
+                await self._shared.pause(seconds)
+                await self._shared.delay_chat(chat_id, seconds)
+            except Exception:
+                log.warning("outbox: could not share a pause", exc_info=True)
+
+    async def _deliver(self, row: Claimed) -> None:
+        try:
+            await self._wait_turn(row.chat_id)
+        except Exception:  # the slot could not be booked: the lease brings the row back later
+            log.exception("outbox: could not book a send slot for message %s", row.id)
+            return
         try:
             await self._send(row.chat_id, row.text)
         except RetryAfter as exc:
             seconds = retry_after_seconds(exc)
-            # Telegram does not say whether the limit was per chat or global: pause both.
-            until = time.monotonic() + seconds
-            self._pacer.pause(until)
-            self._pacer.delay_chat(row.chat_id, until)
+            await self._hold_back(row.chat_id, seconds)
             self.retried += 1
             await reschedule(row.id, self._clock.now() + timedelta(seconds=seconds), str(exc))
         except Forbidden as exc:
