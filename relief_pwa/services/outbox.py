@@ -54,6 +54,7 @@ LEASE_SECONDS = 60.0
 MAX_NETWORK_ATTEMPTS = 12
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 600.0
+LATE_REBOOKS = 5  # a sender that woke too late this many times in a row sends anyway
 
 SendFn = Callable[[int, str], Awaitable[Any]]
 
@@ -207,7 +208,8 @@ async def outbox_counts() -> dict[str, int]:
 _RESERVE_SQL = """
 WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
 chat AS (
-    SELECT COALESCE((SELECT next_at FROM chat_send_slot WHERE chat_id = {}), 0)::float8 AS next_at
+    SELECT CASE WHEN {} THEN COALESCE((SELECT next_at FROM chat_send_slot WHERE chat_id = {}), 0)
+           ELSE 0 END::float8 AS next_at
 ),
 slot AS (
     UPDATE send_slot
@@ -219,7 +221,7 @@ booked AS (
     INSERT INTO chat_send_slot (chat_id, next_at) SELECT {}, at + {} FROM slot
     ON CONFLICT (chat_id) DO UPDATE SET next_at = GREATEST(chat_send_slot.next_at, EXCLUDED.next_at)
 )
-SELECT at - (SELECT now FROM clock) AS wait FROM slot
+SELECT at - (SELECT now FROM clock) AS delay_seconds FROM slot
 """
 
 
@@ -243,13 +245,24 @@ class SharedPacer:
             )
             self._ready = True
 
-    async def reserve(self, chat_id: int) -> float:
-        """Book the next slot free for both the fleet and ``chat_id``; seconds to wait for it."""
+    async def reserve(self, chat_id: int, *, rebook: bool = False) -> float:
+        """Book the next slot free for both the fleet and ``chat_id``; seconds to wait for it.
+
+        ``rebook``: the chat's slot booked before was given up unused; the new global slot is
+        later than it, so it is already past the chat's gap and the chat's booking only moves on.
+        """
         await self._ensure_row()
         rows = await SendSlot.raw(
-            _RESERVE_SQL, chat_id, self.interval, self.name, self.interval, chat_id, self.per_chat_interval
+            _RESERVE_SQL,
+            not rebook,
+            chat_id,
+            self.interval,
+            self.name,
+            self.interval,
+            chat_id,
+            self.per_chat_interval,
         )
-        return max(0.0, float(rows[0]["wait"])) if rows else 0.0
+        return max(0.0, float(rows[0]["delay_seconds"])) if rows else 0.0
 
     async def pause(self, seconds: float) -> None:
         """Telegram said "retry after": no sender of any process sends before that."""
@@ -408,10 +421,16 @@ class OutboxWorker:
 
     async def _wait_turn(self, chat_id: int) -> None:
         if self._shared is not None:
-            # The slot is booked in the database for every process; wait for it here.
-            delay = await self._shared.reserve(chat_id)
-            if delay > 0:
-                await asyncio.sleep(delay)
+            # The slot is booked in the database for every process; wait for it here. A sender
+            # that wakes well after its slot (a stalled process) gives it up and books again
+            # rather than send into the slots of the senders that woke on time.
+            for attempt in range(LATE_REBOOKS + 1):
+                delay = await self._shared.reserve(chat_id, rebook=attempt > 0)
+                planned = time.monotonic() + max(0.0, delay)
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if time.monotonic() - planned <= self._shared.interval:
+                    return
             return
         # Wait for the chat's own gap first, without holding up other chats…
         while (wait := self._pacer.chat_wait(chat_id, time.monotonic())) > 0:  # noqa: ASYNC110 - a timed gap
