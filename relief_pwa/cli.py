@@ -404,7 +404,11 @@ def cmd_worker(args: argparse.Namespace) -> None:
             loop.add_signal_handler(signum, stop.set)
         options = queue.WorkerOptions(tick_cron=args.tick_cron, outbox=not args.no_outbox)
         await queue.run_worker(
-            settings.database_url, clock, options=options, stop=stop, started=lambda: print("worker ready", flush=True)
+            settings.database_url,
+            clock,
+            options=options,
+            stop=stop,
+            started=lambda: print("worker ready", flush=True),
         )
 
     run_async(run())

@@ -199,9 +199,12 @@ async def test_a_rescore_job_queued_twice_runs_once(world: Any, fleet: Fleet) ->
     await _until(finished, 60, "the re-score job")
     row = await Job.select().where(Job.id == job["id"]).first()
     assert row is not None and row["status"] == "done", row
-    assert await AuditEvent.count().where(
-        (AuditEvent.action == "job.done") & (AuditEvent.entity_id == job["id"])
-    ) == 1
+    assert (
+        await AuditEvent.count().where(
+            (AuditEvent.action == "job.done") & (AuditEvent.entity_id == job["id"])
+        )
+        == 1
+    )
     # Each open household was re-scored with the new model exactly once, by one worker.
     assert await IndexRecord.count().where(IndexRecord.trigger == "model:v2") == open_households
 
@@ -230,7 +233,8 @@ async def test_a_thousand_notices_go_out_once_each_within_telegrams_limits(world
         return max(bisect.bisect_left(times, start + seconds) - i for i, start in enumerate(times))
 
     per_second = 30
-    print(f"busiest second {busiest(1.0)}, busiest 5 s {busiest(5.0)}, {len(times) / (times[-1] - times[0]):.1f}/s")
+    rate = len(times) / (times[-1] - times[0])
+    print(f"busiest second {busiest(1.0)}, busiest 5 s {busiest(5.0)}, {rate:.1f}/s")
     # Slots are booked 1/30 s apart on the database's clock, and a sender that woke late books
     # again. What arrives at the stub also carries each request's way through a busy 2-core
     # machine (four app and worker processes, the database and this one), so a few may land

@@ -974,7 +974,9 @@ async def do_start_import_job(
         # PostgreSQL: a worker of any machine imports it; the file travels in the queued job.
         header = {"job": job_id, "staff": actor.staff_id, "language": current_language.get(),
                   "now": now.isoformat(), **params}  # fmt: skip
-        await queue.enqueue(queue.CASELOAD_IMPORT, queue.pack_import(header, data), dedupe_key=f"import:{job_id}")
+        await queue.enqueue(
+            queue.CASELOAD_IMPORT, queue.pack_import(header, data), dedupe_key=f"import:{job_id}"
+        )
         return job_id
     _progress[job_id] = ("reading", 0, 0)
     task = asyncio.get_running_loop().create_task(
@@ -999,7 +1001,9 @@ async def run_queued_import(job_id: int, header: dict[str, Any], data: bytes) ->
         await Job.update({Job.status: "failed", Job.error: "the uploader's account is gone",
                           Job.finished_at: now}).where(Job.id == job_id)  # fmt: skip
         return
-    params = {k: header[k] for k in ("filename", "dry_run", "accept_valid", "stage") if k in header}
+    params: dict[str, Any] = {
+        k: header[k] for k in ("filename", "dry_run", "accept_valid", "stage") if k in header
+    }
     token = current_language.set(str(header.get("language") or current_language.get()))
     _progress[job_id] = ("reading", 0, 0)
     try:

@@ -278,7 +278,8 @@ class SharedPacer:
         await ChatSendSlot.raw(
             "INSERT INTO chat_send_slot (chat_id, next_at) "
             "VALUES ({}, extract(epoch FROM clock_timestamp()) + {}) "
-            "ON CONFLICT (chat_id) DO UPDATE SET next_at = GREATEST(chat_send_slot.next_at, EXCLUDED.next_at)",
+            "ON CONFLICT (chat_id) DO UPDATE "
+            "SET next_at = GREATEST(chat_send_slot.next_at, EXCLUDED.next_at)",
             chat_id,
             seconds,
         )
