@@ -872,6 +872,7 @@ def report_path(job_id: int) -> Path:
 
 #: A job still "running" after this long, and not running in this process, was cut off by a restart.
 STALE_IMPORT = timedelta(hours=2)
+MSG_UPLOADER_GONE = N_("The account that uploaded the file is no longer active; nothing was imported.")
 MSG_INTERRUPTED = N_(
     "The import was interrupted (the server restarted); nothing of it was stored. Upload the file again."
 )
@@ -995,18 +996,20 @@ async def run_queued_import(job_id: int, header: dict[str, Any], data: bytes) ->
 
     row = await Job.select(Job.status).where(Job.id == job_id).first()
     if row is None or row["status"] not in {"queued", "running"}:
-        return  # done already (a job taken again after its worker died mid-way is not redone)
-    actor = await load_actor(int(header["staff"])) if header.get("staff") else SYSTEM_ACTOR
-    if actor is None:
-        await Job.update({Job.status: "failed", Job.error: "the uploader's account is gone",
-                          Job.finished_at: now}).where(Job.id == job_id)  # fmt: skip
-        return
-    params: dict[str, Any] = {
-        k: header[k] for k in ("filename", "dry_run", "accept_valid", "stage") if k in header
-    }
+        return  # finished already; one cut off mid-way wrote nothing (one transaction) and runs again
     token = current_language.set(str(header.get("language") or current_language.get()))
-    _progress[job_id] = ("reading", 0, 0)
     try:
+        actor = await load_actor(int(header["staff"])) if header.get("staff") else SYSTEM_ACTOR
+        if actor is None:
+            error = translate(MSG_UPLOADER_GONE)
+            await Job.update({Job.status: "failed", Job.error: error, Job.finished_at: now}).where(
+                Job.id == job_id
+            )
+            return
+        params: dict[str, Any] = {
+            k: header[k] for k in ("filename", "dry_run", "accept_valid", "stage") if k in header
+        }
+        _progress[job_id] = ("reading", 0, 0)
         await _run_import_job(job_id, actor, data, params, now=now, translate=translate)
     finally:
         current_language.reset(token)
