@@ -402,14 +402,24 @@ def cmd_worker(args: argparse.Namespace) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        options = queue.WorkerOptions(tick_cron=args.tick_cron, outbox=not args.no_outbox)
-        await queue.run_worker(
-            settings.database_url,
-            clock,
-            options=options,
-            stop=stop,
-            started=lambda: print("worker ready", flush=True),
-        )
+        runtime = None
+        if settings.bot_token and not args.no_outbox:
+            from relief_pwa.bot.app import BotRuntime
+
+            # The outbox sender, paced with every other process's through the database.
+            runtime = BotRuntime(settings, clock)
+            await runtime.start()
+        try:
+            await queue.run_worker(
+                settings.database_url,
+                clock,
+                options=queue.WorkerOptions(tick_cron=args.tick_cron),
+                stop=stop,
+                started=lambda: print("worker ready", flush=True),
+            )
+        finally:
+            if runtime is not None:
+                await runtime.stop()
 
     run_async(run())
 

@@ -241,7 +241,7 @@ async def test_a_thousand_notices_go_out_once_each_within_telegrams_limits(world
     # together: measured 37 in the busiest second and 153 in the busiest five at a load
     # average of 9 (docs/scale.md). Over five seconds the spacing holds, and the whole run
     # never beats the rate.
-    assert busiest(5.0) <= 5 * per_second + 6
+    assert busiest(5.0) <= 5 * per_second + 10
     assert busiest(1.0) <= per_second + 10
     assert (len(times) - 1) / (times[-1] - times[0]) <= per_second * 1.01
 

@@ -9,7 +9,7 @@ failing job is retried with backoff (``DatabaseRetryEntrypointExecutor``) and
 marked failed on our ``job`` row after the last attempt. Both kinds of job
 save their progress on the ``job`` row, which every web process reads. The
 workers also run the scheduler's daily tick on a cron schedule (the tick's
-own lock keeps it to one at a time) and send the bot's outbox.
+own lock keeps it to one at a time); `relief-pwa worker` also sends the bot's outbox.
 
 On SQLite there is one process and no queue: the same jobs run as asyncio
 tasks of the web process (``services/jobs.py``, ``services/caseload.py``), as
@@ -130,7 +130,6 @@ def unpack_import(payload: bytes) -> tuple[dict[str, Any], bytes]:
 class WorkerOptions:
     tick_cron: str = TICK_CRON
     batch_size: int = 5
-    outbox: bool = True  # also send the bot's outbox (when a token is set)
 
 
 async def _rescore_entry(job: Any, clock: Clock) -> None:
@@ -207,17 +206,15 @@ async def run_worker(
     started: Callable[[], None] | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """``relief-pwa worker``: take queued jobs, run the schedule and send the outbox until ``stop``."""
+    """``relief-pwa worker``: take queued jobs and run the schedule until ``stop`` (the command
+    also runs an outbox sender beside it)."""
     import asyncpg
 
     options = options or WorkerOptions()
     await install_schema()
     # pgqueuer listens for new jobs (LISTEN/NOTIFY) on a connection of its own.
     connection = await asyncpg.connect(dsn=database_url)
-    runtime = None
     try:
-        if options.outbox:
-            runtime = await _start_outbox(clock)
         pgq = build_queuer(connection, clock, options)
         runner = asyncio.create_task(pgq.run(batch_size=options.batch_size), name="queue-worker")
         if started is not None:
@@ -230,8 +227,6 @@ async def run_worker(
             waiter.cancel()
         await runner
     finally:
-        if runtime is not None:
-            await runtime.stop()
         await connection.close()
 
 
@@ -245,20 +240,7 @@ async def drain(clock: Clock) -> None:
 
     connection = await asyncpg.connect(dsn=get_settings().database_url)
     try:
-        pgq = build_queuer(connection, clock, WorkerOptions(outbox=False))
+        pgq = build_queuer(connection, clock, WorkerOptions())
         await pgq.qm.run(mode=QueueExecutionMode.drain, batch_size=5, dequeue_timeout=timedelta(seconds=1))
     finally:
         await connection.close()
-
-
-async def _start_outbox(clock: Clock) -> Any:
-    """This worker's outbox sender (Telegram must be configured; paced with every other process)."""
-    from relief_pwa.bot.app import BotRuntime
-    from relief_pwa.settings import get_settings
-
-    settings = get_settings()
-    if not settings.bot_token:
-        return None
-    runtime = BotRuntime(settings, clock)
-    await runtime.start()
-    return runtime
