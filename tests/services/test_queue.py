@@ -17,6 +17,7 @@ from relief_pwa.core.scoring import DEFAULT_MODEL, model_to_dict
 from relief_pwa.services import jobs, queue
 from relief_pwa.services.actors import SYSTEM_ACTOR
 from relief_pwa.services.ratelimit import SharedLimiter, SlidingWindowLimiter
+from relief_pwa.services.scoring import rescore_batch
 from relief_pwa.services.scoring_models import do_activate_model, do_create_model_draft
 from relief_pwa.services.standards import do_seed_standards
 from relief_pwa.tables import Household, IndexRecord, Job
@@ -34,7 +35,7 @@ async def test_a_rescore_job_that_fails_is_retried_and_finishes_once(
     await do_seed_standards(SYSTEM_ACTOR, now=world.now)
     for income in ("100", "300"):
         await make_intake(world, items=[ItemDraft("income", "wages", "0", "", income)], members=[member()])
-    real_batch = jobs.rescore_batch
+    real_batch = rescore_batch
     calls = {"n": 0}
 
     async def flaky_batch(*args: Any, **kwargs: Any) -> Any:
