@@ -5,7 +5,7 @@ from piccolo.columns.column_types import Integer
 from piccolo.columns.column_types import Varchar
 from piccolo.columns.indexes import IndexMethod
 
-ID = "2026-12-06T04:53:23:437353"
+ID = "2026-12-06T05:40:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "shared send slots and public rate counters"
 

@@ -8,7 +8,7 @@ at start (``Queries.upgrade``). SQLite runs its jobs in the app: nothing to do.
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-ID = "2026-12-06T05:30:00:000000"
+ID = "2026-12-06T05:40:01:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "job queue tables (PostgreSQL)"
 
