@@ -83,3 +83,24 @@ async def test_writes_are_counted_exactly_across_processes(db: Any) -> None:
         (await limiter.hit_now("203.0.113.9")).allowed for limiter in (first, second, first, second, first)
     ]
     assert answers == [True, True, True, False, False]
+
+
+async def test_the_workers_schedule_runs_the_daily_tick(world: Any, clock: Any) -> None:
+    import asyncpg
+
+    from relief_pwa.settings import get_settings
+    from relief_pwa.tables import ScheduledRun
+
+    connection = await asyncpg.connect(dsn=get_settings().database_url)
+    try:
+        pgq = queue.build_queuer(connection, clock, queue.WorkerOptions())
+        [executor] = [
+            e
+            for key, e in pgq.sm.registry.items()
+            if key.entrypoint == queue.DAILY_TICK and key.expression == queue.TICK_CRON
+        ]
+        await executor.parameters.func(None)  # what the schedule fires every ten minutes
+    finally:
+        await connection.close()
+    done = await ScheduledRun.select(ScheduledRun.task).where(ScheduledRun.status == "done")
+    assert {"close_due_notices", "raise_overdue"} <= {r["task"] for r in done}
