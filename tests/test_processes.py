@@ -99,6 +99,7 @@ async def fleet(world: Any) -> AsyncIterator[Fleet]:
         "RELIEF_BOT_TOKEN": stub.token,
         "RELIEF_BOT_API_BASE_URL": stub.base_url,
         "RELIEF_SCHEDULER_INTERVAL_SECONDS": "0",  # the workers' schedule ticks, not the apps
+        "RELIEF_TRUSTED_PROXIES": "127.0.0.1",  # so each check can speak for an address of its own
         "PYTHONUNBUFFERED": "1",
     }
     processes: list[asyncio.subprocess.Process] = []
@@ -264,7 +265,8 @@ async def test_public_rate_limits_are_counted_across_both_processes(fleet: Fleet
     first, second = fleet.apps
     await _early_in_window(600, 30)
     statuses = []
-    async with Client(base_url=first, follow_redirects=False) as browser:
+    writer = {"x-forwarded-for": "203.0.113.8"}
+    async with Client(base_url=first, follow_redirects=False, headers=writer) as browser:
         for url in (first, second, first, second, first, second, first):
             response = await browser.post_form(
                 f"{url}/public/objections", {"notice": "0", "kind": "objection", "body": "短"}
@@ -275,7 +277,7 @@ async def test_public_rate_limits_are_counted_across_both_processes(fleet: Fleet
 
     # Reads are counted in memory and shared about once a second: 120 a minute in all.
     await _early_in_window(60, 15)
-    async with httpx.AsyncClient() as reader:
+    async with httpx.AsyncClient(headers={"x-forwarded-for": "203.0.113.9"}) as reader:
 
         async def read(url: str, times: int) -> list[int]:
             return [(await reader.get(f"{url}/public")).status_code for _ in range(times)]
