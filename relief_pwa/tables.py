@@ -13,6 +13,7 @@ from piccolo.columns import (
     JSON,
     BigInt,
     Boolean,
+    Bytea,
     Date,
     DoublePrecision,
     ForeignKey,
@@ -1054,3 +1055,14 @@ class RateCounter(Table, tablename="rate_counter"):
     bucket = Varchar(length=120, unique=True)  # "<limit>:<client address>"
     window_start = BigInt(default=0)  # epoch seconds, a multiple of the window length
     hits = Integer(default=0)
+
+
+class JobFile(Table, tablename="job_file"):
+    """A file a background job produced (a caseload import's validation report), kept in the
+    database on PostgreSQL so the web process of any machine can serve what a worker wrote."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
+    job = ForeignKey(Job, on_delete=OnDelete.cascade, index=True)
+    name = Varchar(length=120)
+    data = Bytea()

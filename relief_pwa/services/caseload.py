@@ -64,7 +64,7 @@ from relief_pwa.services.numbers import application_number
 from relief_pwa.services.resources import parse_rule
 from relief_pwa.services.scoring import get_active_model, rescore_batch
 from relief_pwa.settings import get_settings
-from relief_pwa.tables import Counter, Household, Job, OrgUnit, Resource, Staff
+from relief_pwa.tables import Counter, Household, Job, JobFile, OrgUnit, Resource, Staff
 
 log = logging.getLogger(__name__)
 
@@ -911,9 +911,15 @@ async def read_report(actor: Actor, job_id: int) -> bytes:
     """The validation report of an import job (XLSX), when it has one."""
     job = await get_import_job(actor, job_id)
     path = report_path(job.id)
-    if not job.has_report or not await asyncio.to_thread(path.is_file):
+    if not job.has_report:
         raise NotFoundOrForbidden()
-    return await asyncio.to_thread(path.read_bytes)
+    if await asyncio.to_thread(path.is_file):
+        return await asyncio.to_thread(path.read_bytes)
+    # Written by a worker on another machine (PostgreSQL): the copy in the database.
+    stored = await JobFile.select(JobFile.data).where(JobFile.job == job.id).first()
+    if stored is None:
+        raise NotFoundOrForbidden()
+    return bytes(stored["data"])
 
 
 def template_bytes() -> bytes:
@@ -1071,6 +1077,10 @@ async def _run_import_job(
             await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
             await asyncio.to_thread(write_report, report, path, translate)
             params["report"] = path.name
+            if not is_sqlite(Job._meta.db):  # several machines: every web process can serve it
+                data = await asyncio.to_thread(path.read_bytes)
+                async with write_transaction(Job._meta.db):
+                    await JobFile.insert(JobFile(job=job_id, name=path.name, data=data))
         params["result"] = {
             "sha256": report.sha256, "rows": report.rows_read, "households": report.households_in_file,
             "imported": report.imported, "members": report.imported_members, "already": report.already,
