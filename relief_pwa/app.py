@@ -37,6 +37,7 @@ from relief_pwa.logsafety import access_log_middleware, cache_and_transport_head
 from relief_pwa.services.access_log import access_log_lifespan
 from relief_pwa.services.audit import audit_checkpoint_lifespan
 from relief_pwa.services.periodic import every
+from relief_pwa.services.ratelimit import ratelimit_lifespan
 from relief_pwa.services.scheduler import scheduler_lifespan
 from relief_pwa.services.wiring import register_listeners
 from relief_pwa.settings import Settings, get_settings
@@ -217,6 +218,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             production_check_lifespan,
             session_purge_lifespan,
             access_log_lifespan,
+            ratelimit_lifespan,  # public limits shared by every process on PostgreSQL
             scheduler_lifespan,  # daily work on time (closing 公示 among it): services/scheduler.py
             audit_checkpoint_lifespan,
             bot_lifespan,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import os
 import sys
 import time
@@ -377,6 +378,52 @@ def cmd_tick(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
+def cmd_worker(args: argparse.Namespace) -> None:
+    """Run queued jobs, the daily tick's schedule and the bot outbox (PostgreSQL; docs/scale.md)."""
+    import signal
+
+    from relief_pwa.clock import SystemClock
+    from relief_pwa.services import queue
+
+    settings = get_settings()
+    if settings.is_sqlite:
+        raise SystemExit(
+            "relief-pwa worker needs PostgreSQL: on SQLite the app runs its jobs itself (docs/scale.md)"
+        )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def run() -> None:
+        clock = SystemClock()
+        if args.drain:
+            await queue.install_schema()
+            await queue.drain(clock)
+            return
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        runtime = None
+        if settings.bot_token and not args.no_outbox:
+            from relief_pwa.bot.app import BotRuntime
+
+            # The outbox sender, paced with every other process's through the database.
+            runtime = BotRuntime(settings, clock)
+            await runtime.start()
+        try:
+            await queue.run_worker(
+                settings.database_url,
+                clock,
+                options=queue.WorkerOptions(tick_cron=args.tick_cron),
+                stop=stop,
+                started=lambda: print("worker ready", flush=True),
+            )
+        finally:
+            if runtime is not None:
+                await runtime.stop()
+
+    run_async(run())
+
+
 def cmd_keys_rotate(args: argparse.Namespace) -> None:
     from relief_pwa.clock import SystemClock
     from relief_pwa.services.key_rotation import rotate_keys
@@ -597,6 +644,13 @@ def build_parser() -> argparse.ArgumentParser:
     tick.add_argument("--at", default="", help="act as if it were this ISO time (Beijing time if no offset)")
     tick.add_argument("--only", default="", help="comma-separated task names (default: every task)")
     tick.set_defaults(func=cmd_tick)
+    worker = sub.add_parser(
+        "worker", help="run queued jobs, the daily tick and the bot outbox (PostgreSQL; as many as you like)"
+    )
+    worker.add_argument("--tick-cron", default="*/10 * * * *", help="when to look for due daily work (cron)")
+    worker.add_argument("--no-outbox", action="store_true", help="leave the bot outbox to other processes")
+    worker.add_argument("--drain", action="store_true", help="run the queued jobs, then exit")
+    worker.set_defaults(func=cmd_worker)
     imp = sub.add_parser(
         "import-caseload",
         help="bring in a bureau's roster of current recipients (XLSX or CSV), or write its template",

@@ -13,7 +13,9 @@ from piccolo.columns import (
     JSON,
     BigInt,
     Boolean,
+    Bytea,
     Date,
+    DoublePrecision,
     ForeignKey,
     Integer,
     Numeric,
@@ -1121,3 +1123,46 @@ class DepartmentToken(Table, tablename="department_token"):
     created_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
     created_at = Timestamptz()
     revoked_at = Timestamptz(null=True, default=None)
+
+
+class SendSlot(Table, tablename="send_slot"):
+    """The next free send slot of a shared rate (e.g. Telegram's global 30 messages a
+    second), in the database server's epoch seconds: every outbox sender of every process
+    reserves its slot here with one atomic UPDATE (PostgreSQL; SQLite paces in process)."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
+    name = Varchar(length=40, unique=True)
+    next_at = DoublePrecision(default=0.0)
+
+
+class ChatSendSlot(Table, tablename="chat_send_slot"):
+    """The earliest moment a chat may receive its next message (Telegram's 1 message a
+    second per chat), shared by every sender like :class:`SendSlot`."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
+    chat_id = BigInt(unique=True)
+    next_at = DoublePrecision(default=0.0, index=True)
+
+
+class RateCounter(Table, tablename="rate_counter"):
+    """Public rate limits shared by every app process (PostgreSQL): hits of one limit and
+    client address in the current fixed window, counted with atomic upserts."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
+    bucket = Varchar(length=120, unique=True)  # "<limit>:<client address>"
+    window_start = BigInt(default=0)  # epoch seconds, a multiple of the window length
+    hits = Integer(default=0)
+
+
+class JobFile(Table, tablename="job_file"):
+    """A file a background job produced (a caseload import's validation report), kept in the
+    database on PostgreSQL so the web process of any machine can serve what a worker wrote."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
+    job = ForeignKey(Job, on_delete=OnDelete.cascade, index=True)
+    name = Varchar(length=120)
+    data = Bytea()

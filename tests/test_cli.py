@@ -158,3 +158,9 @@ def test_tick_from_two_processes_does_each_task_once(tmp_path):
     assert {(day, status, attempts) for _, day, status, attempts in runs} == {("2026-03-02", "done", 1)}
     again = run(tmp_path, "tick", "--at", "2026-03-02T10:00")
     assert again.returncode == 0 and "close_due_notices: skipped" in again.stdout, again.stdout
+
+
+def test_worker_refuses_sqlite_where_the_app_runs_its_own_jobs(tmp_path):
+    result = run(tmp_path, "worker")
+    assert result.returncode != 0
+    assert "needs PostgreSQL" in result.stderr

@@ -28,7 +28,7 @@ from relief_pwa.bot.console import ConsoleAwareRequest, ConsoleTranscripts
 from relief_pwa.bot.handlers import register
 from relief_pwa.clock import Clock
 from relief_pwa.core.ratelimit import SendPacer
-from relief_pwa.services.outbox import OutboxWorker
+from relief_pwa.services.outbox import OutboxWorker, shared_pacer_for
 from relief_pwa.settings import Settings
 
 log = logging.getLogger("relief_pwa.bot")
@@ -106,6 +106,12 @@ class BotRuntime:
             sms_send=self.sms_gateway.send if self.sms_gateway else None,
             # One SMS per phone every few seconds keeps a phone's messages in order on the handset.
             sms_pacer=SendPacer(settings.sms_rate_per_second, 2.0),
+            # Every process's sender shares Telegram's limits through the database (PostgreSQL).
+            shared_pacer=shared_pacer_for(
+                "telegram", settings.bot_rate_global_per_second, settings.bot_rate_per_chat_seconds
+            )
+            if self.telegram_enabled
+            else None,
         )
         self._reminders: asyncio.Task[None] | None = None
         self._initialized = False

@@ -40,7 +40,7 @@ from relief_pwa.services import objections as objection_service
 from relief_pwa.services import policies as policy_service
 from relief_pwa.services import public_boards
 from relief_pwa.services.actors import Actor, require
-from relief_pwa.services.ratelimit import PUBLIC_READS, PUBLIC_WRITES, SlidingWindowLimiter
+from relief_pwa.services.ratelimit import PUBLIC_READS, PUBLIC_WRITES, Decision
 from relief_pwa.services.rules import quoted_rules
 
 # Public pages carry no identity: no session is loaded or stored (an anonymous
@@ -59,8 +59,7 @@ def client_key(request: Request[Any, Any, Any]) -> str:
     return client_address(request)
 
 
-def _refusal(limiter: SlidingWindowLimiter, request: Request[Any, Any, Any]) -> Response[str] | None:
-    decision = limiter.hit(client_key(request))
+def _refusal(decision: Decision) -> Response[str] | None:
     if decision.allowed:
         return None
     return Response(
@@ -73,11 +72,13 @@ def _refusal(limiter: SlidingWindowLimiter, request: Request[Any, Any, Any]) -> 
 
 async def limit_reads(request: Request[Any, Any, Any]) -> Response[str] | None:
     """before_request of every public page: refuse quickly over the per-address limit."""
-    return _refusal(PUBLIC_READS, request)
+    return _refusal(PUBLIC_READS.hit(client_key(request)))
 
 
 async def limit_writes(request: Request[Any, Any, Any]) -> Response[str] | None:
-    return _refusal(PUBLIC_READS, request) or _refusal(PUBLIC_WRITES, request)
+    """Writes are counted across processes before they go on (services/ratelimit.py)."""
+    key = client_key(request)
+    return _refusal(PUBLIC_READS.hit(key)) or _refusal(await PUBLIC_WRITES.hit_now(key))
 
 
 def _etag(*parts: object) -> str:

@@ -20,7 +20,7 @@ from relief_pwa.core.scoring import FACTOR_CODES, FACTOR_LABELS, model_to_dict
 from relief_pwa.handlers.common import C, first, flash, form_errors, is_htmx, needs, now_of, render
 from relief_pwa.handlers.replica import REPLICA_READS
 from relief_pwa.i18n import translate
-from relief_pwa.services import jobs
+from relief_pwa.services import jobs, queue
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.ranking import RankingQuery, list_ranking
 from relief_pwa.services.scoring import (
@@ -226,7 +226,7 @@ def _models_context(models: Any, latest_jobs: Any, actor: Actor) -> dict[str, An
 async def models_page(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[str]:
     now = now_of(request)
     models = await list_models(actor, now=now)
-    await jobs.resume_stale_jobs(request.app.state.clock)
+    await queue.resume_stale(request.app.state.clock)
     return render(request, "scoring/models.html", _models_context(models, await jobs.latest_jobs(), actor))
 
 
@@ -327,7 +327,7 @@ async def activate_model(
     except DomainError as exc:
         flash(request, " ".join(form_errors(exc).values()), "error")
         return Redirect(f"/scoring/models/{model_id}", status_code=303)
-    jobs.start_job(job_id, request.app.state.clock)
+    await queue.submit_rescore(job_id, request.app.state.clock)
     flash(request, translate("Model activated. Every household is being re-scored in the background."))
     return Redirect("/scoring/models", status_code=303)
 

@@ -57,14 +57,14 @@ from relief_pwa.core.permissions import Capability
 from relief_pwa.db import advisory_xact_lock, is_sqlite, write_transaction
 from relief_pwa.services import funds, identifiers
 from relief_pwa.services.access_log import note_read
-from relief_pwa.services.actors import Actor, require
+from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.auth import load_actor
 from relief_pwa.services.numbers import application_number
 from relief_pwa.services.resources import parse_rule
 from relief_pwa.services.scoring import get_active_model, rescore_batch
 from relief_pwa.settings import get_settings
-from relief_pwa.tables import Counter, Household, Job, OrgUnit, Resource, Staff
+from relief_pwa.tables import Counter, Household, Job, JobFile, OrgUnit, Resource, Staff
 
 log = logging.getLogger(__name__)
 
@@ -878,6 +878,7 @@ def report_path(job_id: int) -> Path:
 
 #: A job still "running" after this long, and not running in this process, was cut off by a restart.
 STALE_IMPORT = timedelta(hours=2)
+MSG_UPLOADER_GONE = N_("The account that uploaded the file is no longer active; nothing was imported.")
 MSG_INTERRUPTED = N_(
     "The import was interrupted (the server restarted); nothing of it was stored. Upload the file again."
 )
@@ -916,9 +917,15 @@ async def read_report(actor: Actor, job_id: int) -> bytes:
     """The validation report of an import job (XLSX), when it has one."""
     job = await get_import_job(actor, job_id)
     path = report_path(job.id)
-    if not job.has_report or not await asyncio.to_thread(path.is_file):
+    if not job.has_report:
         raise NotFoundOrForbidden()
-    return await asyncio.to_thread(path.read_bytes)
+    if await asyncio.to_thread(path.is_file):
+        return await asyncio.to_thread(path.read_bytes)
+    # Written by a worker on another machine (PostgreSQL): the copy in the database.
+    stored = await JobFile.select(JobFile.data).where(JobFile.job == job.id).first()
+    if stored is None:
+        raise NotFoundOrForbidden()
+    return bytes(stored["data"])
 
 
 def template_bytes() -> bytes:
@@ -973,6 +980,17 @@ async def do_start_import_job(
                   created_by=actor.staff_id, created_at=now)  # fmt: skip
         await job.save()
     job_id = int(job.id)
+    from relief_pwa.i18n import current_language
+    from relief_pwa.services import queue
+
+    if queue.uses_queue():
+        # PostgreSQL: a worker of any machine imports it; the file travels in the queued job.
+        header = {"job": job_id, "staff": actor.staff_id, "language": current_language.get(),
+                  "now": now.isoformat(), **params}  # fmt: skip
+        await queue.enqueue(
+            queue.CASELOAD_IMPORT, queue.pack_import(header, data), dedupe_key=f"import:{job_id}"
+        )
+        return job_id
     _progress[job_id] = ("reading", 0, 0)
     task = asyncio.get_running_loop().create_task(
         _run_import_job(job_id, actor, data, params, now=now, translate=translate)
@@ -982,8 +1000,61 @@ async def do_start_import_job(
     return job_id
 
 
+async def run_queued_import(job_id: int, header: dict[str, Any], data: bytes) -> None:
+    """A worker's run of an import queued on the page (services/queue.py), as the uploader,
+    in the uploader's language (the report's texts), dated when it was uploaded (as in-process)."""
+    now = datetime.fromisoformat(header["now"])
+    from relief_pwa.i18n import current_language, translate
+
+    row = await Job.select(Job.status).where(Job.id == job_id).first()
+    if row is None or row["status"] not in {"queued", "running"}:
+        return  # finished already; one cut off mid-way wrote nothing (one transaction) and runs again
+    token = current_language.set(str(header.get("language") or current_language.get()))
+    try:
+        actor = await load_actor(int(header["staff"])) if header.get("staff") else SYSTEM_ACTOR
+        if actor is None:
+            error = translate(MSG_UPLOADER_GONE)
+            await Job.update({Job.status: "failed", Job.error: error, Job.finished_at: now}).where(
+                Job.id == job_id
+            )
+            return
+        params: dict[str, Any] = {
+            k: header[k] for k in ("filename", "dry_run", "accept_valid", "stage") if k in header
+        }
+        _progress[job_id] = ("reading", 0, 0)
+        await _run_import_job(job_id, actor, data, params, now=now, translate=translate)
+    finally:
+        current_language.reset(token)
+
+
+async def save_progress(job_id: int) -> None:
+    """Write an import's progress from this process's memory to its row (the queue's workers)."""
+    progress = _progress.get(job_id)
+    if progress is None:
+        return
+    stage, done, total = progress
+    async with write_transaction(Job._meta.db):
+        row = await Job.select(Job.params, Job.status).where(Job.id == job_id).first()
+        if row is None or row["status"] != "running":
+            return
+        params = json.loads(row["params"] or "{}")
+        params["stage"] = stage
+        await Job.update(
+            {Job.params: json.dumps(params, ensure_ascii=False, default=str), Job.progress_done: done,
+             Job.progress_total: total}
+        ).where((Job.id == job_id) & (Job.status == "running"))  # fmt: skip
+
+
 async def wait_for_import(job_id: int) -> None:
-    """Await an import started in this process (tests)."""
+    """Await an import started in this process, or on PostgreSQL run the queue here until
+    it is empty (tests)."""
+    from relief_pwa.services import queue
+
+    if queue.uses_queue() and job_id not in _tasks:
+        from relief_pwa.clock import SystemClock
+
+        await queue.drain(SystemClock())
+        return
     task = _tasks.get(job_id)
     if task is not None:
         await task
@@ -1012,6 +1083,10 @@ async def _run_import_job(
             await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
             await asyncio.to_thread(write_report, report, path, translate)
             params["report"] = path.name
+            if not is_sqlite(Job._meta.db):  # several machines: every web process can serve it
+                data = await asyncio.to_thread(path.read_bytes)
+                async with write_transaction(Job._meta.db):
+                    await JobFile.insert(JobFile(job=job_id, name=path.name, data=data))
         params["result"] = {
             "sha256": report.sha256, "rows": report.rows_read, "households": report.households_in_file,
             "imported": report.imported, "members": report.imported_members, "already": report.already,

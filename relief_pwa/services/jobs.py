@@ -1,7 +1,9 @@
 """Background jobs with visible progress: re-scoring every household after a model change.
 
-The job runs as an asyncio task in the web process, one short write
-transaction per batch, so pages keep working while it runs. Its cursor (the
+On SQLite the job runs as an asyncio task in the web process; on PostgreSQL
+a ``relief-pwa worker`` takes it from the job queue (services/queue.py). Either
+way it commits one short write transaction per batch, so pages keep working
+while it runs. Its cursor (the
 last household id done) is saved with every batch: a job interrupted by a
 restart resumes where it stopped (``resume_stale_jobs``) and a batch done
 twice would only store an identical record again.
@@ -104,8 +106,14 @@ async def wait_for(job_id: int) -> JobView:
     return await get_job(job_id)
 
 
-async def run_rescore_job(job_id: int, clock: Clock, *, batch_size: int = BATCH_SIZE) -> None:
-    """Re-score every open household with the job's model, batch by batch, saving progress."""
+async def run_rescore_job(
+    job_id: int, clock: Clock, *, batch_size: int = BATCH_SIZE, raise_errors: bool = False
+) -> None:
+    """Re-score every open household with the job's model, batch by batch, saving progress.
+
+    ``raise_errors``: the queue will try again, so a failure leaves the job running at its
+    cursor and propagates; otherwise the job is marked failed.
+    """
     engine = Job._meta.db
     try:
         row = await Job.select().where(Job.id == job_id).first()
@@ -175,6 +183,9 @@ async def run_rescore_job(job_id: int, clock: Clock, *, batch_size: int = BATCH_
                 await Job.update(values).where(Job.id == job_id)
             await asyncio.sleep(0)  # let requests in between batches
     except Exception as exc:  # the job must end visibly, never hang as "running"
+        if raise_errors:
+            log.warning("job %s failed; the queue tries it again", job_id, exc_info=True)
+            raise
         log.exception("job %s failed", job_id)
         await Job.update(
             {Job.status: "failed", Job.error: str(exc)[:2000], Job.finished_at: clock.now()}

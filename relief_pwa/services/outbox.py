@@ -25,10 +25,14 @@ id) closes the at-least-once window above for SMS. Notices for an applicant
 with neither a bound chat nor a reachable mobile are recorded with status
 ``unreachable`` (or ``opted_out``) and never sent.
 
-Pacing: a :class:`~relief_pwa.core.ratelimit.SendPacer` spaces sends at the
-configured global rate (default 30/s) and per-chat gap (default 1 s). It is
-per process: run the worker in one process (the app's lifespan starts one per
-server process; start the server with one worker process when the bot is on).
+Pacing: sends are spaced at the configured global rate (default 30/s) and
+per-chat gap (default 1 s). On PostgreSQL every sender of every process (each
+app process and each ``relief-pwa worker`` runs one) reserves its slot in the
+database (:class:`SharedPacer`: one atomic ``UPDATE`` of a ``send_slot`` row
+and an upsert of the chat's ``chat_send_slot``, timed by the database server's
+clock), so any number of them together stay within Telegram's limits. On
+SQLite there is one process, and a :class:`~relief_pwa.core.ratelimit.SendPacer`
+paces it in memory.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ from relief_pwa.services import identifiers
 from relief_pwa.services.actors import SYSTEM_ACTOR
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.bot import CONSOLE_CHAT_BASE
-from relief_pwa.tables import BotChat, OutboxMessage, SmsOptOut
+from relief_pwa.tables import BotChat, ChatSendSlot, OutboxMessage, SendSlot, SmsOptOut
 
 log = logging.getLogger("relief_pwa.outbox")
 
@@ -61,6 +65,7 @@ LEASE_SECONDS = 60.0
 MAX_NETWORK_ATTEMPTS = 12
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 600.0
+LATE_REBOOKS = 5  # a sender that woke too late this many times in a row sends anyway
 
 SendFn = Callable[[int, str], Awaitable[Any]]
 # (outbox message id — the gateway's idempotency key —, phone digits, text)
@@ -300,11 +305,107 @@ async def outbox_counts() -> dict[str, int]:
     return {r["status"]: int(r["n"]) for r in rows}
 
 
+# --- pacing shared by every process (PostgreSQL) ----------------------------------------
+
+_RESERVE_SQL = """
+WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
+chat AS (
+    SELECT CASE WHEN {} THEN COALESCE((SELECT next_at FROM chat_send_slot WHERE chat_id = {}), 0)
+           ELSE 0 END::float8 AS next_at
+),
+slot AS (
+    UPDATE send_slot
+    SET next_at = GREATEST(send_slot.next_at, (SELECT now FROM clock), (SELECT next_at FROM chat)) + {}
+    WHERE name = {}
+    RETURNING next_at - {} AS at
+),
+booked AS (
+    INSERT INTO chat_send_slot (chat_id, next_at) SELECT {}, at + {} FROM slot
+    ON CONFLICT (chat_id) DO UPDATE SET next_at = GREATEST(chat_send_slot.next_at, EXCLUDED.next_at)
+)
+SELECT at - (SELECT now FROM clock) AS delay_seconds FROM slot
+"""
+
+
+class SharedPacer:
+    """Send slots reserved in the database, so every sender of every process shares one
+    global rate and one gap per chat. A reservation is one statement: the global row is
+    locked for its duration, which orders the senders; times are the server's epoch seconds."""
+
+    def __init__(self, name: str, per_second: float, per_chat_interval: float) -> None:
+        if per_second <= 0 or per_chat_interval < 0:
+            raise ValueError("per_second must be positive and per_chat_interval not negative")
+        self.name = name[:40]
+        self.interval = 1.0 / per_second
+        self.per_chat_interval = per_chat_interval
+        self._ready = False
+
+    async def _ensure_row(self) -> None:
+        if not self._ready:
+            await SendSlot.insert(SendSlot(name=self.name, next_at=0.0)).on_conflict(
+                target=SendSlot.name, action="DO NOTHING"
+            )
+            self._ready = True
+
+    async def reserve(self, chat_id: int, *, rebook: bool = False) -> float:
+        """Book the next slot free for both the fleet and ``chat_id``; seconds to wait for it.
+
+        ``rebook``: the chat's slot booked before was given up unused; the new global slot is
+        later than it, so it is already past the chat's gap and the chat's booking only moves on.
+        """
+        await self._ensure_row()
+        rows = await SendSlot.raw(
+            _RESERVE_SQL,
+            not rebook,
+            chat_id,
+            self.interval,
+            self.name,
+            self.interval,
+            chat_id,
+            self.per_chat_interval,
+        )
+        return max(0.0, float(rows[0]["delay_seconds"])) if rows else 0.0
+
+    async def pause(self, seconds: float) -> None:
+        """Telegram said "retry after": no sender of any process sends before that."""
+        await self._ensure_row()
+        await SendSlot.raw(
+            "UPDATE send_slot SET next_at = GREATEST(next_at, extract(epoch FROM clock_timestamp()) + {}) "
+            "WHERE name = {}",
+            seconds,
+            self.name,
+        )
+
+    async def delay_chat(self, chat_id: int, seconds: float) -> None:
+        await ChatSendSlot.raw(
+            "INSERT INTO chat_send_slot (chat_id, next_at) "
+            "VALUES ({}, extract(epoch FROM clock_timestamp()) + {}) "
+            "ON CONFLICT (chat_id) DO UPDATE "
+            "SET next_at = GREATEST(chat_send_slot.next_at, EXCLUDED.next_at)",
+            chat_id,
+            seconds,
+        )
+
+    async def forget_idle(self) -> None:
+        """Chats whose gap passed long ago need no row."""
+        await ChatSendSlot.raw(
+            "DELETE FROM chat_send_slot WHERE next_at < extract(epoch FROM clock_timestamp()) - 60"
+        )
+
+
+def shared_pacer_for(name: str, per_second: float, per_chat_interval: float) -> SharedPacer | None:
+    """A database-shared pacer on PostgreSQL; None on SQLite (one process paces in memory)."""
+    if is_sqlite(OutboxMessage._meta.db):
+        return None
+    return SharedPacer(name, per_second, per_chat_interval)
+
+
 # --- the worker ------------------------------------------------------------------------
 
 
 class OutboxWorker:
-    """Claims due rows and sends them, paced, with retries; one per process."""
+    """Claims due rows and sends them, paced, with retries; one per process, any number of
+    processes (claims skip each other's rows; ``shared_pacer`` paces them together)."""
 
     def __init__(
         self,
@@ -319,11 +420,13 @@ class OutboxWorker:
         backoff_base: float = BACKOFF_BASE_SECONDS,
         sms_send: SmsSendFn | None = None,
         sms_pacer: SendPacer | None = None,
+        shared_pacer: SharedPacer | None = None,
     ) -> None:
         self._backoff_base = backoff_base
         self._sms_send = sms_send
         self._sms_pacer = sms_pacer or SendPacer(20.0, 1.0)
         self._sms_pace_lock = asyncio.Lock()
+        self._shared = shared_pacer
         self._pace_lock = asyncio.Lock()
         self._send = send
         self._clock = clock
@@ -419,28 +522,61 @@ class OutboxWorker:
             if time.monotonic() - last_forget > 60:
                 self._pacer.forget_idle(time.monotonic())
                 last_forget = time.monotonic()
+                if self._shared is not None:
+                    try:
+                        await self._shared.forget_idle()
+                    except Exception:
+                        log.warning("outbox: could not forget idle chats", exc_info=True)
+
+    async def _wait_turn(self, chat_id: int) -> None:
+        if self._shared is not None:
+            # The slot is booked in the database for every process; wait for it here. A sender
+            # that wakes well after its slot (a stalled process) gives it up and books again
+            # rather than send into the slots of the senders that woke on time.
+            for attempt in range(LATE_REBOOKS + 1):
+                delay = await self._shared.reserve(chat_id, rebook=attempt > 0)
+                planned = time.monotonic() + max(0.0, delay)
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if time.monotonic() - planned <= self._shared.interval:
+                    return
+            return
+        # Wait for the chat's own gap first, without holding up other chats…
+        while (wait := self._pacer.chat_wait(chat_id, time.monotonic())) > 0:  # noqa: ASYNC110 - a timed gap
+            await asyncio.sleep(wait)
+        # …then take global slots one sender at a time, counted from the real start.
+        async with self._pace_lock:
+            delay = self._pacer.reserve(chat_id, time.monotonic())
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._pacer.started(chat_id, time.monotonic())
+
+    async def _hold_back(self, chat_id: int, seconds: float) -> None:
+        # Telegram does not say whether the limit was per chat or global: pause both.
+        until = time.monotonic() + seconds
+        self._pacer.pause(until)
+        self._pacer.delay_chat(chat_id, until)
+        if self._shared is not None:
+            try:
+                await self._shared.pause(seconds)
+                await self._shared.delay_chat(chat_id, seconds)
+            except Exception:
+                log.warning("outbox: could not share a pause", exc_info=True)
 
     async def _deliver(self, row: Claimed) -> None:
         if is_sms_lane(row.chat_id):
             await self._deliver_sms(row)
             return
-        # Wait for the chat's own gap first, without holding up other chats…
-        while (wait := self._pacer.chat_wait(row.chat_id, time.monotonic())) > 0:  # noqa: ASYNC110 - a timed gap
-            await asyncio.sleep(wait)
-        # …then take global slots one sender at a time, counted from the real start.
-        async with self._pace_lock:
-            delay = self._pacer.reserve(row.chat_id, time.monotonic())
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._pacer.started(row.chat_id, time.monotonic())
+        try:
+            await self._wait_turn(row.chat_id)
+        except Exception:  # the slot could not be booked: the lease brings the row back later
+            log.exception("outbox: could not book a send slot for message %s", row.id)
+            return
         try:
             await self._send(row.chat_id, row.text)
         except RetryAfter as exc:
             seconds = retry_after_seconds(exc)
-            # Telegram does not say whether the limit was per chat or global: pause both.
-            until = time.monotonic() + seconds
-            self._pacer.pause(until)
-            self._pacer.delay_chat(row.chat_id, until)
+            await self._hold_back(row.chat_id, seconds)
             self.retried += 1
             await reschedule(row.id, self._clock.now() + timedelta(seconds=seconds), str(exc))
         except Forbidden as exc:

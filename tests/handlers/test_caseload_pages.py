@@ -112,3 +112,23 @@ async def test_an_import_cut_off_by_a_restart_shows_as_failed(world: Any, client
     page = await client.get(f"/caseload/import/jobs/{job.id}")
     assert page.status_code == 200
     assert "hx-trigger" not in page.text and 'role="alert"' in page.text
+
+
+async def test_a_workers_report_is_served_from_the_database_on_any_machine(world: Any, client: Any) -> None:
+    """PostgreSQL: a worker on another machine wrote the report; this machine has no such file."""
+    import os
+
+    import pytest
+
+    if not os.environ.get("RELIEF_TEST_DATABASE_URL", "").startswith("postgres"):
+        pytest.skip("the queue's workers are PostgreSQL's; on SQLite the app writes its own report")
+    await benefit(world)
+    await client.login("city")
+    response = await _upload(client, xlsx([row(file_no="LX-0003", community="不存在社区")]))
+    job_id = int(response.headers["location"].rsplit("/", 1)[1])
+    await caseload.wait_for_import(job_id)
+    caseload.report_path(job_id).unlink()  # the worker's disk is not this one
+    report = await client.get(f"/caseload/import/jobs/{job_id}/report.xlsx")
+    assert report.status_code == 200
+    rows = list(load_workbook(io.BytesIO(report.content)).worksheets[1].iter_rows(values_only=True))
+    assert rows[1][0] == "LX-0003"
