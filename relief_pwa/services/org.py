@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from relief_pwa.core.enums import OrgLevel
 from relief_pwa.core.errors import NotFoundOrForbidden
 from relief_pwa.services.actors import Actor
+from relief_pwa.services.refcache import VersionedCache, bump
 from relief_pwa.tables import OrgUnit
+
+ORG_CACHE = "org_tree"
 
 
 @dataclass(frozen=True)
@@ -96,3 +99,29 @@ async def access_community(actor: Actor, community_id: int) -> OrgNode:
     if row is None or not row["active"]:
         raise NotFoundOrForbidden()
     return node
+
+
+async def _load_tree() -> tuple[OrgNode, ...]:
+    rows = await OrgUnit.select().where(OrgUnit.active.eq(True)).order_by(OrgUnit.path)
+    return tuple(_node(r) for r in rows)
+
+
+_tree = VersionedCache(ORG_CACHE, _load_tree)
+
+
+async def org_tree() -> tuple[OrgNode, ...]:
+    """Every active unit, in path order, from the per-process cache (services/refcache.py)."""
+    return await _tree.get()
+
+
+async def unit_in_tree(code: str) -> OrgNode | None:
+    """An active unit by code, from the cache."""
+    for node in await org_tree():
+        if node.code == code:
+            return node
+    return None
+
+
+async def org_changed() -> None:
+    """Call inside any write transaction that adds, renames, moves or closes units."""
+    await bump(ORG_CACHE)
