@@ -61,7 +61,12 @@ class VersionedCache(Generic[T]):
     """One cached value, reloaded by ``loader`` when its version row moves."""
 
     def __init__(
-        self, name: str, loader: Callable[[], Awaitable[T]], *, clock: Callable[[], float] = time.monotonic
+        self,
+        name: str,
+        loader: Callable[[], Awaitable[T]],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        register: bool = True,
     ) -> None:
         self.name = name
         self._loader = loader
@@ -69,7 +74,8 @@ class VersionedCache(Generic[T]):
         self._value: T | None = None
         self._version = -1
         self._checked_at = float("-inf")
-        _caches[name] = self  # type: ignore[assignment]  # the registry only calls drop()
+        if register:  # unregistered: only the version row reaches it, as in another process
+            _caches[name] = self  # type: ignore[assignment]  # the registry only calls drop()
 
     def drop(self) -> None:
         self._value = None
