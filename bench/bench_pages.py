@@ -222,7 +222,9 @@ async def measure_floor(
     info = await build_city(households, now=BENCH_NOW)
     began = time.perf_counter()
     # The synthetic city comes unscored: score it as the nightly run would (this numbers the ranks too).
-    scored = await rescore_all(await get_active_model(now=BENCH_NOW), now=BENCH_NOW, trigger="bench", workers=2)
+    scored = await rescore_all(
+        await get_active_model(now=BENCH_NOW), now=BENCH_NOW, trigger="bench", workers=2
+    )
     ranks = await HouseholdRank.count()
     print(f"engine {DB.engine_type}: {info.households} households; {scored.count} scored and {ranks} stored"
           f" ranks numbered in {time.perf_counter() - began:.1f} s")  # fmt: skip
@@ -242,6 +244,7 @@ async def measure_floor(
         .offset(24)
         .first()
     )
+    assert household is not None and newest is not None
     cursor = f"{newest['received_on']}.{newest['id']}"
     app = create_app(load_settings(), FixedClock(BENCH_NOW))
     city = await _client_for(app, info.city_username, BENCH_PASSWORD)
@@ -285,7 +288,9 @@ def main() -> None:
     import logging
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("relief_pwa.access").setLevel(logging.WARNING)  # a line per request would drown the table
+    logging.getLogger("relief_pwa.access").setLevel(
+        logging.WARNING
+    )  # a line per request would drown the table
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int, default=200)
     parser.add_argument("--floor", action="store_true", help="the pages-at-the-floor table instead")

@@ -171,7 +171,9 @@ async def list_cases(actor: Actor, query: CaseQuery, *, now: datetime) -> CasePa
     after, before = parse_cursor(query.after), parse_cursor(query.before)
     if after is not None:
         day, row_id = after
-        keyset = (Application.received_on < day) | ((Application.received_on == day) & (Application.id < row_id))
+        keyset = (Application.received_on < day) | (
+            (Application.received_on == day) & (Application.id < row_id)
+        )
         rows = await (
             select.where(where & keyset)
             .order_by(Application.received_on, ascending=False)
@@ -182,7 +184,9 @@ async def list_cases(actor: Actor, query: CaseQuery, *, now: datetime) -> CasePa
         rows = rows[:PAGE_SIZE]
     elif before is not None:
         day, row_id = before
-        keyset = (Application.received_on > day) | ((Application.received_on == day) & (Application.id > row_id))
+        keyset = (Application.received_on > day) | (
+            (Application.received_on == day) & (Application.id > row_id)
+        )
         rows = await (
             select.where(where & keyset)
             .order_by(Application.received_on)

@@ -126,7 +126,7 @@ async def _first_rank_at_or_after(q: RawSql, scope: str, category: str, key: Key
 
 async def _max_rank(q: RawSql, scope: str, category: str) -> int:
     rows = await q.fetch(
-        f"SELECT {q.num('MAX(rank)')} FROM household_rank WHERE scope = {{}} AND category = {{}}",
+        f"SELECT {q.num('MAX(rank)')} FROM household_rank WHERE scope = {{}} AND category = {{}}",  # noqa: S608
         scope,
         category,
     )

@@ -334,9 +334,10 @@ async def _stored_page(
     for _attempt in range(2):
         first_rank = (page - 1) * PAGE_SIZE + 1
         found = await q.fetch(
-            f"SELECT {q.num('r.household')}, {q.num('r.rank')}, {q.num('r.neg_centi')}, r.first_applied,"
-            f" r.file_no, h.head_name, {q.num('h.index_provisional')}, o.name,"
-            f" (SELECT {q.num('MAX(m.rank)')} FROM household_rank m WHERE m.scope = {{}} AND m.category = {{}})"
+            # Only "{}" placeholders are interpolated: values travel as parameters.
+            f"SELECT {q.num('r.household')}, {q.num('r.rank')}, {q.num('r.neg_centi')}, r.first_applied,"  # noqa: S608
+            f" r.file_no, h.head_name, {q.num('h.index_provisional')}, o.name, (SELECT {q.num('MAX(m.rank)')}"
+            " FROM household_rank m WHERE m.scope = {} AND m.category = {})"
             " FROM household_rank r JOIN household h ON h.id = r.household"
             " JOIN org_unit o ON o.id = h.org_unit"
             " WHERE r.scope = {} AND r.category = {} AND r.rank >= {} AND r.rank < {} ORDER BY r.rank",
@@ -351,7 +352,7 @@ async def _stored_page(
             break
         # Past the end: the last page (one more statement, only for a stale link).
         last = await q.fetch(
-            f"SELECT {q.num('MAX(rank)')} FROM household_rank WHERE scope = {{}} AND category = {{}}",
+            f"SELECT {q.num('MAX(rank)')} FROM household_rank WHERE scope = {{}} AND category = {{}}",  # noqa: S608
             scope,
             category,
         )
@@ -417,7 +418,7 @@ async def _ranks_before(
     args: list[Any] = []
     for hid, key in keys.items():
         parts.append(
-            f"SELECT CAST({{}} AS INTEGER), (SELECT {q.num('rank')} FROM household_rank"
+            f"SELECT CAST({{}} AS INTEGER), (SELECT {q.num('rank')} FROM household_rank"  # noqa: S608
             " WHERE scope = {} AND category = {}"
             " AND (neg_centi, first_applied, file_no, household) >= ({}, {}, {}, {})"
             " ORDER BY neg_centi, first_applied, file_no, household LIMIT 1)"

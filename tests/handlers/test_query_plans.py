@@ -118,6 +118,7 @@ async def test_main_page_queries_use_indexes(world: Any, make_client: Any, selec
     await eligible_application(world)
     await active_application(world, community="370102001002")
     newest = await Application.select(Application.id, Application.received_on).first()
+    assert newest is not None
     cursor = f"{newest['received_on']}.{newest['id']}"
     scans: dict[str, list[tuple[str, list[str]]]] = {}
     for username, template in PAGES:
@@ -143,4 +144,3 @@ def test_the_plan_reader_sees_a_full_scan() -> None:
         assert _full_scans(["SEARCH application USING INDEX x (org_path>? AND org_path<?)"]) == []
     else:
         assert _full_scans(["Seq Scan on household  (cost=0.00..1.00 rows=1 width=4)"]) != []
-

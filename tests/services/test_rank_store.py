@@ -42,15 +42,13 @@ async def _fresh() -> dict[tuple[str, str], list[int]]:
 async def test_recompute_transitions_and_bulk_rescore_keep_ranks_exact(world: Any, now: Any) -> None:
     await do_seed_standards(SYSTEM_ACTOR, now=now)
     made = []
-    for i, (income, community, category) in enumerate(
-        [
-            ("300", "370102001001", "dibao"),
-            ("300", "370102001002", "dibao"),
-            ("800", "370102002001", "medical"),
-            ("0", "370102001001", "dibao"),
-            ("450", "370103002001", "dibao"),
-            ("300", "370102001001", "medical"),
-        ]
+    for income, community, category in (
+        ("300", "370102001001", "dibao"),
+        ("300", "370102001002", "dibao"),
+        ("800", "370102002001", "medical"),
+        ("0", "370102001001", "dibao"),
+        ("450", "370103002001", "dibao"),
+        ("300", "370102001001", "medical"),
     ):
         username = "center_b" if community.startswith("370103") else "center"
         made.append(
@@ -65,7 +63,12 @@ async def test_recompute_transitions_and_bulk_rescore_keep_ranks_exact(world: An
     assert await _stored() == await _fresh()
     # An index moves (a shock): only the ranks in between shift.
     await do_record_shock(
-        world.actor("liaison"), made[0].household_id, kind="accident", occurred_on=now.date(), note="", now=now
+        world.actor("liaison"),
+        made[0].household_id,
+        kind="accident",
+        occurred_on=now.date(),
+        note="",
+        now=now,
     )
     assert await _stored() == await _fresh()
     await do_transition(world.actor("station"), made[1].application_id, "start_investigation", now=now)

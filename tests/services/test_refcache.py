@@ -28,6 +28,7 @@ async def test_another_process_sees_a_rename_within_a_second(world: Any, now: An
     other = refcache.VersionedCache(ORG_CACHE, _names, clock=clock, register=False)
     assert (await other.get())["370102001"] != "新街道"
     unit = await OrgUnit.select(OrgUnit.id).where(OrgUnit.code == "370102001").first()
+    assert unit is not None
     await do_rename_unit(world.actor("city"), unit["id"], "新街道", now=now)
     # This process (the writer) sees its change at once.
     assert {n.code: n.name for n in await org_tree()}["370102001"] == "新街道"
