@@ -48,26 +48,13 @@ async def list_children(parent_id: int | None) -> list[OrgNode]:
 
 async def list_communities_for(actor: Actor) -> list[OrgNode]:
     """Active communities within the actor's jurisdiction, for the intake form's picker."""
-    rows = await (
-        OrgUnit.select()
-        .where(
-            (OrgUnit.level == OrgLevel.COMMUNITY)
-            & OrgUnit.path.like(f"{actor.org_path}%")
-            & OrgUnit.active.eq(True)
-        )
-        .order_by(OrgUnit.code)
-    )
-    return [_node(r) for r in rows]
+    return await list_units_in_scope(actor, OrgLevel.COMMUNITY)
 
 
 async def list_units_in_scope(actor: Actor, level: str) -> list[OrgNode]:
-    """Active units of one level within the actor's jurisdiction (pickers and filters)."""
-    rows = await (
-        OrgUnit.select()
-        .where((OrgUnit.level == level) & OrgUnit.path.like(f"{actor.org_path}%") & OrgUnit.active.eq(True))
-        .order_by(OrgUnit.code)
-    )
-    return [_node(r) for r in rows]
+    """Active units of one level within the actor's jurisdiction (pickers and filters), from the cache."""
+    found = [n for n in await org_tree() if n.level == level and n.path.startswith(actor.org_path)]
+    return sorted(found, key=lambda n: n.code)
 
 
 async def get_unit(unit_id: int) -> OrgNode | None:

@@ -338,15 +338,16 @@ async def _stored_page(
             f"SELECT {q.num('r.household')}, {q.num('r.rank')}, {q.num('r.neg_centi')}, r.first_applied,"  # noqa: S608
             f" r.file_no, h.head_name, {q.num('h.index_provisional')}, o.name, (SELECT {q.num('MAX(m.rank)')}"
             " FROM household_rank m WHERE m.scope = {} AND m.category = {})"
-            " FROM household_rank r JOIN household h ON h.id = r.household"
-            " JOIN org_unit o ON o.id = h.org_unit"
-            " WHERE r.scope = {} AND r.category = {} AND r.rank >= {} AND r.rank < {} ORDER BY r.rank",
+            # The LIMIT inside keeps the planner's estimate at one page: joined by key, never hashed.
+            " FROM (SELECT household, rank, neg_centi, first_applied, file_no FROM household_rank"
+            " WHERE scope = {} AND category = {} AND rank >= {} ORDER BY rank LIMIT {}) r"
+            " JOIN household h ON h.id = r.household JOIN org_unit o ON o.id = h.org_unit ORDER BY r.rank",
             scope,
             category,
             scope,
             category,
             first_rank,
-            first_rank + PAGE_SIZE,
+            PAGE_SIZE,
         )
         if found or page == 1:
             break
