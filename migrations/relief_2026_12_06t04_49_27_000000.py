@@ -29,6 +29,14 @@ async def forwards():
         await DB.run_ddl(
             "CREATE INDEX IF NOT EXISTS application_scope_newest ON application (org_path, received_on, id)"
         )
+        if DB.engine_type == "postgres":
+            # A jurisdiction is a prefix match (org_path LIKE 'a/b/%'): PostgreSQL uses a btree
+            # for LIKE only with pattern operators outside the C collation.
+            for table in ("application", "household"):
+                await DB.run_ddl(
+                    f"CREATE INDEX IF NOT EXISTS {table}_org_path_prefix"
+                    f" ON {table} (org_path varchar_pattern_ops)"
+                )
         for name in ("org_tree",):
             await DB.run_ddl(
                 f"INSERT INTO cache_version (name, version) VALUES ('{name}', 1)"
