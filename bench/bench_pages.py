@@ -7,6 +7,15 @@ baseline. Static files (CSS, htmx, our scripts) are counted once, as a first
 visit downloads them; their hashed names are cached for a year afterwards.
 
     .venv/bin/python bench/bench_pages.py [--households N]
+
+With ``--floor`` it instead builds the synthetic benchmark city
+(bench/synthetic_city.py, 60,000 households by default), numbers the stored
+ranks, and measures the main pages against a bare Jinja page served by the
+same stack in the same run: requests per second with ``--concurrency``
+clients in one process (in-process ASGI, no network) and p50/p95, then each
+page as a share of the bare page (docs/scale.md, "Pages at the floor").
+
+    .venv/bin/python bench/bench_pages.py --floor [--households 60000] [--requests 200]
 """
 
 from __future__ import annotations
@@ -14,7 +23,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -141,13 +152,155 @@ async def measure(households: int) -> tuple[list[tuple[str, str, int, int]], dic
     return rows, assets
 
 
+def _bare_app() -> Any:
+    """A bare Jinja page on the same stack (Litestar + Jinja): the floor the pages are held to."""
+    import jinja2
+    from litestar import Litestar, get
+    from litestar.response import Response
+
+    template = jinja2.Environment(autoescape=True).from_string(
+        "<!doctype html><html><body><h1>{{ title }}</h1><ul>{% for i in rows %}<li>{{ i }}</li>{% endfor %}"
+        "</ul></body></html>"
+    )
+
+    @get("/bare", sync_to_thread=False)
+    def bare() -> Response[str]:
+        return Response(template.render(title="bare", rows=range(25)), media_type="text/html")
+
+    return Litestar([bare], signature_namespace={"Response": Response})
+
+
+async def _load(client: Any, url: str, requests: int, concurrency: int) -> tuple[float, list[float]]:
+    """(requests per second, latencies in ms) for ``requests`` GETs by ``concurrency`` clients."""
+    latencies: list[float] = []
+    remaining = requests
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            began = time.perf_counter()
+            response = await client.get(url)
+            latencies.append((time.perf_counter() - began) * 1000)
+            assert response.status_code == 200, (url, response.status_code, response.text[:200])
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return requests / (time.perf_counter() - began), latencies
+
+
+async def _client_for(app: Any, username: str | None, password: str) -> Any:
+    import httpx
+
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50003))
+    client = httpx.AsyncClient(transport=transport, base_url="http://bench")
+    if username:
+        login = await client.get("/login")
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', login.text)
+        assert token
+        response = await client.post(
+            "/login",
+            data={"username": username, "password": password, "next": "/", "_csrf_token": token.group(1)},
+        )
+        assert response.status_code == 303, response.text[:300]
+    return client
+
+
+async def measure_floor(
+    households: int, requests: int, concurrency: int
+) -> list[tuple[str, float, float, float]]:
+    from bench.bench_index import prepare_database
+    from bench.synthetic_city import BENCH_NOW, BENCH_PASSWORD, build_city
+    from relief_pwa.app import create_app
+    from relief_pwa.clock import FixedClock
+    from relief_pwa.piccolo_conf import DB
+    from relief_pwa.services.scoring import get_active_model, rescore_all
+    from relief_pwa.settings import load_settings
+    from relief_pwa.tables import Application, Household, HouseholdRank
+
+    await prepare_database(reset=True)
+    info = await build_city(households, now=BENCH_NOW)
+    began = time.perf_counter()
+    # The synthetic city comes unscored: score it as the nightly run would (this numbers the ranks too).
+    scored = await rescore_all(
+        await get_active_model(now=BENCH_NOW), now=BENCH_NOW, trigger="bench", workers=2
+    )
+    ranks = await HouseholdRank.count()
+    print(f"engine {DB.engine_type}: {info.households} households; {scored.count} scored and {ranks} stored"
+          f" ranks numbered in {time.perf_counter() - began:.1f} s")  # fmt: skip
+    if DB.engine_type == "postgres":
+        await DB.run_ddl("ANALYZE")
+    street = info.street_code
+    household = await (
+        Household.select(Household.id)
+        .where(Household.org_path.like(f"%/{street}%/"))
+        .order_by(Household.id)
+        .first()
+    )
+    newest = await (
+        Application.select(Application.id, Application.received_on)
+        .order_by(Application.received_on, ascending=False)
+        .order_by(Application.id, ascending=False)
+        .offset(24)
+        .first()
+    )
+    assert household is not None and newest is not None
+    cursor = f"{newest['received_on']}.{newest['id']}"
+    app = create_app(load_settings(), FixedClock(BENCH_NOW))
+    city = await _client_for(app, info.city_username, BENCH_PASSWORD)
+    station = await _client_for(app, info.station_username, BENCH_PASSWORD)
+    bare = await _client_for(_bare_app(), None, "")
+    plan = [
+        ("bare Jinja page (same stack)", bare, "/bare"),
+        ("/healthz", city, "/healthz"),
+        ("case list, first page (city)", city, "/cases"),
+        ("case list, next page (city)", city, f"/cases?page=2&after={cursor}"),
+        ("case list filtered (city)", city, "/cases?state=active&category=dibao"),
+        ("case list (station)", station, "/cases"),
+        ("household file (station)", station, f"/households/{household['id']}"),
+        ("ranking, city user", city, "/ranking"),
+        ("ranking, city user, page 100", city, "/ranking?page=100"),
+        ("ranking, station user", station, "/ranking"),
+        ("city dashboard (cached)", city, "/analytics"),
+    ]
+    rows: list[tuple[str, float, float, float]] = []
+    for name, client, url in plan:
+        await _load(client, url, min(10, requests), 1)  # warm up templates and caches
+        rate, latencies = await _load(client, url, requests, concurrency)
+        ordered = sorted(latencies)
+        rows.append(
+            (name, rate, statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))])
+        )
+    for client in (city, station, bare):
+        await client.aclose()
+    return rows
+
+
+def print_floor(rows: list[tuple[str, float, float, float]], concurrency: int) -> None:
+    bare_rate = rows[0][1]
+    print(f"\n{concurrency} concurrent clients, one process, in-process ASGI (no network)")
+    print(f"  {'page':<36}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'of bare':>9}")
+    for name, rate, p50, p95 in rows:
+        print(f"  {name:<36}{rate:>9.0f}{p50:>9.1f}{p95:>9.1f}{rate / bare_rate:>9.0%}")
+
+
 def main() -> None:
     import logging
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("relief_pwa.access").setLevel(
+        logging.WARNING
+    )  # a line per request would drown the table
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int, default=200)
+    parser.add_argument("--floor", action="store_true", help="the pages-at-the-floor table instead")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
+    if args.floor:
+        households = args.households if args.households != 200 else 60_000
+        print_floor(asyncio.run(measure_floor(households, args.requests, args.concurrency)), args.concurrency)
+        return
     rows, assets = asyncio.run(measure(args.households))
     print(
         f"Phone pages, HTML bytes over the wire (gzip as sent vs. uncompressed); target {TARGET_KB} KB gzip"

@@ -8,8 +8,7 @@ never sorted or filtered in SQL — yet each index cost every bulk write time.
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.columns.column_types import Date
-from piccolo.columns.column_types import Varchar
+from piccolo.columns.column_types import Date, Varchar
 
 ID = "2026-11-27T16:11:01:701796"
 VERSION = "1.38.0"

@@ -8,11 +8,8 @@ The next migration fills both in for rows written before they existed.
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.columns.base import OnDelete
-from piccolo.columns.base import OnUpdate
-from piccolo.columns.column_types import Date
-from piccolo.columns.column_types import ForeignKey
-from piccolo.columns.column_types import Serial
+from piccolo.columns.base import OnDelete, OnUpdate
+from piccolo.columns.column_types import Date, ForeignKey, Serial
 from piccolo.columns.indexes import IndexMethod
 from piccolo.table import Table
 

@@ -6,8 +6,7 @@ existing snapshots over; the one after drops the old column.
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.columns.column_types import Text
-from piccolo.columns.column_types import Varchar
+from piccolo.columns.column_types import Text, Varchar
 from piccolo.columns.indexes import IndexMethod
 
 ID = "2026-11-27T16:58:20:741079"

@@ -8,9 +8,7 @@ DESCRIPTION = "household onecard_bank"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="relief", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="relief", description=DESCRIPTION)
 
     manager.add_column(
         table_class_name="Household",

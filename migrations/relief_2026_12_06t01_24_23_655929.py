@@ -1,9 +1,5 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.columns.column_types import BigInt
-from piccolo.columns.column_types import Boolean
-from piccolo.columns.column_types import Integer
-from piccolo.columns.column_types import Timestamptz
-from piccolo.columns.column_types import Varchar
+from piccolo.columns.column_types import BigInt, Boolean, Integer, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 
@@ -13,9 +9,7 @@ DESCRIPTION = "sessions by hash with timeouts, second factor, recovery codes, fo
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="relief", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="relief", description=DESCRIPTION)
 
     manager.add_table(
         class_name="RecoveryCode",

@@ -49,7 +49,9 @@ async def forwards():
             last_id = 0
             while True:
                 rows = await DB.run_querystring(
-                    QueryString(f"SELECT id, {plain} FROM {table} WHERE id > {{}} ORDER BY id LIMIT {BATCH}", last_id)
+                    QueryString(
+                        f"SELECT id, {plain} FROM {table} WHERE id > {{}} ORDER BY id LIMIT {BATCH}", last_id
+                    )
                 )
                 if not rows:
                     break
@@ -70,4 +72,3 @@ async def forwards():
 
     manager.add_raw(run)
     return manager
-

@@ -6,9 +6,7 @@ DESCRIPTION = "sealed identifiers: drop the plain-text columns"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="relief", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="relief", description=DESCRIPTION)
 
     async def drop_indexes():
         # SQLite refuses to drop an indexed column; raw steps run before the drops.

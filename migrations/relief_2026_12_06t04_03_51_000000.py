@@ -30,8 +30,7 @@ async def forwards():
                 f" WHERE h.id = {table}.household) WHERE active = FALSE AND valid_to IS NULL"
             )
             await DB.run_ddl(
-                f"CREATE INDEX IF NOT EXISTS {table}_household_validity"
-                f" ON {table} (household, valid_to)"
+                f"CREATE INDEX IF NOT EXISTS {table}_household_validity ON {table} (household, valid_to)"
             )
         await DB.run_ddl("UPDATE member SET lineage = id WHERE lineage = 0")
 

@@ -1,6 +1,5 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
-from piccolo.columns.column_types import Text
-from piccolo.columns.column_types import Timestamptz
+from piccolo.columns.column_types import Text, Timestamptz
 from piccolo.columns.indexes import IndexMethod
 
 ID = "2026-12-06T04:04:18:130611"
@@ -9,9 +8,7 @@ DESCRIPTION = "sealed TOTP secret; retention marks"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="relief", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="relief", description=DESCRIPTION)
 
     manager.add_column(
         table_class_name="Household",

@@ -26,7 +26,9 @@ async def forwards():
         for row in rows:
             await DB.run_querystring(
                 QueryString(
-                    "UPDATE staff SET totp_sealed = {} WHERE id = {}", sealed_totp(row["totp_secret"]), row["id"]
+                    "UPDATE staff SET totp_sealed = {} WHERE id = {}",
+                    sealed_totp(row["totp_secret"]),
+                    row["id"],
                 )
             )
 

@@ -6,9 +6,7 @@ DESCRIPTION = "sealed TOTP secret: drop the plain column"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="relief", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="relief", description=DESCRIPTION)
 
     manager.drop_column(
         table_class_name="Staff",

@@ -1166,3 +1166,31 @@ class JobFile(Table, tablename="job_file"):
     job = ForeignKey(Job, on_delete=OnDelete.cascade, index=True)
     name = Varchar(length=120)
     data = Bytea()
+
+
+class HouseholdRank(Table, tablename="household_rank"):
+    """A household's stored place in the ranking of one scope (docs/scale.md).
+
+    One row per (scope, category) the household ranks in: every org path above
+    and at its community, with category "" (all) and each category it has a
+    ranked application in. Maintained by the recompute and the bulk rescores
+    (services/rank_store.py); the ranking page pages through ``rank``.
+    """
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+    scope = Varchar(length=80)
+    category = Varchar(length=24, default="")
+    rank = Integer()
+    household = Integer(index=True)
+    neg_centi = Integer()  # −index in hundredths: the first part of the order
+    first_applied = Varchar(length=10)  # ISO date of the first application
+    file_no = Varchar(length=24)
+
+
+class CacheVersion(Table, tablename="cache_version"):
+    """One row per process cache of reference data: bumped in the transaction that
+    changes the data, read by every process at most once a second (services/refcache.py)."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+    name = Varchar(length=40, unique=True)
+    version = BigInt(default=0)

@@ -84,8 +84,10 @@ def _tables() -> list[Any]:
 @pytest_asyncio.fixture()
 async def db(database: Any) -> AsyncIterator[Any]:
     """A database emptied after the test (tables in reverse dependency order)."""
+    from relief_pwa.services import refcache
     from relief_pwa.services.access_log import discard_pending_reads
 
+    refcache.reset_all()  # the emptied tables were another test's reference data
     yield database
     discard_pending_reads()
     (_TMP / "audit-checkpoints.jsonl").unlink(missing_ok=True)  # the published checkpoints go with the data

@@ -37,8 +37,18 @@ async def case_list(
     category: FromQuery[str] = "",
     org: FromQuery[str] = "",
     page: FromQuery[str] = "1",
+    after: FromQuery[str] = "",
+    before: FromQuery[str] = "",
 ) -> Response[str]:
-    query = CaseQuery(q=clean_text(q, 100), state=state_filter, category=category, org=org, page=_int(page))
+    query = CaseQuery(
+        q=clean_text(q, 100),
+        state=state_filter,
+        category=category,
+        org=org,
+        page=_int(page),
+        after=after[:24],
+        before=before[:24],
+    )
     errors: dict[str, str] = {}
     try:
         result = await list_cases(actor, query, now=now_of(request))

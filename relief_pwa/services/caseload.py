@@ -61,6 +61,7 @@ from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.auth import load_actor
 from relief_pwa.services.numbers import application_number
+from relief_pwa.services.rank_store import rebuild_all as rebuild_ranks
 from relief_pwa.services.resources import parse_rule
 from relief_pwa.services.scoring import get_active_model, rescore_batch
 from relief_pwa.settings import get_settings
@@ -638,6 +639,7 @@ async def import_caseload(
             last = batch.last_id
             if progress:
                 progress("scoring", report.scored, len(checked.ready))
+        await rebuild_ranks()  # the imported households take their places in the ranking
         await record_event(
             actor,
             "caseload.import",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from relief_pwa.services.access import access_household, in_scope
 from relief_pwa.services.access_log import note_read
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.aid import household_aid
+from relief_pwa.services.org import unit_in_tree
 from relief_pwa.services.reviews import DECISIONS
 from relief_pwa.services.scoring import end_of_day, index_on, verified_as_of
 from relief_pwa.tables import Application, AuditEvent, Household, Member, MoneyItem, OrgUnit
@@ -30,12 +32,31 @@ class CaseQuery:
     category: str = ""
     org: str = ""  # org unit code to narrow to, inside the actor's scope
     page: int = 1
+    # Keyset cursors "YYYY-MM-DD.id": the last row of the page before (after) or the first
+    # row of the page after (before). Without either, ``page`` is read with OFFSET.
+    after: str = ""
+    before: str = ""
 
     def cleaned(self) -> CaseQuery:
         state = self.state if self.state in {s.value for s in AppState} else ""
         category = self.category if self.category in {c.value for c in Category} else ""
         org = self.org if self.org.isdecimal() and len(self.org) <= 12 else ""
-        return CaseQuery(" ".join(self.q.split())[:40], state, category, org, max(1, min(self.page, 10_000)))
+        after = self.after if parse_cursor(self.after) else ""
+        before = "" if after or not parse_cursor(self.before) else self.before
+        return CaseQuery(
+            " ".join(self.q.split())[:40], state, category, org, max(1, min(self.page, 10_000)), after, before
+        )
+
+
+def parse_cursor(raw: str) -> tuple[date, int] | None:
+    """A keyset cursor "YYYY-MM-DD.id", or None when it is not one."""
+    day, _, row_id = raw.partition(".")
+    if not row_id.isdecimal() or len(row_id) > 10 or len(day) != 10:
+        return None
+    try:
+        return date.fromisoformat(day), int(row_id)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,11 @@ class CaseRow:
     community: str
     current_index: Any
 
+    @property
+    def cursor(self) -> str:
+        day = self.received_on if isinstance(self.received_on, str) else self.received_on.isoformat()
+        return f"{day[:10]}.{self.application_id}"
+
 
 @dataclass(frozen=True)
 class CasePage:
@@ -59,6 +85,16 @@ class CasePage:
     page: int
     pages: int
     query: CaseQuery
+    # The count is exact within a station or below EXACT_COUNT_LIMIT, otherwise a
+    # count cached for COUNT_CACHE_SECONDS and shown as "about N" (docs/scale.md).
+    estimated: bool = False
+    has_next: bool = False
+    has_prev: bool = False
+
+
+EXACT_COUNT_LIMIT = 2_000
+COUNT_CACHE_SECONDS = 300.0
+_count_cache: dict[tuple[str, ...], tuple[float, int]] = {}
 
 
 def _looks_like_id_number(term: str) -> bool:
@@ -67,16 +103,44 @@ def _looks_like_id_number(term: str) -> bool:
     return len(body) >= 6 and body.isdigit()
 
 
+async def _count(where: Any, scope: str, cache_key: tuple[str, ...]) -> tuple[int, bool]:
+    """(count, estimated): exact at street level and below or under the limit, else cached."""
+    if scope.count("/") >= 3:  # a street (station) or a community: always exact
+        return await Application.count().where(where), False
+    inner = Application.select(Application.id).where(where).limit(EXACT_COUNT_LIMIT + 1)
+    capped = await Application.raw("SELECT COUNT(*) AS n FROM ({}) AS capped", inner.querystrings[0])
+    if int(capped[0]["n"]) <= EXACT_COUNT_LIMIT:
+        return int(capped[0]["n"]), False
+    clock = time.monotonic()
+    cached = _count_cache.get(cache_key)
+    if cached is None or clock - cached[0] > COUNT_CACHE_SECONDS:
+        if len(_count_cache) > 1_000:
+            _count_cache.clear()
+        cached = (clock, await Application.count().where(where))
+        _count_cache[cache_key] = cached
+    return cached[1], True
+
+
 async def list_cases(actor: Actor, query: CaseQuery, *, now: datetime) -> CasePage:
     """Applications in the actor's jurisdiction, newest first, searchable by
-    name, ID number, file number, application number or phone."""
+    name, ID number, file number, application number or phone.
+
+    Pages follow a keyset on (received_on, id) when the link carries a cursor, so a
+    later page costs what the first does (an index walk from the cursor)."""
     query = query.cleaned()
     where = in_scope(actor, Application.org_path)
+    scope = actor.org_path
     if query.org:
-        unit = await OrgUnit.select(OrgUnit.path).where(OrgUnit.code == query.org).first()
+        node = await unit_in_tree(query.org)
+        unit = (
+            {"path": node.path}
+            if node
+            else await OrgUnit.select(OrgUnit.path).where(OrgUnit.code == query.org).first()
+        )
         if unit is None or not unit["path"].startswith(actor.org_path):
             raise DomainError(N_("Unknown org unit code."), field="org")
         where = where & Application.org_path.like(f"{unit['path']}%")
+        scope = unit["path"]
     if query.state:
         where = where & (Application.state == query.state)
     if query.category:
@@ -89,28 +153,59 @@ async def list_cases(actor: Actor, query: CaseQuery, *, now: datetime) -> CasePa
         where = where & (
             Application.household.is_in(household_ids or [-1]) | (Application.number == term.upper())
         )
-    total = await Application.count().where(where)
+    total, estimated = await _count(where, scope, (scope, query.state, query.category, query.q))
     pages = max(1, -(-total // PAGE_SIZE))
-    page = min(query.page, pages)
-    rows = await (
-        Application.select(
-            Application.id,
-            Application.number,
-            Application.state,
-            Application.category,
-            Application.received_on,
-            Application.household.id,
-            Application.household.file_no,
-            Application.household.head_name,
-            Application.household.current_index,
-            Application.household.org_unit.name,  # type: ignore[union-attr]
-        )
-        .where(where)
-        .order_by(Application.received_on, ascending=False)
-        .order_by(Application.id, ascending=False)
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
+    page = query.page if (query.after or query.before) else min(query.page, pages)
+    select = Application.select(
+        Application.id,
+        Application.number,
+        Application.state,
+        Application.category,
+        Application.received_on,
+        Application.household.id,
+        Application.household.file_no,
+        Application.household.head_name,
+        Application.household.current_index,
+        Application.household.org_unit.name,  # type: ignore[union-attr]
     )
+    after, before = parse_cursor(query.after), parse_cursor(query.before)
+    if after is not None:
+        day, row_id = after
+        keyset = (Application.received_on < day) | (
+            (Application.received_on == day) & (Application.id < row_id)
+        )
+        rows = await (
+            select.where(where & keyset)
+            .order_by(Application.received_on, ascending=False)
+            .order_by(Application.id, ascending=False)
+            .limit(PAGE_SIZE + 1)
+        )
+        has_next, has_prev = len(rows) > PAGE_SIZE, True
+        rows = rows[:PAGE_SIZE]
+    elif before is not None:
+        day, row_id = before
+        keyset = (Application.received_on > day) | (
+            (Application.received_on == day) & (Application.id > row_id)
+        )
+        rows = await (
+            select.where(where & keyset)
+            .order_by(Application.received_on)
+            .order_by(Application.id)
+            .limit(PAGE_SIZE + 1)
+        )
+        has_prev, has_next = len(rows) > PAGE_SIZE, True
+        rows = list(reversed(rows[:PAGE_SIZE]))
+        page = max(1, page) if has_prev else 1
+    else:
+        rows = await (
+            select.where(where)
+            .order_by(Application.received_on, ascending=False)
+            .order_by(Application.id, ascending=False)
+            .limit(PAGE_SIZE + 1)
+            .offset((page - 1) * PAGE_SIZE)
+        )
+        has_next, has_prev = len(rows) > PAGE_SIZE, page > 1
+        rows = rows[:PAGE_SIZE]
     return CasePage(
         rows=[
             CaseRow(
@@ -129,8 +224,11 @@ async def list_cases(actor: Actor, query: CaseQuery, *, now: datetime) -> CasePa
         ],
         total=total,
         page=page,
-        pages=pages,
+        pages=max(pages, page),
         query=query,
+        estimated=estimated,
+        has_next=has_next,
+        has_prev=has_prev,
     )
 
 

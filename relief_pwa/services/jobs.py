@@ -23,6 +23,7 @@ from relief_pwa.core.errors import NotFoundOrForbidden
 from relief_pwa.db import write_transaction
 from relief_pwa.services.actors import SYSTEM_ACTOR
 from relief_pwa.services.audit import record_event
+from relief_pwa.services.rank_store import rebuild_all as rebuild_ranks
 from relief_pwa.services.scoring import city_path, load_model, rescore_batch
 from relief_pwa.services.scoring_models import RESCORE_JOB
 from relief_pwa.tables import Job
@@ -165,6 +166,7 @@ async def run_rescore_job(
                 if finished:
                     values.update({Job.status: "done", Job.finished_at: now})
                     await Job.update(values).where(Job.id == job_id)
+                    await rebuild_ranks()  # the city re-scored: number every scope afresh
                     await record_event(
                         SYSTEM_ACTOR,
                         "job.done",

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from relief_pwa.core.enums import OrgLevel
 from relief_pwa.core.errors import NotFoundOrForbidden
 from relief_pwa.services.actors import Actor
+from relief_pwa.services.refcache import VersionedCache, bump
 from relief_pwa.tables import OrgUnit
+
+ORG_CACHE = "org_tree"
 
 
 @dataclass(frozen=True)
@@ -49,26 +52,13 @@ async def list_children(parent_id: int | None) -> list[OrgNode]:
 
 async def list_communities_for(actor: Actor) -> list[OrgNode]:
     """Active communities within the actor's jurisdiction, for the intake form's picker."""
-    rows = await (
-        OrgUnit.select()
-        .where(
-            (OrgUnit.level == OrgLevel.COMMUNITY)
-            & OrgUnit.path.like(f"{actor.org_path}%")
-            & OrgUnit.active.eq(True)
-        )
-        .order_by(OrgUnit.code)
-    )
-    return [_node(r) for r in rows]
+    return await list_units_in_scope(actor, OrgLevel.COMMUNITY)
 
 
 async def list_units_in_scope(actor: Actor, level: str) -> list[OrgNode]:
-    """Active units of one level within the actor's jurisdiction (pickers and filters)."""
-    rows = await (
-        OrgUnit.select()
-        .where((OrgUnit.level == level) & OrgUnit.path.like(f"{actor.org_path}%") & OrgUnit.active.eq(True))
-        .order_by(OrgUnit.code)
-    )
-    return [_node(r) for r in rows]
+    """Active units of one level within the actor's jurisdiction (pickers and filters), from the cache."""
+    found = [n for n in await org_tree() if n.level == level and n.path.startswith(actor.org_path)]
+    return sorted(found, key=lambda n: n.code)
 
 
 async def get_unit(unit_id: int) -> OrgNode | None:
@@ -100,3 +90,29 @@ async def access_community(actor: Actor, community_id: int) -> OrgNode:
     if row is None or not row["active"]:
         raise NotFoundOrForbidden()
     return node
+
+
+async def _load_tree() -> tuple[OrgNode, ...]:
+    rows = await OrgUnit.select().where(OrgUnit.active.eq(True)).order_by(OrgUnit.path)
+    return tuple(_node(r) for r in rows)
+
+
+_tree = VersionedCache(ORG_CACHE, _load_tree)
+
+
+async def org_tree() -> tuple[OrgNode, ...]:
+    """Every active unit, in path order, from the per-process cache (services/refcache.py)."""
+    return await _tree.get()
+
+
+async def unit_in_tree(code: str) -> OrgNode | None:
+    """An active unit by code, from the cache."""
+    for node in await org_tree():
+        if node.code == code:
+            return node
+    return None
+
+
+async def org_changed() -> None:
+    """Call inside any write transaction that adds, renames, moves or closes units."""
+    await bump(ORG_CACHE)

@@ -12,7 +12,7 @@ from relief_pwa.core.permissions import Capability
 from relief_pwa.db import write_transaction
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
-from relief_pwa.services.org import org_path_for
+from relief_pwa.services.org import org_changed, org_path_for
 from relief_pwa.tables import OrgUnit
 
 _CHILD_LEVEL = {
@@ -40,6 +40,7 @@ async def do_create_org_units(actor: Actor, units: list[NewOrgUnit], *, now: dat
     """Create units (parents before children) in one transaction, each audited."""
     require(actor, Capability.ORG_MANAGE)
     async with write_transaction(OrgUnit._meta.db):
+        await org_changed()  # the org cache of every process reloads
         known = {
             r["code"]: r for r in await OrgUnit.select(OrgUnit.id, OrgUnit.code, OrgUnit.path, OrgUnit.level)
         }
@@ -124,6 +125,7 @@ async def do_update_office(actor: Actor, unit_id: int, details: OfficeDetails, *
         raise ValidationFailed(errors)
     before = {key: getattr(unit, key) for key in values}
     async with write_transaction(OrgUnit._meta.db):
+        await org_changed()  # the org cache of every process reloads
         await OrgUnit.update({getattr(OrgUnit, key): value for key, value in values.items()}).where(
             OrgUnit.id == unit.id
         )

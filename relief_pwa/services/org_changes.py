@@ -26,7 +26,7 @@ from relief_pwa.core.permissions import Capability
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
-from relief_pwa.services.org import org_path_for
+from relief_pwa.services.org import org_changed, org_path_for
 from relief_pwa.tables import Application, OrgUnit, OrgUnitVersion, Staff
 
 _PARENT_LEVEL = {
@@ -182,6 +182,7 @@ async def do_rename_unit(
     clean = _check_name(name)
     day = _effective(on, now)
     async with write_transaction(OrgUnit._meta.db):
+        await org_changed()  # the org cache of every process reloads
         await advisory_xact_lock(OrgUnit._meta.db, "relief-org")
         unit = await _unit(actor, unit_id)
         if not unit["active"]:
@@ -210,6 +211,7 @@ async def do_reparent_unit(
     require(actor, Capability.ORG_MANAGE)
     day = _effective(on, now)
     async with write_transaction(OrgUnit._meta.db):
+        await org_changed()  # the org cache of every process reloads
         await advisory_xact_lock(OrgUnit._meta.db, "relief-org")
         unit = await _unit(actor, unit_id)
         level = OrgLevel(unit["level"])
@@ -259,6 +261,7 @@ async def do_merge_units(
     day = _effective(on, now)
     clean = _check_name(new_name) if new_name.strip() else ""
     async with write_transaction(OrgUnit._meta.db):
+        await org_changed()  # the org cache of every process reloads
         await advisory_xact_lock(OrgUnit._meta.db, "relief-org")
         source = await _unit(actor, source_id)
         target = await _unit_by_code(actor, target_code, "target_code")
@@ -303,6 +306,7 @@ async def do_deactivate_unit(actor: Actor, unit_id: int, *, now: datetime, on: d
     require(actor, Capability.ORG_MANAGE)
     day = _effective(on, now)
     async with write_transaction(OrgUnit._meta.db):
+        await org_changed()  # the org cache of every process reloads
         await advisory_xact_lock(OrgUnit._meta.db, "relief-org")
         unit = await _unit(actor, unit_id)
         if not unit["active"]:

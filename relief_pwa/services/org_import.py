@@ -21,6 +21,7 @@ from relief_pwa.core.phone import normalise_phone
 from relief_pwa.db import write_transaction
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
+from relief_pwa.services.org import org_changed
 from relief_pwa.services.org_admin import NewOrgUnit, do_create_org_units
 from relief_pwa.services.org_changes import do_rename_unit
 from relief_pwa.tables import OrgUnit
@@ -156,6 +157,7 @@ async def do_import_org(
     if dry_run or not plan.ok:
         return plan
     async with write_transaction(OrgUnit._meta.db):
+        await org_changed()  # the org cache of every process reloads
         await do_create_org_units(actor, plan.create, now=now)
         for unit_id, _old, new in plan.rename:
             await do_rename_unit(actor, unit_id, new, now=now)

@@ -30,6 +30,7 @@ from relief_pwa.core.permissions import Capability
 from relief_pwa.core.scoring import FACTOR_CODES
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.bulk_scoring import RANKED_STATES, local_date
+from relief_pwa.services.org import org_tree, unit_in_tree
 from relief_pwa.services.scoring import RawSql, parse_breakdown_points, totals_on
 from relief_pwa.tables import Household, OrgUnit
 
@@ -105,7 +106,12 @@ def _decimal(value: Any) -> Decimal:
 async def _scope(actor: Actor, org_code: str) -> str:
     if not org_code:
         return actor.org_path
-    unit = await OrgUnit.select(OrgUnit.path).where(OrgUnit.code == org_code).first()
+    node = await unit_in_tree(org_code)  # active units from the cache; a closed one from the table
+    unit = (
+        {"path": node.path}
+        if node
+        else await OrgUnit.select(OrgUnit.path).where(OrgUnit.code == org_code).first()
+    )
     if unit is None or not str(unit["path"]).startswith(actor.org_path):
         raise DomainError(N_("Unknown org unit code."), field="org")
     return str(unit["path"])
@@ -249,6 +255,9 @@ async def list_ranking(actor: Actor, query: RankingQuery, *, now: datetime) -> R
         if day >= local_date(now):
             day = None  # today or later: the live ranking
     scope = await _scope(actor, query.org)
+    units = await _units(actor)
+    if day is None and scope:
+        return await _stored_page(scope, category, query, units)
     if day is None:
         keys, provisional = await _current_keys(scope, category)
     else:
@@ -302,11 +311,119 @@ async def list_ranking(actor: Actor, query: RankingQuery, *, now: datetime) -> R
                 why=why,
             )
         )
-    units = (
-        await OrgUnit.select(OrgUnit.code, OrgUnit.name, OrgUnit.level, OrgUnit.path)
-        .where(OrgUnit.path.like(f"{actor.org_path}%") & OrgUnit.level.is_in(["district", "street"]))
-        .order_by(OrgUnit.path)
-    )
     return RankingPage(
         rows, total, page, pages, RankingQuery(query.org, category, query.as_of, page), day, units, errors
     )
+
+
+async def _units(actor: Actor) -> list[dict[str, Any]]:
+    """Districts and streets in the actor's scope (the page's filter), from the org cache."""
+    return [
+        {"code": u.code, "name": u.name, "level": u.level, "path": u.path}
+        for u in await org_tree()
+        if u.path.startswith(actor.org_path) and u.level in {"district", "street"}
+    ]
+
+
+async def _stored_page(
+    scope: str, category: str, query: RankingQuery, units: list[dict[str, Any]]
+) -> RankingPage:
+    """The live ranking, read page by page from the stored ranks (services/rank_store.py)."""
+    q = RawSql()
+    page = max(1, query.page)
+    for _attempt in range(2):
+        first_rank = (page - 1) * PAGE_SIZE + 1
+        found = await q.fetch(
+            # Only "{}" placeholders are interpolated: values travel as parameters.
+            f"SELECT {q.num('r.household')}, {q.num('r.rank')}, {q.num('r.neg_centi')}, r.first_applied,"  # noqa: S608
+            f" r.file_no, h.head_name, {q.num('h.index_provisional')}, o.name, (SELECT {q.num('MAX(m.rank)')}"
+            " FROM household_rank m WHERE m.scope = {} AND m.category = {})"
+            # The LIMIT inside keeps the planner's estimate at one page: joined by key, never hashed.
+            " FROM (SELECT household, rank, neg_centi, first_applied, file_no FROM household_rank"
+            " WHERE scope = {} AND category = {} AND rank >= {} ORDER BY rank LIMIT {}) r"
+            " JOIN household h ON h.id = r.household JOIN org_unit o ON o.id = h.org_unit ORDER BY r.rank",
+            scope,
+            category,
+            scope,
+            category,
+            first_rank,
+            PAGE_SIZE,
+        )
+        if found or page == 1:
+            break
+        # Past the end: the last page (one more statement, only for a stale link).
+        last = await q.fetch(
+            f"SELECT {q.num('MAX(rank)')} FROM household_rank WHERE scope = {{}} AND category = {{}}",  # noqa: S608
+            scope,
+            category,
+        )
+        page = max(1, -(-int(last[0][0] or 0) // PAGE_SIZE))
+    total = int(found[0][8] or 0) if found else 0
+    pages = max(1, -(-total // PAGE_SIZE))
+    ids = [int(r[0]) for r in found]
+    history = await _last_two_records(ids, None)
+    previous_keys: dict[int, Key] = {}
+    for hid, _rank, _neg, first_applied, file_no, *_rest in found:
+        records = history.get(int(hid), [])
+        if len(records) == 2:
+            previous_centi = int(_decimal(records[1]["total"]) * 100)
+            previous_keys[int(hid)] = (-previous_centi, str(first_applied), str(file_no), int(hid))
+    previous_ranks = await _ranks_before(q, scope, category, previous_keys, total)
+    rows: list[RankingRow] = []
+    for hid, rank, neg, first_applied, file_no, head_name, is_provisional, community, _total in found:
+        records = history.get(int(hid), [])
+        previous_index = previous_rank = None
+        model_change = None
+        why: list[FactorChange] = []
+        if len(records) == 2:
+            latest, previous = records
+            previous_index = _decimal(previous["total"])
+            key: Key = (int(neg), str(first_applied), str(file_no), int(hid))
+            # Others ahead of the previous key; the household itself does not count.
+            ahead = previous_ranks[int(hid)] - 1
+            if key < previous_keys[int(hid)]:
+                ahead -= 1
+            previous_rank = ahead + 1
+            why = _why(latest, previous)
+            if latest["model_version"] != previous["model_version"]:
+                model_change = (str(previous["model_version"]), str(latest["model_version"]))
+        rows.append(
+            RankingRow(
+                rank=int(rank),
+                household_id=int(hid),
+                file_no=str(file_no),
+                head_name=str(head_name),
+                community=str(community),
+                index=Decimal(-int(neg)).scaleb(-2),
+                provisional=bool(is_provisional),
+                first_applied_on=date.fromisoformat(str(first_applied)[:10]),
+                previous_index=previous_index,
+                previous_rank=previous_rank,
+                model_change=model_change,
+                why=why,
+            )
+        )
+    return RankingPage(
+        rows, total, page, pages, RankingQuery(query.org, category, query.as_of, page), None, units, {}
+    )
+
+
+async def _ranks_before(
+    q: RawSql, scope: str, category: str, keys: dict[int, Key], total: int
+) -> dict[int, int]:
+    """For each key, the stored rank of the first household at or after it (total + 1: none),
+    in one statement of indexed look-ups."""
+    if not keys:
+        return {}
+    parts: list[str] = []
+    args: list[Any] = []
+    for hid, key in keys.items():
+        parts.append(
+            f"SELECT CAST({{}} AS INTEGER), (SELECT {q.num('rank')} FROM household_rank"  # noqa: S608
+            " WHERE scope = {} AND category = {}"
+            " AND (neg_centi, first_applied, file_no, household) >= ({}, {}, {}, {})"
+            " ORDER BY neg_centi, first_applied, file_no, household LIMIT 1)"
+        )
+        args += [hid, scope, category, *key]
+    found = await q.fetch(" UNION ALL ".join(parts), *args)
+    return {int(hid): int(rank) if rank is not None else total + 1 for hid, rank in found}

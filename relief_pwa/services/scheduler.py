@@ -675,6 +675,7 @@ RESCORE_TASK = "rescore_time_driven"
 async def rescore_time_driven(now: datetime) -> int:
     """Re-score, in bulk, the households whose index moved since the last successful run
     (yesterday, or further back after a stop). Returns how many were re-scored."""
+    from relief_pwa.services.rank_store import rebuild_all as rebuild_ranks
     from relief_pwa.services.scoring import RawSql, _bulk_write, get_active_model
     from relief_pwa.services.standards import load_standards
 
@@ -708,6 +709,9 @@ async def rescore_time_driven(now: datetime) -> int:
             if rows.records:
                 await _bulk_write(rows)
                 scored += len(rows.records)
+    if scored:
+        async with write_transaction(engine):
+            await rebuild_ranks()  # the moved households take their new places
     return scored
 
 

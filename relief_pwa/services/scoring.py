@@ -511,11 +511,20 @@ async def recompute_household(household_id: int, *, trigger: str, now: datetime)
 
     Returns None (and logs) when no assistance standard is in force for the
     household's district: the index stays "not yet computed" rather than a
-    silent zero, and the index page says why.
+    silent zero, and the index page says why. Either way the household's stored
+    ranks follow its index and applications (services/rank_store.py).
     """
+    from relief_pwa.services.rank_store import sync_households
+
     if Household._meta.db.current_transaction.get() is None:
         raise RuntimeError("recompute_household runs inside the caller's write transaction")
     await _lock_household(household_id)
+    score = await _recompute_locked(household_id, trigger=trigger, now=now)
+    await sync_households([household_id])
+    return score
+
+
+async def _recompute_locked(household_id: int, *, trigger: str, now: datetime) -> HouseholdScore | None:
     model = await get_active_model(now=now)
     as_of = local_date(now)
     facts, household, _first = await load_household_facts(
@@ -1196,6 +1205,9 @@ async def rescore_all(
         else:
             with bulk_allocation():
                 result = await _rescore_loaded(model, now=now, trigger=trigger, chunk=chunk)
+        from relief_pwa.services.rank_store import rebuild_all
+
+        await rebuild_all()
         await record_event(
             SYSTEM_ACTOR,
             "index.rescore_all",

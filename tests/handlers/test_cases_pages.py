@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 
 from relief_pwa.services import identifiers
@@ -101,3 +104,36 @@ async def test_household_and_receipt_pages_enforce_jurisdiction(client, cases, u
             assert "欧阳春华" not in response.text
     listing = await client.get("/cases")
     assert ("欧阳春华" in listing.text) == (username in SEES_A)
+
+
+async def test_keyset_pages_follow_their_links(client, world):
+    for i in range(27):
+        await make_intake(world, members=[member(f"李{i:02d}号")])
+    await client.login("station")
+    first = await client.get("/cases")
+    next_link = re.search(r'href="([^"]+)" rel="next"', first.text)
+    assert next_link is not None and "after=" in next_link.group(1)
+    second = await client.get(html.unescape(next_link.group(1)))
+    assert second.text.count('class="card case-card"') == 2
+    prev_link = re.search(r'href="([^"]+)" rel="prev"', second.text)
+    assert prev_link is not None and "before=" in prev_link.group(1)
+    back = await client.get(html.unescape(prev_link.group(1)))
+    first_rows = re.findall(r'class="card case-card">\s*<a href="(/households/\d+)"', first.text)
+    assert re.findall(r'class="card case-card">\s*<a href="(/households/\d+)"', back.text) == first_rows
+    assert 'rel="prev"' not in back.text
+
+
+async def test_counts_beyond_the_limit_are_estimated_above_a_station(client, world, monkeypatch):
+    from relief_pwa.services import households
+
+    for i in range(4):
+        await make_intake(world, members=[member(f"周{i}号")])
+    monkeypatch.setattr(households, "EXACT_COUNT_LIMIT", 2)
+    await client.login("city")
+    page = await client.get("/cases")
+    assert "约 4 份申请" in page.text
+    await client.login("station")  # a station's count is always exact
+    assert (
+        "4 份申请" in (station := await client.get("/cases")).text
+        and "约" not in station.text.split("份申请")[0][-12:]
+    )

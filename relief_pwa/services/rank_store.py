@@ -1,0 +1,228 @@
+"""Stored ranks: each household's place in the ranking of every scope it belongs to.
+
+The ranking page used to rank every household in the actor's scope on each
+request. Instead the order of core.ranking (−index, first application, file
+number, id) is stored in ``household_rank``: one row per (scope, category)
+the household ranks in — every org path from the city down to its community,
+with category "" (all) and each category it holds a ranked application in —
+numbered 1..N within each scope and category. The page then reads 25 rows by
+rank through an index (docs/scale.md, "Stored ranks").
+
+Who maintains it:
+- ``sync_households`` after a single recompute (the household's rows move,
+  and only the ranks between its old and new place shift by one);
+- ``rebuild_all`` after the bulk rescores (the city in one pass) and by the
+  scheduler's time-driven rescore, which also repairs anything a change
+  outside the recompute (none is known) left behind.
+Both run inside the caller's write transaction; on PostgreSQL an advisory
+lock serialises them (SQLite's writer lock already does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from relief_pwa.db import advisory_xact_lock, is_sqlite
+from relief_pwa.services.bulk_scoring import RANKED_STATES
+from relief_pwa.services.scoring import RawSql
+from relief_pwa.tables import Household
+
+# A household's place: (−index in hundredths, first application ISO date, file number, id).
+Key = tuple[int, str, str, int]
+_COLUMNS = ("scope", "category", "rank", "household", "neg_centi", "first_applied", "file_no")
+# Beyond this many households a full rebuild is cheaper than moving each one.
+SYNC_LIMIT = 200
+_RANKED_STATE_LIST = sorted(RANKED_STATES)
+
+
+def scopes_of(org_path: str) -> list[str]:
+    """Every org path from the city down to ``org_path`` itself (``a/b/c/`` → a/, a/b/, a/b/c/)."""
+    parts = [p for p in org_path.split("/") if p]
+    return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts))]
+
+
+def _iso(value: Any) -> str:
+    return value[:10] if isinstance(value, str) else value.isoformat()
+
+
+async def _lock(q: RawSql) -> None:
+    if Household._meta.db.current_transaction.get() is None:
+        raise RuntimeError("rank maintenance runs inside the caller's write transaction")
+    await advisory_xact_lock(Household._meta.db, "household_rank")
+
+
+async def _wanted(q: RawSql, household_ids: Sequence[int] | None) -> dict[tuple[str, str], list[Key]]:
+    """The partitions (scope, category) each ranked household belongs to, with its key."""
+    where_ids = ""
+    args: list[Any] = [True]
+    if household_ids is not None:
+        where_ids = f" AND h.id IN ({', '.join('{}' for _ in household_ids)})"
+        args += list(household_ids)
+    rows = await q.fetch(
+        f"SELECT {q.num('h.id')}, CAST(ROUND(h.current_index * 100) AS INTEGER), h.file_no,"  # noqa: S608  (placeholders only)
+        f" {q.text('MIN(a.received_on)')}, h.org_path"
+        " FROM household h JOIN application a ON a.household = h.id"
+        f" WHERE h.is_open = {{}} AND h.current_index IS NOT NULL{where_ids}"
+        " GROUP BY h.id, h.current_index, h.file_no, h.org_path",
+        *args,
+    )
+    state_marks = ", ".join("{}" for _ in _RANKED_STATE_LIST)
+    cat_args: list[Any] = list(_RANKED_STATE_LIST)
+    cat_sql = f"SELECT DISTINCT household, category FROM application WHERE state IN ({state_marks})"  # noqa: S608
+    if household_ids is not None:
+        cat_sql += f" AND household IN ({', '.join('{}' for _ in household_ids)})"
+        cat_args += list(household_ids)
+    categories: dict[int, list[str]] = {}
+    for hid, category in await q.fetch(cat_sql, *cat_args):
+        categories.setdefault(int(hid), []).append(str(category))
+    partitions: dict[tuple[str, str], list[Key]] = {}
+    for hid, centi, file_no, first_applied, org_path in rows:
+        key: Key = (-int(centi), _iso(first_applied), str(file_no), int(hid))
+        for scope in scopes_of(str(org_path)):
+            for category in ("", *categories.get(int(hid), ())):
+                partitions.setdefault((scope, category), []).append(key)
+    return partitions
+
+
+async def rebuild_all() -> int:
+    """Number every scope afresh from the households' stored indexes. Returns the rows written."""
+    q = RawSql()
+    await _lock(q)
+    partitions = await _wanted(q, None)
+    records: list[tuple[Any, ...]] = []
+    for (scope, category), keys in partitions.items():
+        keys.sort()
+        for position, (neg, first, file_no, hid) in enumerate(keys, start=1):
+            records.append((scope, category, position, hid, neg, first, file_no))
+    await q.fetch("DELETE FROM household_rank")
+    transaction = Household._meta.db.current_transaction.get()
+    assert transaction is not None  # _lock checked
+    if is_sqlite(Household._meta.db):
+        await transaction.connection.executemany(
+            f"INSERT INTO household_rank ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",  # noqa: S608
+            records,
+        )
+    elif records:
+        await transaction.connection.copy_records_to_table(
+            "household_rank", records=records, columns=_COLUMNS
+        )
+    return len(records)
+
+
+_KEY_COLUMNS = "neg_centi, first_applied, file_no, household"
+
+
+async def _first_rank_at_or_after(q: RawSql, scope: str, category: str, key: Key) -> int | None:
+    rows = await q.fetch(
+        f"SELECT {q.num('rank')} FROM household_rank WHERE scope = {{}} AND category = {{}}"  # noqa: S608
+        f" AND ({_KEY_COLUMNS}) >= ({{}}, {{}}, {{}}, {{}}) ORDER BY {_KEY_COLUMNS} LIMIT 1",
+        scope,
+        category,
+        *key,
+    )
+    return int(rows[0][0]) if rows else None
+
+
+async def _max_rank(q: RawSql, scope: str, category: str) -> int:
+    rows = await q.fetch(
+        f"SELECT {q.num('MAX(rank)')} FROM household_rank WHERE scope = {{}} AND category = {{}}",  # noqa: S608
+        scope,
+        category,
+    )
+    return int(rows[0][0] or 0) if rows else 0
+
+
+async def _shift(q: RawSql, scope: str, category: str, low: int, high: int, by: int) -> None:
+    if low > high:
+        return
+    await q.fetch(
+        "UPDATE household_rank SET rank = rank + {} WHERE scope = {} AND category = {}"
+        " AND rank >= {} AND rank <= {}",
+        by,
+        scope,
+        category,
+        low,
+        high,
+    )
+
+
+async def _insert(q: RawSql, scope: str, category: str, rank: int, key: Key) -> None:
+    neg, first, file_no, hid = key
+    await q.fetch(
+        f"INSERT INTO household_rank ({', '.join(_COLUMNS)}) VALUES ({', '.join('{}' for _ in _COLUMNS)})",  # noqa: S608
+        scope,
+        category,
+        rank,
+        hid,
+        neg,
+        first,
+        file_no,
+    )
+
+
+async def _move(q: RawSql, scope: str, category: str, old: tuple[int, Key] | None, new: Key | None) -> None:
+    """Move one household within one partition, shifting only the ranks in between."""
+    hid = (new or old[1])[3]  # type: ignore[index]
+    if old is not None:
+        await q.fetch(
+            "DELETE FROM household_rank WHERE scope = {} AND category = {} AND household = {}",
+            scope,
+            category,
+            hid,
+        )
+    if new is None:
+        assert old is not None
+        await _shift(q, scope, category, old[0] + 1, 2**31 - 1, -1)
+        return
+    following = await _first_rank_at_or_after(q, scope, category, new)
+    if old is None:
+        rank = following if following is not None else await _max_rank(q, scope, category) + 1
+        await _shift(q, scope, category, rank, 2**31 - 1, 1)
+    else:
+        old_rank = old[0]
+        if following is None:
+            following = max(await _max_rank(q, scope, category), old_rank) + 1
+        if following > old_rank:  # moves down: those in between move up one
+            rank = following - 1
+            await _shift(q, scope, category, old_rank + 1, rank, -1)
+        else:  # moves up: those in between move down one
+            rank = following
+            await _shift(q, scope, category, rank, old_rank - 1, 1)
+    await _insert(q, scope, category, rank, new)
+
+
+async def sync_households(household_ids: Iterable[int]) -> None:
+    """Bring the stored ranks of these households up to date with their index and applications."""
+    ids = sorted(set(household_ids))
+    if not ids:
+        return
+    if len(ids) > SYNC_LIMIT:
+        await rebuild_all()
+        return
+    q = RawSql()
+    await _lock(q)
+    wanted: dict[int, dict[tuple[str, str], Key]] = {}
+    for partition, keys in (await _wanted(q, ids)).items():
+        for key in keys:
+            wanted.setdefault(key[3], {})[partition] = key
+    marks = ", ".join("{}" for _ in ids)
+    stored: dict[int, dict[tuple[str, str], tuple[int, Key]]] = {}
+    for scope, category, rank, hid, neg, first, file_no in await q.fetch(
+        f"SELECT scope, category, {q.num('rank')}, {q.num('household')}, {q.num('neg_centi')},"  # noqa: S608
+        f" first_applied, file_no FROM household_rank WHERE household IN ({marks})",
+        *ids,
+    ):
+        stored.setdefault(int(hid), {})[(scope, category)] = (
+            int(rank),
+            (int(neg), str(first), str(file_no), int(hid)),
+        )
+    for hid in ids:
+        now_in = wanted.get(hid, {})
+        was_in = stored.get(hid, {})
+        for partition in sorted(set(now_in) | set(was_in)):
+            old = was_in.get(partition)
+            new = now_in.get(partition)
+            if old is not None and new is not None and old[1] == new:
+                continue
+            await _move(q, partition[0], partition[1], old, new)

@@ -1,0 +1,149 @@
+"""The main pages' queries use indexes: their plans show no full scan of a big table.
+
+Every SELECT a page sends (through Piccolo or the raw bulk reader) is recorded
+with its arguments and explained on the engine under test: SQLite's
+``EXPLAIN QUERY PLAN`` must not ``SCAN`` a big table without an index, and
+PostgreSQL's ``EXPLAIN`` (with ``enable_seqscan`` off, so the tiny test tables
+do not make a sequential scan the cheaper plan) must show no ``Seq Scan`` on
+one: a query the planner cannot answer by index shows one even then.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from relief_pwa.piccolo_conf import DB
+from relief_pwa.services import analytics
+from relief_pwa.services.scoring import RawSql
+from relief_pwa.tables import Application
+from tests.services.publicity_support import active_application, eligible_application
+
+BIG_TABLES = {
+    "household",
+    "application",
+    "member",
+    "money_item",
+    "index_record",
+    "household_rank",
+    "audit_event",
+}
+_recording: contextvars.ContextVar[list[tuple[str, tuple[Any, ...]]] | None] = contextvars.ContextVar(
+    "plans", default=None
+)
+
+
+@pytest.fixture()
+def selects(monkeypatch: pytest.MonkeyPatch) -> Any:
+    engine_class = type(DB)
+    original_run = engine_class.run_querystring
+    original_fetch = RawSql.fetch
+
+    async def run_querystring(self: Any, querystring: Any, *args: Any, **kwargs: Any) -> Any:
+        log = _recording.get()
+        if log is not None and self is DB:
+            sql, values = querystring.compile_string(engine_type=self.engine_type)
+            log.append((sql, tuple(values)))
+        return await original_run(self, querystring, *args, **kwargs)
+
+    async def fetch(self: RawSql, sql: str, *args: Any) -> Any:
+        log = _recording.get()
+        if log is not None:
+            log.append((self.placeholders(sql), args))
+        return await original_fetch(self, sql, *args)
+
+    monkeypatch.setattr(engine_class, "run_querystring", run_querystring)
+    monkeypatch.setattr(RawSql, "fetch", fetch)
+
+    @contextmanager
+    def record() -> Iterator[list[tuple[str, tuple[Any, ...]]]]:
+        log: list[tuple[str, tuple[Any, ...]]] = []
+        token = _recording.set(log)
+        try:
+            yield log
+        finally:
+            _recording.reset(token)
+
+    return record
+
+
+async def _explain(sql: str, args: tuple[Any, ...]) -> list[str]:
+    if DB.engine_type == "sqlite":
+        connection = await DB.get_connection()  # type: ignore[attr-defined]  # SQLiteEngine
+        try:
+            cursor = await connection.execute(f"EXPLAIN QUERY PLAN {sql}", args)
+            return [str(row["detail"]) for row in await cursor.fetchall()]
+        finally:
+            await connection.close()
+    connection = await DB.get_new_connection()  # type: ignore[attr-defined]  # PostgresEngine
+    try:
+        await connection.execute("SET enable_seqscan = off")
+        return [str(row[0]) for row in await connection.fetch(f"EXPLAIN {sql}", *args)]
+    finally:
+        await connection.close()
+
+
+def _full_scans(plan: list[str]) -> list[str]:
+    found = []
+    for line in plan:
+        if DB.engine_type == "sqlite":
+            match = re.search(r"\bSCAN (\w+)(?: AS \w+)?(.*)$", line)
+            if match and match.group(1) in BIG_TABLES and "USING" not in match.group(2):
+                found.append(line)
+        else:
+            match = re.search(r"Seq Scan on (\w+)", line)
+            if match and match.group(1) in BIG_TABLES:
+                found.append(line)
+    return found
+
+
+PAGES = (
+    ("city", "/cases"),
+    ("city", "/cases?page=2&after={cursor}"),
+    ("city", "/cases?state=active&category=dibao"),
+    ("station", "/cases"),
+    ("liaison", "/cases"),
+    ("station", "/households/{household}"),
+    ("city", "/ranking"),
+    ("station", "/ranking"),
+    ("city", "/analytics"),
+)
+
+
+async def test_main_page_queries_use_indexes(world: Any, make_client: Any, selects: Any) -> None:
+    first = await active_application(world)
+    await eligible_application(world)
+    await active_application(world, community="370102001002")
+    newest = await Application.select(Application.id, Application.received_on).first()
+    assert newest is not None
+    cursor = f"{newest['received_on']}.{newest['id']}"
+    scans: dict[str, list[tuple[str, list[str]]]] = {}
+    for username, template in PAGES:
+        url = template.format(household=first.household_id, cursor=cursor)
+        client = make_client()
+        await client.login(username)
+        await client.get(url)  # warm the per-process caches
+        analytics.clear_cache()  # the dashboard's figures: measure a build, not a cache hit
+        with selects() as log:
+            response = await client.get(url)
+        assert response.status_code == 200, url
+        for sql, args in log:
+            if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+                continue
+            if bad := _full_scans(await _explain(sql, args)):
+                scans.setdefault(f"{username} {template}", []).append((sql[:300], bad))
+    assert scans == {}, scans
+
+
+def test_the_plan_reader_sees_a_full_scan() -> None:
+    if DB.engine_type == "sqlite":
+        assert _full_scans(["SCAN household"]) == ["SCAN household"]
+        assert _full_scans(["SCAN h USING INDEX household_org_path"]) == []
+        assert _full_scans(["SEARCH application USING INDEX x (org_path>? AND org_path<?)"]) == []
+    else:
+        assert _full_scans(["Seq Scan on household  (cost=0.00..1.00 rows=1 width=4)"]) != []

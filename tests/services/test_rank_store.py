@@ -1,0 +1,115 @@
+"""Stored ranks (services/rank_store.py) stay equal to ranking every household afresh."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from relief_pwa.core.intake import ItemDraft
+from relief_pwa.db import write_transaction
+from relief_pwa.services import rank_store
+from relief_pwa.services.actors import SYSTEM_ACTOR
+from relief_pwa.services.applications import do_transition
+from relief_pwa.services.ranking import RankingQuery, list_ranking, ranked_keys
+from relief_pwa.services.scoring import do_record_shock, get_active_model, rescore_all
+from relief_pwa.services.standards import do_seed_standards
+from relief_pwa.tables import Household, HouseholdRank
+from tests.factories import make_intake
+
+
+async def _stored() -> dict[tuple[str, str], list[int]]:
+    rows = await HouseholdRank.select().order_by(HouseholdRank.rank)
+    stored: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for r in rows:
+        stored.setdefault((r["scope"], r["category"]), []).append((r["rank"], r["household"]))
+    for ranks in stored.values():
+        assert [rank for rank, _ in ranks] == list(range(1, len(ranks) + 1))  # dense, from 1
+    return {key: [hid for _, hid in ranks] for key, ranks in stored.items()}
+
+
+async def _fresh() -> dict[tuple[str, str], list[int]]:
+    """What ranking every household afresh gives, in every stored scope and category."""
+    wanted: dict[tuple[str, str], list[int]] = {}
+    paths = {r["id"]: r["org_path"] for r in await Household.select(Household.id, Household.org_path)}
+    scopes = {scope for path in paths.values() for scope in rank_store.scopes_of(path)}
+    for scope in sorted(scopes):
+        for category in ("", "dibao", "medical", "tekun"):
+            keys = await ranked_keys(scope, category)
+            if keys:
+                wanted[(scope, category)] = [key[3] for key in keys]
+    return wanted
+
+
+async def test_recompute_transitions_and_bulk_rescore_keep_ranks_exact(world: Any, now: Any) -> None:
+    await do_seed_standards(SYSTEM_ACTOR, now=now)
+    made = []
+    for income, community, category in (
+        ("300", "370102001001", "dibao"),
+        ("300", "370102001002", "dibao"),
+        ("800", "370102002001", "medical"),
+        ("0", "370102001001", "dibao"),
+        ("450", "370103002001", "dibao"),
+        ("300", "370102001001", "medical"),
+    ):
+        username = "center_b" if community.startswith("370103") else "center"
+        made.append(
+            await make_intake(
+                world,
+                username=username,
+                community=community,
+                items=[ItemDraft("income", "wages", "0", "", str(income))],
+                category=category,
+            )
+        )
+    assert await _stored() == await _fresh()
+    # An index moves (a shock): only the ranks in between shift.
+    await do_record_shock(
+        world.actor("liaison"),
+        made[0].household_id,
+        kind="accident",
+        occurred_on=now.date(),
+        note="",
+        now=now,
+    )
+    assert await _stored() == await _fresh()
+    await do_transition(world.actor("station"), made[1].application_id, "start_investigation", now=now)
+    assert await _stored() == await _fresh()
+    # The bulk rescore numbers everything afresh, and agrees with the single moves.
+    before = await _stored()
+    await rescore_all(await get_active_model(now=now), now=now, trigger="test")
+    assert await _stored() == before == await _fresh()
+
+
+async def test_sync_moves_match_a_rebuild(world: Any, now: Any) -> None:
+    await do_seed_standards(SYSTEM_ACTOR, now=now)
+    made = [
+        await make_intake(world, items=[ItemDraft("income", "wages", "0", "", str(income))])
+        for income in ("100", "900", "500", "300", "700")
+    ]
+    ids = [m.household_id for m in made]
+    for hid, index in zip(ids, ("10.00", "95.50", "10.00", "42.00", "70.25"), strict=True):
+        await Household.update({Household.current_index: index}).where(Household.id == hid)
+        async with write_transaction(Household._meta.db):
+            await rank_store.sync_households([hid])
+        synced = await _stored()
+        async with write_transaction(Household._meta.db):
+            await rank_store.rebuild_all()
+        assert synced == await _stored() == await _fresh()
+    # Closing a file takes it out of every scope.
+    await Household.update({Household.is_open: False}).where(Household.id == ids[1])
+    async with write_transaction(Household._meta.db):
+        await rank_store.sync_households([ids[1]])
+    assert all(ids[1] not in hids for hids in (await _stored()).values())
+    assert await _stored() == await _fresh()
+
+
+async def test_the_page_reads_stored_ranks_with_movement(world: Any, now: Any) -> None:
+    await do_seed_standards(SYSTEM_ACTOR, now=now)
+    for income in ("300", "800", "0", "450"):
+        await make_intake(world, items=[ItemDraft("income", "wages", "0", "", income)])
+    page = await list_ranking(world.actor("station"), RankingQuery(), now=now)
+    keys = await ranked_keys(world.actor("station").org_path)
+    assert [r.household_id for r in page.rows] == [k[3] for k in keys]
+    assert [r.rank for r in page.rows] == [1, 2, 3, 4] and page.total == 4
+    # A page the stored ranks do not hold (past the end) falls back to the last one.
+    late = await list_ranking(world.actor("station"), RankingQuery(page=9), now=now)
+    assert late.page == 1 and len(late.rows) == 4
