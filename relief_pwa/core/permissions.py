@@ -38,6 +38,10 @@ class Capability(StrEnum):
     INDEX_RECOMPUTE = "index.recompute"
     RANKING_READ = "ranking.read"
     NEAR_RELATIVE_FILE = "near_relative.file"
+    # data checks with other agencies (docs/datacheck.md)
+    DATACHECKS_READ = "datacheck.read"  # the check report and exclusion warnings
+    DATACHECK_REQUEST = "datacheck.request"  # authorisation, requests, opinion without a report
+    DATACHECK_EXCHANGE = "datacheck.exchange"  # export batch files, import results
     # life events (change requests): request, read the queue, approve (station / centre)
     LIFE_EVENT_REQUEST = "life_event.request"
     LIFE_EVENTS_READ = "life_event.read"
@@ -118,6 +122,7 @@ READ_ONLY: frozenset[Capability] = frozenset(
         C.CASES_READ,
         C.BOT_TASKS_READ,
         C.LIFE_EVENTS_READ,
+        C.DATACHECKS_READ,
         C.RANKING_READ,
         C.NOTICES_READ,
         C.APPROVALS_READ,
@@ -156,6 +161,7 @@ _FIELD = {
     C.BOT_CONSOLE,
     C.BOT_CONSOLE_SEND,
     C.DEADLINE_ALERTS_READ,
+    C.DATACHECKS_READ,
 }
 
 # What the district centre and the city bureau both do: resources, plans, funds and
@@ -230,6 +236,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.LIFE_EVENT_REQUEST,
             C.LIFE_EVENTS_READ,
             C.LIFE_EVENT_APPROVE,
+            C.DATACHECK_REQUEST,
         }
     ),
     Role.CENTER: frozenset(
@@ -265,6 +272,9 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.LIFE_EVENTS_READ,
             C.LIFE_EVENT_APPROVE,
             C.LIFE_EVENT_APPROVE_MAJOR,
+            C.DATACHECKS_READ,
+            C.DATACHECK_REQUEST,
+            C.DATACHECK_EXCHANGE,
         }
     ),
     Role.CITY: frozenset(
@@ -272,6 +282,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
         | _PERSONAL_DATA_DUTIES
         | {
             C.CASES_READ,
+            C.DATACHECKS_READ,
             C.BOT_TASKS_READ,
             C.LIFE_EVENTS_READ,
             C.INDEX_RECOMPUTE,
@@ -310,6 +321,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.STAFF_MANAGE,
             C.ORG_MANAGE,
             C.CASELOAD_IMPORT,
+            C.DATACHECK_EXCHANGE,  # the batch files from the command line
             C.STANDARDS_MANAGE,
             C.BOT_LINK_ISSUE,
             C.INDEX_RECOMPUTE,
