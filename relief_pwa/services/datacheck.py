@@ -35,7 +35,7 @@ from relief_pwa.core.datacheck import (
     exclusion_warnings,
     parse_result_rows,
 )
-from relief_pwa.core.enums import AppState
+from relief_pwa.core.enums import AppState, AreaType
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden
 from relief_pwa.core.facts import select_standard
 from relief_pwa.core.fieldwork import VerificationSource
@@ -394,11 +394,11 @@ async def do_import_results(actor: Actor, data: bytes, filename: str, *, now: da
     """
     require(actor, Capability.DATACHECK_EXCHANGE)
     parsed = await off_the_loop(read_result_file, data, filename)
-    if parsed.problems:
+    if not parsed.rows:
         raise DataCheckRejected(parsed.problems)
     batch_ids = {r.batch_id for r in parsed.rows}
     if len(batch_ids) != 1:
-        raise DataCheckRejected([RowProblem(0, N_("A result file answers exactly one batch."))])
+        raise DataCheckRejected([*parsed.problems, RowProblem(0, N_("A result file answers exactly one batch."))])
     batch_id = batch_ids.pop()
     engine = _engine()
     today = local_date(now)
@@ -427,7 +427,7 @@ async def do_import_results(actor: Actor, data: bytes, filename: str, *, now: da
                 DataCheckRequest.member.id_index,
             ).where(DataCheckRequest.batch == batch_id)
         }
-        problems: list[RowProblem] = []
+        problems: list[RowProblem] = list(parsed.problems)  # the rows' own, then against the batch
         for row in parsed.rows:
             request = requests.get(row.request_id)
             if request is None:
@@ -453,7 +453,7 @@ async def do_import_results(actor: Actor, data: bytes, filename: str, *, now: da
                     )
                 )
         if problems:
-            raise DataCheckRejected(problems)
+            raise DataCheckRejected(sorted(problems, key=lambda p: p.row))
         result = await _apply_results(actor, batch, agency, parsed.rows, requests, now=now, today=today)
     return result
 
@@ -773,7 +773,7 @@ async def _standard_picker(today: date) -> Any:
         key = (district_code_of(org_path), area_type)
         if key not in cache:
             try:
-                cache[key] = select_standard(standards, key[0], key[1], today).dibao_monthly_fen  # type: ignore[arg-type]
+                cache[key] = select_standard(standards, key[0], AreaType(key[1]), today).dibao_monthly_fen
             except DomainError:
                 cache[key] = 0  # no standard in force: the deposit rule cannot be applied
         return cache[key]
