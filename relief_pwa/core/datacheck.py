@@ -33,9 +33,9 @@ class Agency(StrEnum):
 class AgencyLayout:
     agency: Agency
     label: str  # English message ids, translated at the edge
-    asked: str  # the "what is asked" column of the export
-    count_means: str
-    amount_means: str
+    asked: str  # the "asked" column of the export: a code the agency's system reads
+    count_means: str  # a message id
+    amount_means: str  # a message id
     # Where the amount lands in the ledger: (section, kind), or None (report only).
     ledger: tuple[str, str] | None
 
@@ -44,65 +44,65 @@ AGENCY_LAYOUTS: tuple[AgencyLayout, ...] = (
     AgencyLayout(
         Agency.HOUSEHOLD_REGISTRATION,
         N_("Household registration"),
-        "hukou: registered address and household members",
-        "people registered in the same household",
-        "(empty)",
+        "hukou:address,members",
+        N_("people registered in the same household"),
+        N_("(empty)"),
         None,
     ),
     AgencyLayout(
         Agency.SOCIAL_INSURANCE,
         N_("Social insurance and employment income"),
-        "social_insurance: contributions and wage base, monthly",
-        "employers paying contributions",
-        "monthly wage income (yuan)",
+        "social_insurance:wage_base_monthly",
+        N_("employers paying contributions"),
+        N_("monthly wage income (yuan)"),
         ("income", "wages"),
     ),
     AgencyLayout(
         Agency.REAL_ESTATE,
         N_("Real estate"),
-        "real_estate: registered flats and houses",
-        "flats and houses registered",
-        "total assessed value (yuan)",
+        "real_estate:properties,value",
+        N_("flats and houses registered"),
+        N_("total assessed value (yuan)"),
         ("asset", "real_estate"),
     ),
     AgencyLayout(
         Agency.HOUSING_FUND,
         N_("Housing fund"),
-        "housing_fund: accounts and balance",
-        "active accounts",
-        "balance (yuan)",
+        "housing_fund:accounts,balance",
+        N_("active accounts"),
+        N_("balance (yuan)"),
         ("asset", "other"),
     ),
     AgencyLayout(
         Agency.VEHICLES,
         N_("Vehicles"),
-        "vehicles: registered motor vehicles",
-        "vehicles registered",
-        "total value (yuan)",
+        "vehicles:count,value",
+        N_("vehicles registered"),
+        N_("total value (yuan)"),
         ("asset", "vehicle"),
     ),
     AgencyLayout(
         Agency.TAX,
         N_("Tax"),
-        "tax: taxable income, monthly average of the last 12 months",
-        "payers reporting income",
-        "monthly taxable income (yuan)",
+        "tax:income_monthly_avg_12m",
+        N_("payers reporting income"),
+        N_("monthly taxable income (yuan)"),
         None,
     ),
     AgencyLayout(
         Agency.BANK_DEPOSITS,
         N_("Bank deposits"),
-        "bank_deposits: deposits and wealth products",
-        "accounts",
-        "total balance (yuan)",
+        "bank_deposits:accounts,balance",
+        N_("accounts"),
+        N_("total balance (yuan)"),
         ("asset", "deposits"),
     ),
     AgencyLayout(
         Agency.BUSINESS_REGISTRATION,
         N_("Business registration"),
-        "business_registration: registered businesses and shares",
-        "businesses registered",
-        "registered capital (yuan)",
+        "business_registration:entities,capital",
+        N_("businesses registered"),
+        N_("registered capital (yuan)"),
         None,
     ),
 )
