@@ -283,6 +283,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
         | {
             C.CASES_READ,
             C.DATACHECKS_READ,
+            C.DATACHECK_EXCHANGE,  # the city's check centre exchanges files for the whole city
             C.BOT_TASKS_READ,
             C.LIFE_EVENTS_READ,
             C.INDEX_RECOMPUTE,

@@ -473,7 +473,8 @@ async def _apply_results(
     for row in rows:
         by_household[requests[row.request_id]["household"]].append(row)
     household_ids = sorted(by_household)
-    changed_households: set[int] = set()
+    changed_households: set[int] = set()  # the ledger changed or a warning was raised
+    ledger_changed: set[int] = set()  # the facts changed: the relief index follows
     changed_requests: set[int] = set()
     confirmed = new_versions = new_items = 0
     history: list[Verification] = []
@@ -506,6 +507,7 @@ async def _apply_results(
             creates.extend((household_id, m, a) for m, a in plan.create)
             if plan.change or plan.create:
                 changed_households.add(household_id)
+                ledger_changed.add(household_id)
                 changed_requests.update(r.request_id for r in by_household[household_id])
         # Confirmed: the verified value is written on the version in force.
         await _set_verified([(item["id"], amount) for item, amount in confirms], note, now)
@@ -603,8 +605,8 @@ async def _apply_results(
             "status": status,
         },
     )
-    # The households whose file changed: one audit event each (the file's history) and
-    # their listeners (the relief index) once.
+    # The households whose file changed: one audit event each (the file's history); where
+    # the facts changed, their listeners (the relief index) once.
     warned: dict[int, list[str]] = defaultdict(list)
     for w in warnings:
         warned[int(w.household)].append(str(w.code))
@@ -619,7 +621,8 @@ async def _apply_results(
             household_id=household_id,
             after={"agency": agency.value, "batch_id": batch["id"], "warnings": warned.get(household_id, [])},
         )
-        await hooks.household_changed(household_id, trigger="data_check", now=now)
+        if household_id in ledger_changed:
+            await hooks.household_changed(household_id, trigger="data_check", now=now)
     return ImportResult(
         int(batch["id"]),
         agency,
