@@ -1044,7 +1044,7 @@ class DataCheckBatch(Table, tablename="datacheck_batch"):
     """One file sent to one agency; its results come back as one file, whole or not at all."""
 
     id: Serial  # declared for type checkers; Piccolo adds the primary key
-    agency = Varchar(length=20, index=True)
+    agency = Varchar(length=32, index=True)
     org_path = Varchar(length=80, index=True)  # the exporting centre's jurisdiction
     persons = Integer(default=0)
     status = Varchar(length=12, default="exported")  # exported | answered
@@ -1062,7 +1062,7 @@ class DataCheckRequest(Table, tablename="datacheck_request"):
     application = ForeignKey(Application, null=True, on_delete=OnDelete.restrict, index=True)
     member = ForeignKey(Member, on_delete=OnDelete.restrict)
     org_path = Varchar(length=80, index=True)
-    agency = Varchar(length=20, index=True)
+    agency = Varchar(length=32, index=True)
     purpose = Varchar(length=12, default="application")  # application | recheck
     batch = ForeignKey(DataCheckBatch, null=True, on_delete=OnDelete.restrict, index=True)
     requested_at = Timestamptz()

@@ -398,7 +398,9 @@ async def do_import_results(actor: Actor, data: bytes, filename: str, *, now: da
         raise DataCheckRejected(parsed.problems)
     batch_ids = {r.batch_id for r in parsed.rows}
     if len(batch_ids) != 1:
-        raise DataCheckRejected([*parsed.problems, RowProblem(0, N_("A result file answers exactly one batch."))])
+        raise DataCheckRejected(
+            [*parsed.problems, RowProblem(0, N_("A result file answers exactly one batch."))]
+        )
     batch_id = batch_ids.pop()
     engine = _engine()
     today = local_date(now)

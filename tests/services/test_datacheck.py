@@ -68,7 +68,15 @@ def _result_csv(rows: list[list[Any]]) -> bytes:
 def _answers(exported: list[dict[str, str]], by_name: dict[str, Answer]) -> list[list[Any]]:
     """The agency's answer: the exported rows with the result columns, per person's name."""
     return [
-        [r["batch"], r["row"], r["id_number"], r["name"], r["asked"], *by_name.get(r["name"], ("0", "0", "")), ""]
+        [
+            r["batch"],
+            r["row"],
+            r["id_number"],
+            r["name"],
+            r["asked"],
+            *by_name.get(r["name"], ("0", "0", "")),
+            "",
+        ]
         for r in exported
     ]
 
@@ -85,9 +93,9 @@ async def _round_trip(world: Any, agency: Agency, by_name: dict[str, Answer], *,
 
 async def _items(household_id: int, kind: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = (
-        await MoneyItem.select().where((MoneyItem.household == household_id) & (MoneyItem.kind == kind)).order_by(
-            MoneyItem.id
-        )
+        await MoneyItem.select()
+        .where((MoneyItem.household == household_id) & (MoneyItem.kind == kind))
+        .order_by(MoneyItem.id)
     )
     return rows
 
@@ -105,7 +113,9 @@ async def test_no_check_without_the_applicants_authorisation(world: Any, now: da
     await _authorised(world, result)
     report = await get_check_report(station, result.application_id)
     assert report.authorisation is not None and report.authorisation["recorded_by.display_name"] == "station"
-    assert await do_request_checks(station, result.application_id, [Agency.VEHICLES, Agency.TAX], now=now) == 4
+    assert (
+        await do_request_checks(station, result.application_id, [Agency.VEHICLES, Agency.TAX], now=now) == 4
+    )
     # Asking again adds nothing already asked.
     assert await do_request_checks(station, result.application_id, [Agency.VEHICLES], now=now) == 0
     actions = [r["action"] for r in await AuditEvent.select(AuditEvent.action).order_by(AuditEvent.seq)]
@@ -142,9 +152,13 @@ async def test_results_land_in_the_ledger_and_raise_exclusion_warnings(world: An
     vehicles = await _round_trip(world, Agency.VEHICLES, {"张三": ("1", "1", "150000")}, xlsx=True)
     assert vehicles.new_items == 1 and vehicles.warnings == 1
     car = await _items(result.household_id, "vehicle")
-    assert [(c["declared_fen"], c["verified_fen"], c["source"]) for c in car] == [(0, 150000_00, "data_check")]
+    assert [(c["declared_fen"], c["verified_fen"], c["source"]) for c in car] == [
+        (0, 150000_00, "data_check")
+    ]
 
-    deposits = await _round_trip(world, Agency.BANK_DEPOSITS, {"张三": ("1", "2", "3000"), "李四": ("1", "1", "2000")})
+    deposits = await _round_trip(
+        world, Agency.BANK_DEPOSITS, {"张三": ("1", "2", "3000"), "李四": ("1", "1", "2000")}
+    )
     assert (deposits.confirmed, deposits.new_versions, deposits.warnings) == (1, 0, 0)
     saved = await _items(result.household_id, "deposits")
     assert [(d["verified_fen"], d["active"]) for d in saved] == [(5000_00, True)]  # confirmed in place
