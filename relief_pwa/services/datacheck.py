@@ -63,7 +63,6 @@ from relief_pwa.tables import (
     Member,
     MoneyItem,
     OrgUnit,
-    Verification,
 )
 
 CHUNK = 500
@@ -235,6 +234,42 @@ async def _insert(rows: Sequence[Any]) -> None:
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
         await type(chunk[0]).insert(*chunk)
+
+
+def _connection() -> Any:
+    transaction = _engine().current_transaction.get()
+    if transaction is None:
+        raise RuntimeError("bulk writes run inside a write transaction")
+    return transaction.connection
+
+
+async def _bulk_insert(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Many rows in one round trip (executemany / COPY), inside the caller's transaction."""
+    if not rows:
+        return
+    connection = _connection()
+    if is_sqlite(_engine()):
+        marks = ", ".join("?" * len(columns))
+        await connection.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608  (fixed names)
+            rows,
+        )
+    else:
+        await connection.copy_records_to_table(table, records=rows, columns=columns)
+
+
+VERIFICATION_COLUMNS = (
+    "money_item",
+    "household",
+    "visit",
+    "org_path",
+    "verified_fen",
+    "source",
+    "note",
+    "recorded_by",
+    "recorded_at",
+)
+WARNING_COLUMNS = ("household", "application", "request", "org_path", "code", "numbers", "raised_at")
 
 
 # --- export -----------------------------------------------------------------------------------
@@ -479,7 +514,7 @@ async def _apply_results(
     ledger_changed: set[int] = set()  # the facts changed: the relief index follows
     changed_requests: set[int] = set()
     confirmed = new_versions = new_items = 0
-    history: list[Verification] = []
+    history: list[tuple[Any, ...]] = []
     note = f"{agency.value} batch {batch['id']}"
     if layout.ledger is not None:
         section, kind = layout.ledger
@@ -533,7 +568,7 @@ async def _apply_results(
                 _verification(actor, version.id, version.to_dict(), int(version.verified_fen), note, now)
             )
         confirmed, new_versions, new_items = len(confirms), len(changes), len(creates)
-        await _insert(history)
+        await _bulk_insert("verification", VERIFICATION_COLUMNS, history)
 
     # Exclusion warnings from this agency's answers, per household.
     limits = await _thresholds(today)
@@ -551,7 +586,7 @@ async def _apply_results(
         ):
             sizes[m["household"]] += 1
     standards = await _standard_picker(today)
-    warnings: list[DataCheckWarning] = []
+    warnings: list[tuple[Any, ...]] = []  # WARNING_COLUMNS
     for household_id in household_ids:
         answers = by_household[household_id]
         household = households[household_id]
@@ -564,19 +599,19 @@ async def _apply_results(
         for warning in exclusion_warnings(summary, limits):
             first = requests[answers[0].request_id]
             warnings.append(
-                DataCheckWarning(
-                    household=household_id,
-                    application=first["application"],
-                    request=first["id"],
-                    org_path=first["org_path"],
-                    code=warning.code,
-                    numbers=_dump(dict(warning.numbers)),
-                    raised_at=now,
+                (
+                    household_id,
+                    first["application"],
+                    first["id"],
+                    first["org_path"],
+                    warning.code,
+                    _dump(dict(warning.numbers)),
+                    now,
                 )
             )
             changed_households.add(household_id)
             changed_requests.update(r.request_id for r in answers)
-    await _insert(warnings)
+    await _bulk_insert("datacheck_warning", WARNING_COLUMNS, warnings)
 
     # The answers themselves; re-check answers that change something are flagged for review.
     flagged = {rid for rid in changed_requests if requests[rid]["purpose"] == "recheck"}
@@ -611,7 +646,7 @@ async def _apply_results(
     # the facts changed, their listeners (the relief index) once.
     warned: dict[int, list[str]] = defaultdict(list)
     for w in warnings:
-        warned[int(w.household)].append(str(w.code))
+        warned[int(w[0])].append(str(w[4]))
     for household_id in sorted(changed_households):
         await record_event(
             actor,
@@ -640,17 +675,18 @@ async def _apply_results(
 
 def _verification(
     actor: Actor, item_id: int, item: dict[str, Any], amount: int, note: str, now: datetime
-) -> Verification:
-    return Verification(
-        money_item=item_id,
-        household=item["household"],
-        visit=None,
-        org_path=item["org_path"],
-        verified_fen=amount,
-        source=VerificationSource.DATA_CHECK.value,
-        note=note,
-        recorded_by=actor.staff_id,
-        recorded_at=now,
+) -> tuple[Any, ...]:
+    """A ``verification`` row (VERIFICATION_COLUMNS): the ledger's history of the value."""
+    return (
+        item_id,
+        item["household"],
+        None,
+        item["org_path"],
+        amount,
+        VerificationSource.DATA_CHECK.value,
+        note,
+        actor.staff_id,
+        now,
     )
 
 
@@ -713,51 +749,56 @@ async def _insert_returning_ids(rows: list[MoneyItem]) -> None:
 
 
 async def _set_verified(values: list[tuple[int, int]], note: str, now: datetime) -> None:
-    """Write verified values on current versions, a chunk per statement."""
-    engine = _engine()
-    for start in range(0, len(values), CHUNK):
-        chunk = values[start : start + CHUNK]
-        cases = " ".join("WHEN {} THEN {}" for _ in chunk)
-        marks = ", ".join("{}" for _ in chunk)
-        args: list[Any] = [v for pair in chunk for v in pair]
-        sql = (
-            f"UPDATE money_item SET verified_fen = CASE id {cases} END, "  # noqa: S608 (placeholders only)
-            "verified_source = {}, verified_note = {}, verified_at = {} "
-            f"WHERE id IN ({marks})"
+    """Write verified values on the versions in force, in one round trip."""
+    if not values:
+        return
+    connection = _connection()
+    source = VerificationSource.DATA_CHECK.value
+    if is_sqlite(_engine()):
+        await connection.executemany(
+            "UPDATE money_item SET verified_fen = ?, verified_source = ?, verified_note = ?, verified_at = ?"
+            " WHERE id = ?",
+            [(amount, source, note, now, item_id) for item_id, amount in values],
         )
-        if not is_sqlite(engine):
-            sql = sql.replace("THEN {}", "THEN {}::bigint")
-        await MoneyItem.raw(
-            sql, *args, VerificationSource.DATA_CHECK.value, note, now, *[item_id for item_id, _ in chunk]
-        )
+        return
+    await connection.execute(
+        "UPDATE money_item AS m SET verified_fen = v.amount, verified_source = $3, verified_note = $4,"
+        " verified_at = $5 FROM unnest($1::integer[], $2::bigint[]) AS v(id, amount) WHERE m.id = v.id",
+        [item_id for item_id, _ in values],
+        [amount for _, amount in values],
+        source,
+        note,
+        now,
+    )
 
 
 async def _record_answers(rows: Sequence[ResultRow], flagged: set[int], now: datetime) -> None:
-    """The answers on their requests, a chunk per statement (a file may hold 60,000 rows)."""
-    engine = _engine()
-    sqlite = is_sqlite(engine)
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
-        args: list[Any] = []
-        for r in chunk:
-            args.extend([r.request_id, r.found, r.count, r.amount_fen, r.detail, r.request_id in flagged])
-        if sqlite:
-            values = ", ".join("({}, {}, {}, {}, {}, {})" for _ in chunk)
-            sql = (
-                "UPDATE datacheck_request SET answered_at = {}, found = v.column2, found_count = v.column3, "  # noqa: S608
-                "amount_fen = v.column4, detail = v.column5, changed = v.column6 "
-                f"FROM (VALUES {values}) AS v WHERE datacheck_request.id = v.column1"
-            )
-        else:
-            values = ", ".join(
-                "({}::integer, {}::boolean, {}::integer, {}::bigint, {}::varchar, {}::boolean)" for _ in chunk
-            )
-            sql = (
-                "UPDATE datacheck_request AS r SET answered_at = {}, found = v.found, found_count = v.count, "  # noqa: S608
-                "amount_fen = v.amount, detail = v.detail, changed = v.changed "
-                f"FROM (VALUES {values}) AS v(id, found, count, amount, detail, changed) WHERE r.id = v.id"
-            )
-        await DataCheckRequest.raw(sql, now, *args)
+    """The answers on their requests, in one round trip (a file may hold 60,000 rows)."""
+    connection = _connection()
+    if is_sqlite(_engine()):
+        await connection.executemany(
+            "UPDATE datacheck_request SET answered_at = ?, found = ?, found_count = ?, amount_fen = ?,"
+            " detail = ?, changed = ? WHERE id = ?",
+            [
+                (now, r.found, r.count, r.amount_fen, r.detail, r.request_id in flagged, r.request_id)
+                for r in rows
+            ],
+        )
+        return
+    await connection.execute(
+        "UPDATE datacheck_request AS r SET answered_at = $1, found = v.found, found_count = v.count,"
+        " amount_fen = v.amount, detail = v.detail, changed = v.changed"
+        " FROM unnest($2::integer[], $3::boolean[], $4::integer[], $5::bigint[], $6::varchar[],"
+        " $7::boolean[])"
+        " AS v(id, found, count, amount, detail, changed) WHERE r.id = v.id",
+        now,
+        [r.request_id for r in rows],
+        [r.found for r in rows],
+        [r.count for r in rows],
+        [r.amount_fen for r in rows],
+        [r.detail for r in rows],
+        [r.request_id in flagged for r in rows],
+    )
 
 
 async def _thresholds(today: date) -> ExclusionThresholds:
