@@ -158,3 +158,26 @@ def test_tick_from_two_processes_does_each_task_once(tmp_path):
     assert {(day, status, attempts) for _, day, status, attempts in runs} == {("2026-03-02", "done", 1)}
     again = run(tmp_path, "tick", "--at", "2026-03-02T10:00")
     assert again.returncode == 0 and "close_due_notices: skipped" in again.stdout, again.stdout
+
+
+@pytest.mark.slow
+def test_datacheck_export_and_import_from_the_command_line(tmp_path):
+    assert run(tmp_path, "migrate").returncode == 0
+    out = tmp_path / "batches"
+    nothing = run(tmp_path, "datacheck", "export", str(out))
+    assert nothing.returncode == 0 and "no check requests are waiting" in nothing.stdout, nothing.stderr
+    refused = run(tmp_path, "datacheck", "export", "--agency", "vehicles", str(out))
+    assert refused.returncode != 0 and "export refused" in refused.stderr
+    assert run(tmp_path, "datacheck", "export", "--agency", "boats", str(out)).returncode != 0
+    results = tmp_path / "results.csv"
+    results.write_text(
+        "batch,row,id_number,name,found,count,amount_yuan,detail\n"
+        "1,1,370102198001021234,张三,1,1,\"12,34\",\n"
+        "1,1,370102198001021234,张三,2,1,100,\n",
+        encoding="utf-8",
+    )
+    bad = run(tmp_path, "datacheck", "import", str(results))
+    assert bad.returncode != 0 and "import refused" in bad.stderr
+    assert "row 2:" in bad.stderr and "row 3:" in bad.stderr  # every problem with its row
+    with sqlite3.connect(tmp_path / "relief.sqlite3") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM datacheck_batch").fetchone()[0] == 0
