@@ -172,7 +172,7 @@ def test_datacheck_export_and_import_from_the_command_line(tmp_path):
     results = tmp_path / "results.csv"
     results.write_text(
         "batch,row,id_number,name,found,count,amount_yuan,detail\n"
-        "1,1,370102198001021234,张三,1,1,\"12,34\",\n"
+        '1,1,370102198001021234,张三,1,1,"12,34",\n'
         "1,1,370102198001021234,张三,2,1,100,\n",
         encoding="utf-8",
     )
