@@ -591,6 +591,71 @@ def cmd_export_caseload(args: argparse.Namespace) -> None:
     print(f"{count} households written to {args.out}")
 
 
+def cmd_datacheck_export(args: argparse.Namespace) -> None:
+    """Write one batch file per agency with pending requests (or only ``--agency``) into OUT."""
+    from pathlib import Path
+
+    from relief_pwa.clock import SystemClock
+    from relief_pwa.core.datacheck import Agency, parse_agency
+    from relief_pwa.core.errors import DomainError
+    from relief_pwa.i18n import translate
+    from relief_pwa.services import caseload, datacheck
+    from relief_pwa.services.actors import SYSTEM_ACTOR
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    async def run() -> list[str]:
+        actor = await caseload.actor_for_username(args.user) if args.user else SYSTEM_ACTOR
+        pending = await datacheck.pending_counts(actor)
+        agencies = [parse_agency(args.agency)] if args.agency else [a for a in Agency if pending.get(a.value)]
+        lines = []
+        for agency in agencies:
+            batch = await datacheck.do_export_batch(actor, agency, now=SystemClock().now())
+            (out / batch.filename).write_bytes(batch.content)
+            lines.append(f"{out / batch.filename}: batch {batch.batch_id}, {batch.persons} persons")
+        return lines
+
+    try:
+        lines = run_async(run())
+    except DomainError as exc:
+        raise SystemExit(f"export refused: {translate(exc.message, **exc.params)}") from exc
+    print("\n".join(lines) if lines else "no check requests are waiting")
+
+
+def cmd_datacheck_import(args: argparse.Namespace) -> None:
+    """Apply one agency's result file, whole or not at all (row-level problems listed)."""
+    from pathlib import Path
+
+    from relief_pwa.clock import SystemClock
+    from relief_pwa.core.errors import DomainError
+    from relief_pwa.i18n import translate
+    from relief_pwa.services import caseload, datacheck
+    from relief_pwa.services.actors import SYSTEM_ACTOR
+
+    path = Path(args.file)
+    data = path.read_bytes()
+
+    async def run() -> datacheck.ImportResult:
+        actor = await caseload.actor_for_username(args.user) if args.user else SYSTEM_ACTOR
+        return await datacheck.do_import_results(actor, data, path.name, now=SystemClock().now())
+
+    try:
+        result = run_async(run())
+    except datacheck.DataCheckRejected as exc:
+        for problem in exc.problems:
+            print(f"row {problem.row}: {translate(problem.message, **problem.params)}", file=sys.stderr)
+        raise SystemExit(f"import refused: {translate(exc.message, **exc.params)}") from exc
+    except DomainError as exc:
+        raise SystemExit(f"import refused: {translate(exc.message, **exc.params)}") from exc
+    print(
+        f"batch {result.batch_id} ({result.agency.value}): {result.answered} answers, "
+        f"{result.confirmed} confirmed, {result.new_versions} changed, {result.new_items} undeclared items, "
+        f"{result.warnings} exclusion warnings, {result.changed} re-check changes to review; "
+        f"batch {result.batch_status}"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relief-pwa", description="Sunshine Relief (阳光救助)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -670,6 +735,17 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("out", metavar="OUT.xlsx")
     exp.add_argument("--user", default="", help="the staff account exporting (default: the whole city)")
     exp.set_defaults(func=cmd_export_caseload)
+    check = sub.add_parser("datacheck", help="data checks with other agencies: batch files and results")
+    check_sub = check.add_subparsers(dest="datacheck_command", required=True)
+    check_export = check_sub.add_parser("export", help="write the pending check requests as batch files")
+    check_export.add_argument("out", metavar="OUT", help="the directory for the files (one per agency)")
+    check_export.add_argument("--agency", default="", help="only this agency (default: every agency waiting)")
+    check_export.add_argument("--user", default="", help="the staff account exporting (default: the system)")
+    check_export.set_defaults(func=cmd_datacheck_export)
+    check_import = check_sub.add_parser("import", help="apply an agency's result file (CSV or XLSX)")
+    check_import.add_argument("file")
+    check_import.add_argument("--user", default="", help="the staff account importing (default: the system)")
+    check_import.set_defaults(func=cmd_datacheck_import)
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser(

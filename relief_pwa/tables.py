@@ -1194,3 +1194,79 @@ class CacheVersion(Table, tablename="cache_version"):
     id: Serial  # declared for type checkers; Piccolo adds the primary key
     name = Varchar(length=40, unique=True)
     version = BigInt(default=0)
+
+
+# --- data checks with other agencies (docs/datacheck.md) --------------------------------------------
+
+
+class DataCheckConsent(Table, tablename="datacheck_consent"):
+    """The applicant's authorisation for data checks, recorded with its date and who recorded it;
+    per application, or for the household (``application`` empty: the periodic re-checks)."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+    household = ForeignKey(Household, on_delete=OnDelete.restrict, index=True)
+    application = ForeignKey(Application, null=True, on_delete=OnDelete.restrict, index=True)
+    org_path = Varchar(length=80, index=True)
+    authorised = Boolean(default=True)
+    authorised_on = Date()
+    recorded_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    recorded_at = Timestamptz()
+
+
+class DataCheckBatch(Table, tablename="datacheck_batch"):
+    """One file sent to one agency; its results come back as one file, whole or not at all."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+    agency = Varchar(length=32, index=True)
+    org_path = Varchar(length=80, index=True)  # the exporting centre's jurisdiction
+    persons = Integer(default=0)
+    status = Varchar(length=12, default="exported")  # exported | answered
+    exported_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    exported_at = Timestamptz()
+    answered_at = Timestamptz(null=True, default=None)
+
+
+class DataCheckRequest(Table, tablename="datacheck_request"):
+    """One person asked of one agency, for an application or a recipient re-check; answered when
+    the result arrives (the result columns)."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+    household = ForeignKey(Household, on_delete=OnDelete.restrict, index=True)
+    application = ForeignKey(Application, null=True, on_delete=OnDelete.restrict, index=True)
+    member = ForeignKey(Member, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    agency = Varchar(length=32, index=True)
+    purpose = Varchar(length=12, default="application")  # application | recheck
+    batch = ForeignKey(DataCheckBatch, null=True, on_delete=OnDelete.restrict, index=True)
+    requested_at = Timestamptz()
+    answered_at = Timestamptz(null=True, default=None)
+    found = Boolean(null=True, default=None)
+    found_count = Integer(null=True, default=None)
+    amount_fen = BigInt(null=True, default=None)
+    detail = Varchar(length=200, default="")
+    changed = Boolean(default=False)  # a re-check result that differs from the file: for review
+    reviewed_at = Timestamptz(null=True, default=None)
+
+
+class DataCheckWarning(Table, tablename="datacheck_warning"):
+    """An exclusion warning raised by a rule on a data-check result, with its numbers."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+    household = ForeignKey(Household, on_delete=OnDelete.restrict, index=True)
+    application = ForeignKey(Application, null=True, on_delete=OnDelete.restrict, index=True)
+    request = ForeignKey(DataCheckRequest, on_delete=OnDelete.restrict)
+    org_path = Varchar(length=80, index=True)
+    code = Varchar(length=30)
+    numbers = Text(default="{}")  # JSON: what the rule compared
+    raised_at = Timestamptz()
+
+
+class DataCheckWaiver(Table, tablename="datacheck_waiver"):
+    """Why an opinion was given without a complete data-check report."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+    application = ForeignKey(Application, on_delete=OnDelete.restrict, index=True)
+    org_path = Varchar(length=80, index=True)
+    reason = Text()
+    recorded_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    recorded_at = Timestamptz()

@@ -164,3 +164,26 @@ def test_worker_refuses_sqlite_where_the_app_runs_its_own_jobs(tmp_path):
     result = run(tmp_path, "worker")
     assert result.returncode != 0
     assert "needs PostgreSQL" in result.stderr
+
+
+@pytest.mark.slow
+def test_datacheck_export_and_import_from_the_command_line(tmp_path):
+    assert run(tmp_path, "migrate").returncode == 0
+    out = tmp_path / "batches"
+    nothing = run(tmp_path, "datacheck", "export", str(out))
+    assert nothing.returncode == 0 and "no check requests are waiting" in nothing.stdout, nothing.stderr
+    refused = run(tmp_path, "datacheck", "export", "--agency", "vehicles", str(out))
+    assert refused.returncode != 0 and "export refused" in refused.stderr
+    assert run(tmp_path, "datacheck", "export", "--agency", "boats", str(out)).returncode != 0
+    results = tmp_path / "results.csv"
+    results.write_text(
+        "batch,row,id_number,name,found,count,amount_yuan,detail\n"
+        '1,1,370102198001021234,张三,1,1,"12,34",\n'
+        "1,1,370102198001021234,张三,2,1,100,\n",
+        encoding="utf-8",
+    )
+    bad = run(tmp_path, "datacheck", "import", str(results))
+    assert bad.returncode != 0 and "import refused" in bad.stderr
+    assert "row 2:" in bad.stderr and "row 3:" in bad.stderr  # every problem with its row
+    with sqlite3.connect(tmp_path / "relief.sqlite3") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM datacheck_batch").fetchone()[0] == 0

@@ -40,6 +40,10 @@ class Capability(StrEnum):
     INDEX_RECOMPUTE = "index.recompute"
     RANKING_READ = "ranking.read"
     NEAR_RELATIVE_FILE = "near_relative.file"
+    # data checks with other agencies (docs/datacheck.md)
+    DATACHECKS_READ = "datacheck.read"  # the check report and exclusion warnings
+    DATACHECK_REQUEST = "datacheck.request"  # authorisation, requests, opinion without a report
+    DATACHECK_EXCHANGE = "datacheck.exchange"  # export batch files, import results
     # life events (change requests): request, read the queue, approve (station / centre)
     LIFE_EVENT_REQUEST = "life_event.request"
     LIFE_EVENTS_READ = "life_event.read"
@@ -133,6 +137,7 @@ READ_ONLY: frozenset[Capability] = frozenset(
         C.CASES_READ,
         C.BOT_TASKS_READ,
         C.LIFE_EVENTS_READ,
+        C.DATACHECKS_READ,
         C.RANKING_READ,
         C.NOTICES_READ,
         C.APPROVALS_READ,
@@ -174,6 +179,7 @@ _FIELD = {
     C.BOT_CONSOLE,
     C.BOT_CONSOLE_SEND,
     C.DEADLINE_ALERTS_READ,
+    C.DATACHECKS_READ,
 }
 
 # What the district centre and the city bureau both do: resources, plans, funds and
@@ -253,6 +259,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.LIFE_EVENT_APPROVE,
             C.REFERRAL_CREATE,
             C.REFERRAL_READ,
+            C.DATACHECK_REQUEST,
         }
     ),
     Role.CENTER: frozenset(
@@ -295,6 +302,9 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.REFERRAL_CREATE,
             C.REFERRAL_READ,
             C.REFERRALS_OVERDUE_READ,
+            C.DATACHECKS_READ,
+            C.DATACHECK_REQUEST,
+            C.DATACHECK_EXCHANGE,
         }
     ),
     Role.CITY: frozenset(
@@ -304,6 +314,8 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.ASSESSMENT_READ,
             C.ASSESSMENT_WEIGHTS_MANAGE,
             C.CASES_READ,
+            C.DATACHECKS_READ,
+            C.DATACHECK_EXCHANGE,  # the city's check centre exchanges files for the whole city
             C.BOT_TASKS_READ,
             C.LIFE_EVENTS_READ,
             C.INDEX_RECOMPUTE,
@@ -357,6 +369,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.STAFF_MANAGE,
             C.ORG_MANAGE,
             C.CASELOAD_IMPORT,
+            C.DATACHECK_EXCHANGE,  # the batch files from the command line
             C.STANDARDS_MANAGE,
             C.BOT_LINK_ISSUE,
             C.INDEX_RECOMPUTE,

@@ -139,6 +139,47 @@ RULE_SPECS: tuple[RuleSpec, ...] = (
         0,
         24,
     ),
+    # Data checks with other agencies (docs/datacheck.md): exclusion warnings and the re-check interval.
+    RuleSpec(
+        "datacheck_vehicle_value_yuan",
+        N_("Data check: warn when the household's vehicles are worth more than"),
+        "yuan",
+        100000,
+        0,
+        10000000,
+    ),
+    RuleSpec(
+        "datacheck_max_properties",
+        N_("Data check: warn when the household owns more flats or houses than"),
+        "count",
+        1,
+        0,
+        20,
+    ),
+    RuleSpec(
+        "datacheck_deposit_months",
+        N_("Data check: warn when deposits exceed this many months of the standard per member"),
+        "months",
+        24,
+        1,
+        240,
+    ),
+    RuleSpec(
+        "datacheck_max_businesses",
+        N_("Data check: warn when members have more registered businesses than"),
+        "count",
+        0,
+        0,
+        20,
+    ),
+    RuleSpec(
+        "datacheck_recheck_months",
+        N_("Data check: re-check recipients every"),
+        "months",
+        12,
+        1,
+        60,
+    ),
 )
 RULES_BY_KEY = {spec.key: spec for spec in RULE_SPECS}
 

@@ -30,6 +30,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/handover", N_("Hand-over"), C.HANDOVER),
     NavItem("/followups", N_("Follow-ups"), C.FOLLOWUPS_READ),
     NavItem("/life-events", N_("Life events"), C.LIFE_EVENTS_READ),
+    NavItem("/datacheck", N_("Data checks"), C.DATACHECK_EXCHANGE),
     NavItem("/deadlines", N_("Overdue"), C.DEADLINE_ALERTS_READ),
     NavItem("/referrals/overdue", N_("Overdue referrals"), C.REFERRALS_OVERDUE_READ),
     NavItem("/objections", N_("Objections"), C.OBJECTIONS_READ),

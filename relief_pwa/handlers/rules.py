@@ -39,6 +39,7 @@ UNIT_LABELS = {
     "days": N_("days"),
     "months": N_("months"),
     "yuan": N_("yuan"),
+    "count": N_("(number)"),
 }
 
 

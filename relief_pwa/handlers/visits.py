@@ -571,6 +571,7 @@ async def opinion_submit(
         "reasons": first(form, "reasons", 2000),
         "supporter": first(form, "supporter", 10),
         "version": first(form, "version", 12),
+        "check_waiver": first(form, "check_waiver", 2000),
     }
     try:
         await do_record_opinion(
@@ -581,6 +582,7 @@ async def opinion_submit(
             legal_supporter_able=parse_supporter(values["supporter"]),
             now=now_of(request),
             expected_version=_int_or_none(values["version"]),
+            check_waiver=values["check_waiver"],
         )
     except DomainError as exc:
         page = await get_opinion_page(

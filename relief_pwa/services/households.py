@@ -12,11 +12,13 @@ from relief_pwa.core.enums import AppState, Category
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.idnumber import mask_id_number
+from relief_pwa.core.permissions import Capability
 from relief_pwa.services import facts_history, identifiers
 from relief_pwa.services.access import access_household, in_scope
 from relief_pwa.services.access_log import note_read
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.aid import household_aid
+from relief_pwa.services.datacheck import household_checks
 from relief_pwa.services.org import unit_in_tree
 from relief_pwa.services.reviews import DECISIONS
 from relief_pwa.services.scoring import end_of_day, index_on, verified_as_of
@@ -349,6 +351,7 @@ class HouseholdFile:
     facts_day: date | None = None
     index_on_day: Any = None
     changes: list[dict[str, Any]] = field(default_factory=list)
+    datachecks: Any = None  # services.datacheck.HouseholdChecks, for those who may read them
 
 
 async def get_household_file(
@@ -432,4 +435,7 @@ async def get_household_file(
         facts_day=on,
         index_on_day=index_on_day,
         changes=await facts_history.change_history(household.id),
+        datachecks=await household_checks(actor, household.id)
+        if actor.can(Capability.DATACHECKS_READ)
+        else None,
     )

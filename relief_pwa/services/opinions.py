@@ -24,6 +24,7 @@ from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.applications import do_transition
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.bulk_scoring import Lookback
+from relief_pwa.services.datacheck import CheckReport, ensure_check_report, report_of_application
 from relief_pwa.services.scoring import load_household_facts
 from relief_pwa.services.standards import load_standards
 from relief_pwa.tables import EligibilityOpinion, Household, Staff
@@ -110,6 +111,7 @@ class OpinionPage:
     can_decide: bool
     can_start_investigation: bool
     opinions: list[OpinionView] = field(default_factory=list)
+    check_report: CheckReport | None = None
 
 
 def _parse_opinion(row: dict[str, Any]) -> OpinionView:
@@ -163,6 +165,7 @@ async def get_opinion_page(
         can_decide=bool(actions & set(DECISIONS.values())),
         can_start_investigation="start_investigation" in actions,
         opinions=[_parse_opinion(r) for r in rows],
+        check_report=await report_of_application(application.to_dict()),
     )
 
 
@@ -180,8 +183,12 @@ async def do_record_opinion(
     legal_supporter_able: bool | None,
     now: datetime,
     expected_version: int | None = None,
+    check_waiver: str = "",
 ) -> int:
     """Record the station's opinion and move the application to verified (eligible/ineligible).
+
+    The data-check report must be complete, or ``check_waiver`` says why the
+    opinion cannot wait for it (recorded and audited, docs/datacheck.md).
 
     The means test is run again at decision time, and its numbers are stored
     with the opinion, so the decision can be checked later against exactly
@@ -217,6 +224,7 @@ async def do_record_opinion(
             field="decision",
         )
     async with write_transaction(EligibilityOpinion._meta.db):
+        await ensure_check_report(actor, application.to_dict(), waiver_reason=check_waiver, now=now)
         await do_transition(
             actor, application.id, action, reason=reasons, now=now, expected_version=expected_version
         )

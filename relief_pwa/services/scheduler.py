@@ -60,6 +60,7 @@ from relief_pwa.services.bulk_scoring import (
     households_query,
     score_rows,
 )
+from relief_pwa.services.datacheck import queue_recipient_rechecks
 from relief_pwa.services.followups import raise_due_reviews
 from relief_pwa.services.periodic import every
 from relief_pwa.services.reviews import finish_gradual_exits
@@ -733,6 +734,9 @@ register(
     "finish_gradual_exits",
     finish_gradual_exits,
     label=N_("End assistance whose gradual-exit (渐退) window has run out"),
+)
+register(
+    "queue_recipient_rechecks", queue_recipient_rechecks, label=N_("Queue recipients' periodic data checks")
 )
 register("raise_overdue", raise_overdue, label=N_("Raise overdue reviews and investigations"))
 register("escalate_referrals", escalate_referrals, label=N_("Escalate referrals overdue at a department"))

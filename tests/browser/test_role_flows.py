@@ -201,6 +201,7 @@ def test_station_records_an_opinion_and_starts_the_public_notice(live_server: Li
     me.login("station", f"/applications/{info['investigating_id']}/opinion")
     me.tap("input[name=decision][value=eligible]")
     me.type("#f-reasons", "人均收入低于当地低保标准，财产符合规定。")
+    me.type("#f-check-waiver", "核对结果尚未返回，走访已核实。")
     me.submit("main form[action$='/opinion'] button[type=submit]")
     assert live_server.query("SELECT state FROM application WHERE id = ?", info["investigating_id"]) == [
         ("verified_eligible",)

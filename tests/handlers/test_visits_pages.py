@@ -343,9 +343,19 @@ async def test_opinion_page_and_decision(world: Any, client: Any, now: datetime)
         f"/applications/{result.application_id}/opinion", {"decision": "eligible", "reasons": ""}
     )
     assert missing.status_code == 422
-    done = await client.post_form(
+    without_checks = await client.post_form(
         f"/applications/{result.application_id}/opinion",
         {"decision": "eligible", "reasons": "人均收入低于标准，财产符合规定", "supporter": "none"},
+    )
+    assert without_checks.status_code == 422 and 'name="check_waiver"' in without_checks.text
+    done = await client.post_form(
+        f"/applications/{result.application_id}/opinion",
+        {
+            "decision": "eligible",
+            "reasons": "人均收入低于标准，财产符合规定",
+            "supporter": "none",
+            "check_waiver": "核对结果尚未返回，走访已核实",
+        },
     )
     assert done.status_code == 303
     state = await Application.select(Application.state).where(Application.id == result.application_id).first()

@@ -68,6 +68,7 @@ async def test_the_station_records_an_opinion_that_moves_the_application(world: 
             decision="eligible",
             reasons="符合条件",
             legal_supporter_able=None,
+            check_waiver="核对结果尚未返回，依走访结论先行认定",
             now=now,
         )
     await do_start_investigation(world.actor("investigator"), result.application_id, now=now)
@@ -80,6 +81,7 @@ async def test_the_station_records_an_opinion_that_moves_the_application(world: 
             decision="eligible",
             reasons="符合条件",
             legal_supporter_able=None,
+            check_waiver="核对结果尚未返回，依走访结论先行认定",
             now=now,
         )
     with pytest.raises(DomainError) as no_reason:
@@ -89,6 +91,7 @@ async def test_the_station_records_an_opinion_that_moves_the_application(world: 
             decision="eligible",
             reasons=" ",
             legal_supporter_able=None,
+            check_waiver="核对结果尚未返回，依走访结论先行认定",
             now=now,
         )
     assert no_reason.value.field == "reasons"
@@ -99,6 +102,7 @@ async def test_the_station_records_an_opinion_that_moves_the_application(world: 
             decision="maybe",
             reasons="不确定的情况",
             legal_supporter_able=None,
+            check_waiver="核对结果尚未返回，依走访结论先行认定",
             now=now,
         )
     with pytest.raises(NotFoundOrForbidden):
@@ -108,6 +112,7 @@ async def test_the_station_records_an_opinion_that_moves_the_application(world: 
             decision="eligible",
             reasons="符合条件",
             legal_supporter_able=None,
+            check_waiver="核对结果尚未返回，依走访结论先行认定",
             now=now,
         )
     assert await EligibilityOpinion.count() == 0
@@ -119,6 +124,7 @@ async def test_the_station_records_an_opinion_that_moves_the_application(world: 
         decision="eligible",
         reasons="人均收入300元，低于当地低保标准821元；存款在限额内。",
         legal_supporter_able=False,
+        check_waiver="核对结果尚未返回，依走访结论先行认定",
         now=later,
     )
     assert await _state(result.application_id) == AppState.VERIFIED_ELIGIBLE
@@ -140,6 +146,7 @@ async def test_the_station_records_an_opinion_that_moves_the_application(world: 
             decision="ineligible",
             reasons="重新考虑后不符合",
             legal_supporter_able=None,
+            check_waiver="核对结果尚未返回，依走访结论先行认定",
             now=later,
         )
 
@@ -162,6 +169,7 @@ async def test_ineligible_opinion_and_stale_version(world: Any, now: datetime) -
             decision="ineligible",
             reasons="收入超过标准",
             legal_supporter_able=None,
+            check_waiver="核对结果尚未返回，依走访结论先行认定",
             now=now,
             expected_version=version - 1,
         )
@@ -171,6 +179,7 @@ async def test_ineligible_opinion_and_stale_version(world: Any, now: datetime) -
         decision="ineligible",
         reasons="收入超过标准",
         legal_supporter_able=None,
+        check_waiver="核对结果尚未返回，依走访结论先行认定",
         now=now,
         expected_version=version,
     )
