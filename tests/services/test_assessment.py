@@ -34,6 +34,8 @@ S1_FIGURES = {
     "objection": (1, 2),  # one answered in time, one never answered
     "payment": (1, 3),  # July paid; August failed (retry not counted), September never reconciled
     "targeting": (2, 3),  # two sampled households rightly classed, one inclusion error
+    # station findings of Q3 (A3, A4; A1 and A2 were found in Q4): no check report before either
+    "datacheck": (0, 2),
 }
 S2_FIGURES = {
     "intake": (1, 1),
@@ -43,6 +45,7 @@ S2_FIGURES = {
     "objection": (0, 1),
     "payment": (0, 1),
     "targeting": (0, 0),
+    "datacheck": (0, 1),  # B1 found without a check report
 }
 S3_FIGURES = {
     "intake": (0, 1),
@@ -52,6 +55,7 @@ S3_FIGURES = {
     "objection": (0, 0),
     "payment": (2, 2),
     "targeting": (0, 1),
+    "datacheck": (0, 1),  # C1 found on 08-14 without a check report
 }
 
 
@@ -82,13 +86,13 @@ async def test_street_figures_equal_counts_by_hand(world: Any) -> None:
     assert result.total is not None
     assert pairs(result.total.figures) == summed(S1_FIGURES, S2_FIGURES)
     # default weights: intake 10, investigation 15, approval 15, review 15, objection 10,
-    # payment 10, targeting 5 (referrals and data checks not measured on this installation)
-    s1 = (10 * 0.6 + 15 * 0.6 + 15 / 3 + 15 * 0.5 + 10 * 0.5 + 10 / 3 + 5 * 2 / 3) / 80 * 100
-    s2 = (10 + 15 + 15) / (10 + 15 + 15 + 10 + 10) * 100  # no reviews, no samples: their weight moves
+    # data checks 10, payment 10, targeting 5 (no referral in the quarter: its weight moves)
+    s1 = (10 * 0.6 + 15 * 0.6 + 15 / 3 + 15 * 0.5 + 10 * 0.5 + 10 * 0 + 10 / 3 + 5 * 2 / 3) / 90 * 100
+    s2 = (10 + 15 + 15) / (10 + 15 + 15 + 10 + 10 + 10) * 100  # no reviews, no samples: their weight moves
     assert by_name["解放路街道"].score.score == pytest.approx(s1, abs=0.01)
     assert by_name["千佛山街道"].score.score == pytest.approx(s2, abs=0.01)
     assert by_name["千佛山街道"].score.applied["review"] == 0
-    assert by_name["千佛山街道"].score.applied["intake"] == pytest.approx(10 / 60)
+    assert by_name["千佛山街道"].score.applied["intake"] == pytest.approx(10 / 70)
     assert [r.unit.name for r in result.rows] == ["千佛山街道", "解放路街道"]
     assert [r.rank for r in result.rows] == [1, 2]
 
@@ -140,7 +144,7 @@ async def test_weights_change_the_ranking_and_are_audited(world: Any, now: datet
     await do_set_weight(city, "payment", 100, effective_from=date(2026, 7, 1), now=now)
     after = await get_assessment(center, district, Q3, today=TODAY)
     assert [r.unit.name for r in after.rows] == ["解放路街道", "千佛山街道"]
-    s2 = (10 + 15 + 15) / (10 + 15 + 15 + 100 + 100) * 100
+    s2 = (10 + 15 + 15) / (10 + 15 + 15 + 100 + 10 + 100) * 100  # the 10 of data checks (0 of 1)
     assert after.rows[1].score.score == pytest.approx(s2, abs=0.01)
     events = await AuditEvent.select().where(AuditEvent.action == "assessment.weight_set")
     assert len(events) == 4

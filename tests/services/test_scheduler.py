@@ -175,7 +175,11 @@ async def test_a_walk_of_90_days_does_each_thing_once(world, now) -> None:
     reminders = await OutboxMessage.select(OutboxMessage.dedupe_key, OutboxMessage.created_at).where(
         OutboxMessage.kind == "visit_reminder"
     )
-    days = sorted((r["created_at"] - now).days for r in reminders)
+    # (Only the moved visit's: the review visit's household has no chat and no mobile, so its
+    # reminder on day 4 is recorded as unreachable.)
+    days = sorted(
+        (r["created_at"] - now).days for r in reminders if f"visit{city['visit_id']}@" in r["dedupe_key"]
+    )
     assert days == [9, 19]
 
     # The overdue review and the overdue investigations were raised once each.
