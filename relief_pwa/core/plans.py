@@ -566,6 +566,21 @@ def draft_plans(candidates: Iterable[Candidate], resources: Sequence[Resource]) 
     )
 
 
+def monthly_amount(
+    statutory: str | None,
+    unit: str,
+    unit_amount_fen: int,
+    size: int,
+    standard_fen: int,
+    per_capita_income_fen: int,
+) -> int:
+    """What one month of a line gives: the dibao gap (standard − per-capita income) × size,
+    never below 0, or the resource's unit amount per person or per household."""
+    if statutory == Statutory.DIBAO_GAP:
+        return max(0, standard_fen - per_capita_income_fen) * size
+    return unit_amount_fen * (size if unit == Unit.PER_PERSON else 1)
+
+
 def _try_allocate(
     pool: _Pool, bit: int, resource: Resource, candidate: Candidate
 ) -> PlanLine | tuple[PassOverCode, int, dict[str, str]]:
@@ -585,12 +600,17 @@ def _try_allocate(
                     "standard": format_yuan(candidate.standard_fen),
                 },
             )
-        amount = gap * size
         quantity = 0
     else:
-        multiplier = size if resource.unit is Unit.PER_PERSON else 1
-        amount = resource.unit_amount_fen * multiplier
-        quantity = resource.unit_quantity * multiplier
+        quantity = resource.unit_quantity * (size if resource.unit is Unit.PER_PERSON else 1)
+    amount = monthly_amount(
+        resource.statutory,
+        resource.unit,
+        resource.unit_amount_fen,
+        size,
+        candidate.standard_fen,
+        candidate.per_capita_income_fen,
+    )
     total_fen = amount * months
     total_quantity = quantity * months
 

@@ -27,6 +27,7 @@ from relief_pwa.core.errors import DomainError, NotFoundOrForbidden, ValidationF
 from relief_pwa.core.facts import select_standard
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.permissions import Capability
+from relief_pwa.core.reviews import ReviewFacts, gradual_exit_applies, proposed_amount
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services import plans
 from relief_pwa.services.access import in_scope
@@ -78,22 +79,6 @@ def _first_day(month: str) -> date:
 # --- the household's facts, as the review verified them ------------------------------
 
 
-@dataclass(frozen=True)
-class ReviewFacts:
-    size: int
-    income_fen: int  # a month, verified where verified
-    work_income_fen: int
-    standard_fen: int  # 低保 standard per person and month
-
-    @property
-    def per_capita_fen(self) -> int:
-        return max(0, self.income_fen) // self.size
-
-    @property
-    def per_capita_without_work_fen(self) -> int:
-        return max(0, self.income_fen - self.work_income_fen) // self.size
-
-
 async def household_facts(household_id: int, today: date) -> ReviewFacts:
     household = (
         await Household.select(Household.org_path, Household.area_type)
@@ -115,15 +100,6 @@ async def household_facts(household_id: int, today: date) -> ReviewFacts:
     district = parts[1] if len(parts) > 1 else ""
     standard = select_standard(await load_standards(), district, AreaType(household["area_type"]), today)
     return ReviewFacts(max(1, int(size)), income, work, standard.dibao_monthly_fen)
-
-
-def proposed_amount(line: dict[str, Any], facts: ReviewFacts) -> int:
-    """A running line's monthly amount re-drafted from the facts (0: nothing is due)."""
-    if line["statutory"] == "dibao_gap":
-        return max(0, facts.standard_fen - facts.per_capita_fen) * facts.size
-    if line["unit"] == "per_person":
-        return int(line["unit_amount_fen"]) * facts.size
-    return int(line["unit_amount_fen"])
 
 
 async def _lines_of(application_id: int, household_id: int, month: str) -> list[dict[str, Any]]:
@@ -322,7 +298,7 @@ async def do_decide_review(
                 )
                 new_amount = sum(amount for _line, amount in replacements)
             elif decision == "gradual_exit":
-                if not (facts.per_capita_fen >= facts.standard_fen > facts.per_capita_without_work_fen):
+                if not gradual_exit_applies(facts):
                     raise DomainError(
                         N_(
                             "Gradual exit applies when work income lifts the household "
