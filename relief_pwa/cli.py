@@ -480,6 +480,9 @@ def cmd_keys_new(_: argparse.Namespace) -> None:
     print(new_index_key())
 
 
+RETENTION_LOCKED_EXIT = 3  # another run holds the lock (docs/retention.md)
+
+
 def cmd_retention(args: argparse.Namespace) -> None:
     from relief_pwa.clock import SystemClock
     from relief_pwa.services.retention import run_retention
@@ -492,6 +495,9 @@ def cmd_retention(args: argparse.Namespace) -> None:
     report = run_async(
         run_retention(now=SystemClock().now(), dry_run=dry_run, batch=args.batch, progress=progress)
     )
+    if report.locked_out:
+        print("retention: another retention run is in progress; nothing done", file=sys.stderr)
+        raise SystemExit(RETENTION_LOCKED_EXIT)
     print("retention dry run: nothing changed" if dry_run else "retention run:")
     for outcome in report.outcomes:
         rule = outcome.rule

@@ -1037,8 +1037,8 @@ class ScheduledRun(Table, tablename="scheduled_run"):
 
 
 class SchedulerLease(Table, tablename="scheduler_lease"):
-    """The tick lock on SQLite: whoever holds an unexpired lease runs the tick (PostgreSQL
-    uses an advisory lock instead)."""
+    """Named locks on SQLite (services/locks.py: the tick, a retention run): whoever holds an
+    unexpired lease of a name holds its lock (PostgreSQL uses an advisory lock instead)."""
 
     id: Serial  # declared for type checkers; Piccolo adds the primary key
 

@@ -1,16 +1,23 @@
 """`relief-pwa retention` on a fresh SQLite database: a dry run by default, a run that deletes and
-audits, and a refused retention setting."""
+audits, and a refused retention setting; two runs at once on the test database (SQLite or
+PostgreSQL): the second refuses."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from relief_pwa.tables import AuditEvent, LoginAttempt
 from tests.test_cli import run
 
 
@@ -55,3 +62,50 @@ def test_a_period_below_the_legal_minimum_refuses_to_start(tmp_path: Path) -> No
         timeout=120,
     )
     assert refused.returncode == 2 and "RELIEF_RETENTION_DAYS" in refused.stderr
+
+
+ATTEMPTS = 30
+
+
+async def test_two_concurrent_runs_do_each_batch_once(db: Any) -> None:
+    """Two ``retention --run`` processes on the test database (SQLite or PostgreSQL): the first is
+    frozen mid-run holding the lock, the second refuses with its own exit code, and once the first
+    goes on every batch is done exactly once (one audit event per one-row batch)."""
+    old = datetime(2020, 1, 1, tzinfo=UTC)
+    for i in range(ATTEMPTS):
+        await LoginAttempt.insert(LoginAttempt(username=f"u{i}", client="1.2.3.4", at=old))
+    command = [sys.executable, "-m", "relief_pwa", "retention", "--run", "--batch", "1"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # the test database, from tests/conftest.py
+    first = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        assert first.stdout is not None
+        while b"rows so far" not in (line := await asyncio.wait_for(first.stdout.readline(), 120)):
+            assert line, "the first run ended before its first batch"
+        first.send_signal(signal.SIGSTOP)  # it holds the lock, wherever in its loop it stopped
+        second = await asyncio.create_subprocess_exec(
+            *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        try:
+            # On SQLite the frozen run may sit inside a write transaction: the second then waits
+            # for the write lock (busy timeout) and finds the lease held once the first goes on.
+            out, err = await asyncio.wait_for(second.communicate(), 8)
+        except TimeoutError:
+            first.send_signal(signal.SIGCONT)
+            out, err = await asyncio.wait_for(second.communicate(), 120)
+        first.send_signal(signal.SIGCONT)
+        assert second.returncode == 3, (out, err)
+        assert b"another retention run is in progress" in err and b"rows deleted" not in out
+        rest, first_err = await asyncio.wait_for(first.communicate(), 120)
+        assert first.returncode == 0, first_err
+        assert b"login_attempts: " in rest
+    finally:
+        if first.returncode is None:
+            first.send_signal(signal.SIGCONT)
+            first.kill()
+            await first.wait()
+    assert await LoginAttempt.count() == 0
+    events = await AuditEvent.select(AuditEvent.after).where(AuditEvent.action == "retention.delete")
+    payloads = [json.loads(e["after"]) for e in events]
+    assert [(p["rule"], p["rows"]) for p in payloads] == [("login_attempts", 1)] * ATTEMPTS

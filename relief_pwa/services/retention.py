@@ -5,7 +5,11 @@ run deletes or anonymises them in batches, one write transaction per batch,
 each batch with one audit event that holds the rule and the row count — never
 a name or an identifier. Every rule selects only rows not yet handled (deleted
 rows are gone, anonymised rows carry ``anonymised_at``), so a second run, or a
-run after an interruption, does only what is left.
+run after an interruption, does only what is left. Two runs at once would
+still do the same batches twice (each one's audit event, each one's count), so
+a run holds the named lock ``retention`` (services/locks.py, the scheduler's
+mechanism) and a run that finds it taken does nothing and says so
+(``RetentionReport.locked_out``). A dry run changes nothing and takes no lock.
 
 Anonymising a household file destroys its sealed identifiers and their blind
 indexes (ID numbers, phones, one-card account: nothing left to open or to
@@ -30,6 +34,7 @@ from relief_pwa.core.retention import RetentionAction, RetentionRule, rules_with
 from relief_pwa.db import write_transaction
 from relief_pwa.services.actors import SYSTEM_ACTOR
 from relief_pwa.services.audit import record_event
+from relief_pwa.services.locks import named_lock
 from relief_pwa.services.photos import photo_store
 from relief_pwa.settings import get_settings
 from relief_pwa.tables import (
@@ -52,6 +57,7 @@ from relief_pwa.tables import (
 )
 
 DEFAULT_BATCH = 500
+LOCK_NAME = "retention"
 
 # An application in one of these states means the household was assisted (payment records exist).
 ASSISTED_STATES = (AppState.APPROVED, AppState.ACTIVE, AppState.UNDER_REVIEW, AppState.EXITED)
@@ -70,6 +76,7 @@ class RetentionReport:
     dry_run: bool
     outcomes: tuple[RuleOutcome, ...]
     photo_files_deleted: int
+    locked_out: bool = False  # another run held the lock: nothing was done
 
     @property
     def total_done(self) -> int:
@@ -333,9 +340,26 @@ async def run_retention(
     progress: Callable[[str, int], Awaitable[None] | None] | None = None,
 ) -> RetentionReport:
     """Count (dry run) or apply every rule whose period has passed; see the module docstring."""
+    chosen = tuple(rules if rules is not None else current_rules())
+    if dry_run:
+        return await _run_rules(chosen, now=now, dry_run=True, batch=batch, progress=progress)
+    async with named_lock(_ENGINE, LOCK_NAME) as held:
+        if not held:
+            return RetentionReport(False, (), 0, locked_out=True)
+        return await _run_rules(chosen, now=now, dry_run=False, batch=batch, progress=progress)
+
+
+async def _run_rules(
+    rules: Sequence[RetentionRule],
+    *,
+    now: datetime,
+    dry_run: bool,
+    batch: int,
+    progress: Callable[[str, int], Awaitable[None] | None] | None,
+) -> RetentionReport:
     outcomes: list[RuleOutcome] = []
     files_deleted = 0
-    for rule in rules if rules is not None else current_rules():
+    for rule in rules:
         if rule.action == RetentionAction.KEEP or rule.keep_days is None:
             outcomes.append(RuleOutcome(rule, None, 0, 0))
             continue

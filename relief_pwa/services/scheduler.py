@@ -8,9 +8,8 @@ the same day's task is not done twice and a failed one is tried again at the
 next tick. Ticks come from the app (``scheduler_lifespan``, every
 ``RELIEF_SCHEDULER_INTERVAL_SECONDS``) and from ``relief-pwa tick`` (cron or a
 systemd timer; docs/scheduler.md). Two ticks never run at once, in one process
-or several: PostgreSQL holds a session advisory lock on a dedicated
-connection; SQLite takes a lease row with a conditional UPDATE under
-``BEGIN IMMEDIATE``, kept alive while the tick runs. A tick that finds the lock
+or several: the tick holds the named lock ``tick`` (services/locks.py: a
+PostgreSQL advisory lock, or an SQLite lease row). A tick that finds the lock
 taken does nothing.
 
 The time-driven tasks of the case system live here too: re-scoring the
@@ -26,14 +25,11 @@ keeps its own loop (services/periodic.py).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time as wall
-import uuid
-import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -62,6 +58,7 @@ from relief_pwa.services.bulk_scoring import (
 )
 from relief_pwa.services.datacheck import queue_recipient_rechecks
 from relief_pwa.services.followups import raise_due_reviews
+from relief_pwa.services.locks import named_lock
 from relief_pwa.services.periodic import every
 from relief_pwa.services.reviews import finish_gradual_exits
 from relief_pwa.services.rules import load_calendar
@@ -71,16 +68,12 @@ from relief_pwa.tables import (
     Household,
     ReliefStandard,
     ScheduledRun,
-    SchedulerLease,
     Visit,
 )
 
 log = logging.getLogger("relief_pwa.scheduler")
 
 LOCK_NAME = "tick"
-PG_LOCK_KEY = zlib.crc32(b"relief-scheduler-tick") - 2**31
-LEASE_SECONDS = 120  # an SQLite lease lasts this long without renewal (a crashed tick frees it)
-RENEW_EVERY_SECONDS = 30
 MAX_CATCH_UP_DAYS = 400  # after a long stop, re-scoring looks back at most this far
 RESCORE_SPAN = 2_000  # households re-scored per write transaction
 ERROR_CHARS = 500
@@ -118,71 +111,8 @@ def registered_tasks() -> list[DailyTask]:
 @asynccontextmanager
 async def tick_lock(engine: Engine[Any]) -> AsyncIterator[bool]:
     """Yield True when this caller holds the scheduler's lock (False: another tick runs)."""
-    if is_sqlite(engine):
-        async with _sqlite_lease(engine) as held:
-            yield held
-        return
-    # A session lock on a connection of its own: the tick's transactions come and go
-    # on pooled connections, and a process that dies drops the lock with its connection.
-    connection = await engine.get_new_connection()  # type: ignore[attr-defined]  # PostgresEngine
-    try:
-        held = bool(await connection.fetchval("SELECT pg_try_advisory_lock($1)", PG_LOCK_KEY))
-        try:
-            yield held
-        finally:
-            if held:
-                await connection.execute("SELECT pg_advisory_unlock($1)", PG_LOCK_KEY)
-    finally:
-        await connection.close()
-
-
-@asynccontextmanager
-async def _sqlite_lease(engine: Engine[Any]) -> AsyncIterator[bool]:
-    holder = uuid.uuid4().hex
-    held = await _take_lease(engine, holder)
-    if not held:
-        yield False
-        return
-    renewer = asyncio.create_task(_keep_lease(engine, holder), name="scheduler-lease")
-    try:
-        yield True
-    finally:
-        renewer.cancel()
-        with suppress(asyncio.CancelledError):
-            await renewer
-        async with write_transaction(engine):
-            await SchedulerLease.update({SchedulerLease.holder: "", SchedulerLease.expires_epoch: 0}).where(
-                (SchedulerLease.name == LOCK_NAME) & (SchedulerLease.holder == holder)
-            )
-
-
-async def _take_lease(engine: Engine[Any], holder: str) -> bool:
-    now_epoch = int(wall.time())
-    async with write_transaction(engine):  # BEGIN IMMEDIATE: one taker at a time
-        await SchedulerLease.insert(SchedulerLease(name=LOCK_NAME, holder="", expires_epoch=0)).on_conflict(
-            target=SchedulerLease.name, action="DO NOTHING"
-        )
-        taken = await SchedulerLease.raw(
-            "UPDATE scheduler_lease SET holder = {}, expires_epoch = {} "
-            "WHERE name = {} AND (holder = '' OR expires_epoch < {}) RETURNING id",
-            holder,
-            now_epoch + LEASE_SECONDS,
-            LOCK_NAME,
-            now_epoch,
-        )
-    return bool(taken)
-
-
-async def _keep_lease(engine: Engine[Any], holder: str) -> None:
-    while True:
-        await asyncio.sleep(RENEW_EVERY_SECONDS)
-        try:
-            async with write_transaction(engine):
-                await SchedulerLease.update(
-                    {SchedulerLease.expires_epoch: int(wall.time()) + LEASE_SECONDS}
-                ).where((SchedulerLease.name == LOCK_NAME) & (SchedulerLease.holder == holder))
-        except Exception:  # a busy database: the lease has margin, try again soon
-            log.warning("could not renew the scheduler lease; retrying", exc_info=True)
+    async with named_lock(engine, LOCK_NAME) as held:
+        yield held
 
 
 # --- the tick -------------------------------------------------------------------------------------

@@ -20,8 +20,11 @@ from relief_pwa.core.retention import (
     parse_overrides,
     rules_with,
 )
+from relief_pwa.services import scheduler
 from relief_pwa.services.applications import do_transition
+from relief_pwa.services.locks import named_lock
 from relief_pwa.services.photos import photo_store
+from relief_pwa.services.retention import LOCK_NAME as RETENTION_LOCK
 from relief_pwa.services.retention import run_retention
 from relief_pwa.tables import (
     AccessLogEntry,
@@ -185,6 +188,28 @@ async def test_a_run_deletes_expired_sessions_attempts_messages_and_old_reads(wo
     # Kept classes are reported, never acted on.
     kept = {o.rule.key for o in report.outcomes if o.cutoff is None}
     assert kept == {"audit_trail", "payment_records"}
+
+
+async def test_a_run_refuses_while_another_holds_the_retention_lock(world) -> None:
+    """The lock is the scheduler's mechanism under a name of its own: a held tick does not block
+    a retention run, a held retention lock does (and a dry run, which writes nothing, still counts)."""
+    now = world.now
+    await LoginAttempt.insert(LoginAttempt(username="x", client="1.2.3.4", at=now - 4 * YEARS))
+    engine = LoginAttempt._meta.db
+    async with named_lock(engine, RETENTION_LOCK) as held:
+        assert held
+        refused = await run_retention(now=now, dry_run=False)
+        assert refused.locked_out and refused.outcomes == () and refused.total_done == 0
+        dry = await run_retention(now=now)
+        assert not dry.locked_out and {o.rule.key: o.due for o in dry.outcomes}["login_attempts"] == 1
+    assert await LoginAttempt.count() == 1
+    assert await AuditEvent.count().where(AuditEvent.action.like("retention.%")) == 0
+    async with scheduler.tick_lock(engine) as ticking:
+        assert ticking
+        report = await run_retention(now=now, dry_run=False)
+    assert not report.locked_out and report.total_done == 1 and await LoginAttempt.count() == 0
+    async with named_lock(engine, RETENTION_LOCK) as again:
+        assert again  # the finished run let go of it
 
 
 def test_periods_can_be_changed_but_not_below_the_legal_minimum() -> None:
