@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -28,3 +28,18 @@ def production_keys() -> dict[str, str]:
         "RELIEF_AUDIT_KEY": "a" * 64,
         "RELIEF_BACKUP_KEY": "b" * 44,
     }
+
+
+async def deliver_outbox(app: Any) -> int:
+    """Deliver every outbox message due now, as the app's outbox worker would.
+
+    A bare ASGI test client runs no lifespan, so no worker sends in the background, and a
+    page (a GET) never sends in its place: a test that expects a message delivered says so.
+    """
+    from relief_pwa.bot.app import runtime_of
+
+    runtime = await runtime_of(app.state)
+    delivered = 0
+    while claimed := await runtime.worker.run_once():
+        delivered += claimed
+    return delivered

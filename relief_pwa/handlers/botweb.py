@@ -121,17 +121,12 @@ def _require_staff_chat(actor: Actor) -> None:
 async def console_page(request: Request[Any, Any, Any], actor: NamedDependency[Actor]) -> Response[str]:
     _require_staff_chat(actor)
     runtime = await runtime_of(request.app.state)
-    await _deliver_console_notices(runtime)
+    # A GET only reads. Notices for this console chat arrive through the outbox like any
+    # other: the app's outbox worker delivers them into the transcript, and a look at the
+    # page wakes it so the next poll shows them.
+    runtime.worker.wake()
     block = "transcript" if request.headers.get("hx-request") == "true" else None
     return render(request, "bot/console.html", _console_context(runtime, actor, request), block=block)
-
-
-async def _deliver_console_notices(runtime: Any) -> None:
-    """Notices queued for this console chat arrive through the outbox like any other."""
-    if runtime.worker.running:
-        runtime.worker.wake()
-    else:  # no lifespan (a bare test client): deliver what is due right now
-        await runtime.worker.run_once()
 
 
 def _console_response(request: Request[Any, Any, Any], runtime: Any, actor: Actor) -> Response[Any]:

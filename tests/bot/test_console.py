@@ -8,6 +8,7 @@ import re
 from relief_pwa.services.bot import console_chat_id, current_bind_link, list_bound
 from relief_pwa.tables import BindToken, PreApplication
 from tests.factories import make_intake
+from tests.helpers import deliver_outbox
 
 
 def _buttons(html: str) -> list[tuple[str, str, str]]:
@@ -55,7 +56,7 @@ async def test_console_works_without_a_token(world, client, now) -> None:
     assert row["chat_id"] == console_chat_id(world.actor("station").staff_id)
 
 
-async def test_receipt_link_binds_the_console_chat_and_delivers_notices(world, client, now) -> None:
+async def test_receipt_link_binds_the_console_chat_and_delivers_notices(world, app, client, now) -> None:
     intake = await make_intake(world)
     client.cookies.set("lang", "en")
     await client.login("station")
@@ -84,6 +85,9 @@ async def test_receipt_link_binds_the_console_chat_and_delivers_notices(world, c
     station = world.actor("station")
     await do_transition(station, intake.application_id, "start_investigation", now=now)
     await do_transition(station, intake.application_id, "find_eligible", reason="收入低于标准", now=now)
+    page = await client.get("/bot/console")
+    assert "收入低于标准" not in page.text  # queued: the page only reads, the outbox worker delivers
+    assert await deliver_outbox(app) >= 1
     page = await client.get("/bot/console")
     assert "收入低于标准" in page.text
 

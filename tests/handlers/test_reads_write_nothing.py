@@ -17,11 +17,14 @@ from typing import Any
 
 import pytest
 
+from relief_pwa.db import write_transaction
 from relief_pwa.handlers.public import clear_rendered
 from relief_pwa.piccolo_conf import DB
-from relief_pwa.services import analytics, public_boards, refcache
+from relief_pwa.services import analytics, outbox, public_boards, refcache
+from relief_pwa.services.bot import console_chat_id
 from relief_pwa.services.scoring import RawSql
-from relief_pwa.tables import Household
+from relief_pwa.tables import Household, OutboxMessage
+from tests.helpers import deliver_outbox, found
 from tests.services.publicity_support import (  # noqa: F401
     active_application,
     eligible_application,
@@ -117,6 +120,24 @@ async def test_readyz_is_503_while_a_migration_is_pending(world, client, monkeyp
     assert response.status_code == 503
     assert response.json()["pending_migrations"] == 1
     health.forget_readiness()
+
+
+async def test_the_bot_console_reads_and_leaves_sending_to_the_outbox(world, app, client, statements):
+    """A notice waiting for the console's chat: the page (and its htmx poll) write nothing and do
+    not show it; the outbox delivers it, and the next look shows it."""
+    chat_id = console_chat_id(found(world.actor("station").staff_id))
+    async with write_transaction(OutboxMessage._meta.db):
+        await outbox.enqueue(chat_id, "notice", "您的申请已进入公示", "test:console", world.now)
+    await client.login("station")
+    await client.get("/bot/console")  # first visit: the console-only bot is built
+    for headers in ({}, {"HX-Request": "true"}):
+        with statements() as log:
+            page = await client.get("/bot/console", headers=headers)
+        assert page.status_code == 200 and _writes(log) == []
+        assert "您的申请已进入公示" not in page.text
+    assert await OutboxMessage.count().where(OutboxMessage.status == "pending") == 1
+    assert await deliver_outbox(app) == 1
+    assert "您的申请已进入公示" in (await client.get("/bot/console")).text
 
 
 # (username, url, statement budget). Budgets are the counts measured when this test was
