@@ -14,11 +14,13 @@ import io
 import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from relief_pwa.adapters.roster_sheets import write_csv
 from relief_pwa.clock import CHINA_TZ
 from relief_pwa.core.caseload import RosterHousehold, RosterMember, header_row, household_rows
 from relief_pwa.core.enums import (
+    AppState,
     AssetKind,
     Category,
     Channel,
@@ -340,9 +342,10 @@ async def seed_demo(households: int = 360, *, force: bool = False, today: dateti
         await seed_resources_and_payments()  # pool, funds, an approved plan, a reconciled batch
         await seed_fieldwork()  # visits due today/overdue, recorded visits, household cards
     imported = await seed_caseload()  # the bureau's existing recipients, from the shipped roster
+    lifecycle = await seed_lifecycle() if first_seed else "none"  # suspended, exited, 渐退, reopened
     return (
         f"demo city: {units} org units, {len(accounts)} staff, {made} households, "
-        f"{imported} brought in from the caseload roster"
+        f"{imported} brought in from the caseload roster; past activation: {lifecycle}"
     )
 
 
@@ -445,6 +448,162 @@ async def seed_caseload() -> int:
         city, DEMO_ROSTER, filename=DEMO_ROSTER.name, now=DEMO_TODAY, accept_valid=True
     )
     return report.imported
+
+
+# --- cases past activation: suspended, exited, 渐退, reopened by appeal ----------------
+
+_SUSPENSIONS = (
+    "户主外出务工，家庭收入情况待核实，暂停发放",
+    "连续三个月未领取救助金，暂停待核实实际居住情况",
+    "家庭成员就业情况发生变化，暂停发放待复核",
+)
+
+
+def _local_units(org_path: str) -> tuple[str, str]:
+    """(district code, street code) of a case's org path (city/district/street/community/)."""
+    parts = [p for p in org_path.split("/") if p]
+    return parts[1], parts[2]
+
+
+async def _cases(state: AppState) -> list[dict[str, Any]]:
+    """Applications in ``state``, those of the demo accounts' street first (so they see them)."""
+    from relief_pwa.tables import Application
+
+    rows = (
+        await Application.select(
+            Application.id, Application.household, Application.org_path, Application.category
+        )
+        .where(Application.state == state)
+        .order_by(Application.id)
+    )
+    return sorted(rows, key=lambda r: f"/{DEMO_STREET}/" not in r["org_path"])
+
+
+async def seed_lifecycle() -> str:
+    """Cases past activation, through the same services as the pages: a few households suspended,
+    one exited (moved away, from the first of next month), one in 渐退 after a review found work
+    income above the standard, and a rejected case reopened by appeal (复议)."""
+    import uuid
+
+    from relief_pwa.core.enums import ExitReason
+    from relief_pwa.services import reviews
+    from relief_pwa.services.followups import PERIODIC_CATEGORIES
+    from relief_pwa.services.household_edit import do_add_item
+    from relief_pwa.services.ledger import VerifiedValue
+    from relief_pwa.services.reviews import household_facts
+    from relief_pwa.services.visits import VisitRecord, check_record_visit
+    from relief_pwa.tables import Member
+
+    now = DEMO_TODAY + timedelta(hours=1)  # after the roster came in
+    today = now.astimezone(CHINA_TZ).date()
+    active = await _cases(AppState.ACTIVE)
+    used: set[int] = set()
+    done: list[str] = []
+
+    # 渐退: the head found a job. The street's investigator adds the wages to the file and records
+    # a review verifying them; the station decides gradual exit (income above the standard).
+    investigator, station = await _actor("investigator"), await _actor("station")
+    for row in active:
+        if f"/{DEMO_STREET}/" not in row["org_path"]:
+            break
+        household = int(row["household"])
+        facts = await household_facts(household, today)
+        if row["category"] not in PERIODIC_CATEGORIES or facts.per_capita_fen >= facts.standard_fen:
+            continue  # reviews decide only the aid reviewed periodically; 渐退 needs the job to lift it
+        head = (
+            await Member.select(Member.id)
+            .where((Member.household == household) & Member.active.eq(True))
+            .order_by(Member.id)
+            .first()
+        )
+        version = await Household.select(Household.version).where(Household.id == household).first()
+        if head is None or version is None:
+            continue
+        # Income per person ends up 100 yuan above the standard.
+        wages_yuan = -(-((facts.standard_fen + 10_000) * facts.size - facts.income_fen) // 100)
+        item_id = await do_add_item(
+            investigator,
+            household,
+            ItemDraft("income", IncomeKind.WAGES.value, str(head["id"]), "小区物业保洁", str(wages_yuan)),
+            expected_version=int(version["version"]),
+            now=now,
+        )
+        visit = await check_record_visit(
+            investigator,
+            VisitRecord(
+                client_uuid=str(uuid.UUID(int=5000 + household, version=4)),
+                findings="入户复核：户主已在小区物业稳定就业，核对了劳动合同和工资流水。",
+                household_id=household,
+                kind="review",
+                verifications=(VerifiedValue(item_id, wages_yuan * 100, "劳动合同与工资流水"),),
+            ),
+            now=now + timedelta(minutes=10),
+        )
+        await reviews.do_decide_review(
+            station,
+            visit.visit_id,
+            "gradual_exit",
+            reason="就业后家庭人均收入超过低保标准，按规定渐退",
+            now=now + timedelta(minutes=20),
+        )
+        used.add(household)
+        done.append("1 in 渐退")
+        break
+
+    # Suspensions by the street's station, an exit by the district's centre.
+    suspended = 0
+    for row in active:
+        if int(row["household"]) in used:
+            continue
+        district, street = _local_units(row["org_path"])
+        if suspended < len(_SUSPENSIONS):
+            await do_transition(
+                await _actor(f"station_{street}"),
+                int(row["id"]),
+                "suspend",
+                reason=_SUSPENSIONS[suspended],
+                now=now + timedelta(minutes=40 + suspended),
+            )
+            suspended += 1
+        else:
+            first_of_next_month = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+            await do_transition(
+                await _actor(f"center_{district}"),
+                int(row["id"]),
+                "exit",
+                reason="全家迁往外市居住，户籍已随迁",
+                now=now + timedelta(hours=1),
+                exit_reason=ExitReason.MOVED_AWAY,
+                effective_on=first_of_next_month,
+            )
+            done.append("1 exited")
+            break
+        used.add(int(row["household"]))
+    done.append(f"{suspended} suspended")
+
+    # An appeal (复议): the district's centre reopens a rejected case for a new investigation
+    # (a small demo may have none rejected yet: the centre rejects one awaiting its decision).
+    rejected = await _cases(AppState.REJECTED)
+    for row in rejected or (await _cases(AppState.READY_FOR_APPROVAL))[:1]:
+        district, _street = _local_units(row["org_path"])
+        center = await _actor(f"center_{district}")
+        try:
+            if not rejected:
+                await do_transition(
+                    center, int(row["id"]), "reject", reason=_REASONS["reject"], now=now + timedelta(hours=2)
+                )
+            await do_transition(
+                center,
+                int(row["id"]),
+                "reopen",
+                reason="申请人对不予批准决定申请复议，复议机关决定重新调查",
+                now=now + timedelta(hours=3),
+            )
+        except DomainError:
+            continue  # another application of the household is open: the appeal waits
+        done.append("1 reopened by appeal")
+        break
+    return ", ".join(done)
 
 
 # --- relief index (issue 3) ---------------------------------------------------

@@ -204,6 +204,7 @@ _ENTITY_LABELS = {
     "sample_item": N_("Sampled household"),
     "bot_chat": N_("Bot chat"),
     "pre_application": N_("Pre-application"),
+    "review_decision": N_("Review decision"),
 }
 
 
@@ -288,6 +289,17 @@ def trigger_label(trigger: str) -> str:
     if trigger.startswith("aid."):
         return gettext(N_("aid received"))
     return code_label("trigger", trigger)
+
+
+_MISSING_FACTS = {"members": N_("Members"), "income": N_("Income")}  # what blocks the means test
+
+
+def rule_numbers(numbers: Mapping[str, Any]) -> dict[str, Any]:
+    """A means-test rule's numbers for its message: the missing facts by name, not by code."""
+    readable = dict(numbers)
+    if isinstance(missing := numbers.get("missing"), str):
+        readable["missing"] = ", ".join(gettext(_MISSING_FACTS.get(c, c)) for c in missing.split(",") if c)
+    return readable
 
 
 def translated_params(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -437,6 +449,7 @@ def build_environment() -> Environment:
         known_needs=tuple(_CODE_LABELS["need"]),
         reference_label=reference_label,
         translated_params=translated_params,
+        rule_numbers=rule_numbers,
         actor_name=actor_name,
         actor_username=actor_username,
         html_attrs=html_attrs,

@@ -1,14 +1,25 @@
 """The demo city is built the go-live way: the shipped network (init), the shipped
-communities file (import-org) and the shipped roster (import-caseload)."""
+communities file (import-org) and the shipped roster (import-caseload); cases past activation
+(suspended, exited, 渐退, reopened by appeal) come through the lifecycle services."""
 
 from __future__ import annotations
 
 from relief_pwa.adapters.orgfile import parse_org_file
-from relief_pwa.core.enums import AppState, OrgLevel
+from relief_pwa.core.enums import AppState, ExitReason, OrgLevel
 from relief_pwa.services.actors import SYSTEM_ACTOR
+from relief_pwa.services.audit import verify_chain
 from relief_pwa.services.bootstrap import do_load_shipped
 from relief_pwa.services.org_import import do_import_org
-from relief_pwa.tables import Application, AuditEvent, CalendarDay, OrgUnit, Staff
+from relief_pwa.tables import (
+    Application,
+    AuditEvent,
+    CalendarDay,
+    Entitlement,
+    OrgUnit,
+    ReviewDecision,
+    Staff,
+)
+from tests.helpers import found
 
 
 def test_the_demo_org_file_is_shipped_as_generated() -> None:
@@ -27,7 +38,7 @@ async def test_the_shipped_demo_org_file_loads_cleanly_after_init(db, now) -> No
 
 
 async def test_the_demo_goes_through_init_import_org_and_import_caseload(db, now) -> None:
-    from relief_pwa.demo import DEMO_PASSWORD, demo_accounts, seed_demo
+    from relief_pwa.demo import DEMO_PASSWORD, DEMO_STREET, demo_accounts, seed_demo
     from relief_pwa.services.auth import password_ok
 
     await seed_demo(households=40, today=now)
@@ -66,6 +77,29 @@ async def test_the_demo_goes_through_init_import_org_and_import_caseload(db, now
         AppState.ACTIVE,
     ):
         assert state in states, state
+
+    # ...and past activation, through the lifecycle services, in the demo accounts' street:
+    # suspended households, one exit with its reason and effective date, one 渐退, one appeal.
+    demo_street = f"%/{DEMO_STREET}/%"
+    in_street = Application.org_path.like(demo_street)
+    assert await Application.count().where((Application.state == AppState.SUSPENDED) & in_street) >= 2
+    [exited] = await Entitlement.select().where(
+        (Entitlement.closed_by == "exit") & Entitlement.org_path.like(demo_street)
+    )
+    assert exited["exit_reason"] == ExitReason.MOVED_AWAY.value
+    assert exited["closed_on"] > now.date()  # moving away on the first of next month
+    exited_app = found(await Application.select().where(Application.id == exited["application"]).first())
+    assert exited_app["state"] == AppState.EXITED
+    [taper] = await ReviewDecision.select().where(
+        (ReviewDecision.decision == "gradual_exit") & ReviewDecision.org_path.like(demo_street)
+    )
+    assert taper["taper_until"] > f"{now.date():%Y-%m}" and taper["taper_finished_at"] is None
+    tapering = found(await Application.select().where(Application.id == taper["application"]).first())
+    assert tapering["state"] == AppState.ACTIVE  # still a recipient inside the window
+    [appeal] = await AuditEvent.select(AuditEvent.entity_id).where(AuditEvent.action == "application.reopen")
+    reopened = found(await Application.select().where(Application.id == appeal["entity_id"]).first())
+    assert reopened["state"] == AppState.INVESTIGATING
+    assert (await verify_chain()).ok  # what `relief-pwa audit verify` checks
 
     # A second run adds nothing (the demo refuses), and a forced one keeps the network and accounts.
     units, staff_count = await OrgUnit.count(), await Staff.count()

@@ -265,6 +265,7 @@ def test_stored_codes_and_clashing_words_read_in_chinese():
         entity_label,
         level_label,
         reference_label,
+        rule_numbers,
         trigger_label,
     )
     from relief_pwa.i18n import current_language
@@ -288,6 +289,12 @@ def test_stored_codes_and_clashing_words_read_in_chinese():
         assert reference_label("donation:3") == "捐赠 #3"
         assert trigger_label("intake") == "受理申请"
         assert level_label("housing", "rented_heavy") != "rented_heavy"
+        assert entity_label("review_decision") == "复核结论"
+        # The means test's missing facts come as codes: the opinion page names them.
+        assert rule_numbers({"missing": "members,income", "household_size": 0}) == {
+            "missing": "成员, 收入",
+            "household_size": 0,
+        }
     finally:
         current_language.reset(token)
 
