@@ -226,6 +226,25 @@ class HouseholdVersion(Table, tablename="household_version"):
     recorded_at = Timestamptz()
 
 
+class HouseholdContact(Table, tablename="household_contact"):
+    """The household's phone and one-card account with their validity (docs/facts-over-time.md).
+
+    Sealed like the household row's (no blind index: nothing searches the past). Written from
+    the first change on: a household without versions is read from its ``household`` row for
+    every date. Payments go to the account valid at the end of their month.
+    """
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+
+    household = ForeignKey(Household, on_delete=OnDelete.restrict, index=True)
+    phone_sealed = Text(default="")
+    account_sealed = Text(default="")
+    valid_from = Date(null=True, default=None)  # None: since the file was opened
+    valid_to = Date(null=True, default=None)  # exclusive; None: still current
+    source = Varchar(length=16, default="declared")
+    recorded_at = Timestamptz()
+
+
 class ChangeRequest(Table, tablename="change_request"):
     """A life event (move, death, birth, join, leave, head change, split, merge) awaiting approval."""
 

@@ -29,7 +29,7 @@ from relief_pwa.core.errors import DomainError, NotFoundOrForbidden
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.permissions import Capability, FourEyes
 from relief_pwa.db import advisory_xact_lock, write_transaction
-from relief_pwa.services import entitlements, funds, hooks, identifiers
+from relief_pwa.services import entitlements, facts_history, funds, hooks, identifiers
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.four_eyes import require_second_person
@@ -189,8 +189,8 @@ async def do_create_batch(actor: Actor, fund_id: int, month: str, *, now: dateti
         await advisory_xact_lock(engine, f"batch-fund:{fund.id}")
         await advisory_xact_lock(engine, entitlements.ENTITLEMENT_LOCK)
         rows = await PaymentLine.raw(
-            "SELECT l.id, l.amount_fen, l.household, h.account_index FROM payment_line l "
-            "JOIN household h ON h.id = l.household "
+            "SELECT l.id, l.amount_fen, l.household, l.month, l.attempt, h.account_sealed "
+            "FROM payment_line l JOIN household h ON h.id = l.household "
             "WHERE l.fund = {} AND l.status = 'queued' AND l.month <= {} AND l.org_path LIKE {} "
             "ORDER BY l.id",
             fund.id,
@@ -208,7 +208,7 @@ async def do_create_batch(actor: Actor, fund_id: int, month: str, *, now: dateti
             )
         )
         rows = [r for r in rows if int(r["id"]) not in pulled]
-        ready = [r for r in rows if r["account_index"]]
+        ready = [r for r, account in zip(rows, await _accounts(rows), strict=True) if account]
         held = len(rows) - len(ready)
         if not ready:
             raise DomainError(
@@ -255,10 +255,24 @@ async def do_create_batch(actor: Actor, fund_id: int, month: str, *, now: dateti
     return BatchResult(int(batch.id), batch_no, len(ready), total, held)
 
 
+async def _accounts(rows: list[dict[str, Any]]) -> list[str]:
+    """Each line's one-card account, sealed: the household's account valid for the line's month
+    (docs/facts-over-time.md). A retry (attempt 2 on) goes to the account valid now: the
+    month's account is the one the bank refused, and a new card is why the line is paid again."""
+    current = {int(r["household"]): r["account_sealed"] for r in rows}
+    of_month = await facts_history.accounts_for_months(
+        [(int(r["household"]), r["month"]) for r in rows if int(r["attempt"]) == 1], current
+    )
+    return [
+        of_month[int(r["household"]), r["month"]] if int(r["attempt"]) == 1 else current[int(r["household"])]
+        for r in rows
+    ]
+
+
 async def _bank_lines(batch: DisbursementBatch) -> list[bankfiles.PaymentLine]:
     rows = await PaymentLine.raw(
-        "SELECT l.line_id, l.amount_fen, l.month, h.head_name, h.head_id_sealed, h.account_sealed, "
-        "f.code AS fund_code, r.name AS resource_name "
+        "SELECT l.line_id, l.amount_fen, l.month, l.household, l.attempt, h.head_name, h.head_id_sealed, "
+        "h.account_sealed, f.code AS fund_code, r.name AS resource_name "
         "FROM payment_line l JOIN household h ON h.id = l.household JOIN fund f ON f.id = l.fund "
         "JOIN plan_line pl ON pl.id = l.plan_line JOIN resource r ON r.id = pl.resource "
         "WHERE l.batch = {} ORDER BY l.id",
@@ -271,12 +285,12 @@ async def _bank_lines(batch: DisbursementBatch) -> list[bankfiles.PaymentLine]:
             head_name=r["head_name"],
             # The bank needs the numbers in full: the file is the one place they leave sealed storage.
             id_number=identifiers.opened(identifiers.ID_NUMBER, r["head_id_sealed"]),
-            account=identifiers.opened(identifiers.ACCOUNT, r["account_sealed"]),
+            account=identifiers.opened(identifiers.ACCOUNT, account),
             amount_fen=int(r["amount_fen"]),
             fund_code=r["fund_code"],
             memo=f"{r['resource_name']} {r['month']}"[:60],
         )
-        for r in rows
+        for r, account in zip(rows, await _accounts(rows), strict=True)
     ]
 
 

@@ -10,8 +10,9 @@ transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from relief_pwa.core.i18n import N_
@@ -21,6 +22,7 @@ from relief_pwa.tables import (
     Handover,
     Household,
     HouseholdCard,
+    HouseholdContact,
     HouseholdVersion,
     Member,
     MoneyItem,
@@ -192,6 +194,92 @@ async def set_household_facts(
     await HouseholdVersion(
         household=hid, **base, valid_from=on, valid_to=None, source=source, recorded_at=now
     ).save()
+
+
+async def set_household_contact(
+    household: dict[str, Any], values: dict[str, str], on: date, *, source: str, now: datetime
+) -> None:
+    """Record a new phone and/or one-card account (sealed values) valid from ``on``.
+
+    As with the household facts, the first change also writes the version in force until
+    then (from the household row), so the history starts from the file. The caller updates
+    the household row, which stays the value valid now.
+    """
+    hid = household["id"]
+    current = (
+        await HouseholdContact.select()
+        .where((HouseholdContact.household == hid) & HouseholdContact.valid_to.is_null())
+        .order_by(HouseholdContact.id, ascending=False)
+        .first()
+    )
+    before: dict[str, Any] = household if current is None else current
+    phone, account = before["phone_sealed"], before["account_sealed"]
+    if current is None:
+        await HouseholdContact(
+            household=hid,
+            phone_sealed=phone,
+            account_sealed=account,
+            valid_from=None,
+            valid_to=on,
+            source=Source.IMPORT,
+            recorded_at=now,
+        ).save()
+    else:
+        await HouseholdContact.update({HouseholdContact.valid_to: on}).where(
+            HouseholdContact.id == current["id"]
+        )
+    await HouseholdContact(
+        household=hid,
+        phone_sealed=values.get("phone_sealed", phone),
+        account_sealed=values.get("account_sealed", account),
+        valid_from=on,
+        valid_to=None,
+        source=source,
+        recorded_at=now,
+    ).save()
+
+
+def month_end(month: str) -> date:
+    """The last day of ``YYYY-MM``."""
+    year, number = int(month[:4]), int(month[5:7])
+    return (date(year + number // 12, number % 12 + 1, 1)) - timedelta(days=1)
+
+
+async def accounts_for_months(
+    lines: Iterable[tuple[int, str]], current: dict[int, str]
+) -> dict[tuple[int, str], str]:
+    """(household, month) → the sealed one-card account valid on the month's last day.
+
+    A change during a month takes that month's payment to the new account; a month paid
+    late goes to the account the household had then. ``current``: household → the account
+    on its row, for households never changed (no versions)."""
+    wanted = set(lines)
+    households = sorted({h for h, _m in wanted})
+    versions: dict[int, list[dict[str, Any]]] = {}
+    for start in range(0, len(households), 500):  # a batch may hold a city's households
+        for row in await HouseholdContact.select(
+            HouseholdContact.id,
+            HouseholdContact.household,
+            HouseholdContact.account_sealed,
+            HouseholdContact.valid_from,
+            HouseholdContact.valid_to,
+        ).where(HouseholdContact.household.is_in(households[start : start + 500])):
+            versions.setdefault(int(row["household"]), []).append(row)
+    found: dict[tuple[int, str], str] = {}
+    for household, month in wanted:
+        rows = versions.get(household)
+        if not rows:
+            found[household, month] = current.get(household, "")
+            continue
+        day = month_end(month)
+        valid = [
+            r
+            for r in rows
+            if (r["valid_from"] is None or r["valid_from"] <= day)
+            and (r["valid_to"] is None or r["valid_to"] > day)
+        ]
+        found[household, month] = max(valid, key=lambda r: r["id"])["account_sealed"] if valid else ""
+    return found
 
 
 async def household_facts_on(household_id: int, day: date) -> dict[str, Any] | None:

@@ -148,10 +148,12 @@ async def do_update_household(
         before = {key: getattr(household, key) for key in after}
         changes: dict[Any, Any] = {getattr(Household, key): value for key, value in after.items()}
         # The audit event says that an identifier changed, never what it is.
+        contact: dict[str, str] = {}
         if phone:
             sealed_phone, phone_key = identifiers.sealed(identifiers.PHONE, phone)
             if phone_key != household.phone_index:
                 changes.update({Household.phone_sealed: sealed_phone, Household.phone_index: phone_key})
+                contact["phone_sealed"] = sealed_phone
                 after["phone"] = "changed"
         if account:
             sealed_account, account_key = identifiers.sealed(identifiers.ACCOUNT, account)
@@ -159,8 +161,13 @@ async def do_update_household(
                 changes.update(
                     {Household.account_sealed: sealed_account, Household.account_index: account_key}
                 )
+                contact["account_sealed"] = sealed_account
                 after["onecard_account"] = "changed"
         await Household.update(changes).where(Household.id == household.id)
+        if contact:  # the row holds the value valid now; the versions hold every value and when
+            await facts_history.set_household_contact(
+                household.to_dict(), contact, local_date(now), source=facts_history.Source.DECLARED, now=now
+            )
         if any(before[key] != after[key] for key in ("address", "area_type", "housing")):
             await facts_history.set_household_facts(
                 household.to_dict(),

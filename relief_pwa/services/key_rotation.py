@@ -30,6 +30,7 @@ SEALED_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("phone_sealed", identifiers.PHONE),
         ("account_sealed", identifiers.ACCOUNT),
     ],
+    "household_contact": [("phone_sealed", identifiers.PHONE), ("account_sealed", identifiers.ACCOUNT)],
     "member": [("id_sealed", identifiers.ID_NUMBER), ("phone_sealed", identifiers.PHONE)],
     "staff": [("phone_sealed", identifiers.PHONE), ("totp_sealed", identifiers.TOTP)],
     "objection": [("contact_phone_sealed", identifiers.PHONE)],

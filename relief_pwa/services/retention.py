@@ -42,6 +42,7 @@ from relief_pwa.tables import (
     Application,
     BindToken,
     Household,
+    HouseholdContact,
     LoginAttempt,
     Member,
     MoneyItem,
@@ -192,6 +193,10 @@ async def anonymise_households(ids: Sequence[int], *, now: datetime) -> list[str
                 Household.version: Household.version + 1,
             }
         ).where(Household.id == row["id"])
+    # The phone and account of earlier dates go too (facts over time keeps them sealed, by date).
+    await HouseholdContact.update(
+        {HouseholdContact.phone_sealed: "", HouseholdContact.account_sealed: ""}
+    ).where(HouseholdContact.household.is_in(list(ids)))
     for row in await Member.select(Member.id, Member.name).where(Member.household.is_in(list(ids))):
         await Member.update(
             {
