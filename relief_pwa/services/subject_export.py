@@ -44,6 +44,7 @@ from relief_pwa.tables import (
     AidRecord,
     Application,
     Household,
+    HouseholdContact,
     Member,
     MoneyItem,
     Objection,
@@ -160,6 +161,15 @@ def _sections() -> dict[str, Section]:
                 c("relief_index", N_("Relief index")),
                 c("created_at", N_("Created")),
                 c("anonymised_at", N_("Anonymised")),
+            ),
+            s(
+                "contact_history",
+                N_("Phone and one-card account over time"),
+                c("file_no", N_("File number")),
+                c("phone", N_("Phone")),
+                c("onecard_account", N_("One-card account")),
+                c("valid_from", N_("Valid from")),
+                c("valid_to", N_("Valid until")),
             ),
             s(
                 "household_members",
@@ -322,6 +332,28 @@ async def do_subject_export(actor: Actor, id_number: str, *, reference: str, now
                     "relief_index": h.get("current_index"),
                     "created_at": h["created_at"],
                     "anonymised_at": h.get("anonymised_at"),
+                }
+            )
+        # Earlier phones and accounts (docs/facts-over-time.md): in full for the head, as above.
+        for v in (
+            await HouseholdContact.select()
+            .where(HouseholdContact.household.is_in(household_ids))
+            .order_by(HouseholdContact.id)
+        ):
+            full = int(v["household"]) in head_of
+            if full:  # what was sent from an earlier phone is theirs too
+                phones.add(identifiers.opened(identifiers.PHONE, v["phone_sealed"]))
+            sections["contact_history"].rows.append(
+                {
+                    "file_no": file_no[int(v["household"])],
+                    "phone": (identifiers.opened if full else identifiers.masked)(
+                        identifiers.PHONE, v["phone_sealed"]
+                    ),
+                    "onecard_account": (identifiers.opened if full else identifiers.masked)(
+                        identifiers.ACCOUNT, v["account_sealed"]
+                    ),
+                    "valid_from": v["valid_from"],
+                    "valid_to": v["valid_to"],
                 }
             )
         await _household_rows(sections, household_ids, member_ids, file_no)

@@ -11,8 +11,9 @@ from openpyxl import load_workbook
 
 from relief_pwa.core.permissions import Capability, can
 from relief_pwa.services.access_log import flush_access_log, note_read
+from relief_pwa.services.household_edit import HouseholdFields, do_update_household
 from relief_pwa.services.objections import file_objection
-from relief_pwa.tables import AccessLogEntry, AuditEvent
+from relief_pwa.tables import AccessLogEntry, AuditEvent, Household
 from tests.factories import make_intake, member
 
 PERSON_ID = "370102197005170011"
@@ -115,3 +116,21 @@ async def test_scope_rights_and_bad_input(world, client) -> None:
     assert no_reference.status_code == 400
     await client.login("station")
     assert (await client.get("/privacy/subject-export")).status_code == 403
+
+
+async def test_earlier_phones_and_accounts_are_part_of_what_is_held(world, client) -> None:
+    household_id = await _person(world)
+    row = await Household.objects().where(Household.id == household_id).first()
+    assert row is not None
+    fields = HouseholdFields(row.address, row.area_type, row.housing, "13800009999", "")
+    await do_update_household(
+        world.actor("center"), household_id, fields, expected_version=row.version, now=world.now
+    )
+    await client.login("center")
+    response = await client.post_form(
+        "/privacy/subject-export", {"id_number": PERSON_ID, "reference": "ref-2", "format": "json"}
+    )
+    history = json.loads(response.content)["contact_history"]
+    # The head sees the file's phones in full, the one before the change and the one after.
+    assert [(h["phone"], h["valid_to"] is None) for h in history] == [(PHONE, False), ("13800009999", True)]
+    assert [h["phone"] for h in json.loads(response.content)["households"]] == ["13800009999"]
