@@ -67,6 +67,7 @@ def test_a_period_below_the_legal_minimum_refuses_to_start(tmp_path: Path) -> No
 ATTEMPTS = 30
 
 
+@pytest.mark.slow
 async def test_two_concurrent_runs_do_each_batch_once(db: Any) -> None:
     """Two ``retention --run`` processes on the test database (SQLite or PostgreSQL): the first is
     frozen mid-run holding the lock, the second refuses with its own exit code, and once the first
