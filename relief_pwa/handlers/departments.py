@@ -144,9 +144,9 @@ async def referral_list(
 
 @get("/referrals/overdue", name="referrals_overdue", opt=needs(C.REFERRALS_OVERDUE_READ))
 async def referral_overdue(
-    request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]
+    request: Request[Any, Any, Any], *, actor: NamedDependency[Actor], org: FromQuery[str] = ""
 ) -> Response[str]:
-    rows = await referrals.list_overdue(actor)
+    rows = await referrals.list_overdue(actor, now=now_of(request), org_code=org[:12])
     return render(request, "departments/overdue.html", {"rows": rows})
 
 

@@ -116,9 +116,14 @@ async def test_round_trip_with_escalation_tells_the_applicant_each_step_once(
     assert await escalate_overdue_referrals(after_due + timedelta(days=1)) == 0
     new = found(await Referral.objects().where(Referral.id == new_id).first())
     assert new.status == "escalated" and new.escalated_to == world.units["370102"]
-    assert [r["id"] for r in await list_overdue(world.actor("center"))] == [new_id]
-    assert await list_overdue(world.actor("center_b")) == []
+    assert [r["id"] for r in await list_overdue(world.actor("center"), now=after_due)] == [new_id]
+    assert await list_overdue(world.actor("center_b"), now=after_due) == []
     assert "escalate_referrals" in {t.name for t in registered_tasks()}
+
+    # The department takes it up late: still past its deadline, but the centre was told once.
+    await do_accept(medical, new_id, now=after_due)
+    assert await escalate_overdue_referrals(after_due + timedelta(days=2)) == 0
+    assert [r["id"] for r in await list_overdue(world.actor("center"), now=after_due)] == [new_id]
 
     # The department still decides; granted relief is recorded as aid.
     await do_decide(medical, new_id, decision="granted", reason="纳入医疗救助", amount="800", now=after_due)
@@ -141,6 +146,7 @@ async def test_round_trip_with_escalation_tells_the_applicant_each_step_once(
         "referral.create",
         "referral.refer_on",
         "referral.escalate",
+        "referral.accept",
         "referral.decide",
     ]
 
@@ -160,6 +166,7 @@ async def test_round_trip_with_escalation_tells_the_applicant_each_step_once(
         "referral_info_supplied",
         "referral_referred_on",
         "referral_escalated",
+        "referral_accepted",
         "referral_granted",
     ]
     referral_texts = texts[-len(referral_kinds) :]
