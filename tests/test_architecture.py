@@ -217,13 +217,11 @@ def inline_jurisdiction(source: str) -> list[int]:
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
             continue
         name = node.func.attr
-        if name == "can_see":
-            lines.append(node.lineno)
-        elif name == "startswith" and (
+        compares_paths = name == "startswith" and (
             _mentions_scope(node.func.value) or any(map(_mentions_scope, node.args))
-        ):
-            lines.append(node.lineno)
-        elif name == "where" and _loads_one_through_in_scope(node):
+        )
+        loads_by_id = name == "where" and _loads_one_through_in_scope(node)
+        if name == "can_see" or compares_paths or loads_by_id:
             lines.append(node.lineno)
     return sorted(lines)
 

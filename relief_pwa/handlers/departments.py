@@ -205,7 +205,7 @@ async def _act(request: Request[Any, Any, Any], actor: Actor, referral_id: int, 
                 actor,
                 referral_id,
                 to_unit=_int(first(form, "to_unit", 12)) or 0,
-                reason=first(form, "reason"),
+                reason=first(form, "refer_on_reason"),
                 version=version,
                 now=now,
             )

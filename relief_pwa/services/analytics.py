@@ -49,8 +49,8 @@ from relief_pwa.services import hooks
 from relief_pwa.services.access import in_scope, valid_id
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
-from relief_pwa.services.rules import load_calendar
 from relief_pwa.services.referrals import ReferralCounts, count_referrals
+from relief_pwa.services.rules import load_calendar
 from relief_pwa.tables import (
     Application,
     AuditEvent,

@@ -497,7 +497,8 @@ async def do_refer_on(
     """Pass a referral on to another department (this one ends as referred_on)."""
     reason = _clean(reason)
     if not reason:
-        raise DomainError(N_("Say why another department should handle it."), field="reason")
+        # Its own field: the decision's reasons stand on the same page.
+        raise DomainError(N_("Say why another department should handle it."), field="refer_on_reason")
     async with write_transaction(Referral._meta.db):
         row = await _for_answer(actor, referral_id, version, _ANSWERABLE)
         if to_unit == row.to_unit:

@@ -123,9 +123,9 @@ async def test_a_station_sees_the_counts_linking_to_its_referral_list(
 async def test_the_counts_follow_the_clock(
     make_client: Any, referrals: dict[str, Any], clock: FixedClock
 ) -> None:
-    due = found(
-        await Referral.select(Referral.due_on).where(Referral.id == referrals["not_due"]).first()
-    )["due_on"]
+    due = found(await Referral.select(Referral.due_on).where(Referral.id == referrals["not_due"]).first())[
+        "due_on"
+    ]
     clock.set(datetime.combine(due, clock.now().timetz()))  # the deadline day: not yet overdue
     analytics.clear_cache()
     center = make_client()
