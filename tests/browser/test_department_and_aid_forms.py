@@ -72,6 +72,12 @@ def test_the_department_accepts_asks_for_more_and_decides_a_referral(
         "SELECT value_fen, source FROM aid_record WHERE reference = ?", f"referral:{referral_id}"
     ) == [(50_000, "department")]
 
+    # The centre's dashboard with its referral counters, and the overdue list it links to.
+    _as(me, "center", "/analytics")
+    assert me.page.locator("#referrals-open .figure-n").inner_text() == "0"  # decided: closed
+    me.submit("#referrals-overdue a")
+    assert me.page.url.endswith("/referrals/overdue?org=370102")
+
 
 def test_a_birth_is_filed_by_the_liaison_and_approved_by_the_station(
     live_server: LiveServer, phone: Any
