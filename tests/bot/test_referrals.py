@@ -173,3 +173,26 @@ async def test_round_trip_with_escalation_tells_the_applicant_each_step_once(
     assert len(set(referral_texts)) == len(referral_texts)  # each step once
     assert "历下区教育局" in referral_texts[0] and "请提供学籍证明" in referral_texts[2]
     assert "历下区医保局" in referral_texts[4]
+
+
+async def test_escalation_is_once_per_deadline(world: Any, now: datetime) -> None:
+    """Accepting an escalated referral does not escalate it again; a deadline that restarts
+    (the information asked for was supplied) is escalated again once it has passed."""
+    education, station = world.actor("department"), world.actor("station")
+    intake = await make_intake(world)
+    referral_id = await do_refer(
+        station, intake.household_id, to_unit=await _unit("370102D01"), category="education",
+        request="学费困难", now=now,
+    )  # fmt: skip
+    due = found(await Referral.objects().where(Referral.id == referral_id).first()).due_on
+    late = datetime.combine(due + timedelta(days=1), now.timetz())
+    assert await escalate_overdue_referrals(late) == 1
+    await do_accept(education, referral_id, now=late)
+    assert await escalate_overdue_referrals(late + timedelta(days=1)) == 0
+    await do_request_info(education, referral_id, question="请提供学籍证明", now=late)
+    await do_supply_info(station, referral_id, answer="已提供", now=late + timedelta(hours=1))
+    row = found(await Referral.objects().where(Referral.id == referral_id).first())
+    assert row.status == "pending" and row.due_on > due
+    on_new_due = datetime.combine(row.due_on, now.timetz())
+    assert await escalate_overdue_referrals(on_new_due) == 0
+    assert await escalate_overdue_referrals(on_new_due + timedelta(days=1)) == 1

@@ -31,7 +31,7 @@ async def prepare() -> dict[str, Any]:
     household = await household_with_items(world)
     visit_id = await schedule(world, household.household_id)
     items = await items_of(household.household_id)
-    info = {**await role_flows(world, now), **await review_done(world, now)}
+    info = {**await role_flows(world, now)}
     info |= {
         "household_id": household.household_id,
         "file_no": household.file_no,
@@ -83,29 +83,6 @@ async def role_flows(world: Any, now: Any) -> dict[str, Any]:
         "recipient_household_id": active_household,
         "fund_id": fund_id,
     }
-
-
-async def review_done(world: Any, now: Any) -> dict[str, Any]:
-    """A recipient whose periodic review visit the liaison has recorded: the station decides."""
-    import uuid
-
-    from relief_pwa.services.visits import VisitRecord, check_record_visit
-    from relief_pwa.tables import Visit
-    from tests.services.plans_support import recipient
-
-    household = await recipient(world, income_yuan="600", index="70")
-    visit = await (
-        Visit.select(Visit.id)
-        .where((Visit.household == household) & (Visit.kind == "review") & (Visit.status == "scheduled"))
-        .first()
-    )
-    assert visit is not None
-    await check_record_visit(
-        world.actor("liaison"),
-        VisitRecord(client_uuid=str(uuid.uuid4()), findings="入户复核，家庭情况无变化", visit_id=visit["id"]),
-        now=now,
-    )
-    return {"review_visit_id": visit["id"], "review_household_id": household}
 
 
 def main() -> None:
