@@ -124,11 +124,12 @@ async def test_two_worker_processes_share_the_gateway_rate(
     overall = (len(times) - 1) / (times[-1] - times[0])
     print(f"busiest second {busiest(1.0)}, busiest 5 s {busiest(5.0)}, {overall:.2f}/s")
     # Slots are booked 1/RATE s apart on the database's clock for both processes. Each
-    # request's way to the stub adds some milliseconds of jitter, so a one-second window
-    # may catch the edges of RATE + 1 slots; two senders pacing themselves would show
-    # about 2 × RATE.
-    assert busiest(1.0) <= RATE + 1
-    assert busiest(5.0) <= 5 * RATE + 1
+    # request's way to the stub adds some milliseconds of jitter, so a window of one second
+    # catches the edges of RATE + 1 slots (measured: 11 in the busiest second, 51 in the
+    # busiest five, 10.0/s overall); one slack slot more for a loaded machine. Two senders
+    # pacing themselves measured 22, 101 and 15/s.
+    assert busiest(1.0) <= RATE + 2
+    assert busiest(5.0) <= 5 * RATE + 2
     assert overall <= RATE * 1.02
 
     by_phone: dict[str, list[float]] = collections.defaultdict(list)
