@@ -176,3 +176,69 @@ def test_the_permission_doc_lists_every_capability() -> None:
 
     doc = (PACKAGE.parent / "docs" / "permissions.md").read_text(encoding="utf-8")
     assert [c.value for c in Capability if f"`{c.value}`" not in doc] == []
+
+
+# --- jurisdiction through access_* functions ---------------------------------------------
+#
+# Loading a protected row checks the actor's jurisdiction in one named ``access_*`` function
+# (services/access.py). A service that compares org paths itself (``actor.can_see(...)``,
+# ``row["org_path"].startswith(actor.org_path)``) or loads one row by id through the list
+# filter (``.where((X.id == i) & in_scope(...))``) keeps a second copy of the rule. These
+# services have been moved onto the access functions; keep them there.
+
+THROUGH_ACCESS = ("referrals.py", "departments.py", "reviews.py", "change_requests.py")
+_SCOPE_ATTRIBUTES = {"org_path", "unit_path", "owner_path"}
+
+
+def _mentions_scope(node: ast.AST) -> bool:
+    return any(
+        (isinstance(n, ast.Attribute) and n.attr in _SCOPE_ATTRIBUTES)
+        or (isinstance(n, ast.Constant) and n.value in _SCOPE_ATTRIBUTES)
+        for n in ast.walk(node)
+    )
+
+
+def _loads_one_through_in_scope(call: ast.Call) -> bool:
+    inside = [n for arg in call.args for n in ast.walk(arg)]
+    by_id = any(
+        isinstance(n, ast.Compare) and isinstance(n.left, ast.Attribute) and n.left.attr == "id"
+        for n in inside
+    )
+    scoped = any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "in_scope" for n in inside
+    )
+    return by_id and scoped
+
+
+def inline_jurisdiction(source: str) -> list[int]:
+    """Line numbers where a module checks a jurisdiction itself instead of calling access_*."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        name = node.func.attr
+        compares_paths = name == "startswith" and (
+            _mentions_scope(node.func.value) or any(map(_mentions_scope, node.args))
+        )
+        loads_by_id = name == "where" and _loads_one_through_in_scope(node)
+        if name == "can_see" or compares_paths or loads_by_id:
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+@pytest.mark.parametrize("name", THROUGH_ACCESS)
+def test_services_load_protected_rows_through_access_functions(name: str) -> None:
+    path = PACKAGE / "services" / name
+    assert inline_jurisdiction(path.read_text(encoding="utf-8")) == [], f"{name}: use services/access.py"
+
+
+def test_the_inline_jurisdiction_check_catches_violations() -> None:
+    assert inline_jurisdiction("ok = actor.can_see(row['org_path'])\n") == [1]
+    assert inline_jurisdiction("if not row['org_path'].startswith(actor.org_path):\n    pass\n") == [1]
+    assert inline_jurisdiction("ok = path.startswith(actor.unit_path)\n") == [1]
+    assert inline_jurisdiction(
+        "q = Visit.select().where((Visit.id == i) & in_scope(actor, Visit.org_path))\n"
+    ) == [1]
+    # Lists filtered with in_scope and other prefixes stay allowed.
+    assert inline_jurisdiction("q = Visit.select().where(in_scope(actor, Visit.org_path))\n") == []
+    assert inline_jurisdiction("ok = covering.startswith(d.serves_path)\n") == []

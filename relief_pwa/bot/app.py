@@ -77,6 +77,9 @@ def build_application(
     return application
 
 
+SMS_PHONE_GAP_SECONDS = 2.0
+
+
 class BotRuntime:
     """One process's bot: the PTB application, the console transcripts, the outbox worker."""
 
@@ -105,7 +108,11 @@ class BotRuntime:
             console_only=not self.telegram_enabled,
             sms_send=self.sms_gateway.send if self.sms_gateway else None,
             # One SMS per phone every few seconds keeps a phone's messages in order on the handset.
-            sms_pacer=SendPacer(settings.sms_rate_per_second, 2.0),
+            sms_pacer=SendPacer(settings.sms_rate_per_second, SMS_PHONE_GAP_SECONDS),
+            # …and the gateway's rate holds for the whole fleet, not per process (PostgreSQL).
+            sms_shared_pacer=shared_pacer_for("sms", settings.sms_rate_per_second, SMS_PHONE_GAP_SECONDS)
+            if self.sms_gateway
+            else None,
             # Every process's sender shares Telegram's limits through the database (PostgreSQL).
             shared_pacer=shared_pacer_for(
                 "telegram", settings.bot_rate_global_per_second, settings.bot_rate_per_chat_seconds

@@ -144,9 +144,9 @@ async def referral_list(
 
 @get("/referrals/overdue", name="referrals_overdue", opt=needs(C.REFERRALS_OVERDUE_READ))
 async def referral_overdue(
-    request: Request[Any, Any, Any], *, actor: NamedDependency[Actor]
+    request: Request[Any, Any, Any], *, actor: NamedDependency[Actor], org: FromQuery[str] = ""
 ) -> Response[str]:
-    rows = await referrals.list_overdue(actor)
+    rows = await referrals.list_overdue(actor, now=now_of(request), org_code=org[:12])
     return render(request, "departments/overdue.html", {"rows": rows})
 
 
@@ -205,7 +205,7 @@ async def _act(request: Request[Any, Any, Any], actor: Actor, referral_id: int, 
                 actor,
                 referral_id,
                 to_unit=_int(first(form, "to_unit", 12)) or 0,
-                reason=first(form, "reason"),
+                reason=first(form, "refer_on_reason"),
                 version=version,
                 now=now,
             )

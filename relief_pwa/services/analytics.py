@@ -49,6 +49,7 @@ from relief_pwa.services import hooks
 from relief_pwa.services.access import in_scope, valid_id
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
+from relief_pwa.services.referrals import ReferralCounts, count_referrals
 from relief_pwa.services.rules import load_calendar
 from relief_pwa.tables import (
     Application,
@@ -370,6 +371,7 @@ class Dashboard:
     objections: list[ObjectionRow] = field(default_factory=list)
     integrity_open: int | None = None
     child_rows: list[ChildRow] = field(default_factory=list)
+    referrals: ReferralCounts | None = None  # None: the reader does not see referrals
 
     @property
     def states(self) -> dict[str, int]:
@@ -467,7 +469,9 @@ async def _compute_dashboard(
     batches_t = run(_batches(actor, unit, period))
     budgets_t = run(_provider_budgets(actor, unit))
     objections_t = run(_objections(actor, unit, filters, category))
+    referrals_t = run(count_referrals(actor, unit.path, filters.today))
     await asyncio.gather(
+        referrals_t,
         caseload_t,
         received_t,
         decisions_t,
@@ -533,6 +537,7 @@ async def _compute_dashboard(
     board.batches, board.failed_lines, board.failed_fen = batches
     board.visits = visits
     board.objections = objections
+    board.referrals = referrals_t.result()
     board.child_rows = [ChildRow(c, figures[c.path]) for c in children]
     if with_integrity:
         board.integrity_open = await integrity_open(actor, unit, filters.today)

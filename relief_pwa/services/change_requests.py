@@ -33,7 +33,13 @@ from relief_pwa.core.permissions import Capability, roles_with
 from relief_pwa.core.workflow import available_actions
 from relief_pwa.db import write_transaction
 from relief_pwa.services import facts_history, hooks, identifiers
-from relief_pwa.services.access import access_household, in_scope, valid_id
+from relief_pwa.services.access import (
+    access_household,
+    access_household_by_file_no,
+    in_scope,
+    valid_id,
+    within_jurisdiction,
+)
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.household_edit import refuse_duplicate_id
@@ -148,7 +154,7 @@ async def get_change_request(actor: Actor, request_id: int) -> dict[str, Any]:
     row["member_names"] = members
     # The receiving side of a move sees the request but neither the file (until it
     # arrives) nor the decision buttons.
-    row["in_scope"] = actor.can_see(row["org_path"])
+    row["in_scope"] = within_jurisdiction(actor, row["org_path"])
     return row
 
 
@@ -201,8 +207,11 @@ async def _destination(code: str, current_path: str) -> dict[str, Any]:
 
 
 async def _other_household(actor: Actor, file_no: str, household_id: int) -> dict[str, Any]:
-    other = await Household.select().where(Household.file_no == file_no).first()
-    if other is None or not actor.can_see(other["org_path"]) or other["id"] == household_id:
+    try:
+        found: dict[str, Any] | None = (await access_household_by_file_no(actor, file_no)).to_dict()
+    except NotFoundOrForbidden:
+        found = None
+    if found is None or found["id"] == household_id:
         raise ValidationFailed(
             {
                 "other_file_no": DomainError(
@@ -210,12 +219,11 @@ async def _other_household(actor: Actor, file_no: str, household_id: int) -> dic
                 )
             }
         )
-    if not other["is_open"]:
+    if not found["is_open"]:
         raise ValidationFailed(
             {"other_file_no": DomainError(N_("That file is already closed."), field="other_file_no")}
         )
-    result: dict[str, Any] = other
-    return result
+    return found
 
 
 async def do_request_change(
@@ -709,8 +717,11 @@ async def _merge(
     actor: Actor, household: dict[str, Any], other_id: int, on: date, *, now: datetime
 ) -> dict[str, Any]:
     today = local_date(now)
-    other = await Household.select().where(Household.id == other_id).first()
-    if other is None or not other["is_open"] or not actor.can_see(other["org_path"]):
+    try:
+        other = (await access_household(actor, other_id)).to_dict()
+    except NotFoundOrForbidden:
+        other = None
+    if other is None or not other["is_open"]:
         raise DomainError(N_("The other file is closed or out of your area; refuse the request."))
     open_states = await Application.select(Application.id).where(
         (Application.household == other_id) & Application.state.not_in(sorted(_CLOSED_STATES))

@@ -39,7 +39,14 @@ from relief_pwa.core.money import parse_yuan
 from relief_pwa.core.permissions import Capability
 from relief_pwa.db import write_transaction
 from relief_pwa.services import access_log, identifiers
-from relief_pwa.services.access import access_household, in_scope, valid_id
+from relief_pwa.services.access import (
+    access_department_token,
+    access_department_unit,
+    access_household,
+    access_org_unit_by_code,
+    access_own_resource,
+    in_scope,
+)
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.auth import actor_from_rows, jurisdiction_of
@@ -78,11 +85,15 @@ class Department:
         return DepartmentKind(self.kind).label
 
 
-async def list_departments(*, covering: str = "") -> list[Department]:
-    """Active departments, or those serving the org path ``covering`` (a household's)."""
+async def list_departments(*, covering: str = "", within: str = "") -> list[Department]:
+    """Active departments, those serving the org path ``covering`` (a household's), or those
+    attached inside the area ``within`` (an administrator's jurisdiction)."""
+    where = (OrgUnit.level == OrgLevel.DEPARTMENT) & OrgUnit.active.eq(True)
+    if within:
+        where = where & OrgUnit.path.like(f"{within}%")
     rows = await OrgUnit.select(
         OrgUnit.id, OrgUnit.code, OrgUnit.name, OrgUnit.department_kind, OrgUnit.path, OrgUnit.parent.path
-    ).where((OrgUnit.level == OrgLevel.DEPARTMENT) & OrgUnit.active.eq(True))
+    ).where(where)
     found = [
         Department(r["id"], r["code"], r["name"], r["department_kind"], r["path"], r["parent.path"] or "")
         for r in rows
@@ -108,12 +119,12 @@ async def do_create_department(actor: Actor, *, kind: str, parent_code: str, nam
     name = " ".join(name.split())[:100]
     if not name:
         errors["name"] = DomainError(N_("Enter the department's name."), field="name")
-    parent = await OrgUnit.select().where(OrgUnit.code == parent_code.strip()).first()
-    if (
-        parent is None
-        or parent["level"] not in (OrgLevel.CITY, OrgLevel.DISTRICT)
-        or not parent["path"].startswith(actor.org_path)
-    ):
+    parent: OrgUnit | None
+    try:
+        parent = await access_org_unit_by_code(actor, parent_code)
+    except NotFoundOrForbidden:
+        parent = None
+    if parent is None or parent.level not in (OrgLevel.CITY, OrgLevel.DISTRICT):
         errors["parent_code"] = DomainError(
             N_("A department is attached to the city or a district of your area."), field="parent_code"
         )
@@ -122,18 +133,17 @@ async def do_create_department(actor: Actor, *, kind: str, parent_code: str, nam
     assert parent is not None
     async with write_transaction(OrgUnit._meta.db):
         taken = {
-            r["code"]
-            for r in await OrgUnit.select(OrgUnit.code).where(OrgUnit.code.like(f"{parent['code']}D%"))
+            r["code"] for r in await OrgUnit.select(OrgUnit.code).where(OrgUnit.code.like(f"{parent.code}D%"))
         }
-        number = next(n for n in range(1, 1000) if f"{parent['code']}D{n:02d}" not in taken)
-        code = f"{parent['code']}D{number:02d}"
+        number = next(n for n in range(1, 1000) if f"{parent.code}D{n:02d}" not in taken)
+        code = f"{parent.code}D{number:02d}"
         row = OrgUnit(
             code=code,
             name=name,
             level=OrgLevel.DEPARTMENT,
-            parent=parent["id"],
-            path=f"{parent['path']}{code}/",
-            area_type=parent["area_type"],
+            parent=parent.id,
+            path=f"{parent.path}{code}/",
+            area_type=parent.area_type,
             department_kind=kind,
         )
         await row.save()
@@ -144,7 +154,7 @@ async def do_create_department(actor: Actor, *, kind: str, parent_code: str, nam
             row.id,
             org_path=row.path,
             now=now,
-            after={"code": code, "name": name, "kind": kind, "parent": parent["code"]},
+            after={"code": code, "name": name, "kind": kind, "parent": parent.code},
         )
     return int(row.id)
 
@@ -450,9 +460,10 @@ async def record_relief(
         existing = await AidRecord.select(AidRecord.id).where(AidRecord.reference == reference).first()
         return int(existing["id"]) if existing else 0
     if resource_id is not None:
-        resource = await Resource.select().where(Resource.id == resource_id).first()
-        if resource is None or not actor.unit_path or not resource["org_path"].startswith(actor.unit_path):
-            raise DomainError(N_("Choose one of your department's resources."), field="resource_id")
+        try:
+            resource = await access_own_resource(actor, resource_id)
+        except NotFoundOrForbidden:
+            raise DomainError(N_("Choose one of your department's resources."), field="resource_id") from None
         total, reserved = resource["budget_total_fen"], resource["budget_reserved_fen"]
         if total is not None and reserved + value_fen > total:
             raise DomainError(N_("The resource's budget does not cover this amount."), field="amount")
@@ -559,7 +570,7 @@ class DepartmentAdmin:
 
 async def list_department_admin(actor: Actor) -> list[DepartmentAdmin]:
     require(actor, Capability.DEPARTMENTS_MANAGE)
-    departments = [d for d in await list_departments() if d.path.startswith(actor.org_path)]
+    departments = await list_departments(within=actor.org_path)
     tokens = await DepartmentToken.select().order_by(DepartmentToken.id)
     return [
         DepartmentAdmin(
@@ -598,9 +609,7 @@ async def _api_account(unit: dict[str, Any], now: datetime) -> int:
 async def do_create_token(actor: Actor, department_id: int, *, label: str, now: datetime) -> str:
     """A new API token for a department; returns it once (only its hash is stored)."""
     require(actor, Capability.DEPARTMENTS_MANAGE)
-    unit = await OrgUnit.select().where(OrgUnit.id == valid_id(department_id)).first()
-    if unit is None or unit["level"] != OrgLevel.DEPARTMENT or not unit["path"].startswith(actor.org_path):
-        raise NotFoundOrForbidden()
+    unit = (await access_department_unit(actor, department_id)).to_dict()
     token = "dept_" + secrets.token_urlsafe(32)
     async with write_transaction(DepartmentToken._meta.db):
         staff_id = await _api_account(unit, now)
@@ -628,15 +637,7 @@ async def do_create_token(actor: Actor, department_id: int, *, label: str, now: 
 async def do_revoke_token(actor: Actor, token_id: int, *, now: datetime) -> None:
     require(actor, Capability.DEPARTMENTS_MANAGE)
     async with write_transaction(DepartmentToken._meta.db):
-        row = (
-            await DepartmentToken.select(
-                DepartmentToken.id, DepartmentToken.revoked_at, DepartmentToken.org_unit.path
-            )
-            .where(DepartmentToken.id == valid_id(token_id))
-            .first()
-        )
-        if row is None or not row["org_unit.path"].startswith(actor.org_path):
-            raise NotFoundOrForbidden()
+        row = await access_department_token(actor, token_id)
         if row["revoked_at"] is not None:
             return
         await DepartmentToken.update({DepartmentToken.revoked_at: now}).where(DepartmentToken.id == token_id)

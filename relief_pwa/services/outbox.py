@@ -30,9 +30,11 @@ per-chat gap (default 1 s). On PostgreSQL every sender of every process (each
 app process and each ``relief-pwa worker`` runs one) reserves its slot in the
 database (:class:`SharedPacer`: one atomic ``UPDATE`` of a ``send_slot`` row
 and an upsert of the chat's ``chat_send_slot``, timed by the database server's
-clock), so any number of them together stay within Telegram's limits. On
+clock), so any number of them together stay within Telegram's limits. SMS
+have a slot row of their own (``sms``, the gateway's rate; a phone's lane is
+its chat), so the fleet together stays within the gateway's rate too. On
 SQLite there is one process, and a :class:`~relief_pwa.core.ratelimit.SendPacer`
-paces it in memory.
+paces each channel in memory.
 """
 
 from __future__ import annotations
@@ -421,10 +423,12 @@ class OutboxWorker:
         sms_send: SmsSendFn | None = None,
         sms_pacer: SendPacer | None = None,
         shared_pacer: SharedPacer | None = None,
+        sms_shared_pacer: SharedPacer | None = None,
     ) -> None:
         self._backoff_base = backoff_base
         self._sms_send = sms_send
         self._sms_pacer = sms_pacer or SendPacer(20.0, 1.0)
+        self._sms_shared = sms_shared_pacer
         self._sms_pace_lock = asyncio.Lock()
         self._shared = shared_pacer
         self._pace_lock = asyncio.Lock()
@@ -522,24 +526,29 @@ class OutboxWorker:
             if time.monotonic() - last_forget > 60:
                 self._pacer.forget_idle(time.monotonic())
                 last_forget = time.monotonic()
-                if self._shared is not None:
+                shared = self._shared or self._sms_shared  # both keep their gaps in chat_send_slot
+                if shared is not None:
                     try:
-                        await self._shared.forget_idle()
+                        await shared.forget_idle()
                     except Exception:
                         log.warning("outbox: could not forget idle chats", exc_info=True)
 
+    @staticmethod
+    async def _wait_shared(shared: SharedPacer, chat_id: int) -> None:
+        # The slot is booked in the database for every process; wait for it here. A sender
+        # that wakes well after its slot (a stalled process) gives it up and books again
+        # rather than send into the slots of the senders that woke on time.
+        for attempt in range(LATE_REBOOKS + 1):
+            delay = await shared.reserve(chat_id, rebook=attempt > 0)
+            planned = time.monotonic() + max(0.0, delay)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if time.monotonic() - planned <= shared.interval:
+                return
+
     async def _wait_turn(self, chat_id: int) -> None:
         if self._shared is not None:
-            # The slot is booked in the database for every process; wait for it here. A sender
-            # that wakes well after its slot (a stalled process) gives it up and books again
-            # rather than send into the slots of the senders that woke on time.
-            for attempt in range(LATE_REBOOKS + 1):
-                delay = await self._shared.reserve(chat_id, rebook=attempt > 0)
-                planned = time.monotonic() + max(0.0, delay)
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                if time.monotonic() - planned <= self._shared.interval:
-                    return
+            await self._wait_shared(self._shared, chat_id)
             return
         # Wait for the chat's own gap first, without holding up other chats…
         while (wait := self._pacer.chat_wait(chat_id, time.monotonic())) > 0:  # noqa: ASYNC110 - a timed gap
@@ -603,6 +612,27 @@ class OutboxWorker:
             await mark_sent(row.id, self._clock.now())
             self.sent += 1
 
+    async def _wait_sms_turn(self, lane: int) -> None:
+        if self._sms_shared is not None:
+            await self._wait_shared(self._sms_shared, lane)
+            return
+        while (wait := self._sms_pacer.chat_wait(lane, time.monotonic())) > 0:  # noqa: ASYNC110 - a timed gap
+            await asyncio.sleep(wait)
+        async with self._sms_pace_lock:
+            delay = self._sms_pacer.reserve(lane, time.monotonic())
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._sms_pacer.started(lane, time.monotonic())
+
+    async def _hold_back_sms(self, seconds: float) -> None:
+        """The gateway said "retry after": no SMS sender (of any process, on PostgreSQL) sends before."""
+        self._sms_pacer.pause(time.monotonic() + seconds)
+        if self._sms_shared is not None:
+            try:
+                await self._sms_shared.pause(seconds)
+            except Exception:
+                log.warning("outbox: could not share an SMS pause", exc_info=True)
+
     async def _deliver_sms(self, row: Claimed) -> None:
         """One SMS row through the gateway: its own pacing, Retry-After, backoff; never Telegram's slots."""
         now = self._clock.now()
@@ -615,17 +645,15 @@ class OutboxWorker:
         if target is None:
             await mark_status(row.id, "opted_out", "the phone opted out of SMS")
             return
-        while (wait := self._sms_pacer.chat_wait(row.chat_id, time.monotonic())) > 0:  # noqa: ASYNC110 - a timed gap
-            await asyncio.sleep(wait)
-        async with self._sms_pace_lock:
-            delay = self._sms_pacer.reserve(row.chat_id, time.monotonic())
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self._sms_pacer.started(row.chat_id, time.monotonic())
+        try:
+            await self._wait_sms_turn(row.chat_id)
+        except Exception:  # the slot could not be booked: the lease brings the row back later
+            log.exception("outbox: could not book an SMS send slot for message %s", row.id)
+            return
         try:
             await self._sms_send(row.id, target, row.text)
         except SmsRetryAfter as exc:
-            self._sms_pacer.pause(time.monotonic() + exc.seconds)
+            await self._hold_back_sms(exc.seconds)
             self.retried += 1
             await reschedule(row.id, self._clock.now() + timedelta(seconds=exc.seconds), str(exc))
         except SmsRefused as exc:

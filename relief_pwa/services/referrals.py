@@ -31,8 +31,14 @@ from relief_pwa.core.i18n import N_
 from relief_pwa.core.permissions import Capability
 from relief_pwa.core.rules import working_deadline
 from relief_pwa.db import write_transaction
-from relief_pwa.services import departments
-from relief_pwa.services.access import access_application, access_household, in_scope, valid_id
+from relief_pwa.services import access, departments
+from relief_pwa.services.access import (
+    access_application,
+    access_household,
+    access_org_unit_by_code,
+    in_scope,
+    within_jurisdiction,
+)
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.notices import queue_referral_step
@@ -45,6 +51,8 @@ TEXT_MAX = 2000
 OPEN = (S.PENDING.value, S.ACCEPTED.value, S.INFO_REQUESTED.value, S.ESCALATED.value)
 _ANSWERABLE = (S.PENDING.value, S.ACCEPTED.value, S.ESCALATED.value)
 _OVERDUE_CAN_BE = (S.PENDING.value, S.ACCEPTED.value)
+# An escalated referral still waits for the department: it stays past its deadline.
+_PAST_DUE_CAN_BE = (*_OVERDUE_CAN_BE, S.ESCALATED.value)
 
 
 def _clean(text: str) -> str:
@@ -61,15 +69,7 @@ async def _due_on(today: date) -> date:
 async def access_referral(actor: Actor, referral_id: int) -> Referral:
     """A referral the actor may see: a department sees those sent to it, others their area's."""
     require(actor, Capability.REFERRAL_READ)
-    row = await Referral.objects().where(Referral.id == valid_id(referral_id)).first()
-    if row is None:
-        raise NotFoundOrForbidden()
-    if actor.department_kind:
-        if row.to_unit != actor.org_unit_id:
-            raise NotFoundOrForbidden()
-    elif not actor.org_path or not row.org_path.startswith(actor.org_path):
-        raise NotFoundOrForbidden()
-    return row
+    return await access.access_referral(actor, referral_id)
 
 
 def _scope(actor: Actor) -> Any:
@@ -103,10 +103,54 @@ async def list_referrals(actor: Actor, *, open_only: bool = True, limit: int = 3
     return await _rows(where, limit)
 
 
-async def list_overdue(actor: Actor, *, limit: int = 300) -> list[dict[str, Any]]:
-    """Escalated referrals of the centre's area."""
+def _past_deadline(today: date) -> Any:
+    """Still waiting for the department's answer, and its deadline has passed."""
+    return Referral.status.is_in(list(_PAST_DUE_CAN_BE)) & (Referral.due_on < today)
+
+
+async def list_overdue(
+    actor: Actor, *, now: datetime, org_code: str = "", limit: int = 300
+) -> list[dict[str, Any]]:
+    """The referrals of the centre's area (or of one of its units, ``org_code``) past their
+    deadline without an answer: the escalated ones, and those the daily task has not reached yet."""
     require(actor, Capability.REFERRALS_OVERDUE_READ)
-    return await _rows(in_scope(actor, Referral.org_path) & (Referral.status == S.ESCALATED.value), limit)
+    where = in_scope(actor, Referral.org_path) & _past_deadline(local_date(now))
+    if org_code:
+        unit = await access_org_unit_by_code(actor, org_code)
+        where = where & Referral.org_path.like(f"{unit.path}%")
+    return await _rows(where, limit)
+
+
+@dataclass(frozen=True)
+class ReferralCounts:
+    """The referrals of an area a dashboard shows: still open, past their deadline, escalated."""
+
+    open: int
+    overdue: int
+    escalated: int
+
+
+async def count_referrals(actor: Actor, unit_path: str, today: date) -> ReferralCounts | None:
+    """Counts for the dashboard of the unit at ``unit_path`` (within the actor's area); None
+    for a reader who may not see referrals."""
+    if not actor.can(Capability.REFERRAL_READ):
+        return None
+    if not within_jurisdiction(actor, unit_path):
+        raise NotFoundOrForbidden()
+    # One statement for the three figures (the dashboard's statement budget).
+    rows = await Referral.raw(
+        "SELECT status, CASE WHEN due_on < {} THEN 1 ELSE 0 END AS late, COUNT(*) AS n FROM referral "
+        "WHERE org_path LIKE {} AND status IN ({}, {}, {}, {}) GROUP BY status, late",
+        today,
+        f"{unit_path}%",
+        *OPEN,
+    )
+    counts = {(r["status"], int(r["late"])): int(r["n"]) for r in rows}
+    return ReferralCounts(
+        open=sum(counts.values()),
+        overdue=sum(n for (status, late), n in counts.items() if late and status in _PAST_DUE_CAN_BE),
+        escalated=sum(n for (status, _late), n in counts.items() if status == S.ESCALATED.value),
+    )
 
 
 async def list_for_household(actor: Actor, household_id: int) -> list[dict[str, Any]]:
@@ -462,14 +506,13 @@ async def do_refer_on(
     """Pass a referral on to another department (this one ends as referred_on)."""
     reason = _clean(reason)
     if not reason:
-        raise DomainError(N_("Say why another department should handle it."), field="reason")
+        # Its own field: the decision's reasons stand on the same page.
+        raise DomainError(N_("Say why another department should handle it."), field="refer_on_reason")
     async with write_transaction(Referral._meta.db):
         row = await _for_answer(actor, referral_id, version, _ANSWERABLE)
         if to_unit == row.to_unit:
             raise DomainError(N_("Choose another department."), field="to_unit")
-        household = await Household.objects().where(Household.id == row.household).first()
-        if household is None:
-            raise NotFoundOrForbidden()
+        household = await access_household(actor, row.household)
         new = await _insert(
             actor,
             household,
@@ -523,8 +566,10 @@ async def _centre_of(org_path: str) -> int | None:
 
 
 async def escalate_overdue_referrals(now: datetime) -> int:
-    """Escalate, once, every referral not answered by its deadline: status escalated, the
-    district centre named (its overdue list), audited, and the applicant told."""
+    """Escalate, once per deadline, every referral not answered by it: status escalated, the
+    district centre named (its overdue list), audited, and the applicant told. A referral the
+    department accepted after its escalation is not escalated again; one whose deadline
+    restarted (information supplied) may be, after the new deadline."""
     today = local_date(now)
     ids = [
         r["id"]
@@ -538,6 +583,9 @@ async def escalate_overdue_referrals(now: datetime) -> int:
             for row in await Referral.objects().where(
                 Referral.id.is_in(ids[start : start + 200]) & Referral.status.is_in(list(_OVERDUE_CAN_BE))
             ):
+                if row.escalated_at is not None and local_date(row.escalated_at) > row.due_on:
+                    # Escalated for this deadline already, then accepted: the centre knows.
+                    continue
                 before = row.status
                 row.status = S.ESCALATED.value
                 row.escalated_at = now

@@ -30,7 +30,7 @@ from relief_pwa.core.permissions import Capability
 from relief_pwa.core.reviews import ReviewFacts, gradual_exit_applies, proposed_amount
 from relief_pwa.db import advisory_xact_lock, write_transaction
 from relief_pwa.services import plans
-from relief_pwa.services.access import in_scope
+from relief_pwa.services.access import access_visit_row, in_scope
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.applications import do_transition
 from relief_pwa.services.audit import record_event
@@ -155,13 +155,12 @@ class ReviewDecisionView:
 
 async def get_review_decision(actor: Actor, visit_id: int, *, now: datetime) -> ReviewDecisionView | None:
     """What the review visit page shows about the decision (None: not a review visit)."""
-    visit = (
-        await Visit.select(Visit.id, Visit.kind, Visit.status, Visit.application, Visit.household)
-        .where((Visit.id == visit_id) & in_scope(actor, Visit.org_path))
-        .first()
-    )
+    try:
+        visit = await access_visit_row(actor, visit_id)
+    except NotFoundOrForbidden:
+        return None
     application_id = await _reviewed_application(visit)
-    if visit is None or application_id is None:
+    if application_id is None:
         return None
     application = await Application.select().where(Application.id == application_id).first()
     assert application is not None
@@ -225,9 +224,9 @@ async def do_decide_review(
     engine = ReviewDecision._meta.db
     async with write_transaction(engine):
         await advisory_xact_lock(engine, f"review-decision:{visit_id}")
-        visit = await Visit.select().where((Visit.id == visit_id) & in_scope(actor, Visit.org_path)).first()
+        visit = await access_visit_row(actor, visit_id)
         reviewed = await _reviewed_application(visit)
-        if visit is None or reviewed is None:
+        if reviewed is None:
             raise NotFoundOrForbidden()
         earlier = await ReviewDecision.select().where(ReviewDecision.visit == visit_id).first()
         if earlier is not None:

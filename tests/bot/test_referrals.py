@@ -116,9 +116,14 @@ async def test_round_trip_with_escalation_tells_the_applicant_each_step_once(
     assert await escalate_overdue_referrals(after_due + timedelta(days=1)) == 0
     new = found(await Referral.objects().where(Referral.id == new_id).first())
     assert new.status == "escalated" and new.escalated_to == world.units["370102"]
-    assert [r["id"] for r in await list_overdue(world.actor("center"))] == [new_id]
-    assert await list_overdue(world.actor("center_b")) == []
+    assert [r["id"] for r in await list_overdue(world.actor("center"), now=after_due)] == [new_id]
+    assert await list_overdue(world.actor("center_b"), now=after_due) == []
     assert "escalate_referrals" in {t.name for t in registered_tasks()}
+
+    # The department takes it up late: still past its deadline, but the centre was told once.
+    await do_accept(medical, new_id, now=after_due)
+    assert await escalate_overdue_referrals(after_due + timedelta(days=2)) == 0
+    assert [r["id"] for r in await list_overdue(world.actor("center"), now=after_due)] == [new_id]
 
     # The department still decides; granted relief is recorded as aid.
     await do_decide(medical, new_id, decision="granted", reason="纳入医疗救助", amount="800", now=after_due)
@@ -141,6 +146,7 @@ async def test_round_trip_with_escalation_tells_the_applicant_each_step_once(
         "referral.create",
         "referral.refer_on",
         "referral.escalate",
+        "referral.accept",
         "referral.decide",
     ]
 
@@ -160,9 +166,33 @@ async def test_round_trip_with_escalation_tells_the_applicant_each_step_once(
         "referral_info_supplied",
         "referral_referred_on",
         "referral_escalated",
+        "referral_accepted",
         "referral_granted",
     ]
     referral_texts = texts[-len(referral_kinds) :]
     assert len(set(referral_texts)) == len(referral_texts)  # each step once
     assert "历下区教育局" in referral_texts[0] and "请提供学籍证明" in referral_texts[2]
     assert "历下区医保局" in referral_texts[4]
+
+
+async def test_escalation_is_once_per_deadline(world: Any, now: datetime) -> None:
+    """Accepting an escalated referral does not escalate it again; a deadline that restarts
+    (the information asked for was supplied) is escalated again once it has passed."""
+    education, station = world.actor("department"), world.actor("station")
+    intake = await make_intake(world)
+    referral_id = await do_refer(
+        station, intake.household_id, to_unit=await _unit("370102D01"), category="education",
+        request="学费困难", now=now,
+    )  # fmt: skip
+    due = found(await Referral.objects().where(Referral.id == referral_id).first()).due_on
+    late = datetime.combine(due + timedelta(days=1), now.timetz())
+    assert await escalate_overdue_referrals(late) == 1
+    await do_accept(education, referral_id, now=late)
+    assert await escalate_overdue_referrals(late + timedelta(days=1)) == 0
+    await do_request_info(education, referral_id, question="请提供学籍证明", now=late)
+    await do_supply_info(station, referral_id, answer="已提供", now=late + timedelta(hours=1))
+    row = found(await Referral.objects().where(Referral.id == referral_id).first())
+    assert row.status == "pending" and row.due_on > due
+    on_new_due = datetime.combine(row.due_on, now.timetz())
+    assert await escalate_overdue_referrals(on_new_due) == 0
+    assert await escalate_overdue_referrals(on_new_due + timedelta(days=1)) == 1

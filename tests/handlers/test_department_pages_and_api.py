@@ -208,3 +208,34 @@ async def test_openapi_schema_documents_the_api(client: Any, db: Any) -> None:
     paths = response.json()["paths"]
     assert set(paths) == {f"{API}/households", f"{API}/households/{{household_id}}", f"{API}/referrals"}
     assert response.json()["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+async def test_refer_on_asks_for_its_own_reason(
+    make_client: Any, world: Any, city: dict[str, int], now: Any
+) -> None:
+    await do_create_department(
+        SYSTEM_ACTOR, kind="medical_insurance", parent_code="370102", name="历下区医保局", now=now
+    )
+    referral_id = await do_refer(
+        world.actor("station"), city["without_child"], to_unit=await _unit("370102D01"),
+        category="education", request="学费困难", now=now,
+    )  # fmt: skip
+    bureau = make_client()
+    await bureau.login("department")
+    page = await bureau.get(f"/referrals/{referral_id}")
+    assert page.text.count('id="f-reason"') == 1  # the decision's; refer-on has a field of its own
+    token = await bureau.ensure_csrf()
+    form = {"_csrf_token": token, "to_unit": str(await _unit("370102D02"))}
+    refused = await bureau.post(f"/referrals/{referral_id}/refer-on", data={**form, "refer_on_reason": " "})
+    assert refused.status_code == 422
+    assert (
+        'id="f-refer_on_reason"' in refused.text
+        and 'aria-describedby="refer_on_reason-error"' in refused.text
+    )
+    assert 'aria-describedby="reason-error"' not in refused.text  # the decision's field is untouched
+    sent = await bureau.post(
+        f"/referrals/{referral_id}/refer-on", data={**form, "refer_on_reason": "属医疗救助"}
+    )
+    assert sent.status_code == 303
+    row = found(await Referral.objects().where(Referral.id == referral_id).first())
+    assert row.status == "referred_on" and row.reason == "属医疗救助"

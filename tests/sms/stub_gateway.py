@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,7 +96,8 @@ class StubGateway:
     ) -> tuple[int, dict[str, str], dict[str, Any]] | None:
         payload = json.loads(body or b"{}")
         key = headers.get("idempotency-key", "")
-        self.attempts.append({"key": key, **payload})
+        # "at": when the request arrived, on this process's monotonic clock (rate checks).
+        self.attempts.append({"key": key, **payload, "at": time.monotonic()})
         if headers.get("authorization") != f"Bearer {self.key}":
             return 401, {}, {"error": "unauthorized"}
         if not key or key != payload.get("message_id"):
