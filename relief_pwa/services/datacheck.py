@@ -44,11 +44,20 @@ from relief_pwa.core.money import format_yuan
 from relief_pwa.core.permissions import Capability
 from relief_pwa.core.scoring import add_months
 from relief_pwa.db import advisory_xact_lock, is_sqlite, write_transaction
-from relief_pwa.services import hooks, identifiers
+from relief_pwa.services import identifiers
 from relief_pwa.services.access import access_application, access_household, in_scope, valid_id
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
-from relief_pwa.services.audit import record_event
-from relief_pwa.services.bulk_scoring import district_code_of
+from relief_pwa.services.audit import EventDraft, record_event, record_events
+from relief_pwa.services.bulk_scoring import (
+    Lookback,
+    Query,
+    assemble_city,
+    bulk_allocation,
+    district_code_of,
+    fact_queries,
+    households_query,
+    score_rows,
+)
 from relief_pwa.services.facts_history import Source
 from relief_pwa.services.rules import load_calendar
 from relief_pwa.services.standards import load_standards
@@ -642,24 +651,31 @@ async def _apply_results(
             "status": status,
         },
     )
-    # The households whose file changed: one audit event each (the file's history); where
-    # the facts changed, their listeners (the relief index) once.
+    # The households whose file changed: one audit event each (the file's history), chained
+    # in one go; where the facts changed, their relief index and ranks, in bulk.
     warned: dict[int, list[str]] = defaultdict(list)
     for w in warnings:
         warned[int(w[0])].append(str(w[4]))
-    for household_id in sorted(changed_households):
-        await record_event(
-            actor,
-            "datacheck.result",
-            "household",
-            household_id,
-            org_path=str(households[household_id]["org_path"]),
-            now=now,
-            household_id=household_id,
-            after={"agency": agency.value, "batch_id": batch["id"], "warnings": warned.get(household_id, [])},
-        )
-        if household_id in ledger_changed:
-            await hooks.household_changed(household_id, trigger="data_check", now=now)
+    await record_events(
+        actor,
+        [
+            EventDraft(
+                "datacheck.result",
+                "household",
+                household_id,
+                str(households[household_id]["org_path"]),
+                household_id=household_id,
+                after={
+                    "agency": agency.value,
+                    "batch_id": batch["id"],
+                    "warnings": warned.get(household_id, []),
+                },
+            )
+            for household_id in sorted(changed_households)
+        ],
+        now=now,
+    )
+    await rescore_households(sorted(ledger_changed), trigger="data_check", now=now)
     return ImportResult(
         int(batch["id"]),
         agency,
@@ -671,6 +687,99 @@ async def _apply_results(
         len(flagged),
         status,
     )
+
+
+RESCORE_CHUNK = 2_000  # households re-scored per round of queries
+_SPAN = "household >= {} AND household <= {}"  # how bulk_scoring.fact_queries selects a span
+
+
+def _narrowed(queries: list[Query], ids: list[int], sqlite: bool) -> list[Query]:
+    """The fact queries of households low…high narrowed to ``ids`` (the few that changed,
+    not every household between them); a query not in the expected shape is kept as it
+    is and its rows are filtered by the caller."""
+    value: Any = json.dumps(ids) if sqlite else ids
+    predicate = (
+        "household IN (SELECT value FROM json_each({}))" if sqlite else "household = ANY({}::integer[])"
+    )
+    narrowed: list[Query] = []
+    for sql, args in queries:
+        if sql.count(_SPAN) == 1 and sql.index(_SPAN) <= sql.index("{}"):
+            narrowed.append((sql.replace(_SPAN, predicate), (value, *args[2:])))
+        else:
+            narrowed.append((sql, args))
+    return narrowed
+
+
+async def rescore_households(household_ids: Sequence[int], *, trigger: str, now: datetime) -> int:
+    """Recompute the relief index of these households together and move their stored ranks:
+    what the per-household listener of ``hooks.household_changed`` does for one (the same
+    facts, model, standards and records; a household whose facts did not change keeps its
+    latest record), in a few statements. Runs inside the caller's write transaction.
+
+    The relief index is the only listener of household changes that a data-check result
+    concerns (services/wiring.py); a new one must be called here too.
+    """
+    from relief_pwa.services.rank_store import sync_households
+    from relief_pwa.services.scoring import RawSql, _bulk_write, get_active_model
+
+    ids = sorted(set(household_ids))
+    if not ids:
+        return 0
+    today = local_date(now)
+    model = await get_active_model(now=now)
+    standards = await load_standards()
+    lookback = Lookback.for_models([model], today)
+    q = RawSql()
+    written = 0
+    for start in range(0, len(ids), RESCORE_CHUNK):
+        span = ids[start : start + RESCORE_CHUNK]
+        wanted = set(span)
+        if not q.sqlite:  # serialise with single recomputations of these households
+            await q.fetch(
+                "SELECT id FROM household WHERE id = ANY({}::integer[]) ORDER BY id FOR UPDATE", span
+            )
+        with bulk_allocation():
+            sql, args = households_query(q, after_id=span[0] - 1, last_id=span[-1], only_open=False)
+            households = [h for h in await q.fetch(sql, *args) if int(h[0]) in wanted]
+            if not households:
+                continue
+            facts = [
+                [r for r in await q.fetch(fsql, *fargs) if int(r[0]) in wanted]
+                for fsql, fargs in _narrowed(
+                    fact_queries(q, span[0], span[-1], today, lookback), span, q.sqlite
+                )
+            ]
+            city = assemble_city(households, facts, as_of=today)
+            rows = score_rows(city, model, standards, now=now, trigger=trigger, sqlite=q.sqlite)
+        unchanged = await _unchanged(q, rows.records, model.version, today)
+        if unchanged:
+            rows = rows._replace(
+                records=[r for r in rows.records if int(r[0]) not in unchanged],
+                updates=[u for u in rows.updates if int(u[3]) not in unchanged],
+            )
+        if rows.records:
+            await _bulk_write(rows)
+            written += len(rows.records)
+    await sync_households(ids)
+    return written
+
+
+async def _unchanged(q: Any, records: list[tuple[Any, ...]], version: str, today: date) -> set[int]:
+    """Households whose latest index record already holds this snapshot, model and day
+    (a recomputation would only repeat it)."""
+    if not records:
+        return set()
+    digests = {int(r[0]): r[8] for r in records}  # RECORD_COLUMNS: household … snapshot_digest
+    ids = sorted(digests)
+    marks = ", ".join("{}" for _ in ids)
+    latest: dict[int, tuple[str, str, str]] = {}
+    for hid, digest, model_version, as_of in await q.fetch(
+        f"SELECT {q.num('household')}, snapshot_digest, model_version, {q.text('as_of')}"  # noqa: S608  (placeholders only)
+        f" FROM index_record WHERE household IN ({marks}) ORDER BY household, computed_at, id",
+        *ids,
+    ):
+        latest[int(hid)] = (str(digest), str(model_version), str(as_of)[:10])
+    return {hid for hid, digest in digests.items() if latest.get(hid) == (digest, version, today.isoformat())}
 
 
 def _verification(
