@@ -32,6 +32,8 @@ from relief_pwa.core.datacheck import (
     ParsedResults,
     ResultRow,
     RowProblem,
+    agencies_text,
+    covered_agencies,
     exclusion_warnings,
     parse_result_rows,
 )
@@ -107,17 +109,26 @@ def _dump(value: Any) -> str:
 # --- authorisation ----------------------------------------------------------------------------
 
 
+DOCUMENT_REF_MAX = 200
+REVOKE_MIN_LENGTH = 4
+
+
 async def do_record_authorisation(
     actor: Actor,
     household_id: int,
     *,
     authorised_on: date,
     application_id: int | None = None,
+    signed_by: int | None = None,
+    agencies: Iterable[Agency] = (),
+    document_ref: str = "",
     now: datetime,
 ) -> int:
     """Record that the applicant authorised data checks (signed form), for an application or,
-    without one, for the household's periodic re-checks. Audited."""
-    require(actor, Capability.DATACHECK_REQUEST)
+    without one, for the household's periodic re-checks: who signed (a member of the
+    household), the day, the agencies it covers (none chosen: every agency) and where the
+    signed form's photo or scan is kept. Audited (the member's row id, never an identifier)."""
+    require(actor, Capability.DATACHECK_AUTHORISE)
     household = await access_household(actor, household_id)
     if application_id is not None:
         application = await access_application(actor, application_id)
@@ -125,6 +136,22 @@ async def do_record_authorisation(
             raise NotFoundOrForbidden()
     if authorised_on > local_date(now):
         raise DomainError(N_("The date cannot be in the future."), field="authorised_on")
+    document_ref = document_ref.strip()
+    if len(document_ref) > DOCUMENT_REF_MAX:
+        raise DomainError(N_("At most {maximum} characters."), field="document_ref", maximum=DOCUMENT_REF_MAX)
+    if signed_by is not None:
+        signer = (
+            await Member.select(Member.id)
+            .where(
+                (Member.id == valid_id(signed_by))
+                & (Member.household == household.id)
+                & Member.active.eq(True)
+            )
+            .first()
+        )
+        if signer is None:
+            raise DomainError(N_("Choose the member of the household who signed."), field="signed_by")
+    scope = agencies_text(agencies)
     async with write_transaction(_engine()):
         row = DataCheckConsent(
             household=household.id,
@@ -134,6 +161,9 @@ async def do_record_authorisation(
             authorised_on=authorised_on,
             recorded_by=actor.staff_id,
             recorded_at=now,
+            signed_by=signed_by,
+            agencies=scope,
+            document_ref=document_ref,
         )
         await row.save()
         await record_event(
@@ -144,31 +174,143 @@ async def do_record_authorisation(
             org_path=household.org_path,
             now=now,
             household_id=household.id,
-            after={"application_id": application_id, "authorised_on": authorised_on.isoformat()},
+            after={
+                "application_id": application_id,
+                "authorised_on": authorised_on.isoformat(),
+                "signed_by_member": signed_by,
+                "agencies": scope.split(",") if scope else "all",
+                "document_ref": bool(document_ref),
+            },
         )
     return int(row.id)
 
 
+async def do_revoke_authorisation(actor: Actor, consent_id: int, *, reason: str, now: datetime) -> bool:
+    """The applicant withdrew the authorisation: from now on no check covered only by it goes
+    out (export skips it, re-checks are not queued). Audited with the reason; revoking
+    again changes nothing (returns False)."""
+    require(actor, Capability.DATACHECK_AUTHORISE)
+    reason = reason.strip()
+    if len(reason) < REVOKE_MIN_LENGTH or len(reason) > WAIVER_MAX_LENGTH:
+        raise DomainError(
+            N_("Give the reason in {minimum} to {maximum} characters."),
+            field="reason",
+            minimum=REVOKE_MIN_LENGTH,
+            maximum=WAIVER_MAX_LENGTH,
+        )
+    found = await DataCheckConsent.select(DataCheckConsent.household).where(
+        DataCheckConsent.id == valid_id(consent_id)
+    )
+    if not found:
+        raise NotFoundOrForbidden()
+    household = await access_household(actor, found[0]["household"])
+    async with write_transaction(_engine()):
+        await advisory_xact_lock(_engine(), f"datacheck-consent:{consent_id}")
+        row = await DataCheckConsent.select().where(DataCheckConsent.id == consent_id).first()
+        if row is None or row["revoked_at"] is not None:
+            return False
+        await DataCheckConsent.update(
+            {
+                DataCheckConsent.authorised: False,
+                DataCheckConsent.revoked_at: now,
+                DataCheckConsent.revoked_by: actor.staff_id,
+                DataCheckConsent.revoke_reason: reason,
+            }
+        ).where(DataCheckConsent.id == consent_id)
+        await record_event(
+            actor,
+            "datacheck.revoke",
+            "datacheck_consent",
+            consent_id,
+            org_path=household.org_path,
+            now=now,
+            household_id=household.id,
+            before={"authorised": True},
+            after={"authorised": False, "reason": reason[:500]},
+        )
+    return True
+
+
+_CONSENT_COLUMNS = (
+    DataCheckConsent.id,
+    DataCheckConsent.application,
+    DataCheckConsent.authorised,
+    DataCheckConsent.authorised_on,
+    DataCheckConsent.recorded_at,
+    DataCheckConsent.agencies,
+    DataCheckConsent.document_ref,
+    DataCheckConsent.revoked_at,
+    DataCheckConsent.revoke_reason,
+    DataCheckConsent.recorded_by.display_name,
+    DataCheckConsent.signed_by.name,
+    DataCheckConsent.revoked_by.display_name,
+)
+
+
 async def authorisation(household_id: int, application_id: int | None) -> dict[str, Any] | None:
-    """The newest authorisation covering the application (its own, else the household's)."""
+    """The newest authorisation in force covering the application (its own, else the household's)."""
     where = (DataCheckConsent.household == household_id) & DataCheckConsent.authorised.eq(True)
     if application_id is not None:
         where &= DataCheckConsent.application.is_null() | (DataCheckConsent.application == application_id)
     else:
         where &= DataCheckConsent.application.is_null()
     row: dict[str, Any] | None = (
-        await DataCheckConsent.select(
-            DataCheckConsent.id,
-            DataCheckConsent.application,
-            DataCheckConsent.authorised_on,
-            DataCheckConsent.recorded_at,
-            DataCheckConsent.recorded_by.display_name,
-        )
+        await DataCheckConsent.select(*_CONSENT_COLUMNS)
         .where(where)
         .order_by(DataCheckConsent.id, ascending=False)
         .first()
     )
+    if row is not None:
+        row["covers"] = sorted(covered_agencies(row["agencies"]))
     return row
+
+
+@dataclass(frozen=True)
+class AuthorisationPage:
+    household_id: int
+    file_no: str
+    authorisations: list[dict[str, Any]]  # newest first, revoked ones too
+    signers: list[dict[str, Any]]  # the household's members today (id, name)
+
+
+async def authorisation_page(actor: Actor, household_id: int) -> AuthorisationPage:
+    """Every authorisation of the household (in force and revoked) and who may sign one."""
+    require(actor, Capability.DATACHECKS_READ)
+    household = await access_household(actor, household_id)
+    rows = (
+        await DataCheckConsent.select(*_CONSENT_COLUMNS)
+        .where(DataCheckConsent.household == household.id)
+        .order_by(DataCheckConsent.id, ascending=False)
+    )
+    for row in rows:
+        row["covers"] = sorted(covered_agencies(row["agencies"]))
+    signers = (
+        await Member.select(Member.id, Member.name)
+        .where((Member.household == household.id) & Member.active.eq(True))
+        .order_by(Member.id)
+    )
+    return AuthorisationPage(household.id, str(household.file_no), list(rows), list(signers))
+
+
+def _covers(consents: list[dict[str, Any]], application_id: int | None, agency: str) -> bool:
+    """Some authorisation in force covers this request: for an application's request, the
+    household's or that application's own; for a recipient's re-check (no application), any
+    of the household's (docs/datacheck.md)."""
+    return any(
+        (application_id is None or c["application"] is None or c["application"] == application_id)
+        and agency in covered_agencies(c["agencies"])
+        for c in consents
+    )
+
+
+async def _consents_of(where: Any) -> dict[int, list[dict[str, Any]]]:
+    """The authorisations in force, per household."""
+    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in await DataCheckConsent.select(
+        DataCheckConsent.household, DataCheckConsent.application, DataCheckConsent.agencies
+    ).where(DataCheckConsent.authorised.eq(True) & where):
+        found[row["household"]].append(row)
+    return found
 
 
 # --- requests ---------------------------------------------------------------------------------
@@ -195,9 +337,19 @@ async def do_request_checks(
         raise DomainError(
             N_("Checks are requested while the application is being investigated."), field="agencies"
         )
-    if await authorisation(application.household, application.id) is None:
+    consents = (await _consents_of(DataCheckConsent.household == application.household)).get(
+        application.household, []
+    )
+    if not any(c["application"] in (None, application.id) for c in consents):
         raise DomainError(
             N_("Record the applicant's authorisation before requesting data checks."), field="agencies"
+        )
+    uncovered = [a.value for a in chosen if not _covers(consents, application.id, a.value)]
+    if uncovered:
+        raise DomainError(
+            N_("The applicant's authorisation does not cover these agencies: {agencies}."),
+            field="agencies",
+            agencies=", ".join(uncovered),
         )
     members = await _members_with_id(application.household)
     if not members:
@@ -291,6 +443,7 @@ class ExportedBatch:
     persons: int
     filename: str
     content: bytes
+    skipped: int = 0  # requests left waiting: no authorisation in force covers them
 
 
 async def pending_counts(actor: Actor) -> dict[str, int]:
@@ -311,8 +464,13 @@ async def do_export_batch(actor: Actor, agency: Agency, *, now: datetime) -> Exp
     layout = LAYOUTS[agency]
     async with write_transaction(_engine()):
         await advisory_xact_lock(_engine(), "datacheck-export")
-        pending = (
-            await DataCheckRequest.select(DataCheckRequest.id, DataCheckRequest.member)
+        waiting = (
+            await DataCheckRequest.select(
+                DataCheckRequest.id,
+                DataCheckRequest.member,
+                DataCheckRequest.household,
+                DataCheckRequest.application,
+            )
             .where(
                 DataCheckRequest.batch.is_null()
                 & (DataCheckRequest.agency == agency.value)
@@ -320,8 +478,24 @@ async def do_export_batch(actor: Actor, agency: Agency, *, now: datetime) -> Exp
             )
             .order_by(DataCheckRequest.id)
         )
-        if not pending:
+        if not waiting:
             raise DomainError(N_("No check requests are waiting for this agency."), field="agency")
+        # A request goes out only under an authorisation still in force that covers this
+        # agency; the others wait (a revoked authorisation, a narrower scope).
+        consents = await _consents_of(in_scope(actor, DataCheckConsent.org_path))
+        pending = [
+            r for r in waiting if _covers(consents.get(r["household"], []), r["application"], agency.value)
+        ]
+        skipped = len(waiting) - len(pending)
+        if not pending:
+            raise DomainError(
+                N_(
+                    "The {count} check requests waiting for this agency are not covered by an"
+                    " authorisation in force; none was exported."
+                ),
+                field="agency",
+                count=skipped,
+            )
         batch = DataCheckBatch(
             agency=agency.value,
             org_path=actor.org_path,
@@ -343,7 +517,7 @@ async def do_export_batch(actor: Actor, agency: Agency, *, now: datetime) -> Exp
             batch.id,
             org_path=actor.org_path,
             now=now,
-            after={"agency": agency.value, "persons": len(pending)},
+            after={"agency": agency.value, "persons": len(pending), "skipped_unauthorised": skipped},
         )
     member_ids = sorted({r["member"] for r in pending})
     people: dict[int, tuple[str, str]] = {}
@@ -358,7 +532,7 @@ async def do_export_batch(actor: Actor, agency: Agency, *, now: datetime) -> Exp
         rows.append((batch.id, r["id"], identifiers.opened(identifiers.ID_NUMBER, token), name, layout.asked))
     content = await off_the_loop(exports.write_csv, EXPORT_HEADER, rows)
     filename = f"datacheck-{agency.value}-{batch.id}.csv"
-    return ExportedBatch(int(batch.id), agency, len(pending), filename, content)
+    return ExportedBatch(int(batch.id), agency, len(pending), filename, content, skipped)
 
 
 # --- import -----------------------------------------------------------------------------------
@@ -1228,12 +1402,7 @@ async def queue_recipient_rechecks(now: datetime) -> int:
     }
     if not recipients:
         return 0
-    consented = {
-        r["household"]
-        for r in await DataCheckConsent.select(DataCheckConsent.household).where(
-            DataCheckConsent.authorised.eq(True)
-        )
-    }
+    consents = await _consents_of(DataCheckConsent.household.is_not_null())
     last: dict[int, datetime] = {}
     pending: set[int] = set()
     for r in await DataCheckRequest.select(
@@ -1246,7 +1415,7 @@ async def queue_recipient_rechecks(now: datetime) -> int:
     due = sorted(
         h
         for h in recipients
-        if h in consented and h not in pending and (h not in last or local_date(last[h]) <= cutoff)
+        if h in consents and h not in pending and (h not in last or local_date(last[h]) <= cutoff)
     )
     if not due:
         return 0
@@ -1270,6 +1439,7 @@ async def queue_recipient_rechecks(now: datetime) -> int:
         for h in due
         for m in members.get(h, [])
         for agency in RECHECK_AGENCIES
+        if _covers(consents[h], None, agency.value)
     ]
     if not rows:
         return 0
