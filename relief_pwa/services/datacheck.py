@@ -185,7 +185,9 @@ async def do_record_authorisation(
     return int(row.id)
 
 
-async def do_revoke_authorisation(actor: Actor, consent_id: int, *, reason: str, now: datetime) -> bool:
+async def do_revoke_authorisation(
+    actor: Actor, household_id: int, consent_id: int, *, reason: str, now: datetime
+) -> bool:
     """The applicant withdrew the authorisation: from now on no check covered only by it goes
     out (export skips it, re-checks are not queued). Audited with the reason; revoking
     again changes nothing (returns False)."""
@@ -198,12 +200,12 @@ async def do_revoke_authorisation(actor: Actor, consent_id: int, *, reason: str,
             minimum=REVOKE_MIN_LENGTH,
             maximum=WAIVER_MAX_LENGTH,
         )
-    found = await DataCheckConsent.select(DataCheckConsent.household).where(
-        DataCheckConsent.id == valid_id(consent_id)
+    household = await access_household(actor, household_id)
+    found = await DataCheckConsent.select(DataCheckConsent.id).where(
+        (DataCheckConsent.id == valid_id(consent_id)) & (DataCheckConsent.household == household.id)
     )
     if not found:
         raise NotFoundOrForbidden()
-    household = await access_household(actor, found[0]["household"])
     async with write_transaction(_engine()):
         await advisory_xact_lock(_engine(), f"datacheck-consent:{consent_id}")
         row = await DataCheckConsent.select().where(DataCheckConsent.id == consent_id).first()
@@ -893,7 +895,7 @@ async def rescore_households(household_ids: Sequence[int], *, trigger: str, now:
     The relief index is the only listener of household changes that a data-check result
     concerns (services/wiring.py); a new one must be called here too.
     """
-    from relief_pwa.services.rank_store import sync_households
+    from relief_pwa.services.rank_store import SYNC_LIMIT, rebuild_all, sync_households
     from relief_pwa.services.scoring import RawSql, _bulk_write, get_active_model
 
     ids = sorted(set(household_ids))
@@ -934,7 +936,14 @@ async def rescore_households(household_ids: Sequence[int], *, trigger: str, now:
         if rows.records:
             await _bulk_write(rows)
             written += len(rows.records)
-    await sync_households(ids)
+    # The stored ranks: one household at a time (each move reads the ranks the previous one
+    # left; sync_households given several at once works from ranks read before any move),
+    # or, beyond SYNC_LIMIT households, renumbered in one pass.
+    if len(ids) > SYNC_LIMIT:
+        await rebuild_all()
+    else:
+        for household_id in ids:
+            await sync_households([household_id])
     return written
 
 
