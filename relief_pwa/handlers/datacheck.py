@@ -230,7 +230,9 @@ async def _authorisation(
             "today": local_date(now_of(request)).isoformat(),
         },
         block="authorisation" if is_htmx(request) else None,
-        status_code=status,
+        # The fragment with its messages goes back to htmx as 200 (htmx swaps no 4xx, and the
+        # browser logs every 4xx request as a console error); a plain form post gets the 422.
+        status_code=200 if is_htmx(request) else status,
     )
 
 
