@@ -259,10 +259,13 @@ async def household_authorise(
 ) -> Response[Any]:
     form = await request.form()
     chosen = [str(v)[:30] for v in form.getall("agency", [])]
-    values = {
-        "signed_by": first(form, "signed_by", 12),
-        "authorised_on": first(form, "authorised_on", 10),
-        "document_ref": first(form, "document_ref", 400),
+    signed_by = first(form, "signed_by", 12)
+    authorised_on = first(form, "authorised_on", 10)
+    document_ref = first(form, "document_ref", 400)
+    values: dict[str, Any] = {
+        "signed_by": signed_by,
+        "authorised_on": authorised_on,
+        "document_ref": document_ref,
         "agencies": chosen,
     }
     try:
@@ -271,10 +274,10 @@ async def household_authorise(
         await datacheck.do_record_authorisation(
             actor,
             household_id,
-            signed_by=_signer(values["signed_by"]),
-            authorised_on=_day(values["authorised_on"]),
+            signed_by=_signer(signed_by),
+            authorised_on=_day(authorised_on),
             agencies=[parse_agency(code) for code in chosen],
-            document_ref=values["document_ref"],
+            document_ref=document_ref,
             now=now_of(request),
         )
     except DomainError as exc:
