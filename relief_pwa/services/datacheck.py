@@ -459,9 +459,18 @@ async def pending_counts(actor: Actor) -> dict[str, int]:
     return dict(counts)
 
 
+def _among(q: Any, ids: list[int]) -> tuple[str, Any]:
+    """``id`` among many ids in one statement: (the predicate's SQL, its one argument)."""
+    if q.sqlite:
+        return "IN (SELECT value FROM json_each({}))", json.dumps(ids)
+    return "= ANY({}::integer[])", ids
+
+
 async def do_export_batch(actor: Actor, agency: Agency, *, now: datetime) -> ExportedBatch:
     """Put every pending request for ``agency`` in the actor's jurisdiction into one batch
     and write its file (ID numbers opened here, and only here). Audited without identifiers."""
+    from relief_pwa.services.scoring import RawSql
+
     require(actor, Capability.DATACHECK_EXCHANGE)
     layout = LAYOUTS[agency]
     async with write_transaction(_engine()):
@@ -507,11 +516,9 @@ async def do_export_batch(actor: Actor, agency: Agency, *, now: datetime) -> Exp
             exported_at=now,
         )
         await batch.save()
-        ids = [r["id"] for r in pending]
-        for start in range(0, len(ids), CHUNK):
-            await DataCheckRequest.update({DataCheckRequest.batch: batch.id}).where(
-                DataCheckRequest.id.is_in(ids[start : start + CHUNK])
-            )
+        q = RawSql()
+        among, ids = _among(q, [r["id"] for r in pending])
+        await q.fetch(f"UPDATE datacheck_request SET batch = {{}} WHERE id {among}", batch.id, ids)  # noqa: S608
         await record_event(
             actor,
             "datacheck.export",
@@ -522,12 +529,14 @@ async def do_export_batch(actor: Actor, agency: Agency, *, now: datetime) -> Exp
             after={"agency": agency.value, "persons": len(pending), "skipped_unauthorised": skipped},
         )
     member_ids = sorted({r["member"] for r in pending})
-    people: dict[int, tuple[str, str]] = {}
-    for start in range(0, len(member_ids), CHUNK):
-        for m in await Member.select(Member.id, Member.name, Member.id_sealed).where(
-            Member.id.is_in(member_ids[start : start + CHUNK])
-        ):
-            people[m["id"]] = (m["name"], m["id_sealed"])
+    among, ids = _among(q, member_ids)
+    people: dict[int, tuple[str, str]] = {
+        int(member_id): (name, token)
+        for member_id, name, token in await q.fetch(
+            f"SELECT {q.num('id')}, name, id_sealed FROM member WHERE id {among}",  # noqa: S608
+            ids,
+        )
+    }
     rows = []
     for r in pending:
         name, token = people[r["member"]]
