@@ -382,3 +382,53 @@ async def test_the_bulk_rescore_of_an_import_matches_the_single_recompute(world:
     assert sorted(e["household_id"] for e in events) == changed
     assert all("batch_id" in e["after"] for e in events)
     assert (await verify_chain()).ok
+
+
+async def test_the_authorisations_scope_and_revocation_decide_what_goes_out(
+    world: Any, now: datetime
+) -> None:
+    from relief_pwa.services.datacheck import do_revoke_authorisation
+    from relief_pwa.tables import DataCheckBatch
+
+    result = await household_with_items(world)
+    await Application.update({Application.state: "active"}).where(Application.id == result.application_id)
+    liaison = world.actor("liaison")
+    head = (await Member.select(Member.id).where(Member.name == "张三").first() or {})["id"]
+    consent = await do_record_authorisation(
+        liaison,
+        result.household_id,
+        authorised_on=now.date(),
+        signed_by=head,
+        agencies=[Agency.BANK_DEPOSITS, Agency.VEHICLES],
+        document_ref="档案柜 3 号",
+        now=now,
+    )
+    # The periodic re-check asks only the agencies the applicant agreed to.
+    assert await queue_recipient_rechecks(now) == 2 * 2
+    asked = {r["agency"] for r in await DataCheckRequest.select(DataCheckRequest.agency)}
+    assert asked == {"bank_deposits", "vehicles"}
+    with pytest.raises(DomainError, match="signed"):
+        await do_record_authorisation(
+            liaison, result.household_id, authorised_on=now.date(), signed_by=head + 999, now=now
+        )
+    with pytest.raises(PermissionDenied):
+        await do_record_authorisation(
+            world.actor("investigator"), result.household_id, authorised_on=now.date(), now=now
+        )
+
+    # Withdrawn: the waiting requests stay at home, counted; nothing is exported.
+    assert await do_revoke_authorisation(liaison, result.household_id, consent, reason="申请人撤回", now=now)
+    assert not await do_revoke_authorisation(
+        liaison, result.household_id, consent, reason="申请人撤回", now=now
+    )
+    with pytest.raises(DomainError) as refused:
+        await do_export_batch(world.actor("center"), Agency.BANK_DEPOSITS, now=now)
+    assert refused.value.params["count"] == 2 and await DataCheckBatch.count() == 0
+    assert await DataCheckRequest.count().where(DataCheckRequest.batch.is_null()) == 4
+    assert await AuditEvent.count().where(AuditEvent.action == "datacheck.revoke") == 1
+    # Signed again: they go out with the next batch.
+    await do_record_authorisation(
+        liaison, result.household_id, authorised_on=now.date(), signed_by=head, now=now
+    )
+    batch = await do_export_batch(world.actor("center"), Agency.BANK_DEPOSITS, now=now)
+    assert (batch.persons, batch.skipped) == (2, 0)
