@@ -1,6 +1,8 @@
 """Data checks with other agencies: the centre's batch page (export, result import), an
-application's check report with the authorisation and requests, and re-check changes to
-review (docs/datacheck.md). Thin: parse, call one service, render or redirect."""
+application's check report with the authorisation and requests, re-check changes to
+review, and the household's authorisations (a section of the household file, an htmx
+fragment that is also a page) (docs/datacheck.md). Thin: parse, call one service, render
+or redirect."""
 
 from __future__ import annotations
 
