@@ -68,7 +68,8 @@ async def city_actor() -> Actor:
 
 
 async def queue_requests(persons: int) -> int:
-    """One pending bank-deposits request for each of the first ``persons`` members (bulk)."""
+    """One pending bank-deposits request for each of the first ``persons`` members, and the
+    authorisation of their households (bulk)."""
     members = (
         await Member.select(Member.id, Member.household, Member.org_path)
         .where(Member.active.eq(True))
@@ -88,6 +89,13 @@ async def queue_requests(persons: int) -> int:
         )
         for m in members
     ]
+    # Each household's signed authorisation (every agency): export sends only what one covers.
+    households = {(m["household"], m["org_path"]) for m in members}
+    await bulk_insert(
+        "datacheck_consent",
+        ("household", "application", "org_path", "authorised", "authorised_on", "recorded_at"),
+        [(h, None, path, True, BENCH_NOW.date(), BENCH_NOW) for h, path in sorted(households)],
+    )
     await bulk_insert(
         "datacheck_request",
         ("household", "application", "member", "org_path", "agency", "purpose", "requested_at", "changed"),
@@ -171,6 +179,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     batch = await datacheck.do_export_batch(actor, Agency.BANK_DEPOSITS, now=BENCH_NOW)
     figures["export_s"] = round(time.perf_counter() - started, 2)
     figures["export_bytes"] = len(batch.content)
+    figures["export_skipped_unauthorised"] = batch.skipped
 
     data = await answers(batch.content, changed=args.changed, rich=args.rich, seed=args.seed)
     started = time.perf_counter()

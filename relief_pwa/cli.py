@@ -617,9 +617,17 @@ def cmd_datacheck_export(args: argparse.Namespace) -> None:
         agencies = [parse_agency(args.agency)] if args.agency else [a for a in Agency if pending.get(a.value)]
         lines = []
         for agency in agencies:
-            batch = await datacheck.do_export_batch(actor, agency, now=SystemClock().now())
+            try:
+                batch = await datacheck.do_export_batch(actor, agency, now=SystemClock().now())
+            except DomainError as exc:
+                if args.agency:
+                    raise
+                # One agency with nothing authorised to send does not stop the others.
+                lines.append(f"{agency.value}: {translate(exc.message, **exc.params)}")
+                continue
             (out / batch.filename).write_bytes(batch.content)
-            lines.append(f"{out / batch.filename}: batch {batch.batch_id}, {batch.persons} persons")
+            waiting = f", {batch.skipped} waiting for an authorisation" if batch.skipped else ""
+            lines.append(f"{out / batch.filename}: batch {batch.batch_id}, {batch.persons} persons{waiting}")
         return lines
 
     try:

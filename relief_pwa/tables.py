@@ -1226,10 +1226,16 @@ class DataCheckConsent(Table, tablename="datacheck_consent"):
     household = ForeignKey(Household, on_delete=OnDelete.restrict, index=True)
     application = ForeignKey(Application, null=True, on_delete=OnDelete.restrict, index=True)
     org_path = Varchar(length=80, index=True)
-    authorised = Boolean(default=True)
+    authorised = Boolean(default=True)  # False once revoked
     authorised_on = Date()
     recorded_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
     recorded_at = Timestamptz()
+    signed_by = ForeignKey(Member, null=True, on_delete=OnDelete.restrict)  # the member who signed
+    agencies = Varchar(length=400, default="")  # the agencies it covers, comma-separated; "" = all
+    document_ref = Varchar(length=200, default="")  # where the signed form's photo or scan is kept
+    revoked_at = Timestamptz(null=True, default=None)
+    revoked_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
+    revoke_reason = Text(default="")
 
 
 class DataCheckBatch(Table, tablename="datacheck_batch"):

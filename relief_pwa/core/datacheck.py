@@ -9,9 +9,10 @@ money item of the means test land in the declared-vs-verified ledger.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.i18n import N_
@@ -114,6 +115,19 @@ EXPORT_HEADER: tuple[str, ...] = ("batch", "row", "id_number", "name", "asked")
 RESULT_HEADER: tuple[str, ...] = (*EXPORT_HEADER, "found", "count", "amount_yuan", "detail")
 DETAIL_MAX_LENGTH = 200
 MAX_PROBLEMS_LISTED = 200
+
+
+def agencies_text(agencies: Iterable[Agency]) -> str:
+    """An authorisation's scope as stored: the agencies' codes, comma-separated, or "" when it
+    covers every agency (so a scope of all agencies also covers any added later)."""
+    chosen = sorted({a.value for a in agencies})
+    return "" if not chosen or len(chosen) == len(Agency) else ",".join(chosen)
+
+
+@lru_cache(maxsize=256)
+def covered_agencies(text: str) -> frozenset[str]:
+    """The agencies an authorisation covers, from its stored scope ("" = every agency)."""
+    return frozenset(a.value for a in Agency) if not text else frozenset(text.split(","))
 
 
 def parse_agency(text: str) -> Agency:

@@ -42,7 +42,8 @@ class Capability(StrEnum):
     NEAR_RELATIVE_FILE = "near_relative.file"
     # data checks with other agencies (docs/datacheck.md)
     DATACHECKS_READ = "datacheck.read"  # the check report and exclusion warnings
-    DATACHECK_REQUEST = "datacheck.request"  # authorisation, requests, opinion without a report
+    DATACHECK_REQUEST = "datacheck.request"  # requests, opinion without a report, reviews
+    DATACHECK_AUTHORISE = "datacheck.authorise"  # record or revoke the applicant's authorisation
     DATACHECK_EXCHANGE = "datacheck.exchange"  # export batch files, import results
     # life events (change requests): request, read the queue, approve (station / centre)
     LIFE_EVENT_REQUEST = "life_event.request"
@@ -223,6 +224,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.LIFE_EVENTS_READ,
             C.REFERRAL_CREATE,
             C.REFERRAL_READ,
+            C.DATACHECK_AUTHORISE,  # the signed form is taken at the door
         }
     ),
     Role.INVESTIGATOR: frozenset(_FIELD),
@@ -260,6 +262,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.REFERRAL_CREATE,
             C.REFERRAL_READ,
             C.DATACHECK_REQUEST,
+            C.DATACHECK_AUTHORISE,
         }
     ),
     Role.CENTER: frozenset(
@@ -304,6 +307,7 @@ GRANTS: dict[str, frozenset[Capability]] = {
             C.REFERRALS_OVERDUE_READ,
             C.DATACHECKS_READ,
             C.DATACHECK_REQUEST,
+            C.DATACHECK_AUTHORISE,
             C.DATACHECK_EXCHANGE,
         }
     ),

@@ -1,6 +1,8 @@
 """Data checks with other agencies: the centre's batch page (export, result import), an
-application's check report with the authorisation and requests, and re-check changes to
-review (docs/datacheck.md). Thin: parse, call one service, render or redirect."""
+application's check report with the authorisation and requests, re-check changes to
+review, and the household's authorisations (a section of the household file, an htmx
+fragment that is also a page) (docs/datacheck.md). Thin: parse, call one service, render
+or redirect."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from relief_pwa.clock import local_date
 from relief_pwa.core.datacheck import AGENCY_LAYOUTS, WARNING_LABELS, parse_agency
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.i18n import N_
-from relief_pwa.handlers.common import C, first, flash, form_errors, needs, now_of, render
+from relief_pwa.handlers.common import C, first, flash, form_errors, is_htmx, needs, now_of, render
 from relief_pwa.i18n import translate
 from relief_pwa.services import datacheck
 from relief_pwa.services.actors import Actor
@@ -165,7 +167,7 @@ def _day(text: str) -> date:
         raise DomainError(N_("Enter a date as YYYY-MM-DD."), field="authorised_on") from None
 
 
-@post("/applications/{application_id:int}/datacheck/authorise", opt=needs(C.DATACHECK_REQUEST))
+@post("/applications/{application_id:int}/datacheck/authorise", opt=needs(C.DATACHECK_AUTHORISE))
 async def authorise(
     request: Request[Any, Any, Any], *, application_id: FromPath[int], actor: NamedDependency[Actor]
 ) -> Response[Any]:
@@ -202,7 +204,131 @@ async def request_checks(
     return Redirect(f"/applications/{application_id}/datacheck", status_code=303)
 
 
+# --- the household's authorisation (a section of the household file) -------------------------
+
+
+async def _authorisation(
+    request: Request[Any, Any, Any],
+    actor: Actor,
+    household_id: int,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    failed_revoke: int | None = None,
+    saved: str = "",
+    status: int = 200,
+) -> Response[str]:
+    page = await datacheck.authorisation_page(actor, household_id)
+    return render(
+        request,
+        "datacheck/household.html",
+        {
+            "page": page,
+            "layouts": AGENCY_LAYOUTS,
+            "errors": errors or {},
+            "values": values or {},
+            "failed_revoke": failed_revoke,
+            "saved": saved,
+            "today": local_date(now_of(request)).isoformat(),
+        },
+        block="authorisation" if is_htmx(request) else None,
+        # The fragment with its messages goes back to htmx as 200 (htmx swaps no 4xx, and the
+        # browser logs every 4xx request as a console error); a plain form post gets the 422.
+        status_code=200 if is_htmx(request) else status,
+    )
+
+
+@get(
+    "/households/{household_id:int}/datacheck",
+    name="household_datacheck",
+    opt=needs(C.DATACHECKS_READ),
+)
+async def household_authorisation(
+    request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
+) -> Response[str]:
+    return await _authorisation(request, actor, household_id)
+
+
+def _signer(text: str) -> int:
+    if not text.isdecimal():
+        raise DomainError(N_("Choose the member of the household who signed."), field="signed_by")
+    return int(text)
+
+
+@post("/households/{household_id:int}/datacheck/authorise", opt=needs(C.DATACHECK_AUTHORISE))
+async def household_authorise(
+    request: Request[Any, Any, Any], *, household_id: FromPath[int], actor: NamedDependency[Actor]
+) -> Response[Any]:
+    form = await request.form()
+    chosen = [str(v)[:30] for v in form.getall("agency", [])]
+    signed_by = first(form, "signed_by", 12)
+    authorised_on = first(form, "authorised_on", 10)
+    document_ref = first(form, "document_ref", 400)
+    values: dict[str, Any] = {
+        "signed_by": signed_by,
+        "authorised_on": authorised_on,
+        "document_ref": document_ref,
+        "agencies": chosen,
+    }
+    try:
+        if not chosen:
+            raise DomainError(N_("Choose at least one agency."), field="agencies")
+        await datacheck.do_record_authorisation(
+            actor,
+            household_id,
+            signed_by=_signer(signed_by),
+            authorised_on=_day(authorised_on),
+            agencies=[parse_agency(code) for code in chosen],
+            document_ref=document_ref,
+            now=now_of(request),
+        )
+    except DomainError as exc:
+        return await _authorisation(
+            request, actor, household_id, errors=form_errors(exc), values=values, status=422
+        )
+    if is_htmx(request):
+        return await _authorisation(request, actor, household_id, saved=translate("Authorisation recorded."))
+    flash(request, translate("Authorisation recorded."))
+    return Redirect(f"/households/{household_id}/datacheck", status_code=303)
+
+
+@post(
+    "/households/{household_id:int}/datacheck/authorisations/{consent_id:int}/revoke",
+    opt=needs(C.DATACHECK_AUTHORISE),
+)
+async def household_revoke(
+    request: Request[Any, Any, Any],
+    *,
+    household_id: FromPath[int],
+    consent_id: FromPath[int],
+    actor: NamedDependency[Actor],
+) -> Response[Any]:
+    form = await request.form()
+    reason = first(form, "reason", 2000)
+    try:
+        await datacheck.do_revoke_authorisation(
+            actor, household_id, consent_id, reason=reason, now=now_of(request)
+        )
+    except DomainError as exc:
+        return await _authorisation(
+            request,
+            actor,
+            household_id,
+            errors=form_errors(exc),
+            values={"reason": reason},
+            failed_revoke=consent_id,
+            status=422,
+        )
+    if is_htmx(request):
+        return await _authorisation(request, actor, household_id, saved=translate("Authorisation revoked."))
+    flash(request, translate("Authorisation revoked."))
+    return Redirect(f"/households/{household_id}/datacheck", status_code=303)
+
+
 ROUTES: list[Any] = [
+    household_authorisation,
+    household_authorise,
+    household_revoke,
     batches_page,
     export_batch,
     import_results,

@@ -32,6 +32,8 @@ from relief_pwa.core.datacheck import (
     ParsedResults,
     ResultRow,
     RowProblem,
+    agencies_text,
+    covered_agencies,
     exclusion_warnings,
     parse_result_rows,
 )
@@ -44,11 +46,20 @@ from relief_pwa.core.money import format_yuan
 from relief_pwa.core.permissions import Capability
 from relief_pwa.core.scoring import add_months
 from relief_pwa.db import advisory_xact_lock, is_sqlite, write_transaction
-from relief_pwa.services import hooks, identifiers
+from relief_pwa.services import identifiers
 from relief_pwa.services.access import access_application, access_household, in_scope, valid_id
 from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
-from relief_pwa.services.audit import record_event
-from relief_pwa.services.bulk_scoring import district_code_of
+from relief_pwa.services.audit import EventDraft, record_event, record_events
+from relief_pwa.services.bulk_scoring import (
+    Lookback,
+    Query,
+    assemble_city,
+    bulk_allocation,
+    district_code_of,
+    fact_queries,
+    households_query,
+    score_rows,
+)
 from relief_pwa.services.facts_history import Source
 from relief_pwa.services.rules import load_calendar
 from relief_pwa.services.standards import load_standards
@@ -98,17 +109,26 @@ def _dump(value: Any) -> str:
 # --- authorisation ----------------------------------------------------------------------------
 
 
+DOCUMENT_REF_MAX = 200
+REVOKE_MIN_LENGTH = 4
+
+
 async def do_record_authorisation(
     actor: Actor,
     household_id: int,
     *,
     authorised_on: date,
     application_id: int | None = None,
+    signed_by: int | None = None,
+    agencies: Iterable[Agency] = (),
+    document_ref: str = "",
     now: datetime,
 ) -> int:
     """Record that the applicant authorised data checks (signed form), for an application or,
-    without one, for the household's periodic re-checks. Audited."""
-    require(actor, Capability.DATACHECK_REQUEST)
+    without one, for the household's periodic re-checks: who signed (a member of the
+    household), the day, the agencies it covers (none chosen: every agency) and where the
+    signed form's photo or scan is kept. Audited (the member's row id, never an identifier)."""
+    require(actor, Capability.DATACHECK_AUTHORISE)
     household = await access_household(actor, household_id)
     if application_id is not None:
         application = await access_application(actor, application_id)
@@ -116,6 +136,22 @@ async def do_record_authorisation(
             raise NotFoundOrForbidden()
     if authorised_on > local_date(now):
         raise DomainError(N_("The date cannot be in the future."), field="authorised_on")
+    document_ref = document_ref.strip()
+    if len(document_ref) > DOCUMENT_REF_MAX:
+        raise DomainError(N_("At most {maximum} characters."), field="document_ref", maximum=DOCUMENT_REF_MAX)
+    if signed_by is not None:
+        signer = (
+            await Member.select(Member.id)
+            .where(
+                (Member.id == valid_id(signed_by))
+                & (Member.household == household.id)
+                & Member.active.eq(True)
+            )
+            .first()
+        )
+        if signer is None:
+            raise DomainError(N_("Choose the member of the household who signed."), field="signed_by")
+    scope = agencies_text(agencies)
     async with write_transaction(_engine()):
         row = DataCheckConsent(
             household=household.id,
@@ -125,6 +161,9 @@ async def do_record_authorisation(
             authorised_on=authorised_on,
             recorded_by=actor.staff_id,
             recorded_at=now,
+            signed_by=signed_by,
+            agencies=scope,
+            document_ref=document_ref,
         )
         await row.save()
         await record_event(
@@ -135,31 +174,145 @@ async def do_record_authorisation(
             org_path=household.org_path,
             now=now,
             household_id=household.id,
-            after={"application_id": application_id, "authorised_on": authorised_on.isoformat()},
+            after={
+                "application_id": application_id,
+                "authorised_on": authorised_on.isoformat(),
+                "signed_by_member": signed_by,
+                "agencies": scope.split(",") if scope else "all",
+                "document_ref": bool(document_ref),
+            },
         )
     return int(row.id)
 
 
+async def do_revoke_authorisation(
+    actor: Actor, household_id: int, consent_id: int, *, reason: str, now: datetime
+) -> bool:
+    """The applicant withdrew the authorisation: from now on no check covered only by it goes
+    out (export skips it, re-checks are not queued). Audited with the reason; revoking
+    again changes nothing (returns False)."""
+    require(actor, Capability.DATACHECK_AUTHORISE)
+    reason = reason.strip()
+    if len(reason) < REVOKE_MIN_LENGTH or len(reason) > WAIVER_MAX_LENGTH:
+        raise DomainError(
+            N_("Give the reason in {minimum} to {maximum} characters."),
+            field="reason",
+            minimum=REVOKE_MIN_LENGTH,
+            maximum=WAIVER_MAX_LENGTH,
+        )
+    household = await access_household(actor, household_id)
+    found = await DataCheckConsent.select(DataCheckConsent.id).where(
+        (DataCheckConsent.id == valid_id(consent_id)) & (DataCheckConsent.household == household.id)
+    )
+    if not found:
+        raise NotFoundOrForbidden()
+    async with write_transaction(_engine()):
+        await advisory_xact_lock(_engine(), f"datacheck-consent:{consent_id}")
+        row = await DataCheckConsent.select().where(DataCheckConsent.id == consent_id).first()
+        if row is None or row["revoked_at"] is not None:
+            return False
+        await DataCheckConsent.update(
+            {
+                DataCheckConsent.authorised: False,
+                DataCheckConsent.revoked_at: now,
+                DataCheckConsent.revoked_by: actor.staff_id,
+                DataCheckConsent.revoke_reason: reason,
+            }
+        ).where(DataCheckConsent.id == consent_id)
+        await record_event(
+            actor,
+            "datacheck.revoke",
+            "datacheck_consent",
+            consent_id,
+            org_path=household.org_path,
+            now=now,
+            household_id=household.id,
+            before={"authorised": True},
+            after={"authorised": False, "reason": reason[:500]},
+        )
+    return True
+
+
+_CONSENT_COLUMNS = (
+    DataCheckConsent.id,
+    DataCheckConsent.application,
+    DataCheckConsent.authorised,
+    DataCheckConsent.authorised_on,
+    DataCheckConsent.recorded_at,
+    DataCheckConsent.agencies,
+    DataCheckConsent.document_ref,
+    DataCheckConsent.revoked_at,
+    DataCheckConsent.revoke_reason,
+    DataCheckConsent.recorded_by.display_name,
+    DataCheckConsent.signed_by.name,
+    DataCheckConsent.revoked_by.display_name,
+)
+
+
 async def authorisation(household_id: int, application_id: int | None) -> dict[str, Any] | None:
-    """The newest authorisation covering the application (its own, else the household's)."""
+    """The newest authorisation in force covering the application (its own, else the household's)."""
     where = (DataCheckConsent.household == household_id) & DataCheckConsent.authorised.eq(True)
     if application_id is not None:
         where &= DataCheckConsent.application.is_null() | (DataCheckConsent.application == application_id)
     else:
         where &= DataCheckConsent.application.is_null()
     row: dict[str, Any] | None = (
-        await DataCheckConsent.select(
-            DataCheckConsent.id,
-            DataCheckConsent.application,
-            DataCheckConsent.authorised_on,
-            DataCheckConsent.recorded_at,
-            DataCheckConsent.recorded_by.display_name,
-        )
+        await DataCheckConsent.select(*_CONSENT_COLUMNS)
         .where(where)
         .order_by(DataCheckConsent.id, ascending=False)
         .first()
     )
+    if row is not None:
+        row["covers"] = sorted(covered_agencies(row["agencies"]))
     return row
+
+
+@dataclass(frozen=True)
+class AuthorisationPage:
+    household_id: int
+    file_no: str
+    authorisations: list[dict[str, Any]]  # newest first, revoked ones too
+    signers: list[dict[str, Any]]  # the household's members today (id, name)
+
+
+async def authorisation_page(actor: Actor, household_id: int) -> AuthorisationPage:
+    """Every authorisation of the household (in force and revoked) and who may sign one."""
+    require(actor, Capability.DATACHECKS_READ)
+    household = await access_household(actor, household_id)
+    rows = (
+        await DataCheckConsent.select(*_CONSENT_COLUMNS)
+        .where(DataCheckConsent.household == household.id)
+        .order_by(DataCheckConsent.id, ascending=False)
+    )
+    for row in rows:
+        row["covers"] = sorted(covered_agencies(row["agencies"]))
+    signers = (
+        await Member.select(Member.id, Member.name)
+        .where((Member.household == household.id) & Member.active.eq(True))
+        .order_by(Member.id)
+    )
+    return AuthorisationPage(household.id, str(household.file_no), list(rows), list(signers))
+
+
+def _covers(consents: list[dict[str, Any]], application_id: int | None, agency: str) -> bool:
+    """Some authorisation in force covers this request: for an application's request, the
+    household's or that application's own; for a recipient's re-check (no application), any
+    of the household's (docs/datacheck.md)."""
+    return any(
+        (application_id is None or c["application"] is None or c["application"] == application_id)
+        and agency in covered_agencies(c["agencies"])
+        for c in consents
+    )
+
+
+async def _consents_of(where: Any) -> dict[int, list[dict[str, Any]]]:
+    """The authorisations in force, per household."""
+    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in await DataCheckConsent.select(
+        DataCheckConsent.household, DataCheckConsent.application, DataCheckConsent.agencies
+    ).where(DataCheckConsent.authorised.eq(True) & where):
+        found[row["household"]].append(row)
+    return found
 
 
 # --- requests ---------------------------------------------------------------------------------
@@ -186,9 +339,19 @@ async def do_request_checks(
         raise DomainError(
             N_("Checks are requested while the application is being investigated."), field="agencies"
         )
-    if await authorisation(application.household, application.id) is None:
+    consents = (await _consents_of(DataCheckConsent.household == application.household)).get(
+        application.household, []
+    )
+    if not any(c["application"] in (None, application.id) for c in consents):
         raise DomainError(
             N_("Record the applicant's authorisation before requesting data checks."), field="agencies"
+        )
+    uncovered = [a.value for a in chosen if not _covers(consents, application.id, a.value)]
+    if uncovered:
+        raise DomainError(
+            N_("The applicant's authorisation does not cover these agencies: {agencies}."),
+            field="agencies",
+            agencies=", ".join(uncovered),
         )
     members = await _members_with_id(application.household)
     if not members:
@@ -282,6 +445,7 @@ class ExportedBatch:
     persons: int
     filename: str
     content: bytes
+    skipped: int = 0  # requests left waiting: no authorisation in force covers them
 
 
 async def pending_counts(actor: Actor) -> dict[str, int]:
@@ -295,15 +459,29 @@ async def pending_counts(actor: Actor) -> dict[str, int]:
     return dict(counts)
 
 
+def _among(q: Any, ids: list[int]) -> tuple[str, Any]:
+    """``id`` among many ids in one statement: (the predicate's SQL, its one argument)."""
+    if q.sqlite:
+        return "IN (SELECT value FROM json_each({}))", json.dumps(ids)
+    return "= ANY({}::integer[])", ids
+
+
 async def do_export_batch(actor: Actor, agency: Agency, *, now: datetime) -> ExportedBatch:
     """Put every pending request for ``agency`` in the actor's jurisdiction into one batch
     and write its file (ID numbers opened here, and only here). Audited without identifiers."""
+    from relief_pwa.services.scoring import RawSql
+
     require(actor, Capability.DATACHECK_EXCHANGE)
     layout = LAYOUTS[agency]
     async with write_transaction(_engine()):
         await advisory_xact_lock(_engine(), "datacheck-export")
-        pending = (
-            await DataCheckRequest.select(DataCheckRequest.id, DataCheckRequest.member)
+        waiting = (
+            await DataCheckRequest.select(
+                DataCheckRequest.id,
+                DataCheckRequest.member,
+                DataCheckRequest.household,
+                DataCheckRequest.application,
+            )
             .where(
                 DataCheckRequest.batch.is_null()
                 & (DataCheckRequest.agency == agency.value)
@@ -311,8 +489,24 @@ async def do_export_batch(actor: Actor, agency: Agency, *, now: datetime) -> Exp
             )
             .order_by(DataCheckRequest.id)
         )
-        if not pending:
+        if not waiting:
             raise DomainError(N_("No check requests are waiting for this agency."), field="agency")
+        # A request goes out only under an authorisation still in force that covers this
+        # agency; the others wait (a revoked authorisation, a narrower scope).
+        consents = await _consents_of(in_scope(actor, DataCheckConsent.org_path))
+        pending = [
+            r for r in waiting if _covers(consents.get(r["household"], []), r["application"], agency.value)
+        ]
+        skipped = len(waiting) - len(pending)
+        if not pending:
+            raise DomainError(
+                N_(
+                    "The {count} check requests waiting for this agency are not covered by an"
+                    " authorisation in force; none was exported."
+                ),
+                field="agency",
+                count=skipped,
+            )
         batch = DataCheckBatch(
             agency=agency.value,
             org_path=actor.org_path,
@@ -322,11 +516,9 @@ async def do_export_batch(actor: Actor, agency: Agency, *, now: datetime) -> Exp
             exported_at=now,
         )
         await batch.save()
-        ids = [r["id"] for r in pending]
-        for start in range(0, len(ids), CHUNK):
-            await DataCheckRequest.update({DataCheckRequest.batch: batch.id}).where(
-                DataCheckRequest.id.is_in(ids[start : start + CHUNK])
-            )
+        q = RawSql()
+        among, ids = _among(q, [r["id"] for r in pending])
+        await q.fetch(f"UPDATE datacheck_request SET batch = {{}} WHERE id {among}", batch.id, ids)  # noqa: S608
         await record_event(
             actor,
             "datacheck.export",
@@ -334,22 +526,24 @@ async def do_export_batch(actor: Actor, agency: Agency, *, now: datetime) -> Exp
             batch.id,
             org_path=actor.org_path,
             now=now,
-            after={"agency": agency.value, "persons": len(pending)},
+            after={"agency": agency.value, "persons": len(pending), "skipped_unauthorised": skipped},
         )
     member_ids = sorted({r["member"] for r in pending})
-    people: dict[int, tuple[str, str]] = {}
-    for start in range(0, len(member_ids), CHUNK):
-        for m in await Member.select(Member.id, Member.name, Member.id_sealed).where(
-            Member.id.is_in(member_ids[start : start + CHUNK])
-        ):
-            people[m["id"]] = (m["name"], m["id_sealed"])
+    among, ids = _among(q, member_ids)
+    people: dict[int, tuple[str, str]] = {
+        int(member_id): (name, token)
+        for member_id, name, token in await q.fetch(
+            f"SELECT {q.num('id')}, name, id_sealed FROM member WHERE id {among}",  # noqa: S608
+            ids,
+        )
+    }
     rows = []
     for r in pending:
         name, token = people[r["member"]]
         rows.append((batch.id, r["id"], identifiers.opened(identifiers.ID_NUMBER, token), name, layout.asked))
     content = await off_the_loop(exports.write_csv, EXPORT_HEADER, rows)
     filename = f"datacheck-{agency.value}-{batch.id}.csv"
-    return ExportedBatch(int(batch.id), agency, len(pending), filename, content)
+    return ExportedBatch(int(batch.id), agency, len(pending), filename, content, skipped)
 
 
 # --- import -----------------------------------------------------------------------------------
@@ -642,24 +836,31 @@ async def _apply_results(
             "status": status,
         },
     )
-    # The households whose file changed: one audit event each (the file's history); where
-    # the facts changed, their listeners (the relief index) once.
+    # The households whose file changed: one audit event each (the file's history), chained
+    # in one go; where the facts changed, their relief index and ranks, in bulk.
     warned: dict[int, list[str]] = defaultdict(list)
     for w in warnings:
         warned[int(w[0])].append(str(w[4]))
-    for household_id in sorted(changed_households):
-        await record_event(
-            actor,
-            "datacheck.result",
-            "household",
-            household_id,
-            org_path=str(households[household_id]["org_path"]),
-            now=now,
-            household_id=household_id,
-            after={"agency": agency.value, "batch_id": batch["id"], "warnings": warned.get(household_id, [])},
-        )
-        if household_id in ledger_changed:
-            await hooks.household_changed(household_id, trigger="data_check", now=now)
+    await record_events(
+        actor,
+        [
+            EventDraft(
+                "datacheck.result",
+                "household",
+                household_id,
+                str(households[household_id]["org_path"]),
+                household_id=household_id,
+                after={
+                    "agency": agency.value,
+                    "batch_id": batch["id"],
+                    "warnings": warned.get(household_id, []),
+                },
+            )
+            for household_id in sorted(changed_households)
+        ],
+        now=now,
+    )
+    await rescore_households(sorted(ledger_changed), trigger="data_check", now=now)
     return ImportResult(
         int(batch["id"]),
         agency,
@@ -671,6 +872,106 @@ async def _apply_results(
         len(flagged),
         status,
     )
+
+
+RESCORE_CHUNK = 2_000  # households re-scored per round of queries
+_SPAN = "household >= {} AND household <= {}"  # how bulk_scoring.fact_queries selects a span
+
+
+def _narrowed(queries: list[Query], ids: list[int], sqlite: bool) -> list[Query]:
+    """The fact queries of households low…high narrowed to ``ids`` (the few that changed,
+    not every household between them); a query not in the expected shape is kept as it
+    is and its rows are filtered by the caller."""
+    value: Any = json.dumps(ids) if sqlite else ids
+    predicate = (
+        "household IN (SELECT value FROM json_each({}))" if sqlite else "household = ANY({}::integer[])"
+    )
+    narrowed: list[Query] = []
+    for sql, args in queries:
+        if sql.count(_SPAN) == 1 and sql.index(_SPAN) <= sql.index("{}"):
+            narrowed.append((sql.replace(_SPAN, predicate), (value, *args[2:])))
+        else:
+            narrowed.append((sql, args))
+    return narrowed
+
+
+async def rescore_households(household_ids: Sequence[int], *, trigger: str, now: datetime) -> int:
+    """Recompute the relief index of these households together and move their stored ranks:
+    what the per-household listener of ``hooks.household_changed`` does for one (the same
+    facts, model, standards and records; a household whose facts did not change keeps its
+    latest record), in a few statements. Runs inside the caller's write transaction.
+
+    The relief index is the only listener of household changes that a data-check result
+    concerns (services/wiring.py); a new one must be called here too.
+    """
+    from relief_pwa.services.rank_store import SYNC_LIMIT, rebuild_all, sync_households
+    from relief_pwa.services.scoring import RawSql, _bulk_write, get_active_model
+
+    ids = sorted(set(household_ids))
+    if not ids:
+        return 0
+    today = local_date(now)
+    model = await get_active_model(now=now)
+    standards = await load_standards()
+    lookback = Lookback.for_models([model], today)
+    q = RawSql()
+    written = 0
+    for start in range(0, len(ids), RESCORE_CHUNK):
+        span = ids[start : start + RESCORE_CHUNK]
+        wanted = set(span)
+        if not q.sqlite:  # serialise with single recomputations of these households
+            await q.fetch(
+                "SELECT id FROM household WHERE id = ANY({}::integer[]) ORDER BY id FOR UPDATE", span
+            )
+        with bulk_allocation():
+            sql, args = households_query(q, after_id=span[0] - 1, last_id=span[-1], only_open=False)
+            households = [h for h in await q.fetch(sql, *args) if int(h[0]) in wanted]
+            if not households:
+                continue
+            facts = [
+                [r for r in await q.fetch(fsql, *fargs) if int(r[0]) in wanted]
+                for fsql, fargs in _narrowed(
+                    fact_queries(q, span[0], span[-1], today, lookback), span, q.sqlite
+                )
+            ]
+            city = assemble_city(households, facts, as_of=today)
+            rows = score_rows(city, model, standards, now=now, trigger=trigger, sqlite=q.sqlite)
+        unchanged = await _unchanged(q, rows.records, model.version, today)
+        if unchanged:
+            rows = rows._replace(
+                records=[r for r in rows.records if int(r[0]) not in unchanged],
+                updates=[u for u in rows.updates if int(u[3]) not in unchanged],
+            )
+        if rows.records:
+            await _bulk_write(rows)
+            written += len(rows.records)
+    # The stored ranks: one household at a time (each move reads the ranks the previous one
+    # left; sync_households given several at once works from ranks read before any move),
+    # or, beyond SYNC_LIMIT households, renumbered in one pass.
+    if len(ids) > SYNC_LIMIT:
+        await rebuild_all()
+    else:
+        for household_id in ids:
+            await sync_households([household_id])
+    return written
+
+
+async def _unchanged(q: Any, records: list[tuple[Any, ...]], version: str, today: date) -> set[int]:
+    """Households whose latest index record already holds this snapshot, model and day
+    (a recomputation would only repeat it)."""
+    if not records:
+        return set()
+    digests = {int(r[0]): r[8] for r in records}  # RECORD_COLUMNS: household … snapshot_digest
+    ids = sorted(digests)
+    marks = ", ".join("{}" for _ in ids)
+    latest: dict[int, tuple[str, str, str]] = {}
+    for hid, digest, model_version, as_of in await q.fetch(
+        f"SELECT {q.num('household')}, snapshot_digest, model_version, {q.text('as_of')}"  # noqa: S608  (placeholders only)
+        f" FROM index_record WHERE household IN ({marks}) ORDER BY household, computed_at, id",
+        *ids,
+    ):
+        latest[int(hid)] = (str(digest), str(model_version), str(as_of)[:10])
+    return {hid for hid, digest in digests.items() if latest.get(hid) == (digest, version, today.isoformat())}
 
 
 def _verification(
@@ -1119,12 +1420,7 @@ async def queue_recipient_rechecks(now: datetime) -> int:
     }
     if not recipients:
         return 0
-    consented = {
-        r["household"]
-        for r in await DataCheckConsent.select(DataCheckConsent.household).where(
-            DataCheckConsent.authorised.eq(True)
-        )
-    }
+    consents = await _consents_of(DataCheckConsent.household.is_not_null())
     last: dict[int, datetime] = {}
     pending: set[int] = set()
     for r in await DataCheckRequest.select(
@@ -1137,7 +1433,7 @@ async def queue_recipient_rechecks(now: datetime) -> int:
     due = sorted(
         h
         for h in recipients
-        if h in consented and h not in pending and (h not in last or local_date(last[h]) <= cutoff)
+        if h in consents and h not in pending and (h not in last or local_date(last[h]) <= cutoff)
     )
     if not due:
         return 0
@@ -1161,6 +1457,7 @@ async def queue_recipient_rechecks(now: datetime) -> int:
         for h in due
         for m in members.get(h, [])
         for agency in RECHECK_AGENCIES
+        if _covers(consents[h], None, agency.value)
     ]
     if not rows:
         return 0

@@ -315,3 +315,120 @@ async def test_warnings_are_kept_per_rule_and_numbers(world: Any, now: datetime)
     warning = await DataCheckWarning.select().first()
     assert warning is not None and warning["code"] == "deposits"
     assert '"limit_fen": 3940800' in warning["numbers"]  # 24 months × 821 yuan × 2 members
+
+
+async def test_the_bulk_rescore_of_an_import_matches_the_single_recompute(world: Any, now: datetime) -> None:
+    """The import re-scores the households whose ledger changed together; each household's
+    index, record and stored ranks are what the per-household recompute gives."""
+    from relief_pwa.db import write_transaction
+    from relief_pwa.services.audit import verify_chain
+    from relief_pwa.services.rank_store import rebuild_all
+    from relief_pwa.services.scoring import recompute_household
+    from relief_pwa.tables import Household, HouseholdRank, IndexRecord
+
+    await seed_standards(world)
+    station = world.actor("station")
+    households = []
+    for community in ("370102001001", "370102001002", "370102001001"):
+        result = await household_with_items(world, community=community)
+        await _authorised(world, result)
+        await do_request_checks(station, result.application_id, [Agency.SOCIAL_INSURANCE], now=now)
+        households.append(result.household_id)
+    # Two households earn more than declared (a new version each); the third confirms its file.
+    later = now + timedelta(hours=2)
+    center = world.actor("center")
+    batch = await do_export_batch(center, Agency.SOCIAL_INSURANCE, now=later)
+    rows = []
+    for number, r in enumerate(_exported_rows(batch.content)):
+        household = number // 2
+        amount = ("2400", "3100", "600")[household] if r["name"] == "张三" else ""
+        rows.append([r["batch"], r["row"], r["id_number"], r["name"], r["asked"], "1", "1", amount, ""])
+    imported = await do_import_results(center, _result_csv(rows), "social.csv", now=later)
+    assert (imported.new_versions, imported.confirmed) == (2, 1)
+
+    changed = households[:2]
+    stored = {
+        h["id"]: h["current_index"]
+        for h in await Household.select(Household.id, Household.current_index).where(
+            Household.id.is_in(households)
+        )
+    }
+    records = {
+        r["household"]: r
+        for r in await IndexRecord.select()
+        .where(IndexRecord.household.is_in(changed) & (IndexRecord.trigger == "data_check"))
+        .order_by(IndexRecord.id)
+    }
+    assert sorted(records) == changed  # the confirmed household was not re-scored
+    ranks_after_import = sorted(
+        (r["scope"], r["category"], r["rank"], r["household"]) for r in await HouseholdRank.select()
+    )
+    async with write_transaction(Household._meta.db):
+        for household_id in changed:
+            single = await recompute_household(household_id, trigger="check", now=later)
+            assert single is not None
+            # The same snapshot, model and day: nothing new to store, and the same total.
+            assert single.stored is False and single.record_id == records[household_id]["id"]
+            assert single.total == stored[household_id] == records[household_id]["total"]
+        await rebuild_all()
+    ranks_rebuilt = sorted(
+        (r["scope"], r["category"], r["rank"], r["household"]) for r in await HouseholdRank.select()
+    )
+    assert ranks_after_import == ranks_rebuilt and ranks_rebuilt
+    # One chained audit event per household whose file changed, and the chain still holds.
+    events = await AuditEvent.select(AuditEvent.household_id, AuditEvent.after).where(
+        AuditEvent.action == "datacheck.result"
+    )
+    assert sorted(e["household_id"] for e in events) == changed
+    assert all("batch_id" in e["after"] for e in events)
+    assert (await verify_chain()).ok
+
+
+async def test_the_authorisations_scope_and_revocation_decide_what_goes_out(
+    world: Any, now: datetime
+) -> None:
+    from relief_pwa.services.datacheck import do_revoke_authorisation
+    from relief_pwa.tables import DataCheckBatch
+
+    result = await household_with_items(world)
+    await Application.update({Application.state: "active"}).where(Application.id == result.application_id)
+    liaison = world.actor("liaison")
+    head = (await Member.select(Member.id).where(Member.name == "张三").first() or {})["id"]
+    consent = await do_record_authorisation(
+        liaison,
+        result.household_id,
+        authorised_on=now.date(),
+        signed_by=head,
+        agencies=[Agency.BANK_DEPOSITS, Agency.VEHICLES],
+        document_ref="档案柜 3 号",
+        now=now,
+    )
+    # The periodic re-check asks only the agencies the applicant agreed to.
+    assert await queue_recipient_rechecks(now) == 2 * 2
+    asked = {r["agency"] for r in await DataCheckRequest.select(DataCheckRequest.agency)}
+    assert asked == {"bank_deposits", "vehicles"}
+    with pytest.raises(DomainError, match="signed"):
+        await do_record_authorisation(
+            liaison, result.household_id, authorised_on=now.date(), signed_by=head + 999, now=now
+        )
+    with pytest.raises(PermissionDenied):
+        await do_record_authorisation(
+            world.actor("investigator"), result.household_id, authorised_on=now.date(), now=now
+        )
+
+    # Withdrawn: the waiting requests stay at home, counted; nothing is exported.
+    assert await do_revoke_authorisation(liaison, result.household_id, consent, reason="申请人撤回", now=now)
+    assert not await do_revoke_authorisation(
+        liaison, result.household_id, consent, reason="申请人撤回", now=now
+    )
+    with pytest.raises(DomainError) as refused:
+        await do_export_batch(world.actor("center"), Agency.BANK_DEPOSITS, now=now)
+    assert refused.value.params["count"] == 2 and await DataCheckBatch.count() == 0
+    assert await DataCheckRequest.count().where(DataCheckRequest.batch.is_null()) == 4
+    assert await AuditEvent.count().where(AuditEvent.action == "datacheck.revoke") == 1
+    # Signed again: they go out with the next batch.
+    await do_record_authorisation(
+        liaison, result.household_id, authorised_on=now.date(), signed_by=head, now=now
+    )
+    batch = await do_export_batch(world.actor("center"), Agency.BANK_DEPOSITS, now=now)
+    assert (batch.persons, batch.skipped) == (2, 0)
