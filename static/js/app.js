@@ -10,9 +10,12 @@
   showConnection();
   // A refused htmx request (403, 404, 400) names the page's alert area as its
   // target (HX-Retarget): show the message there instead of swapping nothing.
+  // A form sent back with its mistakes (422) or a newer version to look at (409) is the
+  // fragment to show in place: htmx swaps no 4xx answer by itself.
   document.addEventListener("htmx:beforeSwap", function (event) {
     var xhr = event.detail.xhr;
-    if (xhr.status >= 400 && xhr.status < 500 && xhr.getResponseHeader("HX-Retarget")) {
+    var refused = xhr.status >= 400 && xhr.status < 500 && xhr.getResponseHeader("HX-Retarget");
+    if (refused || xhr.status === 422 || xhr.status === 409) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }

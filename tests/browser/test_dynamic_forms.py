@@ -21,8 +21,9 @@ def _state(server: LiveServer, household_id: int) -> list[tuple[Any, ...]]:
 
 
 def _lifecycle_action(me: Phone, action: str, reason: str) -> None:
-    me.tap(f"details:has(form[action$='/lifecycle/{action}']) > summary")
     form = f"form[action$='/lifecycle/{action}']"
+    if not me.page.locator(f"details:has({form})").first.evaluate("d => d.open"):
+        me.tap(f"details:has({form}) > summary")
     me.type(f"{form} textarea[name=reason]", reason)
     with me.page.expect_response(lambda r: r.url.endswith(f"/lifecycle/{action}")):
         me.tap(f"{form} button[type=submit]")  # htmx swaps the section in place
@@ -39,6 +40,17 @@ def test_the_centre_suspends_and_reinstates_from_the_household_file(
     me.page.wait_for_selector(
         "form[action$='/lifecycle/suspend']", state="attached"
     )  # loaded in place by htmx
+    me.check()
+    # A reason of blanks passes the phone's own check; the server's refusal (422) shows in
+    # the section, under the field, and nothing changes.
+    me.tap("details:has(form[action$='/lifecycle/suspend']) > summary")
+    me.type("form[action$='/lifecycle/suspend'] textarea[name=reason]", "     ")
+    with me.page.expect_response(lambda r: r.url.endswith("/lifecycle/suspend")) as answer:
+        me.tap("form[action$='/lifecycle/suspend'] button[type=submit]")
+    assert answer.value.status == 422
+    me.page.wait_for_selector("#lifecycle .field-error")  # the failed form comes back open
+    assert _state(live_server, household) == [("active",)]
+    me.errors = [e for e in me.errors if "422" not in e]  # Chromium logs every 4xx load
     me.check()
     _lifecycle_action(me, "suspend", "联系不上申请人，暂停发放待核实。")
     assert _state(live_server, household) == [("suspended",)]
