@@ -211,6 +211,22 @@ async def approve_lines(lines: int, resource_id: int) -> None:
             await Household.update(
                 {Household.account_sealed: account_sealed, Household.account_index: account_key}
             ).where(Household.id == row["id"])
+    # Payment lines exist only inside an entitlement period (docs/lifecycle.md): each
+    # household's first application is a recipient since the batch's month, as activation
+    # leaves it.
+    applications = await Household.raw(
+        "SELECT MIN(id) AS id, household, MIN(org_path) AS org_path, MIN(category) AS category "
+        "FROM application GROUP BY household"
+    )
+    wanted = {int(h["id"]) for h in households}
+    day = BENCH_NOW.date()
+    await bulk_insert(
+        "entitlement",
+        ("application", "household", "org_path", "category", "from_month", "to_month", "opened_on",
+         "closed_on", "opened_by", "closed_by", "open_reason", "close_reason", "exit_reason", "created_at"),
+        [(a["id"], a["household"], a["org_path"], a["category"], "2026-11", None, day, None, "activate", "",
+          "", "", "", BENCH_NOW) for a in applications if int(a["household"]) in wanted],
+    )  # fmt: skip
     plans = await Household.raw("SELECT id, household, org_path FROM plan ORDER BY id")
     line_rows = [
         (p["id"], p["household"], resource_id, p["org_path"], 42_000, 0, 12, "2026-11", "{}", "approved")
