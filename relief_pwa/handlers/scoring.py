@@ -176,8 +176,17 @@ async def ranking(
     category: FromQuery[str] = "",
     as_of: FromQuery[str] = "",
     page: FromQuery[str] = "1",
+    after: FromQuery[str] = "",
+    before: FromQuery[str] = "",
 ) -> Response[str]:
-    query = RankingQuery(org=org[:12], category=category[:20], as_of=as_of[:10], page=_int(page))
+    query = RankingQuery(
+        org=org[:12],
+        category=category[:20],
+        as_of=as_of[:10],
+        page=_int(page),
+        after=after[:80],
+        before=before[:80],
+    )
     errors: dict[str, str] = {}
     try:
         result = await list_ranking(actor, query, now=now_of(request))

@@ -44,6 +44,9 @@ class RankingQuery:
     category: str = ""
     as_of: str = ""  # ISO date; "" = now
     page: int = 1
+    # Keyset cursors of the live ranking (a row's ``cursor``): the page after / before that row.
+    after: str = ""
+    before: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,12 @@ class RankingRow:
     why: list[FactorChange] = field(default_factory=list)
 
     @property
+    def cursor(self) -> str:
+        """The row's place in the order, for the Next/Previous links: "−centi.first.id.file_no"."""
+        centi = int((self.index * 100).to_integral_value())
+        return f"{-centi}.{self.first_applied_on.isoformat()}.{self.household_id}.{self.file_no}"
+
+    @property
     def movement(self) -> int | None:
         """Positive: moved up the list (towards rank 1)."""
         return None if self.previous_rank is None else self.previous_rank - self.rank
@@ -83,6 +92,15 @@ class RankingPage:
     as_of: date | None
     units: list[dict[str, Any]]
     errors: dict[str, str]
+    keyset: bool = False  # the links carry cursors (the live ranking from the stored ranks)
+
+    @property
+    def has_prev(self) -> bool:
+        return bool(self.rows) and self.rows[0].rank > 1 if self.keyset else self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return bool(self.rows) and self.rows[-1].rank < self.total if self.keyset else self.page < self.pages
 
 
 def require_ranking_role(actor: Actor) -> None:
@@ -261,6 +279,7 @@ async def list_ranking(actor: Actor, query: RankingQuery, *, now: datetime) -> R
     if day is None:
         keys, provisional = await _current_keys(scope, category)
     else:
+        await _check_as_of_size(scope)
         keys, provisional = await _keys_as_of(scope, category, day, now=now)
     keys.sort()
     total = len(keys)
@@ -316,6 +335,30 @@ async def list_ranking(actor: Actor, query: RankingQuery, *, now: datetime) -> R
     )
 
 
+# The ranking on a past date is recomputed from that day's facts on each request: it is
+# offered for scopes up to this many ranked households (a street, a small district), so
+# that one request never recomputes a whole city.
+AS_OF_LIMIT = 5_000
+
+
+async def _check_as_of_size(scope: str) -> None:
+    q = RawSql()
+    if scope:  # ranks are dense: the stored partition's last rank is its size, one index probe
+        sql, args = "SELECT MAX(rank) FROM household_rank WHERE scope = {} AND category = {}", [scope, ""]
+    else:
+        sql, args = "SELECT COUNT(*) FROM household WHERE is_open = {} AND current_index IS NOT NULL", [True]
+    size = int((await q.fetch(sql, *args))[0][0] or 0)
+    if size > AS_OF_LIMIT:
+        raise DomainError(
+            N_(
+                "The ranking on a past date covers at most {limit} households:"
+                " please choose a district or street."
+            ),
+            field="as_of",
+            limit=AS_OF_LIMIT,
+        )
+
+
 async def _units(actor: Actor) -> list[dict[str, Any]]:
     """Districts and streets in the actor's scope (the page's filter), from the org cache."""
     return [
@@ -325,39 +368,81 @@ async def _units(actor: Actor) -> list[dict[str, Any]]:
     ]
 
 
+def parse_cursor(text: str) -> Key | None:
+    """A row's cursor back to its key; None for anything malformed (the link then starts over)."""
+    parts = text.split(".", 3)
+    if len(parts) != 4:
+        return None
+    centi, first_applied, household, file_no = parts
+    try:
+        date.fromisoformat(first_applied)
+        return (int(centi), first_applied, file_no, int(household))
+    except ValueError:
+        return None
+
+
+_PAGE_COLUMNS = "household, rank, neg_centi, first_applied, file_no"
+_KEY_ORDER = "neg_centi, first_applied, file_no, household"
+
+
+async def _stored_rows(q: RawSql, scope: str, category: str, where: str, order: str, *args: Any) -> list[Any]:
+    """One page of stored ranks with their households, and the partition's size (MAX(rank):
+    ranks are dense, so the exact total is one probe of the rank index)."""
+    return await q.fetch(
+        # Only "{}" placeholders and fixed column lists are interpolated: values travel as parameters.
+        f"SELECT {q.num('r.household')}, {q.num('r.rank')}, {q.num('r.neg_centi')}, r.first_applied,"  # noqa: S608
+        f" r.file_no, h.head_name, {q.num('h.index_provisional')}, o.name, (SELECT {q.num('MAX(m.rank)')}"
+        " FROM household_rank m WHERE m.scope = {} AND m.category = {})"
+        # The LIMIT inside keeps the planner's estimate at one page: joined by key, never hashed.
+        f" FROM (SELECT {_PAGE_COLUMNS} FROM household_rank"
+        f" WHERE scope = {{}} AND category = {{}} AND {where} ORDER BY {order} LIMIT {{}}) r"
+        " JOIN household h ON h.id = r.household JOIN org_unit o ON o.id = h.org_unit ORDER BY r.rank",
+        scope,
+        category,
+        scope,
+        category,
+        *args,
+        PAGE_SIZE,
+    )
+
+
 async def _stored_page(
     scope: str, category: str, query: RankingQuery, units: list[dict[str, Any]]
 ) -> RankingPage:
-    """The live ranking, read page by page from the stored ranks (services/rank_store.py)."""
+    """The live ranking, read page by page from the stored ranks (services/rank_store.py).
+
+    Next and Previous carry the key of the page's last / first row: the page is an index
+    walk from that key (``household_rank_by_key``), stable when ranks shift in between.
+    A bare ``page=N`` (old links, a jump) seeks the rank instead (``household_rank_by_rank``).
+    Neither scans what lies before the page.
+    """
     q = RawSql()
-    page = max(1, query.page)
-    for _attempt in range(2):
-        first_rank = (page - 1) * PAGE_SIZE + 1
-        found = await q.fetch(
-            # Only "{}" placeholders are interpolated: values travel as parameters.
-            f"SELECT {q.num('r.household')}, {q.num('r.rank')}, {q.num('r.neg_centi')}, r.first_applied,"  # noqa: S608
-            f" r.file_no, h.head_name, {q.num('h.index_provisional')}, o.name, (SELECT {q.num('MAX(m.rank)')}"
-            " FROM household_rank m WHERE m.scope = {} AND m.category = {})"
-            # The LIMIT inside keeps the planner's estimate at one page: joined by key, never hashed.
-            " FROM (SELECT household, rank, neg_centi, first_applied, file_no FROM household_rank"
-            " WHERE scope = {} AND category = {} AND rank >= {} ORDER BY rank LIMIT {}) r"
-            " JOIN household h ON h.id = r.household JOIN org_unit o ON o.id = h.org_unit ORDER BY r.rank",
-            scope,
-            category,
-            scope,
-            category,
-            first_rank,
-            PAGE_SIZE,
+    after, before = parse_cursor(query.after), parse_cursor(query.before)
+
+    def key_match(operator: str) -> str:
+        return f"({_KEY_ORDER}) {operator} ({{}}, {{}}, {{}}, {{}})"
+
+    found: list[Any] = []
+    if after is not None:
+        found = await _stored_rows(q, scope, category, key_match(">"), _KEY_ORDER, *after)
+    elif before is not None:
+        descending = ", ".join(f"{column} DESC" for column in _KEY_ORDER.split(", "))
+        found = await _stored_rows(q, scope, category, key_match("<"), descending, *before)
+        if len(found) < PAGE_SIZE:  # less than a page above the cursor (ranks moved): the first page
+            found = await _stored_rows(q, scope, category, "rank >= {}", "rank", 1)
+    else:
+        first_rank = (max(1, query.page) - 1) * PAGE_SIZE + 1
+        found = await _stored_rows(q, scope, category, "rank >= {}", "rank", first_rank)
+    if not found and (after is not None or query.page > 1):
+        # Past the end (a stale link): the last page, in one more statement.
+        last_page = (
+            "rank >= (SELECT (MAX(l.rank) - 1) / {} * {} + 1 FROM household_rank l"
+            " WHERE l.scope = {} AND l.category = {})"
         )
-        if found or page == 1:
-            break
-        # Past the end: the last page (one more statement, only for a stale link).
-        last = await q.fetch(
-            f"SELECT {q.num('MAX(rank)')} FROM household_rank WHERE scope = {{}} AND category = {{}}",  # noqa: S608
-            scope,
-            category,
+        found = await _stored_rows(
+            q, scope, category, last_page, "rank", PAGE_SIZE, PAGE_SIZE, scope, category
         )
-        page = max(1, -(-int(last[0][0] or 0) // PAGE_SIZE))
+    page = (int(found[0][1]) - 1) // PAGE_SIZE + 1 if found else 1
     total = int(found[0][8] or 0) if found else 0
     pages = max(1, -(-total // PAGE_SIZE))
     ids = [int(r[0]) for r in found]
@@ -404,7 +489,15 @@ async def _stored_page(
             )
         )
     return RankingPage(
-        rows, total, page, pages, RankingQuery(query.org, category, query.as_of, page), None, units, {}
+        rows,
+        total,
+        page,
+        pages,
+        RankingQuery(query.org, category, query.as_of, page),
+        None,
+        units,
+        {},
+        keyset=True,
     )
 
 
