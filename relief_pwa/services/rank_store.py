@@ -161,11 +161,36 @@ async def _rebuild_all_postgres() -> int:
     transaction = Household._meta.db.current_transaction.get()
     assert transaction is not None  # _lock checked
     connection = transaction.connection
-    # The planner's row estimates for the joins are far too high: JIT compiling alone cost
-    # more than half a second. The sorts fit in memory with a little more room.
-    await connection.execute("SET LOCAL jit = off")
-    await connection.execute("SET LOCAL work_mem = '64MB'")
-    await connection.execute("SET LOCAL maintenance_work_mem = '128MB'")
+    # Statistics are often stale here (the rescore just wrote every household's index; on a
+    # first scoring the planner believes no household has one): with nested loops allowed it
+    # chose one over two CTE scans of 52,000 rows and ran for minutes. Hash joins and sorts
+    # are right whatever the estimates; JIT (set off by a huge estimate) only costs time.
+    names = list(_REBUILD_SETTINGS)
+    previous = await connection.fetchrow(
+        "SELECT " + ", ".join(f"current_setting(${i})" for i in range(1, len(names) + 1)), *names
+    )
+    await _set_locally(connection, _REBUILD_SETTINGS)
+    written = await _renumber(connection)
+    # Back for the rest of the caller's transaction (an error rolls the settings back anyway).
+    await _set_locally(connection, dict(zip(names, previous, strict=True)))
+    return written
+
+
+_REBUILD_SETTINGS = {
+    "jit": "off",
+    "enable_nestloop": "off",
+    "work_mem": "64MB",
+    "maintenance_work_mem": "128MB",
+}
+
+
+async def _set_locally(connection: Any, settings: dict[str, str]) -> None:
+    """SET LOCAL for each (until the transaction ends, or until set back)."""
+    marks = ", ".join(f"set_config(${2 * i + 1}, ${2 * i + 2}, true)" for i in range(len(settings)))
+    await connection.execute(f"SELECT {marks}", *[v for pair in settings.items() for v in pair])
+
+
+async def _renumber(connection: Any) -> int:
     indexes = await connection.fetch(
         "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i"
         " JOIN pg_class c ON c.oid = i.indexrelid"

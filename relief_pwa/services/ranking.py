@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
-
-from piccolo.querystring import QueryString
 
 from relief_pwa.clock import CHINA_TZ
 from relief_pwa.core.bounds import parse_day
@@ -30,7 +28,7 @@ from relief_pwa.core.permissions import Capability
 from relief_pwa.core.scoring import FACTOR_CODES
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.bulk_scoring import RANKED_STATES, local_date
-from relief_pwa.services.org import org_tree, unit_in_tree
+from relief_pwa.services.org import OrgNode, org_tree, unit_in_tree
 from relief_pwa.services.scoring import RawSql, parse_breakdown_points, totals_on
 from relief_pwa.tables import Household, OrgUnit
 
@@ -90,7 +88,7 @@ class RankingPage:
     pages: int
     query: RankingQuery
     as_of: date | None
-    units: list[dict[str, Any]]
+    units: list[OrgNode]
     errors: dict[str, str]
     keyset: bool = False  # the links carry cursors (the live ranking from the stored ranks)
 
@@ -106,11 +104,6 @@ class RankingPage:
 def require_ranking_role(actor: Actor) -> None:
     if not actor.can(Capability.RANKING_READ):
         raise PermissionDenied(N_("Your role may not take this action."))
-
-
-async def _raw(sql: str, *args: Any) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = await Household._meta.db.run_querystring(QueryString(sql, *args))
-    return rows
 
 
 def _as_date(value: Any) -> date:
@@ -184,7 +177,8 @@ async def ranked_keys(scope: str, category: str = "") -> list[Key]:
 
 def _cutoff(day: date) -> datetime:
     """Records computed before the end of ``day`` (bureau time) belong to the ranking as of that day."""
-    return datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=CHINA_TZ)
+    # In UTC: SQLite compares the stored UTC text, so the parameter must be spelled alike.
+    return datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=CHINA_TZ).astimezone(UTC)
 
 
 async def _keys_as_of(
@@ -227,23 +221,30 @@ async def _keys_as_of(
 async def _last_two_records(
     household_ids: list[int], cutoff: datetime | None
 ) -> dict[int, list[dict[str, Any]]]:
+    """Each household's latest two index records (computed before ``cutoff``), latest first."""
     if not household_ids:
         return {}
+    q = RawSql()
     marks = ", ".join("{}" for _ in household_ids)
-    sql = (
-        "SELECT household, total, model_version, breakdown, computed_at, id FROM index_record "  # noqa: S608
-        f"WHERE household IN ({marks})"
-    )
     args: list[Any] = list(household_ids)
+    before = ""
     if cutoff is not None:
-        sql += " AND computed_at < {}"
+        before = " AND computed_at < {}"
         args.append(cutoff)
-    sql += " ORDER BY household, computed_at DESC, id DESC"
+    # Only the two rows each household needs travel back (a long-scored household has many).
+    rows = await q.fetch(
+        f"SELECT {q.num('household')}, total, model_version, breakdown FROM ("  # noqa: S608
+        " SELECT household, total, model_version, breakdown, ROW_NUMBER() OVER"
+        " (PARTITION BY household ORDER BY computed_at DESC, id DESC) AS position"
+        f" FROM index_record WHERE household IN ({marks}){before}) x WHERE position <= 2"
+        " ORDER BY household, position",
+        *args,
+    )
     grouped: dict[int, list[dict[str, Any]]] = {}
-    for r in await _raw(sql, *args):
-        records = grouped.setdefault(r["household"], [])
-        if len(records) < 2:
-            records.append(r)
+    for household, total, model_version, breakdown in rows:
+        grouped.setdefault(int(household), []).append(
+            {"total": total, "model_version": model_version, "breakdown": breakdown}
+        )
     return grouped
 
 
@@ -359,12 +360,13 @@ async def _check_as_of_size(scope: str) -> None:
         )
 
 
-async def _units(actor: Actor) -> list[dict[str, Any]]:
-    """Districts and streets in the actor's scope (the page's filter), from the org cache."""
+async def _units(actor: Actor) -> list[OrgNode]:
+    """Districts and streets in the actor's scope (the page's filter), from the org cache.
+
+    The cached nodes themselves: the template reads their attributes directly (a dict's
+    keys cost Jinja a failed attribute look-up each, ~900 per city page)."""
     return [
-        {"code": u.code, "name": u.name, "level": u.level, "path": u.path}
-        for u in await org_tree()
-        if u.path.startswith(actor.org_path) and u.level in {"district", "street"}
+        u for u in await org_tree() if u.path.startswith(actor.org_path) and u.level in {"district", "street"}
     ]
 
 
@@ -406,9 +408,7 @@ async def _stored_rows(q: RawSql, scope: str, category: str, where: str, order: 
     )
 
 
-async def _stored_page(
-    scope: str, category: str, query: RankingQuery, units: list[dict[str, Any]]
-) -> RankingPage:
+async def _stored_page(scope: str, category: str, query: RankingQuery, units: list[OrgNode]) -> RankingPage:
     """The live ranking, read page by page from the stored ranks (services/rank_store.py).
 
     Next and Previous carry the key of the page's last / first row: the page is an index
@@ -505,18 +505,34 @@ async def _ranks_before(
     q: RawSql, scope: str, category: str, keys: dict[int, Key], total: int
 ) -> dict[int, int]:
     """For each key, the stored rank of the first household at or after it (total + 1: none),
-    in one statement of indexed look-ups."""
+    in one statement: an indexed look-up per key."""
     if not keys:
         return {}
-    parts: list[str] = []
-    args: list[Any] = []
-    for hid, key in keys.items():
-        parts.append(
-            f"SELECT CAST({{}} AS INTEGER), (SELECT {q.num('rank')} FROM household_rank"  # noqa: S608
-            " WHERE scope = {} AND category = {}"
-            " AND (neg_centi, first_applied, file_no, household) >= ({}, {}, {}, {})"
-            " ORDER BY neg_centi, first_applied, file_no, household LIMIT 1)"
+    lookup = (
+        f"(SELECT {q.num('r.rank')} FROM household_rank r WHERE r.scope = {{}} AND r.category = {{}}"  # noqa: S608
+        " AND (r.neg_centi, r.first_applied, r.file_no, r.household) >= (v.neg_centi, v.first_applied,"
+        " v.file_no, v.household) ORDER BY r.neg_centi, r.first_applied, r.file_no, r.household LIMIT 1)"
+    )
+    items = list(keys.items())
+    if q.sqlite:
+        rows = ", ".join("(CAST({} AS INTEGER), CAST({} AS INTEGER), {}, {})" for _ in items)
+        found = await q.fetch(
+            f"WITH v(household, neg_centi, first_applied, file_no) AS (VALUES {rows})"  # noqa: S608
+            f" SELECT v.household, {lookup} FROM v",
+            *[value for hid, (neg, first, file_no, _hid) in items for value in (hid, neg, first, file_no)],
+            scope,
+            category,
         )
-        args += [hid, scope, category, *key]
-    found = await q.fetch(" UNION ALL ".join(parts), *args)
+    else:
+        # One statement text whatever the page holds: prepared once per connection.
+        found = await q.fetch(
+            f"SELECT v.household, {lookup} FROM unnest({{}}::integer[], {{}}::integer[],"  # noqa: S608
+            " {}::varchar[], {}::varchar[]) AS v(household, neg_centi, first_applied, file_no)",
+            scope,
+            category,
+            [hid for hid, _key in items],
+            [key[0] for _hid, key in items],
+            [key[1] for _hid, key in items],
+            [key[2] for _hid, key in items],
+        )
     return {int(hid): int(rank) if rank is not None else total + 1 for hid, rank in found}
