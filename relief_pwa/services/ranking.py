@@ -344,6 +344,7 @@ AS_OF_LIMIT = 5_000
 
 async def _check_as_of_size(scope: str) -> None:
     q = RawSql()
+    args: list[Any]
     if scope:  # ranks are dense: the stored partition's last rank is its size, one index probe
         sql, args = "SELECT MAX(rank) FROM household_rank WHERE scope = {} AND category = {}", [scope, ""]
     else:
