@@ -51,6 +51,9 @@ async def test_ranking_in_scope_only(city: Any, client: Any) -> None:
     for result in (city.poor, city.mid, city.other_street):
         assert result.file_no in html
     assert city.other_district.file_no not in html  # 市中区 is another district
+    street = (await client.get("/ranking?org=370102001")).text  # the filter keeps its choice
+    assert 'value="370102001" selected>' in street and street.count(" selected>") == 1
+    assert city.other_street.file_no not in street
 
     await client.login("station")  # 解放路街道 only
     html = (await client.get("/ranking")).text
