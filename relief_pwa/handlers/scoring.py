@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
+from markupsafe import Markup, escape
 
 from relief_pwa.clock import local_date
 from relief_pwa.core.bounds import parse_day, parse_id
@@ -168,6 +170,24 @@ async def recompute(
 # --------------------------------------------------------------------------- ranking
 
 
+@lru_cache(maxsize=32)
+def _unit_options_html(units: tuple[Any, ...]) -> str:
+    # A city user's filter lists ~180 districts and streets: rendered once per org tree
+    # (the cached nodes are the key), not escaped value by value on every request.
+    return "".join(
+        f'<option value="{escape(u.code)}">{"— " if u.level == "street" else ""}{escape(u.name)}</option>'
+        for u in units
+    )
+
+
+def _unit_options(units: tuple[Any, ...], selected: str) -> Markup:
+    html = _unit_options_html(units)
+    if selected:
+        marker = f'<option value="{escape(selected)}">'
+        html = html.replace(marker, marker[:-1] + " selected>", 1)
+    return Markup(html)  # noqa: S704  (built from escaped values only)
+
+
 @get("/ranking", name="ranking", opt={**needs(C.RANKING_READ), **REPLICA_READS})
 async def ranking(
     request: Request[Any, Any, Any],
@@ -176,8 +196,17 @@ async def ranking(
     category: FromQuery[str] = "",
     as_of: FromQuery[str] = "",
     page: FromQuery[str] = "1",
+    after: FromQuery[str] = "",
+    before: FromQuery[str] = "",
 ) -> Response[str]:
-    query = RankingQuery(org=org[:12], category=category[:20], as_of=as_of[:10], page=_int(page))
+    query = RankingQuery(
+        org=org[:12],
+        category=category[:20],
+        as_of=as_of[:10],
+        page=_int(page),
+        after=after[:80],
+        before=before[:80],
+    )
     errors: dict[str, str] = {}
     try:
         result = await list_ranking(actor, query, now=now_of(request))
@@ -189,6 +218,7 @@ async def ranking(
         "errors": errors,
         "categories": list(Category),
         "factor_labels": FACTOR_LABELS,
+        "unit_options": _unit_options(tuple(result.units), result.query.org),
     }
     block = "results" if is_htmx(request) and request.headers.get("hx-target") == "ranking-results" else None
     return render(request, "ranking/list.html", context, block=block)

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
-
-from piccolo.querystring import QueryString
 
 from relief_pwa.clock import CHINA_TZ
 from relief_pwa.core.bounds import parse_day
@@ -30,7 +28,7 @@ from relief_pwa.core.permissions import Capability
 from relief_pwa.core.scoring import FACTOR_CODES
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.bulk_scoring import RANKED_STATES, local_date
-from relief_pwa.services.org import org_tree, unit_in_tree
+from relief_pwa.services.org import OrgNode, org_tree, unit_in_tree
 from relief_pwa.services.scoring import RawSql, parse_breakdown_points, totals_on
 from relief_pwa.tables import Household, OrgUnit
 
@@ -44,6 +42,9 @@ class RankingQuery:
     category: str = ""
     as_of: str = ""  # ISO date; "" = now
     page: int = 1
+    # Keyset cursors of the live ranking (a row's ``cursor``): the page after / before that row.
+    after: str = ""
+    before: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,12 @@ class RankingRow:
     why: list[FactorChange] = field(default_factory=list)
 
     @property
+    def cursor(self) -> str:
+        """The row's place in the order, for the Next/Previous links: "−centi.first.id.file_no"."""
+        centi = int((self.index * 100).to_integral_value())
+        return f"{-centi}.{self.first_applied_on.isoformat()}.{self.household_id}.{self.file_no}"
+
+    @property
     def movement(self) -> int | None:
         """Positive: moved up the list (towards rank 1)."""
         return None if self.previous_rank is None else self.previous_rank - self.rank
@@ -81,18 +88,22 @@ class RankingPage:
     pages: int
     query: RankingQuery
     as_of: date | None
-    units: list[dict[str, Any]]
+    units: list[OrgNode]
     errors: dict[str, str]
+    keyset: bool = False  # the links carry cursors (the live ranking from the stored ranks)
+
+    @property
+    def has_prev(self) -> bool:
+        return bool(self.rows) and self.rows[0].rank > 1 if self.keyset else self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return bool(self.rows) and self.rows[-1].rank < self.total if self.keyset else self.page < self.pages
 
 
 def require_ranking_role(actor: Actor) -> None:
     if not actor.can(Capability.RANKING_READ):
         raise PermissionDenied(N_("Your role may not take this action."))
-
-
-async def _raw(sql: str, *args: Any) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = await Household._meta.db.run_querystring(QueryString(sql, *args))
-    return rows
 
 
 def _as_date(value: Any) -> date:
@@ -166,7 +177,8 @@ async def ranked_keys(scope: str, category: str = "") -> list[Key]:
 
 def _cutoff(day: date) -> datetime:
     """Records computed before the end of ``day`` (bureau time) belong to the ranking as of that day."""
-    return datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=CHINA_TZ)
+    # In UTC: SQLite compares the stored UTC text, so the parameter must be spelled alike.
+    return datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=CHINA_TZ).astimezone(UTC)
 
 
 async def _keys_as_of(
@@ -209,23 +221,30 @@ async def _keys_as_of(
 async def _last_two_records(
     household_ids: list[int], cutoff: datetime | None
 ) -> dict[int, list[dict[str, Any]]]:
+    """Each household's latest two index records (computed before ``cutoff``), latest first."""
     if not household_ids:
         return {}
+    q = RawSql()
     marks = ", ".join("{}" for _ in household_ids)
-    sql = (
-        "SELECT household, total, model_version, breakdown, computed_at, id FROM index_record "  # noqa: S608
-        f"WHERE household IN ({marks})"
-    )
     args: list[Any] = list(household_ids)
+    before = ""
     if cutoff is not None:
-        sql += " AND computed_at < {}"
+        before = " AND computed_at < {}"
         args.append(cutoff)
-    sql += " ORDER BY household, computed_at DESC, id DESC"
+    # Only the two rows each household needs travel back (a long-scored household has many).
+    rows = await q.fetch(
+        f"SELECT {q.num('household')}, total, model_version, breakdown FROM ("  # noqa: S608
+        " SELECT household, total, model_version, breakdown, ROW_NUMBER() OVER"
+        " (PARTITION BY household ORDER BY computed_at DESC, id DESC) AS position"
+        f" FROM index_record WHERE household IN ({marks}){before}) x WHERE position <= 2"
+        " ORDER BY household, position",
+        *args,
+    )
     grouped: dict[int, list[dict[str, Any]]] = {}
-    for r in await _raw(sql, *args):
-        records = grouped.setdefault(r["household"], [])
-        if len(records) < 2:
-            records.append(r)
+    for household, total, model_version, breakdown in rows:
+        grouped.setdefault(int(household), []).append(
+            {"total": total, "model_version": model_version, "breakdown": breakdown}
+        )
     return grouped
 
 
@@ -261,6 +280,7 @@ async def list_ranking(actor: Actor, query: RankingQuery, *, now: datetime) -> R
     if day is None:
         keys, provisional = await _current_keys(scope, category)
     else:
+        await _check_as_of_size(scope)
         keys, provisional = await _keys_as_of(scope, category, day, now=now)
     keys.sort()
     total = len(keys)
@@ -316,48 +336,114 @@ async def list_ranking(actor: Actor, query: RankingQuery, *, now: datetime) -> R
     )
 
 
-async def _units(actor: Actor) -> list[dict[str, Any]]:
-    """Districts and streets in the actor's scope (the page's filter), from the org cache."""
+# The ranking on a past date is recomputed from that day's facts on each request: it is
+# offered for scopes up to this many ranked households (a street, a small district), so
+# that one request never recomputes a whole city.
+AS_OF_LIMIT = 5_000
+
+
+async def _check_as_of_size(scope: str) -> None:
+    q = RawSql()
+    args: list[Any]
+    if scope:  # ranks are dense: the stored partition's last rank is its size, one index probe
+        sql, args = "SELECT MAX(rank) FROM household_rank WHERE scope = {} AND category = {}", [scope, ""]
+    else:
+        sql, args = "SELECT COUNT(*) FROM household WHERE is_open = {} AND current_index IS NOT NULL", [True]
+    size = int((await q.fetch(sql, *args))[0][0] or 0)
+    if size > AS_OF_LIMIT:
+        raise DomainError(
+            N_(
+                "The ranking on a past date covers at most {limit} households:"
+                " please choose a district or street."
+            ),
+            field="as_of",
+            limit=AS_OF_LIMIT,
+        )
+
+
+async def _units(actor: Actor) -> list[OrgNode]:
+    """Districts and streets in the actor's scope (the page's filter), from the org cache.
+
+    The cached nodes themselves: the template reads their attributes directly (a dict's
+    keys cost Jinja a failed attribute look-up each, ~900 per city page)."""
     return [
-        {"code": u.code, "name": u.name, "level": u.level, "path": u.path}
-        for u in await org_tree()
-        if u.path.startswith(actor.org_path) and u.level in {"district", "street"}
+        u for u in await org_tree() if u.path.startswith(actor.org_path) and u.level in {"district", "street"}
     ]
 
 
-async def _stored_page(
-    scope: str, category: str, query: RankingQuery, units: list[dict[str, Any]]
-) -> RankingPage:
-    """The live ranking, read page by page from the stored ranks (services/rank_store.py)."""
+def parse_cursor(text: str) -> Key | None:
+    """A row's cursor back to its key; None for anything malformed (the link then starts over)."""
+    parts = text.split(".", 3)
+    if len(parts) != 4:
+        return None
+    centi, first_applied, household, file_no = parts
+    try:
+        date.fromisoformat(first_applied)
+        return (int(centi), first_applied, file_no, int(household))
+    except ValueError:
+        return None
+
+
+_PAGE_COLUMNS = "household, rank, neg_centi, first_applied, file_no"
+_KEY_ORDER = "neg_centi, first_applied, file_no, household"
+
+
+async def _stored_rows(q: RawSql, scope: str, category: str, where: str, order: str, *args: Any) -> list[Any]:
+    """One page of stored ranks with their households, and the partition's size (MAX(rank):
+    ranks are dense, so the exact total is one probe of the rank index)."""
+    return await q.fetch(
+        # Only "{}" placeholders and fixed column lists are interpolated: values travel as parameters.
+        f"SELECT {q.num('r.household')}, {q.num('r.rank')}, {q.num('r.neg_centi')}, r.first_applied,"  # noqa: S608
+        f" r.file_no, h.head_name, {q.num('h.index_provisional')}, o.name, (SELECT {q.num('MAX(m.rank)')}"
+        " FROM household_rank m WHERE m.scope = {} AND m.category = {})"
+        # The LIMIT inside keeps the planner's estimate at one page: joined by key, never hashed.
+        f" FROM (SELECT {_PAGE_COLUMNS} FROM household_rank"
+        f" WHERE scope = {{}} AND category = {{}} AND {where} ORDER BY {order} LIMIT {{}}) r"
+        " JOIN household h ON h.id = r.household JOIN org_unit o ON o.id = h.org_unit ORDER BY r.rank",
+        scope,
+        category,
+        scope,
+        category,
+        *args,
+        PAGE_SIZE,
+    )
+
+
+async def _stored_page(scope: str, category: str, query: RankingQuery, units: list[OrgNode]) -> RankingPage:
+    """The live ranking, read page by page from the stored ranks (services/rank_store.py).
+
+    Next and Previous carry the key of the page's last / first row: the page is an index
+    walk from that key (``household_rank_by_key``), stable when ranks shift in between.
+    A bare ``page=N`` (old links, a jump) seeks the rank instead (``household_rank_by_rank``).
+    Neither scans what lies before the page.
+    """
     q = RawSql()
-    page = max(1, query.page)
-    for _attempt in range(2):
-        first_rank = (page - 1) * PAGE_SIZE + 1
-        found = await q.fetch(
-            # Only "{}" placeholders are interpolated: values travel as parameters.
-            f"SELECT {q.num('r.household')}, {q.num('r.rank')}, {q.num('r.neg_centi')}, r.first_applied,"  # noqa: S608
-            f" r.file_no, h.head_name, {q.num('h.index_provisional')}, o.name, (SELECT {q.num('MAX(m.rank)')}"
-            " FROM household_rank m WHERE m.scope = {} AND m.category = {})"
-            # The LIMIT inside keeps the planner's estimate at one page: joined by key, never hashed.
-            " FROM (SELECT household, rank, neg_centi, first_applied, file_no FROM household_rank"
-            " WHERE scope = {} AND category = {} AND rank >= {} ORDER BY rank LIMIT {}) r"
-            " JOIN household h ON h.id = r.household JOIN org_unit o ON o.id = h.org_unit ORDER BY r.rank",
-            scope,
-            category,
-            scope,
-            category,
-            first_rank,
-            PAGE_SIZE,
+    after, before = parse_cursor(query.after), parse_cursor(query.before)
+
+    def key_match(operator: str) -> str:
+        return f"({_KEY_ORDER}) {operator} ({{}}, {{}}, {{}}, {{}})"
+
+    found: list[Any] = []
+    if after is not None:
+        found = await _stored_rows(q, scope, category, key_match(">"), _KEY_ORDER, *after)
+    elif before is not None:
+        descending = ", ".join(f"{column} DESC" for column in _KEY_ORDER.split(", "))
+        found = await _stored_rows(q, scope, category, key_match("<"), descending, *before)
+        if len(found) < PAGE_SIZE:  # less than a page above the cursor (ranks moved): the first page
+            found = await _stored_rows(q, scope, category, "rank >= {}", "rank", 1)
+    else:
+        first_rank = (max(1, query.page) - 1) * PAGE_SIZE + 1
+        found = await _stored_rows(q, scope, category, "rank >= {}", "rank", first_rank)
+    if not found and (after is not None or query.page > 1):
+        # Past the end (a stale link): the last page, in one more statement.
+        last_page = (
+            "rank >= (SELECT (MAX(l.rank) - 1) / {} * {} + 1 FROM household_rank l"
+            " WHERE l.scope = {} AND l.category = {})"
         )
-        if found or page == 1:
-            break
-        # Past the end: the last page (one more statement, only for a stale link).
-        last = await q.fetch(
-            f"SELECT {q.num('MAX(rank)')} FROM household_rank WHERE scope = {{}} AND category = {{}}",  # noqa: S608
-            scope,
-            category,
+        found = await _stored_rows(
+            q, scope, category, last_page, "rank", PAGE_SIZE, PAGE_SIZE, scope, category
         )
-        page = max(1, -(-int(last[0][0] or 0) // PAGE_SIZE))
+    page = (int(found[0][1]) - 1) // PAGE_SIZE + 1 if found else 1
     total = int(found[0][8] or 0) if found else 0
     pages = max(1, -(-total // PAGE_SIZE))
     ids = [int(r[0]) for r in found]
@@ -404,7 +490,15 @@ async def _stored_page(
             )
         )
     return RankingPage(
-        rows, total, page, pages, RankingQuery(query.org, category, query.as_of, page), None, units, {}
+        rows,
+        total,
+        page,
+        pages,
+        RankingQuery(query.org, category, query.as_of, page),
+        None,
+        units,
+        {},
+        keyset=True,
     )
 
 
@@ -412,18 +506,34 @@ async def _ranks_before(
     q: RawSql, scope: str, category: str, keys: dict[int, Key], total: int
 ) -> dict[int, int]:
     """For each key, the stored rank of the first household at or after it (total + 1: none),
-    in one statement of indexed look-ups."""
+    in one statement: an indexed look-up per key."""
     if not keys:
         return {}
-    parts: list[str] = []
-    args: list[Any] = []
-    for hid, key in keys.items():
-        parts.append(
-            f"SELECT CAST({{}} AS INTEGER), (SELECT {q.num('rank')} FROM household_rank"  # noqa: S608
-            " WHERE scope = {} AND category = {}"
-            " AND (neg_centi, first_applied, file_no, household) >= ({}, {}, {}, {})"
-            " ORDER BY neg_centi, first_applied, file_no, household LIMIT 1)"
+    lookup = (
+        f"(SELECT {q.num('r.rank')} FROM household_rank r WHERE r.scope = {{}} AND r.category = {{}}"  # noqa: S608
+        " AND (r.neg_centi, r.first_applied, r.file_no, r.household) >= (v.neg_centi, v.first_applied,"
+        " v.file_no, v.household) ORDER BY r.neg_centi, r.first_applied, r.file_no, r.household LIMIT 1)"
+    )
+    items = list(keys.items())
+    if q.sqlite:
+        rows = ", ".join("(CAST({} AS INTEGER), CAST({} AS INTEGER), {}, {})" for _ in items)
+        found = await q.fetch(
+            f"WITH v(household, neg_centi, first_applied, file_no) AS (VALUES {rows})"  # noqa: S608
+            f" SELECT v.household, {lookup} FROM v",
+            *[value for hid, (neg, first, file_no, _hid) in items for value in (hid, neg, first, file_no)],
+            scope,
+            category,
         )
-        args += [hid, scope, category, *key]
-    found = await q.fetch(" UNION ALL ".join(parts), *args)
+    else:
+        # One statement text whatever the page holds: prepared once per connection.
+        found = await q.fetch(
+            f"SELECT v.household, {lookup} FROM unnest({{}}::integer[], {{}}::integer[],"  # noqa: S608
+            " {}::varchar[], {}::varchar[]) AS v(household, neg_centi, first_applied, file_no)",
+            scope,
+            category,
+            [hid for hid, _key in items],
+            [key[0] for _hid, key in items],
+            [key[1] for _hid, key in items],
+            [key[2] for _hid, key in items],
+        )
     return {int(hid): int(rank) if rank is not None else total + 1 for hid, rank in found}

@@ -21,7 +21,7 @@ import pytest
 from relief_pwa.piccolo_conf import DB
 from relief_pwa.services import analytics
 from relief_pwa.services.scoring import RawSql
-from relief_pwa.tables import Application
+from relief_pwa.tables import Application, HouseholdRank
 from tests.services.publicity_support import active_application, eligible_application
 
 BIG_TABLES = {
@@ -111,6 +111,13 @@ PAGES = (
     ("station", "/households/{household}"),
     ("city", "/ranking"),
     ("station", "/ranking"),
+    # Next / Previous walk the key index from a row's key; a page number seeks the rank index;
+    # the area and category filters are partitions of the same indexes.
+    ("city", "/ranking?after={rank_cursor}"),
+    ("city", "/ranking?before={rank_cursor}"),
+    ("city", "/ranking?page=2"),
+    ("city", "/ranking?org=370102001&category=dibao"),
+    ("station", "/ranking?category=dibao&after={rank_cursor}"),
     ("city", "/analytics"),
 )
 
@@ -122,9 +129,18 @@ async def test_main_page_queries_use_indexes(world: Any, make_client: Any, selec
     newest = await Application.select(Application.id, Application.received_on).first()
     assert newest is not None
     cursor = f"{newest['received_on']}.{newest['id']}"
+    top = (
+        await HouseholdRank.select().where(HouseholdRank.category == "").order_by(HouseholdRank.rank).first()
+    )
+    # These households are unscored (no standard): a made-up key exercises the same statements.
+    rank_cursor = (
+        f"{top['neg_centi']}.{top['first_applied']}.{top['household']}.{top['file_no']}"
+        if top
+        else "-5000.2026-01-01.1.X"
+    )
     scans: dict[str, list[tuple[str, list[str]]]] = {}
     for username, template in PAGES:
-        url = template.format(household=first.household_id, cursor=cursor)
+        url = template.format(household=first.household_id, cursor=cursor, rank_cursor=rank_cursor)
         client = make_client()
         await client.login(username)
         await client.get(url)  # warm the per-process caches

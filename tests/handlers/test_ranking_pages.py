@@ -51,6 +51,9 @@ async def test_ranking_in_scope_only(city: Any, client: Any) -> None:
     for result in (city.poor, city.mid, city.other_street):
         assert result.file_no in html
     assert city.other_district.file_no not in html  # 市中区 is another district
+    street = (await client.get("/ranking?org=370102001")).text  # the filter keeps its choice
+    assert 'value="370102001" selected>' in street and street.count(" selected>") == 1
+    assert city.other_street.file_no not in street
 
     await client.login("station")  # 解放路街道 only
     html = (await client.get("/ranking")).text
@@ -142,6 +145,99 @@ async def test_ranking_as_of_an_earlier_date(city: Any, client: Any, clock: Any)
     assert f"{now_index:.2f}" != f"{first_record['total']:.2f}"  # 500 yuan of aid lowered it
     assert f"{first_record['total']:.2f}" in old  # the past ranking shows the index of that day
     assert f"{now_index:.2f}" not in old
+
+
+def _links(html: str) -> dict[str, str]:
+    """The pager's Previous/Next hrefs (rel="prev"/"next"), unescaped."""
+    import html as html_module
+    import re
+
+    return {
+        rel: html_module.unescape(href)
+        for href, rel in re.findall(r'<a href="([^"]+)" rel="(prev|next)"', html)
+    }
+
+
+def _ranks(html: str) -> list[int]:
+    import re
+
+    return [int(rank) for rank in re.findall(r'<td data-label="[^"]+" class="num">(\d+)</td>', html)]
+
+
+async def test_ranking_pages_by_cursor_with_and_without_htmx(
+    city: Any, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from relief_pwa.services import ranking
+
+    monkeypatch.setattr(ranking, "PAGE_SIZE", 1)
+    await client.login("center")  # 历下区: three ranked households
+    first = await client.get("/ranking")
+    assert _ranks(first.text) == [1] and 'rel="prev"' not in first.text
+    next_url = _links(first.text)["next"]
+    assert "after=" in next_url and "page=" not in next_url  # the link carries the key, not an offset
+    second = await client.get(next_url)
+    assert _ranks(second.text) == [2]
+    third = await client.get(_links(second.text)["next"])
+    assert _ranks(third.text) == [3] and 'rel="next"' not in third.text  # the last one
+    back = await client.get(_links(third.text)["prev"])
+    assert _ranks(back.text) == [2] and "before=" in _links(third.text)["prev"]
+    # htmx asks for the results only: a fragment, with the same cursor links.
+    fragment = await client.get(next_url, headers={"HX-Request": "true", "HX-Target": "ranking-results"})
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.text and 'id="ranking-results"' in fragment.text
+    assert _ranks(fragment.text) == [2] and 'hx-get="/ranking?' in fragment.text
+    # A jump by page number seeks the rank; a cursor past the end and a malformed one are no error.
+    assert _ranks((await client.get("/ranking?page=3")).text) == [3]
+    assert _ranks((await client.get("/ranking?after=-1.2000-01-01.999999.x")).text) == [3]
+    assert _ranks((await client.get("/ranking?after=nonsense")).text) == [1]
+
+
+async def test_a_cursor_continues_after_its_row_whatever_moved(
+    city: Any, client: Any, clock: Any, monkeypatch: Any
+) -> None:
+    """Next shows the households ordered after the row the page ended with, as they stand now."""
+    from relief_pwa.services import ranking
+    from relief_pwa.tables import HouseholdRank
+
+    monkeypatch.setattr(ranking, "PAGE_SIZE", 1)
+    await client.login("center")
+    next_url = _links((await client.get("/ranking")).text)["next"]
+    cursor = ranking.parse_cursor(next_url.split("after=", 1)[1].replace("%2D", "-"))
+    assert cursor is not None and cursor[3] == city.poor.household_id
+    await client.login("station")  # the top household's index falls
+    await client.post_form(
+        f"/households/{city.poor.household_id}/aid",
+        {"value": "500000", "received_on": clock.now().date().isoformat(), "note": "慰问"},
+    )
+    stored = await HouseholdRank.select().where(
+        (HouseholdRank.scope == "370100/370102/") & (HouseholdRank.category == "")
+    )
+    keys = sorted((r["neg_centi"], r["first_applied"], r["file_no"], r["household"]) for r in stored)
+    assert keys[0] > cursor  # it fell below its old place (still first of the district here)
+    expected = next(
+        r for r in stored if (r["neg_centi"], r["first_applied"], r["file_no"], r["household"]) == keys[0]
+    )
+    await client.login("center")
+    html = (await client.get(next_url)).text
+    # Not rank 2 (an offset would show the second household): the first row after the old key.
+    assert _ranks(html) == [expected["rank"]] == [1]
+    assert city.poor.file_no in html
+
+
+async def test_ranking_as_of_is_bounded(city: Any, client: Any, clock: Any, monkeypatch: Any) -> None:
+    from relief_pwa.services import ranking
+
+    day = clock.now().date()
+    clock.advance(timedelta(days=2))
+    monkeypatch.setattr(ranking, "AS_OF_LIMIT", 2)
+    await client.login("center")  # three ranked households: over the limit
+    page = await client.get(f"/ranking?as_of={day.isoformat()}")
+    assert page.status_code == 200
+    assert "2" in page.text and ("district or street" in page.text or "街道" in page.text)
+    assert city.poor.file_no in page.text  # the live ranking instead
+    await client.login("station")  # two: within it
+    page = await client.get(f"/ranking?as_of={day.isoformat()}")
+    assert city.poor.file_no in page.text and "district or street" not in page.text
 
 
 async def test_models_pages_city_only_activation(city: Any, client: Any) -> None:

@@ -23,7 +23,7 @@ from relief_pwa.piccolo_conf import DB
 from relief_pwa.services import analytics, outbox, public_boards, refcache
 from relief_pwa.services.bot import console_chat_id
 from relief_pwa.services.scoring import RawSql
-from relief_pwa.tables import Household, OutboxMessage
+from relief_pwa.tables import Household, HouseholdRank, OutboxMessage
 from tests.helpers import deliver_outbox, found
 from tests.services.publicity_support import (  # noqa: F401
     active_application,
@@ -158,6 +158,10 @@ PAGES: tuple[tuple[str | None, str, int], ...] = (
     # 5 before the stored ranks (and then the bulk reader's statements went uncounted).
     ("city", "/ranking", 4),
     ("station", "/ranking", 4),
+    # A cursor page and a filtered one cost the same: no count, no ranking per request. (These
+    # households are unscored: the cursor lies past the end, which reads the last page: +1.)
+    ("city", "/ranking?after={rank_cursor}", 5),
+    ("station", "/ranking?category=dibao&org=370102001", 4),
     # 22 before the referral counters (open, past the deadline, escalated: one statement).
     ("city", "/analytics", 23),
     ("center", "/analytics", 23),
@@ -168,6 +172,15 @@ PAGES: tuple[tuple[str | None, str, int], ...] = (
     (None, "/public", 2),
     (None, "/login", 0),
 )
+
+
+async def _rank_cursor() -> str:
+    top = (
+        await HouseholdRank.select().where(HouseholdRank.category == "").order_by(HouseholdRank.rank).first()
+    )
+    if top is None:  # unscored households (no standard): a made-up key costs the same statements
+        return "-5000.2026-01-01.1.X"
+    return f"{top['neg_centi']}.{top['first_applied']}.{top['household']}.{top['file_no']}"
 
 
 async def _world_with_cases(world: Any) -> int:
@@ -191,7 +204,7 @@ async def test_main_pages_write_nothing_within_their_budget(
     counts: dict[str, int] = {}
     writes: dict[str, list[str]] = {}
     for username, template, _budget in PAGES:
-        url = template.format(household=household)
+        url = template.format(household=household, rank_cursor=await _rank_cursor())
         client = make_client()
         if username:
             await client.login(username)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from relief_pwa.core.intake import ItemDraft
 from relief_pwa.db import write_transaction
 from relief_pwa.services import rank_store
@@ -113,3 +115,27 @@ async def test_the_page_reads_stored_ranks_with_movement(world: Any, now: Any) -
     # A page the stored ranks do not hold (past the end) falls back to the last one.
     late = await list_ranking(world.actor("station"), RankingQuery(page=9), now=now)
     assert late.page == 1 and len(late.rows) == 4
+
+
+async def test_the_postgresql_renumbering_leaves_the_transaction_as_it_found_it(world: Any, now: Any) -> None:
+    """It plans with nested loops off (stale statistics made one run for minutes) and sets
+    them back: the rest of the caller's transaction plans as usual."""
+    from relief_pwa.piccolo_conf import DB
+
+    if DB.engine_type != "postgres":
+        pytest.skip("PostgreSQL's renumbering (SQLite numbers in Python)")
+    await do_seed_standards(SYSTEM_ACTOR, now=now)
+    await make_intake(world, items=[ItemDraft("income", "wages", "0", "", "300")])
+    async with write_transaction(DB):
+        written = await rank_store.rebuild_all()
+        transaction = DB.current_transaction.get()
+        assert transaction is not None
+        settings = await transaction.connection.fetchrow(
+            "SELECT current_setting('enable_nestloop'), current_setting('jit'), current_setting('work_mem')"
+        )
+        indexes = await transaction.connection.fetchval(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'household_rank'"
+        )
+    assert written == await HouseholdRank.count() > 0
+    assert settings[0] == "on" and settings[2] != "64MB"
+    assert indexes == 4  # the key, rank and household indexes rebuilt, and the primary key

@@ -23,7 +23,7 @@ from relief_pwa.services.scoring import (
     snapshot_json,
 )
 from relief_pwa.services.standards import do_seed_standards, load_standards
-from relief_pwa.tables import AidRecord, Household, IndexRecord, IndexSnapshot
+from relief_pwa.tables import AidRecord, Household, HouseholdRank, IndexRecord, IndexSnapshot
 from tests.factories import make_intake, member, new_id_number
 
 
@@ -117,6 +117,13 @@ async def _bench_records(trigger: str) -> dict[int, dict[str, Any]]:
     return {row["household"]: row for row in rows}
 
 
+async def _stored_ranks() -> list[tuple[str, str, int, int]]:
+    rows = await HouseholdRank.select(
+        HouseholdRank.scope, HouseholdRank.category, HouseholdRank.rank, HouseholdRank.household
+    )
+    return sorted((r["scope"], r["category"], r["rank"], r["household"]) for r in rows)
+
+
 async def test_worker_processes_store_what_one_process_stores(world: Any, now: Any) -> None:
     """The forked workers (SQLite, or PostgreSQL on an exported snapshot) read, score and
     spell snapshots exactly as the in-process path does, free text escaped as json.dumps does, and the text
@@ -140,8 +147,11 @@ async def test_worker_processes_store_what_one_process_stores(world: Any, now: A
     later = now + timedelta(days=1)
 
     alone = await rescore_all(model, now=later, trigger="alone", chunk=2)
+    ranks_alone = await _stored_ranks()
     stored_snapshots, stored_records = await IndexSnapshot.count(), await IndexRecord.count()
     forked = await rescore_all(model, now=later, trigger="forked", chunk=1, workers=2)
+    # The same ranks, numbered afresh by the bulk path after either (every scope, both categories).
+    assert await _stored_ranks() == ranks_alone and len(ranks_alone) >= 5 * 4
     # nothing changed: five new records, and their inputs are the snapshots already stored
     assert await IndexRecord.count() == stored_records + 5
     assert await IndexSnapshot.count() == stored_snapshots
