@@ -904,7 +904,7 @@ async def rescore_households(household_ids: Sequence[int], *, trigger: str, now:
     The relief index is the only listener of household changes that a data-check result
     concerns (services/wiring.py); a new one must be called here too.
     """
-    from relief_pwa.services.rank_store import SYNC_LIMIT, rebuild_all, sync_households
+    from relief_pwa.services.rank_store import sync_households
     from relief_pwa.services.scoring import RawSql, _bulk_write, get_active_model
 
     ids = sorted(set(household_ids))
@@ -945,14 +945,8 @@ async def rescore_households(household_ids: Sequence[int], *, trigger: str, now:
         if rows.records:
             await _bulk_write(rows)
             written += len(rows.records)
-    # The stored ranks: one household at a time (each move reads the ranks the previous one
-    # left; sync_households given several at once works from ranks read before any move),
-    # or, beyond SYNC_LIMIT households, renumbered in one pass.
-    if len(ids) > SYNC_LIMIT:
-        await rebuild_all()
-    else:
-        for household_id in ids:
-            await sync_households([household_id])
+    # The stored ranks: moved household by household, or beyond SYNC_LIMIT renumbered in one pass.
+    await sync_households(ids)
     return written
 
 

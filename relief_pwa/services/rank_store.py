@@ -301,20 +301,17 @@ async def sync_households(household_ids: Iterable[int]) -> None:
     for partition, keys in (await _wanted(q, ids)).items():
         for key in keys:
             wanted.setdefault(key[3], {})[partition] = key
-    marks = ", ".join("{}" for _ in ids)
-    stored: dict[int, dict[tuple[str, str], tuple[int, Key]]] = {}
-    for scope, category, rank, hid, neg, first, file_no in await q.fetch(
-        f"SELECT scope, category, {q.num('rank')}, {q.num('household')}, {q.num('neg_centi')},"  # noqa: S608
-        f" first_applied, file_no FROM household_rank WHERE household IN ({marks})",
-        *ids,
-    ):
-        stored.setdefault(int(hid), {})[(scope, category)] = (
-            int(rank),
-            (int(neg), str(first), str(file_no), int(hid)),
-        )
     for hid in ids:
+        # Read each household's stored ranks just before moving it: an earlier move in
+        # this loop may have shifted them.
+        was_in: dict[tuple[str, str], tuple[int, Key]] = {}
+        for scope, category, rank, neg, first, file_no in await q.fetch(
+            f"SELECT scope, category, {q.num('rank')}, {q.num('neg_centi')}, first_applied, file_no"  # noqa: S608
+            " FROM household_rank WHERE household = {}",
+            hid,
+        ):
+            was_in[(scope, category)] = (int(rank), (int(neg), str(first), str(file_no), hid))
         now_in = wanted.get(hid, {})
-        was_in = stored.get(hid, {})
         for partition in sorted(set(now_in) | set(was_in)):
             old = was_in.get(partition)
             new = now_in.get(partition)

@@ -139,3 +139,24 @@ async def test_the_postgresql_renumbering_leaves_the_transaction_as_it_found_it(
     assert written == await HouseholdRank.count() > 0
     assert settings[0] == "on" and settings[2] != "64MB"
     assert indexes == 4  # the key, rank and household indexes rebuilt, and the primary key
+
+
+async def test_several_households_moved_at_once_keep_ranks_exact(world: Any, now: Any) -> None:
+    """Each move shifts the ranks of those in between, the other given households among them:
+    a batch sync must not work from ranks read before its first move."""
+    await do_seed_standards(SYSTEM_ACTOR, now=now)
+    made = [
+        await make_intake(world, items=[ItemDraft("income", "wages", "0", "", str(income))])
+        for income in ("100", "900", "500", "300", "700", "200")
+    ]
+    ids = [m.household_id for m in made]
+    for hid, index in zip(ids, ("10.00", "20.00", "30.00", "40.00", "50.00", "60.00"), strict=True):
+        await Household.update({Household.current_index: index}).where(Household.id == hid)
+    async with write_transaction(Household._meta.db):
+        await rank_store.rebuild_all()
+    # The bottom three jump over the top three, in one call.
+    for hid, index in zip(ids[:3], ("90.00", "80.00", "70.00"), strict=True):
+        await Household.update({Household.current_index: index}).where(Household.id == hid)
+    async with write_transaction(Household._meta.db):
+        await rank_store.sync_households(ids)
+    assert await _stored() == await _fresh()
