@@ -8,8 +8,6 @@ table, so the database compares dates and Python never walks the cases.
 Reading is read-only and cached under the head of the audit chain, which moves
 with every state change.
 
-Two indicators rest on tables other areas add (referrals, data-check requests):
-their queries are registered only when ``relief_pwa.tables`` defines them.
 """
 
 # Raw SQL is built here, but every value goes through a placeholder (``_Sql.p``);
@@ -24,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from relief_pwa import tables as _tables
 from relief_pwa.core.assessment import (
     INDICATOR_SPECS,
     SPECS_BY_KEY,
@@ -232,67 +229,31 @@ def _targeting_sql(q: _Sql, w: _Window) -> str:
     return _grouped(inner)
 
 
-def _table_named(*names: str) -> Any:
-    for name in names:
-        table = getattr(_tables, name, None)
-        if table is not None:
-            return table
-    return None
-
-
-def _columns(table: Any) -> set[str]:
-    return {c._meta.name for c in table._meta.columns}
-
-
-def referral_sql_builder() -> Callable[[_Sql, _Window], str] | None:
+def _referral_sql(q: _Sql, w: _Window) -> str:
     """Referrals due in the quarter answered (accepted, asked for more, decided or referred
-    on) by their due day; registered when the referral table exists."""
-    table = _table_named("Referral")
-    if table is None or not {"org_path", "due_on", "answered_at", "decided_at"} <= _columns(table):
-        return None
-    name = table._meta.tablename
-
-    def build(q: _Sql, w: _Window) -> str:
-        answered = f"COALESCE({q.local_day('r.answered_at')}, {q.local_day('r.decided_at')})"
-        inner = (
-            f"SELECT r.org_path AS org_path, "
-            f"CASE WHEN {answered} IS NOT NULL AND {answered} <= r.due_on THEN 1 ELSE 0 END AS ok "
-            f"FROM {name} r WHERE {q.scope(w.actor, w.unit, 'r')} "
-            f"AND r.due_on >= {q.p(w.period.start)} AND r.due_on <= {q.p(w.period.end)} "
-            f"AND (r.answered_at IS NOT NULL OR r.decided_at IS NOT NULL OR r.due_on < {q.p(w.today)})"
-        )
-        return _grouped(inner)
-
-    return build
+    on) by their due day."""
+    answered = f"COALESCE({q.local_day('r.answered_at')}, {q.local_day('r.decided_at')})"
+    inner = (
+        f"SELECT r.org_path AS org_path, "
+        f"CASE WHEN {answered} IS NOT NULL AND {answered} <= r.due_on THEN 1 ELSE 0 END AS ok "
+        f"FROM referral r WHERE {q.scope(w.actor, w.unit, 'r')} "
+        f"AND r.due_on >= {q.p(w.period.start)} AND r.due_on <= {q.p(w.period.end)} "
+        f"AND (r.answered_at IS NOT NULL OR r.decided_at IS NOT NULL OR r.due_on < {q.p(w.today)})"
+    )
+    return _grouped(inner)
 
 
-_DATACHECK_DONE_COLUMNS = ("completed_at", "result_at", "imported_at", "answered_at", "returned_at")
-
-
-def datacheck_sql_builder() -> Callable[[_Sql, _Window], str] | None:
+def _datacheck_sql(q: _Sql, w: _Window) -> str:
     """Station findings of the quarter made with a data-check result already in (a check
-    request for the application whose result came back by the finding's day); registered
-    when a check-request table with an application and a completion time exists."""
-    table = _table_named("DataCheckRequest", "CheckRequest", "DataCheck")
-    if table is None:
-        return None
-    columns = _columns(table)
-    done = next((c for c in _DATACHECK_DONE_COLUMNS if c in columns), None)
-    if "application" not in columns or done is None:
-        return None
-    name = table._meta.tablename
-
-    def build(q: _Sql, w: _Window) -> str:
-        inner = (
-            f"SELECT a.org_path AS org_path, CASE WHEN EXISTS (SELECT 1 FROM {name} k "
-            f"WHERE k.application = a.id AND k.{done} IS NOT NULL "
-            f"AND {q.local_day('k.' + done)} <= a.found_on) THEN 1 ELSE 0 END AS ok "
-            f"FROM application a WHERE {q.scope(w.actor, w.unit, 'a')} "
-            f"AND a.found_on >= {q.p(w.period.start)} AND a.found_on <= {q.p(w.period.end)}"
-        )
-        return _grouped(inner)
-
-    return build
+    request for the application answered by the finding's day)."""
+    inner = (
+        f"SELECT a.org_path AS org_path, CASE WHEN EXISTS (SELECT 1 FROM datacheck_request k "
+        f"WHERE k.application = a.id AND k.answered_at IS NOT NULL "
+        f"AND {q.local_day('k.answered_at')} <= a.found_on) THEN 1 ELSE 0 END AS ok "
+        f"FROM application a WHERE {q.scope(w.actor, w.unit, 'a')} "
+        f"AND a.found_on >= {q.p(w.period.start)} AND a.found_on <= {q.p(w.period.end)}"
+    )
+    return _grouped(inner)
 
 
 _BUILDERS: dict[str, Callable[[_Sql, _Window], str]] = {
@@ -303,17 +264,14 @@ _BUILDERS: dict[str, Callable[[_Sql, _Window], str]] = {
     "objection": _objection_sql,
     "payment": _payment_sql,
     "targeting": _targeting_sql,
+    "referral": _referral_sql,
+    "datacheck": _datacheck_sql,
 }
 
 
 def measured_indicators() -> dict[str, Callable[[_Sql, _Window], str]]:
-    """The indicators this installation can measure (the others are shown as not measured)."""
-    builders = dict(_BUILDERS)
-    for key, make in (("referral", referral_sql_builder), ("datacheck", datacheck_sql_builder)):
-        built = make()
-        if built is not None:
-            builders[key] = built
-    return builders
+    """Every indicator's query, by key."""
+    return dict(_BUILDERS)
 
 
 def _uses_due_days(builder: Callable[[_Sql, _Window], str]) -> bool:

@@ -14,7 +14,6 @@ from relief_pwa.services.assessment import (
     clear_cache,
     do_set_weight,
     get_assessment,
-    measured_indicators,
     resolve_assessed_unit,
 )
 from relief_pwa.tables import AuditEvent
@@ -167,68 +166,67 @@ def test_score_redistributes_missing_indicators_and_ranks_ties() -> None:
     assert rank([("x", 80.0), ("y", 90.0), ("z", 80.0), ("w", None)]) == {"y": 1, "x": 2, "z": 2, "w": None}
 
 
-def test_referral_and_datacheck_wait_for_their_tables() -> None:
+async def test_referral_and_datacheck_indicators_count_by_hand(world: Any) -> None:
+    """Referrals answered by their due day, and station findings made with a check result in."""
     from relief_pwa import tables
-
-    measured = measured_indicators()
-    assert ("referral" in measured) == hasattr(tables, "Referral")
-    assert {"intake", "investigation", "approval", "review", "objection", "payment", "targeting"} <= set(
-        measured
-    )
-
-
-async def test_referral_and_datacheck_indicators_once_their_tables_exist(
-    world: Any, monkeypatch: Any
-) -> None:
-    """Stand-ins with the columns the indicators read (docs/assessment.md) switch them on."""
-    from piccolo.columns import Date, Integer, Timestamptz, Varchar
-    from piccolo.table import Table
-
-    from relief_pwa import tables
+    from relief_pwa.services.identifiers import sealed
     from tests.services.assessment_seed import S1, at
 
-    if hasattr(tables, "Referral") or hasattr(tables, "DataCheckRequest"):
-        pytest.skip("the real tables are on this branch: their own tests seed them")
-
-    class Referral(Table, tablename="referral"):
-        org_path = Varchar(length=80)
-        due_on = Date()
-        answered_at = Timestamptz(null=True, default=None)
-        decided_at = Timestamptz(null=True, default=None)
-
-    class DataCheckRequest(Table, tablename="data_check_request"):
-        application = Integer()
-        org_path = Varchar(length=80)
-        completed_at = Timestamptz(null=True, default=None)
-
     ids = await seed_quarter(world)
-    unit = found(await tables.OrgUnit.select(tables.OrgUnit.path).where(tables.OrgUnit.code == S1).first())
-    path = str(unit["path"])
-    await Referral.create_table(if_not_exists=True)
-    await DataCheckRequest.create_table(if_not_exists=True)
-    try:
-        monkeypatch.setattr(tables, "Referral", Referral, raising=False)
-        monkeypatch.setattr(tables, "DataCheckRequest", DataCheckRequest, raising=False)
-        await Referral.insert(
-            Referral(
-                org_path=path, due_on=date(2026, 8, 10), answered_at=at(date(2026, 8, 10), 22)
-            ),  # on time
-            Referral(org_path=path, due_on=date(2026, 8, 10), decided_at=at(date(2026, 8, 12))),  # late
-            Referral(org_path=path, due_on=date(2026, 9, 1)),  # never answered: late
-            Referral(org_path=path, due_on=date(2026, 10, 9)),  # due in Q4: not counted
+    unit = found(
+        await tables.OrgUnit.select(tables.OrgUnit.id, tables.OrgUnit.path)
+        .where(tables.OrgUnit.code == S1)
+        .first()
+    )
+    path, unit_id = str(unit["path"]), int(unit["id"])
+    applications = {
+        int(r["id"]): int(r["household"])
+        for r in await tables.Application.select(tables.Application.id, tables.Application.household).where(
+            tables.Application.id.is_in([ids["A3"], ids["A4"]])
         )
-        await DataCheckRequest.insert(
-            # A3 found 07-10: result in by 07-09 → covered; A4 found 07-15: result came 07-20 → not
-            DataCheckRequest(application=ids["A3"], org_path=path, completed_at=at(date(2026, 7, 9))),
-            DataCheckRequest(application=ids["A4"], org_path=path, completed_at=at(date(2026, 7, 20))),
+    }
+    household = applications[ids["A3"]]
+
+    def referral(due_on: date, **answered: Any) -> Any:
+        return tables.Referral(
+            household=household, org_path=path, from_unit=unit_id, to_unit=unit_id, category="dibao",
+            status="open", due_on=due_on, created_at=at(date(2026, 7, 1)), **answered,
+        )  # fmt: skip
+
+    await tables.Referral.insert(
+        referral(date(2026, 8, 10), answered_at=at(date(2026, 8, 10), 22)),  # on time (Beijing day)
+        referral(date(2026, 8, 10), decided_at=at(date(2026, 8, 12))),  # late
+        referral(date(2026, 9, 1)),  # never answered: late
+        referral(date(2026, 10, 9)),  # due in Q4: not counted
+    )
+    for label, answered_on in (("A3", date(2026, 7, 9)), ("A4", date(2026, 7, 20))):
+        household_id = applications[ids[label]]
+        id_sealed, id_index = sealed("id_number", f"37010219800101{label}")
+        member = tables.Member(
+            household=household_id,
+            org_path=path,
+            name=f"户主{label}",
+            id_sealed=id_sealed,
+            id_index=id_index,
+            sex="male",
+            birth_date=date(1980, 1, 1),
+            relation="head",
+            work_capacity="full",
+            schooling="none",
         )
-        assert {"referral", "datacheck"} <= set(measured_indicators())
-        center = world.actor("center")
-        result = await get_assessment(center, await resolve_assessed_unit(center), Q3, today=TODAY)
-        s1 = {r.unit.name: r for r in result.rows}["解放路街道"]
-        assert (s1.figures["referral"].numerator, s1.figures["referral"].denominator) == (1, 3)
-        # findings in Q3 in S1: A3 (07-10) and A4 (07-15); A1 and A2 were found in October
-        assert (s1.figures["datacheck"].numerator, s1.figures["datacheck"].denominator) == (1, 2)
-    finally:
-        await Referral.alter().drop_table()
-        await DataCheckRequest.alter().drop_table()
+        await member.save()
+        await tables.DataCheckRequest(
+            household=household_id,
+            application=ids[label],
+            member=member.id,
+            org_path=path,
+            agency="tax",
+            requested_at=at(date(2026, 7, 1)),
+            answered_at=at(answered_on),
+        ).save()
+    center = world.actor("center")
+    result = await get_assessment(center, await resolve_assessed_unit(center), Q3, today=TODAY)
+    s1 = {r.unit.name: r for r in result.rows}["解放路街道"]
+    assert (s1.figures["referral"].numerator, s1.figures["referral"].denominator) == (1, 3)
+    # findings in Q3 in S1: A3 (07-10) and A4 (07-15); A3's result came 07-09, A4's 07-20
+    assert (s1.figures["datacheck"].numerator, s1.figures["datacheck"].denominator) == (1, 2)
