@@ -403,11 +403,12 @@ def cmd_worker(args: argparse.Namespace) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         runtime = None
-        if settings.bot_token and not args.no_outbox:
+        if (settings.bot_token or settings.sms_gateway_url) and not args.no_outbox:
             from relief_pwa.bot.app import BotRuntime
 
-            # The outbox sender, paced with every other process's through the database.
-            runtime = BotRuntime(settings, clock)
+            # The outbox sender, paced with every other process's through the database. With
+            # no bot it sends SMS only: the staff console's chats belong to the web process.
+            runtime = BotRuntime(settings, clock, sms_only=not settings.bot_token)
             await runtime.start()
         try:
             await queue.run_worker(

@@ -83,7 +83,9 @@ SMS_PHONE_GAP_SECONDS = 2.0
 class BotRuntime:
     """One process's bot: the PTB application, the console transcripts, the outbox worker."""
 
-    def __init__(self, settings: Settings, clock: Clock, *, polling: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock, *, polling: bool = False, sms_only: bool = False
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self.telegram_enabled = bool(settings.bot_token)
@@ -106,6 +108,7 @@ class BotRuntime:
             clock,
             SendPacer(settings.bot_rate_global_per_second, settings.bot_rate_per_chat_seconds),
             console_only=not self.telegram_enabled,
+            sms_only=sms_only,
             sms_send=self.sms_gateway.send if self.sms_gateway else None,
             # One SMS per phone every few seconds keeps a phone's messages in order on the handset.
             sms_pacer=SendPacer(settings.sms_rate_per_second, SMS_PHONE_GAP_SECONDS),

@@ -195,11 +195,20 @@ RETURNING id, chat_id, kind, text, attempts
 """
 
 
-def _lowest_chat(console_only: bool, with_sms: bool) -> int | None:
-    """Without Telegram a worker takes only console chats, and SMS lanes when it can send SMS."""
+def _chat_range(console_only: bool, with_sms: bool, sms_only: bool = False) -> tuple[int | None, int | None]:
+    """The chats a worker takes, ``[lowest, below)``: without Telegram only console chats, and
+    SMS lanes when it can send SMS; an SMS-only sender (a worker process with no bot) only
+    SMS lanes, leaving the console's chats to the web process that shows them."""
+    if sms_only:
+        return SMS_LANE_BASE, CONSOLE_CHAT_BASE
     if not console_only:
-        return None
-    return SMS_LANE_BASE if with_sms else CONSOLE_CHAT_BASE
+        return None, None
+    return (SMS_LANE_BASE if with_sms else CONSOLE_CHAT_BASE), None
+
+
+def _range_sql(lowest: int | None, below: int | None) -> str:
+    scope = f"AND o.chat_id >= {int(lowest)}" if lowest is not None else ""
+    return scope + (f" AND o.chat_id < {int(below)}" if below is not None else "")
 
 
 async def claim_due(
@@ -209,11 +218,11 @@ async def claim_due(
     lease_seconds: float = LEASE_SECONDS,
     console_only: bool = False,
     with_sms: bool = False,
+    sms_only: bool = False,
 ) -> list[Claimed]:
     """Take up to ``limit`` due head-of-line rows (and expired leases) for this worker."""
     engine = OutboxMessage._meta.db
-    lowest = _lowest_chat(console_only, with_sms)
-    scope = f"AND o.chat_id >= {int(lowest)}" if lowest is not None else ""
+    scope = _range_sql(*_chat_range(console_only, with_sms, sms_only))
     lock = "" if is_sqlite(engine) else "FOR UPDATE SKIP LOCKED"
     sql = _CLAIM_SQL.format(scope=scope, lock=lock)
     lease_until = now + timedelta(seconds=lease_seconds)
@@ -416,6 +425,7 @@ class OutboxWorker:
         pacer: SendPacer,
         *,
         console_only: bool = False,
+        sms_only: bool = False,
         concurrency: int = 40,
         lease_seconds: float = LEASE_SECONDS,
         poll_seconds: float = 0.25,
@@ -436,6 +446,7 @@ class OutboxWorker:
         self._clock = clock
         self._pacer = pacer
         self._console_only = console_only
+        self._sms_only = sms_only
         self._concurrency = concurrency
         self._lease_seconds = lease_seconds
         self._poll_seconds = poll_seconds
@@ -502,6 +513,7 @@ class OutboxWorker:
                         lease_seconds=self._lease_seconds,
                         console_only=self._console_only,
                         with_sms=self._sms_send is not None,
+                        sms_only=self._sms_only,
                     )
                 except Exception:  # the database may be briefly unavailable; keep the worker alive
                     log.exception("outbox: claiming failed")
@@ -685,6 +697,7 @@ class OutboxWorker:
             lease_seconds=self._lease_seconds,
             console_only=self._console_only,
             with_sms=self._sms_send is not None,
+            sms_only=self._sms_only,
         )
         await asyncio.gather(*(self._deliver(row) for row in claimed))
         return len(claimed)
@@ -694,15 +707,19 @@ class OutboxWorker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self._inflight:
-                counts = await _open_count(_lowest_chat(self._console_only, self._sms_send is not None))
+                counts = await _open_count(
+                    *_chat_range(self._console_only, self._sms_send is not None, self._sms_only)
+                )
                 if counts == 0:
                     return
             await asyncio.sleep(0.05)
         raise TimeoutError("outbox did not drain in time")
 
 
-async def _open_count(lowest_chat: int | None) -> int:
+async def _open_count(lowest_chat: int | None, below_chat: int | None) -> int:
     query = OutboxMessage.count().where(OutboxMessage.status.is_in(["pending", "sending"]))
     if lowest_chat is not None:
         query = query.where(OutboxMessage.chat_id >= lowest_chat)
+    if below_chat is not None:
+        query = query.where(OutboxMessage.chat_id < below_chat)
     return int(await query)

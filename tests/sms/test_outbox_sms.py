@@ -151,3 +151,23 @@ async def test_without_telegram_a_worker_still_sends_sms_but_no_telegram(db, gat
     await worker.run_once()
     assert gateway_stub.texts_to(PHONES[4]) == ["短信照发"]
     assert await outbox_counts() == {"sent": 1, "pending": 1}
+
+
+async def test_an_sms_only_sender_leaves_telegram_and_console_chats_alone(db, gateway_stub, gateway) -> None:
+    """A worker process with an SMS gateway and no bot sends SMS lanes only: a Telegram chat
+    waits for a process with the bot, a console chat for the web process that shows it."""
+    from relief_pwa.services.bot import CONSOLE_CHAT_BASE
+    from relief_pwa.services.outbox import enqueue
+
+    await queue([(PHONES[0], "短信一条")])
+    now = CLOCK.now()
+    async with write_transaction(OutboxMessage._meta.db):
+        assert await enqueue(4242, "test", "telegram", "test:telegram", now)
+        assert await enqueue(CONSOLE_CHAT_BASE + 7, "test", "console", "test:console", now)
+    worker = worker_for(gateway, console_only=True, sms_only=True)
+    worker.start()
+    await worker.drain(timeout=10)
+    await worker.stop()
+    assert gateway_stub.texts_to(PHONES[0]) == ["短信一条"]
+    waiting = await OutboxMessage.select(OutboxMessage.chat_id).where(OutboxMessage.status == "pending")
+    assert sorted(int(r["chat_id"]) for r in waiting) == [4242, CONSOLE_CHAT_BASE + 7]
