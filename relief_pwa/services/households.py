@@ -370,10 +370,13 @@ async def get_household_file(
     community = await OrgUnit.select().where(OrgUnit.id == household.org_unit).first()
     index_on_day = None
     shown = household.to_dict()
+    names: dict[int, str] | None = None
     if on is None:
         # One row per person: their version valid now, or the last one (people who left).
         latest: dict[int, dict[str, Any]] = {}
-        for row in await Member.select().where(Member.household == household.id).order_by(Member.id):
+        versions = await Member.select().where(Member.household == household.id).order_by(Member.id)
+        names = {row["id"]: row["name"] for row in versions}  # every version: items name any of them
+        for row in versions:
             latest[facts_history.lineage_of(row)] = row
         members = sorted(latest.values(), key=lambda m: facts_history.lineage_of(m))
         items = (
@@ -408,10 +411,11 @@ async def get_household_file(
     grouped: dict[str, list[dict[str, Any]]] = {"income": [], "asset": [], "expense": []}
     totals = {"income": 0, "asset": 0, "expense": 0}
     # An item names the member's version current when it was last touched: any version's name.
-    names = {
-        m["id"]: m["name"]
-        for m in await Member.select(Member.id, Member.name).where(Member.household == household.id)
-    }
+    if names is None:
+        names = {
+            m["id"]: m["name"]
+            for m in await Member.select(Member.id, Member.name).where(Member.household == household.id)
+        }
     for item in items:
         item["member_name"] = names.get(item["member"], "")
         grouped.setdefault(item["section"], []).append(item)
