@@ -13,7 +13,9 @@ With ``--floor`` it instead builds the synthetic benchmark city
 ranks, and measures the main pages against a bare Jinja page served by the
 same stack in the same run: requests per second with ``--concurrency``
 clients in one process (in-process ASGI, no network) and p50/p95, then each
-page as a share of the bare page (docs/scale.md, "Pages at the floor").
+page as a share of two floors measured in the same run: the bare page, and a
+bare 50-row list (one indexed keyset query over the same application and
+household tables, rendered in a plain table) (docs/scale.md, "Pages at the floor").
 
     .venv/bin/python bench/bench_pages.py --floor [--households 60000] [--requests 200]
 """
@@ -170,6 +172,56 @@ def _bare_app() -> Any:
     return Litestar([bare], signature_namespace={"Response": Response})
 
 
+BARE_LIST_ROWS = 50
+
+
+def _bare_list_app() -> Any:
+    """The second floor: a bare Litestar + Jinja page that runs one indexed keyset query
+    (50 applications newest first, joined to their household, by the ``application_newest``
+    index) and renders them in a plain table. No session, no layout, no translations."""
+    import jinja2
+    from litestar import Litestar, get
+    from litestar.response import Response
+
+    from relief_pwa.tables import Application
+
+    template = jinja2.Environment(autoescape=True).from_string(
+        "<!doctype html><html><body><table><tbody>{% for r in rows %}<tr><td>{{ r['number'] }}</td>"
+        "<td><a href=\"/households/{{ r['household.id'] }}\">{{ r['household.head_name'] }}</a></td>"
+        "<td>{{ r['state'] }}</td><td>{{ r['received_on'] }}</td></tr>{% endfor %}</tbody></table>"
+        "{% if rows %}<a href=\"/list?after={{ rows[-1]['received_on'] }}.{{ rows[-1]['id'] }}\">next</a>"
+        "{% endif %}</body></html>"
+    )
+
+    @get("/list")
+    async def bare_list(after: str = "") -> Response[str]:
+        query = Application.select(
+            Application.id,
+            Application.number,
+            Application.state,
+            Application.received_on,
+            Application.household.id,
+            Application.household.head_name,
+        )
+        day, _, row_id = after.partition(".")
+        if row_id.isdecimal():
+            from datetime import date
+
+            on = date.fromisoformat(day)
+            query = query.where(
+                (Application.received_on < on)
+                | ((Application.received_on == on) & (Application.id < int(row_id)))
+            )
+        rows = await (
+            query.order_by(Application.received_on, ascending=False)
+            .order_by(Application.id, ascending=False)
+            .limit(BARE_LIST_ROWS)
+        )
+        return Response(template.render(rows=rows), media_type="text/html")
+
+    return Litestar([bare_list], signature_namespace={"Response": Response})
+
+
 async def _load(client: Any, url: str, requests: int, concurrency: int) -> tuple[float, list[float]]:
     """(requests per second, latencies in ms) for ``requests`` GETs by ``concurrency`` clients."""
     latencies: list[float] = []
@@ -250,8 +302,10 @@ async def measure_floor(
     city = await _client_for(app, info.city_username, BENCH_PASSWORD)
     station = await _client_for(app, info.station_username, BENCH_PASSWORD)
     bare = await _client_for(_bare_app(), None, "")
+    bare_list = await _client_for(_bare_list_app(), None, "")
     plan = [
         ("bare Jinja page (same stack)", bare, "/bare"),
+        (f"bare {BARE_LIST_ROWS}-row indexed list", bare_list, "/list"),
         ("/healthz", city, "/healthz"),
         ("case list, first page (city)", city, "/cases"),
         ("case list, next page (city)", city, f"/cases?page=2&after={cursor}"),
@@ -271,17 +325,20 @@ async def measure_floor(
         rows.append(
             (name, rate, statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))])
         )
-    for client in (city, station, bare):
+    for client in (city, station, bare, bare_list):
         await client.aclose()
     return rows
 
 
 def print_floor(rows: list[tuple[str, float, float, float]], concurrency: int) -> None:
-    bare_rate = rows[0][1]
+    """The table, each page as a share of both floors: the bare page and the bare list."""
+    bare_rate, list_rate = rows[0][1], rows[1][1]
     print(f"\n{concurrency} concurrent clients, one process, in-process ASGI (no network)")
-    print(f"  {'page':<36}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'of bare':>9}")
+    print(f"  {'page':<36}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'of bare':>9}{'of list':>9}")
     for name, rate, p50, p95 in rows:
-        print(f"  {name:<36}{rate:>9.0f}{p50:>9.1f}{p95:>9.1f}{rate / bare_rate:>9.0%}")
+        print(
+            f"  {name:<36}{rate:>9.0f}{p50:>9.1f}{p95:>9.1f}{rate / bare_rate:>9.0%}{rate / list_rate:>9.0%}"
+        )
 
 
 def main() -> None:

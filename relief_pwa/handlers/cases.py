@@ -9,7 +9,6 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from relief_pwa.clock import local_date
-from relief_pwa.core.enums import AppState, Category
 from relief_pwa.core.errors import DomainError
 from relief_pwa.handlers.common import C, clean_text, form_errors, is_htmx, needs, now_of, render
 from relief_pwa.services.actors import Actor
@@ -60,8 +59,6 @@ async def case_list(
     context = {
         "result": result,
         "errors": errors,
-        "states": list(AppState),
-        "categories": list(Category),
         "streets": await list_units_in_scope(actor, "street") if actor.org_path.count("/") <= 2 else [],
     }
     block = "results" if is_htmx(request) and request.headers.get("hx-target") == "case-results" else None

@@ -26,7 +26,7 @@ from relief_pwa.core.i18n import N_
 from relief_pwa.core.money import format_yuan
 from relief_pwa.core.permissions import Capability
 from relief_pwa.handlers import sessions
-from relief_pwa.i18n import LANGUAGES, current_language, gettext, ngettext, translate
+from relief_pwa.i18n import LANGUAGES, current_language, gettext, ngettext, translate, translations
 from relief_pwa.services.actors import Actor
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -36,15 +36,41 @@ def _label(value: Any) -> str:
     """Translate an enum member's label (or a raw code) for display."""
     label = getattr(value, "label", None)
     if label is None:
-        from relief_pwa.core import enums
-
-        for enum_type in enums.LabelledEnum.__subclasses__():
-            try:
-                label = enum_type(value).label
-                break
-            except ValueError:
-                continue
+        label = _code_labels().get(value) if isinstance(value, str) else None
     return gettext(label) if label else str(value)
+
+
+_code_label_table: tuple[int, dict[str, str]] = (-1, {})
+
+
+def _code_labels() -> dict[str, str]:
+    """Raw code → label of the first labelled enum that has it (pages show many codes per row,
+    and asking every enum type in turn cost more than the rest of a list row together)."""
+    global _code_label_table
+    from relief_pwa.core import enums
+
+    types = enums.LabelledEnum.__subclasses__()
+    if _code_label_table[0] != len(types):
+        table: dict[str, str] = {}
+        for enum_type in types:
+            for member in enum_type:
+                table.setdefault(member.value, member.label)
+        _code_label_table = (len(types), table)
+    return _code_label_table[1]
+
+
+@lru_cache(maxsize=128)
+def _labels_in(enum_name: str, language: str) -> dict[str, str]:
+    from relief_pwa.core import enums
+
+    translations_of = translations(language)
+    return {member.value: translations_of.gettext(member.label) for member in getattr(enums, enum_name)}
+
+
+def labels_for(enum_name: str) -> dict[str, str]:
+    """Every code of one enum with its label in the current language: a page with many rows
+    looks each one up in this dict instead of calling ``label`` per cell."""
+    return _labels_in(enum_name, current_language.get())
 
 
 def _label_of(enum_name: str, value: Any) -> str:
@@ -436,6 +462,7 @@ def build_environment() -> Environment:
     env.globals.update(
         label=_label,
         label_of=_label_of,
+        labels_for=labels_for,
         languages=LANGUAGES,
         t=translate,
         nav_for=nav_for,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.permissions import Capability, can
@@ -49,5 +50,7 @@ NAV: tuple[NavItem, ...] = (
 )
 
 
-def nav_for(role: str) -> list[NavItem]:
-    return [item for item in NAV if can(role, item.capability)]
+@lru_cache(maxsize=32)
+def nav_for(role: str) -> tuple[NavItem, ...]:
+    """The areas a role may open (asked on every page: computed once per role)."""
+    return tuple(item for item in NAV if can(role, item.capability))

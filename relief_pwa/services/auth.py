@@ -434,35 +434,46 @@ class LoadedSession:
         return not self.totp_enrolled and second_factor_required(self.actor.role, production=production)
 
 
+# The session, its staff member and the member's office in one statement: every request
+# of a logged-in user runs it, so it is one round trip rather than three (docs/scale.md).
+_LOAD_SESSION_SQL = (
+    "SELECT s.data, s.created_at, s.last_seen_at, st.id, st.username, st.display_name, st.role,"
+    " st.org_unit, st.org_path, st.must_change_password, st.totp_sealed,"
+    " o.name AS org_name, o.path AS org_unit_path, o.department_kind"
+    " FROM web_session s JOIN staff st ON st.id = s.staff_id AND st.active = {}"
+    " LEFT JOIN org_unit o ON o.id = st.org_unit"
+    " WHERE s.key = {}"
+)
+
+
 async def load_session(key_hash: str, *, now: datetime, policy: SessionPolicy) -> LoadedSession | None:
     """The live session with this key hash and its (active) staff member; reads only."""
-    row = await WebSession.select().where(WebSession.key == key_hash).first()
-    if row is None or not row["staff_id"]:
+    rows = await WebSession.raw(_LOAD_SESSION_SQL, True, key_hash)
+    if not rows:
         return None
-    created_at, last_seen_at = _aware(row["created_at"]), _aware(row["last_seen_at"])
+    row = rows[0]
+    created_at, last_seen_at = _aware(_timestamp(row["created_at"])), _aware(_timestamp(row["last_seen_at"]))
     if policy.deadline(created_at, last_seen_at) <= now:
         return None
-    staff = await Staff.select().where((Staff.id == row["staff_id"]) & (Staff.active.eq(True))).first()
-    if staff is None:
-        return None
-    org = (
-        await OrgUnit.select(OrgUnit.name, OrgUnit.path, OrgUnit.department_kind)
-        .where(OrgUnit.id == staff["org_unit"])
-        .first()
-    )
+    org = {"name": row["org_name"], "path": row["org_unit_path"], "department_kind": row["department_kind"]}
     try:
         data = json.loads(row["data"] or "{}")
     except ValueError:
         data = {}
     return LoadedSession(
         key_hash=key_hash,
-        actor=actor_from_rows(staff, org),
+        actor=actor_from_rows(row, org),
         created_at=created_at,
         last_seen_at=last_seen_at,
-        must_change_password=bool(staff["must_change_password"]),
-        totp_enrolled=bool(staff["totp_sealed"]),
+        must_change_password=bool(row["must_change_password"]),
+        totp_enrolled=bool(row["totp_sealed"]),
         data=data if isinstance(data, dict) else {},
     )
+
+
+def _timestamp(value: datetime | str) -> datetime:
+    """A timestamp from a raw statement (SQLite may hand back its text)."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 async def do_start_session(

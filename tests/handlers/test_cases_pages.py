@@ -137,3 +137,29 @@ async def test_counts_beyond_the_limit_are_estimated_above_a_station(client, wor
         "4 份申请" in (station := await client.get("/cases")).text
         and "约" not in station.text.split("份申请")[0][-12:]
     )
+
+
+async def test_a_scope_known_to_be_large_skips_the_capped_count(client, world, monkeypatch):
+    """Once a count is known to exceed the limit, later pages reuse it (no 2,001-row walk)."""
+    from relief_pwa.services import households
+    from relief_pwa.tables import Application
+
+    for i in range(4):
+        await make_intake(world, members=[member(f"钱{i}号")])
+    monkeypatch.setattr(households, "EXACT_COUNT_LIMIT", 2)
+    monkeypatch.setattr(households, "_count_cache", {})
+    raw_calls: list[str] = []
+    original_raw = Application.raw
+
+    def counting_raw(sql: str, *args: object) -> object:
+        raw_calls.append(sql)
+        return original_raw(sql, *args)
+
+    monkeypatch.setattr(Application, "raw", counting_raw)
+    await client.login("city")
+    first = await client.get("/cases")
+    capped_after_first = sum("capped" in sql for sql in raw_calls)
+    second = await client.get("/cases")
+    assert "约 4 份申请" in first.text and "约 4 份申请" in second.text
+    assert capped_after_first == 1
+    assert sum("capped" in sql for sql in raw_calls) == 1  # the second page did not walk again
