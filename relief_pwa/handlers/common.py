@@ -85,6 +85,10 @@ def _label_of(enum_name: str, value: Any) -> str:
 
 _ACTION_LABELS = {
     "caseload.import": N_("Caseload brought in from a roster"),
+    # Entitlement periods opened without a workflow transition, and a further form of aid.
+    "application.import": N_("Brought in with the caseload import"),
+    "application.granted_first": N_("Temporary relief granted first (先行救助)"),
+    "application.add": N_("Another form of aid applied for"),
     "keys.rotate": N_("Identifiers re-sealed under a new key"),
     "household.create": N_("Household file opened"),
     "household.move_out": N_("Household moved to another community (handed over)"),
@@ -283,6 +287,11 @@ _CODE_LABELS: dict[str, dict[str, str]] = {
         "manual": N_("recomputed by staff"),
         "shock": N_("sudden hardship"),
         "verification": N_("verified values"),
+        "caseload.import": N_("caseload import"),
+        "data_check": N_("data-check results"),
+        "time": N_("time passed (age, decay)"),
+        "life_event:merge": N_("households merged"),
+        "life_event:split": N_("household split"),
     },
 }
 
