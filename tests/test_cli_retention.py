@@ -5,6 +5,7 @@ PostgreSQL): the second refuses."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -88,23 +89,32 @@ async def test_two_concurrent_runs_do_each_batch_once(db: Any) -> None:
         second = await asyncio.create_subprocess_exec(
             *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
         )
+        blocked = False
         try:
-            # On SQLite the frozen run may sit inside a write transaction: the second then waits
-            # for the write lock (busy timeout) and finds the lease held once the first goes on.
             out, err = await asyncio.wait_for(second.communicate(), 8)
         except TimeoutError:
+            # On SQLite the frozen run may sit inside a write transaction: the second then waits
+            # for the write lock, and once the first goes on it either finds the lease held or,
+            # on a loaded machine, comes in after the first has finished and finds nothing to do.
+            # Either way each batch is done once (checked below).
+            blocked = True
             first.send_signal(signal.SIGCONT)
             out, err = await asyncio.wait_for(second.communicate(), 120)
-        first.send_signal(signal.SIGCONT)
-        assert second.returncode == 3, (out, err)
-        assert b"another retention run is in progress" in err and b"rows deleted" not in out
+        with contextlib.suppress(ProcessLookupError):  # the first may have finished meanwhile
+            first.send_signal(signal.SIGCONT)
+        if not blocked:
+            assert second.returncode == 3, (out, err)
+            assert b"another retention run is in progress" in err and b"rows deleted" not in out
+        else:
+            assert second.returncode in (0, 3), (out, err)
         rest, first_err = await asyncio.wait_for(first.communicate(), 120)
         assert first.returncode == 0, first_err
         assert b"login_attempts: " in rest
     finally:
         if first.returncode is None:
-            first.send_signal(signal.SIGCONT)
-            first.kill()
+            with contextlib.suppress(ProcessLookupError):
+                first.send_signal(signal.SIGCONT)
+                first.kill()
             await first.wait()
     assert await LoginAttempt.count() == 0
     events = await AuditEvent.select(AuditEvent.after).where(AuditEvent.action == "retention.delete")
