@@ -60,71 +60,6 @@ def _key() -> bytes:
     return get_settings().audit_key_bytes
 
 
-async def record_event(
-    actor: Actor,
-    action: str,
-    entity_type: str,
-    entity_id: int,
-    *,
-    org_path: str,
-    now: datetime,
-    household_id: int | None = None,
-    before: Any = None,
-    after: Any = None,
-) -> int:
-    """Append one event to the chain. Must run inside a write transaction.
-
-    ``before``/``after`` are redacted first: ID numbers, phone numbers and bank
-    accounts are stored masked (the row ids in the event lead to the full value).
-    """
-    engine = AuditEvent._meta.db
-    if engine.current_transaction.get() is None:
-        raise RuntimeError("audit events are written inside the state change's transaction")
-    await advisory_xact_lock(engine, _CHAIN_LOCK)
-    head = await (
-        AuditEvent.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq, ascending=False).first()
-    )
-    seq = (head["seq"] + 1) if head else 1
-    prev_hash = head["hash"] if head else GENESIS_HASH
-    at = now.astimezone(UTC)
-    before_text = canonical_json(redact_payload(before))
-    after_text = canonical_json(redact_payload(after))
-    actor_label = actor.label[:80]
-    digest = event_hash(
-        key=_key(),
-        prev_hash=prev_hash,
-        seq=seq,
-        at=_iso(at),
-        actor_id=actor.staff_id,
-        actor_label=actor_label,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        household_id=household_id,
-        org_path=org_path,
-        before=before_text,
-        after=after_text,
-    )
-    await AuditEvent.insert(
-        AuditEvent(
-            seq=seq,
-            at=at,
-            actor=actor.staff_id,
-            actor_label=actor_label,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            household_id=household_id,
-            org_path=org_path,
-            before=before_text,
-            after=after_text,
-            prev_hash=prev_hash,
-            hash=digest,
-        )
-    )
-    return seq
-
-
 @dataclass(frozen=True)
 class EventDraft:
     """One event of :func:`record_events` (the arguments of :func:`record_event`)."""
@@ -138,6 +73,28 @@ class EventDraft:
     after: Any = None
 
 
+async def record_event(
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: int,
+    *,
+    org_path: str,
+    now: datetime,
+    household_id: int | None = None,
+    before: Any = None,
+    after: Any = None,
+) -> int:
+    """Append one event to the chain and return its sequence number. Must run inside a
+    write transaction.
+
+    ``before``/``after`` are redacted first: ID numbers, phone numbers and bank
+    accounts are stored masked (the row ids in the event lead to the full value).
+    """
+    draft = EventDraft(action, entity_type, entity_id, org_path, household_id, before, after)
+    return await _append(actor, [draft], now=now, chunk=1)
+
+
 async def record_events(actor: Actor, drafts: list[EventDraft], *, now: datetime, chunk: int = 500) -> int:
     """Append many events to the chain at once: the same events, hashes and order as
     ``record_event`` called for each in turn, with one look at the chain's head and a
@@ -145,6 +102,12 @@ async def record_events(actor: Actor, drafts: list[EventDraft], *, now: datetime
     Must run inside a write transaction. Returns the number written."""
     if not drafts:
         return 0
+    await _append(actor, drafts, now=now, chunk=chunk)
+    return len(drafts)
+
+
+async def _append(actor: Actor, drafts: list[EventDraft], *, now: datetime, chunk: int) -> int:
+    """Chain ``drafts`` after the head under the chain's lock; returns the last sequence number."""
     engine = AuditEvent._meta.db
     if engine.current_transaction.get() is None:
         raise RuntimeError("audit events are written inside the state change's transaction")
@@ -198,7 +161,7 @@ async def record_events(actor: Actor, drafts: list[EventDraft], *, now: datetime
         prev_hash = digest
     for start in range(0, len(rows), chunk):
         await AuditEvent.insert(*rows[start : start + chunk])
-    return len(rows)
+    return seq - 1
 
 
 # --- checkpoints ---------------------------------------------------------------------
