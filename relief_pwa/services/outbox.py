@@ -607,22 +607,29 @@ class OutboxWorker:
             log.warning("outbox: message %s refused for good: %s", row.id, exc)
             await mark_failed(row.id, f"{type(exc).__name__}: {exc}")
         except (NetworkError, InvalidToken) as exc:  # TimedOut is a NetworkError
-            self.retried += 1
-            if row.attempts >= MAX_NETWORK_ATTEMPTS:
-                log.error("outbox: message %s gave up after %s attempts: %s", row.id, row.attempts, exc)
-                await mark_failed(row.id, f"{type(exc).__name__}: {exc}")
-            else:
-                at = self._clock.now() + timedelta(seconds=backoff_seconds(row.attempts, self._backoff_base))
-                await reschedule(row.id, at, f"{type(exc).__name__}: {exc}")
+            await self._retry_or_give_up(row, f"{type(exc).__name__}: {exc}")
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.exception("outbox: unexpected error sending message %s", row.id)
-            at = self._clock.now() + timedelta(seconds=backoff_seconds(row.attempts, self._backoff_base))
-            await reschedule(row.id, at, f"{type(exc).__name__}: {exc}")
+            await self._back_off(row, f"{type(exc).__name__}: {exc}")
         else:
             await mark_sent(row.id, self._clock.now())
             self.sent += 1
+
+    async def _back_off(self, row: Claimed, error: str) -> None:
+        """Try the row again later, each attempt waiting longer."""
+        at = self._clock.now() + timedelta(seconds=backoff_seconds(row.attempts, self._backoff_base))
+        await reschedule(row.id, at, error)
+
+    async def _retry_or_give_up(self, row: Claimed, error: str) -> None:
+        """A temporary failure (network, gateway): back off, or fail after MAX_NETWORK_ATTEMPTS."""
+        self.retried += 1
+        if row.attempts >= MAX_NETWORK_ATTEMPTS:
+            log.error("outbox: message %s gave up after %s attempts: %s", row.id, row.attempts, error)
+            await mark_failed(row.id, error)
+        else:
+            await self._back_off(row, error)
 
     async def _wait_sms_turn(self, lane: int) -> None:
         if self._sms_shared is not None:
@@ -672,19 +679,12 @@ class OutboxWorker:
             log.warning("outbox: SMS %s refused for good: %s", row.id, exc)
             await mark_failed(row.id, f"SmsRefused: {exc}")
         except SmsTemporaryError as exc:
-            self.retried += 1
-            if row.attempts >= MAX_NETWORK_ATTEMPTS:
-                log.error("outbox: SMS %s gave up after %s attempts: %s", row.id, row.attempts, exc)
-                await mark_failed(row.id, f"SmsTemporaryError: {exc}")
-            else:
-                at = self._clock.now() + timedelta(seconds=backoff_seconds(row.attempts, self._backoff_base))
-                await reschedule(row.id, at, f"SmsTemporaryError: {exc}")
+            await self._retry_or_give_up(row, f"SmsTemporaryError: {exc}")
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.exception("outbox: unexpected error sending SMS %s", row.id)
-            at = self._clock.now() + timedelta(seconds=backoff_seconds(row.attempts, self._backoff_base))
-            await reschedule(row.id, at, f"{type(exc).__name__}")
+            await self._back_off(row, f"{type(exc).__name__}")
         else:
             await mark_sent(row.id, self._clock.now())
             self.sent += 1
