@@ -9,15 +9,12 @@ processes share one database only there).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +26,10 @@ import pytest
 from relief_pwa.settings import REPO_ROOT
 from relief_pwa.tables import LoginAttempt
 from tests.conftest import Client
+from tests.processes_support import drain, free_port, stop_all, wait_ready
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 CONFIG = REPO_ROOT / "deploy" / "nginx" / "relief.conf"
-START_SECONDS = 120.0
 CLIENT_ADDRESS = "127.0.0.2"  # the "browser": any loopback address other than the proxy's own
 
 pytestmark = [
@@ -43,12 +40,6 @@ pytestmark = [
         reason="two app processes share one database only on PostgreSQL (SQLite runs one process)",
     ),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def render(config: str, *, listen: int, upstreams: list[int], static_root: Path) -> str:
@@ -84,25 +75,6 @@ class Proxy:
     apps: list[str]
 
 
-async def _wait_ready(url: str, process: asyncio.subprocess.Process) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    async with httpx.AsyncClient() as probe:
-        while time.monotonic() < deadline:
-            if process.returncode is not None:
-                raise RuntimeError(f"{url} exited with {process.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await probe.get(f"{url}/readyz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.3)
-    raise TimeoutError(f"{url} did not start")
-
-
-async def _drain(stream: asyncio.StreamReader | None) -> None:
-    if stream is not None:
-        while await stream.readline():
-            pass
-
-
 @pytest.fixture()
 async def proxy(world: Any) -> AsyncIterator[Proxy]:
     assert NGINX is not None
@@ -120,7 +92,7 @@ async def proxy(world: Any) -> AsyncIterator[Proxy]:
         "RELIEF_SCHEDULER_INTERVAL_SECONDS": "0",
         "PYTHONUNBUFFERED": "1",
     }
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     processes: list[asyncio.subprocess.Process] = []
     readers: list[asyncio.Task[None]] = []
     nginx: subprocess.Popen[bytes] | None = None
@@ -131,8 +103,8 @@ async def proxy(world: Any) -> AsyncIterator[Proxy]:
                 env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
             processes.append(app)
-            readers.append(asyncio.create_task(_drain(app.stderr)))
-        listen = _free_port()
+            readers.append(asyncio.create_task(drain(app.stderr)))
+        listen = free_port()
         site = prefix / "relief.conf"
         site.write_text(render(CONFIG.read_text(), listen=listen, upstreams=ports, static_root=static_root))
         main = prefix / "nginx.conf"
@@ -142,26 +114,15 @@ async def proxy(world: Any) -> AsyncIterator[Proxy]:
         assert checked.returncode == 0, checked.stderr
         nginx = subprocess.Popen([*command, "-g", "daemon off;"])  # noqa: ASYNC220
         apps = [f"http://127.0.0.1:{port}" for port in ports]
-        await asyncio.gather(*(_wait_ready(url, app) for url, app in zip(apps, processes, strict=True)))
+        await asyncio.gather(*(wait_ready(url, app) for url, app in zip(apps, processes, strict=True)))
         url = f"http://127.0.0.1:{listen}"
-        await _wait_ready(url, processes[0])
+        await wait_ready(url, processes[0])
         yield Proxy(url, apps)
     finally:
         if nginx is not None:
             nginx.terminate()
             nginx.wait(20)
-        for process in processes:
-            if process.returncode is None:
-                process.terminate()
-        for process in processes:
-            try:
-                await asyncio.wait_for(process.wait(), 20)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-        for reader in readers:
-            reader.cancel()
-        await asyncio.gather(*readers, return_exceptions=True)
+        await stop_all(processes, readers)
         shutil.rmtree(prefix, ignore_errors=True)
 
 

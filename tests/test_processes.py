@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import collections
-import contextlib
 import os
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -34,6 +32,7 @@ from relief_pwa.services.standards import do_seed_standards
 from relief_pwa.tables import AuditEvent, Household, IndexRecord, Job, OutboxMessage
 from tests.conftest import Client
 from tests.factories import make_intake, member
+from tests.processes_support import drain, free_port, stop_all, wait_line, wait_ready
 
 pytestmark = [
     pytest.mark.slow,
@@ -43,51 +42,14 @@ pytestmark = [
     ),
 ]
 
-START_SECONDS = 120.0
 NOTICES = 1_000
 CHATS = 500  # two notices each: the per-chat gap is exercised too
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
 class Fleet:
     apps: list[str]  # base URLs
     stub: StubBotAPI
-
-
-async def _wait_ready(url: str, process: asyncio.subprocess.Process) -> None:
-    deadline = time.monotonic() + START_SECONDS
-    async with httpx.AsyncClient() as probe:
-        while time.monotonic() < deadline:
-            if process.returncode is not None:
-                raise RuntimeError(f"{url} exited with {process.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await probe.get(f"{url}/readyz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.3)
-    raise TimeoutError(f"{url} did not start")
-
-
-async def _wait_line(process: asyncio.subprocess.Process, text: str) -> None:
-    assert process.stdout is not None
-    while True:
-        line = await asyncio.wait_for(process.stdout.readline(), START_SECONDS)
-        if not line:
-            raise RuntimeError(f"the worker exited before saying {text!r}")
-        if text in line.decode(errors="replace"):
-            return
-
-
-async def _drain(stream: asyncio.StreamReader | None) -> None:
-    """Keep reading a child's output so a full pipe never blocks it."""
-    if stream is not None:
-        while await stream.readline():
-            pass
 
 
 @pytest.fixture()
@@ -107,14 +69,14 @@ async def fleet(world: Any) -> AsyncIterator[Fleet]:
     urls: list[str] = []
     try:
         for _ in range(2):
-            port = _free_port()
+            port = free_port()
             app = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "uvicorn", "relief_pwa.asgi:app", "--host", "127.0.0.1",
                 "--port", str(port), "--log-level", "warning",
                 env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
             processes.append(app)
-            readers.append(asyncio.create_task(_drain(app.stderr)))
+            readers.append(asyncio.create_task(drain(app.stderr)))
             urls.append(f"http://127.0.0.1:{port}")
         workers = []
         for _ in range(2):
@@ -124,27 +86,16 @@ async def fleet(world: Any) -> AsyncIterator[Fleet]:
             )  # fmt: skip
             processes.append(worker)
             workers.append(worker)
-            readers.append(asyncio.create_task(_drain(worker.stderr)))
+            readers.append(asyncio.create_task(drain(worker.stderr)))
         await asyncio.gather(
-            *(_wait_ready(url, app) for url, app in zip(urls, processes, strict=False)),
-            *(_wait_line(worker, "worker ready") for worker in workers),
+            *(wait_ready(url, app) for url, app in zip(urls, processes, strict=False)),
+            *(wait_line(worker, "worker ready") for worker in workers),
         )
         for worker in workers:
-            readers.append(asyncio.create_task(_drain(worker.stdout)))
+            readers.append(asyncio.create_task(drain(worker.stdout)))
         yield Fleet(urls, stub)
     finally:
-        for process in processes:
-            if process.returncode is None:
-                process.terminate()
-        for process in processes:
-            try:
-                await asyncio.wait_for(process.wait(), 20)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-        for reader in readers:
-            reader.cancel()
-        await asyncio.gather(*readers, return_exceptions=True)
+        await stop_all(processes, readers)
         await stub.stop()
 
 

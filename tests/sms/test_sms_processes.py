@@ -26,8 +26,8 @@ from relief_pwa.db import write_transaction
 from relief_pwa.services import identifiers
 from relief_pwa.services.outbox import enqueue_sms
 from relief_pwa.tables import OutboxMessage
+from tests.processes_support import drain, stop_all, wait_line
 from tests.sms.stub_gateway import StubGateway
-from tests.test_processes import _drain, _wait_line
 
 pytestmark = [
     pytest.mark.slow,
@@ -66,23 +66,12 @@ async def workers(db: Any, gateway_stub: StubGateway) -> AsyncIterator[list[asyn
                 env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
             processes.append(worker)
-            readers.append(asyncio.create_task(_drain(worker.stderr)))
-        await asyncio.gather(*(_wait_line(worker, "worker ready") for worker in processes))
-        readers.extend(asyncio.create_task(_drain(worker.stdout)) for worker in processes)
+            readers.append(asyncio.create_task(drain(worker.stderr)))
+        await asyncio.gather(*(wait_line(worker, "worker ready") for worker in processes))
+        readers.extend(asyncio.create_task(drain(worker.stdout)) for worker in processes)
         yield processes
     finally:
-        for process in processes:
-            if process.returncode is None:
-                process.terminate()
-        for process in processes:
-            try:
-                await asyncio.wait_for(process.wait(), 20)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-        for reader in readers:
-            reader.cancel()
-        await asyncio.gather(*readers, return_exceptions=True)
+        await stop_all(processes, readers)
         await bot_api.stop()
 
 
