@@ -34,6 +34,7 @@ import time
 from typing import Any
 
 import bench._env  # noqa: F401  (first: selects the database)
+from bench.bench_index import prepare_database
 from bench.synthetic_city import BENCH_NOW, build_city, bulk_insert
 from relief_pwa.core.datacheck import RESULT_HEADER, Agency
 from relief_pwa.db import is_sqlite
@@ -42,23 +43,6 @@ from relief_pwa.services.actors import Actor
 from relief_pwa.tables import Member, MoneyItem, OrgUnit
 
 PERSONS_PER_HOUSEHOLD = 1.7  # what the synthetic city generates on average
-
-
-async def prepare_database() -> None:
-    from piccolo.apps.migrations.commands.forwards import run_forwards
-    from piccolo.engine.postgres import PostgresEngine
-
-    from relief_pwa.piccolo_conf import DB
-    from relief_pwa.services.wiring import register_listeners
-
-    register_listeners()
-    if isinstance(DB, PostgresEngine):
-        await DB.start_connection_pool(min_size=1, max_size=8)
-        await DB.run_ddl("DROP SCHEMA public CASCADE")
-        await DB.run_ddl("CREATE SCHEMA public")
-    result = await run_forwards("relief")
-    if not result.success:
-        raise SystemExit(result.message)
 
 
 async def city_actor() -> Actor:
@@ -163,7 +147,7 @@ async def _household_of_members(member_ids: list[int]) -> dict[int, int]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    await prepare_database()
+    await prepare_database(reset=True)
     households = int(args.persons / PERSONS_PER_HOUSEHOLD * 1.05) + 10
     info = await build_city(households=households)
     actor = await city_actor()

@@ -29,6 +29,7 @@ import time
 from typing import Any
 
 import bench._env  # noqa: F401  (first: selects the database)
+from bench.bench_index import prepare_database
 from bench.synthetic_city import BENCH_NOW, build_city, bulk_insert
 from relief_pwa.adapters import bankfiles
 from relief_pwa.core import plans as core_plans
@@ -38,23 +39,6 @@ from relief_pwa.services import disbursement, identifiers
 from relief_pwa.services import plans as plan_service
 from relief_pwa.services.actors import Actor
 from relief_pwa.tables import Fund, Household, OrgUnit, Provider, Resource
-
-
-async def prepare_database() -> None:
-    from piccolo.apps.migrations.commands.forwards import run_forwards
-    from piccolo.engine.postgres import PostgresEngine
-
-    from relief_pwa.piccolo_conf import DB
-    from relief_pwa.services.wiring import register_listeners
-
-    register_listeners()
-    if isinstance(DB, PostgresEngine):
-        await DB.start_connection_pool(min_size=1, max_size=8)
-        await DB.run_ddl("DROP SCHEMA public CASCADE")
-        await DB.run_ddl("CREATE SCHEMA public")
-    result = await run_forwards("relief")
-    if not result.success:
-        raise SystemExit(result.message)
 
 
 async def city_actor() -> Actor:
@@ -261,7 +245,7 @@ async def main() -> None:
     parser.add_argument("--resources", type=int, default=200)
     parser.add_argument("--lines", type=int, default=20_000)
     args = parser.parse_args()
-    await prepare_database()
+    await prepare_database(reset=True)
     started = time.perf_counter()
     info = await build_city(households=args.households, now=BENCH_NOW)
     # Every household a recipient, with a spread of indexes: the worst case for drafting.
