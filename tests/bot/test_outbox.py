@@ -72,7 +72,7 @@ async def test_global_rate_is_respected(db, stub, bot) -> None:
     # 60 messages at 30/s need at least 59/30 s; no one-second window holds more than 31.
     assert times[-1] - times[0] >= 59 / 30 - 0.05
     assert max(sum(1 for t in times if s <= t < s + 1.0) for s in times) <= 31
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10  # not throttled far below the rate (2 s at best)
 
 
 async def test_retry_after_is_honoured(db, stub, bot) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -26,6 +25,7 @@ from relief_pwa.tables import (
     WebSession,
 )
 from tests.factories import World, member, new_id_number
+from tests.handlers.test_reads_write_nothing import statements  # noqa: F401  (a fixture)
 from tests.helpers import found
 from tests.services.publicity_support import (  # noqa: F401
     active_application,
@@ -285,7 +285,7 @@ async def test_objection_form_flow_and_status(world, client, clock):
     assert honeypot.status_code == 303 and await Objection.count() == 1
 
 
-async def test_rate_limit_answers_429_quickly_without_writing(world, make_client, clock):
+async def test_rate_limit_answers_429_without_touching_the_database(world, make_client, clock, statements):  # noqa: F811
     seeded = await seed_community(world)
     clock.set(seeded["now"])
     abuser, neighbour = make_client("10.0.0.66"), make_client("10.0.0.77")
@@ -300,11 +300,11 @@ async def test_rate_limit_answers_429_quickly_without_writing(world, make_client
     refused = next(r for r in responses if r.status_code == 429)
     assert int(refused.headers["retry-after"]) >= 1 and "no-store" in refused.headers["cache-control"]
 
-    started = time.perf_counter()
-    for _ in range(100):
-        assert (await abuser.get(f"/board/{COMMUNITY}")).status_code == 429
-    per_refusal = (time.perf_counter() - started) / 100
-    assert per_refusal < 0.02, per_refusal
+    # A refusal is cheap because it reads and writes nothing: counted, not timed.
+    with statements() as log:
+        for _ in range(100):
+            assert (await abuser.get(f"/board/{COMMUNITY}")).status_code == 429
+    assert log == []
     assert await WebSession.count() == sessions  # anonymous visits store no session either
 
     # Filing is limited more tightly, and a refused filing stores nothing.

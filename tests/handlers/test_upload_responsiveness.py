@@ -86,8 +86,10 @@ async def test_healthz_stays_fast_while_a_20_mb_return_file_is_parsed(world: Any
     assert response.status_code == 422, response.text[:500]
     assert "L000000000" in response.text  # the first unknown line is reported
     assert await Payment.count() == 0
+    # Relative, not absolute: a parse on the event loop would stall one /healthz for about the
+    # whole upload; off the loop every answer takes a small share of it, however loaded the machine.
     assert len(latencies) >= 5, (elapsed, latencies)
-    assert max(latencies) < 0.2, (elapsed, sorted(latencies)[-5:])
+    assert max(latencies) < elapsed / 3, (elapsed, sorted(latencies)[-5:])
 
 
 async def test_a_shared_string_bomb_upload_is_refused_with_a_clear_message(world: Any, client: Any) -> None:
