@@ -228,7 +228,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         request_max_body_size=2 * 1024 * 1024,
         # Pages and static files go gzip-compressed over phone networks (issue 4 page-weight target);
         # photos are JPEG already and are left alone.
-        compression_config=CompressionConfig(backend="gzip", minimum_size=500, exclude=["/photos"]),
+        compression_config=CompressionConfig(
+            backend="gzip", minimum_size=500, gzip_compress_level=6, exclude=["/photos"]
+        ),
         openapi_config=None,
         debug=False,
     )

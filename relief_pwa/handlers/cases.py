@@ -59,7 +59,7 @@ async def case_list(
     context = {
         "result": result,
         "errors": errors,
-        "streets": await list_units_in_scope(actor, "street") if actor.org_path.count("/") <= 2 else [],
+        "streets": await list_units_in_scope(actor, "street") if actor.org_path.count("/") <= 2 else (),
     }
     block = "results" if is_htmx(request) and request.headers.get("hx-target") == "case-results" else None
     return render(request, "cases/list.html", context, block=block)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -65,6 +65,27 @@ def _labels_in(enum_name: str, language: str) -> dict[str, str]:
 
     translations_of = translations(language)
     return {member.value: translations_of.gettext(member.label) for member in getattr(enums, enum_name)}
+
+
+_unit_options: dict[tuple[int, str], tuple[Sequence[Any], Markup]] = {}
+
+
+def unit_options(units: Sequence[Any], selected: str) -> Markup:
+    """The ``<option>``s of an org unit picker (value: code), rendered once per unit list and
+    choice: a city's street filter has some 160 options, escaped on every page otherwise.
+    Keyed by the list's identity, which services keep while the org tree is unchanged."""
+    key = (id(units), selected)
+    hit = _unit_options.get(key)
+    if hit is not None and hit[0] is units:
+        return hit[1]
+    option = Markup('<option value="{}"{}>{}</option>')
+    html = Markup("").join(
+        option.format(u.code, Markup(" selected") if u.code == selected else "", u.name) for u in units
+    )
+    if len(_unit_options) > 512:
+        _unit_options.clear()
+    _unit_options[key] = (units, html)  # holding the list keeps its id from being reused
+    return html
 
 
 def labels_for(enum_name: str) -> dict[str, str]:
@@ -472,6 +493,7 @@ def build_environment() -> Environment:
         label=_label,
         label_of=_label_of,
         labels_for=labels_for,
+        unit_options=unit_options,
         languages=LANGUAGES,
         t=translate,
         nav_for=nav_for,

@@ -37,6 +37,18 @@ def in_scope(actor: Actor, org_path_column: Column) -> Any:
     return org_path_column.like(f"{actor.org_path}%")
 
 
+def path_range(org_path_column: Column, prefix: str) -> Any | None:
+    """On SQLite, the byte range holding every path under ``prefix`` (an index range), or None.
+
+    SQLite's LIKE ignores case and so never uses an index: a station's prefix match would
+    read the whole city's index. Paths are ASCII digits and "/", so under "a/b/" lies exactly
+    ["a/b/", "a/b0") in byte order. PostgreSQL's LIKE uses its pattern index and needs no range.
+    """
+    if org_path_column._meta.table._meta.db.engine_type != "sqlite" or not prefix.endswith("/"):
+        return None
+    return (org_path_column >= prefix) & (org_path_column < prefix[:-1] + "0")
+
+
 def within_jurisdiction(actor: Actor, org_path: str) -> bool:
     """Whether a row at ``org_path`` lies in the actor's jurisdiction (what a page may offer)."""
     return bool(actor.org_path) and org_path.startswith(actor.org_path)

@@ -409,12 +409,15 @@ class HouseholdAid:
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
-async def household_aid(household_id: int) -> HouseholdAid:
-    applications = list(
-        await Application.select()
-        .where(Application.household == household_id)
-        .order_by(Application.id, ascending=False)
-    )
+async def household_aid(household_id: int, applications: list[dict[str, Any]] | None = None) -> HouseholdAid:
+    """Every form of aid with its history; ``applications``: the household's applications,
+    newest first, when the caller has loaded them already (the household file)."""
+    if applications is None:
+        applications = list(
+            await Application.select()
+            .where(Application.household == household_id)
+            .order_by(Application.id, ascending=False)
+        )
     aid = HouseholdAid(applications)
     ids = [int(a["id"]) for a in applications]
     if not ids:

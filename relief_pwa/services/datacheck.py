@@ -1300,7 +1300,12 @@ class HouseholdChecks:
 async def household_checks(actor: Actor, household_id: int) -> HouseholdChecks:
     """Exclusion warnings, pending requests and re-check changes waiting for review."""
     require(actor, Capability.DATACHECKS_READ)
-    household = await access_household(actor, household_id)
+    return await checks_of(actor, await access_household(actor, household_id))
+
+
+async def checks_of(actor: Actor, household: Household) -> HouseholdChecks:
+    """The same for a household the caller has already loaded through ``access_household``."""
+    require(actor, Capability.DATACHECKS_READ)
     warnings = (
         await DataCheckWarning.select()
         .where(DataCheckWarning.household == household.id)

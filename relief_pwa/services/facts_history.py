@@ -399,18 +399,22 @@ def parse_facts_day(text: str, today: date) -> date | None:
     return None if day >= today else day
 
 
-async def change_history(household_id: int, limit: int = 200) -> list[dict[str, Any]]:
-    """Every version of the household's members and items, newest change first."""
+_MEMBER_HISTORY = ("id", "name", "relation", "valid_from", "valid_to", "source", "end_reason")
+
+
+async def change_history(
+    household_id: int, limit: int = 200, *, member_versions: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Every version of the household's members and items, newest change first.
+
+    ``member_versions``: every member row of the household, when the caller has them already."""
     changes: list[dict[str, Any]] = []
-    for m in await Member.select(
-        Member.id,
-        Member.name,
-        Member.relation,
-        Member.valid_from,
-        Member.valid_to,
-        Member.source,
-        Member.end_reason,
-    ).where(Member.household == household_id):
+    if member_versions is None:
+        member_versions = await Member.select(*(getattr(Member, column) for column in _MEMBER_HISTORY)).where(
+            Member.household == household_id
+        )
+    for row in member_versions:
+        m = {column: row[column] for column in _MEMBER_HISTORY}
         changes.append({"what": "member", "label": m["name"], **m})
     for i in await MoneyItem.select(
         MoneyItem.id,

@@ -14,12 +14,12 @@ from relief_pwa.core.i18n import N_
 from relief_pwa.core.idnumber import mask_id_number
 from relief_pwa.core.permissions import Capability
 from relief_pwa.services import facts_history, identifiers
-from relief_pwa.services.access import access_household, in_scope
+from relief_pwa.services.access import access_household, in_scope, path_range
 from relief_pwa.services.access_log import note_read
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.aid import household_aid
-from relief_pwa.services.datacheck import household_checks
-from relief_pwa.services.org import unit_in_tree
+from relief_pwa.services.datacheck import checks_of as datacheck_checks_of
+from relief_pwa.services.org import unit_by_id, unit_in_tree
 from relief_pwa.services.reviews import DECISIONS
 from relief_pwa.services.scoring import end_of_day, index_on, verified_as_of
 from relief_pwa.tables import Application, AuditEvent, Household, Member, MoneyItem, OrgUnit
@@ -158,59 +158,71 @@ async def list_cases(actor: Actor, query: CaseQuery, *, now: datetime) -> CasePa
         where = where & (
             Application.household.is_in(household_ids or [-1]) | (Application.number == term.upper())
         )
-    total, estimated = await _count(where, scope, (scope, query.state, query.category, query.q))
+    # The scope as an index range on SQLite: always for the count; for the page only at a street
+    # or below, where walking the city newest first would read ~all of it to find 25 rows.
+    scope_range = path_range(Application.org_path, scope)
+    deep = scope.count("/") >= 3
+    total, estimated = await _count(
+        where if scope_range is None else where & scope_range,
+        scope,
+        (scope, query.state, query.category, query.q),
+    )
+    if deep and scope_range is not None:
+        where = where & scope_range
     pages = max(1, -(-total // PAGE_SIZE))
     page = query.page if (query.after or query.before) else min(query.page, pages)
-    select = Application.select(
-        Application.id,
-        Application.number,
-        Application.state,
-        Application.category,
-        Application.received_on,
-        Application.household.id,
-        Application.household.file_no,
-        Application.household.head_name,
-        Application.household.current_index,
-        Application.household.org_unit.name,  # type: ignore[union-attr]
-    )
+    # The page's ids first, from the application indexes alone; then the 25 rows with their
+    # households. Joining before the limit would read every matching row's household to sort.
+    ids = Application.select(Application.id)
     after, before = parse_cursor(query.after), parse_cursor(query.before)
+    newest_first = True
     if after is not None:
         day, row_id = after
         keyset = (Application.received_on < day) | (
             (Application.received_on == day) & (Application.id < row_id)
         )
-        rows = await (
-            select.where(where & keyset)
-            .order_by(Application.received_on, ascending=False)
-            .order_by(Application.id, ascending=False)
-            .limit(PAGE_SIZE + 1)
-        )
-        has_next, has_prev = len(rows) > PAGE_SIZE, True
-        rows = rows[:PAGE_SIZE]
+        ids = ids.where(where & keyset)
     elif before is not None:
         day, row_id = before
         keyset = (Application.received_on > day) | (
             (Application.received_on == day) & (Application.id > row_id)
         )
-        rows = await (
-            select.where(where & keyset)
-            .order_by(Application.received_on)
-            .order_by(Application.id)
-            .limit(PAGE_SIZE + 1)
+        ids = ids.where(where & keyset)
+        newest_first = False
+    else:
+        ids = ids.where(where).offset((page - 1) * PAGE_SIZE)
+    ids = (
+        ids.order_by(Application.received_on, ascending=not newest_first)
+        .order_by(Application.id, ascending=not newest_first)
+        .limit(PAGE_SIZE + 1)
+    )
+    rows = await (
+        Application.select(
+            Application.id,
+            Application.number,
+            Application.state,
+            Application.category,
+            Application.received_on,
+            Application.household.id,
+            Application.household.file_no,
+            Application.household.head_name,
+            Application.household.current_index,
+            Application.household.org_unit.name,  # type: ignore[union-attr]
         )
-        has_prev, has_next = len(rows) > PAGE_SIZE, True
-        rows = list(reversed(rows[:PAGE_SIZE]))
+        .where(Application.id.is_in(ids))
+        .order_by(Application.received_on, ascending=not newest_first)
+        .order_by(Application.id, ascending=not newest_first)
+    )
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    if after is not None:
+        has_next, has_prev = more, True
+    elif before is not None:
+        has_prev, has_next = more, True
+        rows = list(reversed(rows))
         page = max(1, page) if has_prev else 1
     else:
-        rows = await (
-            select.where(where)
-            .order_by(Application.received_on, ascending=False)
-            .order_by(Application.id, ascending=False)
-            .limit(PAGE_SIZE + 1)
-            .offset((page - 1) * PAGE_SIZE)
-        )
-        has_next, has_prev = len(rows) > PAGE_SIZE, page > 1
-        rows = rows[:PAGE_SIZE]
+        has_next, has_prev = more, page > 1
     return CasePage(
         rows=[
             CaseRow(
@@ -357,6 +369,15 @@ class HouseholdFile:
     datachecks: Any = None  # services.datacheck.HouseholdChecks, for those who may read them
 
 
+async def _community_of(unit_id: int) -> dict[str, Any] | None:
+    """The household's community: from the cached org tree, from the table if it has closed."""
+    node = await unit_by_id(unit_id)
+    if node is not None:
+        return {"id": node.id, "code": node.code, "name": node.name, "path": node.path}
+    row: dict[str, Any] | None = await OrgUnit.select().where(OrgUnit.id == unit_id).first()
+    return row
+
+
 async def get_household_file(
     actor: Actor, household_id: int, *, now: datetime, on: date | None = None
 ) -> HouseholdFile:
@@ -370,10 +391,11 @@ async def get_household_file(
         household_id=household.id,
         org_path=household.org_path,
     )
-    community = await OrgUnit.select().where(OrgUnit.id == household.org_unit).first()
+    community = await _community_of(household.org_unit)
     index_on_day = None
     shown = household.to_dict()
     names: dict[int, str] | None = None
+    versions: list[dict[str, Any]] | None = None
     if on is None:
         # One row per person: their version valid now, or the last one (people who left).
         latest: dict[int, dict[str, Any]] = {}
@@ -437,12 +459,12 @@ async def get_household_file(
         applications=applications,
         timeline=events,
         totals=totals,
-        aid=await household_aid(household.id),
+        aid=await household_aid(household.id, applications),
         review_labels=dict(DECISIONS),
         facts_day=on,
         index_on_day=index_on_day,
-        changes=await facts_history.change_history(household.id),
-        datachecks=await household_checks(actor, household.id)
+        changes=await facts_history.change_history(household.id, member_versions=versions),
+        datachecks=await datacheck_checks_of(actor, household)
         if actor.can(Capability.DATACHECKS_READ)
         else None,
     )

@@ -50,15 +50,33 @@ async def list_children(parent_id: int | None) -> list[OrgNode]:
     return [_node(r) for r in await query]
 
 
-async def list_communities_for(actor: Actor) -> list[OrgNode]:
+async def list_communities_for(actor: Actor) -> tuple[OrgNode, ...]:
     """Active communities within the actor's jurisdiction, for the intake form's picker."""
     return await list_units_in_scope(actor, OrgLevel.COMMUNITY)
 
 
-async def list_units_in_scope(actor: Actor, level: str) -> list[OrgNode]:
-    """Active units of one level within the actor's jurisdiction (pickers and filters), from the cache."""
-    found = [n for n in await org_tree() if n.level == level and n.path.startswith(actor.org_path)]
-    return sorted(found, key=lambda n: n.code)
+_in_scope: dict[tuple[str, str], tuple[tuple[OrgNode, ...], tuple[OrgNode, ...]]] = {}
+
+
+async def list_units_in_scope(actor: Actor, level: str) -> tuple[OrgNode, ...]:
+    """Active units of one level within the actor's jurisdiction (pickers and filters), from the cache.
+
+    The same tuple is returned while the tree is unchanged (a city's list of streets is
+    filtered from the whole tree once, not on every page that offers the picker)."""
+    tree = await org_tree()
+    key = (actor.org_path, level)
+    cached = _in_scope.get(key)
+    if cached is not None and cached[0] is tree:
+        return cached[1]
+    found = tuple(
+        sorted(
+            (n for n in tree if n.level == level and n.path.startswith(actor.org_path)), key=lambda n: n.code
+        )
+    )
+    if len(_in_scope) > 1_000:
+        _in_scope.clear()
+    _in_scope[key] = (tree, found)
+    return found
 
 
 async def get_unit(unit_id: int) -> OrgNode | None:
@@ -111,6 +129,17 @@ async def unit_in_tree(code: str) -> OrgNode | None:
         if node.code == code:
             return node
     return None
+
+
+_by_id: list[tuple[tuple[OrgNode, ...], dict[int, OrgNode]]] = []
+
+
+async def unit_by_id(unit_id: int) -> OrgNode | None:
+    """An active unit by id, from the cache (an index of the tree, built once per tree)."""
+    tree = await org_tree()
+    if not _by_id or _by_id[0][0] is not tree:
+        _by_id[:] = [(tree, {node.id: node for node in tree})]
+    return _by_id[0][1].get(unit_id)
 
 
 async def org_changed() -> None:

@@ -155,9 +155,10 @@ PAGES: tuple[tuple[str | None, str, int], ...] = (
     # events, review decisions, 先行救助 grants, 渐退 windows) and the facts' versions (+4);
     # 23 once the data-check and referral sections joined it and the counter began to see the
     # raw SQL reader; 20 with the one-statement session and the members' versions read once.
-    # Next step: fold the other sections' reads together.
-    ("city", "/households/{household}", 20),
-    ("station", "/households/{household}", 20),
+    # 16 with the community from the org cache, and the history, the aid and the data-check
+    # sections reusing the members' versions, the applications and the household already read.
+    ("city", "/households/{household}", 16),
+    ("station", "/households/{household}", 16),
     # 5 before the stored ranks (and then the bulk reader's statements went uncounted).
     ("city", "/ranking", 2),
     ("station", "/ranking", 2),
