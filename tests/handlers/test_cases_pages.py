@@ -58,8 +58,8 @@ async def test_paging(client, world):
     await client.login("station")
     first = await client.get("/cases")
     second = await client.get("/cases", params={"page": "2"})
-    assert first.text.count('class="card case-card"') == 25
-    assert second.text.count('class="card case-card"') == 2
+    assert first.text.count('class="case-row"') == 25
+    assert second.text.count('class="case-row"') == 2
     assert 'rel="next"' in first.text and 'rel="prev"' in second.text
 
 
@@ -114,12 +114,13 @@ async def test_keyset_pages_follow_their_links(client, world):
     next_link = re.search(r'href="([^"]+)" rel="next"', first.text)
     assert next_link is not None and "after=" in next_link.group(1)
     second = await client.get(html.unescape(next_link.group(1)))
-    assert second.text.count('class="card case-card"') == 2
+    assert second.text.count('class="case-row"') == 2
     prev_link = re.search(r'href="([^"]+)" rel="prev"', second.text)
     assert prev_link is not None and "before=" in prev_link.group(1)
     back = await client.get(html.unescape(prev_link.group(1)))
-    first_rows = re.findall(r'class="card case-card">\s*<a href="(/households/\d+)"', first.text)
-    assert re.findall(r'class="card case-card">\s*<a href="(/households/\d+)"', back.text) == first_rows
+    row_link = r'class="case-row">\s*<td class="c-head"><a href="(/households/\d+)"'
+    first_rows = re.findall(row_link, first.text)
+    assert first_rows and re.findall(row_link, back.text) == first_rows
     assert 'rel="prev"' not in back.text
 
 
