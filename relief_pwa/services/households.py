@@ -6,6 +6,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from relief_pwa.core.enums import AppState, Category
@@ -126,6 +127,24 @@ async def _count(where: Any, scope: str, cache_key: tuple[str, ...]) -> tuple[in
     return cached[1], True
 
 
+@cache
+def _case_row_columns() -> tuple[Any, ...]:
+    """The list row's columns, built once: each join path (``Application.household.x``) costs
+    Piccolo a ``dir()`` of the foreign key per attribute, a fifth of a page's time."""
+    return (
+        Application.id,
+        Application.number,
+        Application.state,
+        Application.category,
+        Application.received_on,
+        Application.household.id,
+        Application.household.file_no,
+        Application.household.head_name,
+        Application.household.current_index,
+        Application.household.org_unit.name,  # type: ignore[union-attr]
+    )
+
+
 async def list_cases(actor: Actor, query: CaseQuery, *, now: datetime) -> CasePage:
     """Applications in the actor's jurisdiction, newest first, searchable by
     name, ID number, file number, application number or phone.
@@ -197,18 +216,7 @@ async def list_cases(actor: Actor, query: CaseQuery, *, now: datetime) -> CasePa
         .limit(PAGE_SIZE + 1)
     )
     rows = await (
-        Application.select(
-            Application.id,
-            Application.number,
-            Application.state,
-            Application.category,
-            Application.received_on,
-            Application.household.id,
-            Application.household.file_no,
-            Application.household.head_name,
-            Application.household.current_index,
-            Application.household.org_unit.name,  # type: ignore[union-attr]
-        )
+        Application.select(*_case_row_columns())
         .where(Application.id.is_in(ids))
         .order_by(Application.received_on, ascending=not newest_first)
         .order_by(Application.id, ascending=not newest_first)
