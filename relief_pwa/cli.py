@@ -615,7 +615,7 @@ def cmd_datacheck_export(args: argparse.Namespace) -> None:
     async def run() -> list[str]:
         actor = await caseload.actor_for_username(args.user) if args.user else SYSTEM_ACTOR
         pending = await datacheck.pending_counts(actor)
-        agencies = [parse_agency(args.agency)] if args.agency else [a for a in Agency if pending.get(a.value)]
+        agencies = [parse_agency(args.agency)] if args.agency else [a for a in Agency if a.value in pending]
         lines = []
         for agency in agencies:
             try:

@@ -448,15 +448,32 @@ class ExportedBatch:
     skipped: int = 0  # requests left waiting: no authorisation in force covers them
 
 
-async def pending_counts(actor: Actor) -> dict[str, int]:
-    """Requests not yet sent, per agency, in the actor's jurisdiction."""
-    rows = await DataCheckRequest.select(DataCheckRequest.agency).where(
-        DataCheckRequest.batch.is_null() & in_scope(actor, DataCheckRequest.org_path)
-    )
-    counts: dict[str, int] = defaultdict(int)
+@dataclass(frozen=True)
+class PendingCount:
+    """Requests not yet sent to one agency: those an export would send now, and those
+    waiting because no authorisation in force covers them (they stay until one does)."""
+
+    ready: int = 0
+    unauthorised: int = 0
+
+
+async def pending_counts(actor: Actor) -> dict[str, PendingCount]:
+    """Requests not yet sent, per agency with any, in the actor's jurisdiction."""
+    rows = await DataCheckRequest.select(
+        DataCheckRequest.agency, DataCheckRequest.household, DataCheckRequest.application
+    ).where(DataCheckRequest.batch.is_null() & in_scope(actor, DataCheckRequest.org_path))
+    if not rows:
+        return {}
+    consents = await _consents_of(in_scope(actor, DataCheckConsent.org_path))
+    ready: dict[str, int] = defaultdict(int)
+    unauthorised: dict[str, int] = defaultdict(int)
     for row in rows:
-        counts[row["agency"]] += 1
-    return dict(counts)
+        covered = _covers(consents.get(row["household"], []), row["application"], row["agency"])
+        (ready if covered else unauthorised)[row["agency"]] += 1
+    return {
+        agency: PendingCount(ready[agency], unauthorised[agency])
+        for agency in sorted(set(ready) | set(unauthorised))
+    }
 
 
 def _among(q: Any, ids: list[int]) -> tuple[str, Any]:

@@ -387,7 +387,7 @@ async def test_the_bulk_rescore_of_an_import_matches_the_single_recompute(world:
 async def test_the_authorisations_scope_and_revocation_decide_what_goes_out(
     world: Any, now: datetime
 ) -> None:
-    from relief_pwa.services.datacheck import do_revoke_authorisation
+    from relief_pwa.services.datacheck import PendingCount, do_revoke_authorisation, pending_counts
     from relief_pwa.tables import DataCheckBatch
 
     result = await household_with_items(world)
@@ -425,10 +425,16 @@ async def test_the_authorisations_scope_and_revocation_decide_what_goes_out(
         await do_export_batch(world.actor("center"), Agency.BANK_DEPOSITS, now=now)
     assert refused.value.params["count"] == 2 and await DataCheckBatch.count() == 0
     assert await DataCheckRequest.count().where(DataCheckRequest.batch.is_null()) == 4
+    # The export page counts them as waiting for an authorisation, not as ready to send.
+    assert await pending_counts(world.actor("center")) == {
+        "bank_deposits": PendingCount(ready=0, unauthorised=2),
+        "vehicles": PendingCount(ready=0, unauthorised=2),
+    }
     assert await AuditEvent.count().where(AuditEvent.action == "datacheck.revoke") == 1
     # Signed again: they go out with the next batch.
     await do_record_authorisation(
         liaison, result.household_id, authorised_on=now.date(), signed_by=head, now=now
     )
+    assert (await pending_counts(world.actor("center")))["bank_deposits"] == PendingCount(ready=2)
     batch = await do_export_batch(world.actor("center"), Agency.BANK_DEPOSITS, now=now)
     assert (batch.persons, batch.skipped) == (2, 0)
