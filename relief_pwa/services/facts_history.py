@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from relief_pwa.core.i18n import N_
+from relief_pwa.services import identifiers
 from relief_pwa.tables import (
     AidRecord,
     Application,
@@ -400,14 +401,20 @@ def parse_facts_day(text: str, today: date) -> date | None:
 
 
 _MEMBER_HISTORY = ("id", "name", "relation", "valid_from", "valid_to", "source", "end_reason")
+_ITEM_HISTORY = ("id", "section", "kind", "declared_fen", "valid_from", "valid_to", "source")
 
 
 async def change_history(
-    household_id: int, limit: int = 200, *, member_versions: list[dict[str, Any]] | None = None
+    household_id: int,
+    limit: int = 200,
+    *,
+    member_versions: list[dict[str, Any]] | None = None,
+    item_versions: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every version of the household's members and items, newest change first.
+    """Every version of the household's members, items, address and contact, newest change first.
 
-    ``member_versions``: every member row of the household, when the caller has them already."""
+    ``member_versions`` / ``item_versions``: every member / item row of the household, when the
+    caller has them already."""
     changes: list[dict[str, Any]] = []
     if member_versions is None:
         member_versions = await Member.select(*(getattr(Member, column) for column in _MEMBER_HISTORY)).where(
@@ -416,16 +423,27 @@ async def change_history(
     for row in member_versions:
         m = {column: row[column] for column in _MEMBER_HISTORY}
         changes.append({"what": "member", "label": m["name"], **m})
-    for i in await MoneyItem.select(
-        MoneyItem.id,
-        MoneyItem.section,
-        MoneyItem.kind,
-        MoneyItem.declared_fen,
-        MoneyItem.valid_from,
-        MoneyItem.valid_to,
-        MoneyItem.source,
-    ).where(MoneyItem.household == household_id):
+    if item_versions is None:
+        item_versions = await MoneyItem.select(
+            *(getattr(MoneyItem, column) for column in _ITEM_HISTORY)
+        ).where(MoneyItem.household == household_id)
+    for row in item_versions:
+        i = {column: row[column] for column in _ITEM_HISTORY}
         changes.append({"what": i["section"], "label": i["kind"], "end_reason": "", **i})
+    # The phone and one-card account, masked: a changed account just before a payment is
+    # what an auditor looks for.
+    for c in await HouseholdContact.select(
+        HouseholdContact.id,
+        HouseholdContact.phone_sealed,
+        HouseholdContact.account_sealed,
+        HouseholdContact.valid_from,
+        HouseholdContact.valid_to,
+        HouseholdContact.source,
+    ).where(HouseholdContact.household == household_id):
+        phone = identifiers.masked(identifiers.PHONE, c.pop("phone_sealed"))
+        account = identifiers.masked(identifiers.ACCOUNT, c.pop("account_sealed"))
+        label = " · ".join(part for part in (phone, account) if part)
+        changes.append({"what": "contact", "label": label, "end_reason": "", **c})
     for v in await HouseholdVersion.select(
         HouseholdVersion.id,
         HouseholdVersion.address,

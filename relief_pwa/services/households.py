@@ -404,6 +404,7 @@ async def get_household_file(
     shown = household.to_dict()
     names: dict[int, str] | None = None
     versions: list[dict[str, Any]] | None = None
+    item_versions: list[dict[str, Any]] | None = None
     if on is None:
         # One row per person: their version valid now, or the last one (people who left).
         latest: dict[int, dict[str, Any]] = {}
@@ -412,11 +413,11 @@ async def get_household_file(
         for row in versions:
             latest[facts_history.lineage_of(row)] = row
         members = sorted(latest.values(), key=lambda m: facts_history.lineage_of(m))
-        items = (
-            await MoneyItem.select()
-            .where((MoneyItem.household == household.id) & MoneyItem.active.eq(True))
-            .order_by(MoneyItem.id)
+        # Every version once: the active ones are the file's items, all of them its history.
+        item_versions = (
+            await MoneyItem.select().where(MoneyItem.household == household.id).order_by(MoneyItem.id)
         )
+        items = [item for item in item_versions if item["active"]]
     else:
         members = await facts_history.members_on(household.id, on)
         computed = await index_on(household.id, on, now=now)
@@ -471,7 +472,9 @@ async def get_household_file(
         review_labels=dict(DECISIONS),
         facts_day=on,
         index_on_day=index_on_day,
-        changes=await facts_history.change_history(household.id, member_versions=versions),
+        changes=await facts_history.change_history(
+            household.id, member_versions=versions, item_versions=item_versions
+        ),
         datachecks=await datacheck_checks_of(actor, household)
         if actor.can(Capability.DATACHECKS_READ)
         else None,

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from relief_pwa.db import write_transaction
 from relief_pwa.services import disbursement, facts_history, identifiers
 from relief_pwa.services.household_edit import HouseholdFields, do_update_household
+from relief_pwa.services.households import get_household_file
 from relief_pwa.services.retention import anonymise_households
 from relief_pwa.tables import AuditEvent, Household, HouseholdContact
 from tests.helpers import found
@@ -132,3 +133,21 @@ async def test_a_payment_the_bank_refused_is_paid_again_to_the_new_card(world) -
     )
     [again] = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))[1:]
     assert again[1].endswith("-2") and again[4] == NEW_ACCOUNT
+
+
+async def test_the_files_history_shows_each_contact_version_masked(world) -> None:
+    (household,), _fund = await approved(
+        world, households=1, periodicity="monthly", months="3", unit_amount="300"
+    )
+    december = world.now + timedelta(days=17)
+    await _change_contact(world, household, account=NEW_ACCOUNT, now=december)
+    file = await get_household_file(world.actor("center"), household, now=december)
+    contacts = [c for c in file.changes if c["what"] == "contact"]
+    assert [(c["valid_from"], c["valid_to"]) for c in contacts] == [
+        (date(2026, 12, 3), None),  # newest first
+        (None, date(2026, 12, 3)),
+    ]
+    # Masked: the last digits tell the two accounts apart, the numbers are not on the page.
+    assert contacts[0]["label"].endswith(NEW_ACCOUNT[-4:]) and contacts[1]["label"].endswith(OLD_ACCOUNT[-4:])
+    shown = json.dumps(file.changes, default=str)
+    assert NEW_ACCOUNT not in shown and OLD_ACCOUNT not in shown
