@@ -15,3 +15,29 @@ async def test_postgresql_plans_every_statement_for_its_values(db: Any) -> None:
         pytest.skip("PostgreSQL only: SQLite plans each statement as it is prepared")
     rows = await db.run_querystring(QueryString("SHOW plan_cache_mode"))
     assert [dict(row) for row in rows] == [{"plan_cache_mode": "force_custom_plan"}]
+
+
+def test_foreign_keys_join_without_dir_and_no_reference_is_lazy() -> None:
+    """relief_pwa/tables.py gives ForeignKey a cheap ``__dir__`` (Piccolo asks it on every
+    attribute access to resolve lazy references). That holds only while no reference is lazy;
+    and a join path must still build its join."""
+    from piccolo.columns import ForeignKey
+    from piccolo.columns.reference import LazyTableReference
+    from piccolo.table import Table
+
+    from relief_pwa import tables
+
+    foreign_keys = [
+        column
+        for table in vars(tables).values()
+        if isinstance(table, type) and issubclass(table, Table) and table is not Table
+        for column in table._meta.foreign_key_columns
+    ]
+    assert len(foreign_keys) > 20
+    lazy = [fk for fk in foreign_keys if isinstance(fk._foreign_key_meta.references, LazyTableReference)]
+    assert lazy == []
+    assert "_meta" in dir(tables.Application.household) and isinstance(
+        tables.Application.household, ForeignKey
+    )
+    sql = str(tables.Application.select(tables.Application.household.org_unit.name))  # type: ignore[union-attr]
+    assert sql.count("LEFT JOIN") == 2 and 'AS "household.org_unit.name"' in sql
