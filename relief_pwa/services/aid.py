@@ -36,7 +36,7 @@ from relief_pwa.services.audit import record_event
 from relief_pwa.services.bot import bind_new_application
 from relief_pwa.services.funds import visible_to
 from relief_pwa.services.numbers import application_number, next_value
-from relief_pwa.services.reviews import open_gradual_exits, review_history
+from relief_pwa.services.reviews import review_history
 from relief_pwa.services.rules import load_calendar
 from relief_pwa.tables import (
     Application,
@@ -453,8 +453,12 @@ async def household_aid(household_id: int, applications: list[dict[str, Any]] | 
         .order_by(EmergencyGrant.id)
     ):
         aid.grants.setdefault(int(grant["application"]), []).append(grant)
-    for taper in await open_gradual_exits(household_id):
-        aid.tapers[int(taper["application"])] = taper["taper_until"]
-    for review in await review_history(household_id):
+    reviews = await review_history(household_id)  # newest first
+    for review in reviews:
         aid.reviews.setdefault(int(review["application"]), []).append(review)
+    # The running 渐退 windows (a gradual exit not yet finished), from the same rows: the
+    # newest decision of an application wins.
+    for review in reversed(reviews):
+        if review["decision"] == "gradual_exit" and review["taper_finished_at"] is None:
+            aid.tapers[int(review["application"])] = review["taper_until"]
     return aid

@@ -1329,18 +1329,33 @@ async def checks_of(actor: Actor, household: Household) -> HouseholdChecks:
         .order_by(DataCheckWarning.id, ascending=False)
         .limit(50)
     )
-    pending = await DataCheckRequest.count().where(
-        (DataCheckRequest.household == household.id) & DataCheckRequest.answered_at.is_null()
+    # One read for both: the requests still unanswered (counted) and the answered ones whose
+    # change waits for review (listed). A household has a few dozen requests at most.
+    requests = await _request_rows(
+        (DataCheckRequest.household == household.id)
+        & (
+            DataCheckRequest.answered_at.is_null()
+            | (DataCheckRequest.changed.eq(True) & DataCheckRequest.reviewed_at.is_null())
+        ),
+        limit=None,
     )
-    to_review = await _changes_query(DataCheckRequest.household == household.id)
+    pending = sum(1 for r in requests if r["answered_at"] is None)
+    to_review = [r for r in requests if r["answered_at"] is not None][:200]
     return HouseholdChecks(
         await authorisation(household.id, None), [_warning_view(w) for w in warnings], pending, to_review
     )
 
 
 async def _changes_query(where: Any, limit: int = 200) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = (
-        await DataCheckRequest.select(
+    """Answered requests whose change waits for review."""
+    return await _request_rows(
+        where & DataCheckRequest.changed.eq(True) & DataCheckRequest.reviewed_at.is_null(), limit
+    )
+
+
+async def _request_rows(where: Any, limit: int | None) -> list[dict[str, Any]]:
+    query = (
+        DataCheckRequest.select(
             DataCheckRequest.id,
             DataCheckRequest.household,
             DataCheckRequest.agency,
@@ -1352,10 +1367,10 @@ async def _changes_query(where: Any, limit: int = 200) -> list[dict[str, Any]]:
             DataCheckRequest.member.name,
             DataCheckRequest.household.file_no,
         )
-        .where(where & DataCheckRequest.changed.eq(True) & DataCheckRequest.reviewed_at.is_null())
+        .where(where)
         .order_by(DataCheckRequest.id)
-        .limit(limit)
     )
+    rows: list[dict[str, Any]] = await (query if limit is None else query.limit(limit))
     return rows
 
 

@@ -439,20 +439,8 @@ async def finish_gradual_exits(now: datetime) -> int:
     return exited
 
 
-async def open_gradual_exits(household_id: int) -> list[dict[str, Any]]:
-    """The household's running 渐退 windows (the file shows "渐退 until YYYY-MM")."""
-    return list(
-        await ReviewDecision.select(ReviewDecision.application, ReviewDecision.taper_until)
-        .where(
-            (ReviewDecision.household == household_id)
-            & (ReviewDecision.decision == "gradual_exit")
-            & ReviewDecision.taper_finished_at.is_null()
-        )
-        .order_by(ReviewDecision.id)
-    )
-
-
 async def review_history(household_id: int) -> list[dict[str, Any]]:
+    """Every review decision of the household, newest first."""
     return list(
         await ReviewDecision.select(
             ReviewDecision.id,
@@ -465,6 +453,7 @@ async def review_history(household_id: int) -> list[dict[str, Any]]:
             ReviewDecision.new_amount_fen,
             ReviewDecision.plan,
             ReviewDecision.taper_until,
+            ReviewDecision.taper_finished_at,
             ReviewDecision.decided_on,
         )
         .where(ReviewDecision.household == household_id)

@@ -156,9 +156,11 @@ PAGES: tuple[tuple[str | None, str, int], ...] = (
     # 23 once the data-check and referral sections joined it and the counter began to see the
     # raw SQL reader; 20 with the one-statement session and the members' versions read once.
     # 16 with the community from the org cache, and the history, the aid and the data-check
-    # sections reusing the members' versions, the applications and the household already read.
-    ("city", "/households/{household}", 16),
-    ("station", "/households/{household}", 16),
+    # sections reusing the members' versions, the applications and the household already read;
+    # +1 the contact versions; 15 with the reviews and the running 渐退 windows in one read, 14
+    # with the pending and the to-review data checks in one.
+    ("city", "/households/{household}", 14),
+    ("station", "/households/{household}", 14),
     # 5 before the stored ranks (and then the bulk reader's statements went uncounted).
     ("city", "/ranking", 2),
     ("station", "/ranking", 2),
