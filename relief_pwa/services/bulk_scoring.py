@@ -462,6 +462,95 @@ class ScoredRows(NamedTuple):
     updates: list[tuple[Any, ...]]  # (total, provisional, computed_at, household id)
     snapshots: list[tuple[str, str]]  # (digest, body), each digest once; most already stored
     skipped: int  # households with no standard in force
+    # Households whose rank key (the index in hundredths) changed or is new; () when not
+    # compared with the stored state (``keep_changed``).
+    moved: tuple[int, ...] = ()
+    scored: int = -1  # households scored (with a standard), written or not; -1: len(records)
+
+    @property
+    def households(self) -> int:
+        """Households scored (with a standard in force), whether written or found unchanged."""
+        return len(self.records) if self.scored < 0 else self.scored
+
+
+class Previous(NamedTuple):
+    """What a household holds before a re-score: its current index and its latest record."""
+
+    centi: int | None  # current index in hundredths (None: never scored)
+    provisional: bool | None
+    digest: str | None  # the latest index record's snapshot digest, model version, as-of day
+    model_version: str | None
+    as_of: str | None  # ISO date
+
+
+def previous_query(q: Spelling, low: int, high: int) -> Query:
+    """(id, current index in hundredths, provisional, latest record's digest, model version,
+    as-of day) of the open households low…high."""
+    return (
+        f"SELECT {q.num('h.id')}, CAST(ROUND(h.current_index * 100) AS INTEGER), {q.num('h.index_provisional')},"
+        f" x.snapshot_digest, x.model_version, {q.text('x.as_of')} FROM household h LEFT JOIN ("
+        " SELECT household, snapshot_digest, model_version, as_of, ROW_NUMBER() OVER"
+        " (PARTITION BY household ORDER BY computed_at DESC, id DESC) AS position"
+        " FROM index_record WHERE household >= {} AND household <= {}"
+        ") x ON x.household = h.id AND x.position = 1"
+        " WHERE h.id >= {} AND h.id <= {} AND h.is_open = {}",
+        (low, high, low, high, True),
+    )
+
+
+def previous_from_rows(rows: Iterable[Sequence[Any]]) -> dict[int, Previous]:
+    return {
+        int(hid): Previous(
+            None if centi is None else int(centi),
+            None if provisional is None else bool(provisional),
+            digest,
+            version,
+            _iso(as_of),
+        )
+        for hid, centi, provisional, digest, version, as_of in rows
+    }
+
+
+def _centi(total: Any) -> int:
+    # Decimal (PostgreSQL) is exact in hundredths; SQLite's float is rounded back to them.
+    return int(round(total * 100))
+
+
+def keep_changed(rows: ScoredRows, previous: dict[int, Previous]) -> ScoredRows:
+    """Only what a re-score changes (docs/scale.md, "Write only what changed").
+
+    A household whose latest record has the same snapshot, model and as-of day (the
+    rule of the single recompute) and whose current index equals the result gets no
+    new record and no update; a new record's snapshot may be stored already. A
+    household whose index in hundredths changed (or was never scored) is ``moved``:
+    only those need new stored ranks.
+    """
+    records: list[tuple[Any, ...]] = []
+    updates: list[tuple[Any, ...]] = []
+    moved: list[int] = []
+    wanted: set[str] = set()
+    for record, update in zip(rows.records, rows.updates, strict=True):
+        hid = record[0]
+        before = previous.get(hid)
+        centi = _centi(record[5])
+        same_index = (
+            before is not None and before.centi == centi and before.provisional == bool(record[6])
+        )
+        same_record = (
+            before is not None
+            and before.digest == record[8]
+            and before.model_version == record[4]
+            and before.as_of == _iso(record[3])
+        )
+        if not same_record:
+            records.append(record)
+            wanted.add(record[8])
+        if not (same_record and same_index):
+            updates.append(update)
+        if before is None or before.centi != centi:
+            moved.append(hid)
+    snapshots = [(digest, body) for digest, body in rows.snapshots if digest in wanted]
+    return ScoredRows(records, updates, snapshots, rows.skipped, tuple(moved), rows.households)
 
 
 def score_rows(
@@ -551,6 +640,9 @@ def score_span_sqlite(
             ]
             city = assemble_city(households, rows, as_of=as_of)
             scored = score_rows(city, model, standards, now=now, trigger=trigger, sqlite=True)
+            sql, args = previous_query(q, households[0][0], households[-1][0])
+            previous = previous_from_rows(connection.execute(q.placeholders(sql), _sqlite_args(args)))
+            scored = keep_changed(scored, previous)
             return scored._replace(snapshots=_not_stored(connection, scored.snapshots))
     finally:
         connection.close()
@@ -633,6 +725,10 @@ async def _score_span_postgres(
                 ]
                 city = assemble_city(households, rows, as_of=as_of)
                 scored = score_rows(city, model, standards, now=now, trigger=trigger, sqlite=False)
+                sql, args = previous_query(q, households[0][0], households[-1][0])
+                scored = keep_changed(
+                    scored, previous_from_rows(await connection.fetch(q.placeholders(sql), *args))
+                )
                 digests = [digest for digest, _ in scored.snapshots]
                 stored = {
                     row[0]

@@ -11,7 +11,10 @@ rank through an index (docs/scale.md, "Stored ranks").
 Who maintains it:
 - ``sync_households`` after a single recompute (the household's rows move,
   and only the ranks between its old and new place shift by one);
-- ``rebuild_all`` after the bulk rescores (the city in one pass) and by the
+- ``renumber_moved`` after ``rescore_all``, which writes only what changed:
+  nothing when no household's index moved, ``sync_households`` otherwise (which
+  numbers everything afresh beyond ``SYNC_LIMIT`` households);
+- ``rebuild_all`` after the other bulk rescores (the city in one pass) and by the
   scheduler's time-driven rescore, which also repairs anything a change
   outside the recompute (none is known) left behind.
 Both run inside the caller's write transaction; on PostgreSQL an advisory
@@ -83,6 +86,14 @@ async def _wanted(q: RawSql, household_ids: Sequence[int] | None) -> dict[tuple[
             for category in ("", *categories.get(int(hid), ())):
                 partitions.setdefault((scope, category), []).append(key)
     return partitions
+
+
+async def renumber_moved(household_ids: Sequence[int]) -> None:
+    """After a bulk rescore that wrote only what changed: the stored ranks of the households
+    whose index moved. None moved: nothing to do (the ranks depend on nothing else the
+    rescore writes); a few: each moved within its scopes; many: everything numbered afresh."""
+    if household_ids:
+        await sync_households(household_ids)
 
 
 async def rebuild_all() -> int:
