@@ -90,7 +90,6 @@ from relief_pwa.services.bulk_scoring import (
     district_code_of,
     fact_queries,
     households_query,
-    keep_changed,
     local_date,
     previous_from_rows,
     previous_query,
@@ -1097,13 +1096,17 @@ async def _bulk_write(rows: ScoredRows) -> None:
         return
     # Only the snapshots not stored yet travel (a repeated run or a model change finds nearly
     # all stored: sending their bodies to be refused by the conflict cost 2.4 s at 60,000).
-    stored = {
-        row[0]
-        for row in await connection.fetch(
-            "SELECT digest FROM index_snapshot WHERE digest = ANY($1::varchar[])",
-            [digest for digest, _ in rows.snapshots],
-        )
-    } if rows.snapshots else set()
+    stored = (
+        {
+            row[0]
+            for row in await connection.fetch(
+                "SELECT digest FROM index_snapshot WHERE digest = ANY($1::varchar[])",
+                [digest for digest, _ in rows.snapshots],
+            )
+        }
+        if rows.snapshots
+        else set()
+    )
     fresh = [(digest, body) for digest, body in rows.snapshots if digest not in stored]
     if fresh:
         await connection.execute(
@@ -1215,7 +1218,7 @@ async def rescore_all(
     Otherwise one process loads the city with a few queries and overlaps
     work: while SQLite (in its own thread) writes one chunk, Python scores the next.
 
-    Either way only what changed is written (``bulk_scoring.keep_changed``): a
+    Either way only what changed is written (``bulk_scoring.score_rows``): a
     household whose facts, model and as-of day are those of its latest record gets
     no new record, and the stored ranks are renumbered only for households whose
     index moved (none: no renumbering).
@@ -1324,9 +1327,7 @@ async def _rescore_loaded(
     pending: asyncio.Future[None] | None = None
     for start in range(0, len(city.households), chunk):
         part = LoadedCity(city.households[start : start + chunk], city.facts, city.facts_json, {})
-        rows = keep_changed(
-            score_rows(part, model, standards, now=now, trigger=trigger, sqlite=sqlite), previous
-        )
+        rows = score_rows(part, model, standards, now=now, trigger=trigger, sqlite=sqlite, previous=previous)
         count += rows.households
         skipped += rows.skipped
         moved += rows.moved

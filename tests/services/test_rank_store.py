@@ -11,8 +11,8 @@ from relief_pwa.core.intake import ItemDraft
 from relief_pwa.db import write_transaction
 from relief_pwa.services import rank_store
 from relief_pwa.services.actors import SYSTEM_ACTOR
-from relief_pwa.services.bulk_scoring import local_date
 from relief_pwa.services.applications import do_transition
+from relief_pwa.services.bulk_scoring import local_date
 from relief_pwa.services.ranking import RankingQuery, list_ranking, ranked_keys
 from relief_pwa.services.scoring import do_record_shock, get_active_model, rescore_all
 from relief_pwa.services.standards import do_seed_standards
@@ -164,6 +164,12 @@ async def test_several_households_moved_at_once_keep_ranks_exact(world: Any, now
     assert await _stored() == await _fresh()
 
 
+async def _indexes() -> dict[int, Any]:
+    return {
+        r["id"]: r["current_index"] for r in await Household.select(Household.id, Household.current_index)
+    }
+
+
 @pytest.mark.parametrize("workers", [0, 2])
 async def test_a_rescore_writes_only_what_changed_and_ranks_stay_exact(
     world: Any, now: Any, workers: int, monkeypatch: pytest.MonkeyPatch
@@ -193,12 +199,12 @@ async def test_a_rescore_writes_only_what_changed_and_ranks_stay_exact(
 
     await change(ids[0], 0)
     await change(ids[2], 9_000_000)
-    before = {r["id"]: r["current_index"] for r in await Household.select(Household.id, Household.current_index)}
+    before = await _indexes()
     result = await rescore_all(model, now=later, trigger="changed", workers=workers)
     assert result.count == 5
     written = {r["household"] for r in await IndexRecord.select().where(IndexRecord.trigger == "changed")}
     assert written == {ids[0], ids[2]}
-    after = {r["id"]: r["current_index"] for r in await Household.select(Household.id, Household.current_index)}
+    after = await _indexes()
     assert {hid for hid in ids if after[hid] != before[hid]} == {ids[0], ids[2]}
     assert await _stored() == await _fresh()
 
