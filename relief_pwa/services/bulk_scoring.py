@@ -591,14 +591,32 @@ def score_changed(
     """
     as_of = local_date(now)
     as_of_text = as_of.isoformat()
-    texts = assemble_city(households, fact_rows, as_of=as_of, with_facts=False)
-    snapshots = _Snapshots(standards, as_of)
     version = model.version
+    # Only a household whose latest record is of this model and day can be unchanged: the
+    # others (all of them on a new day or model) need no snapshot text to tell.
+    candidates = {
+        hid
+        for hid, before in previous.items()
+        if before.model_version == version and before.as_of == as_of_text and before.current_is_record()
+    }
+    if not candidates:
+        city = assemble_city(households, fact_rows, as_of=as_of)
+        return score_rows(city, model, standards, now=now, trigger=trigger, sqlite=sqlite, previous=previous)
+    if len(candidates) < len(households):
+        texts = assemble_city(
+            [row for row in households if row[0] in candidates],
+            [[row for row in rows if row[0] in candidates] for rows in fact_rows],
+            as_of=as_of,
+            with_facts=False,
+        )
+    else:
+        texts = assemble_city(households, fact_rows, as_of=as_of, with_facts=False)
+    snapshots = _Snapshots(standards, as_of)
     changed: set[int] = set()
     unchanged = 0
     for hid, _file_no, org_path, area, _housing in households:
         before = previous.get(hid)
-        if before is None or not before.current_is_record():
+        if before is None or hid not in candidates:
             changed.add(hid)
             continue
         try:

@@ -199,11 +199,15 @@ async def test_a_rescore_writes_only_what_changed_and_ranks_stay_exact(
 
     await change(ids[0], 0)
     await change(ids[2], 9_000_000)
+    # A household whose latest record is of another day gets a new one, facts unchanged.
+    await IndexRecord.update({IndexRecord.as_of: local_date(now) - timedelta(days=1)}).where(
+        IndexRecord.household == ids[3]
+    )
     before = await _indexes()
     result = await rescore_all(model, now=later, trigger="changed", workers=workers)
     assert result.count == 5
     written = {r["household"] for r in await IndexRecord.select().where(IndexRecord.trigger == "changed")}
-    assert written == {ids[0], ids[2]}
+    assert written == {ids[0], ids[2], ids[3]}
     after = await _indexes()
     assert {hid for hid in ids if after[hid] != before[hid]} == {ids[0], ids[2]}
     assert await _stored() == await _fresh()
