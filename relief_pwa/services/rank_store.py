@@ -35,10 +35,11 @@ from relief_pwa.tables import Household
 Key = tuple[int, str, str, int]
 _COLUMNS = ("scope", "category", "rank", "household", "neg_centi", "first_applied", "file_no")
 # Beyond this many households a full rebuild is cheaper than moving each one: each move
-# shifts every rank between its old and new place. Measured on the benchmark city
-# (PostgreSQL, indexes moved ±5 points): 10 households 0.4 s, 30 1.7 s, 100 5.6 s, against
-# 3.1–3.6 s for numbering all 418,000 rows afresh (docs/scale.md).
-SYNC_LIMIT = 50
+# shifts every rank between its old and new place, so the cost follows how far they move.
+# Measured on the benchmark city (PostgreSQL; numbering all 418,000 rows afresh: 2.4 s
+# quiet, 3.1–3.6 s loaded): indexes moved ±5 points, 10 households 0.4 s, 30 1.7 s, 100
+# 5.6 s; the 8 households a real day-later re-score moved, 1.7 s (docs/scale.md).
+SYNC_LIMIT = 20
 _RANKED_STATE_LIST = sorted(RANKED_STATES)
 
 
