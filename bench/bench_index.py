@@ -4,12 +4,12 @@ Prints, for the database named by RELIEF_DATABASE_URL (default: a fresh
 SQLite file):
 
 1. a full re-score and re-rank of every open household (households per
-   second; target under 2 s for 60,000 on SQLite) — the path of
-   ``relief-pwa rescore``, every index record written, each distinct snapshot
-   stored once: first 90 days after the last scoring (about half the
-   snapshots new), then with the facts unchanged (a model activation, a
-   repeated run) in one process (the baseline) and with ``--workers``
-   scoring processes;
+   second; target under 2 s for 60,000) — the path of ``relief-pwa rescore``,
+   which writes only what changed (docs/scale.md): first 90 days after the
+   last scoring (a record for every household, about half the snapshots new,
+   the stored ranks numbered afresh), then with the facts unchanged (a
+   repeated run the same day: no record, no renumbering) in one process (the
+   baseline) and with ``--workers`` scoring processes;
 2. one household's recompute after a change, including its writes, through
    the real hook (p50/p95; target p95 under 20 ms);
 3. the ranking page for a city user (all households) and a street user,

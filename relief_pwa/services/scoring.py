@@ -91,6 +91,8 @@ from relief_pwa.services.bulk_scoring import (
     fact_queries,
     households_query,
     local_date,
+    previous_from_rows,
+    previous_query,
     score_rows,
     score_span_postgres,
     score_span_sqlite,
@@ -1075,6 +1077,8 @@ async def _bulk_write(rows: ScoredRows) -> None:
         raise RuntimeError("bulk writes run inside a write transaction")
     connection = transaction.connection
     records, updates = rows.records, rows.updates
+    if not (records or updates or rows.snapshots):
+        return
     if is_sqlite(engine):
         await connection.executemany(
             "INSERT INTO index_snapshot (digest, body) VALUES (?, ?) ON CONFLICT DO NOTHING", rows.snapshots
@@ -1092,13 +1096,17 @@ async def _bulk_write(rows: ScoredRows) -> None:
         return
     # Only the snapshots not stored yet travel (a repeated run or a model change finds nearly
     # all stored: sending their bodies to be refused by the conflict cost 2.4 s at 60,000).
-    stored = {
-        row[0]
-        for row in await connection.fetch(
-            "SELECT digest FROM index_snapshot WHERE digest = ANY($1::varchar[])",
-            [digest for digest, _ in rows.snapshots],
-        )
-    }
+    stored = (
+        {
+            row[0]
+            for row in await connection.fetch(
+                "SELECT digest FROM index_snapshot WHERE digest = ANY($1::varchar[])",
+                [digest for digest, _ in rows.snapshots],
+            )
+        }
+        if rows.snapshots
+        else set()
+    )
     fresh = [(digest, body) for digest, body in rows.snapshots if digest not in stored]
     if fresh:
         await connection.execute(
@@ -1109,17 +1117,19 @@ async def _bulk_write(rows: ScoredRows) -> None:
         )
     # Households first: the records' foreign-key checks then find each household already
     # locked by this transaction and lock nothing more (a quarter less time than the other order).
-    await connection.execute(
-        "UPDATE household AS h SET current_index = v.total, index_provisional = v.provisional,"
-        " index_computed_at = v.computed_at"
-        " FROM unnest($1::numeric[], $2::boolean[], $3::timestamptz[], $4::integer[])"
-        " AS v(total, provisional, computed_at, id) WHERE h.id = v.id",
-        [u[0] for u in updates],
-        [u[1] for u in updates],
-        [u[2] for u in updates],
-        [u[3] for u in updates],
-    )
-    await connection.copy_records_to_table("index_record", records=records, columns=RECORD_COLUMNS)
+    if updates:
+        await connection.execute(
+            "UPDATE household AS h SET current_index = v.total, index_provisional = v.provisional,"
+            " index_computed_at = v.computed_at"
+            " FROM unnest($1::numeric[], $2::boolean[], $3::timestamptz[], $4::integer[])"
+            " AS v(total, provisional, computed_at, id) WHERE h.id = v.id",
+            [u[0] for u in updates],
+            [u[1] for u in updates],
+            [u[2] for u in updates],
+            [u[3] for u in updates],
+        )
+    if records:
+        await connection.copy_records_to_table("index_record", records=records, columns=RECORD_COLUMNS)
 
 
 async def rescore_batch(
@@ -1207,18 +1217,25 @@ async def rescore_all(
 
     Otherwise one process loads the city with a few queries and overlaps
     work: while SQLite (in its own thread) writes one chunk, Python scores the next.
+
+    Either way only what changed is written (``bulk_scoring.score_rows``): a
+    household whose facts, model and as-of day are those of its latest record gets
+    no new record, and the stored ranks are renumbered only for households whose
+    index moved (none: no renumbering).
     """
     engine = Household._meta.db
     in_workers = workers > 0 and engine.current_transaction.get() is None
     async with write_transaction(engine):
         if in_workers:
-            result = await _rescore_in_workers(model, now=now, trigger=trigger, chunk=chunk, workers=workers)
+            result, moved = await _rescore_in_workers(
+                model, now=now, trigger=trigger, chunk=chunk, workers=workers
+            )
         else:
             with bulk_allocation():
-                result = await _rescore_loaded(model, now=now, trigger=trigger, chunk=chunk)
-        from relief_pwa.services.rank_store import rebuild_all
+                result, moved = await _rescore_loaded(model, now=now, trigger=trigger, chunk=chunk)
+        from relief_pwa.services.rank_store import renumber_moved
 
-        await rebuild_all()
+        await renumber_moved(moved)
         await record_event(
             SYSTEM_ACTOR,
             "index.rescore_all",
@@ -1234,12 +1251,12 @@ async def rescore_all(
 
 async def _rescore_in_workers(
     model: ScoringModel, *, now: datetime, trigger: str, chunk: int, workers: int
-) -> BatchResult:
+) -> tuple[BatchResult, list[int]]:
     q = RawSql()
     bounds = "SELECT MIN(id), MAX(id), COUNT(*) FROM household WHERE is_open = {}"
     [(first_id, last_id, count)] = await q.fetch(bounds, True)
     if not count:
-        return BatchResult(0, 0, 0)
+        return BatchResult(0, 0, 0), []
     # Spans of equal id width: ids are dense enough that their sizes come out close.
     width = max(1, (last_id - first_id + 1) * chunk // count)
     spans = [(low, min(low + width - 1, last_id)) for low in range(first_id, last_id + 1, width)]
@@ -1265,16 +1282,17 @@ async def _rescore_in_workers(
             for low, high in spans
         ]
         scored = skipped = 0
+        moved: list[int] = []
         for finished in asyncio.as_completed(futures):  # write each span as soon as it is scored
             rows = await finished
-            scored += len(rows.records)
+            scored += rows.households
             skipped += rows.skipped
-            if rows.records:
-                await _bulk_write(rows)
+            moved += rows.moved
+            await _bulk_write(rows)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         gc.unfreeze()
-    return BatchResult(scored, skipped, int(last_id))
+    return BatchResult(scored, skipped, int(last_id)), moved
 
 
 async def _export_snapshot(q: RawSql) -> tuple[dict[str, Any], str]:
@@ -1291,24 +1309,32 @@ async def _export_snapshot(q: RawSql) -> tuple[dict[str, Any], str]:
     return config, str(snapshot_id)
 
 
-async def _rescore_loaded(model: ScoringModel, *, now: datetime, trigger: str, chunk: int) -> BatchResult:
+async def _rescore_loaded(
+    model: ScoringModel, *, now: datetime, trigger: str, chunk: int
+) -> tuple[BatchResult, list[int]]:
     as_of = local_date(now)
     city = await load_facts_bulk(as_of=as_of, lookback=Lookback.for_models([model], as_of))
     if not city.households:
-        return BatchResult(0, 0, 0)
+        return BatchResult(0, 0, 0), []
+    q = RawSql()
+    # Read before the first write below changes any household's current index.
+    sql, args = previous_query(q, int(city.households[0][0]), int(city.households[-1][0]))
+    previous = previous_from_rows(await q.fetch(sql, *args))
     standards = await load_standards()
     sqlite = is_sqlite(Household._meta.db)
     count = skipped = 0
+    moved: list[int] = []
     pending: asyncio.Future[None] | None = None
     for start in range(0, len(city.households), chunk):
         part = LoadedCity(city.households[start : start + chunk], city.facts, city.facts_json, {})
-        rows = score_rows(part, model, standards, now=now, trigger=trigger, sqlite=sqlite)
-        count += len(rows.records)
+        rows = score_rows(part, model, standards, now=now, trigger=trigger, sqlite=sqlite, previous=previous)
+        count += rows.households
         skipped += rows.skipped
+        moved += rows.moved
         if pending is not None:
             await pending
-        pending = asyncio.ensure_future(_bulk_write(rows)) if rows.records else None
+        pending = asyncio.ensure_future(_bulk_write(rows))
         await asyncio.sleep(0)  # let the write start in SQLite's thread before scoring the next chunk
     if pending is not None:
         await pending
-    return BatchResult(count, skipped, int(city.households[-1][0]))
+    return BatchResult(count, skipped, int(city.households[-1][0])), moved

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,10 +12,11 @@ from relief_pwa.db import write_transaction
 from relief_pwa.services import rank_store
 from relief_pwa.services.actors import SYSTEM_ACTOR
 from relief_pwa.services.applications import do_transition
+from relief_pwa.services.bulk_scoring import local_date
 from relief_pwa.services.ranking import RankingQuery, list_ranking, ranked_keys
 from relief_pwa.services.scoring import do_record_shock, get_active_model, rescore_all
 from relief_pwa.services.standards import do_seed_standards
-from relief_pwa.tables import Household, HouseholdRank
+from relief_pwa.tables import Household, HouseholdRank, IndexRecord, MoneyItem
 from tests.factories import make_intake
 
 
@@ -159,4 +161,64 @@ async def test_several_households_moved_at_once_keep_ranks_exact(world: Any, now
         await Household.update({Household.current_index: index}).where(Household.id == hid)
     async with write_transaction(Household._meta.db):
         await rank_store.sync_households(ids)
+    assert await _stored() == await _fresh()
+
+
+async def _indexes() -> dict[int, Any]:
+    return {
+        r["id"]: r["current_index"] for r in await Household.select(Household.id, Household.current_index)
+    }
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+async def test_a_rescore_writes_only_what_changed_and_ranks_stay_exact(
+    world: Any, now: Any, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Facts unchanged (same model, same day): no record, no update, no renumbering. Facts
+    changed behind the recompute's back: records for those households only, and the
+    stored ranks exact again, whether moved one by one or numbered afresh."""
+    await do_seed_standards(SYSTEM_ACTOR, now=now)
+    made = [
+        await make_intake(world, items=[ItemDraft("income", "wages", "0", "", str(income))])
+        for income in ("100", "900", "500", "300", "700")
+    ]
+    ids = [m.household_id for m in made]
+    model = await get_active_model(now=now)
+    later = now + timedelta(minutes=5)  # the same local day as the intakes' scoring
+    assert local_date(later) == local_date(now)
+    first = await rescore_all(model, now=later, trigger="again", workers=workers)
+    assert first.count == 5
+    assert await IndexRecord.count().where(IndexRecord.trigger == "again") == 0
+    assert await _stored() == await _fresh()
+
+    async def change(hid: int, fen: int) -> None:
+        # Straight into the table: no hook recomputes, so the stored rank goes stale.
+        await MoneyItem.update({MoneyItem.verified_fen: fen, MoneyItem.declared_fen: fen}).where(
+            (MoneyItem.household == hid) & (MoneyItem.section == "income")
+        )
+
+    await change(ids[0], 0)
+    await change(ids[2], 9_000_000)
+    # A household whose latest record is of another day gets a new one, facts unchanged.
+    await IndexRecord.update({IndexRecord.as_of: local_date(now) - timedelta(days=1)}).where(
+        IndexRecord.household == ids[3]
+    )
+    before = await _indexes()
+    result = await rescore_all(model, now=later, trigger="changed", workers=workers)
+    assert result.count == 5
+    written = {r["household"] for r in await IndexRecord.select().where(IndexRecord.trigger == "changed")}
+    assert written == {ids[0], ids[2], ids[3]}
+    after = await _indexes()
+    assert {hid for hid in ids if after[hid] != before[hid]} == {ids[0], ids[2]}
+    assert await _stored() == await _fresh()
+
+    # Beyond the sync limit the moved households' scopes are numbered afresh: still exact.
+    monkeypatch.setattr(rank_store, "SYNC_LIMIT", 0)
+    await change(ids[0], 50_000)
+    await change(ids[4], 0)
+    await rescore_all(model, now=later, trigger="many", workers=workers)
+    assert {r["household"] for r in await IndexRecord.select().where(IndexRecord.trigger == "many")} == {
+        ids[0],
+        ids[4],
+    }
     assert await _stored() == await _fresh()
