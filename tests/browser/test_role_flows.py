@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.adapters import imagefactory
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import PHONE, LiveServer
 from tests.factories import TEST_PASSWORD, new_id_number
 
 pytestmark = pytest.mark.browser
@@ -333,6 +333,25 @@ def test_the_investigator_records_a_home_visit_for_a_case_under_investigation(
     household_path = f"/households/{info['investigating_household_id']}"
     me = Phone(phone, live_server)
     me.login("investigator", "/cases")
+    # The case list reads as compact cards on the phone: no column headings on screen; the
+    # first row's name and file number on one line, its state below, no wider than the screen.
+    # (First client rects: a cell that ends its line spans two; fonts give boxes their heights.)
+    layout = me.page.evaluate(
+        """() => {
+          const row = document.querySelector("table.case-table tr.case-row");
+          const first = sel => row.querySelector(sel).getClientRects()[0];
+          const middle = r => (r.top + r.bottom) / 2;
+          const [name, file, state] = ["td.c-head", "td.c-file", "td.c-state"].map(first);
+          return {
+            head: document.querySelector("table.case-table thead").getBoundingClientRect().height,
+            sameLine: Math.abs(middle(name) - middle(file)) < 12 && file.left >= name.right - 1,
+            below: middle(state) > Math.max(middle(name), middle(file)) + 8,
+            right: row.getBoundingClientRect().right,
+          };
+        }"""
+    )
+    assert layout["head"] <= 1 and layout["sameLine"] and layout["below"], layout
+    assert layout["right"] <= PHONE["width"], layout
     me.tap(f"main a[href='{household_path}']")
     me.page.wait_for_url(f"**{household_path}")
     me.check()
