@@ -64,6 +64,15 @@ def parse_day_or_none(raw: str, field: str) -> date | None:
     return parse_day(raw, field) if raw.strip() else None
 
 
+def parse_big_id(raw: str) -> int | None:
+    """A 64-bit row id (index records, audit events) typed as text, or ``None``."""
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 0 < value <= INT64_MAX else None
+
+
 def parse_id(raw: str) -> int | None:
     """A row id typed as text (ASCII digits, 64-bit), or ``None``."""
     text = raw.strip()

@@ -14,7 +14,7 @@ from litestar.response import Redirect
 from markupsafe import Markup, escape
 
 from relief_pwa.clock import local_date
-from relief_pwa.core.bounds import parse_day, parse_id
+from relief_pwa.core.bounds import parse_big_id, parse_day, parse_id
 from relief_pwa.core.enums import Category
 from relief_pwa.core.errors import DomainError
 from relief_pwa.core.money import parse_yuan
@@ -89,7 +89,8 @@ async def household_index(
     actor: NamedDependency[Actor],
     record: FromQuery[str] = "",
 ) -> Response[str]:
-    return await _index_page(request, actor, household_id, record_id=_int(record, 0) or None)
+    # Any 64-bit record id: a city passes a million index records within months.
+    return await _index_page(request, actor, household_id, record_id=parse_big_id(record))
 
 
 @post("/households/{household_id:int}/shocks", opt=needs(C.INDEX_FACTS_RECORD))

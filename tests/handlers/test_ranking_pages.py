@@ -116,6 +116,21 @@ async def test_household_index_page_and_bad_input(city: Any, client: Any) -> Non
     )
     assert good.status_code == 303
     assert await IndexRecord.count().where(IndexRecord.household == city.poor.household_id) == 2
+    # Record ids are 64-bit (a province passes 2^31 records): a link to one beyond 32 bits
+    # shows it, and a record that does not exist is not found (it is not quietly the latest).
+    latest = await (
+        IndexRecord.select(IndexRecord.id)
+        .where(IndexRecord.household == city.poor.household_id)
+        .order_by(IndexRecord.id, ascending=False)
+        .first()
+    )
+    assert latest is not None
+    await IndexRecord.update({IndexRecord.id: 3_000_000_000}).where(IndexRecord.id == latest["id"])
+    assert (await client.get(f"{url}?record=3000000000")).status_code == 200
+    assert (await client.get(f"{url}?record=2999999999")).status_code == 404
+    assert (
+        await client.get(f"{url}?record=99999999999999999999")
+    ).status_code == 200  # not an id: the latest
     # Another district's household: not found, whoever asks.
     other = await client.get(f"/households/{city.other_district.household_id}/index")
     assert other.status_code == 404
