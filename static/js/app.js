@@ -48,6 +48,25 @@
   }
   bindFilters(document);
   document.addEventListener("htmx:afterSwap", function (event) { bindFilters(event.target); });
+  // A kind selector shows only its parts (<select data-shows="fieldset[data-for-kinds]">): the
+  // other parts are hidden and disabled (not sent), and fields marked data-required-for="kind …"
+  // become required for those kinds. Nothing chosen: everything shows, as without JavaScript.
+  function showParts(select) {
+    var form = select.form;
+    var kind = select.value;
+    Array.prototype.forEach.call(form.querySelectorAll(select.getAttribute("data-shows")), function (part) {
+      var off = kind !== "" && part.getAttribute("data-for-kinds").split(" ").indexOf(kind) < 0;
+      part.hidden = off;
+      part.disabled = off;
+    });
+    Array.prototype.forEach.call(form.querySelectorAll("[data-required-for]"), function (field) {
+      field.required = kind !== "" && field.getAttribute("data-required-for").split(" ").indexOf(kind) >= 0;
+    });
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("select[data-shows]"), function (select) {
+    select.addEventListener("change", function () { showParts(select); });
+    showParts(select);
+  });
   // An application saved from this phone: its kept draft is done with. Logging
   // out forgets every kept draft (a phone may be shared).
   try {

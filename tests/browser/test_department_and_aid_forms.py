@@ -86,7 +86,19 @@ def test_a_birth_is_filed_by_the_liaison_and_approved_by_the_station(
     born = local_date(datetime.now(UTC)) - timedelta(days=3)
     me = Phone(phone, live_server)
     me.login("liaison", f"/households/{household}/life-events")
+    parts = "fieldset[data-for-kinds]"
+    assert me.page.locator(f"{parts}:visible").count() == 4  # nothing chosen: every part shows
     me.choose("#f-kind", "birth")
+    # Only the new member's part shows; its needed fields are required (the browser asks for
+    # them before sending), the hidden parts are disabled and not sent.
+    assert me.page.locator(f"{parts}:visible").count() == 1
+    assert me.page.locator("fieldset[data-for-kinds='birth join']").is_visible()
+    assert me.page.eval_on_selector("#f-name", "e => e.required && e.validity.valueMissing")
+    assert not me.page.eval_on_selector("#f-member_id", "e => e.required || !e.matches(':disabled')")
+    assert (
+        me.page.evaluate("getComputedStyle(document.querySelector('label[for=f-name]'), '::after').content")
+        == '" *"'
+    )
     me.type("#f-effective_on", born.isoformat())
     me.type("#f-note", "出生医学证明已核验。")
     me.type("#f-name", "王小宝")
