@@ -163,3 +163,29 @@ def test_the_plan_reader_sees_a_full_scan() -> None:
         assert _full_scans(["SEARCH application USING INDEX x (org_path>? AND org_path<?)"]) == []
     else:
         assert _full_scans(["Seq Scan on household  (cost=0.00..1.00 rows=1 width=4)"]) != []
+
+
+async def test_the_case_list_seeks_its_scope_and_filters(world: Any, make_client: Any, selects: Any) -> None:
+    """A station's count and page search the street's range of the scope index (SQLite's LIKE
+    alone would walk the whole city's index); a state-and-category filter walks its own index."""
+    await active_application(world)
+    await active_application(world, community="370102001002")
+    seen: dict[str, list[str]] = {}
+    for username, url in (("station", "/cases"), ("city", "/cases?state=active&category=dibao")):
+        client = make_client()
+        await client.login(username)
+        await client.get(url)
+        with selects() as log:
+            assert (await client.get(url)).status_code == 200
+        seen[username] = [
+            line
+            for sql, args in log
+            if 'FROM "application"' in sql or "FROM application" in sql
+            for line in await _explain(sql, args)
+        ]
+    if DB.engine_type == "sqlite":
+        assert not any(line.startswith("SCAN application") for line in seen["station"]), seen["station"]
+        assert any("application_scope_newest (org_path>? AND org_path<?)" in line for line in seen["station"])
+        assert any("application_state_category_newest" in line for line in seen["city"]), seen["city"]
+    else:
+        assert not any("Seq Scan on application" in line for lines in seen.values() for line in lines)
