@@ -136,7 +136,15 @@ def english_words(html: str) -> list[str]:
     text = re.sub(r"“[^”]*”", " ", visible_text(html))
     # Words of two or more letters; codes like bot.token_issue or home_visit count whole.
     words = re.findall(r"(?<![\w.@/-])[A-Za-z][A-Za-z_.]*[A-Za-z](?![\w@/-])", text)
-    return [w for w in words if w not in ALLOWED_WORDS]
+    # A random objection tracking code can be all letters (about one in 18), and the page's
+    # <title> cannot mark it translate="no": a code is not an English word.
+    return [w for w in words if w not in ALLOWED_WORDS and not _is_tracking_code(w)]
+
+
+def _is_tracking_code(word: str) -> bool:
+    from relief_pwa.services.objections import CODE_ALPHABET, CODE_LENGTH
+
+    return len(word) == CODE_LENGTH and all(ch in CODE_ALPHABET for ch in word)
 
 
 def escaped_attributes(html: str) -> list[str]:
