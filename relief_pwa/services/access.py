@@ -20,6 +20,7 @@ from piccolo.columns import Column
 from relief_pwa.core.enums import OrgLevel
 from relief_pwa.core.errors import NotFoundOrForbidden
 from relief_pwa.services.actors import Actor
+from relief_pwa.services.prepared import Prepared
 from relief_pwa.tables import (
     Application,
     DepartmentToken,
@@ -70,18 +71,26 @@ def _check(actor: Actor, row: Any) -> Any:
     return row
 
 
+# Every page loads its row through one of these: compiled once (services/prepared.py).
+_HOUSEHOLD: Prepared[Household] = Prepared(lambda key: Household.objects().where(Household.id == key).first())
+_MEMBER: Prepared[Member] = Prepared(lambda key: Member.objects().where(Member.id == key).first())
+_APPLICATION: Prepared[Application] = Prepared(
+    lambda key: Application.objects().where(Application.id == key).first()
+)
+
+
 async def access_household(actor: Actor, household_id: int) -> Household:
-    row = await Household.objects().where(Household.id == valid_id(household_id)).first()
+    row = await _HOUSEHOLD.first(valid_id(household_id))
     return _check(actor, row)  # type: ignore[no-any-return]
 
 
 async def access_member(actor: Actor, member_id: int) -> Member:
-    row = await Member.objects().where(Member.id == valid_id(member_id)).first()
+    row = await _MEMBER.first(valid_id(member_id))
     return _check(actor, row)  # type: ignore[no-any-return]
 
 
 async def access_application(actor: Actor, application_id: int) -> Application:
-    row = await Application.objects().where(Application.id == valid_id(application_id)).first()
+    row = await _APPLICATION.first(valid_id(application_id))
     return _check(actor, row)  # type: ignore[no-any-return]
 
 

@@ -19,6 +19,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from relief_pwa.clock import local_date
@@ -36,6 +37,7 @@ from relief_pwa.services.audit import record_event
 from relief_pwa.services.bot import bind_new_application
 from relief_pwa.services.funds import visible_to
 from relief_pwa.services.numbers import application_number, next_value
+from relief_pwa.services.prepared import Prepared
 from relief_pwa.services.reviews import review_history
 from relief_pwa.services.rules import load_calendar
 from relief_pwa.tables import (
@@ -409,6 +411,39 @@ class HouseholdAid:
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
+@lru_cache(maxsize=32)
+def _application_events(count: int) -> Prepared[dict[str, Any]]:
+    """The audit events of ``count`` applications, oldest first (a household has a few)."""
+    return Prepared(
+        lambda *ids: (
+            AuditEvent.select(
+                AuditEvent.entity_id,
+                AuditEvent.at,
+                AuditEvent.action,
+                AuditEvent.actor_label,
+                AuditEvent.after,
+            )
+            .where((AuditEvent.entity_type == "application") & AuditEvent.entity_id.is_in(list(ids)))
+            .order_by(AuditEvent.seq)
+        ),
+        arity=count,
+    )
+
+
+_GRANTS: Prepared[dict[str, Any]] = Prepared(
+    lambda household: (
+        EmergencyGrant.select(
+            EmergencyGrant.application,
+            EmergencyGrant.amount_fen,
+            EmergencyGrant.granted_on,
+            EmergencyGrant.reason,
+        )
+        .where(EmergencyGrant.household == household)
+        .order_by(EmergencyGrant.id)
+    )
+)
+
+
 async def household_aid(household_id: int, applications: list[dict[str, Any]] | None = None) -> HouseholdAid:
     """Every form of aid with its history; ``applications``: the household's applications,
     newest first, when the caller has loaded them already (the household file)."""
@@ -422,13 +457,7 @@ async def household_aid(household_id: int, applications: list[dict[str, Any]] | 
     ids = [int(a["id"]) for a in applications]
     if not ids:
         return aid
-    events = (
-        await AuditEvent.select(
-            AuditEvent.entity_id, AuditEvent.at, AuditEvent.action, AuditEvent.actor_label, AuditEvent.after
-        )
-        .where((AuditEvent.entity_type == "application") & AuditEvent.entity_id.is_in(ids))
-        .order_by(AuditEvent.seq)
-    )
+    events = await _application_events(len(ids)).rows(*ids)
     history: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for event in events:
         after = json.loads(event["after"]) if event["after"] else {}
@@ -442,16 +471,7 @@ async def household_aid(household_id: int, applications: list[dict[str, Any]] | 
             }
         )
     aid.history = dict(history)
-    for grant in (
-        await EmergencyGrant.select(
-            EmergencyGrant.application,
-            EmergencyGrant.amount_fen,
-            EmergencyGrant.granted_on,
-            EmergencyGrant.reason,
-        )
-        .where(EmergencyGrant.household == household_id)
-        .order_by(EmergencyGrant.id)
-    ):
+    for grant in await _GRANTS.rows(household_id):
         aid.grants.setdefault(int(grant["application"]), []).append(grant)
     reviews = await review_history(household_id)  # newest first
     for review in reviews:

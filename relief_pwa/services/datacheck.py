@@ -61,6 +61,7 @@ from relief_pwa.services.bulk_scoring import (
     score_rows,
 )
 from relief_pwa.services.facts_history import Source
+from relief_pwa.services.prepared import Prepared
 from relief_pwa.services.rules import load_calendar
 from relief_pwa.services.standards import load_standards
 from relief_pwa.tables import (
@@ -249,18 +250,38 @@ _CONSENT_COLUMNS = (
 )
 
 
-async def authorisation(household_id: int, application_id: int | None) -> dict[str, Any] | None:
-    """The newest authorisation in force covering the application (its own, else the household's)."""
-    where = (DataCheckConsent.household == household_id) & DataCheckConsent.authorised.eq(True)
-    if application_id is not None:
-        where &= DataCheckConsent.application.is_null() | (DataCheckConsent.application == application_id)
-    else:
-        where &= DataCheckConsent.application.is_null()
-    row: dict[str, Any] | None = (
-        await DataCheckConsent.select(*_CONSENT_COLUMNS)
-        .where(where)
+_HOUSEHOLD_AUTHORISATION: Prepared[dict[str, Any]] = Prepared(
+    lambda household: (
+        DataCheckConsent.select(*_CONSENT_COLUMNS)
+        .where(
+            (DataCheckConsent.household == household)
+            & DataCheckConsent.authorised.eq(True)
+            & DataCheckConsent.application.is_null()
+        )
         .order_by(DataCheckConsent.id, ascending=False)
         .first()
+    )
+)
+_APPLICATION_AUTHORISATION: Prepared[dict[str, Any]] = Prepared(
+    lambda household, application: (
+        DataCheckConsent.select(*_CONSENT_COLUMNS)
+        .where(
+            (DataCheckConsent.household == household)
+            & DataCheckConsent.authorised.eq(True)
+            & (DataCheckConsent.application.is_null() | (DataCheckConsent.application == application))
+        )
+        .order_by(DataCheckConsent.id, ascending=False)
+        .first()
+    )
+)
+
+
+async def authorisation(household_id: int, application_id: int | None) -> dict[str, Any] | None:
+    """The newest authorisation in force covering the application (its own, else the household's)."""
+    row = (
+        await _HOUSEHOLD_AUTHORISATION.first(household_id)
+        if application_id is None
+        else await _APPLICATION_AUTHORISATION.first(household_id, application_id)
     )
     if row is not None:
         row["covers"] = sorted(covered_agencies(row["agencies"]))
@@ -1323,27 +1344,34 @@ async def household_checks(actor: Actor, household_id: int) -> HouseholdChecks:
 async def checks_of(actor: Actor, household: Household) -> HouseholdChecks:
     """The same for a household the caller has already loaded through ``access_household``."""
     require(actor, Capability.DATACHECKS_READ)
-    warnings = (
-        await DataCheckWarning.select()
-        .where(DataCheckWarning.household == household.id)
-        .order_by(DataCheckWarning.id, ascending=False)
-        .limit(50)
-    )
-    # One read for both: the requests still unanswered (counted) and the answered ones whose
-    # change waits for review (listed). A household has a few dozen requests at most.
-    requests = await _request_rows(
-        (DataCheckRequest.household == household.id)
-        & (
-            DataCheckRequest.answered_at.is_null()
-            | (DataCheckRequest.changed.eq(True) & DataCheckRequest.reviewed_at.is_null())
-        ),
-        limit=None,
-    )
+    warnings = await _HOUSEHOLD_WARNINGS.rows(household.id)
+    requests = await _HOUSEHOLD_OPEN_REQUESTS.rows(household.id)
     pending = sum(1 for r in requests if r["answered_at"] is None)
     to_review = [r for r in requests if r["answered_at"] is not None][:200]
     return HouseholdChecks(
         await authorisation(household.id, None), [_warning_view(w) for w in warnings], pending, to_review
     )
+
+
+_HOUSEHOLD_WARNINGS: Prepared[dict[str, Any]] = Prepared(
+    lambda household: (
+        DataCheckWarning.select()
+        .where(DataCheckWarning.household == household)
+        .order_by(DataCheckWarning.id, ascending=False)
+        .limit(50)
+    )
+)
+# One read for both: the requests still unanswered (counted) and the answered ones whose
+# change waits for review (listed). A household has a few dozen requests at most.
+_HOUSEHOLD_OPEN_REQUESTS: Prepared[dict[str, Any]] = Prepared(
+    lambda household: _request_query(
+        (DataCheckRequest.household == household)
+        & (
+            DataCheckRequest.answered_at.is_null()
+            | (DataCheckRequest.changed.eq(True) & DataCheckRequest.reviewed_at.is_null())
+        )
+    )
+)
 
 
 async def _changes_query(where: Any, limit: int = 200) -> list[dict[str, Any]]:
@@ -1353,8 +1381,8 @@ async def _changes_query(where: Any, limit: int = 200) -> list[dict[str, Any]]:
     )
 
 
-async def _request_rows(where: Any, limit: int | None) -> list[dict[str, Any]]:
-    query = (
+def _request_query(where: Any) -> Any:
+    return (
         DataCheckRequest.select(
             DataCheckRequest.id,
             DataCheckRequest.household,
@@ -1370,6 +1398,10 @@ async def _request_rows(where: Any, limit: int | None) -> list[dict[str, Any]]:
         .where(where)
         .order_by(DataCheckRequest.id)
     )
+
+
+async def _request_rows(where: Any, limit: int | None) -> list[dict[str, Any]]:
+    query = _request_query(where)
     rows: list[dict[str, Any]] = await (query if limit is None else query.limit(limit))
     return rows
 

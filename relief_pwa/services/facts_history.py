@@ -17,6 +17,7 @@ from typing import Any
 
 from relief_pwa.core.i18n import N_
 from relief_pwa.services import identifiers
+from relief_pwa.services.prepared import Prepared
 from relief_pwa.tables import (
     AidRecord,
     Application,
@@ -404,6 +405,28 @@ _MEMBER_HISTORY = ("id", "name", "relation", "valid_from", "valid_to", "source",
 _ITEM_HISTORY = ("id", "section", "kind", "declared_fen", "valid_from", "valid_to", "source")
 
 
+_CONTACT_VERSIONS: Prepared[dict[str, Any]] = Prepared(
+    lambda household: HouseholdContact.select(
+        HouseholdContact.id,
+        HouseholdContact.phone_sealed,
+        HouseholdContact.account_sealed,
+        HouseholdContact.valid_from,
+        HouseholdContact.valid_to,
+        HouseholdContact.source,
+    ).where(HouseholdContact.household == household)
+)
+_HOUSEHOLD_VERSIONS: Prepared[dict[str, Any]] = Prepared(
+    lambda household: HouseholdVersion.select(
+        HouseholdVersion.id,
+        HouseholdVersion.address,
+        HouseholdVersion.housing,
+        HouseholdVersion.valid_from,
+        HouseholdVersion.valid_to,
+        HouseholdVersion.source,
+    ).where(HouseholdVersion.household == household)
+)
+
+
 async def change_history(
     household_id: int,
     limit: int = 200,
@@ -432,26 +455,12 @@ async def change_history(
         changes.append({"what": i["section"], "label": i["kind"], "end_reason": "", **i})
     # The phone and one-card account, masked: a changed account just before a payment is
     # what an auditor looks for.
-    for c in await HouseholdContact.select(
-        HouseholdContact.id,
-        HouseholdContact.phone_sealed,
-        HouseholdContact.account_sealed,
-        HouseholdContact.valid_from,
-        HouseholdContact.valid_to,
-        HouseholdContact.source,
-    ).where(HouseholdContact.household == household_id):
+    for c in await _CONTACT_VERSIONS.rows(household_id):
         phone = identifiers.masked(identifiers.PHONE, c.pop("phone_sealed"))
         account = identifiers.masked(identifiers.ACCOUNT, c.pop("account_sealed"))
         label = " · ".join(part for part in (phone, account) if part)
         changes.append({"what": "contact", "label": label, "end_reason": "", **c})
-    for v in await HouseholdVersion.select(
-        HouseholdVersion.id,
-        HouseholdVersion.address,
-        HouseholdVersion.housing,
-        HouseholdVersion.valid_from,
-        HouseholdVersion.valid_to,
-        HouseholdVersion.source,
-    ).where(HouseholdVersion.household == household_id):
+    for v in await _HOUSEHOLD_VERSIONS.rows(household_id):
         changes.append({"what": "household", "label": v["address"], "end_reason": "", **v})
     for change in changes:
         change["source_label"] = SOURCE_LABELS.get(change["source"], N_("Declared"))

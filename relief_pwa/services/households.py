@@ -21,6 +21,7 @@ from relief_pwa.services.actors import Actor
 from relief_pwa.services.aid import household_aid
 from relief_pwa.services.datacheck import checks_of as datacheck_checks_of
 from relief_pwa.services.org import unit_by_id, unit_in_tree
+from relief_pwa.services.prepared import Prepared
 from relief_pwa.services.reviews import DECISIONS
 from relief_pwa.services.scoring import end_of_day, index_on, verified_as_of
 from relief_pwa.tables import Application, AuditEvent, Household, Member, MoneyItem, OrgUnit
@@ -377,6 +378,32 @@ class HouseholdFile:
     datachecks: Any = None  # services.datacheck.HouseholdChecks, for those who may read them
 
 
+# The file's reads, compiled once (services/prepared.py): the page sends a dozen.
+_MEMBER_VERSIONS: Prepared[dict[str, Any]] = Prepared(
+    lambda household: Member.select().where(Member.household == household).order_by(Member.id)
+)
+_ITEM_VERSIONS: Prepared[dict[str, Any]] = Prepared(
+    lambda household: MoneyItem.select().where(MoneyItem.household == household).order_by(MoneyItem.id)
+)
+_APPLICATIONS: Prepared[dict[str, Any]] = Prepared(
+    lambda household: (
+        Application.select()
+        .where(Application.household == household)
+        .order_by(Application.id, ascending=False)
+    )
+)
+_TIMELINE: Prepared[dict[str, Any]] = Prepared(
+    lambda household: (
+        AuditEvent.select(
+            AuditEvent.seq, AuditEvent.at, AuditEvent.actor_label, AuditEvent.action, AuditEvent.after
+        )
+        .where(AuditEvent.household_id == household)
+        .order_by(AuditEvent.seq, ascending=False)
+        .limit(100)
+    )
+)
+
+
 async def _community_of(unit_id: int) -> dict[str, Any] | None:
     """The household's community: from the cached org tree, from the table if it has closed."""
     node = await unit_by_id(unit_id)
@@ -408,15 +435,13 @@ async def get_household_file(
     if on is None:
         # One row per person: their version valid now, or the last one (people who left).
         latest: dict[int, dict[str, Any]] = {}
-        versions = await Member.select().where(Member.household == household.id).order_by(Member.id)
+        versions = await _MEMBER_VERSIONS.rows(household.id)
         names = {row["id"]: row["name"] for row in versions}  # every version: items name any of them
         for row in versions:
             latest[facts_history.lineage_of(row)] = row
         members = sorted(latest.values(), key=lambda m: facts_history.lineage_of(m))
         # Every version once: the active ones are the file's items, all of them its history.
-        item_versions = (
-            await MoneyItem.select().where(MoneyItem.household == household.id).order_by(MoneyItem.id)
-        )
+        item_versions = await _ITEM_VERSIONS.rows(household.id)
         items = [item for item in item_versions if item["active"]]
     else:
         members = await facts_history.members_on(household.id, on)
@@ -429,19 +454,8 @@ async def get_household_file(
             shown.update({key: version[key] for key in ("address", "area_type", "housing")})
             unit = await OrgUnit.select().where(OrgUnit.id == version["org_unit"]).first()
             community = unit or community
-    applications = (
-        await Application.select()
-        .where(Application.household == household.id)
-        .order_by(Application.id, ascending=False)
-    )
-    events = await (
-        AuditEvent.select(
-            AuditEvent.seq, AuditEvent.at, AuditEvent.actor_label, AuditEvent.action, AuditEvent.after
-        )
-        .where(AuditEvent.household_id == household.id)
-        .order_by(AuditEvent.seq, ascending=False)
-        .limit(100)
-    )
+    applications = await _APPLICATIONS.rows(household.id)
+    events = await _TIMELINE.rows(household.id)
     grouped: dict[str, list[dict[str, Any]]] = {"income": [], "asset": [], "expense": []}
     totals = {"income": 0, "asset": 0, "expense": 0}
     # An item names the member's version current when it was last touched: any version's name.

@@ -35,6 +35,7 @@ from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.applications import do_transition
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.followups import PERIODIC_CATEGORIES, WORK_INCOME_KINDS
+from relief_pwa.services.prepared import Prepared
 from relief_pwa.services.rules import load_calendar
 from relief_pwa.services.standards import load_standards
 from relief_pwa.tables import (
@@ -439,10 +440,9 @@ async def finish_gradual_exits(now: datetime) -> int:
     return exited
 
 
-async def review_history(household_id: int) -> list[dict[str, Any]]:
-    """Every review decision of the household, newest first."""
-    return list(
-        await ReviewDecision.select(
+_REVIEW_HISTORY: Prepared[dict[str, Any]] = Prepared(
+    lambda household: (
+        ReviewDecision.select(
             ReviewDecision.id,
             ReviewDecision.application,
             ReviewDecision.visit,
@@ -456,9 +456,15 @@ async def review_history(household_id: int) -> list[dict[str, Any]]:
             ReviewDecision.taper_finished_at,
             ReviewDecision.decided_on,
         )
-        .where(ReviewDecision.household == household_id)
+        .where(ReviewDecision.household == household)
         .order_by(ReviewDecision.id, ascending=False)
     )
+)
+
+
+async def review_history(household_id: int) -> list[dict[str, Any]]:
+    """Every review decision of the household, newest first."""
+    return await _REVIEW_HISTORY.rows(household_id)
 
 
 # --- the annual re-certification list --------------------------------------------------------
