@@ -88,3 +88,40 @@ def test_switching_language_changes_the_text():
         assert translate("Wrong username or password.") != "Wrong username or password."
     finally:
         current_language.reset(token)
+
+
+FOLD_SOURCES = [
+    '<h1>{{ _("Household file") }}</h1>',
+    '<p title="{{ _("Enter a name (without < or >).") }}">{{ _("yes") if flag else _("no") }}</p>',
+    '{% set a, b = _("Name"), _("Relation") %}{{ a }}/{{ b }}',
+    '{{ _("Showing the members, items and relief index valid on %(day)s.", day="2026-12-01") }}',
+    "{{ _(dynamic) }}",
+]
+
+
+def test_templates_compile_their_literal_texts_translated_and_render_as_before():
+    """handlers/common.py folds ``_("literal")`` into each language's templates: the page
+    must read exactly as Jinja's run-time gettext renders it, in both languages."""
+    from jinja2 import Environment
+
+    from relief_pwa.handlers.common import ENVIRONMENTS
+    from relief_pwa.i18n import gettext, ngettext
+
+    plain = Environment(extensions=["jinja2.ext.i18n"], autoescape=True)
+    plain.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    context = {"flag": False, "dynamic": "Household file"}
+    for language, environment in ENVIRONMENTS.items():
+        token = current_language.set(language)
+        try:
+            for source in FOLD_SOURCES:
+                expected = plain.from_string(source).render(context)
+                assert environment.from_string(source).render(context) == expected, (language, source)
+        finally:
+            current_language.reset(token)
+    # Folded for real: the compiled Chinese template holds the translation and calls nothing,
+    # while a text with values, and a text not known until run time, stay calls.
+    zh = ENVIRONMENTS["zh_Hans"]
+    code = zh.compile(FOLD_SOURCES[0], raw=True)
+    assert "<h1>家庭档案</h1>" in code and "resolve('_')" not in code
+    for source in FOLD_SOURCES[3:]:
+        assert "resolve('_')" in zh.compile(source, raw=True), source
