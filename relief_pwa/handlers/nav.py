@@ -7,6 +7,7 @@ from functools import lru_cache
 
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.permissions import Capability, can
+from relief_pwa.i18n import DEFAULT_LANGUAGE, translations
 
 C = Capability
 
@@ -51,6 +52,12 @@ NAV: tuple[NavItem, ...] = (
 
 
 @lru_cache(maxsize=32)
-def nav_for(role: str) -> tuple[NavItem, ...]:
-    """The areas a role may open (asked on every page: computed once per role)."""
-    return tuple(item for item in NAV if can(role, item.capability))
+def nav_for(role: str, language: str = DEFAULT_LANGUAGE) -> tuple[NavItem, ...]:
+    """The areas a role may open, labels in ``language`` (asked on every page: computed once
+    per role and language)."""
+    catalog = translations(language)
+    return tuple(
+        NavItem(item.href, catalog.gettext(item.label), item.capability)
+        for item in NAV
+        if can(role, item.capability)
+    )
