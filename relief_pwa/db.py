@@ -219,6 +219,10 @@ def replica_reads(enabled: bool = True) -> Iterator[None]:
         _replica_reads.reset(token)
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """The pool's reset step: nothing to reset (``ReplicatedPostgresEngine.start_connection_pool``)."""
+
+
 class ReplicatedPostgresEngine(PostgresEngine):
     """The primary, and optionally a streaming replica for heavy read-only pages.
 
@@ -251,6 +255,13 @@ class ReplicatedPostgresEngine(PostgresEngine):
         self._primary_pool = value
 
     async def start_connection_pool(self, **kwargs: Any) -> None:
+        # asyncpg resets a connection as the pool takes it back (unlock all, close cursors,
+        # unlisten, reset settings): a second round trip for each of a page's statements.
+        # Pooled connections carry no session state here: session locks and LISTEN take
+        # connections of their own (services/locks.py, the job queue's listener) and settings
+        # are transaction-local (set_config(..., true)). asyncpg still rolls back a
+        # transaction left open before it takes a connection back.
+        kwargs.setdefault("reset", _keep_session)
         await super().start_connection_pool(**kwargs)
         if self.replica is not None:
             # Connect lazily: the app starts, and serves from the primary, while the replica is down.
@@ -269,7 +280,7 @@ class ReplicatedPostgresEngine(PostgresEngine):
         """Route replica reads to ``replica_url`` from now on (tests; the app uses the settings)."""
         await self.detach_replica()
         self.replica = PostgresEngine(config=postgres_config(replica_url))
-        await self.replica.start_connection_pool(**pool_options)
+        await self.replica.start_connection_pool(**{"reset": _keep_session, **pool_options})
 
     async def detach_replica(self) -> None:
         replica, self.replica = self.replica, None

@@ -41,3 +41,35 @@ def test_foreign_keys_join_without_dir_and_no_reference_is_lazy() -> None:
     )
     sql = str(tables.Application.select(tables.Application.household.org_unit.name))  # type: ignore[union-attr]
     assert sql.count("LEFT JOIN") == 2 and 'AS "household.org_unit.name"' in sql
+
+
+async def test_postgresql_pool_sends_no_reset_query_when_it_takes_a_connection_back(db: Any) -> None:
+    """relief_pwa/db.py: a pooled read is one round trip, not two (asyncpg's default reset
+    query ran on every release), and a transaction-local setting does not outlive its
+    transaction on the connection that goes back to the pool."""
+    if db.engine_type != "postgres":
+        pytest.skip("PostgreSQL only: the SQLite pool has no reset step")
+    import asyncpg
+
+    from relief_pwa.tables import Household
+
+    sent: list[str] = []
+    original = asyncpg.Connection.execute
+
+    async def recording(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append(query)
+        return await original(self, query, *args, **kwargs)
+
+    asyncpg.Connection.execute = recording
+    try:
+        for _ in range(3):
+            await Household.count()
+    finally:
+        asyncpg.Connection.execute = original
+    assert not [q for q in sent if "RESET ALL" in q or "pg_advisory_unlock_all" in q], sent
+
+    async with db.transaction():
+        await db.run_querystring(QueryString("SELECT set_config('application_name', 'leak-check', true)"))
+    for _ in range(db.pool.get_size()):  # whichever pooled connection comes next
+        rows = await db.run_querystring(QueryString("SELECT current_setting('application_name') AS name"))
+        assert dict(rows[0])["name"] != "leak-check"
