@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode
 
@@ -122,12 +123,26 @@ class PageQuery:
     map_measure: str
     errors: dict[str, str]
 
-    def params(self, **extra: str) -> str:
+    @cached_property
+    def _base(self) -> dict[str, str]:
         values = dict(self.filters.period.query())
         if self.filters.category:
             values["category"] = self.filters.category
-        values.update({k: v for k, v in extra.items() if v})
-        return urlencode(values)
+        return values
+
+    @cached_property
+    def _base_encoded(self) -> str:
+        return urlencode(self._base)
+
+    def params(self, **extra: str) -> str:
+        """The page's filters with ``extra`` (a dashboard builds a hundred drill-down links:
+        the filters are encoded once)."""
+        added = {k: v for k, v in extra.items() if v}
+        if not added:
+            return self._base_encoded
+        if not self._base or added.keys() & self._base.keys():
+            return urlencode({**self._base, **added})
+        return f"{self._base_encoded}&{urlencode(added)}"
 
 
 def _page_query(
