@@ -73,3 +73,30 @@ async def test_postgresql_pool_sends_no_reset_query_when_it_takes_a_connection_b
     for _ in range(db.pool.get_size()):  # whichever pooled connection comes next
         rows = await db.run_querystring(QueryString("SELECT current_setting('application_name') AS name"))
         assert dict(rows[0])["name"] != "leak-check"
+
+
+async def test_reads_in_one_connection_block_share_a_connection_and_overlapping_ones_do_not(db: Any) -> None:
+    """relief_pwa/db.py ``one_connection``: the household file's dozen reads go over one pooled
+    connection; reads started side by side inside the block still each get a connection, and
+    a transaction inside it keeps its own."""
+    import asyncio
+
+    from relief_pwa.db import one_connection, write_transaction
+
+    async def backend() -> Any:
+        if db.engine_type != "postgres":
+            return None
+        rows = await db.run_querystring(QueryString("SELECT pg_backend_pid() AS pid, pg_sleep(0.05)"))
+        return dict(rows[0])["pid"]
+
+    async with one_connection(db):
+        sequential = {await backend() for _ in range(4)}
+        overlapping = await asyncio.gather(backend(), backend(), backend())
+        async with write_transaction(db):
+            in_transaction = await backend()
+    if db.engine_type != "postgres":
+        assert sequential == {None}  # SQLite: the block changes nothing, and works
+        return
+    assert len(sequential) == 1
+    assert len(set(overlapping)) == 3  # none waited for, or collided on, the shared one
+    assert in_transaction not in sequential

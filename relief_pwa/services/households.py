@@ -14,6 +14,7 @@ from relief_pwa.core.errors import DomainError
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.idnumber import mask_id_number
 from relief_pwa.core.permissions import Capability
+from relief_pwa.db import one_connection
 from relief_pwa.services import facts_history, identifiers
 from relief_pwa.services.access import access_household, in_scope, path_range
 from relief_pwa.services.access_log import note_read
@@ -417,6 +418,13 @@ async def get_household_file(
     actor: Actor, household_id: int, *, now: datetime, on: date | None = None
 ) -> HouseholdFile:
     """The file as it is now, or with ``on`` the members, items and index valid on that day."""
+    async with one_connection(Household._meta.db):  # a dozen reads, one after another
+        return await _read_household_file(actor, household_id, now=now, on=on)
+
+
+async def _read_household_file(
+    actor: Actor, household_id: int, *, now: datetime, on: date | None
+) -> HouseholdFile:
     household = await access_household(actor, household_id)
     note_read(
         actor,
