@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import Environment, FileSystemLoader, nodes, pass_context, select_autoescape
+from jinja2 import Environment, FileSystemLoader, nodes, select_autoescape
 from jinja2.visitor import NodeTransformer
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
@@ -403,11 +403,22 @@ def action_label(action: str) -> str:
     return action
 
 
-@pass_context
-def _can(context: Any, capability: Capability | str) -> bool:
-    """Template test of the policy: ``{% if can(C.PLAN_APPROVE) %}`` shows what the actor may use."""
-    actor = context.get("actor")
-    return isinstance(actor, Actor) and actor.can(Capability(capability))
+def _never(capability: Capability | str) -> bool:
+    return False
+
+
+def _can_for(actor: Any) -> Any:
+    """Template test of the policy: ``{% if can(C.PLAN_APPROVE) %}`` shows what the actor may use.
+
+    Bound to the request's actor in ``render``, not read from Jinja's context: a function that
+    takes the context costs a copy of it on each call inside a loop that sets a variable."""
+    if not isinstance(actor, Actor):
+        return _never
+
+    def can(capability: Capability | str) -> bool:
+        return actor.can(Capability(capability))
+
+    return can
 
 
 def entity_label(entity_type: str) -> str:
@@ -518,6 +529,16 @@ class _FoldTranslations(NodeTransformer):
         return nodes.MarkSafeIfAutoescape(nodes.Const(text, lineno=node.lineno), lineno=node.lineno)
 
 
+def _template_gettext(message: str, /, **variables: Any) -> Markup:
+    """``_()`` in templates: the translation, marked safe, its ``%(name)s`` filled escaped."""
+    return Markup(gettext(message)) % variables  # noqa: S704  (the catalog is ours, as in Jinja's own)
+
+
+def _template_ngettext(singular: str, plural: str, num: int, /, **variables: Any) -> Markup:
+    variables.setdefault("num", num)
+    return Markup(ngettext(singular, plural, num)) % variables  # noqa: S704
+
+
 class _LanguageEnvironment(Environment):
     """An environment whose templates are compiled for one language (``_FoldTranslations``)."""
 
@@ -542,8 +563,15 @@ def build_environment(language: str = DEFAULT_LANGUAGE) -> Environment:
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates ship with the code and a deploy restarts the process: no stat() of each
+        # template file on every render.
+        auto_reload=False,
     )
     env.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    # The same newstyle gettext without Jinja's context argument: a function that takes the
+    # context, called inside a loop or block that sets a variable, gets a copy of the whole
+    # context on each call. Every template here is autoescaped, which is all it read.
+    env.globals.update(_=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext)
     from relief_pwa.handlers.nav import nav_for
 
     env.globals.update(
@@ -555,7 +583,7 @@ def build_environment(language: str = DEFAULT_LANGUAGE) -> Environment:
         t=translate,
         nav_for=nav_for,
         action_label=action_label,
-        can=_can,
+        can=_never,  # render() binds it to the request's actor
         C=Capability,
         entity_label=entity_label,
         code_label=code_label,
@@ -657,7 +685,8 @@ def render(
         "csrf_token": token,
         "csrf_input": Markup('<input type="hidden" name="_csrf_token" value="{}">').format(token),
         "lang": current_language.get(),
-        "actor": request.scope.get("state", {}).get("actor"),
+        "actor": (actor := request.scope.get("state", {}).get("actor")),
+        "can": _can_for(actor),
         "path": request.url.path,
         **(context or {}),
     }
