@@ -125,3 +125,21 @@ def test_templates_compile_their_literal_texts_translated_and_render_as_before()
     assert "<h1>家庭档案</h1>" in code and "resolve('_')" not in code
     for source in FOLD_SOURCES[3:]:
         assert "resolve('_')" in zh.compile(source, raw=True), source
+
+
+def test_no_template_function_takes_jinjas_context():
+    """A function marked ``pass_context`` gets a copy of the whole context on each call made
+    inside a loop or block that sets a variable (a fifth of a list page's rendering): the
+    globals the templates call, ``_()`` and ``can()`` included, take what they need as
+    arguments (``can`` is bound to the request's actor by ``render``)."""
+    from jinja2.utils import _PassArg
+
+    from relief_pwa.handlers.common import ENVIRONMENTS
+
+    for language, environment in ENVIRONMENTS.items():
+        takers = [
+            name
+            for name, value in environment.globals.items()
+            if callable(value) and _PassArg.from_obj(value) is _PassArg.context
+        ]
+        assert takers == [], (language, takers)
