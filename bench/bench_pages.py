@@ -259,27 +259,37 @@ async def _client_for(app: Any, username: str | None, password: str) -> Any:
 
 
 async def measure_floor(
-    households: int, requests: int, concurrency: int
+    households: int, requests: int, concurrency: int, reuse: bool = False
 ) -> list[tuple[str, float, float, float]]:
     from bench.bench_index import prepare_database
-    from bench.synthetic_city import BENCH_NOW, BENCH_PASSWORD, build_city
+    from bench.synthetic_city import BENCH_NOW, BENCH_PASSWORD, CityInfo, build_city
     from relief_pwa.app import create_app
     from relief_pwa.clock import FixedClock
     from relief_pwa.piccolo_conf import DB
     from relief_pwa.services.scoring import get_active_model, rescore_all
     from relief_pwa.settings import load_settings
-    from relief_pwa.tables import Application, Household, HouseholdRank
+    from relief_pwa.tables import Application, Household, HouseholdRank, Staff
 
-    await prepare_database(reset=True)
-    info = await build_city(households, now=BENCH_NOW)
-    began = time.perf_counter()
-    # The synthetic city comes unscored: score it as the nightly run would (this numbers the ranks too).
-    scored = await rescore_all(
-        await get_active_model(now=BENCH_NOW), now=BENCH_NOW, trigger="bench", workers=2
-    )
-    ranks = await HouseholdRank.count()
-    print(f"engine {DB.engine_type}: {info.households} households; {scored.count} scored and {ranks} stored"
-          f" ranks numbered in {time.perf_counter() - began:.1f} s")  # fmt: skip
+    if reuse:
+        # The city an earlier run built in this database (same RELIEF_VAR_DIR, whose keys sealed it).
+        await prepare_database(reset=False)
+        info = CityInfo()
+        station = await Staff.select(Staff.org_path).where(Staff.username == info.station_username).first()
+        assert station is not None, "no benchmark city in this database: run once without --reuse"
+        info.street_code = str(station["org_path"]).rstrip("/").rsplit("/", 1)[-1]
+        info.households = await Household.count()
+        print(f"engine {DB.engine_type}: reusing {info.households} households")
+    else:
+        await prepare_database(reset=True)
+        info = await build_city(households, now=BENCH_NOW)
+        began = time.perf_counter()
+        # The synthetic city comes unscored: score it as the nightly run would (this numbers the ranks too).
+        scored = await rescore_all(
+            await get_active_model(now=BENCH_NOW), now=BENCH_NOW, trigger="bench", workers=2
+        )
+        ranks = await HouseholdRank.count()
+        print(f"engine {DB.engine_type}: {info.households} households; {scored.count} scored and {ranks}"
+              f" stored ranks numbered in {time.perf_counter() - began:.1f} s")  # fmt: skip
     if DB.engine_type == "postgres":
         await DB.run_ddl("ANALYZE")
     street = info.street_code
@@ -353,10 +363,14 @@ def main() -> None:
     parser.add_argument("--floor", action="store_true", help="the pages-at-the-floor table instead")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--reuse", action="store_true", help="--floor on the city an earlier run left in RELIEF_DATABASE_URL"
+    )
     args = parser.parse_args()
     if args.floor:
         households = args.households if args.households != 200 else 60_000
-        print_floor(asyncio.run(measure_floor(households, args.requests, args.concurrency)), args.concurrency)
+        rows = asyncio.run(measure_floor(households, args.requests, args.concurrency, reuse=args.reuse))
+        print_floor(rows, args.concurrency)
         return
     rows, assets = asyncio.run(measure(args.households))
     print(
