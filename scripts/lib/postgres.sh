@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by scripts/start-postgres, scripts/start-replica and scripts/pitr-drill
 # (sourced, not run). The caller defines die() before sourcing this file.
 #

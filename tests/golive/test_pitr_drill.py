@@ -69,9 +69,9 @@ def free_ports(count: int) -> list[int]:
 @pytest.mark.skipif(bool(skip_reason()), reason=skip_reason() or "runs")
 def test_pitr_drill_restores_to_the_target_time_and_audit_verify_names_the_lost_tail():
     primary_port, restore_port = free_ports(2)
+    command = ["bash", str(DRILL), "--port", str(primary_port), "--restore-port", str(restore_port)]
     drill = subprocess.run(
-        ["bash", str(DRILL), "--port", str(primary_port), "--restore-port", str(restore_port)]
-        + ["--python", sys.executable],
+        [*command, "--python", sys.executable],
         capture_output=True,
         text=True,
         timeout=240,
