@@ -70,15 +70,16 @@ def free_ports(count: int) -> list[int]:
 def test_pitr_drill_restores_to_the_target_time_and_audit_verify_names_the_lost_tail():
     primary_port, restore_port = free_ports(2)
     command = ["bash", str(DRILL), "--port", str(primary_port), "--restore-port", str(restore_port)]
-    drill = subprocess.run(
-        [*command, "--python", sys.executable],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    output = drill.stdout
-    report = f"stdout:\n{output}\nstderr:\n{drill.stderr}"
+    with subprocess.Popen(
+        [*command, "--python", sys.executable], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as drill:
+        try:
+            output, errors = drill.communicate(timeout=240)
+        except subprocess.TimeoutExpired:
+            drill.terminate()  # the drill stops its clusters on SIGTERM; SIGKILL would leave them running
+            output, errors = drill.communicate(timeout=60)
+            pytest.fail(f"the drill took more than 240 s:\n{output}\n{errors}")
+    report = f"stdout:\n{output}\nstderr:\n{errors}"
     assert drill.returncode == 0, report
     assert "archive_mode=on archive_timeout=10 wal_level=replica" in output, report
     assert "base.tar.gz" in output and "pg_wal.tar.gz" in output, report
