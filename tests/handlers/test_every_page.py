@@ -318,15 +318,17 @@ def test_stored_codes_and_clashing_words_read_in_chinese():
 
 def test_every_table_reads_as_cards_on_a_phone():
     """A table wider than a phone scrolls the page sideways; stacked, its rows are cards.
-    (The case list's table has its own compact card layout: ``table.case-table``.)"""
+    (The case list's and the ranking's tables have their own compact card layouts:
+    ``table.case-table``, ``table.rank-table``.)"""
     from relief_pwa.handlers.common import TEMPLATE_DIR
 
     plain = [
         f"{path.relative_to(TEMPLATE_DIR)}: {tag}"
         for path in TEMPLATE_DIR.rglob("*.html")
         for tag in re.findall(r"<table\b[^>]*>", path.read_text())
-        if not re.search(r'class="[^"]*\b(stack|case-table)\b', tag)
+        if not re.search(r'class="[^"]*\b(stack|case-table|rank-table)\b', tag)
     ]
     assert plain == []
     css = (TEMPLATE_DIR.parent.parent / "static" / "css" / "app.css").read_text()
-    assert re.search(r"@media \(max-width: 767\.98px\) \{\s*table\.case-table", css)
+    for compact in ("case-table", "rank-table"):
+        assert re.search(rf"@media \(max-width: 767\.98px\) \{{\s*table\.{compact}", css), compact

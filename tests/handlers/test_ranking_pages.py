@@ -176,7 +176,7 @@ def _links(html: str) -> dict[str, str]:
 def _ranks(html: str) -> list[int]:
     import re
 
-    return [int(rank) for rank in re.findall(r'<td data-label="[^"]+" class="num">(\d+)</td>', html)]
+    return [int(rank) for rank in re.findall(r'<td data-label="[^"]+" class="num r-rank">(\d+)</td>', html)]
 
 
 async def test_ranking_pages_by_cursor_with_and_without_htmx(
