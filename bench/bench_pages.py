@@ -369,8 +369,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.floor:
         households = args.households if args.households != 200 else 60_000
-        rows = asyncio.run(measure_floor(households, args.requests, args.concurrency, reuse=args.reuse))
-        print_floor(rows, args.concurrency)
+        floor = asyncio.run(measure_floor(households, args.requests, args.concurrency, reuse=args.reuse))
+        print_floor(floor, args.concurrency)
         return
     rows, assets = asyncio.run(measure(args.households))
     print(
