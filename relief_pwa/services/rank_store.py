@@ -206,15 +206,28 @@ async def _set_locally(connection: Any, settings: dict[str, str]) -> None:
 
 
 async def _renumber(connection: Any) -> int:
+    """Number into the emptied table with no index to maintain, then build them by sorting.
+
+    The primary key goes too: keeping it cost a quarter of the numbering statement
+    (2.9–3.8 s with it, 2.2–2.9 s without, and 0.15 s to add it back; load about 4).
+    """
     indexes = await connection.fetch(
         "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i"
         " JOIN pg_class c ON c.oid = i.indexrelid"
         " WHERE i.indrelid = 'household_rank'::regclass AND NOT i.indisprimary"
     )
+    keys = await connection.fetch(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conrelid = 'household_rank'::regclass AND contype = 'p'"
+    )
     await connection.execute("TRUNCATE household_rank")
+    for name, _definition in keys:
+        await connection.execute(f'ALTER TABLE household_rank DROP CONSTRAINT "{name}"')
     for name, _definition in indexes:
         await connection.execute(f'DROP INDEX "{name}"')
     status = await connection.execute(_REBUILD_SQL, _RANKED_STATE_LIST)
+    for name, definition in keys:
+        await connection.execute(f'ALTER TABLE household_rank ADD CONSTRAINT "{name}" {definition}')
     for _name, definition in indexes:
         await connection.execute(definition)
     return int(str(status).rsplit(" ", 1)[-1])

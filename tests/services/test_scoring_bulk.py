@@ -7,6 +7,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from relief_pwa.core.facts import select_standard
 from relief_pwa.core.intake import ItemDraft
 from relief_pwa.core.scoring import FACTOR_CODES, compute_points
@@ -192,3 +194,36 @@ async def test_worker_processes_store_what_one_process_stores(world: Any, now: A
     assert {r["id"]: Decimal(r["current_index"]) for r in current} == {
         hid: Decimal(row["total"]) for hid, row in by_workers.items()
     }
+
+
+async def test_the_parent_holds_a_bounded_number_of_spans(
+    world: Any, now: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many spans the city splits into, at most two per worker are out at once
+    (the parent's memory does not grow with the city), and every span is written."""
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    from relief_pwa.services import scoring
+
+    out = {"now": 0, "most": 0}
+
+    class CountingPool(ProcessPoolExecutor):
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+            out["now"] += 1
+            out["most"] = max(out["most"], out["now"])
+            future = super().submit(fn, *args, **kwargs)
+            future.add_done_callback(lambda _: out.__setitem__("now", out["now"] - 1))
+            return future
+
+    monkeypatch.setattr(scoring, "ProcessPoolExecutor", CountingPool)
+    await do_seed_standards(SYSTEM_ACTOR, now=now)
+    made = [
+        await make_intake(world, items=[ItemDraft("income", "wages", "0", "", str(200 + 50 * n))])
+        for n in range(7)
+    ]
+    model = await get_active_model(now=now)
+    later = now + timedelta(days=1)
+    result = await rescore_all(model, now=later, trigger="bounded", chunk=1, workers=1)
+    assert result.count == 7
+    assert set(await _bench_records("bounded")) == {m.household_id for m in made}
+    assert out["most"] == 2  # seven spans of one household, one worker
