@@ -1210,7 +1210,9 @@ async def rescore_all(
     With ``workers`` > 0, that many forked processes load and score spans of
     about ``chunk`` households over their own connections while this process
     writes each span as it arrives (in a few batched statements): loading and
-    scoring are Python, so more cores divide them. The workers read exactly the
+    scoring are Python, so more cores divide them; at most two spans per worker are
+    out at once, so the parent's memory stays that of a few spans whatever the
+    city's size. The workers read exactly the
     state this transaction writes over: on SQLite the committed state (this
     transaction took the write lock first and has written nothing yet), on
     PostgreSQL the snapshot it exports after locking households against other
