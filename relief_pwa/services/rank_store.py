@@ -212,7 +212,7 @@ async def _renumber(connection: Any) -> int:
     """Number into the emptied table with no index to maintain, then build them by sorting.
 
     The primary key goes too: keeping it cost a quarter of the numbering statement
-    (2.9–3.8 s with it, 2.2–2.9 s without, and 0.15 s to add it back; load about 4).
+    (3.1–3.9 s with it, 2.2–3.3 s without, and 0.15 s to add it back; load 3.4–4.2).
     """
     indexes = await connection.fetch(
         "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i"

@@ -1290,9 +1290,7 @@ async def _rescore_in_workers(
     def submit_next() -> None:
         span = next(waiting, None)
         if span is not None:
-            running.add(
-                loop.run_in_executor(pool, score_span, *span, definition, standards, now, trigger)
-            )
+            running.add(loop.run_in_executor(pool, score_span, *span, definition, standards, now, trigger))
 
     try:
         # At most two spans per worker are out at once (one being scored, one scored and
