@@ -127,6 +127,8 @@ async def rebuild_all() -> int:
 # (split from its own org path, like scopes_of) and per category ("" and each ranked
 # application's), numbered by that place within (scope, category) — integers only in the
 # big sort. The order is the same as the recompute's key comparisons (the columns' collation).
+# Scopes and categories are numbered in their own order, so the rows go in already in the
+# order of the key and rank indexes: building those finds its input sorted (a third faster).
 _REBUILD_SQL = """
 WITH keyed AS (
   SELECT h.id, -CAST(ROUND(h.current_index * 100) AS INTEGER) AS neg_centi,
@@ -142,9 +144,10 @@ WITH keyed AS (
         FROM (SELECT DISTINCT org_path FROM keyed) d) p
   CROSS JOIN LATERAL generate_series(1, cardinality(p.parts)) AS n
 ), scope_numbers AS (
-  SELECT scope, ROW_NUMBER() OVER () AS scope_no FROM (SELECT DISTINCT scope FROM path_scopes) s
+  SELECT scope, ROW_NUMBER() OVER (ORDER BY scope) AS scope_no FROM (SELECT DISTINCT scope FROM path_scopes) s
 ), category_numbers AS (
-  SELECT category, ROW_NUMBER() OVER () AS category_no FROM (SELECT DISTINCT category FROM application) c
+  SELECT category, ROW_NUMBER() OVER (ORDER BY category) AS category_no
+  FROM (SELECT DISTINCT category FROM application) c
 ), memberships AS (
   SELECT id AS household, CAST('' AS VARCHAR) AS category, 0 AS category_no FROM keyed
   UNION ALL
@@ -206,15 +209,28 @@ async def _set_locally(connection: Any, settings: dict[str, str]) -> None:
 
 
 async def _renumber(connection: Any) -> int:
+    """Number into the emptied table with no index to maintain, then build them by sorting.
+
+    The primary key goes too: keeping it cost a quarter of the numbering statement
+    (3.1–3.9 s with it, 2.2–3.3 s without, and 0.15 s to add it back; load 3.4–4.2).
+    """
     indexes = await connection.fetch(
         "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i"
         " JOIN pg_class c ON c.oid = i.indexrelid"
         " WHERE i.indrelid = 'household_rank'::regclass AND NOT i.indisprimary"
     )
+    keys = await connection.fetch(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conrelid = 'household_rank'::regclass AND contype = 'p'"
+    )
     await connection.execute("TRUNCATE household_rank")
+    for name, _definition in keys:
+        await connection.execute(f'ALTER TABLE household_rank DROP CONSTRAINT "{name}"')
     for name, _definition in indexes:
         await connection.execute(f'DROP INDEX "{name}"')
     status = await connection.execute(_REBUILD_SQL, _RANKED_STATE_LIST)
+    for name, definition in keys:
+        await connection.execute(f'ALTER TABLE household_rank ADD CONSTRAINT "{name}" {definition}')
     for _name, definition in indexes:
         await connection.execute(definition)
     return int(str(status).rsplit(" ", 1)[-1])

@@ -1068,9 +1068,13 @@ async def load_facts_bulk(
     return assemble_city(households, rows, as_of=as_of, with_json=with_json)
 
 
-async def _bulk_write(rows: ScoredRows) -> None:
+async def _bulk_write(rows: ScoredRows, *, snapshots_checked: bool = False) -> None:
     """Store snapshots not stored yet, insert index records and update households,
-    with a few statements."""
+    with a few statements.
+
+    ``snapshots_checked``: the rows come from a worker that already left out the
+    snapshots stored before this transaction (the conflict still refuses one that an
+    earlier span of this transaction stored)."""
     engine = IndexRecord._meta.db
     transaction = engine.current_transaction.get()
     if transaction is None:
@@ -1104,7 +1108,7 @@ async def _bulk_write(rows: ScoredRows) -> None:
                 [digest for digest, _ in rows.snapshots],
             )
         }
-        if rows.snapshots
+        if rows.snapshots and not snapshots_checked
         else set()
     )
     fresh = [(digest, body) for digest, body in rows.snapshots if digest not in stored]
@@ -1206,7 +1210,9 @@ async def rescore_all(
     With ``workers`` > 0, that many forked processes load and score spans of
     about ``chunk`` households over their own connections while this process
     writes each span as it arrives (in a few batched statements): loading and
-    scoring are Python, so more cores divide them. The workers read exactly the
+    scoring are Python, so more cores divide them; at most two spans per worker are
+    out at once, so the parent's memory stays that of a few spans whatever the
+    city's size. The workers read exactly the
     state this transaction writes over: on SQLite the committed state (this
     transaction took the write lock first and has written nothing yet), on
     PostgreSQL the snapshot it exports after locking households against other
@@ -1276,19 +1282,36 @@ async def _rescore_in_workers(
     pool = ProcessPoolExecutor(
         max_workers=min(workers, len(spans)), mp_context=context, initializer=gc.disable
     )
+    from relief_pwa.services.rank_store import SYNC_LIMIT
+
+    waiting = iter(spans)
+    running: set[asyncio.Future[ScoredRows]] = set()
+
+    def submit_next() -> None:
+        span = next(waiting, None)
+        if span is not None:
+            running.add(loop.run_in_executor(pool, score_span, *span, definition, standards, now, trigger))
+
     try:
-        futures = [
-            loop.run_in_executor(pool, score_span, low, high, definition, standards, now, trigger)
-            for low, high in spans
-        ]
+        # At most two spans per worker are out at once (one being scored, one scored and
+        # waiting to be written): the parent holds a bounded number of rows whatever the
+        # city's size, instead of every span that finished while it was writing.
+        for _ in range(2 * workers):
+            submit_next()
         scored = skipped = 0
         moved: list[int] = []
-        for finished in asyncio.as_completed(futures):  # write each span as soon as it is scored
-            rows = await finished
-            scored += rows.households
-            skipped += rows.skipped
-            moved += rows.moved
-            await _bulk_write(rows)
+        while running:
+            finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            running -= finished
+            for future in finished:  # write each span as soon as it is scored
+                rows = future.result()
+                submit_next()
+                scored += rows.households
+                skipped += rows.skipped
+                # Beyond SYNC_LIMIT the stored ranks are numbered afresh: which households
+                # moved no longer matters, only that more than that many did.
+                moved += rows.moved[: SYNC_LIMIT + 1 - len(moved)]
+                await _bulk_write(rows, snapshots_checked=True)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         gc.unfreeze()

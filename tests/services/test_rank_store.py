@@ -138,9 +138,14 @@ async def test_the_postgresql_renumbering_leaves_the_transaction_as_it_found_it(
         indexes = await transaction.connection.fetchval(
             "SELECT count(*) FROM pg_indexes WHERE tablename = 'household_rank'"
         )
+        primary_key = await transaction.connection.fetchval(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = 'household_rank'::regclass AND contype = 'p'"
+        )
     assert written == await HouseholdRank.count() > 0
     assert settings[0] == "on" and settings[2] != "64MB"
     assert indexes == 4  # the key, rank and household indexes rebuilt, and the primary key
+    assert primary_key == "PRIMARY KEY (id)"  # dropped for the numbering, and back
 
 
 async def test_several_households_moved_at_once_keep_ranks_exact(world: Any, now: Any) -> None:

@@ -7,6 +7,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from relief_pwa.core.facts import select_standard
 from relief_pwa.core.intake import ItemDraft
 from relief_pwa.core.scoring import FACTOR_CODES, compute_points
@@ -192,3 +194,37 @@ async def test_worker_processes_store_what_one_process_stores(world: Any, now: A
     assert {r["id"]: Decimal(r["current_index"]) for r in current} == {
         hid: Decimal(row["total"]) for hid, row in by_workers.items()
     }
+
+
+async def test_the_parent_holds_a_bounded_number_of_spans(
+    world: Any, now: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many spans the city splits into, at most two per worker are out at once
+    (the parent's memory does not grow with the city), and every span is written."""
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    from relief_pwa.services import scoring
+
+    submitted: list[Future[Any]] = []
+    most = [0]
+
+    class CountingPool(ProcessPoolExecutor):
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+            # Counted in the caller's thread only: this span and those not finished yet.
+            most[0] = max(most[0], 1 + sum(not earlier.done() for earlier in submitted))
+            submitted.append(super().submit(fn, *args, **kwargs))
+            return submitted[-1]
+
+    monkeypatch.setattr(scoring, "ProcessPoolExecutor", CountingPool)
+    await do_seed_standards(SYSTEM_ACTOR, now=now)
+    made = [
+        await make_intake(world, items=[ItemDraft("income", "wages", "0", "", str(200 + 50 * n))])
+        for n in range(7)
+    ]
+    model = await get_active_model(now=now)
+    later = now + timedelta(days=1)
+    result = await rescore_all(model, now=later, trigger="bounded", chunk=1, workers=1)
+    assert result.count == 7
+    assert set(await _bench_records("bounded")) == {m.household_id for m in made}
+    assert len(submitted) == 7  # seven spans of one household, one worker
+    assert 1 <= most[0] <= 2
