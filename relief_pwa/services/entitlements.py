@@ -249,6 +249,31 @@ async def periods_for_month(org_path: str, month: str) -> Periods:
     return periods
 
 
+async def periods_for_month_of(
+    org_path: str, month: str, household_ids: list[int], application_ids: list[int]
+) -> Periods:
+    """The periods of ``periods_for_month`` that belong to these households or applications:
+    one step of the monthly run, which walks the jurisdiction a window of plan lines at a
+    time instead of holding every period of the city (both lookups are indexed)."""
+    periods = Periods()
+    for start in range(0, max(len(household_ids), len(application_ids)), CHUNK):
+        households = household_ids[start : start + CHUNK]
+        applications = application_ids[start : start + CHUNK]
+        owner = Entitlement.household.is_in(households or [0]) | Entitlement.application.is_in(
+            applications or [0]
+        )
+        for row in await Entitlement.select(
+            Entitlement.application, Entitlement.household, Entitlement.from_month, Entitlement.to_month
+        ).where(
+            owner
+            & Entitlement.org_path.like(f"{org_path}%")
+            & (Entitlement.from_month <= month)
+            & (Entitlement.to_month.is_null() | (Entitlement.to_month > month))
+        ):
+            periods.add(row)
+    return periods
+
+
 async def periods_of_households(household_ids: list[int]) -> Periods:
     periods = Periods()
     for start in range(0, len(household_ids), CHUNK):
@@ -383,6 +408,7 @@ __all__ = [
     "follow_transition",
     "list_periods",
     "periods_for_month",
+    "periods_for_month_of",
     "periods_of_households",
     "pull_unentitled_lines",
 ]
