@@ -28,6 +28,7 @@ if "--code" in sys.argv:  # before anything of the project is imported
 sys.path.insert(1 if "--code" in sys.argv else 0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
+import cProfile
 import asyncio
 import json
 import os
@@ -89,6 +90,9 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     now = datetime(year, month, 15, 10, 0, tzinfo=CHINA_TZ)
     assert now >= BENCH_NOW - timedelta(days=200)
     before = _rss_mb()
+    profile = cProfile.Profile() if args.profile else None
+    if profile:
+        profile.enable()
     if args.tracemalloc:
         tracemalloc.start()
     began = time.perf_counter()
@@ -98,6 +102,9 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     batch = await disbursement.do_create_batch(actor, fund_id, args.month, now=now)
     batch_s = time.perf_counter() - began
     traced = tracemalloc.get_traced_memory()[1] / 2**20 if args.tracemalloc else None
+    if profile:
+        profile.disable()
+        profile.dump_stats(args.profile)
     return {
         "engine": os.environ["RELIEF_DATABASE_URL"].split(":", 1)[0],
         "code": args.code or "this checkout",
@@ -142,6 +149,7 @@ def main() -> None:
     run.add_argument("--month", required=True, help="YYYY-MM, 2026-06 … 2027-05, each once")
     run.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
     run.add_argument("--code", default="", help="import relief_pwa from this checkout")
+    run.add_argument("--profile", default="", help="write a cProfile of the two steps to this file")
     asyncio.run(_main(parser.parse_args()))
 
 

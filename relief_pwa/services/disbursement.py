@@ -121,11 +121,13 @@ async def do_generate_monthly_lines(actor: Actor, month: str, *, now: datetime) 
                 attempts[plan_line] = max(attempts.get(plan_line, 0), int(r["attempt"]))
                 if r["status"] != entitlements.WITHDRAWN:
                     live.add(plan_line)
-            periods = await entitlements.periods_for_month_of(
-                actor.org_path,
-                month,
-                sorted({int(line["household"]) for line in lines}),
-                sorted({int(line["application"]) for line in lines if line["application"] is not None}),
+            periods = await entitlements.periods_selected(
+                "SELECT pl.household FROM plan_line pl WHERE pl.id >= {} AND pl.id < {}",
+                (low, high),
+                applications="SELECT p.application FROM plan_line pl JOIN plan p ON p.id = pl.plan "
+                "WHERE pl.id >= {} AND pl.id < {}",
+                org_path=actor.org_path,
+                month=month,
             )
             rows: list[tuple[Any, ...]] = []
             for line in lines:
@@ -307,7 +309,9 @@ async def do_create_batch(actor: Actor, fund_id: int, month: str, *, now: dateti
                 continue
             # Checked again: a line queued before its month stopped being entitled is pulled
             # out (below, all at once, so each household's withdrawal is one audit event).
-            periods = await entitlements.periods_of_households(sorted({int(r["household"]) for r in rows}))
+            periods = await entitlements.periods_selected(
+                "SELECT l.household FROM payment_line l WHERE l.id >= {} AND l.id < {}", (low, high)
+            )
             entitled: list[dict[str, Any]] = []
             for r in rows:
                 if periods.entitled(int(r["household"]), r["application_id"], r["month"]):
