@@ -28,8 +28,8 @@ if "--code" in sys.argv:  # before anything of the project is imported
 sys.path.insert(1 if "--code" in sys.argv else 0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
-import cProfile
 import asyncio
+import cProfile
 import json
 import os
 import resource

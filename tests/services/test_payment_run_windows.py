@@ -32,7 +32,8 @@ async def _approved(world, accounts: list[str]) -> tuple[list[int], int]:
 async def _lines() -> list[tuple[int, str, str, int, bool]]:
     rows = await PaymentLine.select().order_by(PaymentLine.household, PaymentLine.month, PaymentLine.attempt)
     return [
-        (int(r["household"]), r["month"], r["status"], int(r["attempt"]), r["batch"] is not None) for r in rows
+        (int(r["household"]), r["month"], r["status"], int(r["attempt"]), r["batch"] is not None)
+        for r in rows
     ]
 
 
