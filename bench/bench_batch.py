@@ -8,7 +8,8 @@ resident memory is then the batch's own, not the build's):
         .venv/bin/python bench/bench_batch.py build --households 50000
     # grow the same database to 200,000 (80,000 lines)
     RELIEF_DATABASE_URL=... .venv/bin/python bench/bench_batch.py build --households 150000 --grow
-    # the lines and the batch of one month (each run takes a month not yet generated)
+    # the lines and the batch of one month (each run takes a month not yet generated,
+    # or gives it back with --rewind)
     RELIEF_DATABASE_URL=... .venv/bin/python bench/bench_batch.py measure --month 2026-07
 
 ``measure`` runs ``do_generate_monthly_lines`` and ``do_create_batch`` for the
@@ -23,9 +24,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-if "--code" in sys.argv:  # before anything of the project is imported
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if "--code" in sys.argv:  # the other checkout's package, imported before any bench module puts ours first
     sys.path.insert(0, sys.argv[sys.argv.index("--code") + 1])
-sys.path.insert(1 if "--code" in sys.argv else 0, str(Path(__file__).resolve().parent.parent))
+    import relief_pwa  # noqa: F401
+
+    sys.path.pop(0)
 
 import argparse
 import asyncio
@@ -56,6 +60,28 @@ async def _fund_and_resource() -> tuple[int, int]:
     monthly = await Resource.select(Resource.id).where(Resource.name == "城乡低保金").first()
     assert fund is not None and monthly is not None, "build the city first"
     return int(fund["id"]), int(monthly["id"])
+
+
+# What a run writes, in the order it is taken back (lines point at batches).
+REWOUND = ("payment_line", "disbursement_batch", "audit_event")
+
+
+async def _top(table: str) -> int:
+    from relief_pwa.tables import PaymentLine
+
+    rows = await PaymentLine.raw(f"SELECT COALESCE(MAX(id), 0) AS top FROM {table}")
+    return int(rows[0]["top"])
+
+
+async def _rewind(tops: dict[str, int]) -> None:
+    """Delete what the measured run wrote (its lines, its batch, the audit tail), so that
+    the same month can be measured again on the same database. A benchmark database only."""
+    from relief_pwa.db import write_transaction
+    from relief_pwa.tables import PaymentLine
+
+    async with write_transaction(PaymentLine._meta.db):
+        for table in REWOUND:
+            await PaymentLine.raw(f"DELETE FROM {table} WHERE id > {{}}", tops[table])
 
 
 async def build(args: argparse.Namespace) -> None:
@@ -89,6 +115,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     year, month = (int(part) for part in args.month.split("-"))
     now = datetime(year, month, 15, 10, 0, tzinfo=CHINA_TZ)
     assert now >= BENCH_NOW - timedelta(days=200)
+    tops = {table: await _top(table) for table in REWOUND} if args.rewind else {}
     before = _rss_mb()
     profile = cProfile.Profile() if args.profile else None
     if profile:
@@ -105,9 +132,11 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     if profile:
         profile.disable()
         profile.dump_stats(args.profile)
+    if args.rewind:
+        await _rewind(tops)
     return {
         "engine": os.environ["RELIEF_DATABASE_URL"].split(":", 1)[0],
-        "code": args.code or "this checkout",
+        "code": os.path.dirname(os.path.dirname(os.path.dirname(disbursement.__file__))),
         "month": args.month,
         "lines": generated.created,
         "already": generated.already,
@@ -149,6 +178,7 @@ def main() -> None:
     run.add_argument("--month", required=True, help="YYYY-MM, 2026-06 … 2027-05, each once")
     run.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
     run.add_argument("--code", default="", help="import relief_pwa from this checkout")
+    run.add_argument("--rewind", action="store_true", help="delete what the run wrote afterwards")
     run.add_argument("--profile", default="", help="write a cProfile of the two steps to this file")
     asyncio.run(_main(parser.parse_args()))
 
