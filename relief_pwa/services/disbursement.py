@@ -121,8 +121,11 @@ async def do_generate_monthly_lines(actor: Actor, month: str, *, now: datetime) 
                 attempts[plan_line] = max(attempts.get(plan_line, 0), int(r["attempt"]))
                 if r["status"] != entitlements.WITHDRAWN:
                     live.add(plan_line)
+            # A plan of an application is paid in that application's periods, a plan of
+            # the household as a whole in any of the household's (Periods.entitled).
             periods = await entitlements.periods_selected(
-                "SELECT pl.household FROM plan_line pl WHERE pl.id >= {} AND pl.id < {}",
+                "SELECT pl.household FROM plan_line pl JOIN plan p ON p.id = pl.plan "
+                "WHERE pl.id >= {} AND pl.id < {} AND p.application IS NULL",
                 (low, high),
                 applications="SELECT p.application FROM plan_line pl JOIN plan p ON p.id = pl.plan "
                 "WHERE pl.id >= {} AND pl.id < {}",
