@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,7 +28,7 @@ from relief_pwa.clock import local_date
 from relief_pwa.core.errors import DomainError, NotFoundOrForbidden
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.permissions import Capability, FourEyes
-from relief_pwa.db import advisory_xact_lock, write_transaction
+from relief_pwa.db import advisory_xact_lock, is_sqlite, write_transaction
 from relief_pwa.services import entitlements, facts_history, funds, hooks, identifiers
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
@@ -46,6 +46,9 @@ from relief_pwa.tables import (
 
 CHUNK = 500
 BATCH_PAGE = 100
+# Ids per step of the monthly run (lines generated, batch built): its memory is one
+# window's rows whatever the size of the city.
+WINDOW = 5_000
 
 
 def payment_line_id(plan_line_id: int, month: str, attempt: int) -> str:
@@ -54,12 +57,6 @@ def payment_line_id(plan_line_id: int, month: str, attempt: int) -> str:
 
 def pay_key(plan_line_id: int, month: str) -> str:
     return f"{plan_line_id}:{month}"
-
-
-async def _chunked_insert(rows: Sequence[Any]) -> None:
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
-        await type(chunk[0]).insert(*chunk)
 
 
 # --- monthly lines -------------------------------------------------------------
@@ -77,70 +74,94 @@ class GenerateResult:
 async def do_generate_monthly_lines(actor: Actor, month: str, *, now: datetime) -> GenerateResult:
     """Create the payment lines of ``month`` for every approved cash line running
     that month (one-off lines in their start month) inside an entitlement period.
-    Re-running is harmless; a month withdrawn and entitled again gets a new attempt."""
+    Re-running is harmless; a month withdrawn and entitled again gets a new attempt.
+
+    The jurisdiction is walked ``WINDOW`` plan-line ids at a time and each window's
+    lines go in as one bulk insert, so time grows with the caseload and memory
+    does not (docs/scale.md, "Monthly batch at scale")."""
     require(actor, Capability.BATCH_CREATE)
     month = parse_month(month)
     if month_number(month) > month_number(month_of(local_date(now))) + 1:
         raise DomainError(N_("Payments can be prepared at most one month ahead."), field="month")
     target = month_number(month)
     engine = PaymentLine._meta.db
+    scope = f"{actor.org_path}%"
+    created = already = not_entitled = total = 0
     async with write_transaction(engine):
         await advisory_xact_lock(engine, f"payment-lines:{month}")
         await advisory_xact_lock(engine, entitlements.ENTITLEMENT_LOCK)
-        periods = await entitlements.periods_for_month(actor.org_path, month)
-        lines = await PlanLine.raw(
-            "SELECT pl.id, pl.household, pl.org_path, pl.amount_fen, pl.start_month, pl.months, r.fund, "
-            "r.provider, p.application "
-            "FROM plan_line pl JOIN resource r ON r.id = pl.resource JOIN plan p ON p.id = pl.plan "
-            "WHERE r.kind = 'cash' AND pl.status IN ('approved', 'implemented') AND pl.start_month <> '' "
-            "AND pl.start_month <= {} AND pl.org_path LIKE {}",
-            month,
-            f"{actor.org_path}%",
+        span = await PlanLine.raw(
+            f"SELECT MIN(pl.id) AS low, MAX(pl.id) AS high {_RUNNING_CASH}", month, scope
         )
-        # Lines of the month by plan line: a live one (not withdrawn) means "already";
-        # otherwise the highest attempt so far numbers the next.
-        existing: set[int] = set()
-        attempts: dict[int, int] = {}
-        for r in await PaymentLine.select(
-            PaymentLine.plan_line, PaymentLine.status, PaymentLine.attempt
-        ).where((PaymentLine.month == month) & PaymentLine.org_path.like(f"{actor.org_path}%")):
-            plan_line = int(r["plan_line"])
-            attempts[plan_line] = max(attempts.get(plan_line, 0), int(r["attempt"]))
-            if r["status"] != entitlements.WITHDRAWN:
-                existing.add(plan_line)
-        rows: list[PaymentLine] = []
-        already = 0
-        not_entitled = 0
-        total = 0
-        for line in lines:
-            start = month_number(line["start_month"])
-            if not start <= target < start + int(line["months"]):
-                continue
-            if int(line["id"]) in existing:
-                already += 1
-                continue
-            if not periods.entitled(int(line["household"]), line["application"], month):
-                not_entitled += 1
-                continue
-            attempt = attempts.get(int(line["id"]), 0) + 1
-            rows.append(
-                PaymentLine(
-                    line_id=payment_line_id(int(line["id"]), month, attempt),
-                    plan_line=line["id"],
-                    household=line["household"],
-                    fund=line["fund"],
-                    provider=line["provider"],
-                    org_path=line["org_path"],
-                    month=month,
-                    amount_fen=line["amount_fen"],
-                    status="queued",
-                    attempt=attempt,
-                    created_at=now,
-                )
+        for low, high in _windows(span):
+            window = await PlanLine.raw(
+                "SELECT pl.id, pl.household, pl.org_path, pl.amount_fen, pl.start_month, pl.months, "
+                f"r.fund, r.provider, p.application {_RUNNING_CASH} AND pl.id >= {{}} AND pl.id < {{}} "
+                "ORDER BY pl.id",
+                month,
+                scope,
+                low,
+                high,
             )
-            total += int(line["amount_fen"])
-        if rows:
-            await _chunked_insert(rows)
+            lines = [line for line in window if _runs_in(line, target)]
+            if not lines:
+                continue
+            # The month's lines of these plan lines: a live one (not withdrawn) means
+            # "already"; otherwise the highest attempt so far numbers the next.
+            live: set[int] = set()
+            attempts: dict[int, int] = {}
+            for r in await PaymentLine.raw(
+                "SELECT plan_line, status, attempt FROM payment_line "
+                "WHERE month = {} AND plan_line >= {} AND plan_line < {}",
+                month,
+                low,
+                high,
+            ):
+                plan_line = int(r["plan_line"])
+                attempts[plan_line] = max(attempts.get(plan_line, 0), int(r["attempt"]))
+                if r["status"] != entitlements.WITHDRAWN:
+                    live.add(plan_line)
+            # A plan of an application is paid in that application's periods, a plan of
+            # the household as a whole in any of the household's (Periods.entitled).
+            periods = await entitlements.periods_selected(
+                "SELECT pl.household FROM plan_line pl JOIN plan p ON p.id = pl.plan "
+                "WHERE pl.id >= {} AND pl.id < {} AND p.application IS NULL",
+                (low, high),
+                applications="SELECT p.application FROM plan_line pl JOIN plan p ON p.id = pl.plan "
+                "WHERE pl.id >= {} AND pl.id < {}",
+                org_path=actor.org_path,
+                month=month,
+            )
+            rows: list[tuple[Any, ...]] = []
+            for line in lines:
+                plan_line = int(line["id"])
+                if plan_line in live:
+                    already += 1
+                    continue
+                if not periods.entitled(int(line["household"]), line["application"], month):
+                    not_entitled += 1
+                    continue
+                attempt = attempts.get(plan_line, 0) + 1
+                amount = int(line["amount_fen"])
+                rows.append(
+                    (
+                        payment_line_id(plan_line, month, attempt),
+                        plan_line,
+                        int(line["household"]),
+                        line["fund"],
+                        line["provider"],
+                        line["org_path"],
+                        month,
+                        amount,
+                        "queued",
+                        "",
+                        attempt,
+                        now,
+                    )
+                )
+                total += amount
+            await _insert_lines(rows)
+            created += len(rows)
         await record_event(
             actor,
             "payment.generate",
@@ -150,13 +171,77 @@ async def do_generate_monthly_lines(actor: Actor, month: str, *, now: datetime) 
             now=now,
             after={
                 "month": month,
-                "created": len(rows),
+                "created": created,
                 "already": already,
                 "not_entitled": not_entitled,
                 "total_fen": total,
             },
         )
-    return GenerateResult(month, len(rows), already, total, not_entitled)
+    return GenerateResult(month, created, already, total, not_entitled)
+
+
+def _runs_in(line: dict[str, Any], target: int) -> bool:
+    """Whether a plan line runs in the month numbered ``target`` (one-off lines: their start month)."""
+    start = month_number(line["start_month"])
+    return start <= target < start + int(line["months"])
+
+
+# Approved cash plan lines of a jurisdiction started by a month (params: month, scope).
+_RUNNING_CASH = (
+    "FROM plan_line pl JOIN resource r ON r.id = pl.resource JOIN plan p ON p.id = pl.plan "
+    "WHERE r.kind = 'cash' AND pl.status IN ('approved', 'implemented') AND pl.start_month <> '' "
+    "AND pl.start_month <= {} AND pl.org_path LIKE {}"
+)
+
+
+def _windows(span: Sequence[dict[str, Any]]) -> Iterator[tuple[int, int]]:
+    """Half-open id ranges of ``WINDOW`` ids covering ``span`` (a MIN/MAX row): each step
+    of a monthly run reads one range through the primary key, whatever the table's size."""
+    if not span or span[0]["low"] is None:
+        return
+    low, high = int(span[0]["low"]), int(span[0]["high"])
+    for start in range(low, high + 1, WINDOW):
+        yield start, start + WINDOW
+
+
+_LINE_COLUMNS = (
+    "line_id",
+    "plan_line",
+    "household",
+    "fund",
+    "provider",
+    "org_path",
+    "month",
+    "amount_fen",
+    "status",
+    "failure_reason",
+    "attempt",
+    "created_at",
+)
+
+
+def _transaction_connection() -> Any:
+    transaction = PaymentLine._meta.db.current_transaction.get()
+    if transaction is None:
+        raise RuntimeError("payment lines are written inside a write transaction")
+    return transaction.connection
+
+
+async def _insert_lines(rows: list[tuple[Any, ...]]) -> None:
+    """Payment lines (tuples in ``_LINE_COLUMNS`` order) in one round trip, in the
+    caller's transaction: executemany on SQLite, COPY on PostgreSQL."""
+    if not rows:
+        return
+    engine = PaymentLine._meta.db
+    connection = _transaction_connection()
+    if is_sqlite(engine):
+        await connection.executemany(
+            f"INSERT INTO payment_line ({', '.join(_LINE_COLUMNS)}) "  # noqa: S608  (fixed names)
+            f"VALUES ({', '.join('?' * len(_LINE_COLUMNS))})",
+            rows,
+        )
+    else:
+        await connection.copy_records_to_table("payment_line", records=rows, columns=_LINE_COLUMNS)
 
 
 # --- batches -------------------------------------------------------------------
@@ -180,7 +265,11 @@ class BatchResult:
 
 async def do_create_batch(actor: Actor, fund_id: int, month: str, *, now: datetime) -> BatchResult:
     """Group the queued lines of one fund (months up to ``month``) into a batch.
-    Lines of households without a one-card account stay queued and are counted."""
+    Lines of households without a one-card account stay queued and are counted.
+
+    The queue is walked ``WINDOW`` line ids at a time; each window's lines are
+    checked against the entitlement periods and the accounts of their own
+    households and marked batched in one statement."""
     require(actor, Capability.BATCH_CREATE)
     month = parse_month(month)
     engine = DisbursementBatch._meta.db
@@ -188,54 +277,73 @@ async def do_create_batch(actor: Actor, fund_id: int, month: str, *, now: dateti
         fund = await funds.access_fund(actor, fund_id)
         await advisory_xact_lock(engine, f"batch-fund:{fund.id}")
         await advisory_xact_lock(engine, entitlements.ENTITLEMENT_LOCK)
-        rows = await PaymentLine.raw(
-            "SELECT l.id, l.amount_fen, l.household, l.month, l.attempt, h.account_sealed "
-            "FROM payment_line l JOIN household h ON h.id = l.household "
-            "WHERE l.fund = {} AND l.status = 'queued' AND l.month <= {} AND l.org_path LIKE {} "
-            "ORDER BY l.id",
-            fund.id,
-            month,
-            f"{actor.org_path}%",
+        query = (fund.id, month, f"{actor.org_path}%")
+        span = await PaymentLine.raw(
+            f"SELECT MIN(l.id) AS low, MAX(l.id) AS high FROM payment_line l WHERE {_QUEUED}",  # noqa: S608
+            *query,
         )
-        # Checked again: a line queued before its month stopped being entitled is pulled out here.
-        pulled = set(
-            await entitlements.pull_unentitled_lines(
-                actor,
-                sorted({int(r["household"]) for r in rows}) or [0],
-                now=now,
-                why="batch.create",
-                line_ids=[int(r["id"]) for r in rows],
-            )
-        )
-        rows = [r for r in rows if int(r["id"]) not in pulled]
-        ready = [r for r, account in zip(rows, await _accounts(rows), strict=True) if account]
-        held = len(rows) - len(ready)
-        if not ready:
-            raise DomainError(
-                N_("No payment lines of this fund are waiting (held without a one-card account: {held})."),
-                field="fund",
-                held=held,
-            )
+        # Numbered and saved first, so that each window's lines can point at it; an empty
+        # batch is refused below, and the refusal rolls all of it back.
         seq = await next_value(f"batch:{month}")
         batch_no = f"B{month.replace('-', '')}{seq:05d}"
-        total = sum(int(r["amount_fen"]) for r in ready)
         batch = DisbursementBatch(
             batch_no=batch_no,
             fund=fund.id,
             org_path=actor.org_path,
             month=month,
             status="draft",
-            line_count=len(ready),
-            total_fen=total,
+            line_count=0,
+            total_fen=0,
             created_by=actor.staff_id,
             created_at=now,
         )
         await batch.save()
-        ids = [int(r["id"]) for r in ready]
-        for start in range(0, len(ids), CHUNK * 4):
-            await PaymentLine.update({PaymentLine.status: "batched", PaymentLine.batch: batch.id}).where(
-                PaymentLine.id.is_in(ids[start : start + CHUNK * 4]) & (PaymentLine.status == "queued")
+        ready = held = total = 0
+        unentitled: list[int] = []
+        unentitled_households: set[int] = set()
+        for low, high in _windows(span):
+            rows = await PaymentLine.raw(
+                "SELECT l.id, l.amount_fen, l.household, l.month, l.attempt, h.account_sealed, "
+                "p.application AS application_id "
+                f"{_QUEUED_JOINS} WHERE {_QUEUED} AND l.id >= {{}} AND l.id < {{}} "
+                "ORDER BY l.id",
+                *query,
+                low,
+                high,
             )
+            if not rows:
+                continue
+            # Checked again: a line queued before its month stopped being entitled is pulled
+            # out (below, all at once, so each household's withdrawal is one audit event).
+            periods = await entitlements.periods_selected(
+                "SELECT l.household FROM payment_line l WHERE l.id >= {} AND l.id < {}", (low, high)
+            )
+            entitled: list[dict[str, Any]] = []
+            for r in rows:
+                if periods.entitled(int(r["household"]), r["application_id"], r["month"]):
+                    entitled.append(r)
+                else:
+                    unentitled.append(int(r["id"]))
+                    unentitled_households.add(int(r["household"]))
+            paid_out = [r for r, account in zip(entitled, await _accounts(entitled), strict=True) if account]
+            held += len(entitled) - len(paid_out)
+            if paid_out:
+                await _mark_batched(batch.id, [int(r["id"]) for r in paid_out])
+                ready += len(paid_out)
+                total += sum(int(r["amount_fen"]) for r in paid_out)
+        if unentitled:
+            await entitlements.pull_unentitled_lines(
+                actor, sorted(unentitled_households), now=now, why="batch.create", line_ids=unentitled
+            )
+        if not ready:
+            raise DomainError(
+                N_("No payment lines of this fund are waiting (held without a one-card account: {held})."),
+                field="fund",
+                held=held,
+            )
+        await DisbursementBatch.update(
+            {DisbursementBatch.line_count: ready, DisbursementBatch.total_fen: total}
+        ).where(DisbursementBatch.id == batch.id)
         await record_event(
             actor,
             "batch.create",
@@ -247,12 +355,40 @@ async def do_create_batch(actor: Actor, fund_id: int, month: str, *, now: dateti
                 "batch_no": batch_no,
                 "fund": fund.code,
                 "month": month,
-                "lines": len(ready),
+                "lines": ready,
                 "total_fen": total,
                 "held_without_account": held,
             },
         )
-    return BatchResult(int(batch.id), batch_no, len(ready), total, held)
+    return BatchResult(int(batch.id), batch_no, ready, total, held)
+
+
+# The queued lines of a fund in a jurisdiction up to a month (params: fund, month, scope).
+_QUEUED = "l.fund = {} AND l.status = 'queued' AND l.month <= {} AND l.org_path LIKE {}"
+# A queued line with its household's account and its plan's application (the entitlement check).
+_QUEUED_JOINS = (
+    "FROM payment_line l JOIN household h ON h.id = l.household "
+    "LEFT JOIN plan_line pl ON pl.id = l.plan_line LEFT JOIN plan p ON p.id = pl.plan"
+)
+
+
+async def _mark_batched(batch_id: int, line_ids: list[int]) -> None:
+    """One statement per window of lines (at most ``WINDOW`` ids), on the transaction's
+    connection: an id array on PostgreSQL, one prepared statement run per id on SQLite
+    (as fast there as an IN list, without building a query of thousands of parameters)."""
+    engine = PaymentLine._meta.db
+    connection = _transaction_connection()
+    if is_sqlite(engine):
+        await connection.executemany(
+            "UPDATE payment_line SET status = 'batched', batch = ? WHERE status = 'queued' AND id = ?",
+            [(batch_id, line_id) for line_id in line_ids],
+        )
+        return
+    await connection.execute(
+        "UPDATE payment_line SET status = 'batched', batch = $1 WHERE status = 'queued' AND id = ANY($2)",
+        batch_id,
+        line_ids,
+    )
 
 
 async def _accounts(rows: list[dict[str, Any]]) -> list[str]:

@@ -19,6 +19,7 @@ the advisory lock ``ENTITLEMENT_LOCK`` in its transaction.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
@@ -249,6 +250,39 @@ async def periods_for_month(org_path: str, month: str) -> Periods:
     return periods
 
 
+async def periods_selected(
+    households: str,
+    args: Sequence[Any],
+    *,
+    applications: str = "",
+    org_path: str | None = None,
+    month: str | None = None,
+) -> Periods:
+    """The periods of the households (and of the applications) that subqueries select,
+    e.g. those of one window of the monthly run: the database joins them through its
+    indexes, and no id list travels. ``households`` and ``applications`` are SQL
+    subqueries with the same ``{}`` parameters ``args``; ``org_path`` and ``month``
+    narrow to the periods of a jurisdiction covering a month (as ``periods_for_month``)."""
+    narrow, narrow_args = "", []
+    if org_path is not None:
+        narrow += " AND e.org_path LIKE {}"
+        narrow_args.append(f"{org_path}%")
+    if month is not None:
+        narrow += " AND e.from_month <= {} AND (e.to_month IS NULL OR e.to_month > {})"
+        narrow_args += [month, month]
+    select = "SELECT e.application, e.household, e.from_month, e.to_month FROM entitlement e WHERE "
+    sql = f"{select}e.household IN ({households}){narrow}"
+    values = [*args, *narrow_args]
+    if applications:
+        # Two index lookups joined by UNION ALL: an OR of two IN lists reads the whole table.
+        sql += f" UNION ALL {select}e.application IN ({applications}){narrow}"
+        values += [*args, *narrow_args]
+    periods = Periods()
+    for row in await Entitlement.raw(sql, *values):
+        periods.add(row)
+    return periods
+
+
 async def periods_of_households(household_ids: list[int]) -> Periods:
     periods = Periods()
     for start in range(0, len(household_ids), CHUNK):
@@ -384,5 +418,6 @@ __all__ = [
     "list_periods",
     "periods_for_month",
     "periods_of_households",
+    "periods_selected",
     "pull_unentitled_lines",
 ]
