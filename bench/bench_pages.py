@@ -259,7 +259,7 @@ async def _client_for(app: Any, username: str | None, password: str) -> Any:
 
 
 async def measure_floor(
-    households: int, requests: int, concurrency: int, reuse: bool = False
+    households: int, requests: int, concurrency: int, reuse: bool = False, rounds: int = 1
 ) -> list[tuple[str, float, float, float]]:
     from bench.bench_index import prepare_database
     from bench.synthetic_city import BENCH_NOW, BENCH_PASSWORD, CityInfo, build_city
@@ -327,23 +327,36 @@ async def measure_floor(
         ("ranking, station user", station, "/ranking"),
         ("city dashboard (cached)", city, "/analytics"),
     ]
-    rows: list[tuple[str, float, float, float]] = []
-    for name, client, url in plan:
-        await _load(client, url, min(10, requests), 1)  # warm up templates and caches
-        rate, latencies = await _load(client, url, requests, concurrency)
-        ordered = sorted(latencies)
-        rows.append(
-            (name, rate, statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))])
-        )
+    best: dict[str, tuple[str, float, float, float]] = {}
+    # The whole plan ``rounds`` times over, each page's best round kept: on a shared machine a
+    # floor measured in a slow moment would flatter every page's share of it.
+    for _ in range(rounds):
+        for name, client, url in plan:
+            await _load(client, url, min(10, requests), 1)  # warm up templates and caches
+            rate, latencies = await _load(client, url, requests, concurrency)
+            ordered = sorted(latencies)
+            row = (
+                name,
+                rate,
+                statistics.median(ordered),
+                ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))],
+            )
+            if name not in best or rate > best[name][1]:
+                best[name] = row
+    rows = [best[name] for name, _client, _url in plan]
     for client in (city, station, bare, bare_list):
         await client.aclose()
+    from relief_pwa.db import close_engine
+
+    await close_engine(DB)  # SQLite's connection threads would keep the process from exiting
     return rows
 
 
-def print_floor(rows: list[tuple[str, float, float, float]], concurrency: int) -> None:
+def print_floor(rows: list[tuple[str, float, float, float]], concurrency: int, rounds: int = 1) -> None:
     """The table, each page as a share of both floors: the bare page and the bare list."""
     bare_rate, list_rate = rows[0][1], rows[1][1]
-    print(f"\n{concurrency} concurrent clients, one process, in-process ASGI (no network)")
+    rounds_note = f", each page's best of {rounds} rounds" if rounds > 1 else ""
+    print(f"\n{concurrency} concurrent clients, one process, in-process ASGI (no network){rounds_note}")
     print(f"  {'page':<36}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'of bare':>9}{'of list':>9}")
     for name, rate, p50, p95 in rows:
         print(
@@ -366,11 +379,14 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="--floor on the city an earlier run left in RELIEF_DATABASE_URL"
     )
+    parser.add_argument("--rounds", type=int, default=1, help="--floor: run the plan N times, keep each best")
     args = parser.parse_args()
     if args.floor:
         households = args.households if args.households != 200 else 60_000
-        floor = asyncio.run(measure_floor(households, args.requests, args.concurrency, reuse=args.reuse))
-        print_floor(floor, args.concurrency)
+        floor = asyncio.run(
+            measure_floor(households, args.requests, args.concurrency, reuse=args.reuse, rounds=args.rounds)
+        )
+        print_floor(floor, args.concurrency, args.rounds)
         return
     rows, assets = asyncio.run(measure(args.households))
     print(
