@@ -240,9 +240,10 @@ async def one_connection(engine: Engine[Any]) -> AsyncIterator[None]:
     """Within this block, reads outside a transaction share one pooled connection.
 
     A page that sends a dozen statements (the household file) otherwise takes and
-    returns a pooled connection for each: on PostgreSQL a sixth of the page's Python
-    time. Reads that overlap (tasks started inside the block) take connections of
-    their own, as do transactions and replica reads; SQLite's pool is untouched.
+    returns a pooled connection for each: on PostgreSQL a fifth of the page's Python
+    calls (docs/scale.md, "Cheaper requests, second pass"). Reads that overlap (tasks
+    started inside the block) take connections of their own, as do transactions and
+    replica reads; SQLite's pool is untouched.
     """
     if (
         not isinstance(engine, ReplicatedPostgresEngine)

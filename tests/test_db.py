@@ -75,11 +75,15 @@ async def test_postgresql_pool_sends_no_reset_query_when_it_takes_a_connection_b
         assert dict(rows[0])["name"] != "leak-check"
 
 
-async def test_reads_in_one_connection_block_share_a_connection_and_overlapping_ones_do_not(db: Any) -> None:
+async def test_reads_in_one_connection_block_share_a_connection_and_overlapping_ones_do_not(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """relief_pwa/db.py ``one_connection``: the household file's dozen reads go over one pooled
-    connection; reads started side by side inside the block still each get a connection, and
-    a transaction inside it keeps its own."""
+    connection, taken from the pool once; reads started side by side inside the block still
+    each get a connection, and a transaction inside it keeps its own."""
     import asyncio
+
+    import asyncpg
 
     from relief_pwa.db import one_connection, write_transaction
 
@@ -89,14 +93,27 @@ async def test_reads_in_one_connection_block_share_a_connection_and_overlapping_
         rows = await db.run_querystring(QueryString("SELECT pg_backend_pid() AS pid, pg_sleep(0.05)"))
         return dict(rows[0])["pid"]
 
+    # Counted, not compared by backend: the pool hands back its last connection first, so
+    # reads one after another land on one backend with or without the block.
+    taken: list[str] = []
+    original_acquire = asyncpg.pool.Pool.acquire
+
+    def counting_acquire(self: Any, *args: Any, **kwargs: Any) -> Any:
+        taken.append("acquire")
+        return original_acquire(self, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.pool.Pool, "acquire", counting_acquire)
     async with one_connection(db):
+        after_block_took_one = len(taken)
         sequential = {await backend() for _ in range(4)}
+        sequential_acquires = len(taken) - after_block_took_one
         overlapping = await asyncio.gather(backend(), backend(), backend())
         async with write_transaction(db):
             in_transaction = await backend()
     if db.engine_type != "postgres":
         assert sequential == {None}  # SQLite: the block changes nothing, and works
         return
-    assert len(sequential) == 1
+    assert after_block_took_one == 1
+    assert sequential_acquires == 0 and len(sequential) == 1  # four reads, no trip to the pool
     assert len(set(overlapping)) == 3  # none waited for, or collided on, the shared one
     assert in_transaction not in sequential

@@ -1310,7 +1310,7 @@ async def _rescore_in_workers(
                 skipped += rows.skipped
                 # Beyond SYNC_LIMIT the stored ranks are numbered afresh: which households
                 # moved no longer matters, only that more than that many did.
-                moved += rows.moved[: SYNC_LIMIT + 1 - len(moved)]
+                moved += rows.moved[: max(0, SYNC_LIMIT + 1 - len(moved))]
                 await _bulk_write(rows, snapshots_checked=True)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
