@@ -9,6 +9,9 @@ and each run passes only the values. It runs through the engine's own
 as any other query, and the rows are the same dictionaries (or, for an
 ``objects()`` query, the same table instances).
 
+Piccolo's own ``freeze()`` keeps a statement's SQL too, but with its values fixed:
+it serves a query run again with the same values, not a household file per id.
+
 Only the values given to the builder become parameters: a statement whose shape
 changes with its values (``is_in`` of a varying list, an optional filter) is not a
 candidate.
