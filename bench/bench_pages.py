@@ -154,10 +154,25 @@ async def measure(households: int) -> tuple[list[tuple[str, str, int, int]], dic
     return rows, assets
 
 
-def _bare_app() -> Any:
+def _floor_app(handler: Any, compressed: bool) -> Any:
+    """A floor page's app: Litestar with nothing else, compressing as the real app does when
+    the clients ask for gzip (so a page and its floor pay the same for their bytes)."""
+    from litestar import Litestar
+    from litestar.response import Response
+
+    from relief_pwa.app import page_compression
+
+    return Litestar(
+        [handler],
+        signature_namespace={"Response": Response},
+        compression_config=page_compression() if compressed else None,
+    )
+
+
+def _bare_app(compressed: bool) -> Any:
     """A bare Jinja page on the same stack (Litestar + Jinja): the floor the pages are held to."""
     import jinja2
-    from litestar import Litestar, get
+    from litestar import get
     from litestar.response import Response
 
     template = jinja2.Environment(autoescape=True).from_string(
@@ -169,18 +184,18 @@ def _bare_app() -> Any:
     def bare() -> Response[str]:
         return Response(template.render(title="bare", rows=range(25)), media_type="text/html")
 
-    return Litestar([bare], signature_namespace={"Response": Response})
+    return _floor_app(bare, compressed)
 
 
 BARE_LIST_ROWS = 50
 
 
-def _bare_list_app() -> Any:
+def _bare_list_app(compressed: bool) -> Any:
     """The second floor: a bare Litestar + Jinja page that runs one indexed keyset query
     (50 applications newest first, joined to their household, by the ``application_newest``
     index) and renders them in a plain table. No session, no layout, no translations."""
     import jinja2
-    from litestar import Litestar, get
+    from litestar import get
     from litestar.response import Response
 
     from relief_pwa.tables import Application
@@ -219,7 +234,7 @@ def _bare_list_app() -> Any:
         )
         return Response(template.render(rows=rows), media_type="text/html")
 
-    return Litestar([bare_list], signature_namespace={"Response": Response})
+    return _floor_app(bare_list, compressed)
 
 
 async def _load(client: Any, url: str, requests: int, concurrency: int) -> tuple[float, list[float]]:
@@ -241,11 +256,13 @@ async def _load(client: Any, url: str, requests: int, concurrency: int) -> tuple
     return requests / (time.perf_counter() - began), latencies
 
 
-async def _client_for(app: Any, username: str | None, password: str) -> Any:
+async def _client_for(app: Any, username: str | None, password: str, encoding: str = "gzip") -> Any:
     import httpx
 
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50003))
-    client = httpx.AsyncClient(transport=transport, base_url="http://bench")
+    client = httpx.AsyncClient(
+        transport=transport, base_url="http://bench", headers={"accept-encoding": encoding}
+    )
     if username:
         login = await client.get("/login")
         token = re.search(r'name="_csrf_token" value="([^"]+)"', login.text)
@@ -259,11 +276,16 @@ async def _client_for(app: Any, username: str | None, password: str) -> Any:
 
 
 async def measure_floor(
-    households: int, requests: int, concurrency: int, reuse: bool = False, rounds: int = 1
+    households: int,
+    requests: int,
+    concurrency: int,
+    reuse: bool = False,
+    rounds: int = 1,
+    encoding: str = "identity",
 ) -> list[tuple[str, float, float, float]]:
     from bench.bench_index import prepare_database
     from bench.synthetic_city import BENCH_NOW, BENCH_PASSWORD, CityInfo, build_city
-    from relief_pwa.app import create_app
+    from relief_pwa.app import create_app, freeze_startup_objects
     from relief_pwa.clock import FixedClock
     from relief_pwa.piccolo_conf import DB
     from relief_pwa.services.scoring import get_active_model, rescore_all
@@ -309,10 +331,12 @@ async def measure_floor(
     assert household is not None and newest is not None
     cursor = f"{newest['received_on']}.{newest['id']}"
     app = create_app(load_settings(), FixedClock(BENCH_NOW))
-    city = await _client_for(app, info.city_username, BENCH_PASSWORD)
-    station = await _client_for(app, info.station_username, BENCH_PASSWORD)
-    bare = await _client_for(_bare_app(), None, "")
-    bare_list = await _client_for(_bare_list_app(), None, "")
+    city = await _client_for(app, info.city_username, BENCH_PASSWORD, encoding)
+    station = await _client_for(app, info.station_username, BENCH_PASSWORD, encoding)
+    compressed = encoding != "identity"
+    bare = await _client_for(_bare_app(compressed), None, "", encoding)
+    bare_list = await _client_for(_bare_list_app(compressed), None, "", encoding)
+    freeze_startup_objects()  # as the app's startup does (the in-process clients run no lifespan)
     plan = [
         ("bare Jinja page (same stack)", bare, "/bare"),
         (f"bare {BARE_LIST_ROWS}-row indexed list", bare_list, "/list"),
@@ -352,11 +376,16 @@ async def measure_floor(
     return rows
 
 
-def print_floor(rows: list[tuple[str, float, float, float]], concurrency: int, rounds: int = 1) -> None:
+def print_floor(
+    rows: list[tuple[str, float, float, float]], concurrency: int, rounds: int = 1, encoding: str = "identity"
+) -> None:
     """The table, each page as a share of both floors: the bare page and the bare list."""
     bare_rate, list_rate = rows[0][1], rows[1][1]
     rounds_note = f", each page's best of {rounds} rounds" if rounds > 1 else ""
-    print(f"\n{concurrency} concurrent clients, one process, in-process ASGI (no network){rounds_note}")
+    print(
+        f"\n{concurrency} concurrent clients, one process, in-process ASGI (no network){rounds_note};"
+        f" accept-encoding: {encoding}"
+    )
     print(f"  {'page':<36}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'of bare':>9}{'of list':>9}")
     for name, rate, p50, p95 in rows:
         print(
@@ -380,13 +409,26 @@ def main() -> None:
         "--reuse", action="store_true", help="--floor on the city an earlier run left in RELIEF_DATABASE_URL"
     )
     parser.add_argument("--rounds", type=int, default=1, help="--floor: run the plan N times, keep each best")
+    parser.add_argument(
+        "--encoding",
+        choices=("identity", "gzip"),
+        default="identity",
+        help="--floor: what the clients accept; identity as wrk sends, gzip as a phone (floors compress too)",
+    )
     args = parser.parse_args()
     if args.floor:
         households = args.households if args.households != 200 else 60_000
         floor = asyncio.run(
-            measure_floor(households, args.requests, args.concurrency, reuse=args.reuse, rounds=args.rounds)
+            measure_floor(
+                households,
+                args.requests,
+                args.concurrency,
+                reuse=args.reuse,
+                rounds=args.rounds,
+                encoding=args.encoding,
+            )
         )
-        print_floor(floor, args.concurrency, args.rounds)
+        print_floor(floor, args.concurrency, args.rounds, args.encoding)
         return
     rows, assets = asyncio.run(measure(args.households))
     print(

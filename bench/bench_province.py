@@ -310,7 +310,7 @@ async def measure_pages(
     app = create_app(load_settings(), FixedClock(BENCH_NOW + now_offset))  # fresh per size: no stale caches
     city = await _client_for(app, "bench_city", BENCH_PASSWORD)
     station = await _client_for(app, "bench_station", BENCH_PASSWORD)
-    bare = await _client_for(_bare_app(), None, "")
+    bare = await _client_for(_bare_app(compressed=True), None, "")  # gzip, as the pages above
     plan = [
         ("bare Jinja page (same stack)", bare, "/bare"),
         ("case list, first page (city)", city, "/cases"),

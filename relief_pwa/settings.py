@@ -104,6 +104,9 @@ class Settings:
     backup_key: str = ""
     audit_checkpoint_file: Path = Path("audit-checkpoints.jsonl")
     hsts: bool = False
+    # Gzip pages in the app (phones over slow networks). Behind nginx, off: nginx compresses
+    # in C in its own processes, and the app's one core per process serves more pages.
+    compress_pages: bool = True
     import_max_rows: int = 300_000  # caseload import: rows read from one file, all sheets
     import_max_bytes: int = 64 * 1024 * 1024  # caseload import: largest file accepted
     # Retention periods changed from the defaults of core/retention.py ("photos=1095,..."; docs/retention.md).
@@ -299,6 +302,7 @@ def load_settings() -> Settings:
             _env("AUDIT_CHECKPOINT_FILE", str(var_dir / "audit-checkpoints.jsonl"))
         ).resolve(),
         hsts=_env_bool("HSTS", mode == "production"),
+        compress_pages=_env_bool("COMPRESS_PAGES", True),
         import_max_rows=_env_int("IMPORT_MAX_ROWS", 300_000),
         import_max_bytes=_env_int("IMPORT_MAX_BYTES", 64 * 1024 * 1024),
         retention_days=_retention_days(),

@@ -90,6 +90,7 @@ async def proxy(world: Any) -> AsyncIterator[Proxy]:
         # The app believes X-Forwarded-For from the proxy's address only.
         "RELIEF_TRUSTED_PROXIES": "127.0.0.1",
         "RELIEF_SCHEDULER_INTERVAL_SECONDS": "0",
+        "RELIEF_COMPRESS_PAGES": "false",  # as deployed behind nginx: nginx compresses
         "PYTHONUNBUFFERED": "1",
     }
     ports = [free_port(), free_port()]
@@ -136,7 +137,9 @@ async def test_pages_and_a_session_through_the_proxy_are_valid_on_either_process
     async with _browser(proxy.url) as browser:
         page = await browser.get("/login")
         assert page.status_code == 200 and 'name="username"' in page.text
-        assert page.headers["content-encoding"] == "gzip"  # the app's own compression passes through
+        assert page.headers["content-encoding"] == "gzip"  # compressed by nginx
+        plain = await browser.get(f"{proxy.apps[0]}/login", headers={"accept-encoding": "gzip"})
+        assert "content-encoding" not in plain.headers  # not by the app (RELIEF_COMPRESS_PAGES=false)
         await browser.login("city")
         # The session cookie was set through the proxy; each process alone accepts it.
         for app in proxy.apps:

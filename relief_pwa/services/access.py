@@ -35,7 +35,12 @@ from relief_pwa.tables import (
 
 def in_scope(actor: Actor, org_path_column: Column) -> Any:
     """A WHERE clause limiting rows to the actor's jurisdiction (indexed prefix match)."""
-    return org_path_column.like(f"{actor.org_path}%")
+    return org_path_column.like(scope_pattern(actor))
+
+
+def scope_pattern(actor: Actor) -> str:
+    """The LIKE pattern of the actor's jurisdiction (for statements built with their values apart)."""
+    return f"{actor.org_path}%"
 
 
 def path_range(org_path_column: Column, prefix: str) -> Any | None:
@@ -45,9 +50,15 @@ def path_range(org_path_column: Column, prefix: str) -> Any | None:
     read the whole city's index. Paths are ASCII digits and "/", so under "a/b/" lies exactly
     ["a/b/", "a/b0") in byte order. PostgreSQL's LIKE uses its pattern index and needs no range.
     """
+    bounds = path_bounds(org_path_column, prefix)
+    return None if bounds is None else (org_path_column >= bounds[0]) & (org_path_column < bounds[1])
+
+
+def path_bounds(org_path_column: Column, prefix: str) -> tuple[str, str] | None:
+    """``path_range``'s (low, high), or None where no range is wanted."""
     if org_path_column._meta.table._meta.db.engine_type != "sqlite" or not prefix.endswith("/"):
         return None
-    return (org_path_column >= prefix) & (org_path_column < prefix[:-1] + "0")
+    return prefix, prefix[:-1] + "0"
 
 
 def within_jurisdiction(actor: Actor, org_path: str) -> bool:

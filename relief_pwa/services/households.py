@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cache
 from typing import Any
+
+from piccolo.query.functions.aggregate import Count
 
 from relief_pwa.core.enums import AppState, Category
 from relief_pwa.core.errors import DomainError
@@ -16,7 +18,7 @@ from relief_pwa.core.idnumber import mask_id_number
 from relief_pwa.core.permissions import Capability
 from relief_pwa.db import one_connection
 from relief_pwa.services import facts_history, identifiers
-from relief_pwa.services.access import access_household, in_scope, path_range
+from relief_pwa.services.access import access_household, in_scope, path_bounds, scope_pattern
 from relief_pwa.services.access_log import note_read
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.aid import household_aid
@@ -108,23 +110,115 @@ def _looks_like_id_number(term: str) -> bool:
     return len(body) >= 6 and body.isdigit()
 
 
-async def _count(where: Any, scope: str, cache_key: tuple[str, ...]) -> tuple[int, bool]:
+@dataclass(frozen=True)
+class _CaseShape:
+    """What varies in the case list's statements besides their values. Each shape's page
+    select and count are compiled once (``services/prepared.py``); a search, whose list
+    of households varies in length, is built afresh each time."""
+
+    org: bool = False  # a street or town chosen: its path prefix
+    state: bool = False
+    category: bool = False
+    search: bool = False  # the matching households' ids (a list) and an application number
+    path_range: bool = False  # SQLite: the scope as an index range (low, high)
+    cursor: str = ""  # "after" or "before": the keyset (day, day, id)
+
+    @property
+    def arity(self) -> int:
+        fixed = 1 + self.org + self.state + self.category + 2 * self.search + 2 * self.path_range
+        return fixed + (3 if self.cursor else 0)
+
+
+def _case_where(shape: _CaseShape, values: Any) -> Any:
+    """The WHERE of a case list statement, taking ``shape.arity`` values in order: the
+    jurisdiction's prefix, then those the shape names. The values are real ones, or the
+    prepared select's placeholders."""
+    take = iter(values).__next__
+    where = Application.org_path.like(take())
+    if shape.org:
+        where = where & Application.org_path.like(take())
+    if shape.state:
+        where = where & (Application.state == take())
+    if shape.category:
+        where = where & (Application.category == take())
+    if shape.search:
+        households, number = take(), take()
+        where = where & (Application.household.is_in(households) | (Application.number == number))
+    if shape.path_range:
+        low, high = take(), take()
+        where = where & (Application.org_path >= low) & (Application.org_path < high)
+    if shape.cursor:
+        # The day twice: each placeholder stands once in the SQL.
+        day, same_day, row_id = take(), take(), take()
+        received, row = Application.received_on, Application.id
+        if shape.cursor == "after":
+            where = where & ((received < day) | ((received == same_day) & (row < row_id)))
+        else:
+            where = where & ((received > day) | ((received == same_day) & (row > row_id)))
+    return where
+
+
+def _case_page_query(shape: _CaseShape, values: Any, offset: int = 0) -> Any:
+    """The page's ids first, from the application indexes alone; then the rows with their
+    households. Joining before the limit would read every matching row's household to sort."""
+    newest_first = shape.cursor != "before"
+    ids = Application.select(Application.id).where(_case_where(shape, values))
+    if offset:
+        ids = ids.offset(offset)
+    ids = (
+        ids.order_by(Application.received_on, ascending=not newest_first)
+        .order_by(Application.id, ascending=not newest_first)
+        .limit(PAGE_SIZE + 1)
+    )
+    return (
+        Application.select(*_case_row_columns())
+        .where(Application.id.is_in(ids))
+        .order_by(Application.received_on, ascending=not newest_first)
+        .order_by(Application.id, ascending=not newest_first)
+    )
+
+
+@cache
+def _prepared_case_page(shape: _CaseShape) -> Prepared[dict[str, Any]]:
+    return Prepared(lambda *values: _case_page_query(shape, values), arity=shape.arity)
+
+
+@cache
+def _prepared_case_count(shape: _CaseShape) -> Prepared[dict[str, Any]]:
+    return Prepared(
+        lambda *values: Application.select(Count(Application.id, alias="n")).where(
+            _case_where(shape, values)
+        ),
+        arity=shape.arity,
+    )
+
+
+async def _exact_count(shape: _CaseShape, values: list[Any]) -> int:
+    if shape.search:
+        return await Application.count().where(_case_where(shape, values))
+    row = await _prepared_case_count(shape).first(*values)
+    return int(row["n"]) if row else 0
+
+
+async def _count(
+    shape: _CaseShape, values: list[Any], scope: str, cache_key: tuple[str, ...]
+) -> tuple[int, bool]:
     """(count, estimated): exact at street level and below or under the limit, else cached."""
     if scope.count("/") >= 3:  # a street (station) or a community: always exact
-        return await Application.count().where(where), False
+        return await _exact_count(shape, values), False
     clock = time.monotonic()
     cached = _count_cache.get(cache_key)
     if cached is not None and clock - cached[0] <= COUNT_CACHE_SECONDS and cached[1] > EXACT_COUNT_LIMIT:
         # Known to be large a moment ago: skip the capped count (it walks 2,001 rows a request).
         return cached[1], True
-    inner = Application.select(Application.id).where(where).limit(EXACT_COUNT_LIMIT + 1)
+    inner = Application.select(Application.id).where(_case_where(shape, values)).limit(EXACT_COUNT_LIMIT + 1)
     capped = await Application.raw("SELECT COUNT(*) AS n FROM ({}) AS capped", inner.querystrings[0])
     if int(capped[0]["n"]) <= EXACT_COUNT_LIMIT:
         return int(capped[0]["n"]), False
     if cached is None or clock - cached[0] > COUNT_CACHE_SECONDS:
         if len(_count_cache) > 1_000:
             _count_cache.clear()
-        cached = (clock, await Application.count().where(where))
+        cached = (clock, await _exact_count(shape, values))
         _count_cache[cache_key] = cached
     return cached[1], True
 
@@ -154,7 +248,7 @@ async def list_cases(actor: Actor, query: CaseQuery, *, now: datetime) -> CasePa
     Pages follow a keyset on (received_on, id) when the link carries a cursor, so a
     later page costs what the first does (an index walk from the cursor)."""
     query = query.cleaned()
-    where = in_scope(actor, Application.org_path)
+    values: list[Any] = [scope_pattern(actor)]
     scope = actor.org_path
     if query.org:
         node = await unit_in_tree(query.org)
@@ -165,64 +259,36 @@ async def list_cases(actor: Actor, query: CaseQuery, *, now: datetime) -> CasePa
         )
         if unit is None or not unit["path"].startswith(actor.org_path):
             raise DomainError(N_("Unknown org unit code."), field="org")
-        where = where & Application.org_path.like(f"{unit['path']}%")
+        values.append(f"{unit['path']}%")
         scope = unit["path"]
-    if query.state:
-        where = where & (Application.state == query.state)
-    if query.category:
-        where = where & (Application.category == query.category)
+    values += [v for v in (query.state, query.category) if v]
     if query.q:
         term = query.q
         if _looks_like_id_number(term):
             note_read(actor, "search.id_number", now=now, entity_type="search", detail=mask_id_number(term))
-        household_ids = await _matching_households(actor, term)
-        where = where & (
-            Application.household.is_in(household_ids or [-1]) | (Application.number == term.upper())
-        )
+        values += [await _matching_households(actor, term) or [-1], term.upper()]
+    shape = _CaseShape(bool(query.org), bool(query.state), bool(query.category), bool(query.q))
     # The scope as an index range on SQLite: always for the count; for the page only at a street
     # or below, where walking the city newest first would read ~all of it to find 25 rows.
-    scope_range = path_range(Application.org_path, scope)
-    deep = scope.count("/") >= 3
-    total, estimated = await _count(
-        where if scope_range is None else where & scope_range,
-        scope,
-        (scope, query.state, query.category, query.q),
-    )
-    if deep and scope_range is not None:
-        where = where & scope_range
+    bounds = path_bounds(Application.org_path, scope)
+    ranged = (shape, values) if bounds is None else (replace(shape, path_range=True), [*values, *bounds])
+    total, estimated = await _count(*ranged, scope, (scope, query.state, query.category, query.q))
+    if scope.count("/") >= 3:
+        shape, values = ranged
     pages = max(1, -(-total // PAGE_SIZE))
     page = query.page if (query.after or query.before) else min(query.page, pages)
-    # The page's ids first, from the application indexes alone; then the 25 rows with their
-    # households. Joining before the limit would read every matching row's household to sort.
-    ids = Application.select(Application.id)
     after, before = parse_cursor(query.after), parse_cursor(query.before)
-    newest_first = True
-    if after is not None:
-        day, row_id = after
-        keyset = (Application.received_on < day) | (
-            (Application.received_on == day) & (Application.id < row_id)
-        )
-        ids = ids.where(where & keyset)
-    elif before is not None:
-        day, row_id = before
-        keyset = (Application.received_on > day) | (
-            (Application.received_on == day) & (Application.id > row_id)
-        )
-        ids = ids.where(where & keyset)
-        newest_first = False
+    cursor = after or before
+    if cursor is not None:
+        shape = replace(shape, cursor="after" if after is not None else "before")
+        values = [*values, cursor[0], cursor[0], cursor[1]]
+    offset = 0 if cursor is not None else (page - 1) * PAGE_SIZE
+    if shape.search or offset:
+        # A search's household list varies in length, and OFFSET is written into the SQL:
+        # neither is prepared (pages reached by links carry a cursor and no offset).
+        rows = await _case_page_query(shape, values, offset)
     else:
-        ids = ids.where(where).offset((page - 1) * PAGE_SIZE)
-    ids = (
-        ids.order_by(Application.received_on, ascending=not newest_first)
-        .order_by(Application.id, ascending=not newest_first)
-        .limit(PAGE_SIZE + 1)
-    )
-    rows = await (
-        Application.select(*_case_row_columns())
-        .where(Application.id.is_in(ids))
-        .order_by(Application.received_on, ascending=not newest_first)
-        .order_by(Application.id, ascending=not newest_first)
-    )
+        rows = await _prepared_case_page(shape).rows(*values)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     if after is not None:

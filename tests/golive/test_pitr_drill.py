@@ -66,6 +66,7 @@ def free_ports(count: int) -> list[int]:
 
 
 @pytest.mark.slow
+@pytest.mark.engine_free  # clusters of its own: the SQLite suite runs it
 @pytest.mark.skipif(bool(skip_reason()), reason=skip_reason() or "runs")
 def test_pitr_drill_restores_to_the_target_time_and_audit_verify_names_the_lost_tail():
     primary_port, restore_port = free_ports(2)
