@@ -65,7 +65,7 @@ async def measure(households: int, requests: int, concurrency: int, reuse: bool)
     app = create_app(load_settings(), FixedClock(BENCH_NOW))
     city = await _client_for(app, city_user, BENCH_PASSWORD)
     station = await _client_for(app, station_user, BENCH_PASSWORD)
-    bare = await _client_for(_bare_app(), None, "")
+    bare = await _client_for(_bare_app(compressed=True), None, "")  # gzip, as the pages
     first = (await city.get("/ranking")).text
     found = re.search(r'href="(/ranking\?[^"]*after=[^"]+)" rel="next"', first)
     assert found, "the first page has a Next link with a cursor"

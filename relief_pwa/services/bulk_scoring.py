@@ -496,25 +496,61 @@ class Previous(NamedTuple):
     as_of: str | None  # ISO date
     record_centi: int | None  # the latest record's total in hundredths, and provisional
     record_provisional: bool | None
+    record_breakdown: str | None  # the latest record's breakdown and categories, as stored
+    record_categories: str | None
 
     def holds(self, digest: str, model_version: str, as_of: str) -> bool:
         """The latest record was computed from this snapshot, under this model, on this day
         (what the single recompute also takes as "nothing the index reads has changed")."""
         return self.digest == digest and self.model_version == model_version and self.as_of == as_of
 
+    def says(self, result: RecordResult) -> bool:
+        """The latest record already says this result (``RecordResult.same_as``)."""
+        return result.same_as(
+            self.digest, self.model_version, self.record_centi, self.record_provisional,
+            self.record_breakdown, self.record_categories,
+        )  # fmt: skip
+
     def current_is_record(self) -> bool:
         return self.centi == self.record_centi and self.provisional == self.record_provisional
 
 
+class RecordResult(NamedTuple):
+    """What an index record says, whatever the day it was computed on."""
+
+    digest: str
+    model_version: str
+    centi: int
+    provisional: bool
+    breakdown: str
+    categories: str
+
+    def same_as(
+        self,
+        digest: str | None,
+        model_version: str | None,
+        centi: int | None,
+        provisional: bool | None,
+        breakdown: str | None,
+        categories: str | None,
+    ) -> bool:
+        """A record with these values says what this one would: the same inputs (snapshot and
+        model) gave the same index, breakdown and categories. Only the day moved, and the
+        latest record stays true from its day on (docs/relief-index.md, "Index records: one per result"):
+        a re-score stores no copy of it."""
+        return (digest, model_version, centi, provisional, breakdown, categories) == tuple(self)
+
+
 def previous_query(q: Spelling, low: int, high: int) -> Query:
     """(id, current index in hundredths, provisional, and the latest record's digest, model
-    version, as-of day, total in hundredths, provisional) of the open households low…high."""
+    version, as-of day, total in hundredths, provisional, breakdown, categories) of the open
+    households low…high."""
     current = (
         f"{q.num('h.id')}, CAST(ROUND(h.current_index * 100) AS INTEGER), {q.num('h.index_provisional')}"
     )
     latest = (
         f"x.snapshot_digest, x.model_version, {q.text('x.as_of')}, CAST(ROUND(x.total * 100) AS INTEGER),"
-        f" {q.num('x.provisional')}"
+        f" {q.num('x.provisional')}, x.breakdown, x.categories"
     )
     households = "h.id >= {} AND h.id <= {} AND h.is_open = {}"
     if q.sqlite:
@@ -529,7 +565,8 @@ def previous_query(q: Spelling, low: int, high: int) -> Query:
     # (a window over all the records of the range grows with it).
     return (
         f"SELECT {current}, {latest} FROM household h LEFT JOIN LATERAL ("
-        " SELECT snapshot_digest, model_version, as_of, total, provisional FROM index_record r"
+        " SELECT snapshot_digest, model_version, as_of, total, provisional, breakdown, categories"
+        " FROM index_record r"
         " WHERE r.household = h.id ORDER BY r.computed_at DESC, r.id DESC LIMIT 1"
         f") x ON TRUE WHERE {households}",
         (low, high, True),
@@ -546,9 +583,14 @@ def previous_from_rows(rows: Iterable[Sequence[Any]]) -> dict[int, Previous]:
             _iso(as_of),
             None if record_centi is None else int(record_centi),
             None if record_provisional is None else bool(record_provisional),
+            breakdown,
+            categories,
         )
-        for hid, centi, provisional, digest, version, as_of, record_centi, record_provisional in rows
-    }
+        for (
+            hid, centi, provisional, digest, version, as_of,
+            record_centi, record_provisional, breakdown, categories,
+        ) in rows
+    }  # fmt: skip
 
 
 def _centi(total: Any) -> int:
@@ -657,9 +699,11 @@ def score_rows(
     With ``previous`` (each household's state before, ``previous_query``) only what
     changes is returned (docs/scale.md, "Write only what changed"): a household whose
     latest record holds the same snapshot, model and as-of day, and whose current index
-    is that record's, is not even scored (the result is the record's); one whose index
-    equals its current one gets no update; and ``moved`` lists the households whose
-    index in hundredths changed or is new (only their stored ranks change).
+    is that record's, is not even scored (the result is the record's); one scored on
+    another day to the result its latest record already says (``RecordResult``) gets
+    neither a record nor an update; one whose index equals its current one gets no
+    update; and ``moved`` lists the households whose index in hundredths changed or is
+    new (only their stored ranks change).
     """
     as_of = local_date(now)
     as_of_text = as_of.isoformat()
@@ -695,6 +739,15 @@ def score_rows(
         points = compute_points(facts, standard, model, as_of)
         total: Any = points.total
         provisional: Any = points.provisional
+        breakdown = breakdown_json(points)
+        categories = categories_text(facts.categories)
+        if (
+            before is not None
+            and not same_record
+            and before.current_is_record()
+            and before.says(RecordResult(digest, version, _centi(total), provisional, breakdown, categories))
+        ):
+            continue  # another day, the same result: the latest record still says it
         if previous is not None and (before is None or before.centi != _centi(total)):
             moved.append(hid)
         if sqlite:
@@ -703,7 +756,7 @@ def score_rows(
             snapshots[digest] = snapshot
             records.append((
                 hid, row[2], computed_at, as_of_value, version, total, provisional,
-                trigger, digest, breakdown_json(points), categories_text(facts.categories),
+                trigger, digest, breakdown, categories,
             ))  # fmt: skip
         updates.append((total, provisional, computed_at, hid))
     return ScoredRows(records, updates, list(snapshots.items()), skipped, tuple(moved), scored)

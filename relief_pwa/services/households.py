@@ -134,7 +134,7 @@ def _case_where(shape: _CaseShape, values: Any) -> Any:
     jurisdiction's prefix, then those the shape names. The values are real ones, or the
     prepared select's placeholders."""
     take = iter(values).__next__
-    where = Application.org_path.like(take())
+    where: Any = Application.org_path.like(take())
     if shape.org:
         where = where & Application.org_path.like(take())
     if shape.state:
@@ -195,7 +195,7 @@ def _prepared_case_count(shape: _CaseShape) -> Prepared[dict[str, Any]]:
 
 async def _exact_count(shape: _CaseShape, values: list[Any]) -> int:
     if shape.search:
-        return await Application.count().where(_case_where(shape, values))
+        return int(await Application.count().where(_case_where(shape, values)))
     row = await _prepared_case_count(shape).first(*values)
     return int(row["n"]) if row else 0
 

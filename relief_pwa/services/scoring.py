@@ -80,6 +80,7 @@ from relief_pwa.services.bulk_scoring import (
     BatchResult,
     LoadedCity,
     Lookback,
+    RecordResult,
     ScoredRows,
     Spelling,
     StandardPicker,
@@ -526,6 +527,25 @@ async def recompute_household(household_id: int, *, trigger: str, now: datetime)
     return score
 
 
+def _same_inputs_same_day(latest: dict[str, Any], digest: str, model_version: str, as_of: date) -> bool:
+    return (
+        latest["snapshot_digest"] == digest
+        and latest["model_version"] == model_version
+        and _as_date(latest["as_of"]) == as_of
+    )
+
+
+def _latest_says(latest: dict[str, Any], result: RecordResult) -> bool:
+    return result.same_as(
+        latest["snapshot_digest"],
+        latest["model_version"],
+        round(latest["total"] * 100),
+        bool(latest["provisional"]),
+        latest["breakdown"],
+        latest["categories"],
+    )
+
+
 async def _recompute_locked(household_id: int, *, trigger: str, now: datetime) -> HouseholdScore | None:
     model = await get_active_model(now=now)
     as_of = local_date(now)
@@ -543,20 +563,24 @@ async def _recompute_locked(household_id: int, *, trigger: str, now: datetime) -
     digest = snapshot_digest(snapshot)
     latest = (
         await IndexRecord.select(
-            IndexRecord.id, IndexRecord.snapshot_digest, IndexRecord.model_version, IndexRecord.as_of
+            IndexRecord.id, IndexRecord.snapshot_digest, IndexRecord.model_version, IndexRecord.as_of,
+            IndexRecord.total, IndexRecord.provisional, IndexRecord.breakdown, IndexRecord.categories,
         )
         .where(IndexRecord.household == household_id)
         .order_by(IndexRecord.computed_at, ascending=False)
         .order_by(IndexRecord.id, ascending=False)
         .first()
-    )
-    if (
-        latest is not None
-        and latest["snapshot_digest"] == digest
-        and latest["model_version"] == model.version
-        and _as_date(latest["as_of"]) == as_of
-    ):
-        # Nothing that the index reads has changed: keep history free of duplicates.
+    )  # fmt: skip
+    breakdown = breakdown_json(points)
+    categories = categories_text(facts.categories)
+    if latest is not None and (
+        _same_inputs_same_day(latest, digest, model.version, as_of)
+        or _latest_says(latest, RecordResult(
+            digest, model.version, round(points.total * 100), points.provisional, breakdown, categories
+        ))
+    ):  # fmt: skip
+        # Nothing that the index reads has changed, or only the day and not the result: the
+        # latest record still says it; keep history free of duplicates.
         return HouseholdScore(
             household_id, latest["id"], points.total, points.provisional, points.missing, model.version, False
         )
@@ -573,8 +597,8 @@ async def _recompute_locked(household_id: int, *, trigger: str, now: datetime) -
         provisional=points.provisional,
         trigger=trigger[:60],
         snapshot_digest=digest,
-        breakdown=breakdown_json(points),
-        categories=categories_text(facts.categories),
+        breakdown=breakdown,
+        categories=categories,
     )
     await record.save()
     await Household.update(

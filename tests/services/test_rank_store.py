@@ -179,9 +179,10 @@ async def _indexes() -> dict[int, Any]:
 async def test_a_rescore_writes_only_what_changed_and_ranks_stay_exact(
     world: Any, now: Any, workers: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Facts unchanged (same model, same day): no record, no update, no renumbering. Facts
-    changed behind the recompute's back: records for those households only, and the
-    stored ranks exact again, whether moved one by one or numbered afresh."""
+    """Facts unchanged (same model, same day): no record, no update, no renumbering; another
+    day with the same result: no record either. Facts changed behind the recompute's back:
+    records for those households only, and the stored ranks exact again, whether moved one
+    by one or numbered afresh."""
     await do_seed_standards(SYSTEM_ACTOR, now=now)
     made = [
         await make_intake(world, items=[ItemDraft("income", "wages", "0", "", str(income))])
@@ -204,15 +205,18 @@ async def test_a_rescore_writes_only_what_changed_and_ranks_stay_exact(
 
     await change(ids[0], 0)
     await change(ids[2], 9_000_000)
-    # A household whose latest record is of another day gets a new one, facts unchanged.
-    await IndexRecord.update({IndexRecord.as_of: local_date(now) - timedelta(days=1)}).where(
-        IndexRecord.household == ids[3]
+    # Latest records of another day: one that says what today's scoring gives gets no copy;
+    # one whose breakdown differs (its total the same) gets a new record.
+    yesterday = local_date(now) - timedelta(days=1)
+    await IndexRecord.update({IndexRecord.as_of: yesterday}).where(
+        IndexRecord.household.is_in([ids[1], ids[3]])
     )
+    await IndexRecord.update({IndexRecord.breakdown: '{"points":{}}'}).where(IndexRecord.household == ids[1])
     before = await _indexes()
     result = await rescore_all(model, now=later, trigger="changed", workers=workers)
     assert result.count == 5
     written = {r["household"] for r in await IndexRecord.select().where(IndexRecord.trigger == "changed")}
-    assert written == {ids[0], ids[2], ids[3]}
+    assert written == {ids[0], ids[1], ids[2]}
     after = await _indexes()
     assert {hid for hid in ids if after[hid] != before[hid]} == {ids[0], ids[2]}
     assert await _stored() == await _fresh()

@@ -19,6 +19,7 @@ from relief_pwa.services.bulk_scoring import snapshot_digest
 from relief_pwa.services.scoring import (
     add_aid_record,
     check_recompute,
+    do_recompute_household,
     do_record_external_aid,
     do_record_shock,
     get_applicant_explanation,
@@ -249,3 +250,29 @@ async def test_seed_standards_is_idempotent_and_audited(world: Any, now: Any) ->
     with pytest.raises(PermissionDenied):
         await do_seed_standards(world.actor("station"), now=now)
     assert date(2021, 1, 1)  # documented assumption of the demo figures
+
+
+async def test_a_later_day_with_the_same_result_stores_no_copy(scored: Any, now: Any) -> None:
+    """Records are stored when the index or its explanation changes, not every day: a day
+    later the facts give the same result, so the latest record still says it. A shock's
+    points fall day by day, so its household gets a new record each day it is re-scored."""
+    steady = await make_intake(scored, items=[ItemDraft("income", "wages", "0", "", "600")])
+    shaken = await make_intake(scored, items=[ItemDraft("income", "wages", "0", "", "600")])
+    await do_record_shock(
+        scored.actor("liaison"),
+        shaken.household_id,
+        kind="disaster",
+        occurred_on=now.date() - timedelta(days=10),
+        note="",
+        now=now,
+    )
+    center = scored.actor("center")
+    later = now + timedelta(days=1)
+    [kept] = await _records(steady.household_id)
+    again = await do_recompute_household(center, steady.household_id, now=later)
+    assert again.record_id == kept["id"] and not again.stored
+    assert [r["id"] for r in await _records(steady.household_id)] == [kept["id"]]
+    before = await _records(shaken.household_id)
+    moved = await do_recompute_household(center, shaken.household_id, now=later)
+    assert moved.stored and moved.total < Decimal(before[-1]["total"])  # a day of decay
+    assert len(await _records(shaken.household_id)) == len(before) + 1
