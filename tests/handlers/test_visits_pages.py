@@ -468,3 +468,23 @@ async def test_every_fieldwork_page_renders_for_every_role(
             response = await browser.get(url)
             expected = 200 if can(role, needs) else 403
             assert response.status_code == expected, (username, url, response.text[:400])
+
+
+async def test_pages_go_plain_when_the_proxy_compresses(
+    db: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RELIEF_COMPRESS_PAGES=false (behind nginx, which gzips): the app sends a page as it
+    is, even to a browser that accepts gzip; by default it compresses."""
+    import httpx
+
+    from relief_pwa.app import create_app
+    from relief_pwa.settings import load_settings
+
+    for setting, encoding in (("true", "gzip"), ("false", None)):
+        monkeypatch.setenv("RELIEF_COMPRESS_PAGES", setting)
+        app: Any = create_app(load_settings(), clock)
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as browser:
+            page = await browser.get("/login", headers={"accept-encoding": "gzip"})
+        assert page.status_code == 200 and 'name="username"' in page.text
+        assert page.headers.get("content-encoding") == encoding, setting
