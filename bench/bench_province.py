@@ -294,7 +294,7 @@ async def measure_pages(
     station_street: str, requests: int, concurrency: int, now_offset: timedelta, cold: int
 ) -> list[Page]:
     from bench.bench_pages import _bare_app, _client_for, _load
-    from relief_pwa.app import create_app
+    from relief_pwa.app import create_app, freeze_startup_objects
     from relief_pwa.clock import FixedClock
     from relief_pwa.services.analytics import clear_cache
     from relief_pwa.settings import load_settings
@@ -311,6 +311,7 @@ async def measure_pages(
     city = await _client_for(app, "bench_city", BENCH_PASSWORD)
     station = await _client_for(app, "bench_station", BENCH_PASSWORD)
     bare = await _client_for(_bare_app(compressed=True), None, "")  # gzip, as the pages above
+    freeze_startup_objects()  # as the app's startup does (the in-process clients run no lifespan)
     plan = [
         ("bare Jinja page (same stack)", bare, "/bare"),
         ("case list, first page (city)", city, "/cases"),
