@@ -193,6 +193,12 @@ def _prepared_case_count(shape: _CaseShape) -> Prepared[dict[str, Any]]:
     )
 
 
+def _street_or_below(scope: str) -> bool:
+    """A station's street or a community ("city/district/street/..."): small enough to count
+    exactly, and where the page walks the scope's own range."""
+    return scope.count("/") >= 3
+
+
 async def _exact_count(shape: _CaseShape, values: list[Any]) -> int:
     if shape.search:
         return int(await Application.count().where(_case_where(shape, values)))
@@ -204,7 +210,7 @@ async def _count(
     shape: _CaseShape, values: list[Any], scope: str, cache_key: tuple[str, ...]
 ) -> tuple[int, bool]:
     """(count, estimated): exact at street level and below or under the limit, else cached."""
-    if scope.count("/") >= 3:  # a street (station) or a community: always exact
+    if _street_or_below(scope):  # always exact
         return await _exact_count(shape, values), False
     clock = time.monotonic()
     cached = _count_cache.get(cache_key)
@@ -273,7 +279,7 @@ async def list_cases(actor: Actor, query: CaseQuery, *, now: datetime) -> CasePa
     bounds = path_bounds(Application.org_path, scope)
     ranged = (shape, values) if bounds is None else (replace(shape, path_range=True), [*values, *bounds])
     total, estimated = await _count(*ranged, scope, (scope, query.state, query.category, query.q))
-    if scope.count("/") >= 3:
+    if _street_or_below(scope):
         shape, values = ranged
     pages = max(1, -(-total // PAGE_SIZE))
     page = query.page if (query.after or query.before) else min(query.page, pages)
