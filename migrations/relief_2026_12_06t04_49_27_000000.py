@@ -45,16 +45,6 @@ async def forwards():
 
     manager.add_raw(composite_indexes)
 
-    async def fill_ranks():
-        from relief_pwa.db import write_transaction
-        from relief_pwa.piccolo_conf import DB
-        from relief_pwa.services.rank_store import rebuild_all
-
-        if DB.current_transaction.get() is not None:  # the migration's own transaction
-            await rebuild_all()
-            return
-        async with write_transaction(DB):
-            await rebuild_all()
-
-    manager.add_raw(fill_ranks)
+    # The first numbering moved to migration 2026-12-06T18:40:00, which gives the table its
+    # final shape first: this one would run today's rank_store against yesterday's table.
     return manager

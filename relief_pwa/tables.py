@@ -1203,22 +1203,32 @@ class JobFile(Table, tablename="job_file"):
 
 
 class HouseholdRank(Table, tablename="household_rank"):
-    """A household's stored place in the ranking of one scope (docs/scale.md).
+    """A household's key in the ranking of one scope (docs/scale.md, "Stored ranks").
 
     One row per (scope, category) the household ranks in: every org path above
     and at its community, with category "" (all) and each category it has a
     ranked application in. Maintained by the recompute and the bulk rescores
-    (services/rank_store.py); the ranking page pages through ``rank``.
+    (services/rank_store.py); the ranking page walks the key index and counts
+    the rows before a page for its ranks.
     """
 
     id: Serial  # declared for type checkers; Piccolo adds the primary key
     scope = Varchar(length=80)
     category = Varchar(length=24, default="")
-    rank = Integer()
     household = Integer(index=True)
     neg_centi = Integer()  # −index in hundredths: the first part of the order
     first_applied = Varchar(length=10)  # ISO date of the first application
     file_no = Varchar(length=24)
+
+
+class HouseholdRankTally(Table, tablename="household_rank_tally"):
+    """How many households rank in one (scope, category): the ranking page's total and
+    page count in one look-up, kept by services/rank_store.py with the rows it counts."""
+
+    id: Serial  # declared for type checkers; Piccolo adds the primary key
+    scope = Varchar(length=80)
+    category = Varchar(length=24, default="")
+    size = Integer()
 
 
 class CacheVersion(Table, tablename="cache_version"):

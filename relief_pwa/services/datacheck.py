@@ -983,7 +983,7 @@ async def rescore_households(household_ids: Sequence[int], *, trigger: str, now:
         if rows.records:
             await _bulk_write(rows)
             written += len(rows.records)
-    # The stored ranks: moved household by household, or beyond SYNC_LIMIT renumbered in one pass.
+    # The stored ranks: these households' rows replaced, or beyond SYNC_LIMIT all stored afresh.
     await sync_households(ids)
     return written
 

@@ -1,22 +1,27 @@
-"""Stored ranks: each household's place in the ranking of every scope it belongs to.
+"""Stored ranks: each household's place in the ranking order of every scope it belongs to.
 
 The ranking page used to rank every household in the actor's scope on each
-request. Instead the order of core.ranking (−index, first application, file
-number, id) is stored in ``household_rank``: one row per (scope, category)
-the household ranks in — every org path from the city down to its community,
-with category "" (all) and each category it holds a ranked application in —
-numbered 1..N within each scope and category. The page then reads 25 rows by
-rank through an index (docs/scale.md, "Stored ranks").
+request. Instead ``household_rank`` holds one row per (scope, category) a
+household ranks in — every org path from the city down to its community, with
+category "" (all) and each category it holds a ranked application in — with
+its key in the order of core.ranking (−index, first application, file number,
+id). The page walks the key index 25 rows at a time; a row's rank is the count
+of rows before it plus one, taken in the same statement, and each partition's
+size is kept in ``household_rank_tally`` (docs/scale.md, "Stored ranks").
+
+The key is stored, not the rank number: a household whose index moves then
+rewrites only its own rows. A stored rank number had to change for every
+household between the old and the new place, and a new day's re-score (about
+1,200 households moving a little) renumbered all 418,000 rows of the benchmark
+city: 2.1 s of a 4.1 s run.
 
 Who maintains it:
-- ``sync_households`` after a single recompute (the household's rows move,
-  and only the ranks between its old and new place shift by one);
-- ``renumber_moved`` after ``rescore_all``, which writes only what changed:
-  nothing when no household's index moved, ``sync_households`` otherwise (which
-  numbers everything afresh beyond ``SYNC_LIMIT`` households);
-- ``rebuild_all`` after the other bulk rescores (the city in one pass) and by the
-  scheduler's time-driven rescore, which also repairs anything a change
-  outside the recompute (none is known) left behind.
+- ``sync_households``: after a single recompute, a recompute of several
+  households and ``rescore_all`` (the households whose index moved): their rows
+  replaced, the tallies adjusted; beyond ``SYNC_LIMIT`` households ``rebuild_all``;
+- ``rebuild_all``: after the other bulk rescores (the city in one pass), the
+  scheduler's time-driven rescore and the caseload import, which also repairs
+  anything a change outside the recompute (none is known) left behind.
 Both run inside the caller's write transaction; on PostgreSQL an advisory
 lock serialises them (SQLite's writer lock already does).
 """
@@ -33,13 +38,14 @@ from relief_pwa.tables import Household
 
 # A household's place: (−index in hundredths, first application ISO date, file number, id).
 Key = tuple[int, str, str, int]
-_COLUMNS = ("scope", "category", "rank", "household", "neg_centi", "first_applied", "file_no")
-# Beyond this many households a full rebuild is cheaper than moving each one: each move
-# shifts every rank between its old and new place, so the cost follows how far they move.
-# Measured on the benchmark city (PostgreSQL; numbering all 418,000 rows afresh: 2.4 s
-# quiet, 3.1–3.6 s loaded): indexes moved ±5 points, 10 households 0.4 s, 30 1.7 s, 100
-# 5.6 s; the 8 households a real day-later re-score moved, 1.7 s (docs/scale.md).
-SYNC_LIMIT = 20
+Partition = tuple[str, str]  # (scope, category)
+_COLUMNS = ("scope", "category", "household", "neg_centi", "first_applied", "file_no")
+KEY_COLUMNS = "neg_centi, first_applied, file_no, household"
+# Beyond this many households numbering the whole table afresh is cheaper than replacing
+# each one's rows (about 8 rows per household; measured in docs/scale.md, "Stored ranks").
+SYNC_LIMIT = 5_000
+# Households per statement when replacing rows (well under both engines' parameter limits).
+_CHUNK = 1_000
 _RANKED_STATE_LIST = sorted(RANKED_STATES)
 
 
@@ -53,18 +59,22 @@ def _iso(value: Any) -> str:
     return value[:10] if isinstance(value, str) else value.isoformat()
 
 
+def _marks(count: int) -> str:
+    return ", ".join("{}" for _ in range(count))
+
+
 async def _lock(q: RawSql) -> None:
     if Household._meta.db.current_transaction.get() is None:
         raise RuntimeError("rank maintenance runs inside the caller's write transaction")
     await advisory_xact_lock(Household._meta.db, "household_rank")
 
 
-async def _wanted(q: RawSql, household_ids: Sequence[int] | None) -> dict[tuple[str, str], list[Key]]:
+async def _wanted(q: RawSql, household_ids: Sequence[int] | None) -> dict[Partition, list[Key]]:
     """The partitions (scope, category) each ranked household belongs to, with its key."""
     where_ids = ""
     args: list[Any] = [True]
     if household_ids is not None:
-        where_ids = f" AND h.id IN ({', '.join('{}' for _ in household_ids)})"
+        where_ids = f" AND h.id IN ({_marks(len(household_ids))})"
         args += list(household_ids)
     rows = await q.fetch(
         f"SELECT {q.num('h.id')}, CAST(ROUND(h.current_index * 100) AS INTEGER), h.file_no,"  # noqa: S608  (placeholders only)
@@ -74,16 +84,15 @@ async def _wanted(q: RawSql, household_ids: Sequence[int] | None) -> dict[tuple[
         " GROUP BY h.id, h.current_index, h.file_no, h.org_path",
         *args,
     )
-    state_marks = ", ".join("{}" for _ in _RANKED_STATE_LIST)
     cat_args: list[Any] = list(_RANKED_STATE_LIST)
-    cat_sql = f"SELECT DISTINCT household, category FROM application WHERE state IN ({state_marks})"  # noqa: S608
+    cat_sql = f"SELECT DISTINCT household, category FROM application WHERE state IN ({_marks(len(cat_args))})"  # noqa: S608
     if household_ids is not None:
-        cat_sql += f" AND household IN ({', '.join('{}' for _ in household_ids)})"
+        cat_sql += f" AND household IN ({_marks(len(household_ids))})"
         cat_args += list(household_ids)
     categories: dict[int, list[str]] = {}
     for hid, category in await q.fetch(cat_sql, *cat_args):
         categories.setdefault(int(hid), []).append(str(category))
-    partitions: dict[tuple[str, str], list[Key]] = {}
+    partitions: dict[Partition, list[Key]] = {}
     for hid, centi, file_no, first_applied, org_path in rows:
         key: Key = (-int(centi), _iso(first_applied), str(file_no), int(hid))
         for scope in scopes_of(str(org_path)):
@@ -92,43 +101,48 @@ async def _wanted(q: RawSql, household_ids: Sequence[int] | None) -> dict[tuple[
     return partitions
 
 
-async def renumber_moved(household_ids: Sequence[int]) -> None:
-    """After a bulk rescore that wrote only what changed: the stored ranks of the households
-    whose index moved. None moved: nothing to do (the ranks depend on nothing else the
-    rescore writes); a few: each moved within its scopes; many: everything numbered afresh."""
-    if household_ids:
-        await sync_households(household_ids)
-
-
 async def rebuild_all() -> int:
-    """Number every scope afresh from the households' stored indexes. Returns the rows written."""
+    """Store every ranked household's rows afresh from the stored indexes. Returns the rows written."""
     q = RawSql()
     await _lock(q)
     if not q.sqlite:
-        return await _rebuild_all_postgres()
+        written = await _rebuild_all_postgres()
+        await q.fetch("DELETE FROM household_rank_tally")
+        await q.fetch(
+            "INSERT INTO household_rank_tally (scope, category, size)"
+            " SELECT scope, category, COUNT(*) FROM household_rank GROUP BY scope, category"
+        )
+        return written
     partitions = await _wanted(q, None)
     records: list[tuple[Any, ...]] = []
-    for (scope, category), keys in partitions.items():
-        keys.sort()
-        for position, (neg, first, file_no, hid) in enumerate(keys, start=1):
-            records.append((scope, category, position, hid, neg, first, file_no))
+    for (scope, category), keys in sorted(partitions.items()):
+        keys.sort()  # rows go in in the key index's order
+        records += [(scope, category, hid, neg, first, file_no) for neg, first, file_no, hid in keys]
     await q.fetch("DELETE FROM household_rank")
-    transaction = Household._meta.db.current_transaction.get()
-    assert transaction is not None  # _lock checked
-    await transaction.connection.executemany(
+    await q.fetch("DELETE FROM household_rank_tally")
+    connection = _connection()
+    await connection.executemany(
         f"INSERT INTO household_rank ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",  # noqa: S608
         records,
+    )
+    await connection.executemany(
+        "INSERT INTO household_rank_tally (scope, category, size) VALUES (?, ?, ?)",
+        [(scope, category, len(keys)) for (scope, category), keys in partitions.items()],
     )
     return len(records)
 
 
-# The whole numbering in one statement: each open household with an index gets its place in
-# the city's order once (one sort of the households), then one row per org path above it
-# (split from its own org path, like scopes_of) and per category ("" and each ranked
-# application's), numbered by that place within (scope, category) — integers only in the
-# big sort. The order is the same as the recompute's key comparisons (the columns' collation).
-# Scopes and categories are numbered in their own order, so the rows go in already in the
-# order of the key and rank indexes: building those finds its input sorted (a third faster).
+def _connection() -> Any:
+    transaction = Household._meta.db.current_transaction.get()
+    assert transaction is not None  # _lock checked
+    return transaction.connection
+
+
+# All the rows in one statement: each open household with an index, once per org path
+# above it (split from its own org path, like scopes_of) and per category ("" and each
+# ranked application's). The rows go in sorted by scope, category and key — scopes and
+# categories by their numbers, the key by each household's place in the city's order
+# (integers only in the big sort) — so building the key index finds its input in order.
 _REBUILD_SQL = """
 WITH keyed AS (
   SELECT h.id, -CAST(ROUND(h.current_index * 100) AS INTEGER) AS neg_centi,
@@ -156,29 +170,26 @@ WITH keyed AS (
   JOIN category_numbers cn ON cn.category = a.category
   WHERE a.state = ANY($1::varchar[])
 )
-INSERT INTO household_rank (scope, category, rank, household, neg_centi, first_applied, file_no)
-SELECT ps.scope, m.category,
-       ROW_NUMBER() OVER (PARTITION BY sn.scope_no, m.category_no ORDER BY p.place),
-       p.id, p.neg_centi, p.first_applied, p.file_no
+INSERT INTO household_rank (scope, category, household, neg_centi, first_applied, file_no)
+SELECT ps.scope, m.category, p.id, p.neg_centi, p.first_applied, p.file_no
 FROM placed p
 JOIN path_scopes ps ON ps.org_path = p.org_path
 JOIN scope_numbers sn ON sn.scope = ps.scope
 JOIN memberships m ON m.household = p.id
+ORDER BY sn.scope_no, m.category_no, p.place
 """
 
 
 async def _rebuild_all_postgres() -> int:
-    """PostgreSQL: empty the table, number every row in one INSERT … SELECT, rebuild its indexes.
+    """PostgreSQL: empty the table, fill it in one INSERT … SELECT, rebuild its indexes.
 
-    Deleting and re-inserting ~8 rows per household through three secondary indexes was
+    Deleting and re-inserting ~8 rows per household through the secondary indexes was
     most of a full rescore (12 s of 25 at 60,000 households); a TRUNCATE and indexes built
     afresh by sorting cost a fraction (docs/scale.md). The TRUNCATE holds the table
     exclusively until the transaction commits: ranking pages wait for the rescore's last
     moment instead of reading the old ranks.
     """
-    transaction = Household._meta.db.current_transaction.get()
-    assert transaction is not None  # _lock checked
-    connection = transaction.connection
+    connection = _connection()
     # Statistics are often stale here (the rescore just wrote every household's index; on a
     # first scoring the planner believes no household has one): with nested loops allowed it
     # chose one over two CTE scans of 52,000 rows and ran for minutes. Hash joins and sorts
@@ -188,7 +199,7 @@ async def _rebuild_all_postgres() -> int:
         "SELECT " + ", ".join(f"current_setting(${i})" for i in range(1, len(names) + 1)), *names
     )
     await _set_locally(connection, _REBUILD_SETTINGS)
-    written = await _renumber(connection)
+    written = await _refill(connection)
     # Back for the rest of the caller's transaction (an error rolls the settings back anyway).
     await _set_locally(connection, dict(zip(names, previous, strict=True)))
     return written
@@ -208,10 +219,10 @@ async def _set_locally(connection: Any, settings: dict[str, str]) -> None:
     await connection.execute(f"SELECT {marks}", *[v for pair in settings.items() for v in pair])
 
 
-async def _renumber(connection: Any) -> int:
-    """Number into the emptied table with no index to maintain, then build them by sorting.
+async def _refill(connection: Any) -> int:
+    """Fill the emptied table with no index to maintain, then build them by sorting.
 
-    The primary key goes too: keeping it cost a quarter of the numbering statement
+    The primary key goes too: keeping it cost a quarter of the filling statement
     (3.1–3.9 s with it, 2.2–3.3 s without, and 0.15 s to add it back; load 3.4–4.2).
     """
     indexes = await connection.fetch(
@@ -236,90 +247,13 @@ async def _renumber(connection: Any) -> int:
     return int(str(status).rsplit(" ", 1)[-1])
 
 
-_KEY_COLUMNS = "neg_centi, first_applied, file_no, household"
-
-
-async def _first_rank_at_or_after(q: RawSql, scope: str, category: str, key: Key) -> int | None:
-    rows = await q.fetch(
-        f"SELECT {q.num('rank')} FROM household_rank WHERE scope = {{}} AND category = {{}}"  # noqa: S608
-        f" AND ({_KEY_COLUMNS}) >= ({{}}, {{}}, {{}}, {{}}) ORDER BY {_KEY_COLUMNS} LIMIT 1",
-        scope,
-        category,
-        *key,
-    )
-    return int(rows[0][0]) if rows else None
-
-
-async def _max_rank(q: RawSql, scope: str, category: str) -> int:
-    rows = await q.fetch(
-        f"SELECT {q.num('MAX(rank)')} FROM household_rank WHERE scope = {{}} AND category = {{}}",  # noqa: S608
-        scope,
-        category,
-    )
-    return int(rows[0][0] or 0) if rows else 0
-
-
-async def _shift(q: RawSql, scope: str, category: str, low: int, high: int, by: int) -> None:
-    if low > high:
-        return
-    await q.fetch(
-        "UPDATE household_rank SET rank = rank + {} WHERE scope = {} AND category = {}"
-        " AND rank >= {} AND rank <= {}",
-        by,
-        scope,
-        category,
-        low,
-        high,
-    )
-
-
-async def _insert(q: RawSql, scope: str, category: str, rank: int, key: Key) -> None:
-    neg, first, file_no, hid = key
-    await q.fetch(
-        f"INSERT INTO household_rank ({', '.join(_COLUMNS)}) VALUES ({', '.join('{}' for _ in _COLUMNS)})",  # noqa: S608
-        scope,
-        category,
-        rank,
-        hid,
-        neg,
-        first,
-        file_no,
-    )
-
-
-async def _move(q: RawSql, scope: str, category: str, old: tuple[int, Key] | None, new: Key | None) -> None:
-    """Move one household within one partition, shifting only the ranks in between."""
-    hid = (new or old[1])[3]  # type: ignore[index]
-    if old is not None:
-        await q.fetch(
-            "DELETE FROM household_rank WHERE scope = {} AND category = {} AND household = {}",
-            scope,
-            category,
-            hid,
-        )
-    if new is None:
-        assert old is not None
-        await _shift(q, scope, category, old[0] + 1, 2**31 - 1, -1)
-        return
-    following = await _first_rank_at_or_after(q, scope, category, new)
-    if old is None:
-        rank = following if following is not None else await _max_rank(q, scope, category) + 1
-        await _shift(q, scope, category, rank, 2**31 - 1, 1)
-    else:
-        old_rank = old[0]
-        if following is None:
-            following = max(await _max_rank(q, scope, category), old_rank) + 1
-        if following > old_rank:  # moves down: those in between move up one
-            rank = following - 1
-            await _shift(q, scope, category, old_rank + 1, rank, -1)
-        else:  # moves up: those in between move down one
-            rank = following
-            await _shift(q, scope, category, rank, old_rank - 1, 1)
-    await _insert(q, scope, category, rank, new)
-
-
 async def sync_households(household_ids: Iterable[int]) -> None:
-    """Bring the stored ranks of these households up to date with their index and applications."""
+    """Bring the stored rows of these households up to date with their index and applications.
+
+    A household whose rows differ from what it should have (its key moved, it entered or
+    left the ranking or a category) gets them replaced; the others are left alone. The
+    rows of other households never change: nothing about them is stored that this move
+    could make wrong."""
     ids = sorted(set(household_ids))
     if not ids:
         return
@@ -328,24 +262,49 @@ async def sync_households(household_ids: Iterable[int]) -> None:
         return
     q = RawSql()
     await _lock(q)
-    wanted: dict[int, dict[tuple[str, str], Key]] = {}
+    for start in range(0, len(ids), _CHUNK):
+        await _sync_chunk(q, ids[start : start + _CHUNK])
+
+
+async def _sync_chunk(q: RawSql, ids: list[int]) -> None:
+    wanted: dict[int, dict[Partition, Key]] = {}
     for partition, keys in (await _wanted(q, ids)).items():
         for key in keys:
             wanted.setdefault(key[3], {})[partition] = key
-    for hid in ids:
-        # Read each household's stored ranks just before moving it: an earlier move in
-        # this loop may have shifted them.
-        was_in: dict[tuple[str, str], tuple[int, Key]] = {}
-        for scope, category, rank, neg, first, file_no in await q.fetch(
-            f"SELECT scope, category, {q.num('rank')}, {q.num('neg_centi')}, first_applied, file_no"  # noqa: S608
-            " FROM household_rank WHERE household = {}",
-            hid,
-        ):
-            was_in[(scope, category)] = (int(rank), (int(neg), str(first), str(file_no), hid))
-        now_in = wanted.get(hid, {})
-        for partition in sorted(set(now_in) | set(was_in)):
-            old = was_in.get(partition)
-            new = now_in.get(partition)
-            if old is not None and new is not None and old[1] == new:
-                continue
-            await _move(q, partition[0], partition[1], old, new)
+    stored: dict[int, dict[Partition, Key]] = {}
+    for scope, category, hid, neg, first, file_no in await q.fetch(
+        f"SELECT scope, category, {q.num('household')}, {q.num('neg_centi')}, first_applied, file_no"  # noqa: S608
+        f" FROM household_rank WHERE household IN ({_marks(len(ids))})",
+        *ids,
+    ):
+        stored.setdefault(int(hid), {})[(scope, category)] = (int(neg), str(first), str(file_no), int(hid))
+    changed = [hid for hid in ids if wanted.get(hid, {}) != stored.get(hid, {})]
+    if not changed:
+        return
+    sizes: dict[Partition, int] = {}
+    records: list[tuple[Any, ...]] = []
+    for hid in changed:
+        for partition in stored.get(hid, {}):
+            sizes[partition] = sizes.get(partition, 0) - 1
+        for (scope, category), (neg, first, file_no, _hid) in wanted.get(hid, {}).items():
+            sizes[(scope, category)] = sizes.get((scope, category), 0) + 1
+            records.append((scope, category, hid, neg, first, file_no))
+    await q.fetch(f"DELETE FROM household_rank WHERE household IN ({_marks(len(changed))})", *changed)  # noqa: S608
+    connection = _connection()
+    tally = [(scope, category, size) for (scope, category), size in sorted(sizes.items()) if size]
+    add_to_tally = (
+        "INSERT INTO household_rank_tally (scope, category, size) VALUES ({}, {}, {})"
+        " ON CONFLICT (scope, category) DO UPDATE SET size = household_rank_tally.size + excluded.size"
+    )
+    if q.sqlite:
+        marks = ", ".join("?" * len(_COLUMNS))
+        await connection.executemany(
+            f"INSERT INTO household_rank ({', '.join(_COLUMNS)}) VALUES ({marks})",  # noqa: S608
+            records,
+        )
+        await connection.executemany(q.placeholders(add_to_tally), tally)
+        return
+    if records:
+        await connection.copy_records_to_table("household_rank", records=records, columns=_COLUMNS)
+    if tally:
+        await connection.executemany(q.placeholders(add_to_tally), tally)

@@ -344,12 +344,7 @@ AS_OF_LIMIT = 5_000
 
 async def _check_as_of_size(scope: str) -> None:
     q = RawSql()
-    args: list[Any]
-    if scope:  # ranks are dense: the stored partition's last rank is its size, one index probe
-        sql, args = "SELECT MAX(rank) FROM household_rank WHERE scope = {} AND category = {}", [scope, ""]
-    else:
-        sql, args = "SELECT COUNT(*) FROM household WHERE is_open = {} AND current_index IS NOT NULL", [True]
-    size = int((await q.fetch(sql, *args))[0][0] or 0)
+    size = await _partition_size(q, scope, "") if scope else await _open_ranked_count(q)
     if size > AS_OF_LIMIT:
         raise DomainError(
             N_(
@@ -359,6 +354,23 @@ async def _check_as_of_size(scope: str) -> None:
             field="as_of",
             limit=AS_OF_LIMIT,
         )
+
+
+async def _partition_size(q: RawSql, scope: str, category: str) -> int:
+    """How many households rank in (scope, category): one look-up of the stored tally."""
+    rows = await q.fetch(
+        f"SELECT {q.num('size')} FROM household_rank_tally WHERE scope = {{}} AND category = {{}}",  # noqa: S608
+        scope,
+        category,
+    )
+    return int(rows[0][0]) if rows else 0
+
+
+async def _open_ranked_count(q: RawSql) -> int:
+    rows = await q.fetch(
+        "SELECT COUNT(*) FROM household WHERE is_open = {} AND current_index IS NOT NULL", True
+    )
+    return int(rows[0][0] or 0)
 
 
 async def _units(actor: Actor) -> list[OrgNode]:
@@ -384,79 +396,134 @@ def parse_cursor(text: str) -> Key | None:
         return None
 
 
-_PAGE_COLUMNS = "household, rank, neg_centi, first_applied, file_no"
 _KEY_ORDER = "neg_centi, first_applied, file_no, household"
+_KEY_DESCENDING = "neg_centi DESC, first_applied DESC, file_no DESC, household DESC"
 
 
-async def _stored_rows(q: RawSql, scope: str, category: str, where: str, order: str, *args: Any) -> list[Any]:
-    """One page of stored ranks with their households, and the partition's size (MAX(rank):
-    ranks are dense, so the exact total is one probe of the rank index)."""
+def _key_match(prefix: str, operator: str) -> str:
+    columns = ", ".join(f"{prefix}{column}" for column in _KEY_ORDER.split(", "))
+    return f"({columns}) {operator} ({{}}, {{}}, {{}}, {{}})"
+
+
+async def _stored_rows(
+    q: RawSql,
+    scope: str,
+    category: str,
+    *,
+    after: Key | None = None,
+    before: Key | None = None,
+    offset: int = 0,
+    last_page: bool = False,
+) -> list[Any]:
+    """One page of stored keys with their households, then in every row the partition's size
+    (its tally) and how many of its rows lie before the page.
+
+    After a key: the next rows up; the rows before the page are those up to the key, counted
+    through the key index in the same statement. Before a key: the rows just above it,
+    counted the same way. Otherwise the rows from ``offset`` on.
+    """
+    where, order, ahead = "", _KEY_ORDER, ""
+    cursor: tuple[Any, ...] = ()
+    if after is not None:
+        where, ahead, cursor = f" AND {_key_match('', '>')}", _key_match("c.", "<="), after
+    elif before is not None:
+        where, order, ahead = f" AND {_key_match('', '<')}", _KEY_DESCENDING, _key_match("c.", "<")
+        cursor = before
+    counted = (
+        f"(SELECT COUNT(*) FROM household_rank c WHERE c.scope = {{}} AND c.category = {{}} AND {ahead})"  # noqa: S608
+        if ahead
+        else "0"
+    )
+    skip: tuple[Any, ...] = (0 if cursor else offset,)
+    skipped = "{}"
+    if last_page:  # the tally's size rounded down to a page, in the same statement
+        skipped = (
+            "COALESCE((SELECT (t.size - 1) / {} * {} FROM household_rank_tally t"
+            " WHERE t.scope = {} AND t.category = {} AND t.size > 0), 0)"
+        )
+        skip = (PAGE_SIZE, PAGE_SIZE, scope, category)
     return await q.fetch(
         # Only "{}" placeholders and fixed column lists are interpolated: values travel as parameters.
-        f"SELECT {q.num('r.household')}, {q.num('r.rank')}, {q.num('r.neg_centi')}, r.first_applied,"  # noqa: S608
-        f" r.file_no, h.head_name, {q.num('h.index_provisional')}, o.name, (SELECT {q.num('MAX(m.rank)')}"
-        " FROM household_rank m WHERE m.scope = {} AND m.category = {})"
+        f"SELECT {q.num('r.household')}, {q.num('r.neg_centi')}, r.first_applied,"  # noqa: S608
+        f" r.file_no, h.head_name, {q.num('h.index_provisional')}, o.name,"
+        f" (SELECT {q.num('t.size')} FROM household_rank_tally t WHERE t.scope = {{}} AND t.category = {{}}),"
+        f" {q.num(counted)}"
         # The LIMIT inside keeps the planner's estimate at one page: joined by key, never hashed.
-        f" FROM (SELECT {_PAGE_COLUMNS} FROM household_rank"
-        f" WHERE scope = {{}} AND category = {{}} AND {where} ORDER BY {order} LIMIT {{}}) r"
-        " JOIN household h ON h.id = r.household JOIN org_unit o ON o.id = h.org_unit ORDER BY r.rank",
+        f" FROM (SELECT {_KEY_ORDER} FROM household_rank"
+        f" WHERE scope = {{}} AND category = {{}}{where} ORDER BY {order} LIMIT {{}} OFFSET {skipped}) r"
+        " JOIN household h ON h.id = r.household JOIN org_unit o ON o.id = h.org_unit"
+        " ORDER BY r.neg_centi, r.first_applied, r.file_no, r.household",
         scope,
         category,
+        *((scope, category, *cursor) if ahead else ()),
         scope,
         category,
-        *args,
+        *cursor,
         PAGE_SIZE,
+        *skip,
     )
 
 
 async def _stored_page(scope: str, category: str, query: RankingQuery, units: list[OrgNode]) -> RankingPage:
-    """The live ranking, read page by page from the stored ranks (services/rank_store.py).
+    """The live ranking, read page by page from the stored keys (services/rank_store.py).
 
     Next and Previous carry the key of the page's last / first row: the page is an index
-    walk from that key (``household_rank_by_key``), stable when ranks shift in between.
-    A bare ``page=N`` (old links, a jump) seeks the rank instead (``household_rank_by_rank``).
-    Neither scans what lies before the page.
+    walk from that key (``household_rank_by_key``), stable when households move in between,
+    and its first rank is one more than the rows up to the key, counted in the same walk.
+    A bare ``page=N`` (old links, a jump) skips (N − 1) pages of the index instead. Either
+    way the work grows with how deep the page is, not with the city: the first pages,
+    which are what a station reads, cost the same in a city as in a street.
     """
     q = RawSql()
     after, before = parse_cursor(query.after), parse_cursor(query.before)
-
-    def key_match(operator: str) -> str:
-        return f"({_KEY_ORDER}) {operator} ({{}}, {{}}, {{}}, {{}})"
-
     found: list[Any] = []
+    first_rank = 1
     if after is not None:
-        found = await _stored_rows(q, scope, category, key_match(">"), _KEY_ORDER, *after)
+        found = await _stored_rows(q, scope, category, after=after)
+        if found:
+            first_rank = int(found[0][8]) + 1
     elif before is not None:
-        descending = ", ".join(f"{column} DESC" for column in _KEY_ORDER.split(", "))
-        found = await _stored_rows(q, scope, category, key_match("<"), descending, *before)
-        if len(found) < PAGE_SIZE:  # less than a page above the cursor (ranks moved): the first page
-            found = await _stored_rows(q, scope, category, "rank >= {}", "rank", 1)
+        found = await _stored_rows(q, scope, category, before=before)
+        if len(found) == PAGE_SIZE:
+            first_rank = int(found[0][8]) - PAGE_SIZE + 1
+        else:  # less than a page above the cursor (households moved): the first page
+            found = await _stored_rows(q, scope, category)
     else:
         first_rank = (max(1, query.page) - 1) * PAGE_SIZE + 1
-        found = await _stored_rows(q, scope, category, "rank >= {}", "rank", first_rank)
+        found = await _stored_rows(q, scope, category, offset=first_rank - 1)
     if not found and (after is not None or query.page > 1):
         # Past the end (a stale link): the last page, in one more statement.
-        last_page = (
-            "rank >= (SELECT (MAX(l.rank) - 1) / {} * {} + 1 FROM household_rank l"
-            " WHERE l.scope = {} AND l.category = {})"
-        )
-        found = await _stored_rows(
-            q, scope, category, last_page, "rank", PAGE_SIZE, PAGE_SIZE, scope, category
-        )
-    page = (int(found[0][1]) - 1) // PAGE_SIZE + 1 if found else 1
-    total = int(found[0][8] or 0) if found else 0
+        found = await _stored_rows(q, scope, category, last_page=True)
+        first_rank = max(0, int(found[0][7] or 0) - 1) // PAGE_SIZE * PAGE_SIZE + 1 if found else 1
+    if not found:
+        first_rank = 1
+    page = (first_rank - 1) // PAGE_SIZE + 1
+    total = int(found[0][7] or 0) if found else 0
     pages = max(1, -(-total // PAGE_SIZE))
     ids = [int(r[0]) for r in found]
     history = await _last_two_records(ids, None)
     previous_keys: dict[int, Key] = {}
-    for hid, _rank, _neg, first_applied, file_no, *_rest in found:
+    for hid, _neg, first_applied, file_no, *_rest in found:
         records = history.get(int(hid), [])
         if len(records) == 2:
             previous_centi = int(_decimal(records[1]["total"]) * 100)
             previous_keys[int(hid)] = (-previous_centi, str(first_applied), str(file_no), int(hid))
-    previous_ranks = await _ranks_before(q, scope, category, previous_keys, total)
+    page_start: Key | None = None
+    if found:
+        hid, neg, first_applied, file_no = found[0][:4]
+        page_start = (int(neg), str(first_applied), str(file_no), int(hid))
+    rows_before = await _rows_before(q, scope, category, page_start, first_rank, previous_keys)
     rows: list[RankingRow] = []
-    for hid, rank, neg, first_applied, file_no, head_name, is_provisional, community, _total in found:
+    for position, (
+        hid,
+        neg,
+        first_applied,
+        file_no,
+        head_name,
+        is_provisional,
+        community,
+        *_counts,
+    ) in enumerate(found):
         records = history.get(int(hid), [])
         previous_index = previous_rank = None
         model_change = None
@@ -466,7 +533,7 @@ async def _stored_page(scope: str, category: str, query: RankingQuery, units: li
             previous_index = _decimal(previous["total"])
             key: Key = (int(neg), str(first_applied), str(file_no), int(hid))
             # Others ahead of the previous key; the household itself does not count.
-            ahead = previous_ranks[int(hid)] - 1
+            ahead = rows_before[int(hid)]
             if key < previous_keys[int(hid)]:
                 ahead -= 1
             previous_rank = ahead + 1
@@ -475,7 +542,7 @@ async def _stored_page(scope: str, category: str, query: RankingQuery, units: li
                 model_change = (str(previous["model_version"]), str(latest["model_version"]))
         rows.append(
             RankingRow(
-                rank=int(rank),
+                rank=first_rank + position,
                 household_id=int(hid),
                 file_no=str(file_no),
                 head_name=str(head_name),
@@ -502,38 +569,48 @@ async def _stored_page(scope: str, category: str, query: RankingQuery, units: li
     )
 
 
-async def _ranks_before(
-    q: RawSql, scope: str, category: str, keys: dict[int, Key], total: int
+async def _rows_before(
+    q: RawSql, scope: str, category: str, page_start: Key | None, first_rank: int, keys: dict[int, Key]
 ) -> dict[int, int]:
-    """For each key, the stored rank of the first household at or after it (total + 1: none),
-    in one statement: an indexed look-up per key."""
-    if not keys:
+    """For each key, how many of the partition's rows lie before it, in one statement.
+
+    Counted from the page's first row (``first_rank − 1`` rows before it): the rows between
+    that row and the key, added or taken away. Each count walks the key index only between
+    the two, so it costs what the household moved, not how deep the page is.
+    """
+    if not keys or page_start is None:
         return {}
-    lookup = (
-        f"(SELECT {q.num('r.rank')} FROM household_rank r WHERE r.scope = {{}} AND r.category = {{}}"  # noqa: S608
-        " AND (r.neg_centi, r.first_applied, r.file_no, r.household) >= (v.neg_centi, v.first_applied,"
-        " v.file_no, v.household) ORDER BY r.neg_centi, r.first_applied, r.file_no, r.household LIMIT 1)"
-    )
+    key = "(r.neg_centi, r.first_applied, r.file_no, r.household)"
+    marks, listed = "({}, {}, {}, {})", "(v.neg_centi, v.first_applied, v.file_no, v.household)"
+
+    def between(low: str, high: str) -> str:
+        return q.num(
+            "(SELECT COUNT(*) FROM household_rank r WHERE r.scope = {} AND r.category = {}"  # noqa: S608
+            f" AND {key} >= {low} AND {key} < {high})"
+        )
+
+    difference = f"{between(marks, listed)} - {between(listed, marks)}"
+    start = (scope, category, *page_start)
     items = list(keys.items())
     if q.sqlite:
-        rows = ", ".join("(CAST({} AS INTEGER), CAST({} AS INTEGER), {}, {})" for _ in items)
+        values = ", ".join("(CAST({} AS INTEGER), CAST({} AS INTEGER), {}, {})" for _ in items)
         found = await q.fetch(
-            f"WITH v(household, neg_centi, first_applied, file_no) AS (VALUES {rows})"  # noqa: S608
-            f" SELECT v.household, {lookup} FROM v",
+            f"WITH v(household, neg_centi, first_applied, file_no) AS (VALUES {values})"  # noqa: S608
+            f" SELECT v.household, {difference} FROM v",
             *[value for hid, (neg, first, file_no, _hid) in items for value in (hid, neg, first, file_no)],
-            scope,
-            category,
+            *start,
+            *start,
         )
     else:
         # One statement text whatever the page holds: prepared once per connection.
         found = await q.fetch(
-            f"SELECT v.household, {lookup} FROM unnest({{}}::integer[], {{}}::integer[],"  # noqa: S608
+            f"SELECT v.household, {difference} FROM unnest({{}}::integer[], {{}}::integer[],"  # noqa: S608
             " {}::varchar[], {}::varchar[]) AS v(household, neg_centi, first_applied, file_no)",
-            scope,
-            category,
+            *start,
+            *start,
             [hid for hid, _key in items],
             [key[0] for _hid, key in items],
             [key[1] for _hid, key in items],
             [key[2] for _hid, key in items],
         )
-    return {int(hid): int(rank) if rank is not None else total + 1 for hid, rank in found}
+    return {int(hid): first_rank - 1 + int(difference) for hid, difference in found}

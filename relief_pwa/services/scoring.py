@@ -1250,8 +1250,8 @@ async def rescore_all(
 
     Either way only what changed is written (``bulk_scoring.score_rows``): a
     household whose facts, model and as-of day are those of its latest record gets
-    no new record, and the stored ranks are renumbered only for households whose
-    index moved (none: no renumbering).
+    no new record, and only the households whose index moved get their stored
+    ranking rows replaced (services/rank_store.py).
     """
     engine = Household._meta.db
     in_workers = workers > 0 and engine.current_transaction.get() is None
@@ -1263,9 +1263,9 @@ async def rescore_all(
         else:
             with bulk_allocation():
                 result, moved = await _rescore_loaded(model, now=now, trigger=trigger, chunk=chunk)
-        from relief_pwa.services.rank_store import renumber_moved
+        from relief_pwa.services.rank_store import sync_households
 
-        await renumber_moved(moved)
+        await sync_households(moved)  # none moved: the stored ranks stay as they are
         await record_event(
             SYSTEM_ACTOR,
             "index.rescore_all",
@@ -1332,7 +1332,7 @@ async def _rescore_in_workers(
                 submit_next()
                 scored += rows.households
                 skipped += rows.skipped
-                # Beyond SYNC_LIMIT the stored ranks are numbered afresh: which households
+                # Beyond SYNC_LIMIT the stored ranks are written afresh: which households
                 # moved no longer matters, only that more than that many did.
                 moved += rows.moved[: max(0, SYNC_LIMIT + 1 - len(moved))]
                 await _bulk_write(rows, snapshots_checked=True)

@@ -183,7 +183,10 @@ PAGES: tuple[tuple[str | None, str, int], ...] = (
 
 async def _rank_cursor() -> str:
     top = (
-        await HouseholdRank.select().where(HouseholdRank.category == "").order_by(HouseholdRank.rank).first()
+        await HouseholdRank.select()
+        .where(HouseholdRank.category == "")
+        .order_by(HouseholdRank.neg_centi)
+        .first()
     )
     if top is None:  # unscored households (no standard): a made-up key costs the same statements
         return "-5000.2026-01-01.1.X"

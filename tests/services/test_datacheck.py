@@ -361,7 +361,8 @@ async def test_the_bulk_rescore_of_an_import_matches_the_single_recompute(world:
     }
     assert sorted(records) == changed  # the confirmed household was not re-scored
     ranks_after_import = sorted(
-        (r["scope"], r["category"], r["rank"], r["household"]) for r in await HouseholdRank.select()
+        (r["scope"], r["category"], r["neg_centi"], r["first_applied"], r["file_no"], r["household"])
+        for r in await HouseholdRank.select()
     )
     async with write_transaction(Household._meta.db):
         for household_id in changed:
@@ -372,7 +373,8 @@ async def test_the_bulk_rescore_of_an_import_matches_the_single_recompute(world:
             assert single.total == stored[household_id] == records[household_id]["total"]
         await rebuild_all()
     ranks_rebuilt = sorted(
-        (r["scope"], r["category"], r["rank"], r["household"]) for r in await HouseholdRank.select()
+        (r["scope"], r["category"], r["neg_centi"], r["first_applied"], r["file_no"], r["household"])
+        for r in await HouseholdRank.select()
     )
     assert ranks_after_import == ranks_rebuilt and ranks_rebuilt
     # One chained audit event per household whose file changed, and the chain still holds.

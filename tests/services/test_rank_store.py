@@ -14,20 +14,23 @@ from relief_pwa.services.actors import SYSTEM_ACTOR
 from relief_pwa.services.applications import do_transition
 from relief_pwa.services.bulk_scoring import local_date
 from relief_pwa.services.ranking import RankingQuery, list_ranking, ranked_keys
-from relief_pwa.services.scoring import do_record_shock, get_active_model, rescore_all
+from relief_pwa.services.scoring import do_record_external_aid, do_record_shock, get_active_model, rescore_all
 from relief_pwa.services.standards import do_seed_standards
-from relief_pwa.tables import Household, HouseholdRank, IndexRecord, MoneyItem
+from relief_pwa.tables import Household, HouseholdRank, HouseholdRankTally, IndexRecord, MoneyItem
 from tests.factories import make_intake
 
 
 async def _stored() -> dict[tuple[str, str], list[int]]:
-    rows = await HouseholdRank.select().order_by(HouseholdRank.rank)
-    stored: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    """The stored rows of each (scope, category) in key order; its tally must count them."""
+    rows = await HouseholdRank.select().order_by(
+        HouseholdRank.neg_centi, HouseholdRank.first_applied, HouseholdRank.file_no, HouseholdRank.household
+    )
+    stored: dict[tuple[str, str], list[int]] = {}
     for r in rows:
-        stored.setdefault((r["scope"], r["category"]), []).append((r["rank"], r["household"]))
-    for ranks in stored.values():
-        assert [rank for rank, _ in ranks] == list(range(1, len(ranks) + 1))  # dense, from 1
-    return {key: [hid for _, hid in ranks] for key, ranks in stored.items()}
+        stored.setdefault((r["scope"], r["category"]), []).append(r["household"])
+    tallies = {(t["scope"], t["category"]): t["size"] for t in await HouseholdRankTally.select() if t["size"]}
+    assert tallies == {partition: len(hids) for partition, hids in stored.items()}
+    return stored
 
 
 async def _fresh() -> dict[tuple[str, str], list[int]]:
@@ -65,7 +68,7 @@ async def test_recompute_transitions_and_bulk_rescore_keep_ranks_exact(world: An
             )
         )
     assert await _stored() == await _fresh()
-    # An index moves (a shock): only the ranks in between shift.
+    # An index moves (a shock): only its own rows change.
     await do_record_shock(
         world.actor("liaison"),
         made[0].household_id,
@@ -77,7 +80,7 @@ async def test_recompute_transitions_and_bulk_rescore_keep_ranks_exact(world: An
     assert await _stored() == await _fresh()
     await do_transition(world.actor("station"), made[1].application_id, "start_investigation", now=now)
     assert await _stored() == await _fresh()
-    # The bulk rescore numbers everything afresh, and agrees with the single moves.
+    # The bulk rescore stores everything afresh, and agrees with the single moves.
     before = await _stored()
     await rescore_all(await get_active_model(now=now), now=now, trigger="test")
     assert await _stored() == before == await _fresh()
@@ -119,13 +122,13 @@ async def test_the_page_reads_stored_ranks_with_movement(world: Any, now: Any) -
     assert late.page == 1 and len(late.rows) == 4
 
 
-async def test_the_postgresql_renumbering_leaves_the_transaction_as_it_found_it(world: Any, now: Any) -> None:
+async def test_the_postgresql_rebuild_leaves_the_transaction_as_it_found_it(world: Any, now: Any) -> None:
     """It plans with nested loops off (stale statistics made one run for minutes) and sets
     them back: the rest of the caller's transaction plans as usual."""
     from relief_pwa.piccolo_conf import DB
 
     if DB.engine_type != "postgres":
-        pytest.skip("PostgreSQL's renumbering (SQLite numbers in Python)")
+        pytest.skip("PostgreSQL's rebuild (SQLite sorts in Python)")
     await do_seed_standards(SYSTEM_ACTOR, now=now)
     await make_intake(world, items=[ItemDraft("income", "wages", "0", "", "300")])
     async with write_transaction(DB):
@@ -144,13 +147,13 @@ async def test_the_postgresql_renumbering_leaves_the_transaction_as_it_found_it(
         )
     assert written == await HouseholdRank.count() > 0
     assert settings[0] == "on" and settings[2] != "64MB"
-    assert indexes == 4  # the key, rank and household indexes rebuilt, and the primary key
-    assert primary_key == "PRIMARY KEY (id)"  # dropped for the numbering, and back
+    assert indexes == 3  # the key and household indexes rebuilt, and the primary key
+    assert primary_key == "PRIMARY KEY (id)"  # dropped for the filling, and back
 
 
 async def test_several_households_moved_at_once_keep_ranks_exact(world: Any, now: Any) -> None:
-    """Each move shifts the ranks of those in between, the other given households among them:
-    a batch sync must not work from ranks read before its first move."""
+    """A batch sync replaces the rows of every given household that moved, past each other,
+    and leaves every other household's rows as they were."""
     await do_seed_standards(SYSTEM_ACTOR, now=now)
     made = [
         await make_intake(world, items=[ItemDraft("income", "wages", "0", "", str(income))])
@@ -164,9 +167,17 @@ async def test_several_households_moved_at_once_keep_ranks_exact(world: Any, now
     # The bottom three jump over the top three, in one call.
     for hid, index in zip(ids[:3], ("90.00", "80.00", "70.00"), strict=True):
         await Household.update({Household.current_index: index}).where(Household.id == hid)
+    untouched = {
+        r["id"]
+        for r in await HouseholdRank.select(HouseholdRank.id).where(HouseholdRank.household.is_in(ids[3:]))
+    }
     async with write_transaction(Household._meta.db):
         await rank_store.sync_households(ids)
     assert await _stored() == await _fresh()
+    assert untouched == {
+        r["id"]
+        for r in await HouseholdRank.select(HouseholdRank.id).where(HouseholdRank.household.is_in(ids[3:]))
+    }
 
 
 async def _indexes() -> dict[int, Any]:
@@ -179,10 +190,10 @@ async def _indexes() -> dict[int, Any]:
 async def test_a_rescore_writes_only_what_changed_and_ranks_stay_exact(
     world: Any, now: Any, workers: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Facts unchanged (same model, same day): no record, no update, no renumbering; another
+    """Facts unchanged (same model, same day): no record, no update, no rank rows; another
     day with the same result: no record either. Facts changed behind the recompute's back:
-    records for those households only, and the stored ranks exact again, whether moved one
-    by one or numbered afresh."""
+    records for those households only, and the stored ranks exact again, whether those
+    households' rows are replaced or the whole table is written afresh."""
     await do_seed_standards(SYSTEM_ACTOR, now=now)
     made = [
         await make_intake(world, items=[ItemDraft("income", "wages", "0", "", str(income))])
@@ -221,7 +232,7 @@ async def test_a_rescore_writes_only_what_changed_and_ranks_stay_exact(
     assert {hid for hid in ids if after[hid] != before[hid]} == {ids[0], ids[2]}
     assert await _stored() == await _fresh()
 
-    # Beyond the sync limit the moved households' scopes are numbered afresh: still exact.
+    # Beyond the sync limit the whole table is written afresh: still exact.
     monkeypatch.setattr(rank_store, "SYNC_LIMIT", 0)
     await change(ids[0], 50_000)
     await change(ids[4], 0)
@@ -231,3 +242,70 @@ async def test_a_rescore_writes_only_what_changed_and_ranks_stay_exact(
         ids[4],
     }
     assert await _stored() == await _fresh()
+
+
+async def test_every_page_counts_its_ranks_and_movement_like_ranking_afresh(
+    world: Any, now: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ranks of a page are counted from the rows before it, whether reached by Next, by
+    Previous or by number, and each row's previous rank is its place by its previous index
+    among the households as they stand now — what ranking every household afresh gives."""
+    import bisect
+
+    from relief_pwa.services import ranking
+
+    monkeypatch.setattr(ranking, "PAGE_SIZE", 3)
+    await do_seed_standards(SYSTEM_ACTOR, now=now)
+    made = [
+        await make_intake(world, items=[ItemDraft("income", "wages", "0", "", str(income))])
+        for income in ("100", "900", "500", "300", "700", "200", "650", "50")
+    ]
+    liaison = world.actor("liaison")
+    for position in (0, 3, 6):  # three households move up (a second record each)
+        household_id = made[position].household_id
+        await do_record_shock(
+            liaison, household_id, kind="accident", occurred_on=now.date(), note="", now=now
+        )
+    for position in (7, 5):  # and the top two move down, past pages that follow theirs
+        household_id = made[position].household_id
+        await do_record_external_aid(
+            liaison,
+            household_id,
+            value_fen=3_000_000,
+            received_on=now.date(),
+            note="慰问金",
+            reference="",
+            now=now,
+        )
+    station = world.actor("station")
+    keys = await ranked_keys(station.org_path)
+    assert len(keys) == 8
+
+    def expected_previous_rank(row: Any) -> int | None:
+        if row.previous_index is None:
+            return None
+        key = next(k for k in keys if k[3] == row.household_id)
+        previous_key = (-int(row.previous_index * 100), key[1], key[2], key[3])
+        ahead = bisect.bisect_left(keys, previous_key) - (1 if key < previous_key else 0)
+        return ahead + 1
+
+    by_next: list[Any] = []
+    page = await list_ranking(station, RankingQuery(), now=now)
+    while True:
+        by_next.append(page)
+        if not page.has_next:
+            break
+        page = await list_ranking(station, RankingQuery(after=page.rows[-1].cursor), now=now)
+    rows = [row for p in by_next for row in p.rows]
+    assert [row.household_id for row in rows] == [k[3] for k in keys]
+    assert [row.rank for row in rows] == list(range(1, 9))
+    assert [p.page for p in by_next] == [1, 2, 3] and all(p.total == 8 for p in by_next)
+    moved = [row for row in rows if row.previous_rank is not None]
+    assert len(moved) == 5
+    assert any(row.movement > 0 for row in moved) and any(row.movement < 0 for row in moved)
+    assert [row.previous_rank for row in rows] == [expected_previous_rank(row) for row in rows]
+    for number, shown in enumerate(by_next, start=1):
+        jumped = await list_ranking(station, RankingQuery(page=number), now=now)
+        assert jumped.rows == shown.rows and jumped.page == number
+    back = await list_ranking(station, RankingQuery(before=by_next[2].rows[0].cursor), now=now)
+    assert back.rows == by_next[1].rows and back.page == 2

@@ -122,11 +122,12 @@ async def _bench_records(trigger: str) -> dict[int, dict[str, Any]]:
     return {row["household"]: row for row in rows}
 
 
-async def _stored_ranks() -> list[tuple[str, str, int, int]]:
-    rows = await HouseholdRank.select(
-        HouseholdRank.scope, HouseholdRank.category, HouseholdRank.rank, HouseholdRank.household
+async def _stored_ranks() -> list[tuple[Any, ...]]:
+    """Each stored row's partition and key, sorted: the ranking order of every partition."""
+    return sorted(
+        (r["scope"], r["category"], r["neg_centi"], r["first_applied"], r["file_no"], r["household"])
+        for r in await HouseholdRank.select()
     )
-    return sorted((r["scope"], r["category"], r["rank"], r["household"]) for r in rows)
 
 
 async def test_worker_processes_store_what_one_process_stores(world: Any, now: Any) -> None:
