@@ -166,7 +166,7 @@ async def run_rescore_job(
                 if finished:
                     values.update({Job.status: "done", Job.finished_at: now})
                     await Job.update(values).where(Job.id == job_id)
-                    await rebuild_ranks()  # the city re-scored: number every scope afresh
+                    await rebuild_ranks()  # the city re-scored: every scope stored afresh
                     await record_event(
                         SYSTEM_ACTOR,
                         "job.done",

@@ -606,7 +606,7 @@ RESCORE_TASK = "rescore_time_driven"
 async def rescore_time_driven(now: datetime) -> int:
     """Re-score, in bulk, the households whose index moved since the last successful run
     (yesterday, or further back after a stop). Returns how many were re-scored."""
-    from relief_pwa.services.rank_store import rebuild_all as rebuild_ranks
+    from relief_pwa.services.rank_store import sync_households
     from relief_pwa.services.scoring import RawSql, _bulk_write, get_active_model
     from relief_pwa.services.standards import load_standards
 
@@ -622,6 +622,7 @@ async def rescore_time_driven(now: datetime) -> int:
     engine = Household._meta.db
     lookback = Lookback.for_models([model], today)
     scored = 0
+    moved: list[int] = []
     for span in _spans(candidates, RESCORE_SPAN):
         wanted = set(span)
         async with write_transaction(engine):
@@ -640,9 +641,10 @@ async def rescore_time_driven(now: datetime) -> int:
             if rows.records:
                 await _bulk_write(rows)
                 scored += len(rows.records)
-    if scored:
+            moved += [int(update[-1]) for update in rows.updates]  # (total, provisional, at, id)
+    if moved:
         async with write_transaction(engine):
-            await rebuild_ranks()  # the moved households take their new places
+            await sync_households(moved)  # the moved households take their new places
     return scored
 
 

@@ -16,6 +16,7 @@ from relief_pwa.services.actors import SYSTEM_ACTOR
 from relief_pwa.services.applications import do_transition
 from relief_pwa.services.bot import current_bind_link, do_bind, ensure_chat
 from relief_pwa.services.publicity import do_start_publicity
+from relief_pwa.services.ranking import ranked_keys
 from relief_pwa.services.scoring import (
     do_record_external_aid,
     do_record_shock,
@@ -28,6 +29,7 @@ from relief_pwa.tables import (
     AuditEvent,
     DeadlineAlert,
     Household,
+    HouseholdRank,
     IndexRecord,
     OutboxMessage,
     PublicNotice,
@@ -135,6 +137,13 @@ async def _small_city(world: Any, start: datetime) -> dict[str, Any]:
     }
 
 
+async def _stored_order() -> list[tuple[int, str, str, int]]:
+    """The city's stored ranking rows, in their key order (what the ranking page walks)."""
+    city = (HouseholdRank.scope == "370100/") & (HouseholdRank.category == "")
+    rows = await HouseholdRank.select().where(city)
+    return sorted((r["neg_centi"], r["first_applied"], r["file_no"], r["household"]) for r in rows)
+
+
 async def test_a_walk_of_90_days_does_each_thing_once(world, now) -> None:
     city = await _small_city(world, now)
     quiet_before = await IndexRecord.count().where(IndexRecord.household == city["quiet"].household_id)
@@ -153,6 +162,7 @@ async def test_a_walk_of_90_days_does_each_thing_once(world, now) -> None:
             if await _time_records(city[name].household_id) > before:
                 rescored_on[name].append(day)
         assert await _stale_indexes(at) == {}, f"an index went stale on day {day}"
+        assert await _stored_order() == await ranked_keys("370100/"), f"stored ranks stale on day {day}"
 
     # The index followed the date: the shock decayed daily until its 6 months were up…
     assert rescored_on["shocked"] and max(rescored_on["shocked"]) <= 14
