@@ -135,7 +135,7 @@ async def main() -> None:
         for method in ("execute", "fetch", "fetchrow", "copy_records_to_table", "executemany"):
             _timed_method(asyncpg.connection.Connection, method)
     _timed_function(scoring, "_bulk_write", "_bulk_write (one span, all its statements)")
-    _timed_function(rank_store, "sync_households", "stored ranks (renumber_moved)")
+    _timed_function(rank_store, "sync_households", "stored ranks (sync_households)")
     now = BENCH_NOW + timedelta(days=args.days, minutes=args.minutes)
     model = await get_active_model(now=now)
     backend = await _backend_pid(DB)
