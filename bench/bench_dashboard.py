@@ -1,4 +1,4 @@
-"""Benchmark the analytics dashboards (issue 8) over a synthetic city with a year of history.
+"""Benchmark the analytics dashboards over a synthetic city with a year of history.
 
 Builds the synthetic city of the relief-index benchmark (bench/synthetic_city.py:
 60,000 households by default), then adds a year of history in bulk: audit
@@ -468,7 +468,7 @@ async def bench_pages(info: CityInfo, repeat: int) -> dict[str, list[float]]:
                     await fetch(url)
 
                 await fetch()  # warm-up
-                # (the report is left out cold: it includes the integrity flags, whose cost is issue 6's)
+                # (the report is left out cold: it includes the integrity flags, measured on their own)
                 if url.startswith("/analytics") and not any(
                     k in url for k in ("format=", "households", "report")
                 ):

@@ -1,4 +1,4 @@
-"""Benchmark issue 5 through the services on a synthetic city.
+"""Benchmark resources, plans, funds and payments through the services on a synthetic city.
 
 Prints, for the database named by RELIEF_DATABASE_URL (default: a fresh SQLite file):
 

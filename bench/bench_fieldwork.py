@@ -1,4 +1,4 @@
-"""Benchmark field work on a phone (issue 4).
+"""Benchmark field work on a phone.
 
 1. Photo evidence through the service (``services.photos.do_add_photo``: clean
    in a worker thread, store by content, link to the visit, audit) on a

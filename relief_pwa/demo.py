@@ -606,7 +606,7 @@ async def seed_lifecycle() -> str:
     return ", ".join(done)
 
 
-# --- relief index (issue 3) ---------------------------------------------------
+# --- relief index ---------------------------------------------------
 
 
 async def seed_relief_index(now: datetime) -> None:
@@ -618,7 +618,7 @@ async def seed_relief_index(now: datetime) -> None:
     await get_active_model(now=now)
 
 
-# --- sunshine: 公示, objections, policies (issue 6) ------------------------------
+# --- sunshine: 公示, objections, policies ------------------------------
 
 _POLICY_RULES = (
     "investigation_working_days",
@@ -726,7 +726,7 @@ async def seed_sunshine() -> str:
     return f"{len(_DEMO_POLICIES)} policies, {len(notices)} public notices, 2 objections"
 
 
-# --- resources, plans, funds and payments (issue 5) ------------------------------
+# --- resources, plans, funds and payments ------------------------------
 
 
 async def seed_resources_and_payments() -> str:
@@ -870,7 +870,7 @@ async def seed_resources_and_payments() -> str:
     return f"{approved} plans approved; batch {batch_no} reconciled"
 
 
-# --- issue 4: field work (visits, verified values, photos, household cards) ------------------
+# --- field work (visits, verified values, photos, household cards) -------------------------
 
 
 def _demo_image(kind: str, seed: int) -> bytes:

@@ -1,1 +1,1 @@
-"""The Telegram bot front door (issue 7)."""
+"""The Telegram bot front door."""

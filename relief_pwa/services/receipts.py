@@ -48,7 +48,7 @@ async def get_receipt(actor: Actor, application_id: int, now: datetime | None = 
 
 
 async def _bot_extras(application_id: int, now: datetime | None) -> dict[str, Any]:
-    """The Telegram deep link and QR code (issue 7), when ``now`` is known."""
+    """The Telegram deep link and QR code, when ``now`` is known."""
     if now is None:
         return {}
     from relief_pwa.services.bot import receipt_bot_link

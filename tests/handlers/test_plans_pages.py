@@ -1,4 +1,4 @@
-"""The resource, plan, fund, batch, hand-over and follow-up pages end to end (issue 5)."""
+"""The resource, plan, fund, batch, hand-over and follow-up pages end to end."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shared set-up for the resource, plan, disbursement and follow-up tests (issue 5)."""
+"""Shared set-up for the resource, plan, disbursement and follow-up tests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Payment lines, one-card batches, bank files and reconciliation (issue 5)."""
+"""Payment lines, one-card batches, bank files and reconciliation."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Follow-up visits, alerts, periodic reviews and in-kind hand-over (issue 5)."""
+"""Follow-up visits, alerts, periodic reviews and in-kind hand-over."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Resources, drafting, adjusting and approving plans through the services (issue 5)."""
+"""Resources, drafting, adjusting and approving plans through the services."""
 
 from __future__ import annotations
 

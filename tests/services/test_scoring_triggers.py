@@ -96,7 +96,7 @@ async def test_verified_value_change_recomputes(scored: Any, now: Any) -> None:
     before = Decimal((await _household(result.household_id))["current_index"])
     item = await MoneyItem.select().where(MoneyItem.household == result.household_id).first()
     assert item is not None
-    # What issue 4's verification service does: write the verified value, then fire the hook.
+    # What the verification service does: write the verified value, then fire the hook.
     async with write_transaction(MoneyItem._meta.db):
         await MoneyItem.update({MoneyItem.verified_fen: 20000, MoneyItem.verified_at: now}).where(
             MoneyItem.id == item["id"]
@@ -135,7 +135,7 @@ async def test_aid_received_lowers_the_index(scored: Any, now: Any) -> None:
             reference="CS-2026-001",
             now=now,
         )
-    # Payments (issue 5) use add_aid_record with a unique reference: retries are no-ops.
+    # Payments use add_aid_record with a unique reference: retries are no-ops.
     async with write_transaction(Household._meta.db):
         first = await add_aid_record(
             result.household_id,
