@@ -17,6 +17,7 @@ import bisect
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 from relief_pwa.clock import CHINA_TZ
@@ -574,43 +575,59 @@ async def _rows_before(
 ) -> dict[int, int]:
     """For each key, how many of the partition's rows lie before it, in one statement.
 
-    Counted from the page's first row (``first_rank − 1`` rows before it): the rows between
-    that row and the key, added or taken away. Each count walks the key index only between
-    the two, so it costs what the household moved, not how deep the page is.
+    Anchored at the page's first row (``first_rank − 1`` rows before it). The page's first
+    key and the given keys, sorted, cut the order into intervals; each interval's rows are
+    counted once through the key index, and each key's count is the anchor's plus or
+    minus the intervals in between. The walk covers the span from the lowest to the
+    highest key once, however many households moved across the same stretch.
     """
     if not keys or page_start is None:
         return {}
+    bounds = sorted({page_start, *keys.values()})
+    counts = await _interval_counts(q, scope, category, list(pairwise(bounds)))
+    anchor = bounds.index(page_start)
+    before = {page_start: first_rank - 1}
+    for position in range(anchor, len(bounds) - 1):  # the intervals after the page's first row
+        before[bounds[position + 1]] = before[bounds[position]] + counts[position]
+    for position in range(anchor - 1, -1, -1):  # and those before it
+        before[bounds[position]] = before[bounds[position + 1]] - counts[position]
+    return {hid: before[key] for hid, key in keys.items()}
+
+
+async def _interval_counts(
+    q: RawSql, scope: str, category: str, intervals: list[tuple[Key, Key]]
+) -> list[int]:
+    """How many of the partition's rows lie in each [low, high) of key order, in order."""
+    if not intervals:
+        return []
     key = "(r.neg_centi, r.first_applied, r.file_no, r.household)"
-    marks, listed = "({}, {}, {}, {})", "(v.neg_centi, v.first_applied, v.file_no, v.household)"
-
-    def between(low: str, high: str) -> str:
-        return q.num(
-            "(SELECT COUNT(*) FROM household_rank r WHERE r.scope = {} AND r.category = {}"  # noqa: S608
-            f" AND {key} >= {low} AND {key} < {high})"
-        )
-
-    difference = f"{between(marks, listed)} - {between(listed, marks)}"
-    start = (scope, category, *page_start)
-    items = list(keys.items())
+    count = q.num(
+        "(SELECT COUNT(*) FROM household_rank r WHERE r.scope = {} AND r.category = {}"  # noqa: S608
+        f" AND {key} >= (v.low_neg, v.low_first, v.low_file, v.low_id)"
+        f" AND {key} < (v.high_neg, v.high_first, v.high_file, v.high_id))"
+    )
+    columns = "low_neg, low_first, low_file, low_id, high_neg, high_first, high_file, high_id, n"
     if q.sqlite:
-        values = ", ".join("(CAST({} AS INTEGER), CAST({} AS INTEGER), {}, {})" for _ in items)
-        found = await q.fetch(
-            f"WITH v(household, neg_centi, first_applied, file_no) AS (VALUES {values})"  # noqa: S608
-            f" SELECT v.household, {difference} FROM v",
-            *[value for hid, (neg, first, file_no, _hid) in items for value in (hid, neg, first, file_no)],
-            *start,
-            *start,
+        values = ", ".join(
+            "(CAST({} AS INTEGER), {}, {}, CAST({} AS INTEGER),"
+            " CAST({} AS INTEGER), {}, {}, CAST({} AS INTEGER), CAST({} AS INTEGER))"
+            for _ in intervals
+        )
+        rows = await q.fetch(
+            f"WITH v({columns}) AS (VALUES {values}) SELECT {count} FROM v ORDER BY v.n",  # noqa: S608
+            *[value for n, (low, high) in enumerate(intervals) for value in (*low, *high, n)],
+            scope,
+            category,
         )
     else:
         # One statement text whatever the page holds: prepared once per connection.
-        found = await q.fetch(
-            f"SELECT v.household, {difference} FROM unnest({{}}::integer[], {{}}::integer[],"  # noqa: S608
-            " {}::varchar[], {}::varchar[]) AS v(household, neg_centi, first_applied, file_no)",
-            *start,
-            *start,
-            [hid for hid, _key in items],
-            [key[0] for _hid, key in items],
-            [key[1] for _hid, key in items],
-            [key[2] for _hid, key in items],
+        rows = await q.fetch(
+            f"SELECT {count} FROM unnest({{}}::integer[], {{}}::varchar[], {{}}::varchar[], {{}}::integer[],"  # noqa: S608
+            " {}::integer[], {}::varchar[], {}::varchar[], {}::integer[]) WITH ORDINALITY"
+            f" AS v({columns}) ORDER BY v.n",
+            scope,
+            category,
+            *[[bound[part] for bound, _ in intervals] for part in range(4)],
+            *[[bound[part] for _, bound in intervals] for part in range(4)],
         )
-    return {int(hid): first_rank - 1 + int(difference) for hid, difference in found}
+    return [int(row[0]) for row in rows]
