@@ -9,6 +9,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
+from piccolo.query import WhereRaw
 from piccolo.query.functions.aggregate import Count
 
 from relief_pwa.core.enums import AppState, Category
@@ -121,12 +122,13 @@ class _CaseShape:
     category: bool = False
     search: bool = False  # the matching households' ids (a list) and an application number
     path_range: bool = False  # SQLite: the scope as an index range (low, high)
+    unit_level: int = 0  # PostgreSQL: a street's (3) or community's (4) code, its own index
     cursor: str = ""  # "after" or "before": the keyset (day, day, id)
 
     @property
     def arity(self) -> int:
         fixed = 1 + self.org + self.state + self.category + 2 * self.search + 2 * self.path_range
-        return fixed + (3 if self.cursor else 0)
+        return fixed + bool(self.unit_level) + (3 if self.cursor else 0)
 
 
 def _case_where(shape: _CaseShape, values: Any) -> Any:
@@ -147,6 +149,9 @@ def _case_where(shape: _CaseShape, values: Any) -> Any:
     if shape.path_range:
         low, high = take(), take()
         where = where & (Application.org_path >= low) & (Application.org_path < high)
+    if shape.unit_level:
+        # The expression of the index application_street_newest / _community_newest.
+        where = where & WhereRaw(f"split_part(org_path, '/', {shape.unit_level}) = {{}}", take())
     if shape.cursor:
         # The day twice: each placeholder stands once in the SQL.
         day, same_day, row_id = take(), take(), take()
@@ -197,6 +202,21 @@ def _street_or_below(scope: str) -> bool:
     """A station's street or a community ("city/district/street/..."): small enough to count
     exactly, and where the page walks the scope's own range."""
     return scope.count("/") >= 3
+
+
+# Path segments of a street and of a community ("city/district/street/community/").
+_UNIT_LEVELS = (3, 4)
+
+
+def _unit_of(scope: str) -> tuple[int, str] | None:
+    """On PostgreSQL, the level and code of a street or community scope: its page walks an
+    index on that level's code in (received_on, id) order and stops after one page, where
+    the scope's prefix range would read every application of the street to sort them
+    (docs/scale.md, "The station's case list"). None elsewhere (SQLite walks its range)."""
+    if Application._meta.db.engine_type != "postgres":
+        return None
+    codes = [part for part in scope.split("/") if part]
+    return (len(codes), codes[-1]) if len(codes) in _UNIT_LEVELS else None
 
 
 async def _exact_count(shape: _CaseShape, values: list[Any]) -> int:
@@ -281,6 +301,10 @@ async def list_cases(actor: Actor, query: CaseQuery, *, now: datetime) -> CasePa
     total, estimated = await _count(*ranged, scope, (scope, query.state, query.category, query.q))
     if _street_or_below(scope):
         shape, values = ranged
+    level_and_code = _unit_of(scope)
+    if level_and_code is not None and not shape.search:
+        level, code = level_and_code
+        shape, values = replace(shape, unit_level=level), [*values, code]
     pages = max(1, -(-total // PAGE_SIZE))
     page = query.page if (query.after or query.before) else min(query.page, pages)
     after, before = parse_cursor(query.after), parse_cursor(query.before)

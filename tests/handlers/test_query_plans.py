@@ -170,7 +170,8 @@ def test_the_plan_reader_sees_a_full_scan() -> None:
 
 async def test_the_case_list_seeks_its_scope_and_filters(world: Any, make_client: Any, selects: Any) -> None:
     """A station's count and page search the street's range of the scope index (SQLite's LIKE
-    alone would walk the whole city's index); a state-and-category filter walks its own index."""
+    alone would walk the whole city's index), or on PostgreSQL the page its street's own
+    index; a state-and-category filter walks its own index."""
     await active_application(world)
     await active_application(world, community="370102001002")
     seen: dict[str, list[str]] = {}
@@ -194,6 +195,9 @@ async def test_the_case_list_seeks_its_scope_and_filters(world: Any, make_client
         assert any("application_state_category_newest" in line for line in seen["city"]), seen["city"]
     else:
         assert not any("Seq Scan on application" in line for lines in seen.values() for line in lines)
+        # The station's page walks its street's own index newest first and stops after a page
+        # (the scope's prefix range would read the whole street to sort it).
+        assert any("Index Scan Backward using application_street_newest" in line for line in seen["station"])
         # The station's exact count is answered from the scope index alone: COUNT(*) needs no
         # column of the row (COUNT(id) would read every matching row from the table).
         assert len(counts) == 1 and any("Index Only Scan" in line for line in counts[0]), counts
