@@ -135,39 +135,60 @@ def _case_where(shape: _CaseShape, values: Any) -> Any:
     """The WHERE of a case list statement, taking ``shape.arity`` values in order: the
     jurisdiction's prefix, then those the shape names. The values are real ones, or the
     prepared select's placeholders."""
+    prefixes, rest = _case_filters(shape, values)
+    return prefixes if rest is None else prefixes & rest
+
+
+def _case_filters(shape: _CaseShape, values: Any) -> tuple[Any, Any]:
+    """``_case_where`` in two parts: the jurisdiction's and chosen area's path prefixes, and
+    the other filters (None when there are none)."""
     take = iter(values).__next__
-    where: Any = Application.org_path.like(take())
+    prefixes: Any = Application.org_path.like(take())
     if shape.org:
-        where = where & Application.org_path.like(take())
+        prefixes = prefixes & Application.org_path.like(take())
+    rest: list[Any] = []
     if shape.state:
-        where = where & (Application.state == take())
+        rest.append(Application.state == take())
     if shape.category:
-        where = where & (Application.category == take())
+        rest.append(Application.category == take())
     if shape.search:
         households, number = take(), take()
-        where = where & (Application.household.is_in(households) | (Application.number == number))
+        rest.append(Application.household.is_in(households) | (Application.number == number))
     if shape.path_range:
         low, high = take(), take()
-        where = where & (Application.org_path >= low) & (Application.org_path < high)
+        rest.append((Application.org_path >= low) & (Application.org_path < high))
     if shape.unit_level:
         # The expression of the index application_street_newest / _community_newest.
-        where = where & WhereRaw(f"split_part(org_path, '/', {shape.unit_level}) = {{}}", take())
+        rest.append(WhereRaw(f"split_part(org_path, '/', {shape.unit_level}) = {{}}", take()))
     if shape.cursor:
         # The day twice: each placeholder stands once in the SQL.
         day, same_day, row_id = take(), take(), take()
         received, row = Application.received_on, Application.id
         if shape.cursor == "after":
-            where = where & ((received < day) | ((received == same_day) & (row < row_id)))
+            rest.append((received < day) | ((received == same_day) & (row < row_id)))
         else:
-            where = where & ((received > day) | ((received == same_day) & (row > row_id)))
-    return where
+            rest.append((received > day) | ((received == same_day) & (row > row_id)))
+    if not rest:
+        return prefixes, None
+    combined = rest[0]
+    for condition in rest[1:]:
+        combined = combined & condition
+    return prefixes, combined
 
 
 def _case_page_query(shape: _CaseShape, values: Any, offset: int = 0) -> Any:
     """The page's ids first, from the application indexes alone; then the rows with their
-    households. Joining before the limit would read every matching row's household to sort."""
+    households. Joining before the limit would read every matching row's household to sort.
+
+    With a street's or community's own index (``unit_level``) the path prefixes filter the
+    page's rows instead of the ids: every row under that code lies under its prefix, but
+    PostgreSQL, taking the two for independent, would expect one row, read the whole
+    street and sort it rather than walk the index for 26. Every row shown still passes the
+    jurisdiction's prefix."""
     newest_first = shape.cursor != "before"
-    ids = Application.select(Application.id).where(_case_where(shape, values))
+    prefixes, rest = _case_filters(shape, values)
+    inner, outer = (rest, prefixes) if shape.unit_level else (_case_where(shape, values), None)
+    ids = Application.select(Application.id).where(inner)
     if offset:
         ids = ids.offset(offset)
     ids = (
@@ -175,9 +196,10 @@ def _case_page_query(shape: _CaseShape, values: Any, offset: int = 0) -> Any:
         .order_by(Application.id, ascending=not newest_first)
         .limit(PAGE_SIZE + 1)
     )
+    rows_where = Application.id.is_in(ids)
     return (
         Application.select(*_case_row_columns())
-        .where(Application.id.is_in(ids))
+        .where(rows_where if outer is None else rows_where & outer)
         .order_by(Application.received_on, ascending=not newest_first)
         .order_by(Application.id, ascending=not newest_first)
     )

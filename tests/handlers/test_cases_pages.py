@@ -69,6 +69,20 @@ async def test_city_user_filters_by_street_and_cannot_reach_outside(client, case
     assert page.status_code == 200 and "赵大勇" not in page.text
 
 
+async def test_a_station_sees_only_its_street_whatever_index_finds_the_page(client, cases):
+    """On PostgreSQL the station's page is found through its street's code; a row elsewhere
+    carrying the same code (a path that cannot occur, made here by hand) still does not show:
+    every row shown passes the jurisdiction's prefix."""
+    from relief_pwa.tables import Application
+
+    await Application.update({Application.org_path: "370100/370103/370102001/370102001001/"}).where(
+        Application.id == cases["b"].application_id
+    )
+    await client.login("station")
+    page = await client.get("/cases")
+    assert "欧阳春华" in page.text and "王小丽" not in page.text
+
+
 async def test_household_file_shows_members_items_and_timeline(client, cases):
     await client.login("station")
     page = await client.get(f"/households/{cases['b'].household_id}")
