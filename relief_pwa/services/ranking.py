@@ -421,7 +421,7 @@ async def _stored_rows(
 
     After a key: the next rows up; the rows before the page are those up to the key, counted
     through the key index in the same statement. Before a key: the rows just above it,
-    counted the same way. Otherwise the rows from ``offset`` on.
+    counted the same way. Otherwise the rows from ``offset`` on, or the last page's.
     """
     where, order, ahead = "", _KEY_ORDER, ""
     cursor: tuple[Any, ...] = ()
