@@ -234,7 +234,8 @@ def _unit_of(scope: str) -> tuple[int, str] | None:
     """On PostgreSQL, the level and code of a street or community scope: its page walks an
     index on that level's code in (received_on, id) order and stops after one page, where
     the scope's prefix range would read every application of the street to sort them
-    (docs/scale.md, "Case list: keyset pages, bounded counts"). None elsewhere (SQLite walks its range)."""
+    (docs/scale.md, "Case list: keyset pages, bounded counts"). None elsewhere: SQLite
+    walks its range of the scope index."""
     if Application._meta.db.engine_type != "postgres":
         return None
     codes = [part for part in scope.split("/") if part]
