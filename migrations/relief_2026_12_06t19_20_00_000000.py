@@ -3,8 +3,9 @@
 A station's case list asked for the 26 newest applications under its street's path
 prefix: the prefix index finds them, but not in date order, so every application of
 the street was read and sorted (docs/scale.md, "Case list: keyset pages, bounded
-counts"). These indexes lead with the street's (third path segment) or community's (fourth) code and
-continue in (received_on, id): the page walks 26 entries whatever the street's size.
+counts"). These indexes lead with the street's (third path segment) or community's
+(fourth) code and continue in (received_on, id): the page walks 26 entries whatever
+the street's size.
 SQLite keeps walking its range of the scope index.
 """
 
