@@ -125,10 +125,11 @@ async def bench_single(household_ids: list[int], now: Any, repeat: int) -> list[
 
 
 async def bench_pages(info: Any, clock: FixedClock, repeat: int) -> dict[str, list[float]]:
-    from relief_pwa.app import create_app
+    from relief_pwa.app import create_app, freeze_startup_objects
     from relief_pwa.settings import load_settings
 
     app = create_app(load_settings(), clock)
+    freeze_startup_objects()  # as the app's startup does (an in-process client runs no lifespan)
     # Litestar's ASGI signature is narrower than the one httpx declares; it works at run time.
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50001))  # type: ignore[arg-type]
     results: dict[str, list[float]] = {}
