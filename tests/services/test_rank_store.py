@@ -309,3 +309,29 @@ async def test_every_page_counts_its_ranks_and_movement_like_ranking_afresh(
         assert jumped.rows == shown.rows and jumped.page == number
     back = await list_ranking(station, RankingQuery(before=by_next[2].rows[0].cursor), now=now)
     assert back.rows == by_next[1].rows and back.page == 2
+
+
+async def test_counts_between_keys_match_the_stored_keys(world: Any, now: Any) -> None:
+    """The rows between two keys, counted the way the page counts them, equal counting the
+    stored keys: within one index in hundredths and across several, ties included, with
+    keys that no household holds."""
+    from itertools import combinations
+
+    from relief_pwa.services import ranking
+    from relief_pwa.services.scoring import RawSql
+
+    await do_seed_standards(SYSTEM_ACTOR, now=now)
+    made = [await make_intake(world, items=[ItemDraft("income", "wages", "0", "", "300")]) for _ in range(6)]
+    for made_one, index in zip(made, ("10.00", "10.00", "10.00", "20.00", "30.00", "30.00"), strict=True):
+        await Household.update({Household.current_index: index}).where(Household.id == made_one.household_id)
+    async with write_transaction(Household._meta.db):
+        await rank_store.rebuild_all()
+    scope = world.actor("station").org_path
+    keys = await ranked_keys(scope)
+    assert len(keys) == 6
+    probes = sorted(
+        {*keys, (-3000, "0000", "", 0), (-2000, "9999", "", 0), (-1000, "0000", "", 0), (0, "", "", 0)}
+    )
+    intervals = list(combinations(probes, 2))
+    counted = await ranking._interval_counts(RawSql(), scope, "", intervals)
+    assert counted == [sum(1 for key in keys if low <= key < high) for low, high in intervals]
