@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import operator
 import time
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from functools import cache
+from functools import cache, reduce
 from typing import Any
 
 from piccolo.query import WhereRaw
@@ -168,12 +169,7 @@ def _case_filters(shape: _CaseShape, values: Any) -> tuple[Any, Any]:
             rest.append((received < day) | ((received == same_day) & (row < row_id)))
         else:
             rest.append((received > day) | ((received == same_day) & (row > row_id)))
-    if not rest:
-        return prefixes, None
-    combined = rest[0]
-    for condition in rest[1:]:
-        combined = combined & condition
-    return prefixes, combined
+    return prefixes, reduce(operator.and_, rest) if rest else None
 
 
 def _case_page_query(shape: _CaseShape, values: Any, offset: int = 0) -> Any:

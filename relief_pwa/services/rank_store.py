@@ -41,6 +41,9 @@ from relief_pwa.tables import Household
 Key = tuple[int, str, str, int]
 Partition = tuple[str, str]  # (scope, category)
 _COLUMNS = ("scope", "category", "household", "neg_centi", "first_applied", "file_no")
+_INSERT_ROWS_SQLITE = (
+    f"INSERT INTO household_rank ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"  # noqa: S608
+)
 # Beyond this many households writing the whole table afresh is cheaper than replacing each
 # one's rows (about 8 a household). On the benchmark city (PostgreSQL) replacing 1,240
 # households' rows took 0.12–0.14 s and writing all 418,000 afresh 2.1 s: they cross near
@@ -126,10 +129,7 @@ async def rebuild_all() -> int:
     await q.fetch("DELETE FROM household_rank")
     await q.fetch("DELETE FROM household_rank_tally")
     connection = _connection()
-    await connection.executemany(
-        f"INSERT INTO household_rank ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",  # noqa: S608
-        records,
-    )
+    await connection.executemany(_INSERT_ROWS_SQLITE, records)
     await connection.executemany(
         "INSERT INTO household_rank_tally (scope, category, size) VALUES (?, ?, ?)",
         [(scope, category, len(keys)) for (scope, category), keys in partitions.items()],
@@ -302,14 +302,8 @@ async def _sync_chunk(q: RawSql, ids: list[int]) -> None:
         " ON CONFLICT (scope, category) DO UPDATE SET size = household_rank_tally.size + excluded.size"
     )
     if q.sqlite:
-        marks = ", ".join("?" * len(_COLUMNS))
-        await connection.executemany(
-            f"INSERT INTO household_rank ({', '.join(_COLUMNS)}) VALUES ({marks})",  # noqa: S608
-            records,
-        )
-        await connection.executemany(q.placeholders(add_to_tally), tally)
-        return
-    if records:
+        await connection.executemany(_INSERT_ROWS_SQLITE, records)
+    elif records:
         await connection.copy_records_to_table("household_rank", records=records, columns=_COLUMNS)
     if tally:
         await connection.executemany(q.placeholders(add_to_tally), tally)
