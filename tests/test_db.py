@@ -17,6 +17,28 @@ async def test_postgresql_plans_every_statement_for_its_values(db: Any) -> None:
     assert [dict(row) for row in rows] == [{"plan_cache_mode": "force_custom_plan"}]
 
 
+async def test_keyed_reads_keep_their_plans_and_others_still_plan_for_their_values(db: Any) -> None:
+    """``one_connection(keyed=True)`` (the household file, the session): its reads go over a
+    connection of the keyed pool, where a statement's plan is kept from run to run; reads
+    outside it, and a transaction inside it, keep planning for their values."""
+    from relief_pwa.db import one_connection, write_transaction
+
+    if db.engine_type != "postgres":
+        pytest.skip("PostgreSQL only: SQLite plans each statement as it is prepared")
+
+    async def mode() -> str:
+        rows = await db.run_querystring(QueryString("SHOW plan_cache_mode"))
+        return str(dict(rows[0])["plan_cache_mode"])
+
+    async with one_connection(db, keyed=True):
+        assert await mode() == "auto"
+        async with write_transaction(db):
+            assert await mode() == "force_custom_plan"
+    async with one_connection(db):
+        assert await mode() == "force_custom_plan"
+    assert await mode() == "force_custom_plan"
+
+
 def test_foreign_keys_join_without_dir_and_no_reference_is_lazy() -> None:
     """relief_pwa/tables.py gives ForeignKey a cheap ``__dir__`` (Piccolo asks it on every
     attribute access to resolve lazy references). That holds only while no reference is lazy;

@@ -27,7 +27,7 @@ from relief_pwa.core.errors import DomainError, NotFoundOrForbidden
 from relief_pwa.core.i18n import N_
 from relief_pwa.core.passwords import DEMO_PASSWORDS
 from relief_pwa.core.permissions import ROLE_LEVELS, Capability, second_factor_required
-from relief_pwa.db import write_transaction
+from relief_pwa.db import one_connection, write_transaction
 from relief_pwa.services import identifiers
 from relief_pwa.services.actors import Actor, require
 from relief_pwa.services.audit import record_event
@@ -448,7 +448,8 @@ _LOAD_SESSION_SQL = (
 
 async def load_session(key_hash: str, *, now: datetime, policy: SessionPolicy) -> LoadedSession | None:
     """The live session with this key hash and its (active) staff member; reads only."""
-    rows = await WebSession.raw(_LOAD_SESSION_SQL, True, key_hash)
+    async with one_connection(WebSession._meta.db, keyed=True):  # every request: by the key
+        rows = await WebSession.raw(_LOAD_SESSION_SQL, True, key_hash)
     if not rows:
         return None
     row = rows[0]

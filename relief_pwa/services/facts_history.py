@@ -17,7 +17,7 @@ from typing import Any
 
 from relief_pwa.core.i18n import N_
 from relief_pwa.services import identifiers
-from relief_pwa.services.prepared import Prepared
+from relief_pwa.services.prepared import Prepared, Read
 from relief_pwa.tables import (
     AidRecord,
     Application,
@@ -425,6 +425,11 @@ _HOUSEHOLD_VERSIONS: Prepared[dict[str, Any]] = Prepared(
         HouseholdVersion.source,
     ).where(HouseholdVersion.household == household)
 )
+
+
+def change_history_reads(household_id: int) -> list[Read]:
+    """The reads ``change_history`` sends beyond the members' and items' versions."""
+    return [(_CONTACT_VERSIONS, (household_id,)), (_HOUSEHOLD_VERSIONS, (household_id,))]
 
 
 async def change_history(

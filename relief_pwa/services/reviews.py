@@ -35,7 +35,7 @@ from relief_pwa.services.actors import SYSTEM_ACTOR, Actor, require
 from relief_pwa.services.applications import do_transition
 from relief_pwa.services.audit import record_event
 from relief_pwa.services.followups import PERIODIC_CATEGORIES, WORK_INCOME_KINDS
-from relief_pwa.services.prepared import Prepared
+from relief_pwa.services.prepared import Prepared, Read
 from relief_pwa.services.rules import load_calendar
 from relief_pwa.services.standards import load_standards
 from relief_pwa.tables import (
@@ -460,6 +460,10 @@ _REVIEW_HISTORY: Prepared[dict[str, Any]] = Prepared(
         .order_by(ReviewDecision.id, ascending=False)
     )
 )
+
+
+def review_history_reads(household_id: int) -> list[Read]:
+    return [(_REVIEW_HISTORY, (household_id,))]
 
 
 async def review_history(household_id: int) -> list[dict[str, Any]]:

@@ -451,3 +451,29 @@ async def test_a_review_recorded_without_an_appointment_decides_on_the_running_a
     assert decision.application == application
     view = found(await reviews.get_review_decision(world.actor("station"), result.visit_id, now=world.now))
     assert view.decided is not None and view.options
+
+
+async def test_the_household_file_reads_the_same_sent_together_or_one_by_one(world, monkeypatch):
+    """The file's sections are read in one statement on PostgreSQL (services/prepared.py,
+    ``prefetched``): every section comes out as the reads sent one by one give it."""
+    from contextlib import asynccontextmanager
+
+    from relief_pwa.services import households
+
+    household, _application, _line = await paid_recipient(world)
+    visit = await done_review(world, household, wages_yuan=900, when=world.now)
+    await reviews.do_decide_review(
+        world.actor("station"), visit, "gradual_exit", reason="就业后收入超过标准，渐退", now=world.now
+    )
+    station = world.actor("station")
+    together = await households.get_household_file(station, household, now=world.now)
+    assert together.aid is not None and together.aid.tapers and together.aid.history
+    assert together.changes and together.timeline and together.datachecks is not None
+
+    @asynccontextmanager
+    async def one_by_one(reads: Any) -> Any:
+        yield
+
+    monkeypatch.setattr(households, "prefetched", one_by_one)
+    alone = await households.get_household_file(station, household, now=world.now)
+    assert together == alone
