@@ -331,12 +331,14 @@ class ReplicatedPostgresEngine(PostgresEngine):
         # not depend on the value. The main pool plans every run for its values (see
         # postgres_config), which costs a page's keyed reads more than running them: about
         # 1.2 ms of server CPU per household file, three times its execution.
-        if self.keyed_pool is not None:
-            return
-        keyed_settings = {**self.config.get("server_settings", {}), "plan_cache_mode": "auto"}
-        self.keyed_pool = await asyncpg.create_pool(
-            **{**self.config, "server_settings": keyed_settings}, **{**kwargs, "min_size": 0}
-        )
+        # Half the main pool's size: its reads are short, one at a time per request.
+        if self.keyed_pool is None:
+            keyed_settings = {**self.config.get("server_settings", {}), "plan_cache_mode": "auto"}
+            keyed_size = max(2, int(kwargs.get("max_size", 10)) // 2)
+            self.keyed_pool = await asyncpg.create_pool(
+                **{**self.config, "server_settings": keyed_settings},
+                **{**kwargs, "min_size": 0, "max_size": keyed_size},
+            )
         if self.replica is not None:
             # Connect lazily: the app starts, and serves from the primary, while the replica is down.
             await self.replica.start_connection_pool(**{**kwargs, "min_size": 0})
