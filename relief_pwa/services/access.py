@@ -20,7 +20,7 @@ from piccolo.columns import Column
 from relief_pwa.core.enums import OrgLevel
 from relief_pwa.core.errors import NotFoundOrForbidden
 from relief_pwa.services.actors import Actor
-from relief_pwa.services.prepared import Prepared
+from relief_pwa.services.prepared import Prepared, Read
 from relief_pwa.tables import (
     Application,
     DepartmentToken,
@@ -93,6 +93,12 @@ _APPLICATION: Prepared[Application] = Prepared(
 async def access_household(actor: Actor, household_id: int) -> Household:
     row = await _HOUSEHOLD.first(valid_id(household_id))
     return _check(actor, row)  # type: ignore[no-any-return]
+
+
+def household_read(household_id: int) -> Read:
+    """The read ``access_household`` sends, for a page that sends it with others
+    (``prefetched``): the row still reaches the page only through ``access_household``."""
+    return (_HOUSEHOLD, (valid_id(household_id),))
 
 
 async def access_member(actor: Actor, member_id: int) -> Member:

@@ -20,7 +20,7 @@ from relief_pwa.core.idnumber import mask_id_number
 from relief_pwa.core.permissions import Capability
 from relief_pwa.db import one_connection
 from relief_pwa.services import facts_history, identifiers
-from relief_pwa.services.access import access_household, in_scope, path_bounds, scope_pattern
+from relief_pwa.services.access import access_household, household_read, in_scope, path_bounds, scope_pattern
 from relief_pwa.services.access_log import note_read
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.aid import household_aid, household_aid_reads
@@ -533,25 +533,23 @@ async def _community_of(unit_id: int) -> dict[str, Any] | None:
 async def get_household_file(
     actor: Actor, household_id: int, *, now: datetime, on: date | None = None
 ) -> HouseholdFile:
-    """The file as it is now, or with ``on`` the members, items and index valid on that day."""
+    """The file as it is now, or with ``on`` the members, items and index valid on that day.
+
+    On PostgreSQL the household and its sections are read in one statement (``prefetched``);
+    the sections reach the page only after ``access_household`` has checked the household.
+    """
+    reads = [household_read(household_id), *_file_reads(actor, household_id, today=on is None)]
     # A dozen reads, one after another, each by the household's id.
-    async with one_connection(Household._meta.db, keyed=True):
-        return await _read_household_file(actor, household_id, now=now, on=on)
-
-
-async def _read_household_file(
-    actor: Actor, household_id: int, *, now: datetime, on: date | None
-) -> HouseholdFile:
-    household = await access_household(actor, household_id)
-    note_read(
-        actor,
-        "household.view",
-        now=now,
-        entity_id=household.id,
-        household_id=household.id,
-        org_path=household.org_path,
-    )
-    async with prefetched(_file_reads(actor, household.id, today=on is None)):
+    async with one_connection(Household._meta.db, keyed=True), prefetched(reads):
+        household = await access_household(actor, household_id)
+        note_read(
+            actor,
+            "household.view",
+            now=now,
+            entity_id=household.id,
+            household_id=household.id,
+            org_path=household.org_path,
+        )
         return await _read_sections(actor, household, now=now, on=on)
 
 

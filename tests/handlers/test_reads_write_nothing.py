@@ -158,11 +158,10 @@ PAGES: tuple[tuple[str | None, str, int], ...] = (
     # 16 with the community from the org cache, and the history, the aid and the data-check
     # sections reusing the members' versions, the applications and the household already read;
     # +1 the contact versions; 15 with the reviews and the running 渐退 windows in one read, 14
-    # with the pending and the to-review data checks in one. On PostgreSQL the sections' reads
-    # go as one statement (services/prepared.py, ``prefetched``): the session, the household
-    # through its access check, then every section.
-    ("city", "/households/{household}", 14 if DB.engine_type == "sqlite" else 3),
-    ("station", "/households/{household}", 14 if DB.engine_type == "sqlite" else 3),
+    # with the pending and the to-review data checks in one. On PostgreSQL the household and
+    # its sections go as one statement (services/prepared.py, ``prefetched``): 2 with the session.
+    ("city", "/households/{household}", 14 if DB.engine_type == "sqlite" else 2),
+    ("station", "/households/{household}", 14 if DB.engine_type == "sqlite" else 2),
     # 5 before the stored ranks (and then the bulk reader's statements went uncounted).
     ("city", "/ranking", 2),
     ("station", "/ranking", 2),
