@@ -288,7 +288,8 @@ async def measure_floor(
     reuse: bool = False,
     rounds: int = 1,
     encoding: str = "identity",
-) -> list[tuple[str, float, float, float]]:
+) -> tuple[list[tuple[str, float, float, float]], dict[str, float]]:
+    """The pages and both floors (best round of each), and each page's paired share of the list."""
     from bench.bench_index import prepare_database
     from bench.synthetic_city import BENCH_NOW, BENCH_PASSWORD, CityInfo, build_city
     from relief_pwa.app import create_app, freeze_startup_objects
@@ -358,12 +359,20 @@ async def measure_floor(
         ("city dashboard (cached)", city, "/analytics"),
     ]
     best: dict[str, tuple[str, float, float, float]] = {}
+    # Each page's rate over the bare list's measured just before it: a pair a few seconds
+    # apart shares the machine's mood, where the best rounds of each may not.
+    paired: dict[str, list[float]] = {}
+    _list_name, _list_client, list_url = plan[1]
     # The whole plan ``rounds`` times over, each page's best round kept: on a shared machine a
     # floor measured in a slow moment would flatter every page's share of it.
     for _ in range(rounds):
         for name, client, url in plan:
             await _load(client, url, min(10, requests), 1)  # warm up templates and caches
+            if client not in (bare, bare_list):
+                floor_rate, _ = await _load(bare_list, list_url, requests, concurrency)
             rate, latencies = await _load(client, url, requests, concurrency)
+            if client not in (bare, bare_list):
+                paired.setdefault(name, []).append(rate / floor_rate)
             ordered = sorted(latencies)
             row = (
                 name,
@@ -379,23 +388,36 @@ async def measure_floor(
     from relief_pwa.db import close_engine
 
     await close_engine(DB)  # SQLite's connection threads would keep the process from exiting
-    return rows
+    return rows, {name: statistics.median(ratios) for name, ratios in paired.items()}
 
 
 def print_floor(
-    rows: list[tuple[str, float, float, float]], concurrency: int, rounds: int = 1, encoding: str = "identity"
+    rows: list[tuple[str, float, float, float]],
+    concurrency: int,
+    rounds: int = 1,
+    encoding: str = "identity",
+    paired: dict[str, float] | None = None,
 ) -> None:
-    """The table, each page as a share of both floors: the bare page and the bare list."""
+    """The table, each page as a share of both floors: the bare page and the bare list; with
+    ``paired``, also the median of its rate over the list's measured just before it."""
     bare_rate, list_rate = rows[0][1], rows[1][1]
     rounds_note = f", each page's best of {rounds} rounds" if rounds > 1 else ""
     print(
         f"\n{concurrency} concurrent clients, one process, in-process ASGI (no network){rounds_note};"
         f" accept-encoding: {encoding}"
     )
-    print(f"  {'page':<36}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'of bare':>9}{'of list':>9}")
+    paired_head = f"{'paired':>9}" if paired else ""
+    print(f"  {'page':<36}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'of bare':>9}{'of list':>9}{paired_head}")
     for name, rate, p50, p95 in rows:
+        pair = f"{paired[name]:>9.0%}" if paired and name in paired else ("" if not paired else f"{'':>9}")
         print(
             f"  {name:<36}{rate:>9.0f}{p50:>9.1f}{p95:>9.1f}{rate / bare_rate:>9.0%}{rate / list_rate:>9.0%}"
+            f"{pair}"
+        )
+    if paired:
+        print(
+            "  paired: the median over the rounds of the page's rate over the bare list's,"
+            " measured just before it"
         )
 
 
@@ -424,7 +446,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.floor:
         households = args.households if args.households != 200 else 60_000
-        floor = asyncio.run(
+        floor, paired = asyncio.run(
             measure_floor(
                 households,
                 args.requests,
@@ -434,7 +456,7 @@ def main() -> None:
                 encoding=args.encoding,
             )
         )
-        print_floor(floor, args.concurrency, args.rounds, args.encoding)
+        print_floor(floor, args.concurrency, args.rounds, args.encoding, paired)
         return
     rows, assets = asyncio.run(measure(args.households))
     print(

@@ -318,27 +318,39 @@ async def list_cases(actor: Actor, query: CaseQuery, *, now: datetime) -> CasePa
     # or below, where walking the city newest first would read ~all of it to find 25 rows.
     bounds = path_bounds(Application.org_path, scope)
     ranged = (shape, values) if bounds is None else (replace(shape, path_range=True), [*values, *bounds])
-    total, estimated = await _count(*ranged, scope, (scope, query.state, query.category, query.q))
+    count_shape, count_values = ranged
     if _street_or_below(scope):
         shape, values = ranged
     level_and_code = _unit_of(scope)
     if level_and_code is not None and not shape.search:
         level, code = level_and_code
         shape, values = replace(shape, unit_level=level), [*values, code]
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = query.page if (query.after or query.before) else min(query.page, pages)
     after, before = parse_cursor(query.after), parse_cursor(query.before)
     cursor = after or before
     if cursor is not None:
         shape = replace(shape, cursor="after" if after is not None else "before")
         values = [*values, cursor[0], cursor[0], cursor[1]]
-    offset = 0 if cursor is not None else (page - 1) * PAGE_SIZE
-    if shape.search or offset:
-        # A search's household list varies in length, and OFFSET is written into the SQL:
-        # neither is prepared (pages reached by links carry a cursor and no offset).
-        rows = await _case_page_query(shape, values, offset)
-    else:
-        rows = await _prepared_case_page(shape).rows(*values)
+    # A street's exact count and a page that does not hang on it (from a cursor, or the first)
+    # go as one statement on PostgreSQL (services/prepared.py, ``prefetched``).
+    together: list[Read] = []
+    if _street_or_below(scope) and not shape.search and (cursor is not None or query.page <= 1):
+        together = [
+            (_prepared_case_count(count_shape), tuple(count_values)),
+            (_prepared_case_page(shape), tuple(values)),
+        ]
+    async with prefetched(together):
+        total, estimated = await _count(
+            count_shape, count_values, scope, (scope, query.state, query.category, query.q)
+        )
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = query.page if (query.after or query.before) else min(query.page, pages)
+        offset = 0 if cursor is not None else (page - 1) * PAGE_SIZE
+        if shape.search or offset:
+            # A search's household list varies in length, and OFFSET is written into the SQL:
+            # neither is prepared (pages reached by links carry a cursor and no offset).
+            rows = await _case_page_query(shape, values, offset)
+        else:
+            rows = await _prepared_case_page(shape).rows(*values)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     if after is not None:

@@ -153,19 +153,23 @@ def _as_rows(compiled: _Compiled, found: list[dict[str, Any]]) -> list[Any]:
 
 
 def _column_names(query: Any) -> tuple[str, ...] | None:
-    """The keys of the select's rows, as Piccolo names them (compiling filled in its columns)."""
+    """The keys of the select's rows, as Piccolo names them (compiling filled in its columns):
+    a column's alias or its default one, an expression's (a count) alias; None if one has none."""
     if not isinstance(query, Select | Objects):
         return None
-    columns = (
-        query.table._meta.columns if isinstance(query, Objects) else query.columns_delegate.selected_columns
-    )
-    named = [column for column in columns if isinstance(column, Column)]
-    if not named or len(named) != len(columns):
-        return None  # an expression (a count, a function): not read back by name
-    return tuple(
-        column._alias or column._meta.get_default_alias()  # type: ignore[no-untyped-call]
-        for column in named
-    )
+    if isinstance(query, Objects):
+        columns = query.table._meta.columns
+    else:
+        columns = query.columns_delegate.selected_columns
+    names: list[str] = []
+    for column in columns:
+        if isinstance(column, Column):
+            names.append(column._alias or column._meta.get_default_alias())  # type: ignore[no-untyped-call]
+        elif getattr(column, "_alias", None):
+            names.append(str(column._alias))
+        else:
+            return None  # an expression without a name: not read back
+    return tuple(names) if names else None
 
 
 # A read: a prepared select and the values to run it with.

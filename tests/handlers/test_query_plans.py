@@ -195,9 +195,10 @@ async def test_the_case_list_seeks_its_scope_and_filters(world: Any, make_client
             if 'FROM "application"' in sql or "FROM application" in sql:
                 plan = await _explain(sql, args)
                 seen[username] += plan
+                # On PostgreSQL the count and the page go as one statement: its plan holds both.
                 if username == "station" and "COUNT(" in sql:
                     counts.append(plan)
-                elif username == "station" and DB.engine_type == "postgres":
+                if username == "station" and DB.engine_type == "postgres" and "ORDER BY" in sql:
                     in_order += await _explain(sql, args, sort=False)
     if DB.engine_type == "sqlite":
         assert not any(line.startswith("SCAN application") for line in seen["station"]), seen["station"]

@@ -149,8 +149,9 @@ async def test_the_bot_console_reads_and_leaves_sending_to_the_outbox(world, app
 PAGES: tuple[tuple[str | None, str, int], ...] = (
     # 6 before the street filter came from the org cache; 5 before the session, its staff
     # member and office were read in one statement (every logged-in page: 2 fewer).
+    # The station's exact count and its page go as one statement on PostgreSQL.
     ("city", "/cases", 3),
-    ("station", "/cases", 3),
+    ("station", "/cases", 3 if DB.engine_type == "sqlite" else 2),
     # 9 before the file showed every form of aid with its history (+5: applications'
     # events, review decisions, 先行救助 grants, 渐退 windows) and the facts' versions (+4);
     # 23 once the data-check and referral sections joined it and the counter began to see the

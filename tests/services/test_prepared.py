@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from piccolo.query.functions.aggregate import Count
 
 from relief_pwa.db import write_transaction
 from relief_pwa.piccolo_conf import DB
@@ -108,6 +109,11 @@ EVENTS_OF_HOUSEHOLD: Prepared[dict[str, Any]] = Prepared(
 )
 
 
+MEMBER_COUNT: Prepared[dict[str, Any]] = Prepared(
+    lambda household: Member.select(Count(alias="n")).where(Member.household == household)
+)
+
+
 @pytest.fixture()
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The statements the engine sends from here on."""
@@ -133,10 +139,12 @@ async def test_prefetched_reads_give_the_rows_each_read_gives_alone(world, sent)
         (APPLICATIONS_WITH_FILE_NO, (first.household_id,)),
         (EVENTS_OF_HOUSEHOLD, (first.household_id, "application")),
         (EVENTS_OF, (first.application_id, second.application_id)),
+        (MEMBER_COUNT, (first.household_id,)),
         (MEMBERS, (-1,)),
     ]
     alone = [await select.rows(*values) for select, values in reads]
-    assert all(alone[:6]) and alone[6] == []  # the comparisons are not of empty lists
+    assert all(alone[:7]) and alone[7] == []  # the comparisons are not of empty lists
+    assert alone[6] == [{"n": 2}]
     assert [row["name"] for row in alone[0]] == ["张三", "李四"]
     sent.clear()
     async with prefetched(reads):
