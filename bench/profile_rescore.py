@@ -123,6 +123,7 @@ async def main() -> None:
     parser.add_argument("--days", type=int, default=1)
     parser.add_argument("--minutes", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--chunk", type=int, default=5_000, help="households per span (rescore_all's chunk)")
     parser.add_argument("--pg-dir", default="", help="the local server's data directory: count its CPU")
     args = parser.parse_args()
 
@@ -145,7 +146,7 @@ async def main() -> None:
     server_cpu = _server_cpu(args.pg_dir)
     load_before = os.getloadavg()
     started = time.perf_counter()
-    result = await rescore_all(model, now=now, trigger="profile", workers=args.workers)
+    result = await rescore_all(model, now=now, trigger="profile", workers=args.workers, chunk=args.chunk)
     seconds = time.perf_counter() - started
     own_cpu = time.process_time() - own_cpu
     backend_cpu = _proc_cpu(backend) - backend_cpu

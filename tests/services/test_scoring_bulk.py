@@ -23,6 +23,7 @@ from relief_pwa.services.scoring import (
     load_household_facts,
     rescore_all,
     snapshot_json,
+    worker_spans,
 )
 from relief_pwa.services.standards import do_seed_standards, load_standards
 from relief_pwa.tables import AidRecord, Household, HouseholdRank, IndexRecord, IndexSnapshot
@@ -233,3 +234,19 @@ async def test_the_parent_holds_a_bounded_number_of_spans(
     assert set(await _bench_records("bounded")) == {m.household_id for m in made}
     assert len(submitted) == 7  # seven spans of one household, one worker
     assert 1 <= most[0] <= 2
+
+
+@pytest.mark.engine_free
+@pytest.mark.parametrize(
+    ("first_id", "last_id", "count", "chunk", "workers"),
+    [(1, 60_000, 52_202, 5_000, 2), (7, 7, 1, 5_000, 2), (1, 100, 100, 30, 3), (5, 1_000, 400, 5_000, 4)],
+)
+def test_worker_spans_cover_every_id_once_in_a_multiple_of_the_workers(
+    first_id, last_id, count, chunk, workers
+):
+    spans = worker_spans(first_id, last_id, count, chunk=chunk, workers=workers)
+    covered = [i for low, high in spans for i in range(low, high + 1)]
+    assert covered == list(range(first_id, last_id + 1))
+    if last_id - first_id + 1 >= workers:
+        assert len(spans) % workers == 0 or len(spans) == last_id - first_id + 1
+    assert len(worker_spans(1, 60_000, 52_202, chunk=5_000, workers=2)) == 12  # 11 would leave one alone
