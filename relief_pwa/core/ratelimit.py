@@ -52,6 +52,11 @@ class SendPacer:
         self._next_global = max(self._next_global, at + self.interval)
         self._next_by_chat[chat_id] = max(self._next_by_chat.get(chat_id, 0.0), at + self.per_chat_interval)
 
+    def finished(self, chat_id: int, at: float) -> None:
+        """The send to ``chat_id`` ended at ``at``: its gap counts from here as well, so a send
+        slowed on its way (it reached Telegram late) is not followed by the next one too soon."""
+        self._next_by_chat[chat_id] = max(self._next_by_chat.get(chat_id, 0.0), at + self.per_chat_interval)
+
     def delay_chat(self, chat_id: int, until: float) -> None:
         """Keep a chat quiet until ``until`` (after a per-chat 429)."""
         self._next_by_chat[chat_id] = max(self._next_by_chat.get(chat_id, 0.0), until)

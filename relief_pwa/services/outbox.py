@@ -594,7 +594,7 @@ class OutboxWorker:
             log.exception("outbox: could not book a send slot for message %s", row.id)
             return
         try:
-            await self._send(row.chat_id, row.text)
+            await self._send_paced(row.chat_id, row.text)
         except RetryAfter as exc:
             seconds = retry_after_seconds(exc)
             await self._hold_back(row.chat_id, seconds)
@@ -616,6 +616,14 @@ class OutboxWorker:
         else:
             await mark_sent(row.id, self._clock.now())
             self.sent += 1
+
+    async def _send_paced(self, chat_id: int, text: str) -> None:
+        try:
+            await self._send(chat_id, text)
+        finally:
+            if self._shared is None:
+                # The chat's gap also counts from the send's end (core/ratelimit.py, finished).
+                self._pacer.finished(chat_id, time.monotonic())
 
     async def _back_off(self, row: Claimed, error: str) -> None:
         """Try the row again later, each attempt waiting longer."""
