@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import operator
 import time
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cache, reduce
@@ -158,7 +159,11 @@ def _case_filters(shape: _CaseShape, values: Any) -> tuple[Any, Any]:
         rest.append(Application.household.is_in(households) | (Application.number == number))
     if shape.path_range:
         low, high = take(), take()
-        rest.append((Application.org_path >= low) & (Application.org_path < high))
+        if Application._meta.db.engine_type == "postgres":
+            # The pattern index's own operators: the range it serves, whatever the collation.
+            rest.append(WhereRaw("org_path ~>=~ {} AND org_path ~<~ {}", low, high))
+        else:
+            rest.append((Application.org_path >= low) & (Application.org_path < high))
     if shape.unit_level:
         # The expression of the index application_street_newest / _community_newest.
         rest.append(WhereRaw(f"split_part(org_path, '/', {shape.unit_level}) = {{}}", take()))
@@ -314,14 +319,23 @@ async def list_cases(actor: Actor, query: CaseQuery, *, now: datetime) -> CasePa
             note_read(actor, "search.id_number", now=now, entity_type="search", detail=mask_id_number(term))
         values += [await _matching_households(actor, term) or [-1], term.upper()]
     shape = _CaseShape(bool(query.org), bool(query.state), bool(query.category), bool(query.q))
+    level_and_code = _unit_of(scope)
+    # On PostgreSQL an unfiltered street's or community's list is planned once for all of them
+    # (the keyed pool, db.one_connection): its page walks the unit's own index by an equality
+    # and its count the pattern index by a range, where ``LIKE $1`` needs a plan made for its
+    # value to use an index.
+    planned_once = level_and_code is not None and not (
+        shape.org or shape.state or shape.category or shape.search
+    )
     # The scope as an index range on SQLite: always for the count; for the page only at a street
     # or below, where walking the city newest first would read ~all of it to find 25 rows.
     bounds = path_bounds(Application.org_path, scope)
+    if planned_once:
+        bounds = (scope, scope[:-1] + "0")
     ranged = (shape, values) if bounds is None else (replace(shape, path_range=True), [*values, *bounds])
     count_shape, count_values = ranged
-    if _street_or_below(scope):
+    if _street_or_below(scope) and not planned_once:
         shape, values = ranged
-    level_and_code = _unit_of(scope)
     if level_and_code is not None and not shape.search:
         level, code = level_and_code
         shape, values = replace(shape, unit_level=level), [*values, code]
@@ -338,7 +352,10 @@ async def list_cases(actor: Actor, query: CaseQuery, *, now: datetime) -> CasePa
             (_prepared_case_count(count_shape), tuple(count_values)),
             (_prepared_case_page(shape), tuple(values)),
         ]
-    async with prefetched(together):
+    keyed: AbstractAsyncContextManager[None] = (
+        one_connection(Application._meta.db, keyed=True) if planned_once else nullcontext()
+    )
+    async with keyed, prefetched(together):
         total, estimated = await _count(
             count_shape, count_values, scope, (scope, query.state, query.category, query.q)
         )
