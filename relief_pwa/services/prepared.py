@@ -131,8 +131,13 @@ class Prepared(Generic[RowT]):
 
     async def rows(self, *values: Any) -> list[RowT]:
         batch = _PREFETCHED.get()
-        if batch is not None and (found_before := batch.pop((self, values), None)) is not None:
-            return found_before
+        if batch is not None:
+            try:
+                found_before = batch.pop((self, values), None)
+            except TypeError:  # a value that cannot be a key (a list): never prefetched
+                found_before = None
+            if found_before is not None:
+                return found_before
         engine = self._built().table._meta.db
         compiled = self.compiled_for(engine.engine_type)
         args = self.arguments(compiled, values)
@@ -201,7 +206,8 @@ def _combined(selects: tuple[Prepared[Any], ...]) -> _Combined:
     offset = 0
     for _select, compiled in parts:
         # Each select numbers its parameters from $1; in the combined statement they follow
-        # the previous selects' ones. Prepared SQL carries every value as a parameter, so a
+        # the previous selects' ones. Prepared SQL carries every value as a parameter, and
+        # Piccolo's join aliases put a name after "$" ("request$member"), never a digit: a
         # "$n" in its text is always a placeholder.
         sql = _PLACEHOLDER.sub(lambda match: f"${int(match.group(1)) + offset}", compiled.sql)  # noqa: B023
         # A subquery scan keeps its ORDER BY's order, and ARRAY() keeps the scan's.
@@ -210,6 +216,14 @@ def _combined(selects: tuple[Prepared[Any], ...]) -> _Combined:
     combined = _Combined("SELECT " + ", ".join(arrays), parts)
     _COMBINED[selects] = combined
     return combined
+
+
+def _hashable(values: tuple[Any, ...]) -> bool:
+    try:
+        hash(values)
+    except TypeError:
+        return False
+    return True
 
 
 @asynccontextmanager
@@ -227,6 +241,7 @@ async def prefetched(reads: Iterable[Read]) -> AsyncIterator[None]:
         for select, values in wanted
         if select._built().table._meta.db.engine_type == "postgres"
         and select.compiled_for("postgres").names is not None
+        and _hashable(values)
     ]
     if len(usable) < 2 or _PREFETCHED.get() is not None:
         yield
