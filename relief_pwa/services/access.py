@@ -58,6 +58,12 @@ def path_bounds(org_path_column: Column, prefix: str) -> tuple[str, str] | None:
     """``path_range``'s (low, high), or None where no range is wanted."""
     if org_path_column._meta.table._meta.db.engine_type != "sqlite" or not prefix.endswith("/"):
         return None
+    return prefix_bounds(prefix)
+
+
+def prefix_bounds(prefix: str) -> tuple[str, str]:
+    """Every path under ``prefix`` ("a/b/") lies in ["a/b/", "a/b0") byte by byte: paths are
+    ASCII digits and "/", and "0" follows "/"."""
     return prefix, prefix[:-1] + "0"
 
 

@@ -21,7 +21,14 @@ from relief_pwa.core.idnumber import mask_id_number
 from relief_pwa.core.permissions import Capability
 from relief_pwa.db import one_connection
 from relief_pwa.services import facts_history, identifiers
-from relief_pwa.services.access import access_household, household_read, in_scope, path_bounds, scope_pattern
+from relief_pwa.services.access import (
+    access_household,
+    household_read,
+    in_scope,
+    path_bounds,
+    prefix_bounds,
+    scope_pattern,
+)
 from relief_pwa.services.access_log import note_read
 from relief_pwa.services.actors import Actor
 from relief_pwa.services.aid import household_aid, household_aid_reads
@@ -331,7 +338,7 @@ async def list_cases(actor: Actor, query: CaseQuery, *, now: datetime) -> CasePa
     # or below, where walking the city newest first would read ~all of it to find 25 rows.
     bounds = path_bounds(Application.org_path, scope)
     if planned_once:
-        bounds = (scope, scope[:-1] + "0")
+        bounds = prefix_bounds(scope)
     ranged = (shape, values) if bounds is None else (replace(shape, path_range=True), [*values, *bounds])
     count_shape, count_values = ranged
     if _street_or_below(scope) and not planned_once:

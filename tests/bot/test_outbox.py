@@ -174,3 +174,23 @@ async def test_crash_mid_send_is_recovered_after_the_lease(db, stub, bot) -> Non
     # At-least-once only for what Telegram had already accepted when the process died.
     assert sum(per_chat.values()) - 20 <= in_flight
     assert await outbox_counts() == {"sent": 20}
+
+
+async def test_a_chats_gap_counts_from_the_end_of_a_slow_send(db) -> None:
+    """A send that takes 0.2 s (slow on its way): the chat's next message starts at least the
+    chat's gap after it ended, so the two cannot reach Telegram closer than that."""
+    spans: list[tuple[float, float]] = []
+
+    async def slow_send(chat_id: int, text: str) -> None:
+        began = time.monotonic()
+        await asyncio.sleep(0.2)
+        spans.append((began, time.monotonic()))
+
+    await queue([(5, "m0"), (5, "m1")])
+    worker = OutboxWorker(slow_send, CLOCK, SendPacer(200.0, 0.3), backoff_base=0.05, poll_seconds=0.05)
+    worker.start()
+    await worker.drain(timeout=20)
+    await worker.stop()
+    assert len(spans) == 2
+    (_first_start, first_end), (second_start, _second_end) = spans
+    assert second_start - first_end >= 0.28, spans  # counted from the start alone: about 0.1 s

@@ -247,3 +247,34 @@ async def test_the_case_list_seeks_its_scope_and_filters(world: Any, make_client
         )
         assert any("Index Scan Backward using application_street_newest" in line for line in generic), generic
         assert _full_scans(generic) == [], generic
+
+
+async def test_only_an_unfiltered_street_list_is_planned_once(
+    world: Any, make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The keyed pool (plans kept) serves a street's unfiltered list, whose generic plan the test
+    above checks; a filtered one, and the city's, keep planning for their values."""
+    from relief_pwa.db import one_connection
+    from relief_pwa.services import households
+
+    await active_application(world)
+    keyed: list[bool] = []
+
+    def spy(engine: Any, **kwargs: Any) -> Any:
+        keyed.append(bool(kwargs.get("keyed")))
+        return one_connection(engine, **kwargs)
+
+    monkeypatch.setattr(households, "one_connection", spy)
+    seen: dict[str, bool] = {}
+    for username, url in (("station", "/cases"), ("station", "/cases?state=active"), ("city", "/cases")):
+        client = make_client()
+        await client.login(username)
+        keyed.clear()
+        assert (await client.get(url)).status_code == 200
+        seen[f"{username} {url}"] = any(keyed)
+    planned_once = DB.engine_type == "postgres"  # SQLite plans each statement as it is prepared
+    assert seen == {
+        "station /cases": planned_once,
+        "station /cases?state=active": False,
+        "city /cases": False,
+    }
