@@ -157,6 +157,14 @@ class Household(Table, tablename="household"):
     current_index = Numeric(digits=(5, 2), null=True, default=None)
     index_provisional = Boolean(default=False)
     index_computed_at = Timestamptz(null=True, default=None)
+    # Computed from the snapshot index_digest under model index_model_version (those of the
+    # latest index record), the current index holds on every day from index_holds_from until
+    # the day before index_holds_until (core.scoring.points_hold_until): a re-score on such a
+    # day that finds the same snapshot need not compute it, nor read the record.
+    index_digest = Varchar(length=32, null=True, default=None)
+    index_model_version = Varchar(length=40, null=True, default=None)
+    index_holds_from = Date(null=True, default=None)
+    index_holds_until = Date(null=True, default=None)
     version = Integer(default=1)
     created_by = ForeignKey(Staff, null=True, on_delete=OnDelete.restrict)
     created_at = Timestamptz()

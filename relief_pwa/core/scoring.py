@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "FACTOR_CODES",
     "FACTOR_LABELS",
+    "NEVER",
     "PENALTY_FACTORS",
     "POSITIVE_FACTORS",
     "FactorLine",
@@ -51,6 +52,7 @@ __all__ = [
     "member_cannot_work",
     "model_from_dict",
     "model_to_dict",
+    "points_hold_until",
     "validate_model",
 ]
 
@@ -777,6 +779,62 @@ def compute_points(
     """
     m = _measure(facts, standard, model, as_of)
     return FactorPoints(m.total_centi, m.centis, tuple(missing_facts(facts)))
+
+
+NEVER = date.max  # "no later day changes it": a date both engines store
+
+
+def points_hold_until(facts: HouseholdFacts, model: ScoringModel, as_of: date) -> date:
+    """The first day after ``as_of`` on which ``compute_points`` could give another result for
+    these same facts and standard (``NEVER`` if no day could).
+
+    The day enters the index in three places only: a member's age (which matters only on
+    reaching ``MINOR_AGE`` or ``ELDERLY_AGE``), a shock decaying day by day until it ends,
+    and aid entering or leaving the aid window. Until the day returned, a re-score that finds
+    the same facts (the same snapshot digest) knows the result without computing it
+    (docs/scale.md, "A new day"). It may come early (then the index is computed and found
+    unchanged), never late: a test walks the days.
+    """
+    compiled = model._compiled
+    until = NEVER
+    for member in facts.members:
+        age = member.age_on(as_of)
+        if age is None or age >= ELDERLY_AGE:
+            continue
+        until = min(until, _turns(member.birth_date, MINOR_AGE if age < MINOR_AGE else ELDERLY_AGE))  # type: ignore[arg-type]  # age known: birth date known
+    tomorrow = date.fromordinal(as_of.toordinal() + 1)
+    for shock in facts.shocks:
+        if shock.kind is ShockKind.NONE:
+            continue
+        if shock.occurred_on > as_of:
+            until = min(until, shock.occurred_on)
+        elif as_of < add_months(shock.occurred_on, compiled.shock_decay_months):
+            return tomorrow  # its points fall by the day
+    window = compiled.aid_window_months
+    for aid in facts.aid:
+        if aid.received_on > as_of:
+            until = min(until, aid.received_on)
+        elif add_months(as_of, -window) < aid.received_on:
+            until = min(until, _leaves_window(aid.received_on, window))
+    return until
+
+
+def _turns(born: date, years: int) -> date:
+    """The day someone born on ``born`` reaches ``years`` (MemberFacts.age_on: a 29 February
+    birthday is reached on 1 March in other years)."""
+    year = born.year + years
+    if born.month == 2 and born.day == 29 and not calendar.isleap(year):
+        return date(year, 3, 1)
+    return date(year, born.month, born.day)
+
+
+def _leaves_window(received_on: date, months: int) -> date:
+    """The first day whose aid window, (day − months, day], no longer holds ``received_on``."""
+    # Never before received_on + months; a few days later when the month end clamps.
+    day = add_months(received_on, months)
+    while add_months(day, -months) < received_on:
+        day = date.fromordinal(day.toordinal() + 1)
+    return day
 
 
 def compute_index(

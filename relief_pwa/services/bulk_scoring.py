@@ -59,6 +59,7 @@ from relief_pwa.core.scoring import (
     add_months,
     compute_points,
     model_from_dict,
+    points_hold_until,
 )
 
 # Applications in these states put a household (and its category) in the ranking.
@@ -220,7 +221,9 @@ class Spelling:
         return f"{column}+0" if self.sqlite else column
 
     def text(self, column: str) -> str:
-        return f"{column}||''" if self.sqlite else column
+        # Dates travel as their ISO text: what the snapshot JSON and the keys use, without
+        # decoding a date object per value only to spell it again.
+        return f"{column}||''" if self.sqlite else f"CAST({column} AS TEXT)"
 
     def placeholders(self, sql: str) -> str:
         if self.sqlite:
@@ -472,7 +475,9 @@ def snapshot_digest(body: str) -> str:
 
 class ScoredRows(NamedTuple):
     records: list[tuple[Any, ...]]  # index_record rows, in the order of RECORD_COLUMNS
-    updates: list[tuple[Any, ...]]  # (total, provisional, computed_at, household id)
+    # (total, provisional, computed_at, holds from, holds until, snapshot digest, model version,
+    # household id): the current index and what it holds for (Previous)
+    updates: list[tuple[Any, ...]]
     snapshots: list[tuple[str, str]]  # (digest, body), each digest once; most already stored
     skipped: int  # households with no standard in force
     # Households whose rank key (the index in hundredths) changed or is new; () when not
@@ -487,10 +492,16 @@ class ScoredRows(NamedTuple):
 
 
 class Previous(NamedTuple):
-    """What a household holds before a re-score: its current index and its latest record."""
+    """What a household holds before a re-score: its current index, the snapshot, model and
+    days that index holds for, and its latest record (read only where those days do not
+    cover the re-score's day, ``previous_query``)."""
 
     centi: int | None  # current index in hundredths (None: never scored)
     provisional: bool | None
+    holds_digest: str | None  # the current index's snapshot digest and model version,
+    holds_model: str | None
+    holds_from: str | None  # and the ISO days it holds on: from the first to the day
+    holds_until: str | None  # before the second (points_hold_until)
     digest: str | None  # the latest index record's snapshot digest, model version, as-of day
     model_version: str | None
     as_of: str | None  # ISO date
@@ -499,10 +510,40 @@ class Previous(NamedTuple):
     record_breakdown: str | None  # the latest record's breakdown and categories, as stored
     record_categories: str | None
 
+    def held_on(self, model_version: str, as_of: str) -> bool:
+        """The current index holds on this day under this model, for its snapshot."""
+        return (
+            self.holds_model == model_version
+            and self.holds_from is not None
+            and self.holds_until is not None
+            and self.holds_from <= as_of < self.holds_until
+        )
+
+    def may_hold(self, model_version: str, as_of: str) -> bool:
+        """A snapshot may be found whose result on this day is the current index, known without
+        computing it: the index holds that day, or the latest record is of that day and is the
+        current index."""
+        return self.held_on(model_version, as_of) or (
+            self.model_version == model_version and self.as_of == as_of and self.current_is_record()
+        )
+
+    def current_holds(self, digest: str, model_version: str, as_of: str) -> bool:
+        """This snapshot's result on this day is known, and is the current index."""
+        return (self.holds_digest == digest and self.held_on(model_version, as_of)) or (
+            self.digest == digest
+            and self.model_version == model_version
+            and self.as_of == as_of
+            and self.current_is_record()
+        )
+
     def holds(self, digest: str, model_version: str, as_of: str) -> bool:
-        """The latest record was computed from this snapshot, under this model, on this day
-        (what the single recompute also takes as "nothing the index reads has changed")."""
-        return self.digest == digest and self.model_version == model_version and self.as_of == as_of
+        """This snapshot's result on this day is known without computing it: the current index
+        holds that day for this snapshot, or the latest record was computed from this
+        snapshot under this model on this day (what the single recompute also takes as
+        "nothing the index reads has changed")."""
+        return (self.holds_digest == digest and self.held_on(model_version, as_of)) or (
+            self.digest == digest and self.model_version == model_version and self.as_of == as_of
+        )
 
     def says(self, result: RecordResult) -> bool:
         """The latest record already says this result (``RecordResult.same_as``)."""
@@ -541,35 +582,47 @@ class RecordResult(NamedTuple):
         return (digest, model_version, centi, provisional, breakdown, categories) == tuple(self)
 
 
-def previous_query(q: Spelling, low: int, high: int) -> Query:
-    """(id, current index in hundredths, provisional, and the latest record's digest, model
-    version, as-of day, total in hundredths, provisional, breakdown, categories) of the open
-    households low…high."""
+def previous_query(q: Spelling, low: int, high: int, model_version: str, as_of: date) -> Query:
+    """``Previous`` of the open households low…high, as rows: id, current index in hundredths,
+    provisional, the snapshot digest, model and days it holds, then the latest record's
+    digest, model version, as-of day, total in hundredths, provisional, breakdown and
+    categories — the record only where the current index does not hold on ``as_of`` under
+    ``model_version`` (elsewhere NULLs): a new day reads a few hundred records, not one per
+    household."""
     current = (
-        f"{q.num('h.id')}, CAST(ROUND(h.current_index * 100) AS INTEGER), {q.num('h.index_provisional')}"
+        f"{q.num('h.id')}, CAST(ROUND(h.current_index * 100) AS INTEGER), {q.num('h.index_provisional')},"
+        f" h.index_digest, h.index_model_version, {q.text('h.index_holds_from')},"
+        f" {q.text('h.index_holds_until')}"
     )
     latest = (
         f"x.snapshot_digest, x.model_version, {q.text('x.as_of')}, CAST(ROUND(x.total * 100) AS INTEGER),"
         f" {q.num('x.provisional')}, x.breakdown, x.categories"
     )
     households = "h.id >= {} AND h.id <= {} AND h.is_open = {}"
+    # Only the outer row's columns: PostgreSQL tests it once per household, before any seek.
+    not_held = (
+        "(h.index_model_version IS NULL OR h.index_holds_from IS NULL OR h.index_holds_until IS NULL"
+        " OR h.index_model_version <> {} OR h.index_holds_from > {} OR h.index_holds_until <= {})"
+    )
+    day: Any = as_of.isoformat() if q.sqlite else as_of
+    args = (model_version, day, day, low, high, True)
     if q.sqlite:
         # SQLite has no LATERAL; its correlated subquery per row is one index seek too.
         return (
             f"SELECT {current}, {latest} FROM household h LEFT JOIN index_record x ON x.id = ("
-            " SELECT r.id FROM index_record r WHERE r.household = h.id"
+            f" SELECT r.id FROM index_record r WHERE r.household = h.id AND {not_held}"
             f" ORDER BY r.computed_at DESC, r.id DESC LIMIT 1) WHERE {households}",
-            (low, high, True),
+            args,
         )
     # One index seek per household (household, computed_at), whatever the history's length
     # (a window over all the records of the range grows with it).
     return (
         f"SELECT {current}, {latest} FROM household h LEFT JOIN LATERAL ("
         " SELECT snapshot_digest, model_version, as_of, total, provisional, breakdown, categories"
-        " FROM index_record r"
-        " WHERE r.household = h.id ORDER BY r.computed_at DESC, r.id DESC LIMIT 1"
+        f" FROM index_record r WHERE r.household = h.id AND {not_held}"
+        " ORDER BY r.computed_at DESC, r.id DESC LIMIT 1"
         f") x ON TRUE WHERE {households}",
-        (low, high, True),
+        args,
     )
 
 
@@ -578,6 +631,10 @@ def previous_from_rows(rows: Iterable[Sequence[Any]]) -> dict[int, Previous]:
         int(hid): Previous(
             None if centi is None else int(centi),
             None if provisional is None else bool(provisional),
+            holds_digest,
+            holds_model,
+            _iso(holds_from),
+            _iso(holds_until),
             digest,
             version,
             _iso(as_of),
@@ -587,8 +644,8 @@ def previous_from_rows(rows: Iterable[Sequence[Any]]) -> dict[int, Previous]:
             categories,
         )
         for (
-            hid, centi, provisional, digest, version, as_of,
-            record_centi, record_provisional, breakdown, categories,
+            hid, centi, provisional, holds_digest, holds_model, holds_from, holds_until,
+            digest, version, as_of, record_centi, record_provisional, breakdown, categories,
         ) in rows
     }  # fmt: skip
 
@@ -634,13 +691,9 @@ def score_changed(
     as_of = local_date(now)
     as_of_text = as_of.isoformat()
     version = model.version
-    # Only a household whose latest record is of this model and day can be unchanged: the
-    # others (all of them on a new day or model) need no snapshot text to tell.
-    candidates = {
-        hid
-        for hid, before in previous.items()
-        if before.model_version == version and before.as_of == as_of_text and before.current_is_record()
-    }
+    # Only a household whose latest record's result is known for this model and day can be
+    # unchanged: the others (all of them under a new model) need no snapshot text to tell.
+    candidates = {hid for hid, before in previous.items() if before.may_hold(version, as_of_text)}
     if not candidates:
         city = assemble_city(households, fact_rows, as_of=as_of)
         return score_rows(city, model, standards, now=now, trigger=trigger, sqlite=sqlite, previous=previous)
@@ -733,32 +786,34 @@ def score_rows(
         snapshot = snapshots_of.text(city.facts_json[hid], standard)
         digest = snapshot_digest(snapshot)
         before = previous.get(hid) if previous is not None else None
-        same_record = before is not None and before.holds(digest, version, as_of_text)
-        if same_record and before.current_is_record():  # type: ignore[union-attr]  # same_record: not None
+        if before is not None and before.current_holds(digest, version, as_of_text):
             continue
+        same_record = before is not None and before.holds(digest, version, as_of_text)
         points = compute_points(facts, standard, model, as_of)
         total: Any = points.total
         provisional: Any = points.provisional
         breakdown = breakdown_json(points)
         categories = categories_text(facts.categories)
-        if (
+        holds_until: Any = points_hold_until(facts, model, as_of)
+        # Another day, the same result: the latest record still says it, and only the days
+        # the result holds on move.
+        says = (
             before is not None
             and not same_record
             and before.current_is_record()
             and before.says(RecordResult(digest, version, _centi(total), provisional, breakdown, categories))
-        ):
-            continue  # another day, the same result: the latest record still says it
+        )
         if previous is not None and (before is None or before.centi != _centi(total)):
             moved.append(hid)
         if sqlite:
-            total, provisional = float(total), int(provisional)
-        if not same_record:
+            total, provisional, holds_until = float(total), int(provisional), holds_until.isoformat()
+        if not (same_record or says):
             snapshots[digest] = snapshot
             records.append((
                 hid, row[2], computed_at, as_of_value, version, total, provisional,
                 trigger, digest, breakdown, categories,
             ))  # fmt: skip
-        updates.append((total, provisional, computed_at, hid))
+        updates.append((total, provisional, computed_at, as_of_value, holds_until, digest, version, hid))
     return ScoredRows(records, updates, list(snapshots.items()), skipped, tuple(moved), scored)
 
 
@@ -792,7 +847,7 @@ def score_span_sqlite(
                 connection.execute(q.placeholders(sql), _sqlite_args(args)).fetchall()
                 for sql, args in fact_queries(q, households[0][0], households[-1][0], as_of, lookback)
             ]
-            sql, args = previous_query(q, households[0][0], households[-1][0])
+            sql, args = previous_query(q, households[0][0], households[-1][0], model.version, as_of)
             previous = previous_from_rows(connection.execute(q.placeholders(sql), _sqlite_args(args)))
             scored = score_changed(
                 households, rows, model, standards, now=now, trigger=trigger, sqlite=True, previous=previous
@@ -872,7 +927,10 @@ async def _score_span_postgres(
     model = model_from_dict(model_definition)
     as_of = local_date(now)
     q = Spelling(sqlite=False)
-    connection = await asyncpg.connect(**connect)
+    # No JIT: these reads are estimated costly enough to compile (15 ms a statement) and
+    # run in tens of milliseconds without it.
+    settings = {**connect.get("server_settings", {}), "jit": "off"}
+    connection = await asyncpg.connect(**{**connect, "server_settings": settings})
     try:
         async with connection.transaction(isolation="repeatable_read", readonly=True):
             await connection.execute(f"SET TRANSACTION SNAPSHOT '{_snapshot_literal(snapshot_id)}'")
@@ -886,7 +944,7 @@ async def _score_span_postgres(
                     await connection.fetch(q.placeholders(sql), *args)
                     for sql, args in fact_queries(q, households[0][0], households[-1][0], as_of, lookback)
                 ]
-                sql, args = previous_query(q, households[0][0], households[-1][0])
+                sql, args = previous_query(q, households[0][0], households[-1][0], model.version, as_of)
                 previous = previous_from_rows(await connection.fetch(q.placeholders(sql), *args))
                 scored = score_changed(
                     households, rows, model, standards, now=now, trigger=trigger, sqlite=False,

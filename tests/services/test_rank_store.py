@@ -216,12 +216,16 @@ async def test_a_rescore_writes_only_what_changed_and_ranks_stay_exact(
 
     await change(ids[0], 0)
     await change(ids[2], 9_000_000)
-    # Latest records of another day: one that says what today's scoring gives gets no copy;
-    # one whose breakdown differs (its total the same) gets a new record.
+    # Latest records of another day, whose result held only until today: one that says what
+    # today's scoring gives gets no copy (only the days it holds move); one whose breakdown
+    # differs (its total the same) gets a new record.
     yesterday = local_date(now) - timedelta(days=1)
     await IndexRecord.update({IndexRecord.as_of: yesterday}).where(
         IndexRecord.household.is_in([ids[1], ids[3]])
     )
+    await Household.update(
+        {Household.index_holds_from: yesterday, Household.index_holds_until: local_date(now)}
+    ).where(Household.id.is_in([ids[1], ids[3]]))
     await IndexRecord.update({IndexRecord.breakdown: '{"points":{}}'}).where(IndexRecord.household == ids[1])
     before = await _indexes()
     result = await rescore_all(model, now=later, trigger="changed", workers=workers)
@@ -230,6 +234,8 @@ async def test_a_rescore_writes_only_what_changed_and_ranks_stay_exact(
     assert written == {ids[0], ids[1], ids[2]}
     after = await _indexes()
     assert {hid for hid in ids if after[hid] != before[hid]} == {ids[0], ids[2]}
+    renewed = await Household.select(Household.index_holds_from).where(Household.id == ids[3]).first()
+    assert renewed is not None and renewed["index_holds_from"] == local_date(now)
     assert await _stored() == await _fresh()
 
     # Beyond the sync limit the whole table is written afresh: still exact.

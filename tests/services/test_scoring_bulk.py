@@ -22,6 +22,7 @@ from relief_pwa.services.scoring import (
     load_facts_bulk,
     load_household_facts,
     rescore_all,
+    score_in_memory,
     snapshot_json,
     worker_spans,
 )
@@ -87,7 +88,7 @@ async def test_rescore_all_stores_reproducible_records(world: Any, now: Any) -> 
     later = now + timedelta(days=1)
     # The city's first scoring: no record yet (a day later, the intakes' records would still
     # say the same, and no copy of them is stored).
-    await IndexRecord.delete(force=True)
+    await _never_scored()
     result = await rescore_all(model, now=later, trigger="bench", chunk=2)
     assert result.count == 3 and result.skipped == 0
     for household in made:
@@ -116,6 +117,15 @@ def test_breakdown_json_is_valid_json() -> None:
     points = compute_points(facts, standard, DEFAULT_MODEL, date(2026, 1, 1))
     data = json.loads(breakdown_json(points))
     assert data["missing"] == list(points.missing) and data["points"] == points.points_by_factor()
+
+
+async def _never_scored() -> None:
+    """Every household as before its first scoring: no record, no current index."""
+    await IndexRecord.delete(force=True)
+    await Household.update({
+        Household.current_index: None, Household.index_digest: None, Household.index_model_version: None,
+        Household.index_holds_from: None, Household.index_holds_until: None,
+    }, force=True)  # fmt: skip
 
 
 async def _bench_records(trigger: str) -> dict[int, dict[str, Any]]:
@@ -153,13 +163,13 @@ async def test_worker_processes_store_what_one_process_stores(world: Any, now: A
     model = await get_active_model(now=now)
     later = now + timedelta(days=1)
 
-    await IndexRecord.delete(force=True)  # a first scoring: every household gets its record
+    await _never_scored()  # a first scoring: every household gets its record
     alone = await rescore_all(model, now=later, trigger="alone", chunk=2)
     ranks_alone = await _stored_ranks()
     by_one = await _bench_records("alone")
     assert len(by_one) == 5
     # Without any record the workers must write all five again.
-    await IndexRecord.delete(force=True)
+    await _never_scored()
     stored_snapshots, stored_records = await IndexSnapshot.count(), await IndexRecord.count()
     forked = await rescore_all(model, now=later, trigger="forked", chunk=1, workers=2)
     # The same ranks after either (every scope, both categories).
@@ -228,7 +238,7 @@ async def test_the_parent_holds_a_bounded_number_of_spans(
     ]
     model = await get_active_model(now=now)
     later = now + timedelta(days=1)
-    await IndexRecord.delete(force=True)  # a first scoring: every household gets its record
+    await _never_scored()  # a first scoring: every household gets its record
     result = await rescore_all(model, now=later, trigger="bounded", chunk=1, workers=1)
     assert result.count == 7
     assert set(await _bench_records("bounded")) == {m.household_id for m in made}
@@ -250,3 +260,77 @@ def test_worker_spans_cover_every_id_once_in_a_multiple_of_the_workers(
     if last_id - first_id + 1 >= workers:
         assert len(spans) % workers == 0 or len(spans) == last_id - first_id + 1
     assert len(worker_spans(1, 60_000, 52_202, chunk=5_000, workers=2)) == 12  # 11 would leave one alone
+    assert len(worker_spans(1, 60_000, 60_000, chunk=5_000, workers=2)) == 12
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+async def test_a_new_day_computes_only_the_results_that_may_have_moved(
+    world: Any, now: Any, workers: int
+) -> None:
+    """On a later day a household whose facts are those of its latest record, inside the days
+    its result holds (core.scoring.points_hold_until), gets no record and no update; on the day
+    a member turns 16 that household alone is computed and gets its new index, which equals a
+    computation from scratch; a shock's household is computed every day while it decays."""
+    from datetime import date
+
+    await do_seed_standards(SYSTEM_ACTOR, now=now)
+    today = local_date(now)
+    turns_on = today + timedelta(days=3)
+    heads_turn_60 = date(2040, 5, 17)
+
+    def head() -> Any:
+        return member(id_number=new_id_number(date(1980, 5, 17)))
+
+    adult = await make_intake(world, members=[head()])
+    child = await make_intake(
+        world,
+        members=[
+            head(),
+            member(
+                "李小",
+                "child",
+                id_number=new_id_number(date(turns_on.year - 16, turns_on.month, turns_on.day)),
+            ),
+        ],
+    )
+    shocked = await make_intake(world, community="370102002001", username="center")
+    await do_record_shock(
+        world.actor("center"), shocked.household_id, kind="disaster",
+        occurred_on=today - timedelta(days=2), note="", now=now,
+    )  # fmt: skip
+    ids = [adult.household_id, child.household_id, shocked.household_id]
+    model = await get_active_model(now=now)
+
+    async def households() -> dict[int, dict[str, Any]]:
+        rows = await Household.select().where(Household.id.is_in(ids))
+        return {row["id"]: row for row in rows}
+
+    async def rescore_on(day: int, trigger: str) -> tuple[dict[int, dict[str, Any]], set[int]]:
+        before = await households()
+        moment = now + timedelta(days=day)
+        await rescore_all(model, now=moment, trigger=trigger, workers=workers, chunk=1)
+        after = await households()
+        written = {r["household"] for r in await IndexRecord.select().where(IndexRecord.trigger == trigger)}
+        # What computing every household from scratch gives on that day.
+        [fresh], _ = await score_in_memory([model], now=moment)
+        assert {hid: Decimal(after[hid]["current_index"]) for hid in ids} == {hid: fresh[hid] for hid in ids}
+        return {hid: row for hid, row in after.items() if row != before[hid]}, written
+
+    holds = await households()
+    assert holds[adult.household_id]["index_holds_until"] == heads_turn_60
+    assert holds[child.household_id]["index_holds_until"] == turns_on
+    assert holds[shocked.household_id]["index_holds_until"] == today + timedelta(days=1)
+
+    updated, written = await rescore_on(1, "day one")
+    assert written == {shocked.household_id}  # its points fell by a day's decay
+    assert set(updated) == {shocked.household_id}
+    updated, written = await rescore_on(2, "day two")
+    assert set(updated) == {shocked.household_id}
+
+    updated, written = await rescore_on(3, "turns 16")
+    assert child.household_id in written and adult.household_id not in written
+    assert set(updated) - {shocked.household_id} == {child.household_id}
+    row = updated[child.household_id]
+    assert row["index_holds_from"] == turns_on
+    assert row["index_holds_until"] == heads_turn_60
+    assert row["current_index"] != holds[child.household_id]["current_index"]
