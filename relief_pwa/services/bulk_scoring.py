@@ -750,13 +750,13 @@ def score_rows(
     The rows hold what the engine's driver takes (``sqlite``: text timestamps and floats).
 
     With ``previous`` (each household's state before, ``previous_query``) only what
-    changes is returned (docs/scale.md, "Write only what changed"): a household whose
-    latest record holds the same snapshot, model and as-of day, and whose current index
-    is that record's, is not even scored (the result is the record's); one scored on
-    another day to the result its latest record already says (``RecordResult``) gets
-    neither a record nor an update; one whose index equals its current one gets no
-    update; and ``moved`` lists the households whose index in hundredths changed or is
-    new (only their stored ranks change).
+    changes is returned (docs/scale.md, "Write only what changed", "A new day"): a
+    household whose current index holds on this day for the same snapshot and model, or
+    whose latest record holds the same snapshot, model and as-of day and is its current
+    index, is not even scored (the result is the current index); one scored to the result
+    its latest record already says (``RecordResult``) gets no record, and an update only
+    of the days that result holds on; and ``moved`` lists the households whose index in
+    hundredths changed or is new (only their stored ranks change).
     """
     as_of = local_date(now)
     as_of_text = as_of.isoformat()
