@@ -577,6 +577,31 @@ def _current_holds(
     )
 
 
+@dataclass(frozen=True)
+class _CurrentIndex:
+    """A household's current index as the recompute stores it on the household row, with
+    the snapshot, model and days it holds for (docs/scale.md, "A new day")."""
+
+    household_id: int
+    points: FactorPoints
+    computed_at: datetime
+    holds_from: date
+    holds_until: date
+    digest: str
+    model_version: str
+
+    async def save(self) -> None:
+        await Household.update({
+            Household.current_index: self.points.total,
+            Household.index_provisional: self.points.provisional,
+            Household.index_computed_at: self.computed_at,
+            Household.index_holds_from: self.holds_from,
+            Household.index_holds_until: self.holds_until,
+            Household.index_digest: self.digest,
+            Household.index_model_version: self.model_version,
+        }).where(Household.id == self.household_id)  # fmt: skip
+
+
 async def _recompute_locked(household_id: int, *, trigger: str, now: datetime) -> HouseholdScore | None:
     model = await get_active_model(now=now)
     as_of = local_date(now)
@@ -605,6 +630,7 @@ async def _recompute_locked(household_id: int, *, trigger: str, now: datetime) -
     )  # fmt: skip
     breakdown = breakdown_json(points)
     categories = categories_text(facts.categories)
+    current = _CurrentIndex(household_id, points, now, as_of, holds_until, digest, model.version)
     if latest is not None and (
         _same_inputs_same_day(latest, digest, model.version, as_of)
         or _latest_says(latest, RecordResult(
@@ -615,15 +641,7 @@ async def _recompute_locked(household_id: int, *, trigger: str, now: datetime) -
         # latest record still says it; keep history free of duplicates. Only the days the
         # result holds on may move.
         if not _current_holds(household, points, digest, model.version, as_of):
-            await Household.update({
-                Household.current_index: points.total,
-                Household.index_provisional: points.provisional,
-                Household.index_computed_at: now,
-                Household.index_holds_from: as_of,
-                Household.index_holds_until: holds_until,
-                Household.index_digest: digest,
-                Household.index_model_version: model.version,
-            }).where(Household.id == household_id)  # fmt: skip
+            await current.save()
         return HouseholdScore(
             household_id, latest["id"], points.total, points.provisional, points.missing, model.version, False
         )
@@ -644,17 +662,7 @@ async def _recompute_locked(household_id: int, *, trigger: str, now: datetime) -
         categories=categories,
     )
     await record.save()
-    await Household.update(
-        {
-            Household.current_index: points.total,
-            Household.index_provisional: points.provisional,
-            Household.index_computed_at: now,
-            Household.index_holds_from: as_of,
-            Household.index_holds_until: holds_until,
-            Household.index_digest: digest,
-            Household.index_model_version: model.version,
-        }
-    ).where(Household.id == household_id)
+    await current.save()
     return HouseholdScore(
         household_id, record.id, points.total, points.provisional, points.missing, model.version, True
     )

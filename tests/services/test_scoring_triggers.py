@@ -276,3 +276,34 @@ async def test_a_later_day_with_the_same_result_stores_no_copy(scored: Any, now:
     moved = await do_recompute_household(center, shaken.household_id, now=later)
     assert moved.stored and moved.total < Decimal(before[-1]["total"])  # a day of decay
     assert len(await _records(shaken.household_id)) == len(before) + 1
+
+
+async def test_the_single_recompute_keeps_the_days_its_index_holds(scored: Any, now: Any) -> None:
+    """The recompute stores, with the index, the snapshot, model and days it holds for. A
+    later day inside them writes nothing; on the day a member turns 16 the index moves and
+    the days start again from it."""
+    today = now.date()
+    turns_on = today + timedelta(days=5)
+    made = await make_intake(
+        scored,
+        members=[
+            member(id_number=new_id_number(date(1980, 5, 17))),
+            member("李小", "child", id_number=new_id_number(turns_on.replace(year=turns_on.year - 16))),
+        ],
+    )
+    center = scored.actor("center")
+
+    async def row() -> dict[str, Any]:
+        found = await Household.select().where(Household.id == made.household_id).first()
+        assert found is not None
+        return found
+
+    first = await row()
+    assert (first["index_holds_from"], first["index_holds_until"]) == (today, turns_on)
+    assert first["index_model_version"] and first["index_digest"]
+    await do_recompute_household(center, made.household_id, now=now + timedelta(days=2))
+    assert await row() == first  # inside the days it holds: nothing written
+    moved = await do_recompute_household(center, made.household_id, now=now + timedelta(days=5))
+    after = await row()
+    assert moved.stored and after["current_index"] != first["current_index"]
+    assert after["index_holds_from"] == turns_on and after["index_holds_until"] == date(2040, 5, 17)
