@@ -641,7 +641,7 @@ async def rescore_time_driven(now: datetime) -> int:
             if rows.records:
                 await _bulk_write(rows)
                 scored += len(rows.records)
-            moved += [int(update[-1]) for update in rows.updates]  # (total, provisional, at, id)
+            moved += [int(update[-1]) for update in rows.updates]  # ScoredRows.updates: the id last
     if moved:
         async with write_transaction(engine):
             await sync_households(moved)  # the moved households take their new places
