@@ -582,13 +582,15 @@ class RecordResult(NamedTuple):
         return (digest, model_version, centi, provisional, breakdown, categories) == tuple(self)
 
 
-def previous_query(q: Spelling, low: int, high: int, model_version: str, as_of: date) -> Query:
-    """``Previous`` of the open households low…high, as rows: id, current index in hundredths,
-    provisional, the snapshot digest, model and days it holds, then the latest record's
-    digest, model version, as-of day, total in hundredths, provisional, breakdown and
-    categories — the record only where the current index does not hold on ``as_of`` under
-    ``model_version`` (elsewhere NULLs): a new day reads a few hundred records, not one per
-    household."""
+def previous_query(
+    q: Spelling, low: int, high: int, model_version: str, as_of: date, only: Sequence[int] | None = None
+) -> Query:
+    """``Previous`` of the open households low…high (``only``: of these among them), as rows:
+    id, current index in hundredths, provisional, the snapshot digest, model and days it
+    holds, then the latest record's digest, model version, as-of day, total in hundredths,
+    provisional, breakdown and categories — the record only where the current index does
+    not hold on ``as_of`` under ``model_version`` (elsewhere NULLs): a new day reads a few
+    hundred records, not one per household."""
     current = (
         f"{q.num('h.id')}, CAST(ROUND(h.current_index * 100) AS INTEGER), {q.num('h.index_provisional')},"
         f" h.index_digest, h.index_model_version, {q.text('h.index_holds_from')},"
@@ -599,13 +601,19 @@ def previous_query(q: Spelling, low: int, high: int, model_version: str, as_of: 
         f" {q.num('x.provisional')}, x.breakdown, x.categories"
     )
     households = "h.id >= {} AND h.id <= {} AND h.is_open = {}"
+    extra: tuple[Any, ...] = ()
+    if only is not None:
+        households += (
+            " AND h.id IN (SELECT value FROM json_each({}))" if q.sqlite else " AND h.id = ANY({}::integer[])"
+        )
+        extra = (json.dumps(list(only)) if q.sqlite else list(only),)
     # Only the outer row's columns: PostgreSQL tests it once per household, before any seek.
     not_held = (
         "(h.index_model_version IS NULL OR h.index_holds_from IS NULL OR h.index_holds_until IS NULL"
         " OR h.index_model_version <> {} OR h.index_holds_from > {} OR h.index_holds_until <= {})"
     )
     day: Any = as_of.isoformat() if q.sqlite else as_of
-    args = (model_version, day, day, low, high, True)
+    args = (model_version, day, day, low, high, True, *extra)
     if q.sqlite:
         # SQLite has no LATERAL; its correlated subquery per row is one index seek too.
         return (

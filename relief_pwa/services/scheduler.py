@@ -54,6 +54,8 @@ from relief_pwa.services.bulk_scoring import (
     bulk_allocation,
     fact_queries,
     households_query,
+    previous_from_rows,
+    previous_query,
     score_rows,
 )
 from relief_pwa.services.datacheck import queue_recipient_rechecks
@@ -637,11 +639,23 @@ async def rescore_time_driven(now: datetime) -> int:
                 ):
                     facts.append([r for r in await q.fetch(fsql, *fargs) if int(r[0]) in wanted])
                 city = assemble_city(households, facts, as_of=today)
-                rows = score_rows(city, model, standards, now=now, trigger="time", sqlite=is_sqlite(engine))
-            if rows.records:
+                # As the full re-score: a result the latest record already says stores no copy,
+                # and only the households whose index moved take new places.
+                psql, pargs = previous_query(q, span[0], span[-1], model.version, today, only=span)
+                previous = previous_from_rows(await q.fetch(psql, *pargs))
+                rows = score_rows(
+                    city,
+                    model,
+                    standards,
+                    now=now,
+                    trigger="time",
+                    sqlite=is_sqlite(engine),
+                    previous=previous,
+                )
+            if rows.records or rows.updates:
                 await _bulk_write(rows)
                 scored += len(rows.records)
-            moved += [int(update[-1]) for update in rows.updates]  # ScoredRows.updates: the id last
+            moved += rows.moved
     if moved:
         async with write_transaction(engine):
             await sync_households(moved)  # the moved households take their new places

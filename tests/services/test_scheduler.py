@@ -352,3 +352,44 @@ async def test_a_lease_left_by_a_dead_tick_expires(db) -> None:
     )
     async with scheduler.tick_lock(engine) as taken:
         assert taken
+
+
+async def test_the_time_driven_rescore_stores_no_copy_of_an_unchanged_result(world, now) -> None:
+    """A member turning 16 makes the household a candidate, but a child with a severe
+    disability stays a dependant: the result is the latest record's, so no record is stored
+    (as in the full re-score) and only the days the index holds move; a member turning 16
+    without one moves the index, gets a record and takes a new place."""
+    await do_seed_standards(SYSTEM_ACTOR, now=now)
+    today = now.date()
+    turns_on = today + timedelta(days=2)
+    born = turns_on.replace(year=turns_on.year - 16)
+
+    async def household_with(head: int, child: Any) -> int:
+        made = await make_intake(world, members=[_person("户主", date(1980, 1, 10), head), child])
+        return made.household_id
+
+    unchanged = await household_with(
+        21, member("李小", "child", id_number=make_id_number("370102", born, 23), disability_grade="2")
+    )
+    moving = await household_with(27, _person("王小", born, 25, relation="child"))
+    at = now + timedelta(days=2)
+    assert set(
+        await scheduler.time_driven_households(
+            await get_active_model(now=at), today + timedelta(days=1), turns_on
+        )
+    ) >= {unchanged, moving}
+    records = {
+        hid: await IndexRecord.count().where(IndexRecord.household == hid) for hid in (unchanged, moving)
+    }
+    stored = await scheduler.rescore_time_driven(at)
+    assert stored == 1
+    assert await IndexRecord.count().where(IndexRecord.household == unchanged) == records[unchanged]
+    assert await IndexRecord.count().where(IndexRecord.household == moving) == records[moving] + 1
+    rows = {
+        r["id"]: r
+        for r in await Household.select(Household.id, Household.index_holds_from).where(
+            Household.id.is_in([unchanged, moving])
+        )
+    }
+    assert rows[unchanged]["index_holds_from"] == rows[moving]["index_holds_from"] == turns_on
+    assert await _stored_order() == await ranked_keys("370100/")
