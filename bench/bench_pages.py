@@ -409,7 +409,9 @@ def print_floor(
     paired_head = f"{'paired':>9}" if paired else ""
     print(f"  {'page':<36}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'of bare':>9}{'of list':>9}{paired_head}")
     for name, rate, p50, p95 in rows:
-        pair = f"{paired[name]:>9.0%}" if paired and name in paired else ("" if not paired else f"{'':>9}")
+        pair = ""
+        if paired:
+            pair = f"{paired[name]:>9.0%}" if name in paired else " " * 9
         print(
             f"  {name:<36}{rate:>9.0f}{p50:>9.1f}{p95:>9.1f}{rate / bare_rate:>9.0%}{rate / list_rate:>9.0%}"
             f"{pair}"

@@ -799,9 +799,10 @@ def points_hold_until(facts: HouseholdFacts, model: ScoringModel, as_of: date) -
     until = NEVER
     for member in facts.members:
         age = member.age_on(as_of)
-        if age is None or age >= ELDERLY_AGE:
+        if member.birth_date is None or age is None or age >= ELDERLY_AGE:
             continue
-        until = min(until, _turns(member.birth_date, MINOR_AGE if age < MINOR_AGE else ELDERLY_AGE))  # type: ignore[arg-type]  # age known: birth date known
+        next_age = MINOR_AGE if age < MINOR_AGE else ELDERLY_AGE
+        until = min(until, _turns(member.birth_date, next_age))
     tomorrow = date.fromordinal(as_of.toordinal() + 1)
     for shock in facts.shocks:
         if shock.kind is ShockKind.NONE:

@@ -131,11 +131,9 @@ class Prepared(Generic[RowT]):
 
     async def rows(self, *values: Any) -> list[RowT]:
         batch = _PREFETCHED.get()
-        if batch is not None:
-            try:
-                found_before = batch.pop((self, values), None)
-            except TypeError:  # a value that cannot be a key (a list): never prefetched
-                found_before = None
+        # A value that cannot be a key (a list) is never prefetched.
+        if batch is not None and _hashable(values):
+            found_before = batch.pop((self, values), None)
             if found_before is not None:
                 return found_before
         engine = self._built().table._meta.db

@@ -606,8 +606,9 @@ RESCORE_TASK = "rescore_time_driven"
 
 
 async def rescore_time_driven(now: datetime) -> int:
-    """Re-score, in bulk, the households whose index moved since the last successful run
-    (yesterday, or further back after a stop). Returns how many were re-scored."""
+    """Re-score, in bulk, the households whose index may have moved with the date since the
+    last successful run (yesterday, or further back after a stop). Returns how many new index
+    records were stored (a result the latest record already says stores none)."""
     from relief_pwa.services.rank_store import sync_households
     from relief_pwa.services.scoring import RawSql, _bulk_write, get_active_model
     from relief_pwa.services.standards import load_standards
@@ -628,6 +629,13 @@ async def rescore_time_driven(now: datetime) -> int:
     for span in _spans(candidates, RESCORE_SPAN):
         wanted = set(span)
         async with write_transaction(engine):
+            if not q.sqlite:
+                # Lock the span's households first, as the single recompute locks its one: a
+                # change committed while the span is read would otherwise be overwritten with
+                # the index of the facts before it (SQLite's writer lock already serialises).
+                await q.fetch(
+                    "SELECT id FROM household WHERE id = ANY({}::integer[]) ORDER BY id FOR UPDATE", span
+                )
             with bulk_allocation():
                 sql, args = households_query(q, after_id=span[0] - 1, last_id=span[-1])
                 households = [h for h in await q.fetch(sql, *args) if int(h[0]) in wanted]

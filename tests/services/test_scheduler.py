@@ -393,3 +393,41 @@ async def test_the_time_driven_rescore_stores_no_copy_of_an_unchanged_result(wor
     }
     assert rows[unchanged]["index_holds_from"] == rows[moving]["index_holds_from"] == turns_on
     assert await _stored_order() == await ranked_keys("370100/")
+
+
+async def test_the_time_driven_rescore_waits_for_a_change_to_its_household(world, now) -> None:
+    """PostgreSQL: a change to a candidate household in a transaction still open when the
+    daily re-score starts is waited for and scored, not overwritten with the index of the
+    facts before it (SQLite's writer lock serialises the two anyway)."""
+    from relief_pwa.db import is_sqlite
+
+    engine = Household._meta.db
+    if is_sqlite(engine):
+        pytest.skip("PostgreSQL's row locks (SQLite runs one writer at a time)")
+    await do_seed_standards(SYSTEM_ACTOR, now=now)
+    turns_on = now.date() + timedelta(days=2)
+    born = turns_on.replace(year=turns_on.year - 16)
+    made = await make_intake(
+        world, members=[_person("户主", date(1980, 1, 10), 31), _person("赵小", born, 33, relation="child")]
+    )
+    at = now + timedelta(days=2)
+    other = await engine.get_new_connection()  # type: ignore[attr-defined]  # PostgresEngine
+    try:
+        changing = other.transaction()
+        await changing.start()
+        await other.execute("SELECT id FROM household WHERE id = $1 FOR UPDATE", made.household_id)
+        await other.execute(
+            "UPDATE money_item SET declared_fen = 0, verified_fen = 0"
+            " WHERE household = $1 AND section = 'income'",
+            made.household_id,
+        )
+        rescoring = asyncio.ensure_future(scheduler.rescore_time_driven(at))
+        await asyncio.sleep(0.5)
+        assert not rescoring.done()  # waiting for the household
+        await changing.commit()
+        await rescoring
+    finally:
+        await other.close()
+    [fresh], _ = await score_in_memory([await get_active_model(now=at)], now=at)
+    row = await Household.select(Household.current_index).where(Household.id == made.household_id).first()
+    assert row is not None and Decimal(row["current_index"]) == fresh[made.household_id]
